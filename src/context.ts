@@ -1,0 +1,58 @@
+import type { Logger } from 'pino';
+import type { Clock } from './clock.js';
+import type { Settings } from './config/types.js';
+import type { Db } from './db/database.js';
+import type { LightningBackend } from './lightning/backend.js';
+import type { LnurlResolver } from './lightning/lnurl.js';
+import type { Outbox } from './nostr/outbox.js';
+import type { PriceService } from './price/types.js';
+import type { KeyedLock } from './app/locks.js';
+
+/** The node's own Nostr key pair. */
+export interface MostroKeys {
+  secretKey: Uint8Array;
+  /** x-only public key, lowercase hex */
+  pubkey: string;
+}
+
+/**
+ * Everything a handler, flow or job needs, built once in main.ts (or by the test context) and
+ * passed explicitly. No module-level state anywhere else.
+ */
+export interface AppContext {
+  settings: Settings;
+  db: Db;
+  lightning: LightningBackend;
+  lnurl: LnurlResolver;
+  outbox: Outbox;
+  prices: PriceService;
+  keys: MostroKeys;
+  clock: Clock;
+  logger: Logger;
+  locks: KeyedLock;
+  /** Background work (payouts, ...) that shutdown must wait for. */
+  tasks: TaskTracker;
+}
+
+/** Tracks fire-and-forget work so shutdown can wait for it and tests can await quiescence. */
+export class TaskTracker {
+  private readonly running = new Set<Promise<unknown>>();
+
+  track<T>(p: Promise<T>): Promise<T> {
+    this.running.add(p);
+    const done = () => this.running.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /** Resolves when every task tracked so far (and any started meanwhile) has settled. */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) {
+      await Promise.allSettled([...this.running]);
+    }
+  }
+
+  get size(): number {
+    return this.running.size;
+  }
+}
