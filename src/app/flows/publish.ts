@@ -1,0 +1,73 @@
+import type { AppContext } from '../../context.js';
+import { casUpdateOrder } from '../../db/orders.js';
+import type { DisputeRow, OrderRow } from '../../db/types.js';
+import { buildDisputeEvent, buildOrderEvent, publicStatusFor } from '../../nostr/events.js';
+import { makerRating } from './reputation.js';
+
+/**
+ * The `s` value a 38383 event carries for this order, or null when the status is not published.
+ *
+ * mostrod 0.17.1 publishes `in-progress` for waiting-buyer-invoice only on sell orders and for
+ * waiting-payment only on buy orders (HQ-12), so a sell order taken with an invoice kept showing
+ * `pending` on relays and could be "taken" again by clients. This port publishes `in-progress` for
+ * both waiting states of both kinds (documented deviation); everything else follows mostrod.
+ */
+export function orderPublicStatus(o: Pick<OrderRow, 'kind' | 'status'>): string | null {
+  if (o.status === 'waiting-payment' || o.status === 'waiting-buyer-invoice') return 'in-progress';
+  return publicStatusFor(o.kind, o.status);
+}
+
+/** LND networks comma-joined, or 'unknown' before the first GetInfo. */
+function networkTag(ctx: AppContext): string {
+  const nets = ctx.lightning.info?.networks ?? [];
+  return nets.length > 0 ? nets.join(',') : 'unknown';
+}
+
+/**
+ * Publish the order's kind-38383 event if its status is publishable, then record the new event id
+ * with a targeted UPDATE (only if the order still has that status). Relay problems never throw
+ * here: the outbox retries publication; a signing/queueing failure is logged with its cause and the
+ * caller's state change stands (the next publish of the order replaces the event anyway).
+ */
+export async function publishOrder(ctx: AppContext, o: OrderRow): Promise<void> {
+  const status = orderPublicStatus(o);
+  if (status === null) return;
+  const rating = o.status === 'pending' ? await makerRating(ctx, o) : null;
+  const now = ctx.clock.now();
+  const template = buildOrderEvent({
+    order: o,
+    status,
+    rating,
+    settings: ctx.settings,
+    nodePubkey: ctx.keys.pubkey,
+    network: networkTag(ctx),
+    now,
+  });
+  let eventId: string;
+  try {
+    eventId = await ctx.outbox.publish(template);
+  } catch (err) {
+    ctx.logger.error({ err, orderId: o.id, status: o.status }, 'order event could not be queued for publication');
+    return;
+  }
+  await casUpdateOrder(ctx.db, o.id, { status: o.status }, { event_id: eventId });
+}
+
+/** Publish the dispute's kind-38386 event (d = dispute id, s = dispute status, initiator tag). */
+export async function publishDispute(
+  ctx: AppContext,
+  d: DisputeRow,
+  initiator: 'buyer' | 'seller' | 'unknown',
+): Promise<void> {
+  const template = buildDisputeEvent({
+    dispute: d,
+    initiator,
+    settings: ctx.settings,
+    now: ctx.clock.now(),
+  });
+  try {
+    await ctx.outbox.publish(template);
+  } catch (err) {
+    ctx.logger.error({ err, disputeId: d.id, status: d.status }, 'dispute event could not be queued for publication');
+  }
+}

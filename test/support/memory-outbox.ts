@@ -1,0 +1,60 @@
+import { finalizeEvent, type Event } from 'nostr-tools/pure';
+import type { Clock } from '../../src/clock.js';
+import type { EventTemplate, MessageQueue, Outbox, SendOptions } from '../../src/nostr/outbox.js';
+import type { Action, Message } from '../../src/protocol/types.js';
+
+export interface SentMessage {
+  to: string;
+  message: Message;
+  queue: MessageQueue;
+}
+
+/** Outbox for tests: records messages and signs published events with the node key. */
+export class MemoryOutbox implements Outbox {
+  readonly sent: SentMessage[] = [];
+  readonly published: Event[] = [];
+
+  constructor(
+    private readonly secretKey: Uint8Array,
+    private readonly clock?: Clock,
+  ) {}
+
+  sendMessage(recipient: string, message: Message, opts?: SendOptions): void {
+    this.sent.push({ to: recipient, message, queue: opts?.queue ?? 'order' });
+  }
+
+  publish(event: EventTemplate): Promise<string> {
+    const signed = finalizeEvent(
+      {
+        kind: event.kind,
+        tags: event.tags,
+        content: event.content,
+        created_at: event.created_at ?? this.clock?.now() ?? Math.floor(Date.now() / 1000),
+      },
+      this.secretKey,
+    );
+    this.published.push(signed);
+    return Promise.resolve(signed.id);
+  }
+
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  messagesTo(pubkey: string): Message[] {
+    return this.sent.filter((s) => s.to === pubkey).map((s) => s.message);
+  }
+
+  actions(pubkey: string): Action[] {
+    return this.messagesTo(pubkey).map((m) => m.kind.action);
+  }
+
+  eventsOfKind(kind: number): Event[] {
+    return this.published.filter((e) => e.kind === kind);
+  }
+
+  clear(): void {
+    this.sent.length = 0;
+    this.published.length = 0;
+  }
+}

@@ -1,0 +1,221 @@
+/**
+ * A complete AppContext for handler/flow tests: real in-memory SQLite (migrated), FakeLightning,
+ * MemoryOutbox, FakeClock, a fixed-price PriceService, a fake LNURL resolver, a silent logger.
+ */
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import { KeyedLock } from '../../src/app/locks.js';
+import type { Inbound } from '../../src/app/inbound.js';
+import type {
+  DatabaseSettings,
+  ExpirationSettings,
+  LightningSettings,
+  MostroSettings,
+  NostrSettings,
+  RpcSettings,
+  Settings,
+} from '../../src/config/types.js';
+import { TaskTracker, type AppContext, type MostroKeys } from '../../src/context.js';
+import { getPublicKey, bytesToHex } from '../../src/crypto/secp.js';
+import type { LnurlResolver } from '../../src/lightning/lnurl.js';
+import type { CachedPrice, PriceService } from '../../src/price/types.js';
+import type { Clock } from '../../src/clock.js';
+import { testDb } from './db.js';
+import { FakeClock } from './fake-clock.js';
+import { FakeLightning } from './fake-lightning.js';
+import { MemoryOutbox } from './memory-outbox.js';
+
+export interface SettingsOverrides {
+  lightning?: Partial<LightningSettings>;
+  nostr?: Partial<NostrSettings>;
+  mostro?: Partial<MostroSettings>;
+  database?: Partial<DatabaseSettings>;
+  rpc?: Partial<RpcSettings>;
+  /** null = no [expiration] section. */
+  expiration?: Partial<ExpirationSettings> | null;
+}
+
+/** settings.tpl.toml defaults (mostrod 0.17.1 template + this port's added keys). */
+export function testSettings(overrides: SettingsOverrides = {}): Settings {
+  const expiration: ExpirationSettings = { order_days: 30, rating_days: 90, dispute_days: 90, fee_audit_days: 365 };
+  const base: Omit<Settings, 'expiration'> = {
+    lightning: {
+      lnd_cert_file: '/dev/null',
+      lnd_macaroon_file: '/dev/null',
+      lnd_grpc_host: 'https://127.0.0.1:10001',
+      invoice_expiration_window: 3600,
+      hold_invoice_cltv_delta: 144,
+      hold_invoice_expiration_window: 300,
+      payment_attempts: 3,
+      payment_retries_interval: 60,
+      escrow_deadline_margin_blocks: 12,
+      max_invoice_final_cltv_delta: 144,
+      payment_timeout_seconds: 75,
+    },
+    nostr: {
+      nsec_privkey: '11'.repeat(32),
+      relays: ['ws://localhost:7000'],
+    },
+    mostro: {
+      fee: 0,
+      max_routing_fee: 0.002,
+      max_order_amount: 1_000_000,
+      min_payment_amount: 100,
+      expiration_hours: 24,
+      max_expiration_days: 15,
+      expiration_seconds: 900,
+      user_rates_sent_interval_seconds: 3600,
+      publish_relays_interval: 60,
+      pow: 0,
+      publish_mostro_info_interval: 300,
+      bitcoin_price_api_url: 'https://api.yadio.io',
+      fiat_currencies_accepted: ['USD', 'EUR', 'ARS', 'CUP'],
+      max_orders_per_response: 10,
+      dev_fee_percentage: 0.3,
+      publish_exchange_rates_to_nostr: true,
+      exchange_rates_update_interval_seconds: 300,
+      max_price_staleness_seconds: 900,
+      lnurl_allow_private_hosts: false,
+    },
+    database: { url: 'sqlite://mostro.db' },
+    rpc: { enabled: false, listen_address: '127.0.0.1', port: 50051, rate_limiter_stale_duration: 3600 },
+  };
+  return {
+    lightning: { ...base.lightning, ...overrides.lightning },
+    nostr: { ...base.nostr, ...overrides.nostr },
+    mostro: { ...base.mostro, ...overrides.mostro },
+    database: { ...base.database, ...overrides.database },
+    rpc: { ...base.rpc, ...overrides.rpc },
+    expiration: overrides.expiration === null ? null : { ...expiration, ...overrides.expiration },
+  };
+}
+
+/** PriceService stub: fixed prices (fiat per BTC), always fresh unless removed or marked stale. */
+export class FixedPriceService implements PriceService {
+  readonly prices = new Map<string, number>();
+  private readonly stale = new Set<string>();
+
+  constructor(
+    private readonly clock: Clock,
+    initial: Record<string, number> = {},
+  ) {
+    for (const [k, v] of Object.entries(initial)) this.prices.set(k, v);
+  }
+
+  set(code: string, price: number): void {
+    this.prices.set(code, price);
+    this.stale.delete(code);
+  }
+
+  remove(code: string): void {
+    this.prices.delete(code);
+  }
+
+  /** Keep the price but report it as stale (price() → null). */
+  markStale(code: string): void {
+    this.stale.add(code);
+  }
+
+  price(fiatCode: string): CachedPrice | null {
+    const p = this.prices.get(fiatCode);
+    if (p === undefined || this.stale.has(fiatCode)) return null;
+    return { price: p, fetchedAt: this.clock.now() };
+  }
+
+  refresh(): Promise<number> {
+    return Promise.resolve(this.prices.size);
+  }
+
+  snapshot(): { rates: Map<string, number>; fetchedAt: number } | null {
+    return { rates: new Map(this.prices), fetchedAt: this.clock.now() };
+  }
+}
+
+/** LNURL resolver stub: every target is reachable unless listed in `unreachable`. */
+export class FakeLnurlResolver implements LnurlResolver {
+  readonly unreachable = new Set<string>();
+  readonly checks: string[] = [];
+  readonly resolutions: { target: string; amountSats: number }[] = [];
+  /** target → bolt11 returned by resolveInvoice (default: a fake string). */
+  readonly invoices = new Map<string, string>();
+
+  check(target: string): Promise<void> {
+    this.checks.push(target);
+    if (this.unreachable.has(target)) return Promise.reject(new Error(`lnurl target unreachable: ${target}`));
+    return Promise.resolve();
+  }
+
+  resolveInvoice(target: string, amountSats: number): Promise<string> {
+    this.resolutions.push({ target, amountSats });
+    if (this.unreachable.has(target)) return Promise.reject(new Error(`lnurl target unreachable: ${target}`));
+    return Promise.resolve(this.invoices.get(target) ?? `lnbcrtfakelnurl${amountSats}x${target}`);
+  }
+}
+
+export interface TestContext extends AppContext {
+  lightning: FakeLightning;
+  outbox: MemoryOutbox;
+  clock: FakeClock;
+  prices: FixedPriceService;
+  lnurl: FakeLnurlResolver;
+}
+
+export interface TestContextOverrides {
+  settings?: SettingsOverrides;
+  /** Fixed BTC prices per fiat code (default USD 50 000, EUR 45 000, ARS 50 000 000, CUP 10 000 000, VES 3 000 000). */
+  prices?: Record<string, number>;
+  /** Start time of the fake clock (unix s). */
+  now?: number;
+  network?: string;
+}
+
+export interface TestKeys {
+  secretKey: Uint8Array;
+  pubkey: string;
+}
+
+/** A fresh random key pair. */
+export function newKeys(): TestKeys {
+  const secretKey = new Uint8Array(randomBytes(32));
+  return { secretKey, pubkey: getPublicKey(secretKey) };
+}
+
+/**
+ * The Inbound intake would produce for a request sealed by `identity` and authored by `trade`
+ * (pass the same keys twice for full privacy).
+ */
+export function inboundFor(identity: TestKeys, trade: TestKeys, createdAt = 0): Inbound {
+  return {
+    identity: identity.pubkey,
+    tradeKey: trade.pubkey,
+    createdAt,
+    eventId: '',
+    fullPrivacy: identity.pubkey === trade.pubkey,
+  };
+}
+
+export async function makeTestContext(overrides: TestContextOverrides = {}): Promise<TestContext> {
+  const clock = new FakeClock(overrides.now ?? 1_700_000_000);
+  const node = newKeys();
+  const keys: MostroKeys = { secretKey: node.secretKey, pubkey: node.pubkey };
+  const settings = testSettings({
+    ...overrides.settings,
+    nostr: { nsec_privkey: bytesToHex(node.secretKey), ...overrides.settings?.nostr },
+  });
+  return {
+    settings,
+    db: await testDb(),
+    lightning: new FakeLightning({ network: overrides.network ?? 'regtest' }),
+    lnurl: new FakeLnurlResolver(),
+    outbox: new MemoryOutbox(node.secretKey, clock),
+    prices: new FixedPriceService(
+      clock,
+      overrides.prices ?? { USD: 50_000, EUR: 45_000, ARS: 50_000_000, CUP: 10_000_000, VES: 3_000_000 },
+    ),
+    keys,
+    clock,
+    logger: pino({ level: 'silent' }),
+    locks: new KeyedLock(),
+    tasks: new TaskTracker(),
+  };
+}
