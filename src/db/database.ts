@@ -1,0 +1,79 @@
+import { closeSync, existsSync, openSync, chmodSync, unlinkSync } from 'node:fs';
+import BetterSqlite3 from 'better-sqlite3';
+import type { Database } from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import type { KyselyConfig } from 'kysely';
+import { loadMigrations, migrate, type MigrationLogger } from './migrator.js';
+import type { Db, DbSchema } from './schema.js';
+
+export type { Db, DbSchema, Executor } from './schema.js';
+
+export interface OpenDatabaseOptions {
+  logger?: MigrationLogger;
+  /** Override the migrations directory (tests). */
+  migrationsDir?: string;
+}
+
+/** Kysely instance that also keeps its better-sqlite3 handle (for online backups). */
+class SqliteKysely extends Kysely<DbSchema> {
+  constructor(
+    config: KyselyConfig,
+    readonly sqlite: Database,
+  ) {
+    super(config);
+  }
+}
+
+/**
+ * Open (creating if needed) the SQLite database and bring its schema up to date.
+ * - new file: created exclusively with mode 0600 (like mostrod); removed again if migrating fails;
+ * - WAL journal, busy_timeout 5000 ms, foreign_keys on (sqlx's SqlitePool defaults);
+ * - migrations (sqlx-compatible bookkeeping) are applied at every open, not only on creation.
+ */
+export async function openDatabase(file: string, opts: OpenDatabaseOptions = {}): Promise<Db> {
+  const memory = file === ':memory:';
+  let created = false;
+  if (!memory && !existsSync(file)) {
+    closeSync(openSync(file, 'wx', 0o600));
+    chmodSync(file, 0o600);
+    created = true;
+  }
+  let sqlite: Database;
+  try {
+    sqlite = new BetterSqlite3(file);
+  } catch (e) {
+    if (created) unlinkSync(file);
+    throw e;
+  }
+  try {
+    if (!memory) sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma('foreign_keys = ON');
+    migrate(sqlite, loadMigrations(opts.migrationsDir), opts.logger);
+  } catch (e) {
+    sqlite.close();
+    if (created) {
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) unlinkSync(f);
+    }
+    throw e;
+  }
+  if (created) opts.logger?.info(`Successfully created database file at ${file}`);
+  return new SqliteKysely({ dialect: new SqliteDialect({ database: sqlite }) }, sqlite);
+}
+
+/** Close the database (waits for Kysely's connection to be released). */
+export async function closeDatabase(db: Db): Promise<void> {
+  await db.destroy();
+}
+
+/**
+ * Online backup to `destFile`, consistent and safe while the daemon runs (WAL). Uses SQLite's
+ * backup API through better-sqlite3; falls back to `VACUUM INTO` for a Kysely not made here.
+ */
+export async function backupDatabase(db: Db, destFile: string): Promise<void> {
+  if (db instanceof SqliteKysely) {
+    await db.sqlite.backup(destFile);
+    return;
+  }
+  await sql`VACUUM INTO ${destFile}`.execute(db);
+}

@@ -1,0 +1,464 @@
+import { sql } from 'kysely';
+import type { Insertable, Selectable, Updateable } from 'kysely';
+import type { Kind, Status } from '../protocol/types.js';
+import { andAll, assertHexPubkey, expectConditions } from './row-codec.js';
+import type { Executor, OrdersTable } from './schema.js';
+import type { OrderRow } from './types.js';
+import { blobToUuid, tryUuidToBlob, uuidToBlob } from './uuid-blob.js';
+
+/** Expected current values: value → `=`, null → `IS NULL`, array → `IN (…)`. */
+export type OrderExpect = { [K in keyof OrderRow]?: OrderRow[K] | readonly OrderRow[K][] };
+export type OrderPatch = Partial<Omit<OrderRow, 'id'>>;
+
+const UUID_COLUMNS = new Set(['id', 'range_parent_id']);
+
+function encode(column: string, value: unknown): unknown {
+  if (UUID_COLUMNS.has(column) && typeof value === 'string') {
+    // A malformed uuid can never match a stored BLOB; bind something that matches nothing.
+    return tryUuidToBlob(value) ?? Buffer.alloc(0);
+  }
+  return value;
+}
+
+export function orderFromDb(r: Selectable<OrdersTable>): OrderRow {
+  return {
+    id: blobToUuid(r.id),
+    kind: r.kind as Kind,
+    event_id: r.event_id,
+    hash: r.hash,
+    preimage: r.preimage,
+    creator_pubkey: r.creator_pubkey,
+    cancel_initiator_pubkey: r.cancel_initiator_pubkey,
+    buyer_pubkey: r.buyer_pubkey,
+    master_buyer_pubkey: r.master_buyer_pubkey,
+    seller_pubkey: r.seller_pubkey,
+    master_seller_pubkey: r.master_seller_pubkey,
+    status: r.status as Status,
+    price_from_api: r.price_from_api,
+    premium: r.premium,
+    payment_method: r.payment_method,
+    amount: r.amount,
+    min_amount: r.min_amount,
+    max_amount: r.max_amount,
+    buyer_dispute: r.buyer_dispute,
+    seller_dispute: r.seller_dispute,
+    buyer_cooperativecancel: r.buyer_cooperativecancel,
+    seller_cooperativecancel: r.seller_cooperativecancel,
+    fee: r.fee,
+    routing_fee: r.routing_fee,
+    fiat_code: r.fiat_code,
+    fiat_amount: r.fiat_amount,
+    buyer_invoice: r.buyer_invoice,
+    range_parent_id: r.range_parent_id === null ? null : blobToUuid(r.range_parent_id),
+    invoice_held_at: r.invoice_held_at ?? 0,
+    taken_at: r.taken_at ?? 0,
+    created_at: r.created_at,
+    buyer_sent_rate: r.buyer_sent_rate ?? 0,
+    seller_sent_rate: r.seller_sent_rate ?? 0,
+    payment_attempts: r.payment_attempts ?? 0,
+    failed_payment: r.failed_payment ?? 0,
+    expires_at: r.expires_at,
+    trade_index_seller: r.trade_index_seller,
+    trade_index_buyer: r.trade_index_buyer,
+    next_trade_pubkey: r.next_trade_pubkey,
+    next_trade_index: r.next_trade_index,
+    dev_fee: r.dev_fee ?? 0,
+    dev_fee_paid: r.dev_fee_paid,
+    dev_fee_payment_hash: r.dev_fee_payment_hash,
+    payout_payment_hash: r.payout_payment_hash ?? null,
+    payout_claimed_at: r.payout_claimed_at ?? null,
+  };
+}
+
+export function orderToDb(row: OrderRow): Insertable<OrdersTable> {
+  return {
+    ...row,
+    id: uuidToBlob(row.id),
+    range_parent_id: row.range_parent_id === null ? null : uuidToBlob(row.range_parent_id),
+  };
+}
+
+function patchToDb(patch: OrderPatch): Updateable<OrdersTable> {
+  if ('id' in patch) throw new TypeError('an order patch cannot change id');
+  const { range_parent_id, ...rest } = patch;
+  const out: Updateable<OrdersTable> = { ...rest };
+  if (range_parent_id !== undefined) {
+    out.range_parent_id = range_parent_id === null ? null : uuidToBlob(range_parent_id);
+  }
+  return out;
+}
+
+/** Required fields of a new order; everything else gets mostrod's defaults. */
+export type NewOrderFields = Pick<
+  OrderRow,
+  | 'id'
+  | 'kind'
+  | 'status'
+  | 'premium'
+  | 'payment_method'
+  | 'amount'
+  | 'fiat_code'
+  | 'fiat_amount'
+  | 'created_at'
+  | 'expires_at'
+> &
+  Partial<OrderRow>;
+
+/** A complete OrderRow with mostrod's defaults (0 / null / '') for every field not given. */
+export function newOrderRow(fields: NewOrderFields): OrderRow {
+  return {
+    event_id: '',
+    hash: null,
+    preimage: null,
+    creator_pubkey: null,
+    cancel_initiator_pubkey: null,
+    buyer_pubkey: null,
+    master_buyer_pubkey: null,
+    seller_pubkey: null,
+    master_seller_pubkey: null,
+    price_from_api: 0,
+    min_amount: null,
+    max_amount: null,
+    buyer_dispute: 0,
+    seller_dispute: 0,
+    buyer_cooperativecancel: 0,
+    seller_cooperativecancel: 0,
+    fee: 0,
+    routing_fee: 0,
+    buyer_invoice: null,
+    range_parent_id: null,
+    invoice_held_at: 0,
+    taken_at: 0,
+    buyer_sent_rate: 0,
+    seller_sent_rate: 0,
+    payment_attempts: 0,
+    failed_payment: 0,
+    trade_index_seller: null,
+    trade_index_buyer: null,
+    next_trade_pubkey: null,
+    next_trade_index: null,
+    dev_fee: 0,
+    dev_fee_paid: 0,
+    dev_fee_payment_hash: null,
+    payout_payment_hash: null,
+    payout_claimed_at: null,
+    ...fields,
+  };
+}
+
+export async function insertOrder(ex: Executor, row: OrderRow): Promise<void> {
+  await ex.insertInto('orders').values(orderToDb(row)).execute();
+}
+
+export async function getOrder(ex: Executor, id: string): Promise<OrderRow | undefined> {
+  const blob = tryUuidToBlob(id);
+  if (!blob) return undefined;
+  const r = await ex.selectFrom('orders').selectAll().where('id', '=', blob).executeTakeFirst();
+  return r && orderFromDb(r);
+}
+
+/** Order whose hold-invoice hash is `hash` (exact, case-sensitive like mostrod). */
+export async function getOrderByHash(ex: Executor, hash: string): Promise<OrderRow | undefined> {
+  const r = await ex.selectFrom('orders').selectAll().where('hash', '=', hash).executeTakeFirst();
+  return r && orderFromDb(r);
+}
+
+/**
+ * Compare-and-set: `UPDATE orders SET <patch> WHERE id = ? AND <expect>`; true iff exactly one row
+ * changed. An empty patch only tests whether the row matches.
+ */
+export async function casUpdateOrder(
+  ex: Executor,
+  id: string,
+  expect: OrderExpect,
+  patch: OrderPatch,
+): Promise<boolean> {
+  const blob = tryUuidToBlob(id);
+  if (!blob) return false;
+  const cond = andAll(expectConditions(expect, encode));
+  const set = patchToDb(patch);
+  if (Object.values(set).every((v) => v === undefined)) {
+    const r = await ex.selectFrom('orders').select('id').where('id', '=', blob).where(cond).executeTakeFirst();
+    return r !== undefined;
+  }
+  const res = await ex.updateTable('orders').set(set).where('id', '=', blob).where(cond).executeTakeFirst();
+  return res.numUpdatedRows === 1n;
+}
+
+export async function findOrders(
+  ex: Executor,
+  where: OrderExpect,
+  opts: { limit?: number; orderBy?: keyof OrderRow } = {},
+): Promise<OrderRow[]> {
+  let q = ex.selectFrom('orders').selectAll().where(andAll(expectConditions(where, encode)));
+  if (opts.orderBy) q = q.orderBy(sql.ref(opts.orderBy));
+  if (opts.limit !== undefined) q = q.limit(opts.limit);
+  return (await q.execute()).map(orderFromDb);
+}
+
+/** Pending orders past their expiry: `expires_at < now AND status = 'pending'`. */
+export async function findExpiredPending(ex: Executor, now: number): Promise<OrderRow[]> {
+  const rows = await ex
+    .selectFrom('orders')
+    .selectAll()
+    .where('status', '=', 'pending')
+    .where('expires_at', '<', now)
+    .execute();
+  return rows.map(orderFromDb);
+}
+
+/** Taken orders whose taker ran out of time: `taken_at < cutoff` in the two waiting states. */
+export async function findWaitingTimedOut(ex: Executor, cutoff: number): Promise<OrderRow[]> {
+  const rows = await ex
+    .selectFrom('orders')
+    .selectAll()
+    .where('status', 'in', ['waiting-buyer-invoice', 'waiting-payment'])
+    .where('taken_at', '<', cutoff)
+    .execute();
+  return rows.map(orderFromDb);
+}
+
+const ESCROW_STATUSES: Status[] = [
+  'waiting-payment',
+  'waiting-buyer-invoice',
+  'active',
+  'fiat-sent',
+  'dispute',
+  'settled-hold-invoice',
+];
+
+/** Orders whose hold invoice may still be open in LND (to re-subscribe at boot / guard CLTV). */
+export async function findOpenEscrows(ex: Executor): Promise<OrderRow[]> {
+  const rows = await ex
+    .selectFrom('orders')
+    .selectAll()
+    .where('hash', 'is not', null)
+    .where('status', 'in', ESCROW_STATUSES)
+    .execute();
+  return rows.map(orderFromDb);
+}
+
+/** Failed buyer payouts to retry: `failed_payment = 1 AND status = 'settled-hold-invoice'`. */
+export async function findFailedPayouts(ex: Executor): Promise<OrderRow[]> {
+  return findOrders(ex, { failed_payment: 1, status: 'settled-hold-invoice' });
+}
+
+/**
+ * Orders among `ids` where `identity` is the master buyer or seller, in request order (mostrod's
+ * `ORDER BY CASE id …`); an empty list runs no query.
+ */
+export async function findOrdersByIdsForUser(ex: Executor, ids: string[], identity: string): Promise<OrderRow[]> {
+  const blobs = ids.map((i) => tryUuidToBlob(i)).filter((b): b is Buffer => b !== undefined);
+  if (blobs.length === 0) return [];
+  const rows = await ex
+    .selectFrom('orders')
+    .selectAll()
+    .where('id', 'in', blobs)
+    .where((eb) => eb.or([eb('master_buyer_pubkey', '=', identity), eb('master_seller_pubkey', '=', identity)]))
+    .execute();
+  const position = new Map<string, number>();
+  ids.forEach((id, i) => {
+    const key = id.toLowerCase().replace(/-/g, '');
+    if (!position.has(key)) position.set(key, i);
+  });
+  const orders = rows.map(orderFromDb);
+  const pos = (o: OrderRow): number => position.get(o.id.replace(/-/g, '')) ?? Number.MAX_SAFE_INTEGER;
+  return orders.sort((a, b) => pos(a) - pos(b));
+}
+
+/**
+ * mostrod's pending-take guards: the identity already has an order it took and has not completed
+ * (buyer: master_buyer_pubkey in waiting-buyer-invoice; seller: master_seller_pubkey in
+ * waiting-payment). Throws CantDoError('invalid_pubkey') for a non-hex key.
+ */
+export async function hasPendingTake(ex: Executor, identity: string, role: 'buyer' | 'seller'): Promise<boolean> {
+  assertHexPubkey(identity);
+  const q =
+    role === 'buyer'
+      ? ex
+          .selectFrom('orders')
+          .select('id')
+          .where('master_buyer_pubkey', '=', identity)
+          .where('status', '=', 'waiting-buyer-invoice')
+      : ex
+          .selectFrom('orders')
+          .select('id')
+          .where('master_seller_pubkey', '=', identity)
+          .where('status', '=', 'waiting-payment');
+  return (await q.limit(1).executeTakeFirst()) !== undefined;
+}
+
+/**
+ * Statuses restore-session leaves out. mostrod 0.17.1 spells the last four without hyphens
+ * (QUIRK Q13 / HQ-18) so they never matched; this port uses the real spellings.
+ */
+export const RESTORE_EXCLUDED_STATUSES: readonly Status[] = [
+  'expired',
+  'success',
+  'canceled',
+  'dispute',
+  'canceled-by-admin',
+  'completed-by-admin',
+  'settled-by-admin',
+  'cooperatively-canceled',
+];
+
+export interface RestoredOrder {
+  order_id: string;
+  trade_index: number;
+  status: string;
+}
+
+/** Orders for restore-session (DAEMON.md §3.6): buyer side first, then seller side (UNION ALL). */
+export async function restoreSessionOrders(ex: Executor, identity: string): Promise<RestoredOrder[]> {
+  assertHexPubkey(identity);
+  const excluded = [...RESTORE_EXCLUDED_STATUSES];
+  const buyer = await ex
+    .selectFrom('orders')
+    .select(['id', 'trade_index_buyer as trade_index', 'status'])
+    .where('master_buyer_pubkey', '=', identity)
+    .where('status', 'not in', excluded)
+    .execute();
+  const seller = await ex
+    .selectFrom('orders')
+    .select(['id', 'trade_index_seller as trade_index', 'status'])
+    .where('master_seller_pubkey', '=', identity)
+    .where('status', 'not in', excluded)
+    .execute();
+  return [...buyer, ...seller].map((r) => ({
+    order_id: blobToUuid(r.id),
+    trade_index: r.trade_index ?? 0,
+    status: r.status,
+  }));
+}
+
+export interface RestoredDispute {
+  dispute_id: string;
+  order_id: string;
+  trade_index: number;
+  status: string;
+  initiator: 'buyer' | 'seller' | null;
+}
+
+/** Open disputes (initiated / in-progress) on orders where `identity` is master buyer or seller. */
+export async function restoreSessionDisputes(ex: Executor, identity: string): Promise<RestoredDispute[]> {
+  assertHexPubkey(identity);
+  const rows = await ex
+    .selectFrom('disputes as d')
+    .innerJoin('orders as o', 'o.id', 'd.order_id')
+    .select([
+      'd.id as dispute_id',
+      'd.order_id as order_id',
+      'd.status as status',
+      'o.master_buyer_pubkey',
+      'o.master_seller_pubkey',
+      'o.trade_index_buyer',
+      'o.trade_index_seller',
+      'o.buyer_dispute',
+      'o.seller_dispute',
+    ])
+    .where((eb) => eb.or([eb('o.master_buyer_pubkey', '=', identity), eb('o.master_seller_pubkey', '=', identity)]))
+    .where('d.status', 'in', ['initiated', 'in-progress'])
+    .execute();
+  return rows.map((r) => {
+    const tradeIndex =
+      r.master_buyer_pubkey === identity
+        ? r.trade_index_buyer
+        : r.master_seller_pubkey === identity
+          ? r.trade_index_seller
+          : 0;
+    const initiator =
+      r.buyer_dispute === 1 && r.seller_dispute === 0
+        ? 'buyer'
+        : r.seller_dispute === 1 && r.buyer_dispute === 0
+          ? 'seller'
+          : null;
+    return {
+      dispute_id: blobToUuid(r.dispute_id),
+      order_id: blobToUuid(r.order_id),
+      trade_index: tradeIndex ?? 0,
+      status: r.status,
+      initiator,
+    };
+  });
+}
+
+// ---- dev fee (DAEMON.md §3.6, §4.6) -------------------------------------------------------------
+
+const DEV_FEE_STATUSES: Status[] = ['settled-hold-invoice', 'success'];
+
+/** Unpaid and unclaimed: dev_fee > 0, dev_fee_paid = 0, hash NULL or ''. */
+export async function findUnpaidDevFees(ex: Executor): Promise<OrderRow[]> {
+  const rows = await ex
+    .selectFrom('orders')
+    .selectAll()
+    .where('status', 'in', DEV_FEE_STATUSES)
+    .where('dev_fee', '>', 0)
+    .where('dev_fee_paid', '=', 0)
+    .where((eb) => eb.or([eb('dev_fee_payment_hash', 'is', null), eb('dev_fee_payment_hash', '=', '')]))
+    .execute();
+  return rows.map(orderFromDb);
+}
+
+/** Claimed by a scheduler cycle: `dev_fee_payment_hash LIKE 'PENDING-%'` (any status). */
+export async function findStaleDevFeeClaims(ex: Executor): Promise<OrderRow[]> {
+  const rows = await ex.selectFrom('orders').selectAll().where('dev_fee_payment_hash', 'like', 'PENDING-%').execute();
+  return rows.map(orderFromDb);
+}
+
+/** Paid with a real hash (to verify against LND once per process). */
+export async function findPaidDevFeesWithHash(ex: Executor): Promise<OrderRow[]> {
+  const rows = await ex
+    .selectFrom('orders')
+    .selectAll()
+    .where('dev_fee_paid', '=', 1)
+    .where('dev_fee_payment_hash', 'is not', null)
+    .where('dev_fee_payment_hash', 'not like', 'PENDING-%')
+    .where('status', 'in', DEV_FEE_STATUSES)
+    .execute();
+  return rows.map(orderFromDb);
+}
+
+/** Hash stored but not confirmed paid (crash/timeout between storing the hash and the result). */
+export async function findPartialDevFees(ex: Executor): Promise<OrderRow[]> {
+  const rows = await ex
+    .selectFrom('orders')
+    .selectAll()
+    .where('status', 'in', DEV_FEE_STATUSES)
+    .where('dev_fee', '>', 0)
+    .where('dev_fee_paid', '=', 0)
+    .where('dev_fee_payment_hash', 'is not', null)
+    .where('dev_fee_payment_hash', '!=', '')
+    .where('dev_fee_payment_hash', 'not like', 'PENDING-%')
+    .execute();
+  return rows.map(orderFromDb);
+}
+
+/** Atomic claim: write `marker` iff the order is still payable, unpaid and unclaimed. */
+export async function claimDevFee(ex: Executor, id: string, marker: string): Promise<boolean> {
+  const blob = tryUuidToBlob(id);
+  if (!blob) return false;
+  const res = await ex
+    .updateTable('orders')
+    .set({ dev_fee_payment_hash: marker })
+    .where('id', '=', blob)
+    .where('status', 'in', DEV_FEE_STATUSES)
+    .where('dev_fee', '>', 0)
+    .where('dev_fee_paid', '=', 0)
+    .where((eb) => eb.or([eb('dev_fee_payment_hash', 'is', null), eb('dev_fee_payment_hash', '=', '')]))
+    .executeTakeFirst();
+  return res.numUpdatedRows === 1n;
+}
+
+/** Release a claim: clear the hash iff it still equals exactly `marker`. */
+export async function releaseDevFeeClaim(ex: Executor, id: string, marker: string): Promise<boolean> {
+  const blob = tryUuidToBlob(id);
+  if (!blob) return false;
+  const res = await ex
+    .updateTable('orders')
+    .set({ dev_fee_payment_hash: null })
+    .where('id', '=', blob)
+    .where('dev_fee_payment_hash', '=', marker)
+    .executeTakeFirst();
+  return res.numUpdatedRows === 1n;
+}
