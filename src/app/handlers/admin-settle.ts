@@ -1,0 +1,101 @@
+import type { AppContext } from '../../context.js';
+import { casUpdateOrder, getOrder } from '../../db/orders.js';
+import { CantDoError, SilentError } from '../../errors.js';
+import { buildMessage } from '../../protocol/build.js';
+import type { Handler } from '../handler.js';
+import { closeDispute } from '../flows/dispute-close.js';
+import { settleEscrow } from '../flows/escrow.js';
+import { requireLightning } from '../flows/lightning-guard.js';
+import { startPayout } from '../flows/payout.js';
+import { initiatorOf } from '../flows/reputation.js';
+import { requireAssignedSolver } from '../flows/solver-auth.js';
+
+/**
+ * `admin-settle` — the assigned solver decides for the buyer: settle the escrow and pay the buyer
+ * (HANDLERS.md §4.11, PROTOCOL.md §5.14, §9.5 rows 7a–9a). `id` = order id.
+ *
+ * Order of work (fixes #810/#963, HQ-6, HQ-15): every check first (order, assignment, status,
+ * trade keys, consistent flags, escrow preimage, Lightning link); then the transition is CLAIMED by
+ * compare-and-set dispute → settled-hold-invoice (persisted, HQ-6 fix) and only the winner settles
+ * the hold invoice; a cancel racing this settle therefore has exactly one outcome. If LND refuses
+ * the settle the claim is reverted and the error propagates. After settling: the dispute is closed
+ * as `settled` (38386), `admin-settled` goes to the caller and both parties, and the buyer payout
+ * starts through the same at-most-once flow as release (startPayout), off the request path.
+ */
+export const adminSettle: Handler = async (ctx, msg, inbound) => {
+  const orderId = msg.kind.id;
+  if (orderId === undefined) throw new SilentError('admin-settle without an order id');
+  const requestId = msg.kind.request_id;
+  const tradeIndex = msg.kind.trade_index;
+
+  const order = await getOrder(ctx.db, orderId);
+  if (order === undefined) throw new CantDoError('not_found', `order ${orderId} not found`);
+  await requireAssignedSolver(ctx, inbound.identity, order.id);
+
+  if (order.status === 'cooperatively-canceled') {
+    // HQ-16 kept: this answer goes to the identity key.
+    ctx.outbox.sendMessage(
+      inbound.identity,
+      buildMessage({ action: 'cooperative-cancel-accepted', id: order.id, requestId, tradeIndex }),
+    );
+    return;
+  }
+  // HQ-23 kept: admin-settle's reason for a wrong status differs from admin-cancel's.
+  if (order.status !== 'dispute') {
+    throw new CantDoError('invalid_order_status', `order ${order.id} is ${order.status}`);
+  }
+  const buyer = order.buyer_pubkey;
+  const seller = order.seller_pubkey;
+  if (buyer === null || seller === null) throw new SilentError(`order ${order.id} lacks a buyer or seller key`);
+  if (initiatorOf(order) === 'unknown') {
+    throw new CantDoError('invalid_dispute_status', `order ${order.id} has inconsistent dispute flags`);
+  }
+  if (order.preimage === null || order.hash === null) {
+    throw new CantDoError('invalid_invoice', `order ${order.id} has no escrow to settle`);
+  }
+  requireLightning(ctx);
+
+  const claimed = await casUpdateOrder(
+    ctx.db,
+    order.id,
+    { status: 'dispute', hash: order.hash, preimage: order.preimage },
+    { status: 'settled-hold-invoice' },
+  );
+  if (!claimed) throw new CantDoError('not_allowed_by_status', `order ${order.id} changed before admin-settle`);
+
+  try {
+    await settleEscrow(ctx, order);
+  } catch (err) {
+    // An ambiguous failure (e.g. a timeout after LND settled) must not undo a settled escrow.
+    if (await escrowIsSettled(ctx, order.hash)) {
+      ctx.logger.warn({ err, orderId: order.id }, 'admin-settle: settle reported an error but LND shows it settled');
+    } else {
+      const reverted = await casUpdateOrder(ctx.db, order.id, { status: 'settled-hold-invoice' }, { status: 'dispute' });
+      ctx.logger.error({ err, orderId: order.id, reverted }, 'admin-settle: hold invoice settle failed; claim reverted');
+      throw err;
+    }
+  }
+  ctx.logger.info({ orderId: order.id }, 'admin-settle: escrow settled');
+
+  const settled = { ...order, status: 'settled-hold-invoice' as const };
+  await closeDispute(ctx, settled, 'settled');
+
+  ctx.outbox.sendMessage(
+    inbound.tradeKey,
+    buildMessage({ action: 'admin-settled', id: order.id, requestId, tradeIndex }),
+  );
+  const toParties = buildMessage({ action: 'admin-settled', id: order.id, requestId: null, tradeIndex });
+  ctx.outbox.sendMessage(seller, toParties);
+  ctx.outbox.sendMessage(buyer, toParties);
+
+  startPayout(ctx, order.id, requestId);
+};
+
+async function escrowIsSettled(ctx: AppContext, hash: string): Promise<boolean> {
+  try {
+    return (await ctx.lightning.lookupInvoice(hash))?.state === 'settled';
+  } catch (err) {
+    ctx.logger.error({ err, hash }, 'admin-settle: could not look the hold invoice up');
+    return false;
+  }
+}

@@ -1,0 +1,89 @@
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import type { AppContext } from '../context.js';
+import { createAdminService } from './admin-service.js';
+import { RateLimiter } from './rate-limiter.js';
+
+/** proto/admin.proto at the package root (resolves from src/rpc and from dist/rpc alike). */
+export const ADMIN_PROTO_PATH = fileURLToPath(new URL('../../proto/admin.proto', import.meta.url));
+export const ADMIN_SERVICE_NAME = 'mostro.admin.v1.AdminService';
+
+/** proto-loader options shared by the server, the tests and scripts (snake_case fields kept). */
+export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: String,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+};
+
+export function loadAdminProto(): protoLoader.PackageDefinition {
+  return protoLoader.loadSync(ADMIN_PROTO_PATH, PROTO_LOADER_OPTIONS);
+}
+
+export interface RpcServerOptions {
+  listenAddress: string;
+  port: number;
+  /** rpc.rate_limiter_stale_duration: seconds after which an idle limiter entry is forgotten. */
+  staleSeconds: number;
+}
+
+export interface RpcServerHandle {
+  /** The bound port (the real one when 0 was asked). */
+  port: number;
+  close(): Promise<void>;
+}
+
+/** "127.0.0.1" + 50051 → "127.0.0.1:50051"; a bare IPv6 literal gets brackets. */
+export function bindAddress(listenAddress: string, port: number): string {
+  const host = listenAddress.includes(':') && !listenAddress.startsWith('[') ? `[${listenAddress}]` : listenAddress;
+  return `${host}:${port}`;
+}
+
+/**
+ * Start the admin gRPC server (mostro.admin.v1.AdminService, plaintext HTTP/2, no authentication —
+ * it must only listen on loopback) with server reflection, so `grpcurl -plaintext HOST:PORT list`
+ * works without the proto file. Rejects when the address cannot be bound.
+ */
+export async function startRpcServer(ctx: AppContext, opts: RpcServerOptions): Promise<RpcServerHandle> {
+  const log = ctx.logger.child({ component: 'rpc' });
+  const definition = loadAdminProto();
+  const serviceDef = definition[ADMIN_SERVICE_NAME];
+  if (serviceDef === undefined || !isServiceDefinition(serviceDef)) {
+    throw new Error(`${ADMIN_PROTO_PATH} does not define ${ADMIN_SERVICE_NAME}`);
+  }
+  const limiter = new RateLimiter(ctx.clock, opts.staleSeconds * 1000);
+  const server = new grpc.Server();
+  server.addService(serviceDef, createAdminService(ctx, limiter));
+  new ReflectionService(definition).addToServer(server);
+
+  const address = bindAddress(opts.listenAddress, opts.port);
+  log.info({ address }, `Starting RPC server on ${address}`);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+      if (err !== null) reject(new Error(`RPC server failed to bind ${address}: ${err.message}`, { cause: err }));
+      else resolve(bound);
+    });
+  });
+  log.info({ port }, 'RPC server listening');
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= new Promise<void>((resolve) => {
+      const force = setTimeout(() => server.forceShutdown(), 5_000);
+      force.unref();
+      server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+    return closing;
+  };
+  return { port, close };
+}
+
+function isServiceDefinition(def: protoLoader.AnyDefinition): def is protoLoader.ServiceDefinition {
+  return !('format' in def);
+}
