@@ -3,7 +3,8 @@
  * MemoryOutbox, FakeClock, a fixed-price PriceService, a fake LNURL resolver, a silent logger.
  */
 import { randomBytes } from 'node:crypto';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
+import * as bolt11 from 'bolt11';
 import { KeyedLock } from '../../src/app/locks.js';
 import type { Inbound } from '../../src/app/inbound.js';
 import type {
@@ -139,13 +140,13 @@ export class FakeLnurlResolver implements LnurlResolver {
   /** target → bolt11 returned by resolveInvoice (default: a fake string). */
   readonly invoices = new Map<string, string>();
 
-  check(target: string): Promise<void> {
+  check(target: string, _amountSats?: number): Promise<void> {
     this.checks.push(target);
     if (this.unreachable.has(target)) return Promise.reject(new Error(`lnurl target unreachable: ${target}`));
     return Promise.resolve();
   }
 
-  resolveInvoice(target: string, amountSats: number): Promise<string> {
+  resolveInvoice(target: string, amountSats: number, _opts?: unknown): Promise<string> {
     this.resolutions.push({ target, amountSats });
     if (this.unreachable.has(target)) return Promise.reject(new Error(`lnurl target unreachable: ${target}`));
     return Promise.resolve(this.invoices.get(target) ?? `lnbcrtfakelnurl${amountSats}x${target}`);
@@ -167,6 +168,8 @@ export interface TestContextOverrides {
   /** Start time of the fake clock (unix s). */
   now?: number;
   network?: string;
+  /** Logger to use instead of a silent one (e.g. to assert on log lines). */
+  logger?: Logger;
 }
 
 export interface TestKeys {
@@ -214,8 +217,49 @@ export async function makeTestContext(overrides: TestContextOverrides = {}): Pro
     ),
     keys,
     clock,
-    logger: pino({ level: 'silent' }),
+    logger: overrides.logger ?? pino({ level: 'silent' }),
     locks: new KeyedLock(),
     tasks: new TaskTracker(),
   };
+}
+
+const BOLT11_NETWORKS = {
+  mainnet: { bech32: 'bc', pubKeyHash: 0x00, scriptHash: 0x05, validWitnessVersions: [0, 1] },
+  testnet: { bech32: 'tb', pubKeyHash: 0x6f, scriptHash: 0xc4, validWitnessVersions: [0, 1] },
+  regtest: { bech32: 'bcrt', pubKeyHash: 0x6f, scriptHash: 0xc4, validWitnessVersions: [0, 1] },
+} as const;
+
+/** A fixed key that signs test invoices (the "buyer's wallet"). */
+const INVOICE_SIGNER = '55'.repeat(32);
+
+/**
+ * A real signed BOLT11 invoice for buyer-invoice validation tests. `sats` null/0 → amountless.
+ * Defaults: regtest, timestamp = `now`, expiry 7200 s (> invoice_expiration_window), min_final_cltv 18.
+ */
+export function signedInvoice(opts: {
+  sats?: number | null;
+  now: number;
+  network?: keyof typeof BOLT11_NETWORKS;
+  expirySeconds?: number;
+  minFinalCltv?: number;
+  hash?: string;
+}): string {
+  const hash = opts.hash ?? bytesToHex(new Uint8Array(randomBytes(32)));
+  const tags = [
+    { tagName: 'payment_hash', data: hash },
+    { tagName: 'payment_secret', data: bytesToHex(new Uint8Array(randomBytes(32))) },
+    { tagName: 'description', data: 'test payout' },
+    { tagName: 'expire_time', data: opts.expirySeconds ?? 7200 },
+    { tagName: 'min_final_cltv_expiry', data: opts.minFinalCltv ?? 18 },
+  ];
+  const sats = opts.sats ?? null;
+  const unsigned = bolt11.encode({
+    network: BOLT11_NETWORKS[opts.network ?? 'regtest'],
+    timestamp: opts.now,
+    ...(sats !== null && sats > 0 ? { satoshis: sats } : {}),
+    tags,
+  } as unknown as bolt11.PaymentRequestObject);
+  const pr = bolt11.sign(unsigned, INVOICE_SIGNER).paymentRequest;
+  if (pr === undefined) throw new Error('bolt11 signing failed');
+  return pr;
 }
