@@ -10,15 +10,15 @@ import {
   reasonDebugName,
 } from '../../../src/rpc/input.js';
 
-describe('rpc input validation', () => {
-  test('UUIDs: hyphenated or simple, any case, normalised', () => {
+void describe('rpc input validation', () => {
+  void test('UUIDs: hyphenated or simple, any case, normalised', () => {
     const id = '550e8400-e29b-41d4-a716-446655440000';
     assert.equal(parseUuidField('order_id', id), id);
     assert.equal(parseUuidField('order_id', ` ${id.toUpperCase()} `), id);
     assert.equal(parseUuidField('order_id', id.replaceAll('-', '')), id);
   });
 
-  test('malformed UUIDs give a clear error naming the field', () => {
+  void test('malformed UUIDs give a clear error naming the field', () => {
     for (const bad of ['', 'xyz', '550e8400-e29b-41d4-a716-44665544000', '550e8400e29b41d4a716446655440000ff', undefined]) {
       assert.throws(
         () => parseUuidField('dispute_id', bad),
@@ -27,7 +27,7 @@ describe('rpc input validation', () => {
     }
   });
 
-  test('request_id: u64 decimal or null', () => {
+  void test('request_id: u64 decimal or null', () => {
     assert.equal(parseRequestId('12345'), 12345n);
     assert.equal(parseRequestId('18446744073709551615'), 18446744073709551615n);
     assert.equal(parseRequestId('18446744073709551616'), null);
@@ -37,7 +37,7 @@ describe('rpc input validation', () => {
     assert.equal(parseRequestId(undefined), null);
   });
 
-  test('peer addresses lose their port', () => {
+  void test('peer addresses lose their port', () => {
     assert.equal(peerAddress('127.0.0.1:5000'), '127.0.0.1');
     assert.equal(peerAddress('ipv4:127.0.0.1:5000'), '127.0.0.1');
     assert.equal(peerAddress('[::1]:5000'), '::1');
@@ -46,7 +46,7 @@ describe('rpc input validation', () => {
     assert.equal(peerAddress(undefined), null);
   });
 
-  test('error texts follow mostrod', () => {
+  void test('error texts follow mostrod', () => {
     assert.equal(reasonDebugName('is_not_your_dispute'), 'IsNotYourDispute');
     assert.equal(
       describeFailure(new CantDoError('dispute_taken_by_admin')),

@@ -10,13 +10,13 @@ function setup(retentionSeconds = 3600) {
   return { clock, limiter: new RateLimiter(clock, retentionSeconds * 1000) };
 }
 
-describe('RateLimiter (DAEMON.md §7.4)', () => {
-  test('a fresh client is allowed', () => {
+void describe('RateLimiter (DAEMON.md §7.4)', () => {
+  void test('a fresh client is allowed', () => {
     const { limiter } = setup();
     assert.deepEqual(limiter.check(IP), { allowed: true });
   });
 
-  test('after a failure the client waits the exponential backoff (1 s, 2 s, 4 s, 8 s)', () => {
+  void test('after a failure the client waits the exponential backoff (1 s, 2 s, 4 s, 8 s)', () => {
     const { clock, limiter } = setup();
     const delays = [1, 2, 4, 8];
     for (const [i, delay] of delays.entries()) {
@@ -33,7 +33,7 @@ describe('RateLimiter (DAEMON.md §7.4)', () => {
     }
   });
 
-  test('five failures lock the client out for 300 s, then it starts over', () => {
+  void test('five failures lock the client out for 300 s, then it starts over', () => {
     const { clock, limiter } = setup();
     for (let i = 0; i < 5; i++) {
       limiter.recordFailure(IP);
@@ -50,14 +50,14 @@ describe('RateLimiter (DAEMON.md §7.4)', () => {
     assert.equal(limiter.failures(IP), 0, 'lockout expiry resets the failure count');
   });
 
-  test('a lockout is never evicted while it runs, even past the retention', () => {
+  void test('a lockout is never evicted while it runs, even past the retention', () => {
     const { clock, limiter } = setup(10);
     for (let i = 0; i < 5; i++) limiter.recordFailure(IP);
     clock.advance(RATE_LIMIT_LOCKOUT_MS / 1000 - 1);
     assert.equal(limiter.check(IP).allowed, false);
   });
 
-  test('success clears the record', () => {
+  void test('success clears the record', () => {
     const { clock, limiter } = setup();
     limiter.recordFailure(IP);
     limiter.recordFailure(IP);
@@ -69,14 +69,14 @@ describe('RateLimiter (DAEMON.md §7.4)', () => {
     assert.equal(limiter.failures(IP), 1, 'counting restarts from one');
   });
 
-  test('clients are independent', () => {
+  void test('clients are independent', () => {
     const { limiter } = setup();
     for (let i = 0; i < 5; i++) limiter.recordFailure(IP);
     assert.equal(limiter.check(IP).allowed, false);
     assert.equal(limiter.check('10.0.0.2').allowed, true);
   });
 
-  test('idle entries are evicted after the retention', () => {
+  void test('idle entries are evicted after the retention', () => {
     const { clock, limiter } = setup(60);
     limiter.recordFailure(IP);
     assert.equal(limiter.size, 1);
