@@ -1,0 +1,138 @@
+import { z } from 'zod';
+import { isIP } from 'node:net';
+
+/**
+ * zod schema of settings.toml (mostrod 0.17.1 keys, DAEMON.md §2, plus this port's optional keys).
+ * Sections are plain objects: unknown keys are dropped (serde ignores them). Every check carries
+ * its own message; load-settings turns issues into "[section] key: message".
+ */
+
+function uint(bits: 8 | 16 | 32 | 53) {
+  const max = bits === 53 ? Number.MAX_SAFE_INTEGER : 2 ** bits - 1;
+  const name = bits === 53 ? 'u64' : `u${bits}`;
+  return z.number().superRefine((v, ctx) => {
+    if (!Number.isInteger(v)) ctx.addIssue({ code: 'custom', message: `${v} is not an integer` });
+    else if (v < 0) ctx.addIssue({ code: 'custom', message: `${v} is negative (expected an unsigned integer)` });
+    else if (v > max) ctx.addIssue({ code: 'custom', message: `${v} exceeds the ${name} maximum ${max}` });
+  });
+}
+
+/** An interval a loop sleeps for: 0 would make mostrod's loop spin (Q20), so it is refused. */
+function interval(bits: 32 | 53 = 32) {
+  return uint(bits).refine((v) => v > 0, { message: 'must be greater than 0 (a 0 interval would busy-loop)' });
+}
+
+const float = z.number().refine((v) => Number.isFinite(v), { message: 'must be a finite number' });
+
+function url(protocols: string[], what: string) {
+  return z.string().superRefine((v, ctx) => {
+    let u: URL;
+    try {
+      u = new URL(v);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a valid URL (expected ${what})` });
+      return;
+    }
+    if (!protocols.includes(u.protocol)) {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} must use ${what}` });
+    } else if (u.hostname === '') {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} has no host` });
+    }
+  });
+}
+
+export const lightningSchema = z.object({
+  lnd_cert_file: z.string(),
+  lnd_macaroon_file: z.string(),
+  lnd_grpc_host: url(['https:'], 'https://host:port'),
+  invoice_expiration_window: uint(32),
+  hold_invoice_cltv_delta: uint(32),
+  hold_invoice_expiration_window: uint(32),
+  payment_attempts: uint(32),
+  payment_retries_interval: interval(),
+  escrow_deadline_margin_blocks: uint(32).default(12),
+  max_invoice_final_cltv_delta: uint(32).default(144),
+  payment_timeout_seconds: interval().default(75),
+});
+
+export const nostrSchema = z.object({
+  nsec_privkey: z.string(),
+  relays: z.array(url(['ws:', 'wss:'], 'ws:// or wss://')),
+});
+
+const MIN_DEV_FEE_PERCENTAGE = 0.1;
+const MAX_DEV_FEE_PERCENTAGE = 1.0;
+
+export const mostroSchema = z.object({
+  fee: float,
+  max_routing_fee: float,
+  max_order_amount: uint(32),
+  min_payment_amount: uint(32),
+  expiration_hours: uint(32),
+  max_expiration_days: uint(32),
+  expiration_seconds: uint(32),
+  user_rates_sent_interval_seconds: interval(),
+  publish_relays_interval: interval(),
+  pow: uint(8),
+  publish_mostro_info_interval: interval(),
+  bitcoin_price_api_url: url(['http:', 'https:'], 'http:// or https://'),
+  fiat_currencies_accepted: z.array(z.string()),
+  max_orders_per_response: uint(8),
+  dev_fee_percentage: float.superRefine((v, ctx) => {
+    if (v < MIN_DEV_FEE_PERCENTAGE) {
+      ctx.addIssue({ code: 'custom', message: `${v} is below the minimum ${MIN_DEV_FEE_PERCENTAGE}` });
+    } else if (v > MAX_DEV_FEE_PERCENTAGE) {
+      ctx.addIssue({ code: 'custom', message: `${v} exceeds the maximum ${MAX_DEV_FEE_PERCENTAGE}` });
+    }
+  }),
+  name: z.string().optional(),
+  about: z.string().optional(),
+  picture: z.string().optional(),
+  website: z.string().optional(),
+  publish_exchange_rates_to_nostr: z.boolean().default(true),
+  // mostrod clamps values below 60 to 60 in the price job (with an ERROR log); 0 does not spin.
+  exchange_rates_update_interval_seconds: uint(53).default(300),
+  max_price_staleness_seconds: interval().default(900),
+  dev_fee_lightning_address: z
+    .string()
+    .regex(/^[^@\s]+@[^@\s]+$/, { message: 'must be a Lightning address (user@host)' })
+    .optional(),
+  lnurl_allow_private_hosts: z.boolean().default(false),
+});
+
+export const databaseSchema = z.object({ url: z.string() });
+
+export const rpcSchema = z
+  .object({
+    enabled: z.boolean(),
+    listen_address: z.string(),
+    port: uint(16),
+    rate_limiter_stale_duration: uint(53).default(3600),
+  })
+  .superRefine((v, ctx) => {
+    // mostrod only logs "RPC server failed to start" and runs without RPC; refuse up front instead.
+    const host = v.listen_address.replace(/^\[(.*)\]$/, '$1');
+    if (v.enabled && isIP(host) === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['listen_address'],
+        message: `${JSON.stringify(v.listen_address)} is not an IP address (e.g. "127.0.0.1" or "[::1]")`,
+      });
+    }
+  });
+
+export const expirationSchema = z.object({
+  order_days: uint(32).default(30),
+  rating_days: uint(32).default(90),
+  dispute_days: uint(32).default(90),
+  fee_audit_days: uint(32).default(365),
+});
+
+export const settingsSchema = z.object({
+  lightning: lightningSchema,
+  nostr: nostrSchema,
+  mostro: mostroSchema,
+  database: databaseSchema,
+  rpc: rpcSchema,
+  expiration: expirationSchema.optional(),
+});
