@@ -1,0 +1,268 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { newOrder } from '../../../../src/app/handlers/new-order.js';
+import { findOrders, getOrder } from '../../../../src/db/orders.js';
+import { getUser } from '../../../../src/db/users.js';
+import { SilentError } from '../../../../src/errors.js';
+import { makeTestContext, signedInvoice, type TestContext } from '../../../support/test-context.js';
+import {
+  assertCantDo,
+  createOrder,
+  lastOrderEvent,
+  onlyMessage,
+  orderPayload,
+  party,
+  req,
+  smallOrder,
+  tag,
+} from '../../../support/trade-fixtures.js';
+import type { SmallOrder } from '../../../../src/protocol/types.js';
+
+const NOW = 1_700_000_000;
+
+async function ctxWithFee(fee = 0.006): Promise<TestContext> {
+  return makeTestContext({ now: NOW, settings: { mostro: { fee } } });
+}
+
+async function attempt(ctx: TestContext, inbound: Parameters<typeof newOrder>[2], order: Partial<SmallOrder>, tradeIndex: bigint | null = 1n) {
+  return newOrder(ctx, req('new-order', { requestId: 77n, tradeIndex, payload: { order: smallOrder(order) } }), inbound);
+}
+
+async function assertNothingWritten(ctx: TestContext): Promise<void> {
+  assert.equal((await findOrders(ctx.db, {})).length, 0, 'no order row');
+  assert.equal(ctx.outbox.sent.length, 0, 'no message');
+  assert.equal(ctx.outbox.published.length, 0, 'no event');
+}
+
+describe('new-order: happy paths', () => {
+  test('fixed-amount sell order: row, ack to the trade key, pending 38383 with rating and source', async () => {
+    const ctx = await ctxWithFee();
+    const maker = await party(ctx);
+    await newOrder(
+      ctx,
+      req('new-order', {
+        requestId: 3876325412n,
+        tradeIndex: 1n,
+        payload: { order: smallOrder({ amount: 100_000n, fiat_amount: 50n, payment_method: 'face to face,bank transfer' }) },
+      }),
+      maker.inbound,
+    );
+    const [o] = await findOrders(ctx.db, {});
+    assert.ok(o);
+    assert.equal(o.status, 'pending');
+    assert.equal(o.kind, 'sell');
+    assert.equal(o.creator_pubkey, maker.trade.pubkey);
+    assert.equal(o.seller_pubkey, maker.trade.pubkey);
+    assert.equal(o.master_seller_pubkey, maker.identity.pubkey);
+    assert.equal(o.buyer_pubkey, null);
+    assert.equal(o.trade_index_seller, 1);
+    assert.equal(o.fee, 300, 'round(0.006 × 100000 / 2)');
+    assert.equal(o.dev_fee, 0);
+    assert.equal(o.price_from_api, 0);
+    assert.equal(o.created_at, NOW);
+    assert.equal(o.expires_at, NOW + 24 * 3600);
+
+    const ack = onlyMessage(ctx, maker.trade.pubkey);
+    assert.equal(ack.wrapper, 'order');
+    assert.equal(ack.kind.action, 'new-order');
+    assert.equal(ack.kind.id, o.id);
+    assert.equal(ack.kind.request_id, 3876325412n);
+    assert.equal(ack.kind.trade_index, 1n);
+    const so = orderPayload(ack);
+    assert.equal(so.id, o.id);
+    assert.equal(so.status, 'pending');
+    assert.equal(so.amount, 100_000n);
+    assert.equal('seller_trade_pubkey' in so, false, 'as-new-order: no trade keys');
+    assert.equal(so.created_at, BigInt(NOW));
+    assert.equal(so.expires_at, BigInt(NOW + 86_400));
+
+    const ev = lastOrderEvent(ctx, o.id);
+    assert.ok(ev, '38383 published');
+    assert.deepEqual(tag(ev, 's'), ['pending']);
+    assert.deepEqual(tag(ev, 'k'), ['sell']);
+    assert.deepEqual(tag(ev, 'amt'), ['100000']);
+    assert.deepEqual(tag(ev, 'fa'), ['50']);
+    assert.deepEqual(tag(ev, 'pm'), ['face to face', 'bank transfer']);
+    assert.deepEqual(tag(ev, 'rating'), ['["rating",{"days":0,"total_rating":0.0,"total_reviews":0}]']);
+    assert.ok(tag(ev, 'source')?.[0]?.startsWith(`mostro:${o.id}?relays=`));
+    assert.deepEqual(tag(ev, 'network'), ['regtest']);
+    assert.equal((await getOrder(ctx.db, o.id))?.event_id, ev.id, 'event id saved');
+    assert.equal((await getUser(ctx.db, maker.identity.pubkey))?.last_trade_index, 1);
+  });
+
+  test('market buy order with premium and a Lightning address: ack includes buyer_invoice', async () => {
+    const ctx = await ctxWithFee();
+    const maker = await party(ctx);
+    await attempt(ctx, maker.inbound, { kind: 'buy', amount: 0n, fiat_amount: 100n, premium: 1n, buyer_invoice: 'mostro_p2p@ln.tips' }, 2n);
+    const [o] = await findOrders(ctx.db, {});
+    assert.ok(o);
+    assert.equal(o.kind, 'buy');
+    assert.equal(o.buyer_pubkey, maker.trade.pubkey);
+    assert.equal(o.master_buyer_pubkey, maker.identity.pubkey);
+    assert.equal(o.trade_index_buyer, 2);
+    assert.equal(o.seller_pubkey, null);
+    assert.equal(o.price_from_api, 1);
+    assert.equal(o.fee, 0, 'market orders get their fee at take time');
+    assert.equal(o.premium, 1);
+    assert.equal(o.buyer_invoice, 'mostro_p2p@ln.tips');
+    assert.deepEqual(ctx.lnurl.checks, ['mostro_p2p@ln.tips']);
+    const so = orderPayload(onlyMessage(ctx, maker.trade.pubkey));
+    assert.equal(so.buyer_invoice, 'mostro_p2p@ln.tips');
+    assert.deepEqual(tag(lastOrderEvent(ctx, o.id)!, 'amt'), ['0']);
+  });
+
+  test('range order: fa tag carries [min, max]', async () => {
+    const ctx = await ctxWithFee();
+    const maker = await party(ctx);
+    const o = await createOrder(ctx, maker, { amount: 0n, min_amount: 10n, max_amount: 50n, fiat_amount: 0n });
+    assert.equal(o.min_amount, 10);
+    assert.equal(o.max_amount, 50);
+    assert.deepEqual(tag(lastOrderEvent(ctx, o.id)!, 'fa'), ['10', '50']);
+  });
+
+  test('buy order with a BOLT11 for amount − fee is accepted (HQ-9 fix) and stored', async () => {
+    const ctx = await ctxWithFee();
+    const maker = await party(ctx);
+    const inv = signedInvoice({ sats: 99_700, now: NOW });
+    await attempt(ctx, maker.inbound, { kind: 'buy', amount: 100_000n, fiat_amount: 50n, buyer_invoice: inv });
+    const [o] = await findOrders(ctx.db, {});
+    assert.equal(o?.buyer_invoice, inv);
+  });
+
+  test('full privacy: no trade index → 0, ack trade_index null, rating zeros, no users row', async () => {
+    const ctx = await ctxWithFee();
+    const maker = await party(ctx, { fullPrivacy: true });
+    await attempt(ctx, maker.inbound, { amount: 100_000n, fiat_amount: 50n }, null);
+    const [o] = await findOrders(ctx.db, {});
+    assert.ok(o);
+    assert.equal(o.trade_index_seller, null);
+    assert.equal(onlyMessage(ctx, maker.trade.pubkey).kind.trade_index, null);
+    assert.deepEqual(tag(lastOrderEvent(ctx, o.id)!, 'rating'), ['["rating",{"days":0,"total_rating":0.0,"total_reviews":0}]']);
+    assert.equal(await getUser(ctx.db, maker.identity.pubkey), undefined);
+  });
+
+  test('expires_at: clamped to max_expiration_days; explicit shorter value kept', async () => {
+    const ctx = await ctxWithFee();
+    const maker = await party(ctx);
+    const far = await createOrder(ctx, maker, { amount: 100_000n, fiat_amount: 50n, expires_at: BigInt(NOW + 100 * 86_400) });
+    assert.equal(far.expires_at, NOW + 15 * 86_400);
+    const near = await createOrder(ctx, maker, { amount: 100_000n, fiat_amount: 50n, expires_at: BigInt(NOW + 3600) }, { tradeIndex: 2n });
+    assert.equal(near.expires_at, NOW + 3600);
+  });
+
+  test('rating tag reflects the maker users row', async () => {
+    const ctx = await ctxWithFee();
+    const maker = await party(ctx);
+    await ctx.db
+      .updateTable('users')
+      .set({ total_rating: 4.5, total_reviews: 7, created_at: NOW - 10 * 86_400 - 5 })
+      .where('pubkey', '=', maker.identity.pubkey)
+      .execute();
+    const o = await createOrder(ctx, maker, { amount: 100_000n, fiat_amount: 50n });
+    assert.deepEqual(tag(lastOrderEvent(ctx, o.id)!, 'rating'), ['["rating",{"days":10,"total_rating":4.5,"total_reviews":7}]']);
+  });
+});
+
+describe('new-order: refusals in the spec order, nothing written', () => {
+  test('invalid_invoice (BOLT11 for the full amount when fee > 0) before invalid_fiat_currency', async () => {
+    const ctx = await ctxWithFee();
+    const maker = await party(ctx);
+    const inv = signedInvoice({ sats: 100_000, now: NOW });
+    await assertCantDo(attempt(ctx, maker.inbound, { kind: 'buy', amount: 100_000n, fiat_code: 'VES', buyer_invoice: inv }), 'invalid_invoice');
+    await assertNothingWritten(ctx);
+  });
+
+  test('unreachable Lightning address → invalid_invoice', async () => {
+    const ctx = await ctxWithFee();
+    ctx.lnurl.unreachable.add('nobody@nowhere.test');
+    const maker = await party(ctx);
+    await assertCantDo(attempt(ctx, maker.inbound, { kind: 'buy', buyer_invoice: 'nobody@nowhere.test' }), 'invalid_invoice');
+    await assertNothingWritten(ctx);
+  });
+
+  test('invalid_fiat_currency (case-sensitive) before range checks; empty list accepts all', async () => {
+    const ctx = await ctxWithFee();
+    const maker = await party(ctx);
+    await assertCantDo(attempt(ctx, maker.inbound, { fiat_code: 'usd', min_amount: 50n, max_amount: 10n }), 'invalid_fiat_currency');
+    await assertNothingWritten(ctx);
+    const open = await makeTestContext({ now: NOW, settings: { mostro: { fiat_currencies_accepted: [] } } });
+    const m2 = await party(open);
+    await attempt(open, m2.inbound, { fiat_code: 'VES', fiat_amount: 100n });
+    assert.equal((await findOrders(open.db, {})).length, 1);
+  });
+
+  for (const [name, fields] of [
+    ['min ≥ max', { amount: 0n, min_amount: 50n, max_amount: 50n, fiat_amount: 0n }],
+    ['negative min', { amount: 0n, min_amount: -1n, max_amount: 50n, fiat_amount: 0n }],
+    ['range with amount', { amount: 100_000n, min_amount: 10n, max_amount: 50n, fiat_amount: 0n }],
+    ['negative amount', { amount: -5n }],
+    ['zero fiat amount (upstream #702)', { amount: 100_000n, fiat_amount: 0n }],
+  ] as const) {
+    test(`invalid_amount: ${name}`, async () => {
+      const ctx = await ctxWithFee();
+      const maker = await party(ctx);
+      await assertCantDo(attempt(ctx, maker.inbound, { premium: 5n, ...fields }), 'invalid_amount');
+      await assertNothingWritten(ctx);
+    });
+  }
+
+  test('invalid_parameters: premium with a fixed amount', async () => {
+    const ctx = await ctxWithFee();
+    const maker = await party(ctx);
+    await assertCantDo(attempt(ctx, maker.inbound, { amount: 100_000n, premium: 2n }), 'invalid_parameters');
+    await assertNothingWritten(ctx);
+  });
+
+  test('out_of_range_sats_amount: fixed amount below min_payment_amount, market quote above max_order_amount, range max above', async () => {
+    const ctx = await ctxWithFee();
+    const maker = await party(ctx);
+    await assertCantDo(attempt(ctx, maker.inbound, { amount: 99n }), 'out_of_range_sats_amount');
+    await assertCantDo(attempt(ctx, maker.inbound, { amount: 1_000_001n }), 'out_of_range_sats_amount');
+    // 1000 USD at 50 000 USD/BTC = 2 000 000 sats > 1 000 000
+    await assertCantDo(attempt(ctx, maker.inbound, { amount: 0n, fiat_amount: 1000n }), 'out_of_range_sats_amount');
+    await assertCantDo(attempt(ctx, maker.inbound, { amount: 0n, min_amount: 10n, max_amount: 1000n, fiat_amount: 0n }), 'out_of_range_sats_amount');
+    await assertNothingWritten(ctx);
+    // boundary: exactly max_order_amount passes (500 USD = 1 000 000 sats)
+    await attempt(ctx, maker.inbound, { amount: 0n, fiat_amount: 500n });
+    assert.equal((await findOrders(ctx.db, {})).length, 1);
+  });
+
+  test('market order without a fresh cached price → invalid_amount (0.17.1: silence)', async () => {
+    const ctx = await ctxWithFee();
+    ctx.prices.markStale('USD');
+    const maker = await party(ctx);
+    await assertCantDo(attempt(ctx, maker.inbound, { amount: 0n, fiat_amount: 100n }), 'invalid_amount');
+    await assertNothingWritten(ctx);
+  });
+
+  test('reputation mode without trade index → silence (SilentError), nothing written', async () => {
+    const ctx = await ctxWithFee();
+    const maker = await party(ctx);
+    await assert.rejects(attempt(ctx, maker.inbound, { amount: 100_000n, fiat_amount: 50n }, null), SilentError);
+    await assertNothingWritten(ctx);
+  });
+
+  test('invalid_order_kind: refused before the trade index is recorded (fix of step ordering)', async () => {
+    const ctx = await ctxWithFee();
+    const maker = await party(ctx, { lastTradeIndex: 1 });
+    await assertCantDo(attempt(ctx, maker.inbound, { kind: null, amount: 100_000n, fiat_amount: 50n }, 5n), 'invalid_order_kind');
+    await assertNothingWritten(ctx);
+    assert.equal((await getUser(ctx.db, maker.identity.pubkey))?.last_trade_index, 1);
+  });
+
+  test('negative trade index → invalid_trade_index', async () => {
+    const ctx = await ctxWithFee();
+    const maker = await party(ctx);
+    await assertCantDo(attempt(ctx, maker.inbound, { amount: 100_000n, fiat_amount: 50n }, -1n), 'invalid_trade_index');
+    await assertNothingWritten(ctx);
+  });
+
+  test('HQ-4: a lower or zero index never lowers the stored one', async () => {
+    const ctx = await ctxWithFee();
+    const maker = await party(ctx, { lastTradeIndex: 5 });
+    await attempt(ctx, maker.inbound, { amount: 100_000n, fiat_amount: 50n }, 0n);
+    assert.equal((await getUser(ctx.db, maker.identity.pubkey))?.last_trade_index, 5);
+    await attempt(ctx, maker.inbound, { amount: 100_000n, fiat_amount: 50n }, 6n);
+    assert.equal((await getUser(ctx.db, maker.identity.pubkey))?.last_trade_index, 6);
+  });
+});
