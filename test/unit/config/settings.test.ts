@@ -66,8 +66,8 @@ function configError(fn: () => unknown): string {
   assert.fail('expected a ConfigError');
 }
 
-describe('parseSettings with the mostrod test fixture', () => {
-  test('lightning keys', () => {
+void describe('parseSettings with the mostrod test fixture', () => {
+  void test('lightning keys', () => {
     const s = parseSettings(fixture(), {});
     assert.deepEqual(s.lightning, {
       lnd_cert_file: '/home/user/.polar/networks/1/volumes/lnd/alice/tls.cert',
@@ -84,7 +84,7 @@ describe('parseSettings with the mostrod test fixture', () => {
     });
   });
 
-  test('nostr, database, rpc keys and defaults', () => {
+  void test('nostr, database, rpc keys and defaults', () => {
     const s = parseSettings(fixture(), {});
     assert.equal(s.nostr.nsec_privkey, NSEC);
     assert.deepEqual(s.nostr.relays, ['wss://relay.damus.io', 'wss://relay.mostro.network']);
@@ -92,7 +92,7 @@ describe('parseSettings with the mostrod test fixture', () => {
     assert.deepEqual(s.rpc, { enabled: false, listen_address: '127.0.0.1', port: 50051, rate_limiter_stale_duration: 3600 });
   });
 
-  test('mostro keys: integer literal for a float, defaults for absent optional keys', () => {
+  void test('mostro keys: integer literal for a float, defaults for absent optional keys', () => {
     const m = parseSettings(fixture(), {}).mostro;
     assert.equal(m.fee, 0);
     assert.equal(m.max_routing_fee, 0.002);
@@ -117,21 +117,21 @@ describe('parseSettings with the mostrod test fixture', () => {
     assert.equal(m.name, undefined);
   });
 
-  test('[expiration] present: given values, missing keys default (rating_days 90)', () => {
+  void test('[expiration] present: given values, missing keys default (rating_days 90)', () => {
     const s = parseSettings(fixture(EXPIRATION), {});
     assert.deepEqual(s.expiration, { order_days: 45, rating_days: 90, dispute_days: 120, fee_audit_days: 400 });
   });
 
-  test('[expiration] empty section: 30/90/90/365', () => {
+  void test('[expiration] empty section: 30/90/90/365', () => {
     const s = parseSettings(fixture('[expiration]'), {});
     assert.deepEqual(s.expiration, { order_days: 30, rating_days: 90, dispute_days: 90, fee_audit_days: 365 });
   });
 
-  test('[expiration] absent: null', () => {
+  void test('[expiration] absent: null', () => {
     assert.equal(parseSettings(fixture(), {}).expiration, null);
   });
 
-  test('unknown keys and sections are ignored', () => {
+  void test('unknown keys and sections are ignored', () => {
     const s = parseSettings(fixture('[whatever]\nx = 1'), {}).lightning;
     assert.equal(s.payment_attempts, 3);
     const t = parseSettings(fixture().replace('pow = 0', 'pow = 0\nsome_future_key = "x"'), {});
@@ -140,8 +140,8 @@ describe('parseSettings with the mostrod test fixture', () => {
   });
 });
 
-describe('the shipped and the upstream templates', () => {
-  test('upstream mostrod 0.17.1 settings.tpl.toml loads unchanged (with a real key)', () => {
+void describe('the shipped and the upstream templates', () => {
+  void test('upstream mostrod 0.17.1 settings.tpl.toml loads unchanged (with a real key)', () => {
     const upstream = readFileSync(new URL('./upstream-settings.tpl.toml', import.meta.url), 'utf8');
     const s = parseSettings(upstream.replace("'nsec1...'", `'${NSEC}'`), {});
     assert.equal(s.lightning.lnd_grpc_host, 'https://127.0.0.1:10001');
@@ -149,21 +149,21 @@ describe('the shipped and the upstream templates', () => {
     assert.equal(s.rpc.rate_limiter_stale_duration, 3600);
   });
 
-  test('our template parses to the same values plus port defaults', () => {
+  void test('our template parses to the same values plus port defaults', () => {
     const upstream = readFileSync(new URL('./upstream-settings.tpl.toml', import.meta.url), 'utf8');
     const env = { MOSTRO_NSEC_PRIVKEY: NSEC };
     const ours = parseSettings(templateText(), env);
     assert.deepEqual(ours, parseSettings(upstream, env));
   });
 
-  test('template placeholder key is rejected with a clear message', () => {
+  void test('template placeholder key is rejected with a clear message', () => {
     const msg = configError(() => parseSettings(templateText(), {}));
     assert.match(msg, /\[nostr\] nsec_privkey: not a valid nsec/);
     assert.doesNotMatch(msg, /nsec1\.\.\./);
   });
 });
 
-describe('validation errors name section, key and problem', () => {
+void describe('validation errors name section, key and problem', () => {
   const cases: Array<[string, string, RegExp]> = [
     ['dev fee below min', fixture().replace('dev_fee_percentage = 0.30', 'dev_fee_percentage = 0.05'), /\[mostro\] dev_fee_percentage: 0\.05 is below the minimum 0\.1/],
     ['dev fee above max', fixture().replace('dev_fee_percentage = 0.30', 'dev_fee_percentage = 1.5'), /\[mostro\] dev_fee_percentage: 1\.5 exceeds the maximum 1/],
@@ -185,45 +185,45 @@ describe('validation errors name section, key and problem', () => {
     ['bad toml', 'this is = = not toml', /invalid TOML/],
   ];
   for (const [name, text, re] of cases) {
-    test(name, () => {
+    void test(name, () => {
       assert.match(configError(() => parseSettings(text, {})), re);
     });
   }
 
-  test('all problems are reported at once', () => {
+  void test('all problems are reported at once', () => {
     const text = fixture().replace('pow = 0', 'pow = -3').replace('dev_fee_percentage = 0.30', 'dev_fee_percentage = 2');
     const msg = configError(() => parseSettings(text, {}));
     assert.match(msg, /\[mostro\] pow/);
     assert.match(msg, /\[mostro\] dev_fee_percentage/);
   });
 
-  test('rpc disabled with a hostname is accepted (mostrod would not bind it either)', () => {
+  void test('rpc disabled with a hostname is accepted (mostrod would not bind it either)', () => {
     const s = parseSettings(fixture().replace('listen_address = "127.0.0.1"', 'listen_address = "localhost"'), {});
     assert.equal(s.rpc.listen_address, 'localhost');
   });
 
-  test('bracketed IPv6 listen address is accepted', () => {
+  void test('bracketed IPv6 listen address is accepted', () => {
     const s = parseSettings(fixture().replace('enabled = false\nlisten_address = "127.0.0.1"', 'enabled = true\nlisten_address = "[::1]"'), {});
     assert.equal(s.rpc.listen_address, '[::1]');
   });
 });
 
-describe('environment override and redaction', () => {
+void describe('environment override and redaction', () => {
   const HEX = '0f'.repeat(32);
-  test('MOSTRO_NSEC_PRIVKEY replaces [nostr] nsec_privkey', () => {
+  void test('MOSTRO_NSEC_PRIVKEY replaces [nostr] nsec_privkey', () => {
     const s = parseSettings(fixture(), { MOSTRO_NSEC_PRIVKEY: HEX });
     assert.equal(s.nostr.nsec_privkey, HEX);
   });
-  test('MOSTRO_NSEC_PRIVKEY can supply a key missing from the file', () => {
+  void test('MOSTRO_NSEC_PRIVKEY can supply a key missing from the file', () => {
     const s = parseSettings(fixture().replace(`nsec_privkey = '${NSEC}'\n`, ''), { MOSTRO_NSEC_PRIVKEY: HEX });
     assert.equal(s.nostr.nsec_privkey, HEX);
   });
-  test('a bad env key is reported as the env variable, without the value', () => {
+  void test('a bad env key is reported as the env variable, without the value', () => {
     const msg = configError(() => parseSettings(fixture(), { MOSTRO_NSEC_PRIVKEY: 'deadbeef' }));
     assert.match(msg, /MOSTRO_NSEC_PRIVKEY/);
     assert.doesNotMatch(msg, /deadbeef/);
   });
-  test('redactSettings hides the key and leaves the rest', () => {
+  void test('redactSettings hides the key and leaves the rest', () => {
     const s = parseSettings(fixture(), {});
     const r = redactSettings(s);
     assert.equal(r.nostr.nsec_privkey, '[redacted]');
@@ -233,15 +233,15 @@ describe('environment override and redaction', () => {
   });
 });
 
-describe('parseNodeSecretKey', () => {
-  test('nsec and hex of the same key agree', () => {
+void describe('parseNodeSecretKey', () => {
+  void test('nsec and hex of the same key agree', () => {
     const fromNsec = parseNodeSecretKey(NSEC);
     assert.equal(fromNsec.length, 32);
     const hex = Buffer.from(fromNsec).toString('hex');
     assert.deepEqual(parseNodeSecretKey(hex), fromNsec);
     assert.deepEqual(parseNodeSecretKey(hex.toUpperCase()), fromNsec);
   });
-  test('rejects garbage, npub, zero key and wrong lengths', () => {
+  void test('rejects garbage, npub, zero key and wrong lengths', () => {
     assert.throws(() => parseNodeSecretKey('nsec1...'));
     assert.throws(() => parseNodeSecretKey('npub1sg6plzptd64u62a878hep2kev88swjh3tw00gjsfl8f237lmu63q0uf63m'));
     assert.throws(() => parseNodeSecretKey('00'.repeat(32)));
@@ -250,8 +250,8 @@ describe('parseNodeSecretKey', () => {
   });
 });
 
-describe('settings directory', () => {
-  test('ensureSettingsFile writes the template once (mode 0600), then reports it exists', () => {
+void describe('settings directory', () => {
+  void test('ensureSettingsFile writes the template once (mode 0600), then reports it exists', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'mostrod-cfg-')), 'nested', 'dir');
     assert.equal(ensureSettingsFile(dir), 'created');
     const file = join(dir, 'settings.toml');
@@ -262,7 +262,7 @@ describe('settings directory', () => {
     assert.equal(readFileSync(file, 'utf8'), 'edited');
   });
 
-  test('loadSettings reads DIR/settings.toml and points the DB at DIR/mostro.db', () => {
+  void test('loadSettings reads DIR/settings.toml and points the DB at DIR/mostro.db', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mostrod-cfg-'));
     writeFileSync(join(dir, 'settings.toml'), fixture().replace("url = 'sqlite://mostro.db'", "url = 'sqlite:///elsewhere/x.db'"));
     const s = loadSettings(dir, {});
@@ -270,7 +270,7 @@ describe('settings directory', () => {
     assert.equal(s.mostro.fee, 0);
   });
 
-  test('loadSettings without a file is a ConfigError naming the path', () => {
+  void test('loadSettings without a file is a ConfigError naming the path', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mostrod-cfg-'));
     assert.match(configError(() => loadSettings(dir, {})), /settings\.toml/);
     assert.equal(existsSync(join(dir, 'settings.toml')), false);

@@ -34,7 +34,7 @@ const dispute = (p: Partial<DisputeRow> = {}): DisputeRow => ({
   ...p,
 });
 
-test('insert and read back by id and by order id', async () => {
+void test('insert and read back by id and by order id', async () => {
   const d = dispute();
   await insertDispute(db, d);
   assert.deepEqual(await getDispute(db, d.id), d);
@@ -43,7 +43,7 @@ test('insert and read back by id and by order id', async () => {
   assert.equal(await getDisputeByOrder(db, 'nope'), undefined);
 });
 
-test('a second dispute for the same order throws DuplicateDisputeError', async () => {
+void test('a second dispute for the same order throws DuplicateDisputeError', async () => {
   const d = dispute();
   await insertDispute(db, d);
   await assert.rejects(insertDispute(db, dispute({ order_id: d.order_id })), (e) => e instanceof DuplicateDisputeError && e.orderId === d.order_id);
@@ -51,7 +51,7 @@ test('a second dispute for the same order throws DuplicateDisputeError', async (
   await assert.rejects(insertDispute(db, { ...d, order_id: randomUUID() }), (e) => !(e instanceof DuplicateDisputeError));
 });
 
-test('take a dispute with CAS: only one solver wins', async () => {
+void test('take a dispute with CAS: only one solver wins', async () => {
   const d = dispute();
   await insertDispute(db, d);
   const take = (solver: string) =>
@@ -66,7 +66,7 @@ test('take a dispute with CAS: only one solver wins', async () => {
   assert.equal(await isAssignedSolver(db, '6'.repeat(64), d.order_id), false);
 });
 
-test('findDisputes by status list and solver', async () => {
+void test('findDisputes by status list and solver', async () => {
   const a = dispute({ status: 'in-progress', solver_pubkey: SOLVER });
   const b = dispute({ status: 'settled', solver_pubkey: SOLVER });
   await insertDispute(db, a);

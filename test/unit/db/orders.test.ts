@@ -40,8 +40,8 @@ afterEach(async () => {
   await closeDatabase(db);
 });
 
-describe('insert / get', () => {
-  test('a full row round-trips, uuid stored as a 16-byte BLOB', async () => {
+void describe('insert / get', () => {
+  void test('a full row round-trips, uuid stored as a 16-byte BLOB', async () => {
     const parent = makeOrder();
     const o = makeOrder({
       kind: 'buy',
@@ -80,7 +80,7 @@ describe('insert / get', () => {
     assert.deepEqual(raw.rows[0], { t: 'blob', n: 16, pt: 'blob' });
   });
 
-  test('getOrder accepts upper-case text and returns canonical lower-case; unknown/malformed → undefined', async () => {
+  void test('getOrder accepts upper-case text and returns canonical lower-case; unknown/malformed → undefined', async () => {
     const o = makeOrder();
     await insertOrder(db, o);
     assert.equal((await getOrder(db, o.id.toUpperCase()))?.id, o.id);
@@ -88,13 +88,13 @@ describe('insert / get', () => {
     assert.equal(await getOrder(db, 'not-a-uuid'), undefined);
   });
 
-  test('duplicate id is rejected', async () => {
+  void test('duplicate id is rejected', async () => {
     const o = makeOrder();
     await insertOrder(db, o);
     await assert.rejects(insertOrder(db, o), /UNIQUE/);
   });
 
-  test('getOrderByHash: found / not found (case-sensitive like mostrod)', async () => {
+  void test('getOrderByHash: found / not found (case-sensitive like mostrod)', async () => {
     const o = makeOrder({ hash: HASH });
     await insertOrder(db, o);
     assert.equal((await getOrderByHash(db, HASH))?.id, o.id);
@@ -102,7 +102,7 @@ describe('insert / get', () => {
     assert.equal(await getOrderByHash(db, 'ff'.repeat(32)), undefined);
   });
 
-  test('newOrderRow fills every optional column with mostrod defaults', () => {
+  void test('newOrderRow fills every optional column with mostrod defaults', () => {
     const o = newOrderRow({
       id: '11111111-1111-4111-8111-111111111111',
       kind: 'sell',
@@ -124,8 +124,8 @@ describe('insert / get', () => {
   });
 });
 
-describe('casUpdateOrder', () => {
-  test('wins once, then the same expectation loses (race)', async () => {
+void describe('casUpdateOrder', () => {
+  void test('wins once, then the same expectation loses (race)', async () => {
     const o = makeOrder();
     await insertOrder(db, o);
     assert.equal(await casUpdateOrder(db, o.id, { status: 'pending' }, { status: 'waiting-payment', taken_at: 5 }), true);
@@ -135,7 +135,7 @@ describe('casUpdateOrder', () => {
     assert.equal(got?.taken_at, 5);
   });
 
-  test('null expectation means IS NULL; array means IN', async () => {
+  void test('null expectation means IS NULL; array means IN', async () => {
     const o = makeOrder({ status: 'active' });
     await insertOrder(db, o);
     assert.equal(await casUpdateOrder(db, o.id, { hash: 'x' }, { fee: 1 }), false);
@@ -146,7 +146,7 @@ describe('casUpdateOrder', () => {
     assert.equal((await getOrder(db, o.id))?.fee, 4);
   });
 
-  test('patch can set null and range_parent_id; other rows untouched', async () => {
+  void test('patch can set null and range_parent_id; other rows untouched', async () => {
     const a = makeOrder({ hash: HASH });
     const b = makeOrder({ hash: 'cd'.repeat(32) });
     await insertOrder(db, a);
@@ -158,7 +158,7 @@ describe('casUpdateOrder', () => {
     assert.equal((await getOrder(db, b.id))?.hash, 'cd'.repeat(32));
   });
 
-  test('expect on the uuid column range_parent_id', async () => {
+  void test('expect on the uuid column range_parent_id', async () => {
     const parent = makeOrder().id;
     const o = makeOrder({ range_parent_id: parent });
     await insertOrder(db, o);
@@ -166,7 +166,7 @@ describe('casUpdateOrder', () => {
     assert.equal(await casUpdateOrder(db, o.id, { range_parent_id: parent }, { fee: 1 }), true);
   });
 
-  test('unknown id → false; empty patch tests the expectation', async () => {
+  void test('unknown id → false; empty patch tests the expectation', async () => {
     const o = makeOrder();
     await insertOrder(db, o);
     assert.equal(await casUpdateOrder(db, makeOrder().id, {}, { fee: 1 }), false);
@@ -174,7 +174,7 @@ describe('casUpdateOrder', () => {
     assert.equal(await casUpdateOrder(db, o.id, { status: 'active' }, {}), false);
   });
 
-  test('works inside a transaction and rolls back on throw', async () => {
+  void test('works inside a transaction and rolls back on throw', async () => {
     const o = makeOrder();
     await insertOrder(db, o);
     await assert.rejects(
@@ -187,7 +187,7 @@ describe('casUpdateOrder', () => {
     assert.equal((await getOrder(db, o.id))?.status, 'pending');
   });
 
-  test('mostrod reset-to-initial-state (timeout republish) as one CAS', async () => {
+  void test('mostrod reset-to-initial-state (timeout republish) as one CAS', async () => {
     const o = makeOrder({
       status: 'waiting-payment',
       hash: HASH,
@@ -213,8 +213,8 @@ describe('casUpdateOrder', () => {
   });
 });
 
-describe('scheduler queries', () => {
-  test('findExpiredPending: only pending with expires_at < now', async () => {
+void describe('scheduler queries', () => {
+  void test('findExpiredPending: only pending with expires_at < now', async () => {
     const now = 1000;
     const due = makeOrder({ expires_at: 999 });
     await insertOrder(db, due);
@@ -223,7 +223,7 @@ describe('scheduler queries', () => {
     assert.deepEqual((await findExpiredPending(db, now)).map((o) => o.id), [due.id]);
   });
 
-  test('findWaitingTimedOut: both waiting states, taken_at < cutoff', async () => {
+  void test('findWaitingTimedOut: both waiting states, taken_at < cutoff', async () => {
     const a = makeOrder({ status: 'waiting-payment', taken_at: 100 });
     const b = makeOrder({ status: 'waiting-buyer-invoice', taken_at: 199 });
     await insertOrder(db, a);
@@ -234,7 +234,7 @@ describe('scheduler queries', () => {
     assert.deepEqual(ids, [a.id, b.id].sort());
   });
 
-  test('findOpenEscrows: hash present and escrow status', async () => {
+  void test('findOpenEscrows: hash present and escrow status', async () => {
     const statuses = ['waiting-payment', 'waiting-buyer-invoice', 'active', 'fiat-sent', 'dispute', 'settled-hold-invoice'] as const;
     const want: string[] = [];
     for (const status of statuses) {
@@ -248,7 +248,7 @@ describe('scheduler queries', () => {
     assert.deepEqual((await findOpenEscrows(db)).map((o) => o.id).sort(), want.sort());
   });
 
-  test('findFailedPayouts: failed_payment = 1 in settled-hold-invoice only', async () => {
+  void test('findFailedPayouts: failed_payment = 1 in settled-hold-invoice only', async () => {
     const a = makeOrder({ status: 'settled-hold-invoice', failed_payment: 1 });
     await insertOrder(db, a);
     await insertOrder(db, makeOrder({ status: 'settled-hold-invoice', failed_payment: 0 }));
@@ -256,15 +256,15 @@ describe('scheduler queries', () => {
     assert.deepEqual((await findFailedPayouts(db)).map((o) => o.id), [a.id]);
   });
 
-  test('findOrders with limit and orderBy', async () => {
+  void test('findOrders with limit and orderBy', async () => {
     for (const created_at of [30, 10, 20]) await insertOrder(db, makeOrder({ created_at }));
     const r = await findOrders(db, { status: 'pending' }, { orderBy: 'created_at', limit: 2 });
     assert.deepEqual(r.map((o) => o.created_at), [10, 20]);
   });
 });
 
-describe('user-facing queries', () => {
-  test('findOrdersByIdsForUser: only the user’s orders, in request order; empty input → []', async () => {
+void describe('user-facing queries', () => {
+  void test('findOrdersByIdsForUser: only the user’s orders, in request order; empty input → []', async () => {
     const mine1 = makeOrder({ master_buyer_pubkey: BUYER });
     const mine2 = makeOrder({ master_seller_pubkey: BUYER });
     const other = makeOrder({ master_buyer_pubkey: SELLER });
@@ -274,7 +274,7 @@ describe('user-facing queries', () => {
     assert.deepEqual(await findOrdersByIdsForUser(db, [], BUYER), []);
   });
 
-  test('hasPendingTake: buyer in waiting-buyer-invoice, seller in waiting-payment', async () => {
+  void test('hasPendingTake: buyer in waiting-buyer-invoice, seller in waiting-payment', async () => {
     await insertOrder(db, makeOrder({ master_buyer_pubkey: BUYER, status: 'waiting-buyer-invoice' }));
     await insertOrder(db, makeOrder({ master_seller_pubkey: SELLER, status: 'waiting-payment' }));
     await insertOrder(db, makeOrder({ master_buyer_pubkey: SELLER, status: 'active' }));
@@ -284,13 +284,13 @@ describe('user-facing queries', () => {
     assert.equal(await hasPendingTake(db, SELLER, 'buyer'), false);
   });
 
-  test('hasPendingTake rejects a non-hex key with invalid_pubkey', async () => {
+  void test('hasPendingTake rejects a non-hex key with invalid_pubkey', async () => {
     await assert.rejects(hasPendingTake(db, 'z'.repeat(64), 'buyer'), (e) => e instanceof CantDoError && e.reason === 'invalid_pubkey');
   });
 });
 
-describe('restore session', () => {
-  test('orders: both sides, excluded statuses (real hyphenated spellings) left out, NULL index → 0', async () => {
+void describe('restore session', () => {
+  void test('orders: both sides, excluded statuses (real hyphenated spellings) left out, NULL index → 0', async () => {
     const asBuyer = makeOrder({ master_buyer_pubkey: BUYER, trade_index_buyer: 3, status: 'active' });
     const asSeller = makeOrder({ master_seller_pubkey: BUYER, trade_index_seller: 5, status: 'waiting-payment' });
     const nullIndex = makeOrder({ master_buyer_pubkey: BUYER, trade_index_buyer: null, status: 'pending' });
@@ -309,7 +309,7 @@ describe('restore session', () => {
     assert.deepEqual(byId.get(nullIndex.id), { order_id: nullIndex.id, trade_index: 0, status: 'pending' });
   });
 
-  test('disputes: open only, side-dependent trade index and initiator', async () => {
+  void test('disputes: open only, side-dependent trade index and initiator', async () => {
     const o1 = makeOrder({ master_buyer_pubkey: BUYER, trade_index_buyer: 2, status: 'dispute', buyer_dispute: 1 });
     const o2 = makeOrder({ master_seller_pubkey: BUYER, trade_index_seller: 9, status: 'dispute', seller_dispute: 1, buyer_dispute: 1 });
     const o3 = makeOrder({ master_seller_pubkey: BUYER, status: 'dispute', seller_dispute: 1 });
@@ -325,16 +325,16 @@ describe('restore session', () => {
     assert.deepEqual(byId.get(d2.id), { dispute_id: d2.id, order_id: o2.id, trade_index: 9, status: 'in-progress', initiator: null });
   });
 
-  test('invalid key → invalid_pubkey', async () => {
+  void test('invalid key → invalid_pubkey', async () => {
     await assert.rejects(restoreSessionOrders(db, 'short'), (e) => e instanceof CantDoError && e.reason === 'invalid_pubkey');
     await assert.rejects(restoreSessionDisputes(db, 'short'), (e) => e instanceof CantDoError && e.reason === 'invalid_pubkey');
   });
 });
 
-describe('dev fee (ported from mostrod db.rs / dev_fee.rs tests)', () => {
+void describe('dev fee (ported from mostrod db.rs / dev_fee.rs tests)', () => {
   const fee = (partial: Parameters<typeof makeOrder>[0]) => makeOrder({ status: 'success', dev_fee: 30, ...partial });
 
-  test('findUnpaidDevFees: success and settled-hold-invoice, unpaid, no hash or empty hash', async () => {
+  void test('findUnpaidDevFees: success and settled-hold-invoice, unpaid, no hash or empty hash', async () => {
     const a = fee({});
     const b = fee({ status: 'settled-hold-invoice' });
     const c = fee({ dev_fee_payment_hash: '' });
@@ -347,7 +347,7 @@ describe('dev fee (ported from mostrod db.rs / dev_fee.rs tests)', () => {
     assert.deepEqual((await findUnpaidDevFees(db)).map((o) => o.id).sort(), [a.id, b.id, c.id].sort());
   });
 
-  test('claim: succeeds once (also on empty hash), not for paid or unknown orders', async () => {
+  void test('claim: succeeds once (also on empty hash), not for paid or unknown orders', async () => {
     const a = fee({});
     const e = fee({ dev_fee_payment_hash: '' });
     const paid = fee({ dev_fee_paid: 1 });
@@ -361,7 +361,7 @@ describe('dev fee (ported from mostrod db.rs / dev_fee.rs tests)', () => {
     assert.equal(await claimDevFee(db, makeOrder().id, 'PENDING-5'), false);
   });
 
-  test('release clears only the exact marker', async () => {
+  void test('release clears only the exact marker', async () => {
     const a = fee({ dev_fee_payment_hash: 'PENDING-abc-1700000000' });
     await insertOrder(db, a);
     assert.equal(await releaseDevFeeClaim(db, a.id, 'PENDING-other-1700000000'), false);
@@ -370,7 +370,7 @@ describe('dev fee (ported from mostrod db.rs / dev_fee.rs tests)', () => {
     assert.equal((await getOrder(db, a.id))?.dev_fee_payment_hash, null);
   });
 
-  test('stale claims (any status), paid-with-hash and partial queries', async () => {
+  void test('stale claims (any status), paid-with-hash and partial queries', async () => {
     const stale = fee({ status: 'canceled', dev_fee_payment_hash: 'PENDING-a-1' });
     const staleLower = fee({ dev_fee_payment_hash: 'pending-b' });
     const paid = fee({ dev_fee_paid: 1, dev_fee_payment_hash: HASH });

@@ -23,7 +23,7 @@ afterEach(async () => {
 
 const cantDo = (reason: string) => (e: unknown) => e instanceof CantDoError && e.reason === reason;
 
-test('insertUser fills defaults and refuses a second insert', async () => {
+void test('insertUser fills defaults and refuses a second insert', async () => {
   assert.equal(await insertUser(db, { pubkey: PK, created_at: 100, last_trade_index: 2 }), true);
   assert.deepEqual(await getUser(db, PK), {
     pubkey: PK,
@@ -45,28 +45,28 @@ test('insertUser fills defaults and refuses a second insert', async () => {
   assert.equal(await getUser(db, 'b'.repeat(64)), undefined);
 });
 
-describe('setLastTradeIndex (mostrod update_user_trade_index)', () => {
-  test('valid update returns true; unknown user false', async () => {
+void describe('setLastTradeIndex (mostrod update_user_trade_index)', () => {
+  void test('valid update returns true; unknown user false', async () => {
     await insertUser(db, { pubkey: PK, created_at: 1 });
     assert.equal(await setLastTradeIndex(db, PK, 5), true);
     assert.equal((await getUser(db, PK))?.last_trade_index, 5);
     assert.equal(await setLastTradeIndex(db, 'c'.repeat(64), 5), false);
   });
-  test('expectOld makes it compare-and-set', async () => {
+  void test('expectOld makes it compare-and-set', async () => {
     await insertUser(db, { pubkey: PK, created_at: 1, last_trade_index: 3 });
     assert.equal(await setLastTradeIndex(db, PK, 4, 2), false);
     assert.equal(await setLastTradeIndex(db, PK, 4, 3), true);
     assert.equal((await getUser(db, PK))?.last_trade_index, 4);
   });
-  test('short / non-hex pubkey → invalid_pubkey; negative → invalid_trade_index', async () => {
+  void test('short / non-hex pubkey → invalid_pubkey; negative → invalid_trade_index', async () => {
     await assert.rejects(setLastTradeIndex(db, 'abc', 1), cantDo('invalid_pubkey'));
     await assert.rejects(setLastTradeIndex(db, 'g'.repeat(64), 1), cantDo('invalid_pubkey'));
     await assert.rejects(setLastTradeIndex(db, PK, -1), cantDo('invalid_trade_index'));
   });
 });
 
-describe('solvers (HQ-14: existing users can be promoted)', () => {
-  test('created → already; existing user promoted', async () => {
+void describe('solvers (HQ-14: existing users can be promoted)', () => {
+  void test('created → already; existing user promoted', async () => {
     assert.equal(await makeSolver(db, PK, 10), 'created');
     assert.equal(await isSolver(db, PK), true);
     assert.equal(await makeSolver(db, PK, 11), 'already');
@@ -77,14 +77,14 @@ describe('solvers (HQ-14: existing users can be promoted)', () => {
     assert.equal(await isSolver(db, other), true);
     assert.equal((await getUser(db, other))?.total_reviews, 3, 'promotion keeps the user row');
   });
-  test('invalid pubkey rejected', async () => {
+  void test('invalid pubkey rejected', async () => {
     await assert.rejects(makeSolver(db, 'xyz', 1), cantDo('invalid_pubkey'));
   });
 });
 
-describe('casUpdateUserRating (mostrod update_user_rating validation)', () => {
+void describe('casUpdateUserRating (mostrod update_user_rating validation)', () => {
   const valid = { last_rating: 4, min_rating: 3, max_rating: 5, total_reviews: 10, total_rating: 4.0 };
-  test('valid values stored exactly, guarded by total_reviews', async () => {
+  void test('valid values stored exactly, guarded by total_reviews', async () => {
     await insertUser(db, { pubkey: PK, created_at: 1, total_reviews: 9 });
     assert.equal(await casUpdateUserRating(db, PK, { total_reviews: 8 }, valid), false);
     assert.equal(await casUpdateUserRating(db, PK, { total_reviews: 9 }, valid), true);
@@ -101,12 +101,12 @@ describe('casUpdateUserRating (mostrod update_user_rating validation)', () => {
     ['last > max', { last_rating: 5, max_rating: 4 }],
   ];
   for (const [name, p] of bad) {
-    test(`rejects ${name}`, async () => {
+    void test(`rejects ${name}`, async () => {
       await insertUser(db, { pubkey: PK, created_at: 1 });
       await assert.rejects(casUpdateUserRating(db, PK, { total_reviews: 0 }, { ...valid, ...p }), cantDo('invalid_rating'));
     });
   }
-  test('invalid pubkey', async () => {
+  void test('invalid pubkey', async () => {
     await assert.rejects(casUpdateUserRating(db, 'ab', { total_reviews: 0 }, valid), cantDo('invalid_pubkey'));
   });
 });
