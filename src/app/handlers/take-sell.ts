@@ -82,7 +82,7 @@ export const takeSell: Handler = async (ctx, msg, inbound) => {
   const won = await casUpdateOrder(
     ctx.db,
     order.id,
-    { status: 'pending', buyer_pubkey: null },
+    { status: 'pending' },
     {
       status: 'waiting-buyer-invoice',
       amount: taken.amount,

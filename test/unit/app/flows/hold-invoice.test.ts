@@ -51,8 +51,8 @@ async function takenSell(ctx: TestContext, fields: Partial<OrderRow> = {}): Prom
   return { ...o, buyer_pubkey: BUYER, master_buyer_pubkey: 'e'.repeat(64), trade_index_buyer: 3, taken_at: NOW };
 }
 
-describe('createEscrow', () => {
-  test('hold invoice parameters, CAS to waiting-payment, messages, watch', async () => {
+void describe('createEscrow', () => {
+  void test('hold invoice parameters, CAS to waiting-payment, messages, watch', async () => {
     const ctx = await makeTestContext({ now: NOW, settings: { lightning: { hold_invoice_expiration_window: 3600 } } });
     const o = await takenSell(ctx);
     const out = await createEscrow(ctx, o, { buyerInvoice: 'b@wallet.test', requestId: 9n, fromStatus: 'pending' });
@@ -71,7 +71,7 @@ describe('createEscrow', () => {
     assert.equal(onlyMessage(ctx, BUYER).kind.action, 'waiting-seller-to-pay');
   });
 
-  test('lost compare-and-set: the unused invoice is canceled and the given reason is thrown; no messages', async () => {
+  void test('lost compare-and-set: the unused invoice is canceled and the given reason is thrown; no messages', async () => {
     const ctx = await makeTestContext({ now: NOW });
     const o = await takenSell(ctx, { status: 'canceled' });
     await assert.rejects(
@@ -83,7 +83,7 @@ describe('createEscrow', () => {
     assert.equal((await reload(ctx, o.id)).hash, null);
   });
 
-  test('an order that already has an escrow is never given a second one', async () => {
+  void test('an order that already has an escrow is never given a second one', async () => {
     const ctx = await makeTestContext({ now: NOW });
     const o = await takenSell(ctx);
     await createEscrow(ctx, o, { requestId: null, fromStatus: 'pending' });
@@ -92,7 +92,7 @@ describe('createEscrow', () => {
     assert.equal([...ctx.lightning.invoices.values()].filter((i) => i.state === 'open').length, 1);
   });
 
-  test('AddHoldInvoice failure → error propagates, order untouched', async () => {
+  void test('AddHoldInvoice failure → error propagates, order untouched', async () => {
     const ctx = await makeTestContext({ now: NOW });
     const o = await takenSell(ctx);
     ctx.lightning.failNext('addHoldInvoice');
@@ -103,8 +103,8 @@ describe('createEscrow', () => {
   });
 });
 
-describe('onEscrowAccepted', () => {
-  test('with buyer invoice → active, invoice_held_at, messages carry the creating request id', async () => {
+void describe('onEscrowAccepted', () => {
+  void test('with buyer invoice → active, invoice_held_at, messages carry the creating request id', async () => {
     const ctx = await makeTestContext({ now: NOW });
     const o = await createEscrow(ctx, await takenSell(ctx), { buyerInvoice: 'b@wallet.test', requestId: 9n, fromStatus: 'pending' });
     ctx.outbox.clear();
@@ -123,7 +123,7 @@ describe('onEscrowAccepted', () => {
     assert.equal(orderPayload(onlyMessage(ctx, BUYER)).amount, 99_700n);
   });
 
-  test('HQ-28: an ACCEPTED update for an order no longer in waiting-payment changes nothing', async () => {
+  void test('HQ-28: an ACCEPTED update for an order no longer in waiting-payment changes nothing', async () => {
     const ctx = await makeTestContext({ now: NOW });
     const o = await createEscrow(ctx, await takenSell(ctx), { buyerInvoice: 'b@wallet.test', requestId: 9n, fromStatus: 'pending' });
     await ctx.db.updateTable('orders').set({ status: 'canceled' }).execute();
@@ -133,7 +133,7 @@ describe('onEscrowAccepted', () => {
     assert.equal(ctx.outbox.sent.length, 0);
   });
 
-  test('duplicate ACCEPTED notifications are processed once', async () => {
+  void test('duplicate ACCEPTED notifications are processed once', async () => {
     const ctx = await makeTestContext({ now: NOW });
     const o = await createEscrow(ctx, await takenSell(ctx), { buyerInvoice: 'b@wallet.test', requestId: 9n, fromStatus: 'pending' });
     watchEscrow(ctx, o, 9n); // a second watcher (e.g. boot re-watch racing the original)
@@ -145,8 +145,8 @@ describe('onEscrowAccepted', () => {
   });
 });
 
-describe('escrow canceled by the node', () => {
-  test('while the trade is live: logged as an error, not silently ignored; watcher removed', async () => {
+void describe('escrow canceled by the node', () => {
+  void test('while the trade is live: logged as an error, not silently ignored; watcher removed', async () => {
     const { logger, lines } = capturingLogger();
     const ctx = await makeTestContext({ now: NOW, logger });
     const o = await createEscrow(ctx, await takenSell(ctx), { buyerInvoice: 'b@wallet.test', requestId: null, fromStatus: 'pending' });
@@ -160,8 +160,8 @@ describe('escrow canceled by the node', () => {
   });
 });
 
-describe('rewatchOpenEscrows (boot, HQ-19 fix)', () => {
-  test('an escrow accepted while we were down is processed; live ones are watched; final ones are not', async () => {
+void describe('rewatchOpenEscrows (boot, HQ-19 fix)', () => {
+  void test('an escrow accepted while we were down is processed; live ones are watched; final ones are not', async () => {
     const ctx = await makeTestContext({ now: NOW });
     // Order A: waiting-payment, seller paid while the daemon was down.
     const a = await createEscrow(ctx, await takenSell(ctx), { buyerInvoice: 'b@wallet.test', requestId: 1n, fromStatus: 'pending' });

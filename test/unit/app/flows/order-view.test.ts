@@ -6,7 +6,7 @@ import { makeOrder } from '../../../support/db.js';
 const BUYER = 'b'.repeat(64);
 const SELLER = 'c'.repeat(64);
 
-describe('toSmallOrder', () => {
+void describe('toSmallOrder', () => {
   const o = makeOrder({
     id: 'ede61c96-4c13-4519-bf3a-dcf7f1e9d842',
     kind: 'sell',
@@ -24,7 +24,7 @@ describe('toSmallOrder', () => {
     expires_at: 1698956573,
   });
 
-  test('full conversion ("SmallOrder(order)") carries keys, invoice and timestamps in serde order', () => {
+  void test('full conversion ("SmallOrder(order)") carries keys, invoice and timestamps in serde order', () => {
     const so = toSmallOrder(o);
     assert.deepEqual(Object.keys(so), [
       'id', 'kind', 'status', 'amount', 'fiat_code', 'min_amount', 'max_amount', 'fiat_amount',
@@ -41,7 +41,7 @@ describe('toSmallOrder', () => {
     assert.equal(so.premium, 1n);
   });
 
-  test('as-new-order drops trade keys only; overrides apply', () => {
+  void test('as-new-order drops trade keys only; overrides apply', () => {
     const so = toSmallOrder(o, { tradeKeys: false, status: 'pending', amount: 1 });
     assert.equal('buyer_trade_pubkey' in so, false);
     assert.equal('seller_trade_pubkey' in so, false);
@@ -50,14 +50,14 @@ describe('toSmallOrder', () => {
     assert.equal(so.amount, 1n);
   });
 
-  test('timestamps:false gives null created_at/expires_at; invoice:false omits the invoice', () => {
+  void test('timestamps:false gives null created_at/expires_at; invoice:false omits the invoice', () => {
     const so = toSmallOrder(o, { timestamps: false, invoice: false });
     assert.equal(so.created_at, null);
     assert.equal(so.expires_at, null);
     assert.equal('buyer_invoice' in so, false);
   });
 
-  test('range bounds become bigint; absent keys are omitted, not null', () => {
+  void test('range bounds become bigint; absent keys are omitted, not null', () => {
     const r = makeOrder({ min_amount: 10, max_amount: 50, fiat_amount: 0, amount: 0 });
     const so = toSmallOrder(r);
     assert.equal(so.min_amount, 10n);
@@ -65,7 +65,7 @@ describe('toSmallOrder', () => {
     assert.equal('buyer_trade_pubkey' in so, false);
   });
 
-  test('amount helpers', () => {
+  void test('amount helpers', () => {
     assert.equal(sellerAmount({ amount: 100_000, fee: 300 }), 100_300);
     assert.equal(buyerAmount({ amount: 100_000, fee: 300 }), 99_700);
     assert.equal(buyerAmount({ amount: 10, fee: 30 }), 0);

@@ -18,8 +18,8 @@ async function stored(ctx: TestContext, fields: Partial<OrderRow>): Promise<Orde
   return o;
 }
 
-describe('orderPublicStatus', () => {
-  test('mostrod table, with in-progress for both waiting states of both kinds (HQ-12 fix)', () => {
+void describe('orderPublicStatus', () => {
+  void test('mostrod table, with in-progress for both waiting states of both kinds (HQ-12 fix)', () => {
     const expected: Record<string, string | null> = {
       pending: 'pending',
       'waiting-buyer-invoice': 'in-progress',
@@ -44,8 +44,8 @@ describe('orderPublicStatus', () => {
   });
 });
 
-describe('publishOrder', () => {
-  test('pending: rating from the maker users row, source tag, event id saved', async () => {
+void describe('publishOrder', () => {
+  void test('pending: rating from the maker users row, source tag, event id saved', async () => {
     const ctx = await makeTestContext({ now: NOW });
     const maker = newKeys();
     const trade = newKeys();
@@ -64,7 +64,7 @@ describe('publishOrder', () => {
     assert.equal((await reload(ctx, o.id)).event_id, ev.id);
   });
 
-  test('unpublishable status: nothing published, event id unchanged', async () => {
+  void test('unpublishable status: nothing published, event id unchanged', async () => {
     const ctx = await makeTestContext({ now: NOW });
     const o = await stored(ctx, { status: 'active', event_id: 'f'.repeat(64) });
     await publishOrder(ctx, o);
@@ -72,7 +72,7 @@ describe('publishOrder', () => {
     assert.equal((await reload(ctx, o.id)).event_id, 'f'.repeat(64));
   });
 
-  test('sell order in waiting-payment → in-progress, no rating/source', async () => {
+  void test('sell order in waiting-payment → in-progress, no rating/source', async () => {
     const ctx = await makeTestContext({ now: NOW });
     const o = await stored(ctx, { kind: 'sell', status: 'waiting-payment', amount: 7851, fiat_amount: 15, min_amount: 10, max_amount: 50 });
     await publishOrder(ctx, o);
@@ -84,7 +84,7 @@ describe('publishOrder', () => {
     assert.equal(tag(ev, 'source'), undefined);
   });
 
-  test('a publication failure is logged, never thrown', async () => {
+  void test('a publication failure is logged, never thrown', async () => {
     const ctx = await makeTestContext({ now: NOW });
     const o = await stored(ctx, {});
     ctx.outbox.publish = () => Promise.reject(new Error('relay pool closed'));
@@ -93,8 +93,8 @@ describe('publishOrder', () => {
   });
 });
 
-describe('publishDispute / reputation helpers', () => {
-  test('38386 with d = dispute id, s = status, initiator', async () => {
+void describe('publishDispute / reputation helpers', () => {
+  void test('38386 with d = dispute id, s = status, initiator', async () => {
     const ctx = await makeTestContext({ now: NOW });
     await publishDispute(
       ctx,
@@ -108,7 +108,7 @@ describe('publishDispute / reputation helpers', () => {
     assert.deepEqual(tag(ev, 'initiator'), ['buyer']);
   });
 
-  test('initiatorOf and userInfo', async () => {
+  void test('initiatorOf and userInfo', async () => {
     assert.equal(initiatorOf({ buyer_dispute: 1, seller_dispute: 0 }), 'buyer');
     assert.equal(initiatorOf({ buyer_dispute: 0, seller_dispute: 1 }), 'seller');
     assert.equal(initiatorOf({ buyer_dispute: 1, seller_dispute: 1 }), 'unknown');

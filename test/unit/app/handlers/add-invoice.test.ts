@@ -33,8 +33,8 @@ async function sellInWbi(fee = 0.006) {
   return { ctx, seller, buyer, o };
 }
 
-describe('add-invoice on a sell order in waiting-buyer-invoice (PROTOCOL §9.1 steps 6–12)', () => {
-  test('reputation notice, escrow, then payment → active with the add-invoice request id', async () => {
+void describe('add-invoice on a sell order in waiting-buyer-invoice (PROTOCOL §9.1 steps 6–12)', () => {
+  void test('reputation notice, escrow, then payment → active with the add-invoice request id', async () => {
     const { ctx, seller, buyer, o } = await sellInWbi();
     await ctx.db
       .updateTable('users')
@@ -82,7 +82,7 @@ describe('add-invoice on a sell order in waiting-buyer-invoice (PROTOCOL §9.1 s
     assert.equal(orderPayload(acc).seller_trade_pubkey, seller.trade.pubkey);
   });
 
-  test('Lightning down → not_allowed_by_status, no reputation message, nothing changes', async () => {
+  void test('Lightning down → not_allowed_by_status, no reputation message, nothing changes', async () => {
     const { ctx, buyer, o } = await sellInWbi();
     ctx.lightning.setState('down');
     await assertCantDo(send(ctx, buyer, o.id, 'buyer@wallet.test'), 'not_allowed_by_status');
@@ -93,8 +93,8 @@ describe('add-invoice on a sell order in waiting-buyer-invoice (PROTOCOL §9.1 s
   });
 });
 
-describe('add-invoice on a buy order whose seller already paid (PROTOCOL §9.2 steps 10–12)', () => {
-  test('→ active; buyer-took-order (request_id null, no invoice) and hold-invoice-payment-accepted (echo, with invoice)', async () => {
+void describe('add-invoice on a buy order whose seller already paid (PROTOCOL §9.2 steps 10–12)', () => {
+  void test('→ active; buyer-took-order (request_id null, no invoice) and hold-invoice-payment-accepted (echo, with invoice)', async () => {
     const ctx = await makeTestContext({ now: NOW, settings: { mostro: { fee: 0.006 } } });
     const buyer = await party(ctx);
     const seller = await party(ctx);
@@ -129,8 +129,8 @@ describe('add-invoice on a buy order whose seller already paid (PROTOCOL §9.2 s
   });
 });
 
-describe('add-invoice after a failed payout (settled-hold-invoice)', () => {
-  test('stores the new invoice, resets attempts, replies invoice-updated; refused while a payout is claimed', async () => {
+void describe('add-invoice after a failed payout (settled-hold-invoice)', () => {
+  void test('stores the new invoice, resets attempts, replies invoice-updated; refused while a payout is claimed', async () => {
     const { ctx, buyer, o } = await sellInWbi();
     assert.ok(
       await casUpdateOrder(ctx.db, o.id, {}, { status: 'settled-hold-invoice', failed_payment: 1, payment_attempts: 3, buyer_invoice: 'old@wallet.test', hash: 'ab'.repeat(32) }),
@@ -152,8 +152,8 @@ describe('add-invoice after a failed payout (settled-hold-invoice)', () => {
   });
 });
 
-describe('add-invoice refusals in the spec order', () => {
-  test('not_found; invalid_peer; invalid_invoice before the status check; not_allowed_by_status', async () => {
+void describe('add-invoice refusals in the spec order', () => {
+  void test('not_found; invalid_peer; invalid_invoice before the status check; not_allowed_by_status', async () => {
     const { ctx, seller, buyer, o } = await sellInWbi();
     await assertCantDo(send(ctx, buyer, '00000000-0000-4000-8000-000000000000', 'x@wallet.test'), 'not_found');
     await assertCantDo(send(ctx, seller, o.id, 'x@wallet.test'), 'invalid_peer');
@@ -163,7 +163,7 @@ describe('add-invoice refusals in the spec order', () => {
     assert.equal(ctx.outbox.sent.length, 0);
   });
 
-  test('expired or soon-expiring BOLT11 → invalid_invoice', async () => {
+  void test('expired or soon-expiring BOLT11 → invalid_invoice', async () => {
     const { ctx, buyer, o } = await sellInWbi();
     await assertCantDo(send(ctx, buyer, o.id, signedInvoice({ sats: 99_700, now: NOW, expirySeconds: 600 })), 'invalid_invoice');
   });

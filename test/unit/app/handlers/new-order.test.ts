@@ -34,8 +34,8 @@ async function assertNothingWritten(ctx: TestContext): Promise<void> {
   assert.equal(ctx.outbox.published.length, 0, 'no event');
 }
 
-describe('new-order: happy paths', () => {
-  test('fixed-amount sell order: row, ack to the trade key, pending 38383 with rating and source', async () => {
+void describe('new-order: happy paths', () => {
+  void test('fixed-amount sell order: row, ack to the trade key, pending 38383 with rating and source', async () => {
     const ctx = await ctxWithFee();
     const maker = await party(ctx);
     await newOrder(
@@ -90,7 +90,7 @@ describe('new-order: happy paths', () => {
     assert.equal((await getUser(ctx.db, maker.identity.pubkey))?.last_trade_index, 1);
   });
 
-  test('market buy order with premium and a Lightning address: ack includes buyer_invoice', async () => {
+  void test('market buy order with premium and a Lightning address: ack includes buyer_invoice', async () => {
     const ctx = await ctxWithFee();
     const maker = await party(ctx);
     await attempt(ctx, maker.inbound, { kind: 'buy', amount: 0n, fiat_amount: 100n, premium: 1n, buyer_invoice: 'mostro_p2p@ln.tips' }, 2n);
@@ -111,7 +111,7 @@ describe('new-order: happy paths', () => {
     assert.deepEqual(tag(lastOrderEvent(ctx, o.id)!, 'amt'), ['0']);
   });
 
-  test('range order: fa tag carries [min, max]', async () => {
+  void test('range order: fa tag carries [min, max]', async () => {
     const ctx = await ctxWithFee();
     const maker = await party(ctx);
     const o = await createOrder(ctx, maker, { amount: 0n, min_amount: 10n, max_amount: 50n, fiat_amount: 0n });
@@ -120,7 +120,7 @@ describe('new-order: happy paths', () => {
     assert.deepEqual(tag(lastOrderEvent(ctx, o.id)!, 'fa'), ['10', '50']);
   });
 
-  test('buy order with a BOLT11 for amount − fee is accepted (HQ-9 fix) and stored', async () => {
+  void test('buy order with a BOLT11 for amount − fee is accepted (HQ-9 fix) and stored', async () => {
     const ctx = await ctxWithFee();
     const maker = await party(ctx);
     const inv = signedInvoice({ sats: 99_700, now: NOW });
@@ -129,7 +129,7 @@ describe('new-order: happy paths', () => {
     assert.equal(o?.buyer_invoice, inv);
   });
 
-  test('full privacy: no trade index → 0, ack trade_index null, rating zeros, no users row', async () => {
+  void test('full privacy: no trade index → 0, ack trade_index null, rating zeros, no users row', async () => {
     const ctx = await ctxWithFee();
     const maker = await party(ctx, { fullPrivacy: true });
     await attempt(ctx, maker.inbound, { amount: 100_000n, fiat_amount: 50n }, null);
@@ -141,7 +141,7 @@ describe('new-order: happy paths', () => {
     assert.equal(await getUser(ctx.db, maker.identity.pubkey), undefined);
   });
 
-  test('expires_at: clamped to max_expiration_days; explicit shorter value kept', async () => {
+  void test('expires_at: clamped to max_expiration_days; explicit shorter value kept', async () => {
     const ctx = await ctxWithFee();
     const maker = await party(ctx);
     const far = await createOrder(ctx, maker, { amount: 100_000n, fiat_amount: 50n, expires_at: BigInt(NOW + 100 * 86_400) });
@@ -150,7 +150,7 @@ describe('new-order: happy paths', () => {
     assert.equal(near.expires_at, NOW + 3600);
   });
 
-  test('rating tag reflects the maker users row', async () => {
+  void test('rating tag reflects the maker users row', async () => {
     const ctx = await ctxWithFee();
     const maker = await party(ctx);
     await ctx.db
@@ -163,8 +163,8 @@ describe('new-order: happy paths', () => {
   });
 });
 
-describe('new-order: refusals in the spec order, nothing written', () => {
-  test('invalid_invoice (BOLT11 for the full amount when fee > 0) before invalid_fiat_currency', async () => {
+void describe('new-order: refusals in the spec order, nothing written', () => {
+  void test('invalid_invoice (BOLT11 for the full amount when fee > 0) before invalid_fiat_currency', async () => {
     const ctx = await ctxWithFee();
     const maker = await party(ctx);
     const inv = signedInvoice({ sats: 100_000, now: NOW });
@@ -172,7 +172,7 @@ describe('new-order: refusals in the spec order, nothing written', () => {
     await assertNothingWritten(ctx);
   });
 
-  test('unreachable Lightning address → invalid_invoice', async () => {
+  void test('unreachable Lightning address → invalid_invoice', async () => {
     const ctx = await ctxWithFee();
     ctx.lnurl.unreachable.add('nobody@nowhere.test');
     const maker = await party(ctx);
@@ -180,7 +180,7 @@ describe('new-order: refusals in the spec order, nothing written', () => {
     await assertNothingWritten(ctx);
   });
 
-  test('invalid_fiat_currency (case-sensitive) before range checks; empty list accepts all', async () => {
+  void test('invalid_fiat_currency (case-sensitive) before range checks; empty list accepts all', async () => {
     const ctx = await ctxWithFee();
     const maker = await party(ctx);
     await assertCantDo(attempt(ctx, maker.inbound, { fiat_code: 'usd', min_amount: 50n, max_amount: 10n }), 'invalid_fiat_currency');
@@ -198,7 +198,7 @@ describe('new-order: refusals in the spec order, nothing written', () => {
     ['negative amount', { amount: -5n }],
     ['zero fiat amount (upstream #702)', { amount: 100_000n, fiat_amount: 0n }],
   ] as const) {
-    test(`invalid_amount: ${name}`, async () => {
+    void test(`invalid_amount: ${name}`, async () => {
       const ctx = await ctxWithFee();
       const maker = await party(ctx);
       await assertCantDo(attempt(ctx, maker.inbound, { premium: 5n, ...fields }), 'invalid_amount');
@@ -206,14 +206,14 @@ describe('new-order: refusals in the spec order, nothing written', () => {
     });
   }
 
-  test('invalid_parameters: premium with a fixed amount', async () => {
+  void test('invalid_parameters: premium with a fixed amount', async () => {
     const ctx = await ctxWithFee();
     const maker = await party(ctx);
     await assertCantDo(attempt(ctx, maker.inbound, { amount: 100_000n, premium: 2n }), 'invalid_parameters');
     await assertNothingWritten(ctx);
   });
 
-  test('out_of_range_sats_amount: fixed amount below min_payment_amount, market quote above max_order_amount, range max above', async () => {
+  void test('out_of_range_sats_amount: fixed amount below min_payment_amount, market quote above max_order_amount, range max above', async () => {
     const ctx = await ctxWithFee();
     const maker = await party(ctx);
     await assertCantDo(attempt(ctx, maker.inbound, { amount: 99n }), 'out_of_range_sats_amount');
@@ -227,7 +227,7 @@ describe('new-order: refusals in the spec order, nothing written', () => {
     assert.equal((await findOrders(ctx.db, {})).length, 1);
   });
 
-  test('market order without a fresh cached price → invalid_amount (0.17.1: silence)', async () => {
+  void test('market order without a fresh cached price → invalid_amount (0.17.1: silence)', async () => {
     const ctx = await ctxWithFee();
     ctx.prices.markStale('USD');
     const maker = await party(ctx);
@@ -235,14 +235,14 @@ describe('new-order: refusals in the spec order, nothing written', () => {
     await assertNothingWritten(ctx);
   });
 
-  test('reputation mode without trade index → silence (SilentError), nothing written', async () => {
+  void test('reputation mode without trade index → silence (SilentError), nothing written', async () => {
     const ctx = await ctxWithFee();
     const maker = await party(ctx);
     await assert.rejects(attempt(ctx, maker.inbound, { amount: 100_000n, fiat_amount: 50n }, null), SilentError);
     await assertNothingWritten(ctx);
   });
 
-  test('invalid_order_kind: refused before the trade index is recorded (fix of step ordering)', async () => {
+  void test('invalid_order_kind: refused before the trade index is recorded (fix of step ordering)', async () => {
     const ctx = await ctxWithFee();
     const maker = await party(ctx, { lastTradeIndex: 1 });
     await assertCantDo(attempt(ctx, maker.inbound, { kind: null, amount: 100_000n, fiat_amount: 50n }, 5n), 'invalid_order_kind');
@@ -250,14 +250,14 @@ describe('new-order: refusals in the spec order, nothing written', () => {
     assert.equal((await getUser(ctx.db, maker.identity.pubkey))?.last_trade_index, 1);
   });
 
-  test('negative trade index → invalid_trade_index', async () => {
+  void test('negative trade index → invalid_trade_index', async () => {
     const ctx = await ctxWithFee();
     const maker = await party(ctx);
     await assertCantDo(attempt(ctx, maker.inbound, { amount: 100_000n, fiat_amount: 50n }, -1n), 'invalid_trade_index');
     await assertNothingWritten(ctx);
   });
 
-  test('HQ-4: a lower or zero index never lowers the stored one', async () => {
+  void test('HQ-4: a lower or zero index never lowers the stored one', async () => {
     const ctx = await ctxWithFee();
     const maker = await party(ctx, { lastTradeIndex: 5 });
     await attempt(ctx, maker.inbound, { amount: 100_000n, fiat_amount: 50n }, 0n);

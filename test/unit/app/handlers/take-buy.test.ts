@@ -35,8 +35,8 @@ function take(ctx: TestContext, who: Party, id: string, opts: { payload?: Payloa
   );
 }
 
-describe('take-buy (PROTOCOL §9.2)', () => {
-  test('steps 3–9: escrow to the seller, waiting-seller-to-pay to the buyer, in-progress; payment → add-invoice + reputation', async () => {
+void describe('take-buy (PROTOCOL §9.2)', () => {
+  void test('steps 3–9: escrow to the seller, waiting-seller-to-pay to the buyer, in-progress; payment → add-invoice + reputation', async () => {
     const { ctx, seller, buyer } = await setup();
     const o = await createOrder(ctx, buyer, { kind: 'buy', amount: 0n, fiat_amount: 100n }, { tradeIndex: 1n });
     ctx.outbox.clear();
@@ -89,7 +89,7 @@ describe('take-buy (PROTOCOL §9.2)', () => {
     assert.equal(toSeller.kind.payload, null);
   });
 
-  test('maker gave an invoice at creation: kept, and payment → active with buyer-took-order / hold-invoice-payment-accepted', async () => {
+  void test('maker gave an invoice at creation: kept, and payment → active with buyer-took-order / hold-invoice-payment-accepted', async () => {
     const { ctx, seller, buyer } = await setup();
     const inv = signedInvoice({ sats: 99_700, now: NOW });
     const o = await createOrder(ctx, buyer, { kind: 'buy', amount: 100_000n, fiat_amount: 50n, buyer_invoice: inv });
@@ -114,7 +114,7 @@ describe('take-buy (PROTOCOL §9.2)', () => {
     assert.equal(orderPayload(acc).amount, 99_700n);
   });
 
-  test('range buy order: requested amount, out of range refused', async () => {
+  void test('range buy order: requested amount, out of range refused', async () => {
     const { ctx, seller, buyer } = await setup(0);
     const o = await createOrder(ctx, buyer, { kind: 'buy', amount: 0n, min_amount: 10n, max_amount: 50n, fiat_amount: 0n });
     await assertCantDo(take(ctx, seller, o.id, { payload: { amount: 60n } }), 'out_of_range_sats_amount');
@@ -123,8 +123,8 @@ describe('take-buy (PROTOCOL §9.2)', () => {
   });
 });
 
-describe('take-buy refusals', () => {
-  test('Lightning down → not_allowed_by_status, nothing changes', async () => {
+void describe('take-buy refusals', () => {
+  void test('Lightning down → not_allowed_by_status, nothing changes', async () => {
     const { ctx, seller, buyer } = await setup();
     const o = await createOrder(ctx, buyer, { kind: 'buy', amount: 100_000n, fiat_amount: 50n });
     ctx.lightning.setState('down');
@@ -132,7 +132,7 @@ describe('take-buy refusals', () => {
     assert.equal((await reload(ctx, o.id)).status, 'pending');
   });
 
-  test('not_found, pending_order_exists, invalid_order_kind, invalid_order_status, invalid_pubkey', async () => {
+  void test('not_found, pending_order_exists, invalid_order_kind, invalid_order_status, invalid_pubkey', async () => {
     const { ctx, seller, buyer } = await setup();
     await assertCantDo(take(ctx, seller, '00000000-0000-4000-8000-000000000000'), 'not_found');
     const first = await createOrder(ctx, buyer, { kind: 'buy', amount: 100_000n, fiat_amount: 50n });
@@ -146,7 +146,7 @@ describe('take-buy refusals', () => {
     await assertCantDo(take(ctx, buyer, second.id), 'invalid_pubkey');
   });
 
-  test('5 racing sellers → exactly one escrow, others invalid_order_status, losers’ invoices canceled', async () => {
+  void test('5 racing sellers → exactly one escrow, others invalid_order_status, losers’ invoices canceled', async () => {
     const { ctx, buyer } = await setup();
     const o = await createOrder(ctx, buyer, { kind: 'buy', amount: 100_000n, fiat_amount: 50n });
     const sellers = await Promise.all([0, 1, 2, 3, 4].map(() => party(ctx)));

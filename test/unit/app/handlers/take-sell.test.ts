@@ -38,8 +38,8 @@ function take(ctx: TestContext, who: Party, id: string, opts: { payload?: Payloa
   );
 }
 
-describe('take-sell without invoice (PROTOCOL §9.1 steps 3–5)', () => {
-  test('market order: waiting-buyer-invoice, add-invoice to buyer, waiting-buyer-invoice to seller, in-progress event', async () => {
+void describe('take-sell without invoice (PROTOCOL §9.1 steps 3–5)', () => {
+  void test('market order: waiting-buyer-invoice, add-invoice to buyer, waiting-buyer-invoice to seller, in-progress event', async () => {
     const { ctx, seller, buyer } = await setup();
     const o = await createOrder(ctx, seller, { amount: 0n, fiat_amount: 100n, premium: 1n }, { tradeIndex: 1n });
     ctx.outbox.clear();
@@ -91,7 +91,7 @@ describe('take-sell without invoice (PROTOCOL §9.1 steps 3–5)', () => {
     assert.equal((await getUser(ctx.db, buyer.identity.pubkey))?.last_trade_index, 3);
   });
 
-  test('range order: requested amount chosen, fa = [x]; out of range / missing → out_of_range_sats_amount', async () => {
+  void test('range order: requested amount chosen, fa = [x]; out of range / missing → out_of_range_sats_amount', async () => {
     const { ctx, seller, buyer } = await setup(0);
     const o = await createOrder(ctx, seller, { amount: 0n, min_amount: 10n, max_amount: 50n, fiat_amount: 0n });
     await assertCantDo(take(ctx, buyer, o.id, { payload: { amount: 9n } }), 'out_of_range_sats_amount');
@@ -110,7 +110,7 @@ describe('take-sell without invoice (PROTOCOL §9.1 steps 3–5)', () => {
     assert.deepEqual(tag(lastOrderEvent(ctx, o.id)!, 'fa'), ['15']);
   });
 
-  test('fixed order: amount and fee unchanged, dev fee computed; a requested amount is ignored', async () => {
+  void test('fixed order: amount and fee unchanged, dev fee computed; a requested amount is ignored', async () => {
     const { ctx, seller, buyer } = await setup();
     const o = await createOrder(ctx, seller, { amount: 100_000n, fiat_amount: 50n });
     await take(ctx, buyer, o.id, { payload: { amount: 0n } });
@@ -122,7 +122,7 @@ describe('take-sell without invoice (PROTOCOL §9.1 steps 3–5)', () => {
     assert.equal(orderPayload(onlyMessage(ctx, buyer.trade.pubkey)).amount, 99_700n);
   });
 
-  test('works while Lightning is down (no escrow needed yet)', async () => {
+  void test('works while Lightning is down (no escrow needed yet)', async () => {
     const { ctx, seller, buyer } = await setup();
     const o = await createOrder(ctx, seller, { amount: 100_000n, fiat_amount: 50n });
     ctx.lightning.setState('down');
@@ -130,7 +130,7 @@ describe('take-sell without invoice (PROTOCOL §9.1 steps 3–5)', () => {
     assert.equal((await reload(ctx, o.id)).status, 'waiting-buyer-invoice');
   });
 
-  test('full-privacy taker without trade index → index 0', async () => {
+  void test('full-privacy taker without trade index → index 0', async () => {
     const { ctx, seller } = await setup();
     const buyer = await party(ctx, { fullPrivacy: true });
     const o = await createOrder(ctx, seller, { amount: 100_000n, fiat_amount: 50n });
@@ -141,8 +141,8 @@ describe('take-sell without invoice (PROTOCOL §9.1 steps 3–5)', () => {
   });
 });
 
-describe('take-sell with invoice (PROTOCOL §9.1 variant)', () => {
-  test('BOLT11 for amount − fee: escrow for amount + fee, pay-invoice to seller, waiting-seller-to-pay to buyer', async () => {
+void describe('take-sell with invoice (PROTOCOL §9.1 variant)', () => {
+  void test('BOLT11 for amount − fee: escrow for amount + fee, pay-invoice to seller, waiting-seller-to-pay to buyer', async () => {
     const { ctx, seller, buyer } = await setup();
     const o = await createOrder(ctx, seller, { amount: 100_000n, fiat_amount: 50n }, { tradeIndex: 1n });
     ctx.outbox.clear();
@@ -192,7 +192,7 @@ describe('take-sell with invoice (PROTOCOL §9.1 variant)', () => {
     assert.deepEqual(tag(lastOrderEvent(ctx, o.id)!, 's'), ['in-progress']);
   });
 
-  test('Lightning address is checked and stored', async () => {
+  void test('Lightning address is checked and stored', async () => {
     const { ctx, seller, buyer } = await setup();
     const o = await createOrder(ctx, seller, { amount: 100_000n, fiat_amount: 50n });
     await take(ctx, buyer, o.id, { payload: { payment_request: [null, 'buyer@wallet.test', null] } });
@@ -202,7 +202,7 @@ describe('take-sell with invoice (PROTOCOL §9.1 variant)', () => {
     assert.equal(row.buyer_invoice, 'buyer@wallet.test');
   });
 
-  test('invalid_invoice: invoice for the full amount; nothing changes, no hold invoice', async () => {
+  void test('invalid_invoice: invoice for the full amount; nothing changes, no hold invoice', async () => {
     const { ctx, seller, buyer } = await setup();
     const o = await createOrder(ctx, seller, { amount: 100_000n, fiat_amount: 50n });
     const inv = signedInvoice({ sats: 100_000, now: NOW });
@@ -211,7 +211,7 @@ describe('take-sell with invoice (PROTOCOL §9.1 variant)', () => {
     assert.equal(ctx.lightning.invoices.size, 0);
   });
 
-  test('Lightning down → not_allowed_by_status before anything changes', async () => {
+  void test('Lightning down → not_allowed_by_status before anything changes', async () => {
     const { ctx, seller, buyer } = await setup();
     const o = await createOrder(ctx, seller, { amount: 100_000n, fiat_amount: 50n });
     ctx.lightning.setState('down');
@@ -225,13 +225,13 @@ describe('take-sell with invoice (PROTOCOL §9.1 variant)', () => {
   });
 });
 
-describe('take-sell refusals in the spec order', () => {
-  test('unknown order → not_found (upstream #752)', async () => {
+void describe('take-sell refusals in the spec order', () => {
+  void test('unknown order → not_found (upstream #752)', async () => {
     const { ctx, buyer } = await setup();
     await assertCantDo(take(ctx, buyer, '00000000-0000-4000-8000-000000000000'), 'not_found');
   });
 
-  test('pending_order_exists before invalid_order_kind', async () => {
+  void test('pending_order_exists before invalid_order_kind', async () => {
     const { ctx, seller, buyer } = await setup();
     const first = await createOrder(ctx, seller, { amount: 100_000n, fiat_amount: 50n });
     await take(ctx, buyer, first.id); // buyer now has an order in waiting-buyer-invoice
@@ -239,7 +239,7 @@ describe('take-sell refusals in the spec order', () => {
     await assertCantDo(take(ctx, buyer, buyOrder.id, { tradeIndex: 4n }), 'pending_order_exists');
   });
 
-  test('invalid_order_kind, invalid_order_status, invalid_pubkey (maker takes own order)', async () => {
+  void test('invalid_order_kind, invalid_order_status, invalid_pubkey (maker takes own order)', async () => {
     const { ctx, seller, buyer } = await setup();
     const buyOrder = await createOrder(ctx, seller, { kind: 'buy', amount: 100_000n, fiat_amount: 50n });
     await assertCantDo(take(ctx, buyer, buyOrder.id), 'invalid_order_kind');
@@ -250,7 +250,7 @@ describe('take-sell refusals in the spec order', () => {
     await assertCantDo(take(ctx, buyer, sell.id), 'invalid_order_status');
   });
 
-  test('market take without a fresh price → invalid_amount; HQ-26: take-time amount outside limits → out_of_range_sats_amount', async () => {
+  void test('market take without a fresh price → invalid_amount; HQ-26: take-time amount outside limits → out_of_range_sats_amount', async () => {
     const { ctx, seller, buyer } = await setup();
     const o = await createOrder(ctx, seller, { amount: 0n, fiat_amount: 100n });
     ctx.prices.markStale('USD');
@@ -260,7 +260,7 @@ describe('take-sell refusals in the spec order', () => {
     assert.equal((await reload(ctx, o.id)).status, 'pending');
   });
 
-  test('reputation-mode taker without trade index → silence', async () => {
+  void test('reputation-mode taker without trade index → silence', async () => {
     const { ctx, seller, buyer } = await setup();
     const o = await createOrder(ctx, seller, { amount: 100_000n, fiat_amount: 50n });
     await assert.rejects(take(ctx, buyer, o.id, { tradeIndex: null }), SilentError);
@@ -268,8 +268,8 @@ describe('take-sell refusals in the spec order', () => {
   });
 });
 
-describe('take-sell races', () => {
-  test('5 concurrent takers without invoice → exactly one winner, the others invalid_order_status', async () => {
+void describe('take-sell races', () => {
+  void test('5 concurrent takers without invoice → exactly one winner, the others invalid_order_status', async () => {
     const { ctx, seller } = await setup();
     const o = await createOrder(ctx, seller, { amount: 100_000n, fiat_amount: 50n });
     const takers = await Promise.all([0, 1, 2, 3, 4].map(() => party(ctx)));
@@ -290,7 +290,7 @@ describe('take-sell races', () => {
     assert.equal(addInvoices[0]!.to, winner.trade.pubkey);
   });
 
-  test('5 concurrent takers with invoices → one escrow; the losers’ hold invoices are canceled', async () => {
+  void test('5 concurrent takers with invoices → one escrow; the losers’ hold invoices are canceled', async () => {
     const { ctx, seller } = await setup();
     const o = await createOrder(ctx, seller, { amount: 100_000n, fiat_amount: 50n });
     const takers = await Promise.all([0, 1, 2, 3, 4].map(() => party(ctx)));
