@@ -55,6 +55,12 @@ export interface SendPaymentRequest {
   amountSats?: number;
   feeLimitSats: number;
   timeoutSeconds: number;
+  /**
+   * How long sendPayment waits for a final state before resolving with the last known one
+   * (`in_flight`); the payment itself continues in the node. Default: timeoutSeconds + 15.
+   * (Optional member added by the LND backend work, H4.)
+   */
+  waitSeconds?: number;
 }
 
 export interface PaymentResult {

@@ -1,0 +1,42 @@
+/**
+ * LND's own protos (lightning, invoicesrpc, routerrpc) as shipped by @lightningpolar/lnd-api,
+ * loaded with the options its generated TypeScript types assume (camelCase fields, 64-bit ints
+ * as strings, enums as strings, defaults filled, bytes as Buffer).
+ * Shared by the LND client and the test simulator so both speak exactly the same schema.
+ */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import type { ProtoGrpcType as InvoicesProto } from '@lightningpolar/lnd-api/dist/types/invoices.js';
+import type { ProtoGrpcType as RouterProto } from '@lightningpolar/lnd-api/dist/types/router.js';
+
+export type LndProto = InvoicesProto & RouterProto;
+
+export type { LightningClient, LightningHandlers } from '@lightningpolar/lnd-api/dist/types/lnrpc/Lightning.js';
+export type { InvoicesClient, InvoicesHandlers } from '@lightningpolar/lnd-api/dist/types/invoicesrpc/Invoices.js';
+export type { RouterClient, RouterHandlers } from '@lightningpolar/lnd-api/dist/types/routerrpc/Router.js';
+export type { Invoice, InvoicePartial } from '@lightningpolar/lnd-api/dist/types/lnrpc/Invoice.js';
+export type { Payment, PaymentPartial } from '@lightningpolar/lnd-api/dist/types/lnrpc/Payment.js';
+export type { AddHoldInvoiceResp } from '@lightningpolar/lnd-api/dist/types/invoicesrpc/AddHoldInvoiceResp.js';
+export type { GetInfoResponse, GetInfoResponsePartial } from '@lightningpolar/lnd-api/dist/types/lnrpc/GetInfoResponse.js';
+
+export const LND_PROTO_FILES = ['lightning.proto', 'invoicesrpc/invoices.proto', 'routerrpc/router.proto'];
+
+export function lndProtoDir(): string {
+  const require = createRequire(import.meta.url);
+  return path.join(path.dirname(require.resolve('@lightningpolar/lnd-api/package.json')), 'protos');
+}
+
+/** Loads the three LND services (≈100 ms; call once per process component). */
+export function loadLndProto(): LndProto {
+  const def = protoLoader.loadSync(LND_PROTO_FILES, {
+    keepCase: false,
+    longs: String,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+    includeDirs: [lndProtoDir()],
+  });
+  return grpc.loadPackageDefinition(def) as unknown as LndProto;
+}
