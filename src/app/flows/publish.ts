@@ -1,7 +1,7 @@
 import type { AppContext } from '../../context.js';
 import { casUpdateOrder } from '../../db/orders.js';
 import type { DisputeRow, OrderRow } from '../../db/types.js';
-import { buildDisputeEvent, buildOrderEvent, publicStatusFor } from '../../nostr/events.js';
+import { buildDisputeEvent, buildOrderEvent, networkTagValue, publicStatusFor } from '../../nostr/events.js';
 import { makerRating } from './reputation.js';
 
 /**
@@ -15,12 +15,6 @@ import { makerRating } from './reputation.js';
 export function orderPublicStatus(o: Pick<OrderRow, 'kind' | 'status'>): string | null {
   if (o.status === 'waiting-payment' || o.status === 'waiting-buyer-invoice') return 'in-progress';
   return publicStatusFor(o.kind, o.status);
-}
-
-/** LND networks comma-joined, or 'unknown' before the first GetInfo. */
-function networkTag(ctx: AppContext): string {
-  const nets = ctx.lightning.info?.networks ?? [];
-  return nets.length > 0 ? nets.join(',') : 'unknown';
 }
 
 /**
@@ -40,7 +34,7 @@ export async function publishOrder(ctx: AppContext, o: OrderRow): Promise<void> 
     rating,
     settings: ctx.settings,
     nodePubkey: ctx.keys.pubkey,
-    network: networkTag(ctx),
+    network: networkTagValue(ctx.lightning.info?.networks ?? null),
     now,
   });
   let eventId: string;
