@@ -1,0 +1,155 @@
+import type { Executor } from '../../db/database.js';
+import { casUpdateOrder, getOrder, insertOrder } from '../../db/orders.js';
+import { getUser, setLastTradeIndex } from '../../db/users.js';
+import type { OrderRow } from '../../db/types.js';
+import { uuidToBlob } from '../../db/uuid-blob.js';
+import { CantDoError, SilentError } from '../../errors.js';
+import { buildMessage } from '../../protocol/build.js';
+import type { Status } from '../../protocol/types.js';
+import type { Handler } from '../handler.js';
+import { closeDispute } from '../flows/dispute-close.js';
+import { settleEscrow } from '../flows/escrow.js';
+import { requireLightning } from '../flows/lightning-guard.js';
+import { toSmallOrder } from '../flows/order-view.js';
+import { startPayout } from '../flows/payout.js';
+import { publishOrder } from '../flows/publish.js';
+import { planRangeChild, type NextTrade } from '../flows/range-child.js';
+
+const RELEASABLE: readonly Status[] = ['fiat-sent', 'dispute'];
+
+/**
+ * `release` — the seller releases the escrow (HANDLERS.md §4.6, PROTOCOL.md §5.6, §9.1 rows 16–21,
+ * §9.3 rows 16–20).
+ *
+ * Checks in the spec's order (unknown id → cant-do not_found, upstream #752), then the Lightning
+ * guard. Money path (fixes HQ-6, HQ-7, #873):
+ *  1. the range child, if one is due, is planned and validated BEFORE anything moves; a child that
+ *     cannot be assigned is skipped (logged) and never blocks the payout;
+ *  2. CLAIM: compare-and-set fiat-sent|dispute → settled-hold-invoice (persisted), with the child
+ *     row INSERTed in the same transaction. A racing cancel or admin decision loses here, so there
+ *     is exactly one outcome, and the seller's release is recorded before LND settles. If the child
+ *     insert fails, the claim is redone without it (the child is dropped, the release stands);
+ *  3. settle the hold invoice; if LND refuses, the claim is reverted (child row deleted) and the
+ *     seller gets cant-do not_allowed_by_status. A crash between 2 and 3 is finished by
+ *     reconcilePayouts (the claim is the recorded decision);
+ *  4. (the child's 38383 is published only after the settle, so no orphan child event exists);
+ *  5. dispute (if open) → settled + 38386; `released` → buyer; child `new-order` → maker's new key
+ *     and its 38383; `hold-invoice-payment-settled` and `rate` → seller;
+ *  6. the buyer payout starts in the background (startPayout) — the handler does not wait for it.
+ */
+export const release: Handler = async (ctx, msg, inbound) => {
+  const orderId = msg.kind.id;
+  if (orderId === undefined) throw new SilentError('release without an order id');
+  const requestId = msg.kind.request_id;
+
+  const o = await getOrder(ctx.db, orderId);
+  if (o === undefined) throw new CantDoError('not_found', `order ${orderId} not found`);
+  const seller = o.seller_pubkey;
+  const buyer = o.buyer_pubkey;
+  if (seller === null || buyer === null) throw new SilentError(`order ${o.id} lacks a buyer or seller key`);
+  if (inbound.tradeKey !== seller) throw new CantDoError('invalid_peer');
+  if (!RELEASABLE.includes(o.status)) throw new CantDoError('not_allowed_by_status', `order ${o.id} is ${o.status}`);
+  const payload = msg.kind.payload;
+  let nextTrade: NextTrade | null = null;
+  if (payload !== null) {
+    if (!('next_trade' in payload)) throw new SilentError('release with an unexpected payload');
+    nextTrade = { pubkey: payload.next_trade[0], index: payload.next_trade[1] };
+  }
+  if (o.preimage === null || o.hash === null) throw new CantDoError('invalid_invoice', `order ${o.id} has no escrow`);
+  requireLightning(ctx);
+
+  // 1. Range child: decided before the escrow moves.
+  const plan = planRangeChild(o, nextTrade, { now: ctx.clock.now(), expirationHours: ctx.settings.mostro.expiration_hours });
+  if (plan.child === null && o.min_amount !== null && o.max_amount !== null) {
+    ctx.logger.info({ orderId: o.id, reason: plan.reason }, 'release: no range child order');
+  }
+
+  // 2. Claim (and the child row, in the same transaction).
+  const previous = o.status;
+  const claim = (withChild: OrderRow | null): Promise<boolean> =>
+    ctx.db.transaction().execute(async (trx) => {
+      const won = await casUpdateOrder(
+        trx,
+        o.id,
+        { status: previous, hash: o.hash, preimage: o.preimage, seller_pubkey: seller },
+        { status: 'settled-hold-invoice' },
+      );
+      if (!won) return false;
+      if (withChild !== null) await insertChild(trx, withChild);
+      return true;
+    });
+  let child = plan.child;
+  let claimed: boolean;
+  try {
+    claimed = await claim(child);
+  } catch (err) {
+    if (child === null) throw err;
+    ctx.logger.error({ err, orderId: o.id, childId: child.id }, 'release: range child order could not be created');
+    child = null;
+    claimed = await claim(null);
+  }
+  if (!claimed) throw new CantDoError('not_allowed_by_status', `order ${o.id} changed before release`);
+
+  // 3. Settle; on failure undo the claim (and the child) and answer.
+  try {
+    await settleEscrow(ctx, o);
+  } catch (err) {
+    const childId = child?.id ?? null;
+    const reverted = await ctx.db.transaction().execute(async (trx) => {
+      const back = await casUpdateOrder(
+        trx,
+        o.id,
+        { status: 'settled-hold-invoice', payout_payment_hash: null },
+        { status: previous },
+      );
+      if (back && childId !== null) {
+        await trx.deleteFrom('orders').where('id', '=', uuidToBlob(childId)).where('status', '=', 'pending').execute();
+      }
+      return back;
+    });
+    ctx.logger.error({ err, orderId: o.id, reverted }, 'release: hold invoice settle failed; claim reverted');
+    if (err instanceof CantDoError) throw err;
+    throw new CantDoError('not_allowed_by_status', `hold invoice settle failed: ${(err as Error).message}`);
+  }
+  const settled: OrderRow = { ...o, status: 'settled-hold-invoice' };
+  if (child !== null) ctx.logger.info({ orderId: o.id, childId: child.id }, 'release: range child order created');
+
+  // 5. Notifications.
+  await closeDispute(ctx, settled, 'settled');
+  ctx.outbox.sendMessage(buyer, buildMessage({ action: 'released', id: o.id, requestId: null }));
+  if (child !== null && child.creator_pubkey !== null) {
+    const index = child.kind === 'sell' ? child.trade_index_seller : child.trade_index_buyer;
+    ctx.outbox.sendMessage(
+      child.creator_pubkey,
+      buildMessage({
+        action: 'new-order',
+        id: child.id,
+        requestId,
+        tradeIndex: index === null ? null : BigInt(index),
+        payload: { order: toSmallOrder(child, { tradeKeys: false }) },
+      }),
+    );
+    await publishOrder(ctx, child);
+  }
+  ctx.outbox.sendMessage(seller, buildMessage({ action: 'hold-invoice-payment-settled', id: o.id, requestId }));
+  ctx.outbox.sendMessage(seller, buildMessage({ action: 'rate', id: o.id, requestId: null }));
+
+  // 6. Payout, off the request path.
+  startPayout(ctx, o.id, requestId);
+};
+
+/**
+ * INSERT the child (inside the release transaction) and advance the maker's last_trade_index to the
+ * child's index when it is higher (0.17.1 never did, HQ-4).
+ */
+async function insertChild(trx: Executor, child: OrderRow): Promise<void> {
+  await insertOrder(trx, child);
+  const master = child.kind === 'sell' ? child.master_seller_pubkey : child.master_buyer_pubkey;
+  const index = child.kind === 'sell' ? child.trade_index_seller : child.trade_index_buyer;
+  if (master !== null && master !== child.creator_pubkey && index !== null) {
+    const user = await getUser(trx, master);
+    if (user !== undefined && user.last_trade_index < index) {
+      await setLastTradeIndex(trx, master, index, user.last_trade_index);
+    }
+  }
+}
