@@ -294,9 +294,10 @@ export function buildInfoEvent(input: InfoEventInput): EventTemplate {
     ['pow', displayInt(mostro.pow)],
     ['hold_invoice_expiration_window', displayInt(lightning.hold_invoice_expiration_window)],
     ['hold_invoice_cltv_delta', displayInt(lightning.hold_invoice_cltv_delta)],
-    // 0.17.1 publishes the hold-invoice window under this name too (PROTOCOL.md §8.4); kept for
-    // clients that read it.
-    ['invoice_expiration_window', displayInt(lightning.hold_invoice_expiration_window)],
+    // Deliberate fix (Q7): 0.17.1 publishes hold_invoice_expiration_window's value here. We publish
+    // the window buyer invoices are actually checked against, so clients that pre-check invoices
+    // with this tag accept exactly what the node accepts.
+    ['invoice_expiration_window', displayInt(lightning.invoice_expiration_window)],
     ['lnd_version', input.lnd.version],
     ['lnd_node_pubkey', input.lnd.identityPubkey],
     ['lnd_commit_hash', input.lnd.commitHash],

@@ -255,7 +255,7 @@ void describe('kind 38384 rating event', () => {
 });
 
 void describe('kind 38385 info event', () => {
-  void test('PROTOCOL.md §8.4 example', () => {
+  void test('PROTOCOL.md §8.4 example (with the invoice_expiration_window fix)', () => {
     const lnd: NodeInfo = {
       version: '0.18.4-beta commit=v0.18.4-beta',
       identityPubkey: '0220e4558a8d9af4988ef6c8def0e73b05403819e49b7fb2db79d322ac3be1547e',
@@ -290,7 +290,8 @@ void describe('kind 38385 info event', () => {
       ['pow', '0'],
       ['hold_invoice_expiration_window', '300'],
       ['hold_invoice_cltv_delta', '144'],
-      ['invoice_expiration_window', '300'],
+      // Q7 fixed: the buyer-invoice window (3600), not a copy of the hold-invoice window (300).
+      ['invoice_expiration_window', '3600'],
       ['lnd_version', '0.18.4-beta commit=v0.18.4-beta'],
       ['lnd_node_pubkey', '0220e4558a8d9af4988ef6c8def0e73b05403819e49b7fb2db79d322ac3be1547e'],
       ['lnd_commit_hash', 'ddeb8351684a611f6c27f16f09be75d5c039f08c'],
