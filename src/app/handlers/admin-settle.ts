@@ -1,4 +1,3 @@
-import type { AppContext } from '../../context.js';
 import { casUpdateOrder, getOrder } from '../../db/orders.js';
 import { CantDoError, SilentError } from '../../errors.js';
 import { buildMessage } from '../../protocol/build.js';
@@ -64,16 +63,13 @@ export const adminSettle: Handler = async (ctx, msg, inbound) => {
   if (!claimed) throw new CantDoError('not_allowed_by_status', `order ${order.id} changed before admin-settle`);
 
   try {
+    // settleEscrow treats an invoice LND already settled as settled (an ambiguous failure never
+    // undoes a settled escrow); any other failure reverts the claim.
     await settleEscrow(ctx, order);
   } catch (err) {
-    // An ambiguous failure (e.g. a timeout after LND settled) must not undo a settled escrow.
-    if (await escrowIsSettled(ctx, order.hash)) {
-      ctx.logger.warn({ err, orderId: order.id }, 'admin-settle: settle reported an error but LND shows it settled');
-    } else {
-      const reverted = await casUpdateOrder(ctx.db, order.id, { status: 'settled-hold-invoice' }, { status: 'dispute' });
-      ctx.logger.error({ err, orderId: order.id, reverted }, 'admin-settle: hold invoice settle failed; claim reverted');
-      throw err;
-    }
+    const reverted = await casUpdateOrder(ctx.db, order.id, { status: 'settled-hold-invoice' }, { status: 'dispute' });
+    ctx.logger.error({ err, orderId: order.id, reverted }, 'admin-settle: hold invoice settle failed; claim reverted');
+    throw err;
   }
   ctx.logger.info({ orderId: order.id }, 'admin-settle: escrow settled');
 
@@ -91,11 +87,3 @@ export const adminSettle: Handler = async (ctx, msg, inbound) => {
   startPayout(ctx, order.id, requestId);
 };
 
-async function escrowIsSettled(ctx: AppContext, hash: string): Promise<boolean> {
-  try {
-    return (await ctx.lightning.lookupInvoice(hash))?.state === 'settled';
-  } catch (err) {
-    ctx.logger.error({ err, hash }, 'admin-settle: could not look the hold invoice up');
-    return false;
-  }
-}

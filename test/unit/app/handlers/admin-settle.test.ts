@@ -129,6 +129,7 @@ void describe('admin-settle (HANDLERS §4.11, PROTOCOL §9.5 rows 7a–9a)', () 
   void test('a settle error after LND did settle is not undone', async () => {
     const ctx = await makeTestContext({ now: NOW });
     const { t, s } = await disputedAndTaken(ctx);
+    ctx.lightning.registerPaymentRequest(t.order.buyer_invoice!, { amountMsat: BigInt(t.order.amount - t.order.fee) * 1000n });
     // LND settles, then the reply is lost: simulate by settling first and failing the call.
     ctx.lightning.invoices.get(t.hash)!.state = 'settled';
     ctx.lightning.failNext('settleHoldInvoice', new LightningError('deadline exceeded', 'timeout'));
