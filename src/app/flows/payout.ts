@@ -467,7 +467,6 @@ async function bounded<T>(p: Promise<T>, ms: number): Promise<T | null> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<null>((resolve) => {
     timer = setTimeout(() => resolve(null), ms);
-    timer.unref();
   });
   try {
     return await Promise.race([p, timeout]);
