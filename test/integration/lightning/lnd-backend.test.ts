@@ -241,12 +241,23 @@ void describe('LND backend link healing', () => {
   void test('down at start, up when LND appears; a watched invoice is reconciled after an outage', async () => {
     const sim = await startLndSim();
     const port = sim.port;
+    // an escrow created in an earlier run of the daemon
+    const earlier = backendFor(sim);
+    await waitFor('earlier up', () => earlier.state === 'up');
+    const old = newPreimage();
+    await earlier.addHoldInvoice({ hash: old.hash, amountSats: 3000, memo: 'm', cltvExpiry: 144, expirySeconds: 900 });
+    await earlier.close();
     await sim.stop();
+
     const ln = backendFor(sim, { host: `https://localhost:${port}` });
     const states: LinkState[] = [];
     ln.onStateChange((s) => states.push(s));
     try {
       await waitFor('down', () => ln.state === 'down');
+      // boot re-watches the escrow while LND is still down; the seller pays meanwhile
+      const oldUpdates: InvoiceUpdate[] = [];
+      ln.watchInvoice(old.hash, (u) => oldUpdates.push(u));
+      sim.payHoldInvoice(old.hash);
       await assert.rejects(ln.addHoldInvoice({ hash: newPreimage().hash, amountSats: 1, memo: '', cltvExpiry: 10, expirySeconds: 10 }), (e: unknown) =>
         e instanceof LightningError,
       );
@@ -254,6 +265,8 @@ void describe('LND backend link healing', () => {
       assert.equal(sim.port, port);
       await waitFor('up', () => ln.state === 'up');
       assert.deepEqual(states, ['down', 'up']);
+      await waitFor('state of the watch registered while down', () => oldUpdates.length > 0);
+      assert.deepEqual(oldUpdates[0], { hash: old.hash, state: 'accepted' });
 
       const { hash } = newPreimage();
       await ln.addHoldInvoice({ hash, amountSats: 4000, memo: 'm', cltvExpiry: 144, expirySeconds: 900 });
