@@ -287,4 +287,21 @@ void describe('LND backend link healing', () => {
       await sim.close();
     }
   });
+
+  void test('the periodic health check notices an outage without any call in progress', async () => {
+    const sim = await startLndSim();
+    const ln = backendFor(sim);
+    try {
+      await waitFor('up', () => ln.state === 'up');
+      await sim.stop();
+      await waitFor('down by health check', () => ln.state === 'down');
+      await sim.restart();
+      await waitFor('up again', () => ln.state === 'up');
+      sim.mineBlocks(5);
+      await waitFor('block height refreshed by the health check', () => ln.info?.blockHeight === sim.blockHeight);
+    } finally {
+      await ln.close();
+      await sim.close();
+    }
+  });
 });
