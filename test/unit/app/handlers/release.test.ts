@@ -1,0 +1,220 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sql } from 'kysely';
+import { cancel } from '../../../../src/app/handlers/cancel.js';
+import { release } from '../../../../src/app/handlers/release.js';
+import { getDispute, insertDispute } from '../../../../src/db/disputes.js';
+import { findOrders } from '../../../../src/db/orders.js';
+import { getUser } from '../../../../src/db/users.js';
+import { CantDoError } from '../../../../src/errors.js';
+import { makeTestContext, type TestContext } from '../../../support/test-context.js';
+import { assertCantDo, lastOrderEvent, orderPayload, reload, req, tag } from '../../../support/trade-fixtures.js';
+import { escrowedTrade, type Trade } from '../trade-b-fixture.js';
+
+const NOW = 1_700_000_000;
+const TS2 = 'c3'.repeat(32);
+
+function rel(t: Trade, requestId: bigint | null = 5n, payload: Parameters<typeof req>[1]['payload'] = null) {
+  return req('release', { id: t.order.id, requestId, payload });
+}
+
+async function fiatSentTrade(ctx: TestContext, opts: Parameters<typeof escrowedTrade>[1] = {}) {
+  return escrowedTrade(ctx, { status: 'fiat-sent', ...opts });
+}
+
+void describe('release (HANDLERS §4.6, PROTOCOL §5.6, §9.1 rows 16–21)', () => {
+  void test('happy path: settle, released → buyer, settled + rate → seller, then the payout completes the order', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const t = await fiatSentTrade(ctx);
+    await release(ctx, rel(t, 5n), t.seller.inbound);
+
+    assert.deepEqual(ctx.lightning.settles, [t.hash]);
+    const toSeller = ctx.outbox.messagesTo(t.seller.trade.pubkey);
+    assert.deepEqual(toSeller.map((m) => [m.kind.action, m.kind.request_id, m.kind.trade_index]), [
+      ['hold-invoice-payment-settled', 5n, null],
+      ['rate', null, null],
+    ]);
+    await ctx.tasks.idle();
+    const toBuyer = ctx.outbox.messagesTo(t.buyer.trade.pubkey);
+    assert.deepEqual(toBuyer.map((m) => [m.kind.action, m.kind.request_id, m.kind.trade_index]), [
+      ['released', null, null],
+      ['purchase-completed', null, null],
+      ['rate', 5n, null],
+    ]);
+    assert.ok(toBuyer.every((m) => m.kind.id === t.order.id && m.kind.payload === null));
+    assert.equal(ctx.lightning.payments.length, 1);
+    assert.equal((await reload(ctx, t.order.id)).status, 'success');
+    assert.deepEqual(tag(lastOrderEvent(ctx, t.order.id)!, 's'), ['success']);
+  });
+
+  void test('settled-hold-invoice is persisted right after the settle (HQ-6) and the handler does not wait for the payout', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const t = await fiatSentTrade(ctx);
+    ctx.lightning.defaultPlan = { state: 'hang' };
+    await release(ctx, rel(t), t.seller.inbound);
+    assert.equal((await reload(ctx, t.order.id)).status, 'settled-hold-invoice');
+    for (let i = 0; i < 20 && ctx.lightning.payments.length === 0; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(ctx.lightning.payments.length, 1);
+    assert.ok(ctx.tasks.size > 0, 'payout still in flight after the handler returned');
+    ctx.lightning.releasePayment(ctx.lightning.payments[0]!.hash, 'succeeded');
+    await ctx.tasks.idle();
+    assert.equal((await reload(ctx, t.order.id)).status, 'success');
+  });
+
+  void test('checks: not_found, invalid_peer, not_allowed_by_status, invalid_invoice, Lightning down', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const t = await fiatSentTrade(ctx);
+    await assertCantDo(release(ctx, req('release', { id: 'ede61c96-4c13-4519-bf3a-dcf7f1e9d842' }), t.seller.inbound), 'not_found');
+    await assertCantDo(release(ctx, rel(t), t.buyer.inbound), 'invalid_peer');
+    const active = await escrowedTrade(ctx, { status: 'active' });
+    await assertCantDo(release(ctx, rel(active), active.seller.inbound), 'not_allowed_by_status');
+    const noEscrow = await fiatSentTrade(ctx, { escrow: 'none' });
+    await assertCantDo(release(ctx, rel(noEscrow), noEscrow.seller.inbound), 'invalid_invoice');
+    ctx.lightning.setState('down');
+    await assertCantDo(release(ctx, rel(t), t.seller.inbound), 'not_allowed_by_status');
+    ctx.lightning.setState('up');
+    assert.equal((await reload(ctx, t.order.id)).status, 'fiat-sent');
+    assert.equal(ctx.lightning.settles.length, 0);
+    assert.equal(ctx.outbox.sent.length, 0);
+  });
+
+  void test('LND refuses the settle → claim reverted, cant-do, no messages, no payout', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const t = await fiatSentTrade(ctx);
+    ctx.lightning.failNext('settleHoldInvoice');
+    await assertCantDo(release(ctx, rel(t), t.seller.inbound), 'not_allowed_by_status');
+    assert.equal((await reload(ctx, t.order.id)).status, 'fiat-sent');
+    assert.equal(ctx.outbox.sent.length, 0);
+    await ctx.tasks.idle();
+    assert.equal(ctx.lightning.payments.length, 0);
+    // The seller can simply release again.
+    await release(ctx, rel(t), t.seller.inbound);
+    await ctx.tasks.idle();
+    assert.equal((await reload(ctx, t.order.id)).status, 'success');
+  });
+
+  void test('release while disputed → dispute settled, 38386 s=settled with the initiator', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const t = await escrowedTrade(ctx, { status: 'dispute', order: { buyer_dispute: 1 } });
+    const disputeId = 'efc75871-2568-40b9-a6ee-c382d4d6de01';
+    await insertDispute(ctx.db, { id: disputeId, order_id: t.order.id, status: 'in-progress', order_previous_status: 'fiat-sent', solver_pubkey: 'ab'.repeat(32), created_at: NOW, taken_at: NOW });
+    await release(ctx, rel(t), t.seller.inbound);
+    assert.equal((await getDispute(ctx.db, disputeId))?.status, 'settled');
+    const ev = ctx.outbox.eventsOfKind(38386).at(-1)!;
+    assert.deepEqual(tag(ev, 's'), ['settled']);
+    assert.deepEqual(tag(ev, 'initiator'), ['buyer']);
+    await ctx.tasks.idle();
+    assert.equal((await reload(ctx, t.order.id)).status, 'success');
+  });
+
+  void test('release racing a cooperative cancel → exactly one outcome', async () => {
+    for (let round = 0; round < 4; round++) {
+      const ctx = await makeTestContext({ now: NOW });
+      const t = await fiatSentTrade(ctx, { order: { cancel_initiator_pubkey: undefined } });
+      // The buyer opened a cooperative cancel; the seller both accepts it and releases, concurrently.
+      await cancel(ctx, req('cancel', { id: t.order.id, requestId: 1n }), t.buyer.inbound);
+      const ops = [release(ctx, rel(t, 2n), t.seller.inbound), cancel(ctx, req('cancel', { id: t.order.id, requestId: 3n }), t.seller.inbound)];
+      if (round % 2 === 1) ops.reverse();
+      const results = await Promise.allSettled(ops);
+      const rejected = results.filter((r) => r.status === 'rejected');
+      assert.equal(rejected.length, 1, `round ${round}: exactly one loses`);
+      const reason: unknown = (rejected[0] as PromiseRejectedResult).reason;
+      assert.ok(reason instanceof CantDoError);
+      assert.equal(reason.reason, 'not_allowed_by_status', 'decided by the compare-and-set, not an earlier check');
+      await ctx.tasks.idle();
+      const o = await reload(ctx, t.order.id);
+      const settled = ctx.lightning.settles.length;
+      const canceled = ctx.lightning.cancels.length;
+      assert.equal(settled + canceled, 1, `round ${round}: one LND action`);
+      assert.equal(o.status, settled === 1 ? 'success' : 'cooperatively-canceled');
+      assert.equal(ctx.lightning.payments.length, settled);
+    }
+  });
+});
+
+void describe('release of a range order (PROTOCOL §6.4, §9.3 rows 16–20; HQ-7, HQ-8, #873)', () => {
+  const range = { min_amount: 10, max_amount: 50, fiat_amount: 15, fiat_code: 'VES', amount: 10_000, price_from_api: 1 };
+
+  void test('sell range: child created with the release, new-order to the next key (echo, ti = next index), child 38383', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const t = await fiatSentTrade(ctx, { order: range });
+    await release(ctx, rel(t, 5n, { next_trade: [TS2, 2] }), t.seller.inbound);
+
+    const children = await findOrders(ctx.db, { range_parent_id: t.order.id });
+    assert.equal(children.length, 1);
+    const child = children[0]!;
+    assert.equal(child.status, 'pending');
+    assert.equal(child.seller_pubkey, TS2);
+    assert.equal(child.master_seller_pubkey, t.seller.identity.pubkey);
+
+    const toNext = ctx.outbox.messagesTo(TS2);
+    assert.equal(toNext.length, 1);
+    assert.equal(toNext[0]!.kind.action, 'new-order');
+    assert.equal(toNext[0]!.kind.id, child.id);
+    assert.equal(toNext[0]!.kind.request_id, 5n);
+    assert.equal(toNext[0]!.kind.trade_index, 2n);
+    const so = orderPayload(toNext[0]!);
+    assert.equal(so.status, 'pending');
+    assert.equal(so.min_amount, 10n);
+    assert.equal(so.max_amount, 35n);
+    assert.equal(so.fiat_amount, 0n);
+    assert.equal(so.amount, 0n);
+    assert.equal(so.seller_trade_pubkey, undefined, 'as-new-order: no trade keys');
+    const ev = lastOrderEvent(ctx, child.id)!;
+    assert.deepEqual(tag(ev, 's'), ['pending']);
+    assert.deepEqual(tag(ev, 'fa'), ['10', '35']);
+    assert.equal((await getUser(ctx.db, t.seller.identity.pubkey))?.last_trade_index, 2, 'child index recorded');
+
+    // Message order: released (buyer), child new-order, settled + rate (seller).
+    const order = ctx.outbox.sent.map((s) => s.message.kind.action);
+    assert.deepEqual(order, ['released', 'new-order', 'hold-invoice-payment-settled', 'rate']);
+    await ctx.tasks.idle();
+    assert.equal((await reload(ctx, t.order.id)).status, 'success');
+  });
+
+  void test('seller-maker without next_trade: no child, and the buyer is still paid (HQ-7)', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const t = await fiatSentTrade(ctx, { order: range });
+    await release(ctx, rel(t), t.seller.inbound);
+    assert.equal((await findOrders(ctx.db, { range_parent_id: t.order.id })).length, 0);
+    assert.deepEqual(ctx.outbox.actions(t.seller.trade.pubkey), ['hold-invoice-payment-settled', 'rate']);
+    await ctx.tasks.idle();
+    assert.equal(ctx.lightning.payments.length, 1);
+    assert.equal((await reload(ctx, t.order.id)).status, 'success');
+    assert.equal(ctx.outbox.eventsOfKind(38383).filter((e) => tag(e, 's')?.[0] === 'pending').length, 0, 'no orphan child event');
+  });
+
+  void test('the child INSERT fails → child dropped, release and payout still happen (#873)', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const t = await fiatSentTrade(ctx, { order: range });
+    await sql`CREATE TRIGGER no_children BEFORE INSERT ON orders WHEN NEW.range_parent_id IS NOT NULL
+      BEGIN SELECT RAISE(ABORT, 'injected child failure'); END`.execute(ctx.db);
+    await release(ctx, rel(t, 5n, { next_trade: [TS2, 2] }), t.seller.inbound);
+    assert.equal(ctx.outbox.messagesTo(TS2).length, 0);
+    assert.deepEqual(ctx.lightning.settles, [t.hash]);
+    await ctx.tasks.idle();
+    assert.equal((await reload(ctx, t.order.id)).status, 'success');
+  });
+
+  void test('settle failure after the claim removes the child created with it', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const t = await fiatSentTrade(ctx, { order: range });
+    ctx.lightning.failNext('settleHoldInvoice');
+    await assertCantDo(release(ctx, rel(t, 5n, { next_trade: [TS2, 2] }), t.seller.inbound), 'not_allowed_by_status');
+    assert.equal((await findOrders(ctx.db, { range_parent_id: t.order.id })).length, 0);
+    assert.equal((await reload(ctx, t.order.id)).status, 'fiat-sent');
+  });
+
+  void test('buy range: the child goes to the buyer’s next key stored at fiat-sent, with the seller’s release request id', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const t = await fiatSentTrade(ctx, { kind: 'buy', order: { ...range, next_trade_pubkey: TS2, next_trade_index: 7 } });
+    await release(ctx, rel(t, 9n), t.seller.inbound);
+    const toNext = ctx.outbox.messagesTo(TS2);
+    assert.equal(toNext.length, 1);
+    assert.equal(toNext[0]!.kind.request_id, 9n);
+    assert.equal(toNext[0]!.kind.trade_index, 7n);
+    const [child] = await findOrders(ctx.db, { range_parent_id: t.order.id });
+    assert.equal(child?.buyer_pubkey, TS2);
+    assert.equal(child?.kind, 'buy');
+  });
+});
