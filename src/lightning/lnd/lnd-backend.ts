@@ -17,7 +17,6 @@ import type {
   DecodedPaymentRequest,
   HoldInvoice,
   InvoiceLookup,
-  InvoiceUpdate,
   LightningBackend,
   LinkState,
   NodeInfo,
@@ -25,13 +24,12 @@ import type {
   SendPaymentRequest,
 } from '../backend.js';
 import { decodeBolt11 } from '../bolt11.js';
+import { InvoiceWatches, type InvoiceListener } from './invoice-watches.js';
 import {
   hex32ToBuffer,
-  isFinalInvoiceState,
   isInvoiceNotFound,
   isPaymentNotFound,
   isServiceError,
-  toHoldInvoiceState,
   toInvoiceLookup,
   toLightningError,
   toNodeInfo,
@@ -63,17 +61,6 @@ interface Clients {
   close(): void;
 }
 
-type Listener = (update: InvoiceUpdate) => void;
-
-interface Watch {
-  hash: string;
-  listeners: Set<Listener>;
-  stream: grpc.ClientReadableStream<Invoice> | null;
-  last: InvoiceUpdate['state'] | null;
-  timer: NodeJS.Timeout | null;
-  delayMs: number;
-}
-
 /** `https://host:port` → `host:port`. */
 export function grpcTarget(host: string): string {
   return host.trim().replace(/^[a-z]+:\/\//i, '').replace(/\/+$/, '');
@@ -85,13 +72,12 @@ export class LndBackend implements LightningBackend {
   private clients: Clients | null = null;
   private readonly proto: LndProto;
   private readonly stateListeners = new Set<(s: LinkState) => void>();
-  private readonly watches = new Map<string, Watch>();
+  private readonly watches: InvoiceWatches;
   private readonly log: Logger;
   private readonly minBackoff: number;
   private readonly maxBackoff: number;
   private readonly healthCheckMs: number;
   private readonly callTimeoutMs: number;
-  private readonly resubscribeDelayMs: number;
   private backoffMs: number;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private healthTimer: NodeJS.Timeout | null = null;
@@ -107,7 +93,15 @@ export class LndBackend implements LightningBackend {
     this.backoffMs = this.minBackoff;
     this.healthCheckMs = opts.healthCheckMs ?? 30_000;
     this.callTimeoutMs = opts.callTimeoutMs ?? 30_000;
-    this.resubscribeDelayMs = opts.resubscribeDelayMs ?? 1000;
+    this.watches = new InvoiceWatches({
+      logger: this.log,
+      open: (hash) => this.clients?.invoices.subscribeSingleInvoice({ rHash: Buffer.from(hash, 'hex') }) ?? null,
+      lookup: (hash) => this.lookupInvoice(hash),
+      isUp: () => this._state === 'up' && this.clients !== null,
+      noteFailure: (err) => this.noteFailure(err),
+      resubscribeDelayMs: opts.resubscribeDelayMs ?? 1000,
+      maxDelayMs: this.maxBackoff,
+    });
   }
 
   get state(): LinkState {
@@ -187,7 +181,7 @@ export class LndBackend implements LightningBackend {
 
   private async connectOnce(): Promise<void> {
     if (this.closed) return;
-    this.stopStreams();
+    this.watches.stopStreams();
     this.clients?.close();
     this.clients = null;
     try {
@@ -202,7 +196,7 @@ export class LndBackend implements LightningBackend {
       );
       this.setState('up');
       this.scheduleHealthCheck();
-      await this.reconcileWatches();
+      await this.watches.reconcile();
     } catch (err) {
       if (this.closed) return;
       this.setState('down');
@@ -255,7 +249,7 @@ export class LndBackend implements LightningBackend {
     this.healthTimer = null;
     this.setState('down');
     this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'lost LND; reconnecting');
-    this.stopStreams();
+    this.watches.stopStreams();
     this.scheduleReconnect();
   }
 
@@ -473,119 +467,10 @@ export class LndBackend implements LightningBackend {
 
   // ---------------------------------------------------------------- invoice watches
 
-  watchInvoice(hashHex: string, listener: Listener): () => void {
+  watchInvoice(hashHex: string, listener: InvoiceListener): () => void {
     const hash = hashHex.toLowerCase();
     hex32ToBuffer('payment hash', hash);
-    let w = this.watches.get(hash);
-    if (!w) {
-      w = { hash, listeners: new Set(), stream: null, last: null, timer: null, delayMs: this.resubscribeDelayMs };
-      this.watches.set(hash, w);
-      this.subscribe(w);
-    } else if (w.last !== null) {
-      const update: InvoiceUpdate = { hash, state: w.last };
-      queueMicrotask(() => this.deliverTo(listener, update));
-    }
-    w.listeners.add(listener);
-    const watch = w;
-    return () => {
-      watch.listeners.delete(listener);
-      if (watch.listeners.size === 0) this.endWatch(watch);
-    };
-  }
-
-  private deliverTo(listener: Listener, update: InvoiceUpdate): void {
-    try {
-      const r: unknown = listener(update);
-      if (r instanceof Promise) r.catch((err: unknown) => this.log.error({ err, hash: update.hash }, 'invoice listener failed'));
-    } catch (err) {
-      this.log.error({ err, hash: update.hash }, 'invoice listener failed');
-    }
-  }
-
-  private deliver(w: Watch, update: InvoiceUpdate): void {
-    for (const l of [...w.listeners]) this.deliverTo(l, update);
-  }
-
-  private subscribe(w: Watch): void {
-    if (this.closed || this._state !== 'up' || !this.clients || w.stream || this.watches.get(w.hash) !== w) return;
-    const stream = this.clients.invoices.subscribeSingleInvoice({ rHash: Buffer.from(w.hash, 'hex') });
-    w.stream = stream;
-    stream.on('data', (inv: Invoice) => {
-      if (w.stream !== stream) return;
-      w.delayMs = this.resubscribeDelayMs;
-      const state = toHoldInvoiceState(inv.state);
-      if (state !== w.last) {
-        w.last = state;
-        this.deliver(w, { hash: w.hash, state });
-      }
-      if (isFinalInvoiceState(state)) this.endWatch(w);
-    });
-    const ended = (err?: Error): void => {
-      if (w.stream !== stream) return;
-      w.stream = null;
-      if (this.closed || this.watches.get(w.hash) !== w) return;
-      if (err) {
-        this.log.debug({ hash: w.hash, err: err.message }, 'invoice stream error');
-        this.noteFailure(err);
-      }
-      this.scheduleResubscribe(w);
-    };
-    stream.on('error', (err: Error) => ended(err));
-    stream.on('end', () => ended());
-  }
-
-  private scheduleResubscribe(w: Watch): void {
-    if (w.timer || this.closed) return;
-    const delay = w.delayMs;
-    w.delayMs = Math.min(w.delayMs * 2, this.maxBackoff);
-    w.timer = setTimeout(() => {
-      w.timer = null;
-      if (this._state === 'up') this.subscribe(w);
-      // while down, the reconnect reconciles and resubscribes every watch
-    }, delay);
-    w.timer.unref();
-  }
-
-  private endWatch(w: Watch): void {
-    if (this.watches.get(w.hash) === w) this.watches.delete(w.hash);
-    if (w.timer) clearTimeout(w.timer);
-    w.timer = null;
-    const s = w.stream;
-    w.stream = null;
-    s?.cancel();
-  }
-
-  /** Cancels every watch stream (before replacing the connection); the watches stay registered. */
-  private stopStreams(): void {
-    for (const w of this.watches.values()) {
-      const s = w.stream;
-      w.stream = null;
-      s?.cancel();
-    }
-  }
-
-  /** After a (re)connect: look every watched invoice up, deliver its state, resubscribe live ones. */
-  private async reconcileWatches(): Promise<void> {
-    for (const w of [...this.watches.values()]) {
-      if (this.closed || this._state !== 'up') return;
-      if (this.watches.get(w.hash) !== w) continue;
-      try {
-        const found = await this.lookupInvoice(w.hash);
-        if (found) {
-          w.last = found.state;
-          this.deliver(w, { hash: w.hash, state: found.state });
-          if (isFinalInvoiceState(found.state)) {
-            this.endWatch(w);
-            continue;
-          }
-        } else {
-          this.log.warn({ hash: w.hash }, 'watched invoice unknown to LND');
-        }
-      } catch (err) {
-        this.log.warn({ hash: w.hash, err: String(err) }, 'lookup of watched invoice failed; resubscribing anyway');
-      }
-      this.subscribe(w);
-    }
+    return this.watches.add(hash, listener);
   }
 
   async close(): Promise<void> {
@@ -594,7 +479,7 @@ export class LndBackend implements LightningBackend {
     if (this.healthTimer) clearTimeout(this.healthTimer);
     this.reconnectTimer = null;
     this.healthTimer = null;
-    for (const w of [...this.watches.values()]) this.endWatch(w);
+    this.watches.close();
     this.stateListeners.clear();
     this.clients?.close();
     this.clients = null;
