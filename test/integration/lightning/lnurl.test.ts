@@ -42,6 +42,7 @@ void describe('HttpLnurlResolver against a local LNURL-pay server', () => {
   void test('Lightning address: check passes; resolveInvoice returns an invoice for exactly the amount', async () => {
     await resolver.check(server.address('alice'));
     await resolver.check(server.address('alice'), 5000);
+    await resolver.check(`alice@localhost:${server.port}`); // through the guarded DNS lookup
     const pr = await resolver.resolveInvoice(server.address('alice'), 5000, { nodeNetwork: 'regtest', maxFinalCltvDelta: 144 });
     assert.equal(decodeBolt11(pr).amountMsat, 5_000_000n);
     const cb = server.requests.find((r) => r.startsWith('/lnurlp/callback/alice'));
