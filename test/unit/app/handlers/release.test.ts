@@ -113,9 +113,12 @@ void describe('release (HANDLERS §4.6, PROTOCOL §5.6, §9.1 rows 16–21)', ()
       const t = await fiatSentTrade(ctx, { order: { cancel_initiator_pubkey: undefined } });
       // The buyer opened a cooperative cancel; the seller both accepts it and releases, concurrently.
       await cancel(ctx, req('cancel', { id: t.order.id, requestId: 1n }), t.buyer.inbound);
-      const ops = [release(ctx, rel(t, 2n), t.seller.inbound), cancel(ctx, req('cancel', { id: t.order.id, requestId: 3n }), t.seller.inbound)];
+      const ops: (() => Promise<void>)[] = [
+        () => release(ctx, rel(t, 2n), t.seller.inbound),
+        () => cancel(ctx, req('cancel', { id: t.order.id, requestId: 3n }), t.seller.inbound),
+      ];
       if (round % 2 === 1) ops.reverse();
-      const results = await Promise.allSettled(ops);
+      const results = await Promise.allSettled(ops.map((op) => op()));
       const rejected = results.filter((r) => r.status === 'rejected');
       assert.equal(rejected.length, 1, `round ${round}: exactly one loses`);
       const reason: unknown = (rejected[0] as PromiseRejectedResult).reason;
