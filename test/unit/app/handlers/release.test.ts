@@ -9,12 +9,13 @@ import { getUser } from '../../../../src/db/users.js';
 import { CantDoError } from '../../../../src/errors.js';
 import { makeTestContext, type TestContext } from '../../../support/test-context.js';
 import { assertCantDo, lastOrderEvent, orderPayload, reload, req, tag } from '../../../support/trade-fixtures.js';
+import type { Payload } from '../../../../src/protocol/types.js';
 import { escrowedTrade, type Trade } from '../trade-b-fixture.js';
 
 const NOW = 1_700_000_000;
 const TS2 = 'c3'.repeat(32);
 
-function rel(t: Trade, requestId: bigint | null = 5n, payload: Parameters<typeof req>[1]['payload'] = null) {
+function rel(t: Trade, requestId: bigint | null = 5n, payload: Payload | null = null) {
   return req('release', { id: t.order.id, requestId, payload });
 }
 
