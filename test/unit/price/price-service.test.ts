@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { CachedPriceService } from '../../../src/price/price-service.js';
 import { PriceFetchError } from '../../../src/price/price-fetch-error.js';
 import type { PriceProvider } from '../../../src/price/types.js';
@@ -9,7 +9,7 @@ import { YadioProvider } from '../../../src/price/yadio.js';
 import { FakeClock } from '../../support/fake-clock.js';
 import { PriceServer } from '../../support/price-server.js';
 
-function captureLogger(): { logger: ReturnType<typeof pino>; lines: Array<Record<string, unknown>> } {
+function captureLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
