@@ -34,10 +34,15 @@ export async function party(ctx: TestContext, opts: { fullPrivacy?: boolean; las
   return { identity, trade, inbound: inboundFor(identity, trade, ctx.clock.now()) };
 }
 
-export function req(
-  action: Action,
-  opts: { id?: string; requestId?: bigint | null; tradeIndex?: bigint | null; payload?: Payload | null } = {},
-): Message {
+export interface RequestOptions {
+  id?: string;
+  requestId?: bigint | null;
+  tradeIndex?: bigint | null;
+  payload?: Payload | null;
+}
+
+/** A request as a client would send it (protocol version 1, wrapper `order`). */
+export function req(action: Action, opts: RequestOptions = {}): Message {
   return buildMessage({
     action,
     ...(opts.id !== undefined ? { id: opts.id } : {}),
