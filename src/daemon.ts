@@ -1,0 +1,182 @@
+/**
+ * Composition root: settings → db → lightning → prices → relays/outbox → ctx → boot reconciliation
+ * → rpc, scheduler, intake. Nothing else constructs long-lived objects.
+ */
+import type { Logger } from 'pino';
+import { KeyedLock } from './app/locks.js';
+import { dispatch } from './app/router.js';
+import { systemClock, type Clock } from './clock.js';
+import { databasePath, parseNodeSecretKey } from './config/settings.js';
+import type { Settings } from './config/types.js';
+import { TaskTracker, type AppContext } from './context.js';
+import { getPublicKey } from './crypto/secp.js';
+import { closeDatabase, openDatabase } from './db/database.js';
+import { dbTradeIndexStore } from './db/trade-index-store.js';
+import { createLndBackend } from './lightning/lnd/index.js';
+import { HttpLnurlResolver } from './lightning/lnurl.js';
+import { Intake } from './nostr/intake.js';
+import { RelayOutbox } from './nostr/relay-outbox.js';
+import { RelayPool } from './nostr/relay-pool.js';
+import { CachedPriceService } from './price/price-service.js';
+import { YadioProvider } from './price/yadio.js';
+import { startRpcServer } from './rpc/server.js';
+import { Scheduler } from './scheduler/scheduler.js';
+import { bootReconcile, publishMetadata, registerJobs } from './scheduler/register.js';
+import { MOSTRO_VERSION } from './version.js';
+
+export interface DaemonOptions {
+  dir: string;
+  settings: Settings;
+  logger: Logger;
+  clock?: Clock;
+}
+
+export interface Daemon {
+  ctx: AppContext;
+  stop(): Promise<void>;
+}
+
+/** Bound on how long shutdown waits for in-flight work (payouts are reconciled at next boot anyway). */
+const SHUTDOWN_GRACE_MS = 20_000;
+
+async function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
+export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const { settings, logger } = opts;
+  const clock = opts.clock ?? systemClock;
+  const secretKey = parseNodeSecretKey(settings.nostr.nsec_privkey);
+  const keys = { secretKey, pubkey: getPublicKey(secretKey) };
+  logger.info({ version: MOSTRO_VERSION, pubkey: keys.pubkey, dir: opts.dir }, 'starting mostrod');
+
+  const db = await openDatabase(databasePath(opts.dir), { logger: logger.child({ module: 'db' }) });
+
+  const lightning = createLndBackend({
+    host: settings.lightning.lnd_grpc_host,
+    certPath: settings.lightning.lnd_cert_file,
+    macaroonPath: settings.lightning.lnd_macaroon_file,
+    logger: logger.child({ module: 'lnd' }),
+    clock,
+  });
+  const lnurl = new HttpLnurlResolver({
+    timeoutMs: 10_000,
+    allowPrivateHosts: settings.mostro.lnurl_allow_private_hosts,
+    logger: logger.child({ module: 'lnurl' }),
+  });
+  const prices = new CachedPriceService({
+    provider: new YadioProvider({
+      baseUrl: settings.mostro.bitcoin_price_api_url,
+      timeoutMs: 10_000,
+      userAgent: `mostro/${MOSTRO_VERSION}`,
+      logger: logger.child({ module: 'price' }),
+    }),
+    clock,
+    logger: logger.child({ module: 'price' }),
+    maxStalenessSeconds: settings.mostro.max_price_staleness_seconds,
+  });
+
+  const pool = new RelayPool({
+    urls: settings.nostr.relays,
+    pubkey: keys.pubkey,
+    clock,
+    logger: logger.child({ module: 'relays' }),
+  });
+  const outbox = new RelayOutbox({ pool, keys, clock, logger: logger.child({ module: 'outbox' }) });
+
+  const ctx: AppContext = {
+    settings,
+    db,
+    lightning,
+    lnurl,
+    outbox,
+    prices,
+    keys,
+    clock,
+    logger,
+    locks: new KeyedLock(),
+    tasks: new TaskTracker(),
+  };
+
+  // Before anything may pay or settle: re-watch every live escrow and resolve every payout claim
+  // against LND — at boot once LND is reachable, and again after every reconnect.
+  let reconciling: Promise<void> | null = null;
+  const reconcile = (): void => {
+    if (reconciling !== null) return;
+    reconciling = ctx.tasks
+      .track(bootReconcile(ctx))
+      .catch((err: unknown) => logger.error({ err }, 'boot reconciliation failed'))
+      .finally(() => {
+        reconciling = null;
+      });
+  };
+  const offLink = lightning.onStateChange((state) => {
+    if (state === 'up') {
+      logger.info('lightning node up: reconciling escrows and payouts');
+      reconcile();
+    } else if (state === 'down') {
+      logger.warn('lightning node unreachable: trades that need Lightning are refused until it is back');
+    }
+  });
+  if (lightning.state === 'up') reconcile();
+
+  let rpc: { close(): Promise<void> } | null = null;
+  if (settings.rpc.enabled) {
+    try {
+      const handle = await startRpcServer(ctx, {
+        listenAddress: settings.rpc.listen_address,
+        port: settings.rpc.port,
+        staleSeconds: settings.rpc.rate_limiter_stale_duration,
+      });
+      rpc = handle;
+      logger.info({ port: handle.port, address: settings.rpc.listen_address }, 'admin RPC listening');
+    } catch (err) {
+      logger.error({ err }, 'RPC server failed to start; continuing without it');
+    }
+  }
+
+  const scheduler = new Scheduler({ clock, logger: logger.child({ module: 'scheduler' }) });
+  registerJobs(scheduler, ctx, { connectedRelays: () => pool.connectedRelays() });
+
+  const intake = new Intake({
+    keys,
+    settings,
+    clock,
+    logger: logger.child({ module: 'intake' }),
+    tradeIndexStore: dbTradeIndexStore(db),
+    outbox,
+    dispatch: (msg, inbound) => dispatch(ctx, msg, inbound),
+  });
+  pool.onEvent((event) => {
+    void intake.handle(event);
+  });
+
+  pool.start();
+  scheduler.start();
+  void publishMetadata(ctx).catch((err: unknown) => logger.warn({ err }, 'kind 0 metadata not published'));
+  logger.info({ relays: settings.nostr.relays, lightning: lightning.state }, 'mostrod ready');
+
+  let stopped = false;
+  return {
+    ctx,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      logger.info('stopping intake');
+      pool.stopIntake();
+      await intake.idle();
+      await scheduler.stop();
+      if (rpc !== null) await rpc.close();
+      logger.info({ tasks: ctx.tasks.size }, 'waiting for in-flight work');
+      await withTimeout(ctx.tasks.idle(), SHUTDOWN_GRACE_MS);
+      await withTimeout(outbox.flush(), 5_000);
+      offLink();
+      await pool.close();
+      await lightning.close();
+      await closeDatabase(db);
+      logger.info('mostrod stopped');
+    },
+  };
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/**
+ * mostrod entry point: CLI → settings → daemon → signal handling. Everything else is built in
+ * daemon.ts (the composition root).
+ */
+import { parseCli } from './cli.js';
+import { ensureSettingsFile, firstRunMessage, loadSettings } from './config/settings.js';
+import { ConfigError } from './errors.js';
+import { createLogger } from './logger.js';
+import { installShutdown } from './shutdown.js';
+import { startDaemon } from './daemon.js';
+
+async function main(): Promise<number | null> {
+  const cli = parseCli(process.argv.slice(2));
+  if ('exit' in cli) {
+    (cli.exit === 0 ? process.stdout : process.stderr).write(cli.output.endsWith('\n') ? cli.output : `${cli.output}\n`);
+    return cli.exit;
+  }
+  if (ensureSettingsFile(cli.dir) === 'created') {
+    process.stdout.write(`${firstRunMessage(cli.dir)}\n`);
+    return 0;
+  }
+  let settings;
+  try {
+    settings = loadSettings(cli.dir, process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`mostrod: invalid configuration: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  const logger = createLogger(process.env);
+  let daemon;
+  try {
+    daemon = await startDaemon({ dir: cli.dir, settings, logger });
+  } catch (err) {
+    logger.fatal({ err }, 'mostrod failed to start');
+    return 1;
+  }
+  installShutdown(logger, [{ name: 'daemon', run: () => daemon.stop() }]);
+  return null; // keep running until a signal
+}
+
+main().then(
+  (code) => {
+    if (code !== null) process.exit(code);
+  },
+  (err: unknown) => {
+    process.stderr.write(`mostrod: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

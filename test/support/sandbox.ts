@@ -1,0 +1,213 @@
+/**
+ * A local sandbox around the BUILT daemon (dist/main.js): a real Nostr relay, the LND simulator
+ * (LND's protos over TLS with a macaroon), a Yadio-compatible price server and an LNURL server, all
+ * on 127.0.0.1; the daemon runs as a separate process with a generated settings.toml.
+ * Used by the e2e tests and by `npm run demo`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
+import { bytesToHex } from '../../src/crypto/secp.js';
+import { startLndSim, type LndSim } from './lnd-sim/index.js';
+import { startLnurlServer, type LnurlServer } from './lnurl-server.js';
+import { PriceServer } from './price-server.js';
+import { startRelay, type TestRelay } from './relay.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const DAEMON_ENTRY = path.join(ROOT, 'dist', 'main.js');
+
+export interface SandboxOptions {
+  /** extra / overriding settings.toml lines per section, e.g. { mostro: { fee: 0.006 } } */
+  settings?: Record<string, Record<string, unknown>>;
+  /** keep the data dir after close() (default: removed) */
+  keepDir?: boolean;
+  /** start the daemon right away (default true) */
+  startDaemon?: boolean;
+  /** log level of the daemon (default info) */
+  logLevel?: string;
+  /** echo daemon logs to this process's stderr */
+  echoLogs?: boolean;
+}
+
+export interface DaemonProcess {
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+}
+
+export interface Sandbox {
+  dir: string;
+  relay: TestRelay;
+  sim: LndSim;
+  prices: PriceServer;
+  lnurl: LnurlServer;
+  nodeSecretKey: Uint8Array;
+  nodePubkey: string;
+  rpcPort: number;
+  logFile: string;
+  daemon: DaemonProcess | null;
+  startDaemon(): Promise<DaemonProcess>;
+  /** SIGTERM (graceful) or SIGKILL the daemon and wait for it to exit; returns the exit code. */
+  stopDaemon(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Lines of the daemon log parsed as JSON (non-JSON lines skipped). */
+  logs(): Array<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function tomlValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) return `[${v.map(tomlValue).join(', ')}]`;
+  throw new Error(`cannot write ${typeof v} to TOML`);
+}
+
+export function settingsToml(sections: Record<string, Record<string, unknown>>): string {
+  return Object.entries(sections)
+    .map(([name, keys]) => `[${name}]\n${Object.entries(keys).map(([k, v]) => `${k} = ${tomlValue(v)}`).join('\n')}\n`)
+    .join('\n');
+}
+
+export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
+  if (!existsSync(DAEMON_ENTRY)) throw new Error(`${DAEMON_ENTRY} is missing: run \`npm run build\` first`);
+  const dir = mkdtempSync(path.join(tmpdir(), 'mostrod-sandbox-'));
+  const relay = await startRelay();
+  const sim = await startLndSim();
+  const prices = await PriceServer.start({ USD: 100_000, EUR: 90_000, VES: 5_000_000_000, ARS: 100_000_000 });
+  const lnurl = await startLnurlServer({
+    network: sim.network,
+    issueInvoice: (amountMsat) => sim.createPayeeInvoice({ amountMsat }).paymentRequest,
+  });
+  const nodeSecretKey = generateSecretKey();
+  const nodePubkey = getPublicKey(nodeSecretKey);
+  const rpcPort = await freePort();
+  const logFile = path.join(dir, 'mostrod.log');
+
+  const base: Record<string, Record<string, unknown>> = {
+    lightning: {
+      lnd_cert_file: sim.certPath,
+      lnd_macaroon_file: sim.macaroonPath,
+      lnd_grpc_host: sim.grpcHost,
+      invoice_expiration_window: 3600,
+      hold_invoice_cltv_delta: 144,
+      hold_invoice_expiration_window: 300,
+      payment_attempts: 3,
+      payment_retries_interval: 60,
+    },
+    nostr: { nsec_privkey: bytesToHex(nodeSecretKey), relays: [relay.url] },
+    mostro: {
+      fee: 0.006,
+      max_routing_fee: 0.002,
+      max_order_amount: 1_000_000,
+      min_payment_amount: 100,
+      expiration_hours: 24,
+      max_expiration_days: 15,
+      expiration_seconds: 900,
+      user_rates_sent_interval_seconds: 3600,
+      publish_relays_interval: 60,
+      pow: 0,
+      publish_mostro_info_interval: 300,
+      bitcoin_price_api_url: prices.url,
+      fiat_currencies_accepted: ['USD', 'EUR', 'ARS', 'VES'],
+      max_orders_per_response: 10,
+      dev_fee_percentage: 0.3,
+      name: 'Mostro sandbox',
+      dev_fee_lightning_address: lnurl.address('devfund'),
+      lnurl_allow_private_hosts: true,
+    },
+    database: { url: 'sqlite://mostro.db' },
+    rpc: { enabled: true, listen_address: '127.0.0.1', port: rpcPort },
+    expiration: { order_days: 30, rating_days: 90, dispute_days: 90, fee_audit_days: 365 },
+  };
+  for (const [section, keys] of Object.entries(opts.settings ?? {})) base[section] = { ...(base[section] ?? {}), ...keys };
+  writeFileSync(path.join(dir, 'settings.toml'), settingsToml(base));
+
+  const sandbox: Sandbox = {
+    dir,
+    relay,
+    sim,
+    prices,
+    lnurl,
+    nodeSecretKey,
+    nodePubkey,
+    rpcPort,
+    logFile,
+    daemon: null,
+    async startDaemon() {
+      if (sandbox.daemon !== null) throw new Error('daemon already running');
+      const child = spawn(process.execPath, [DAEMON_ENTRY, '-d', dir], {
+        env: { ...process.env, MOSTROD_LOG_LEVEL: opts.logLevel ?? 'info', MOSTRO_NSEC_PRIVKEY: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const out = createWriteStream(logFile, { flags: 'a' });
+      child.stdout.pipe(out, { end: false });
+      child.stderr.pipe(out, { end: false });
+      if (opts.echoLogs === true) {
+        child.stdout.pipe(process.stderr, { end: false });
+        child.stderr.pipe(process.stderr, { end: false });
+      }
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const proc: DaemonProcess = { child, exited };
+      sandbox.daemon = proc;
+      await waitForReady(sandbox, proc);
+      return proc;
+    },
+    async stopDaemon(signal: NodeJS.Signals = 'SIGTERM') {
+      const d = sandbox.daemon;
+      if (d === null) return null;
+      d.child.kill(signal);
+      const code = await d.exited;
+      sandbox.daemon = null;
+      return code;
+    },
+    logs() {
+      if (!existsSync(logFile)) return [];
+      const lines: Array<Record<string, unknown>> = [];
+      for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+        if (!line.startsWith('{')) continue;
+        try {
+          lines.push(JSON.parse(line) as Record<string, unknown>);
+        } catch {
+          // partial line
+        }
+      }
+      return lines;
+    },
+    async close() {
+      await sandbox.stopDaemon('SIGTERM').catch(() => null);
+      await Promise.allSettled([relay.close(), sim.close(), prices.close(), lnurl.close()]);
+      if (opts.keepDir !== true) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  if (opts.startDaemon !== false) await sandbox.startDaemon();
+  return sandbox;
+}
+
+/** Wait for the daemon's "ready" log line (intake subscribed), or fail if it exits first. */
+async function waitForReady(sb: Sandbox, proc: DaemonProcess, timeoutMs = 20_000): Promise<void> {
+  const started = Date.now();
+  let exited = false;
+  void proc.exited.then(() => {
+    exited = true;
+  });
+  while (Date.now() - started < timeoutMs) {
+    if (sb.logs().some((l) => l['msg'] === 'mostrod ready')) return;
+    if (exited) throw new Error(`daemon exited before it was ready; log:\n${readFileSync(sb.logFile, 'utf8').slice(-4000)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`daemon not ready after ${timeoutMs} ms; log:\n${readFileSync(sb.logFile, 'utf8').slice(-4000)}`);
+}
