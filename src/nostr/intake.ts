@@ -1,0 +1,260 @@
+/**
+ * Inbound pipeline: every event from the relay pool goes through the gates of intake-gates.ts in
+ * order, then to the router. `handle()` never throws and always resolves with a verdict.
+ *
+ * Order: kind → size → PoW → outer signature → replay cache → unwrap → freshness → parse →
+ * tuple signature → structure → (per-identity lock) trade index → dispatch.
+ * (0.17.1 checks the trade index before the structure; checking structure first means a
+ * malformed request no longer creates a user row.)
+ */
+import type { Logger } from 'pino';
+import type { Inbound } from '../app/inbound.js';
+import { KeyedLock } from '../app/locks.js';
+import type { Clock } from '../clock.js';
+import type { Settings } from '../config/types.js';
+import type { MostroKeys } from '../context.js';
+import { ConversationKeyCache } from '../crypto/conversation-key.js';
+import { cantDoMessage } from '../protocol/build.js';
+import type { Message } from '../protocol/types.js';
+import {
+  gateFreshness,
+  gateKind,
+  gateParse,
+  gatePow,
+  gateSignature,
+  gateSize,
+  gateStructure,
+  gateTradeIndex,
+  gateTupleSignature,
+  gateUnwrap,
+  type DropReason,
+  type TradeIndexStore,
+} from './intake-gates.js';
+import type { Outbox } from './outbox.js';
+
+export type { DropReason, TradeIndexStore } from './intake-gates.js';
+
+export type Verdict =
+  | { ok: true; message: Message; inbound: Inbound }
+  | { ok: false; reason: DropReason; detail?: string; reply?: Message };
+
+export type Dispatch = (msg: Message, inbound: Inbound) => Promise<void>;
+
+export interface IntakeLimits {
+  /** Max characters of the wrap's content (base64). Default 16384 (mostrod: 6500-byte events). */
+  maxContentBytes: number;
+  /** Rumors older than this are stale (mostrod: 10 s). */
+  pastSeconds: number;
+  /** Rumors dated further ahead than this are dropped (mostrod: no bound, HQ-2). Default 300 s. */
+  futureSeconds: number;
+  /** Wrap ids remembered against replays (entries also expire). Default 100 000. */
+  replayCacheSize: number;
+  /** Requests processed concurrently after the crypto gates. Default 32. */
+  maxConcurrent: number;
+  /** Requests waiting for a slot before new ones are dropped as 'overloaded'. Default 10 000. */
+  maxQueued: number;
+  /** Seal-layer conversation keys cached (node key × identity keys). Default 10 000. */
+  sealKeyCacheSize: number;
+}
+
+export const DEFAULT_INTAKE_LIMITS: IntakeLimits = {
+  maxContentBytes: 16 * 1024,
+  pastSeconds: 10,
+  futureSeconds: 300,
+  replayCacheSize: 100_000,
+  maxConcurrent: 32,
+  maxQueued: 10_000,
+  sealKeyCacheSize: 10_000,
+};
+
+export interface IntakeDeps {
+  keys: MostroKeys;
+  settings: Settings;
+  clock: Clock;
+  logger: Logger;
+  tradeIndexStore: TradeIndexStore;
+  dispatch: Dispatch;
+  outbox: Outbox;
+  limits?: Partial<IntakeLimits>;
+}
+
+export type IntakeCounter = DropReason | 'dispatched' | 'dispatch-error';
+
+/** Wrap ids already accepted, each kept until any rumor it could carry is stale anyway. */
+class ReplayCache {
+  private readonly expiries = new Map<string, number>();
+
+  constructor(private readonly capacity: number) {}
+
+  seen(id: string, now: number): boolean {
+    const exp = this.expiries.get(id);
+    return exp !== undefined && exp >= now;
+  }
+
+  add(id: string, expiresAt: number, now: number): void {
+    this.expiries.set(id, expiresAt);
+    // Map order = insertion order; expiries are roughly monotonic, so trim from the front.
+    for (const [k, exp] of this.expiries) {
+      if (this.expiries.size <= this.capacity && exp >= now) break;
+      this.expiries.delete(k);
+    }
+  }
+
+  get size(): number {
+    return this.expiries.size;
+  }
+}
+
+export class Intake {
+  private readonly limits: IntakeLimits;
+  private readonly sealKeys: ConversationKeyCache;
+  private readonly replay: ReplayCache;
+  private readonly identityLocks = new KeyedLock();
+  private readonly counts = new Map<IntakeCounter, number>();
+  private readonly inflight = new Set<Promise<Verdict>>();
+  private readonly waiting: Array<() => void> = [];
+  private active = 0;
+
+  constructor(private readonly deps: IntakeDeps) {
+    this.limits = { ...DEFAULT_INTAKE_LIMITS, ...deps.limits };
+    this.sealKeys = new ConversationKeyCache(deps.keys.secretKey, this.limits.sealKeyCacheSize);
+    this.replay = new ReplayCache(this.limits.replayCacheSize);
+  }
+
+  /** Run one event through the pipeline. Never throws. */
+  handle(event: unknown): Promise<Verdict> {
+    const p = this.process(event).catch((err: unknown): Verdict => {
+      this.deps.logger.error({ err }, 'intake: unexpected error');
+      return { ok: false, reason: 'error', detail: err instanceof Error ? err.message : String(err) };
+    });
+    const tracked = p.then((v) => {
+      this.count(v.ok ? 'dispatched' : v.reason);
+      return v;
+    });
+    this.inflight.add(tracked);
+    void tracked.finally(() => this.inflight.delete(tracked));
+    return tracked;
+  }
+
+  /** Resolves when every event handed to handle() so far (and meanwhile) has finished. */
+  async idle(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+
+  /** Verdict counters since start (for metrics and benchmarks). */
+  counters(): Record<string, number> {
+    return Object.fromEntries(this.counts);
+  }
+
+  private count(c: IntakeCounter): void {
+    this.counts.set(c, (this.counts.get(c) ?? 0) + 1);
+  }
+
+  private dropped(reason: DropReason, detail?: string, reply?: Message): Verdict {
+    this.deps.logger.debug({ reason, detail }, 'intake: event dropped');
+    const v: Verdict = { ok: false, reason };
+    if (detail !== undefined) v.detail = detail;
+    if (reply !== undefined) v.reply = reply;
+    return v;
+  }
+
+  private async process(raw: unknown): Promise<Verdict> {
+    const { keys, settings, clock } = this.deps;
+    const limits = this.limits;
+
+    const kind = gateKind(raw);
+    if (!kind.ok) return this.dropped(kind.reason, kind.detail);
+    const size = gateSize(kind.event, limits.maxContentBytes);
+    if (!size.ok) return this.dropped(size.reason, size.detail);
+    const pow = gatePow(kind.event, settings.mostro.pow);
+    if (!pow.ok) return this.dropped(pow.reason, pow.detail);
+    const sig = gateSignature(raw);
+    if (!sig.ok) return this.dropped(sig.reason, sig.detail);
+    const wrap = sig.event;
+
+    // Remember the id only once its signature is valid: a forged copy must not shadow the original.
+    const now = clock.now();
+    if (this.replay.seen(wrap.id, now)) return this.dropped('duplicate');
+    this.replay.add(wrap.id, now + limits.pastSeconds + limits.futureSeconds + 1, now);
+
+    const unwrapped = gateUnwrap(wrap, keys.secretKey, this.sealKeys);
+    if (!unwrapped.ok) return this.dropped(unwrapped.reason, unwrapped.detail);
+    const { gift } = unwrapped;
+    const fresh = gateFreshness(gift.rumor.created_at, now, limits.pastSeconds, limits.futureSeconds);
+    if (!fresh.ok) return this.dropped(fresh.reason, fresh.detail);
+    const parse = gateParse(gift.rumor.content);
+    if (!parse.ok) return this.dropped(parse.reason, parse.detail);
+    const { parsed } = parse;
+    const tuple = gateTupleSignature(parsed, gift.identity, gift.tradeKey);
+    if (!tuple.ok) return this.dropped(tuple.reason, tuple.detail);
+    const structure = gateStructure(parsed.message);
+    if (!structure.ok) return this.dropped(structure.reason, structure.detail);
+
+    if (!(await this.acquire())) return this.dropped('overloaded');
+    try {
+      // One identity's requests run one at a time, in arrival order: the trade-index check and the
+      // handler's index update can't interleave with another request of the same user.
+      return await this.identityLocks.run(gift.identity, async () => {
+        const ti = await gateTradeIndex(this.deps.tradeIndexStore, parsed, gift.identity, gift.tradeKey, clock.now());
+        if (!ti.ok) {
+          let reply: Message | undefined;
+          if (ti.stale === true) {
+            const k = parsed.message.kind;
+            reply = cantDoMessage('invalid_trade_index', {
+              ...(k.id !== undefined ? { id: k.id } : {}),
+              requestId: k.request_id,
+            });
+            this.deps.outbox.sendMessage(gift.tradeKey, reply, { queue: 'cant-do' });
+          }
+          return this.dropped(ti.reason, ti.detail, reply);
+        }
+        const inbound: Inbound = {
+          identity: gift.identity,
+          tradeKey: gift.tradeKey,
+          createdAt: gift.rumor.created_at,
+          eventId: wrap.id,
+          fullPrivacy: gift.identity === gift.tradeKey,
+        };
+        try {
+          await this.deps.dispatch(parsed.message, inbound);
+        } catch (err) {
+          this.count('dispatch-error');
+          this.deps.logger.error({ err, action: parsed.message.kind.action }, 'intake: dispatch failed');
+        }
+        return { ok: true, message: parsed.message, inbound };
+      });
+    } finally {
+      this.release();
+    }
+  }
+
+  private acquire(): Promise<boolean> {
+    if (this.active < this.limits.maxConcurrent) {
+      this.active++;
+      return Promise.resolve(true);
+    }
+    if (this.waiting.length >= this.limits.maxQueued) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      this.waiting.push(() => {
+        this.active++;
+        resolve(true);
+      });
+    });
+  }
+
+  private release(): void {
+    this.active--;
+    const next = this.waiting.shift();
+    if (next !== undefined) next();
+  }
+
+  /** Current load (for metrics). */
+  stats(): { active: number; queued: number; replayCache: number; sealKeyCache: number } {
+    return {
+      active: this.active,
+      queued: this.waiting.length,
+      replayCache: this.replay.size,
+      sealKeyCache: this.sealKeys.size,
+    };
+  }
+}

@@ -1,0 +1,139 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import * as ntNip44 from 'nostr-tools/nip44';
+import { finalizeEvent as ntFinalize, verifyEvent as ntVerify } from 'nostr-tools/pure';
+import {
+  bytesToHex,
+  cryptoBackend,
+  ecdhSharedX,
+  generateSecretKey,
+  getPublicKey,
+  hexToBytes,
+  nobleBackend,
+  schnorrSign,
+  schnorrVerify,
+  sha256,
+  sha256Hex,
+} from '../../../src/crypto/secp.js';
+import { ConversationKeyCache, conversationKey } from '../../../src/crypto/conversation-key.js';
+import { finalizeEvent, getEventHash, verifyEvent } from '../../../src/crypto/event.js';
+import { LruCache } from '../../../src/crypto/lru-cache.js';
+
+void describe('secp backend', () => {
+  void test('fast backends load on this platform (native ECDH, WASM schnorr)', () => {
+    assert.equal(cryptoBackend(), 'ecdh:native,schnorr:wasm');
+  });
+
+  void test('sha256 matches a known vector', () => {
+    assert.equal(sha256Hex('abc'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    assert.equal(bytesToHex(sha256(new TextEncoder().encode('abc'))), sha256Hex('abc'));
+  });
+
+  void test('public keys, ECDH and signatures agree with the noble reference', () => {
+    for (let i = 0; i < 25; i++) {
+      const a = generateSecretKey();
+      const b = generateSecretKey();
+      const pa = getPublicKey(a);
+      const pb = getPublicKey(b);
+      assert.equal(pa, bytesToHex(nobleBackend.publicKey(a)));
+      const x = ecdhSharedX(a, pb);
+      assert.equal(bytesToHex(x), bytesToHex(nobleBackend.ecdhX(a, hexToBytes(pb))));
+      assert.equal(bytesToHex(x), bytesToHex(ecdhSharedX(b, pa)), 'ECDH is symmetric');
+      const msg = sha256(`m${i}`);
+      const sig = schnorrSign(msg, a);
+      assert.ok(nobleBackend.verify(hexToBytes(sig), msg, hexToBytes(pa)));
+      assert.ok(schnorrVerify(sig, msg, pa));
+      assert.ok(!schnorrVerify(sig, sha256('other'), pa));
+      assert.ok(!schnorrVerify(sig, msg, pb));
+    }
+  });
+
+  void test('schnorrVerify never throws on malformed input', () => {
+    const msg = sha256('x');
+    assert.equal(schnorrVerify('zz', msg, 'aa'), false);
+    assert.equal(schnorrVerify('00'.repeat(64), msg, '00'.repeat(32)), false);
+    assert.equal(schnorrVerify('ff'.repeat(64), msg, 'ff'.repeat(32)), false);
+    assert.equal(schnorrVerify('00'.repeat(64), new Uint8Array(5), getPublicKey(generateSecretKey())), false);
+  });
+
+  void test('ECDH with a point not on the curve throws', () => {
+    // x = 5 has no y on secp256k1 (5^3 + 7 = 132 is not a square mod p)
+    const bad = '00'.repeat(31) + '05';
+    assert.throws(() => ecdhSharedX(generateSecretKey(), bad));
+    assert.throws(() => ecdhSharedX(generateSecretKey(), 'nothex'));
+  });
+});
+
+void describe('conversation key', () => {
+  void test('equals nostr-tools getConversationKey', () => {
+    for (let i = 0; i < 20; i++) {
+      const a = generateSecretKey();
+      const pb = getPublicKey(generateSecretKey());
+      assert.equal(bytesToHex(conversationKey(a, pb)), bytesToHex(ntNip44.v2.utils.getConversationKey(a, pb)));
+    }
+  });
+
+  void test('NIP-44 spec vector', () => {
+    // nip44.vectors.json v2 valid.get_conversation_key[0]
+    const sec1 = hexToBytes('315e59ff51cb9209768cf7da80791ddcaae56ac9775eb25b6dee1234bc5d2268');
+    const pub2 = 'c2f9d9948dc8c7c38321e4b85c8558872eafa0641cd269db76848a6073e69133';
+    assert.equal(bytesToHex(conversationKey(sec1, pub2)), '3dfef0ce2a4d80a25e7a328accf73448ef67096f65f79588e358d9a0eb9013f1');
+  });
+
+  void test('cache returns the same key and counts hits', () => {
+    const sk = generateSecretKey();
+    const cache = new ConversationKeyCache(sk, 2);
+    const p1 = getPublicKey(generateSecretKey());
+    const p2 = getPublicKey(generateSecretKey());
+    const p3 = getPublicKey(generateSecretKey());
+    assert.deepEqual(cache.get(p1), conversationKey(sk, p1));
+    cache.get(p1);
+    cache.get(p2);
+    cache.get(p3); // evicts p1 (least recently used)
+    assert.equal(cache.size, 2);
+    assert.equal(cache.hits, 1);
+    assert.equal(cache.misses, 3);
+    cache.get(p1);
+    assert.equal(cache.misses, 4);
+  });
+});
+
+void describe('events', () => {
+  void test('our signed events verify in nostr-tools and vice versa', () => {
+    const sk = generateSecretKey();
+    const ours = finalizeEvent({ kind: 1, created_at: 1700000000, tags: [['p', 'x'], ['e', 'y', 'z']], content: 'hi "there" \n ü' }, sk);
+    assert.ok(ntVerify({ ...ours }));
+    assert.ok(verifyEvent(ours));
+    const theirs = ntFinalize({ kind: 38383, created_at: 1700000001, tags: [['d', 'abc']], content: '' }, sk);
+    assert.ok(verifyEvent({ ...theirs }));
+    assert.equal(getEventHash(theirs), theirs.id);
+  });
+
+  void test('verifyEvent rejects tampering and malformed shapes without throwing', () => {
+    const sk = generateSecretKey();
+    const e = finalizeEvent({ kind: 1059, created_at: 1700000000, tags: [], content: 'c' }, sk);
+    assert.ok(verifyEvent(e));
+    assert.equal(verifyEvent({ ...e, content: 'd' }), false);
+    assert.equal(verifyEvent({ ...e, sig: bytesToHex(randomBytes(64)) }), false);
+    assert.equal(verifyEvent({ ...e, id: 'A'.repeat(64) }), false);
+    assert.equal(verifyEvent({ ...e, created_at: -1 }), false);
+    assert.equal(verifyEvent({ ...e, tags: [[1]] }), false);
+    assert.equal(verifyEvent(null), false);
+    assert.equal(verifyEvent('x'), false);
+    assert.equal(verifyEvent([]), false);
+  });
+});
+
+void describe('LruCache', () => {
+  void test('evicts least recently used', () => {
+    const c = new LruCache<string, number>(2);
+    c.set('a', 1);
+    c.set('b', 2);
+    assert.equal(c.get('a'), 1);
+    c.set('c', 3);
+    assert.equal(c.has('b'), false);
+    assert.equal(c.has('a'), true);
+    assert.throws(() => new LruCache(0));
+  });
+});
