@@ -4,6 +4,8 @@ import { casUpdateUserRating, getUser, MAX_RATING, MIN_RATING, type RatingPatch 
 import { CantDoError, SilentError } from '../../errors.js';
 import { buildRatingEvent, daysSince } from '../../nostr/events.js';
 import { buildMessage } from '../../protocol/build.js';
+import { enqueueEvent } from '../../db/event-queue.js';
+import { publishQueuedEvent } from '../../scheduler/jobs/publish-queued-events.js';
 import type { Handler } from '../handler.js';
 
 /**
@@ -39,8 +41,9 @@ export function applyRating(
  * Changed: unknown order id → cant-do not_found (#752); a rating outside 1..5 → cant-do
  * invalid_rating (0.17.1 was silent, HQ-13c); the rater's flag and the rated user's aggregates are
  * written in ONE transaction, each by compare-and-set (upstream #865: no double apply, no lost
- * update between two concurrent ratings of the same user); the 38384 event is published at once
- * instead of in an in-memory hourly batch that was lost on restart (HQ-13f).
+ * update between two concurrent ratings of the same user); the 38384 event is queued in the DB in
+ * that same transaction and published at once, instead of in an in-memory hourly batch that was
+ * lost on restart (HQ-13f / Q26); the rating-queue job publishes whatever a stop left queued.
  */
 export const rateUser: Handler = async (ctx, msg, inbound) => {
   const orderId = msg.kind.id;
@@ -75,7 +78,8 @@ export const rateUser: Handler = async (ctx, msg, inbound) => {
     throw new SilentError(`the rated party of order ${o.id} trades in full privacy; rating ignored`);
   }
 
-  const result = await ctx.db.transaction().execute(async (trx) => {
+  const now = ctx.clock.now();
+  const queuedId = await ctx.db.transaction().execute(async (trx) => {
     const claimed = await casUpdateOrder(
       trx,
       o.id,
@@ -92,29 +96,26 @@ export const rateUser: Handler = async (ctx, msg, inbound) => {
       if (user === undefined) throw new SilentError(`rated user ${ratedMaster} not found`);
       const patch = applyRating(user, rating);
       if (await casUpdateUserRating(trx, ratedMaster, { total_reviews: user.total_reviews }, patch)) {
-        return { user, patch };
+        const event = buildRatingEvent({
+          d: sender,
+          total_reviews: patch.total_reviews,
+          total_rating: patch.total_rating,
+          last_rating: patch.last_rating,
+          max_rate: patch.max_rating,
+          min_rate: patch.min_rating,
+          days: daysSince(user.created_at, now),
+          settings: ctx.settings,
+          now,
+        });
+        // Queued durably with the rating itself (fix of Q26); published right below, and by the
+        // rating-queue job if this process stops first.
+        return enqueueEvent(trx, { ...event, created_at: event.created_at ?? now }, now);
       }
     }
     throw new Error(`rating of ${ratedMaster} kept losing its compare-and-set`);
   });
 
-  const now = ctx.clock.now();
-  const event = buildRatingEvent({
-    d: sender,
-    total_reviews: result.patch.total_reviews,
-    total_rating: result.patch.total_rating,
-    last_rating: result.patch.last_rating,
-    max_rate: result.patch.max_rating,
-    min_rate: result.patch.min_rating,
-    days: daysSince(result.user.created_at, now),
-    settings: ctx.settings,
-    now,
-  });
-  try {
-    await ctx.outbox.publish(event);
-  } catch (err) {
-    ctx.logger.error({ err, orderId: o.id }, 'rating event could not be queued for publication');
-  }
+  await publishQueuedEvent(ctx, queuedId);
   ctx.outbox.sendMessage(
     sender,
     buildMessage({ action: 'rate-received', id: o.id, requestId, payload: { rating_user: rating } }),

@@ -1,0 +1,56 @@
+import { rewatchOpenEscrows } from '../../app/flows/hold-invoice.js';
+import { reconcilePayouts, type ReconcileSummary } from '../../app/flows/payout.js';
+import type { AppContext } from '../../context.js';
+import { reconcileDevFees, type DevFeeState } from './dev-fee.js';
+
+export interface BootReconcileOptions {
+  /**
+   * Re-subscribe every live escrow (default true). The LND backend resubscribes its own watches
+   * after a reconnect, so a caller that runs this on every reconnect may pass false after the first.
+   */
+  rewatchEscrows?: boolean;
+  /** The dev-fee job's per-process state (registerJobs' `devFeeState`), so both share it. */
+  devFeeState?: DevFeeState;
+}
+
+export interface BootReconcileSummary {
+  escrowsWatched: number | null;
+  payouts: ReconcileSummary | null;
+  devFees: boolean;
+  /** Steps that failed (each is logged). */
+  failed: string[];
+}
+
+/**
+ * Run when the Lightning node becomes `up` (at boot and after every reconnect), before anything
+ * may pay or settle: re-watch every live escrow (an invoice accepted while we were away is
+ * processed now), resolve every buyer-payout claim against LND, and resolve every recorded dev-fee
+ * payment hash (dev-fee phase 3). Each step runs even if an earlier one failed; failures are
+ * logged and listed in the summary.
+ */
+export async function bootReconcile(ctx: AppContext, opts: BootReconcileOptions = {}): Promise<BootReconcileSummary> {
+  const summary: BootReconcileSummary = { escrowsWatched: null, payouts: null, devFees: false, failed: [] };
+  if (opts.rewatchEscrows ?? true) {
+    try {
+      summary.escrowsWatched = await rewatchOpenEscrows(ctx);
+    } catch (err) {
+      summary.failed.push('escrows');
+      ctx.logger.error({ err }, 'boot reconciliation: re-watching escrows failed');
+    }
+  }
+  try {
+    summary.payouts = await reconcilePayouts(ctx);
+  } catch (err) {
+    summary.failed.push('payouts');
+    ctx.logger.error({ err }, 'boot reconciliation: payout claims not reconciled');
+  }
+  try {
+    await reconcileDevFees(ctx, opts.devFeeState !== undefined ? { state: opts.devFeeState } : {});
+    summary.devFees = true;
+  } catch (err) {
+    summary.failed.push('dev-fees');
+    ctx.logger.error({ err }, 'boot reconciliation: dev fee payments not reconciled');
+  }
+  ctx.logger.info(summary, 'boot reconciliation done');
+  return summary;
+}

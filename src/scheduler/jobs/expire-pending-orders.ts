@@ -1,0 +1,31 @@
+import { publishOrder } from '../../app/flows/publish.js';
+import type { AppContext } from '../../context.js';
+import { casUpdateOrder, findExpiredPending, getOrder } from '../../db/orders.js';
+
+/**
+ * Job (every 60 s, DAEMON.md §4.1, PROTOCOL.md §6.6): pending orders whose `expires_at` is in the
+ * past become `expired` and their 38383 event is republished (`s=canceled`). No message to the
+ * maker, no Lightning (a pending order holds no invoice).
+ *
+ * Each order is handled under its lock with a compare-and-set from `pending` (a take or a cancel
+ * that wins the race keeps the order); 0.17.1 published first and then rewrote the whole row,
+ * which could overwrite a concurrent take. One order's failure is logged and the others go on.
+ */
+export async function expirePendingOrders(ctx: AppContext): Promise<void> {
+  const now = ctx.clock.now();
+  const expired = await findExpiredPending(ctx.db, now);
+  for (const listed of expired) {
+    try {
+      await ctx.locks.run(`order:${listed.id}`, async () => {
+        const o = await getOrder(ctx.db, listed.id);
+        if (o === undefined || o.status !== 'pending' || o.expires_at >= now) return;
+        const won = await casUpdateOrder(ctx.db, o.id, { status: 'pending', expires_at: o.expires_at }, { status: 'expired' });
+        if (!won) return;
+        ctx.logger.info({ orderId: o.id, createdAt: o.created_at, expiresAt: o.expires_at }, `Order id ${o.id} - created at ${o.created_at} is expired`);
+        await publishOrder(ctx, { ...o, status: 'expired' });
+      });
+    } catch (err) {
+      ctx.logger.error({ err, orderId: listed.id }, 'expiring a pending order failed');
+    }
+  }
+}

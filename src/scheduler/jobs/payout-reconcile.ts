@@ -1,0 +1,17 @@
+import { reconcilePayouts } from '../../app/flows/payout.js';
+import type { AppContext } from '../../context.js';
+
+/**
+ * Job (every 60 s; not in 0.17.1): resolve every buyer-payout claim against LND by payment hash —
+ * succeeded → success flow, failed → failure accounting, in flight → wait, unknown to LND (and
+ * older than the grace) → claim cleared and paid again — and finish settlements a crash
+ * interrupted. See reconcilePayouts (upstream #881). Skipped while the Lightning node is not `up`.
+ */
+export async function reconcilePayoutsJob(ctx: AppContext): Promise<void> {
+  if (ctx.lightning.state !== 'up') {
+    ctx.logger.info({ lightning: ctx.lightning.state }, 'payout reconciliation skipped: Lightning node not up');
+    return;
+  }
+  const s = await reconcilePayouts(ctx);
+  if (s.succeeded + s.failed + s.retried + s.settled > 0) ctx.logger.info(s, 'payout claims reconciled');
+}

@@ -1,0 +1,74 @@
+/**
+ * Wires every background job of mostrod 0.17.1 (DAEMON.md §4) — plus this port's payout
+ * reconciliation and escrow deadline guard — into a Scheduler, each with its interval from the
+ * settings. Jobs run first, then sleep; a job never overlaps itself; errors are logged by the
+ * scheduler and never stop the loop. The outbound DM queues (§4.10) are serviced by the outbox.
+ */
+import type { AppContext } from '../context.js';
+import { newDevFeeState, payDevFees, type DevFeeState } from './jobs/dev-fee.js';
+import { guardEscrowDeadlines } from './jobs/escrow-deadline.js';
+import { expirePendingOrders } from './jobs/expire-pending-orders.js';
+import { reconcilePayoutsJob } from './jobs/payout-reconcile.js';
+import { retryPayouts } from './jobs/payout-retries.js';
+import { publishInfo } from './jobs/publish-info.js';
+import { publishQueuedEvents } from './jobs/publish-queued-events.js';
+import { publishRelayList } from './jobs/publish-relay-list.js';
+import { MIN_PRICE_INTERVAL_SECONDS, priceJobInterval, updatePrices } from './jobs/update-prices.js';
+import { cancelTimedOutWaitingOrders } from './jobs/waiting-timeouts.js';
+import type { Scheduler } from './scheduler.js';
+
+export { bootReconcile } from './jobs/boot-reconcile.js';
+export { publishMetadata } from './jobs/publish-metadata.js';
+
+export interface JobDeps {
+  /** URLs of the relays currently connected (for the kind-10002 relay list). */
+  connectedRelays: () => string[];
+  /** Dev-fee per-process state; pass the same object to bootReconcile. Default: a new one. */
+  devFeeState?: DevFeeState;
+}
+
+/** Fixed intervals of 0.17.1's jobs and of the jobs this port adds (seconds). */
+export const JOB_INTERVALS = {
+  expirePendingOrders: 60,
+  waitingTimeouts: 60,
+  devFee: 60,
+  payoutReconcile: 60,
+  escrowDeadline: 60,
+} as const;
+
+/** Job names as registered (for runNow, logs and tests). */
+export const JOB_NAMES = [
+  'expire-pending-orders',
+  'rating-events',
+  'waiting-timeouts',
+  'payout-retries',
+  'dev-fee',
+  'info-event',
+  'relay-list',
+  'prices',
+  'payout-reconcile',
+  'escrow-deadline',
+] as const;
+
+export function registerJobs(scheduler: Scheduler, ctx: AppContext, deps: JobDeps): void {
+  const { mostro, lightning } = ctx.settings;
+  const devFeeState = deps.devFeeState ?? newDevFeeState();
+  if (mostro.exchange_rates_update_interval_seconds < MIN_PRICE_INTERVAL_SECONDS) {
+    ctx.logger.error(
+      `exchange_rates_update_interval_seconds too low: ${mostro.exchange_rates_update_interval_seconds}s (minimum: ${MIN_PRICE_INTERVAL_SECONDS}s). Using minimum.`,
+    );
+  }
+  // Order of 0.17.1's start_scheduler, then the port's additions.
+  scheduler.every('expire-pending-orders', JOB_INTERVALS.expirePendingOrders, () => expirePendingOrders(ctx));
+  scheduler.every('rating-events', mostro.user_rates_sent_interval_seconds, () => publishQueuedEvents(ctx));
+  scheduler.every('waiting-timeouts', JOB_INTERVALS.waitingTimeouts, () => cancelTimedOutWaitingOrders(ctx));
+  scheduler.every('payout-retries', lightning.payment_retries_interval, () => retryPayouts(ctx));
+  scheduler.every('dev-fee', JOB_INTERVALS.devFee, () => payDevFees(ctx, { state: devFeeState }));
+  scheduler.every('info-event', mostro.publish_mostro_info_interval, () => publishInfo(ctx));
+  scheduler.every('relay-list', mostro.publish_relays_interval, () =>
+    publishRelayList(ctx, { connectedRelays: deps.connectedRelays }),
+  );
+  scheduler.every('prices', priceJobInterval(ctx.settings), () => updatePrices(ctx));
+  scheduler.every('payout-reconcile', JOB_INTERVALS.payoutReconcile, () => reconcilePayoutsJob(ctx));
+  scheduler.every('escrow-deadline', JOB_INTERVALS.escrowDeadline, () => guardEscrowDeadlines(ctx));
+}
