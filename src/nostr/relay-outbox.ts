@@ -1,0 +1,229 @@
+/**
+ * The production Outbox (DAEMON.md §4.10, §8.4, §8.6).
+ *
+ * Messages: three FIFO queues (order, cant-do, restore) drained concurrently. Within a queue,
+ * messages are wrapped and handed to the relays strictly in enqueue order (the EVENT frames go
+ * out in that order on each connection), with up to `window` of them awaiting relay OKs at once —
+ * no 250 ms pacing like mostrod. A message counts as sent when at least one relay accepted it;
+ * otherwise it is retried with backoff (a retried message may then arrive after later ones) and
+ * finally logged as dropped.
+ *
+ * Events: `publish()` signs with the node key, keeps created_at strictly increasing per
+ * replaceable/addressable coordinate (same-second updates would otherwise tie and relays keep
+ * the lowest id — STACK.md §8), and publishes to every relay, retrying the relays that refused
+ * or did not answer (upstream #872/#888).
+ */
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import type { MostroKeys } from '../context.js';
+import { ConversationKeyCache } from '../crypto/conversation-key.js';
+import { finalizeEvent, type NostrEvent } from '../crypto/event.js';
+import { LruCache } from '../crypto/lru-cache.js';
+import type { Message } from '../protocol/types.js';
+import { wrapMessage } from './gift-wrap.js';
+import type { EventTemplate, MessageQueue, Outbox, SendOptions } from './outbox.js';
+import type { PublishResult } from './relay-pool.js';
+
+/** What the outbox needs from the relay pool. */
+export interface Publisher {
+  publish(event: NostrEvent, urls?: readonly string[]): Promise<PublishResult[]>;
+  urls(): string[];
+}
+
+export interface RetryPolicy {
+  attempts: number;
+  initialMs: number;
+  maxMs: number;
+}
+
+export interface RelayOutboxOptions {
+  pool: Publisher;
+  keys: MostroKeys;
+  clock: Clock;
+  logger: Logger;
+  /** NIP-13 difficulty mined on outgoing wraps (mostrod mines none). Default 0. */
+  pow?: number;
+  messageRetry?: Partial<RetryPolicy>;
+  publishRetry?: Partial<RetryPolicy>;
+  /** Messages of one queue awaiting relay OKs at once. Default 32. */
+  window?: number;
+  /** Injectable delay (tests). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const QUEUES: readonly MessageQueue[] = ['order', 'cant-do', 'restore'];
+
+interface QueuedMessage {
+  to: string;
+  message: Message;
+  createdAt: number;
+  done: () => void;
+}
+
+interface QueueState {
+  items: QueuedMessage[];
+  inflight: number;
+}
+
+export interface OutboxStats {
+  queued: Record<MessageQueue, number>;
+  inflight: number;
+  messagesSent: number;
+  messagesDropped: number;
+  eventsPublished: number;
+  eventsIncomplete: number;
+}
+
+function isReplaceable(kind: number): boolean {
+  return kind === 0 || kind === 3 || (kind >= 10000 && kind < 20000) || (kind >= 30000 && kind < 40000);
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class RelayOutbox implements Outbox {
+  private readonly queues = new Map<MessageQueue, QueueState>();
+  private readonly pending = new Set<Promise<void>>();
+  private readonly sealKeys: ConversationKeyCache;
+  private readonly lastCreatedAt = new LruCache<string, number>(100_000);
+  private readonly messageRetry: RetryPolicy;
+  private readonly publishRetry: RetryPolicy;
+  private readonly window: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly counters = { messagesSent: 0, messagesDropped: 0, eventsPublished: 0, eventsIncomplete: 0 };
+
+  constructor(private readonly o: RelayOutboxOptions) {
+    for (const q of QUEUES) this.queues.set(q, { items: [], inflight: 0 });
+    this.sealKeys = new ConversationKeyCache(o.keys.secretKey);
+    this.messageRetry = { attempts: 5, initialMs: 500, maxMs: 8000, ...o.messageRetry };
+    this.publishRetry = { attempts: 8, initialMs: 1000, maxMs: 30_000, ...o.publishRetry };
+    this.window = o.window ?? 32;
+    this.sleep = o.sleep ?? defaultSleep;
+  }
+
+  sendMessage(recipient: string, message: Message, opts?: SendOptions): void {
+    const queue = opts?.queue ?? 'order';
+    const state = this.queues.get(queue);
+    if (state === undefined) throw new Error(`unknown queue ${queue}`);
+    let done!: () => void;
+    const p = new Promise<void>((r) => (done = r));
+    this.track(p);
+    state.items.push({ to: recipient, message, createdAt: this.o.clock.now(), done });
+    this.pump(state);
+  }
+
+  publish(template: EventTemplate): Promise<string> {
+    let createdAt = template.created_at ?? this.o.clock.now();
+    if (isReplaceable(template.kind)) {
+      const d = template.kind >= 30000 ? (template.tags.find((t) => t[0] === 'd')?.[1] ?? '') : '';
+      const key = `${template.kind}:${d}`;
+      const last = this.lastCreatedAt.get(key);
+      if (last !== undefined && createdAt <= last) createdAt = last + 1;
+      this.lastCreatedAt.set(key, createdAt);
+    }
+    const event = finalizeEvent(
+      { kind: template.kind, tags: template.tags, content: template.content, created_at: createdAt },
+      this.o.keys.secretKey,
+    );
+    this.track(this.publishWithRetry(event));
+    return Promise.resolve(event.id);
+  }
+
+  async flush(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  stats(): OutboxStats {
+    const queued = { order: 0, 'cant-do': 0, restore: 0 } as Record<MessageQueue, number>;
+    let inflight = 0;
+    for (const [name, s] of this.queues) {
+      queued[name] = s.items.length;
+      inflight += s.inflight;
+    }
+    return { queued, inflight, ...this.counters };
+  }
+
+  private track(p: Promise<void>): void {
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+
+  private pump(state: QueueState): void {
+    while (state.inflight < this.window && state.items.length > 0) {
+      const item = state.items.shift()!;
+      state.inflight++;
+      let wrap: NostrEvent;
+      try {
+        wrap = wrapMessage(item.message, item.to, this.o.keys.secretKey, {
+          now: item.createdAt,
+          pow: this.o.pow ?? 0,
+          sealKeys: this.sealKeys,
+        });
+      } catch (err) {
+        this.o.logger.error({ err, action: item.message.kind.action }, 'outbox: could not wrap message; dropped');
+        this.counters.messagesDropped++;
+        state.inflight--;
+        item.done();
+        continue;
+      }
+      // pool.publish writes the EVENT frames synchronously, so wire order = queue order.
+      void this.deliver(wrap, item).finally(() => {
+        state.inflight--;
+        item.done();
+        this.pump(state);
+      });
+    }
+  }
+
+  private backoff(policy: RetryPolicy, attempt: number): number {
+    const base = Math.min(policy.maxMs, policy.initialMs * 2 ** (attempt - 1));
+    return Math.round(base * (0.75 + 0.5 * Math.random()));
+  }
+
+  private async deliver(wrap: NostrEvent, item: QueuedMessage): Promise<void> {
+    const policy = this.messageRetry;
+    let results: PublishResult[] = [];
+    for (let attempt = 1; attempt <= policy.attempts; attempt++) {
+      if (attempt > 1) await this.sleep(this.backoff(policy, attempt - 1));
+      try {
+        results = await this.o.pool.publish(wrap);
+      } catch (err) {
+        results = [{ url: '*', ok: false, message: err instanceof Error ? err.message : String(err) }];
+      }
+      if (results.some((r) => r.ok)) {
+        this.counters.messagesSent++;
+        return;
+      }
+    }
+    this.counters.messagesDropped++;
+    this.o.logger.warn(
+      { action: item.message.kind.action, attempts: policy.attempts, relays: results.map((r) => `${r.url}: ${r.message}`) },
+      'outbox: message not accepted by any relay; dropped',
+    );
+  }
+
+  private async publishWithRetry(event: NostrEvent): Promise<void> {
+    const policy = this.publishRetry;
+    let targets: readonly string[] = this.o.pool.urls();
+    let results: PublishResult[] = [];
+    for (let attempt = 1; attempt <= policy.attempts; attempt++) {
+      if (attempt > 1) await this.sleep(this.backoff(policy, attempt - 1));
+      try {
+        results = await this.o.pool.publish(event, targets);
+      } catch (err) {
+        results = targets.map((url) => ({ url, ok: false, message: err instanceof Error ? err.message : String(err) }));
+      }
+      const failed = results.filter((r) => !r.ok);
+      if (failed.length === 0) {
+        this.counters.eventsPublished++;
+        return;
+      }
+      targets = failed.map((r) => r.url);
+      this.o.logger.debug({ kind: event.kind, id: event.id, attempt, failed }, 'outbox: publish incomplete; will retry');
+    }
+    this.counters.eventsIncomplete++;
+    this.o.logger.warn(
+      { kind: event.kind, id: event.id, relays: results.filter((r) => !r.ok).map((r) => `${r.url}: ${r.message}`) },
+      'outbox: event not accepted by every relay after retries',
+    );
+  }
+}
