@@ -1,0 +1,133 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import type { NostrEvent } from '../../../src/crypto/event.js';
+import { generateSecretKey, getPublicKey } from '../../../src/crypto/secp.js';
+import { unwrapGiftWrap } from '../../../src/nostr/gift-wrap.js';
+import { RelayOutbox, type Publisher } from '../../../src/nostr/relay-outbox.js';
+import type { PublishResult } from '../../../src/nostr/relay-pool.js';
+import { parseRumorContent } from '../../../src/protocol/index.js';
+import { FakeClock } from '../../support/fake-clock.js';
+import { req } from '../../support/trade-fixtures.js';
+
+const node = generateSecretKey();
+const keys = { secretKey: node, pubkey: getPublicKey(node) };
+const logger = pino({ level: 'silent' });
+
+/** Records every publish call; `answer` decides each relay's result. */
+class FakePublisher implements Publisher {
+  calls: Array<{ event: NostrEvent; urls: readonly string[] }> = [];
+  constructor(
+    private readonly relayUrls: string[],
+    public answer: (url: string, e: NostrEvent, call: number) => PublishResult | Promise<PublishResult> = (url) => ({ url, ok: true, message: '' }),
+  ) {}
+  urls() {
+    return this.relayUrls;
+  }
+  async publish(event: NostrEvent, urls?: readonly string[]) {
+    const targets = urls ?? this.relayUrls;
+    const call = this.calls.push({ event, urls: targets });
+    return Promise.all(targets.map((u) => this.answer(u, event, call)));
+  }
+}
+
+function outbox(pub: Publisher, clock = new FakeClock(), extra: object = {}) {
+  return new RelayOutbox({ pool: pub, keys, clock, logger, sleep: async () => {}, ...extra });
+}
+
+void describe('RelayOutbox', () => {
+  void test('messages are gift-wrapped to the recipient from the node key, in queue order', async () => {
+    const pub = new FakePublisher(['ws://a']);
+    const ob = outbox(pub);
+    const user = generateSecretKey();
+    for (let i = 1; i <= 5; i++) ob.sendMessage(getPublicKey(user), req('fiat-sent-ok', { requestId: BigInt(i) }));
+    await ob.flush();
+    assert.equal(pub.calls.length, 5);
+    const ids = pub.calls.map((c) => {
+      const r = unwrapGiftWrap(c.event, user);
+      assert.ok(r.ok);
+      assert.equal(r.gift.seal.pubkey, keys.pubkey);
+      return parseRumorContent(r.gift.rumor.content).message.kind.request_id;
+    });
+    assert.deepEqual(ids, [1n, 2n, 3n, 4n, 5n]);
+    assert.equal(ob.stats().messagesSent, 5);
+  });
+
+  void test('a message accepted by one relay of two counts as sent; refused everywhere → retried then dropped', async () => {
+    const pub = new FakePublisher(['ws://a', 'ws://b'], (url) => ({ url, ok: url === 'ws://b', message: url === 'ws://b' ? '' : 'blocked: no' }));
+    const ob = outbox(pub, new FakeClock(), { messageRetry: { attempts: 3 } });
+    ob.sendMessage(getPublicKey(generateSecretKey()), req('canceled', { id: 'ede61c96-4c13-4519-bf3a-dcf7f1e9d842' }));
+    await ob.flush();
+    assert.equal(pub.calls.length, 1);
+    pub.answer = (url) => ({ url, ok: false, message: 'blocked: no' });
+    ob.sendMessage(getPublicKey(generateSecretKey()), req('canceled', { id: 'ede61c96-4c13-4519-bf3a-dcf7f1e9d842' }), { queue: 'cant-do' });
+    await ob.flush();
+    assert.equal(pub.calls.length, 4);
+    assert.equal(pub.calls[1]!.event.id, pub.calls[3]!.event.id, 'the same wrap is retried');
+    assert.deepEqual(ob.stats(), { queued: { order: 0, 'cant-do': 0, restore: 0 }, inflight: 0, messagesSent: 1, messagesDropped: 1, eventsPublished: 0, eventsIncomplete: 0 });
+  });
+
+  void test('a slow queue does not hold back the others', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const pub = new FakePublisher(['ws://a'], async (url, _e, call) => {
+      if (call === 1) await gate; // the first order message hangs at the relay
+      return { url, ok: true, message: '' };
+    });
+    const ob = outbox(pub, new FakeClock(), { window: 1 });
+    const to = getPublicKey(generateSecretKey());
+    ob.sendMessage(to, req('fiat-sent-ok'), { queue: 'order' });
+    ob.sendMessage(to, req('fiat-sent-ok'), { queue: 'order' });
+    ob.sendMessage(to, req('cant-do', { payload: { cant_do: 'not_found' } }), { queue: 'cant-do' });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(pub.calls.length, 2, 'order queue blocked on its head (window 1), cant-do queue went through');
+    assert.equal(ob.stats().queued.order, 1);
+    release();
+    await ob.flush();
+    assert.equal(pub.calls.length, 3);
+  });
+
+  void test('publish: signs with the node key; created_at strictly increases per (kind, d)', async () => {
+    const pub = new FakePublisher(['ws://a']);
+    const clock = new FakeClock(1_700_000_000);
+    const ob = outbox(pub, clock);
+    const tmpl = (d: string, s: string) => ({ kind: 38383, tags: [['d', d], ['s', s]], content: '' });
+    const id1 = await ob.publish(tmpl('o1', 'pending'));
+    await ob.publish(tmpl('o1', 'in-progress'));
+    await ob.publish(tmpl('o1', 'success'));
+    await ob.publish(tmpl('o2', 'pending'));
+    await ob.publish({ kind: 8383, tags: [], content: '' });
+    await ob.publish({ kind: 8383, tags: [], content: '' });
+    await ob.flush();
+    const evs = pub.calls.map((c) => c.event);
+    assert.equal(evs[0]!.id, id1);
+    assert.ok(evs.every((e) => e.pubkey === keys.pubkey));
+    assert.deepEqual(evs.map((e) => e.created_at - 1_700_000_000), [0, 1, 2, 0, 0, 0]);
+    clock.advance(10);
+    await ob.publish(tmpl('o1', 'canceled'));
+    await ob.flush();
+    assert.equal(pub.calls.at(-1)!.event.created_at, 1_700_000_010);
+  });
+
+  void test('publish retries only the relays that refused or timed out', async () => {
+    const pub = new FakePublisher(['ws://a', 'ws://b', 'ws://c'], (url, _e, call) => ({
+      url,
+      ok: url === 'ws://a' || call >= 3,
+      message: url === 'ws://b' ? 'rate-limited: slow down' : 'timeout',
+    }));
+    const ob = outbox(pub);
+    await ob.publish({ kind: 38383, tags: [['d', 'x']], content: '' });
+    await ob.flush();
+    assert.deepEqual(pub.calls.map((c) => c.urls), [['ws://a', 'ws://b', 'ws://c'], ['ws://b', 'ws://c'], ['ws://b', 'ws://c']]);
+    assert.equal(ob.stats().eventsPublished, 1);
+  });
+
+  void test('publish gives up after the retry budget and says so in stats', async () => {
+    const pub = new FakePublisher(['ws://a'], (url) => ({ url, ok: false, message: 'blocked' }));
+    const ob = outbox(pub, new FakeClock(), { publishRetry: { attempts: 4 } });
+    await ob.publish({ kind: 1, tags: [], content: 'x' });
+    await ob.flush();
+    assert.equal(pub.calls.length, 4);
+    assert.equal(ob.stats().eventsIncomplete, 1);
+  });
+});
