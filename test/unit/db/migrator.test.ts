@@ -209,7 +209,7 @@ void describe('legacy upgrades', () => {
     raw.close();
     const db = await openDatabase(file);
     await closeDatabase(db);
-    assert.deepEqual(migrationRows(file).map((r) => r.version), [...UPSTREAM_MIGRATIONS.map((m) => m.version), OURS]);
+    assert.deepEqual(migrationRows(file).map((r) => r.version), [...UPSTREAM_MIGRATIONS.map((m) => m.version), OURS, 20261102000000]);
   });
 
   void test('old DB without dev-fee columns gets them', async () => {

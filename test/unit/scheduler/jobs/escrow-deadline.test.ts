@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { getDisputeByOrder } from '../../../../src/db/disputes.js';
 import { deadlineVerdict, guardEscrowDeadlines } from '../../../../src/scheduler/jobs/escrow-deadline.js';
 import { makeTestContext, type TestContext } from '../../../support/test-context.js';
@@ -17,7 +17,7 @@ function setHeight(ctx: TestContext, h: number): void {
   ctx.lightning.info.blockHeight = h;
 }
 
-function logCapture(): { lines: Array<{ level: number; msg: string }>; logger: ReturnType<typeof pino> } {
+function logCapture(): { lines: Array<{ level: number; msg: string }>; logger: Logger } {
   const lines: Array<{ level: number; msg: string }> = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
