@@ -1,0 +1,115 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import { finalizeEvent } from '../../../src/crypto/event.js';
+import { generateSecretKey, getPublicKey } from '../../../src/crypto/secp.js';
+import { RelayPool } from '../../../src/nostr/relay-pool.js';
+import type { SocketFactory, SocketHandlers } from '../../../src/nostr/relay-socket.js';
+import { FakeClock } from '../../support/fake-clock.js';
+
+/** In-memory sockets: the test plays the relay. */
+class FakeNet {
+  sockets: Array<{ url: string; h: SocketHandlers; sent: string[]; closed: boolean }> = [];
+  factory: SocketFactory = (url, h) => {
+    const s = { url, h, sent: [] as string[], closed: false };
+    this.sockets.push(s);
+    return { send: (t) => void s.sent.push(t), close: () => void (s.closed = true), terminate: () => void (s.closed = true), ping: () => {} };
+  };
+  last(url: string) {
+    return [...this.sockets].reverse().find((s) => s.url === url)!;
+  }
+}
+
+const pk = getPublicKey(generateSecretKey());
+const author = generateSecretKey();
+const ev = (content = 'c') => finalizeEvent({ kind: 1059, created_at: 1, tags: [['p', pk]], content }, author);
+const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
+
+function makePool(net: FakeNet, urls = ['ws://a']) {
+  return new RelayPool({ urls, pubkey: pk, clock: new FakeClock(), logger: pino({ level: 'silent' }), socketFactory: net.factory, backoff: { initialMs: 1, maxMs: 4, jitter: 0 }, publishTimeoutMs: 50 });
+}
+
+void describe('RelayPool (fake sockets)', () => {
+  void test('REQ with the daemon filter on connect and again after every reconnect', async () => {
+    const net = new FakeNet();
+    const pool = makePool(net);
+    pool.start();
+    net.last('ws://a').h.onOpen();
+    const req1 = JSON.parse(net.last('ws://a').sent[0]!);
+    assert.equal(req1[0], 'REQ');
+    assert.deepEqual(req1[2], { kinds: [1059], '#p': [pk], limit: 0 });
+    net.last('ws://a').h.onClose(1006, '');
+    assert.equal(pool.status()[0]!.state, 'backoff');
+    await tick();
+    assert.equal(net.sockets.length, 2);
+    net.last('ws://a').h.onOpen();
+    assert.equal(JSON.parse(net.last('ws://a').sent[0]!)[0], 'REQ');
+    assert.equal(pool.status()[0]!.connects, 2);
+    await pool.close();
+  });
+
+  void test('a forged copy (same id, bad sig) is dropped and does not shadow the real event', async () => {
+    const net = new FakeNet();
+    const pool = makePool(net, ['ws://a', 'ws://b']);
+    const got: string[] = [];
+    pool.onEvent((e, url) => got.push(`${e.id}@${url}`));
+    pool.start();
+    net.last('ws://a').h.onOpen();
+    net.last('ws://b').h.onOpen();
+    const real = ev();
+    const forged = { ...real, content: 'evil' };
+    const frame = (e: object) => Buffer.from(JSON.stringify(['EVENT', pool.subId, e]));
+    net.last('ws://a').h.onMessage(frame(forged));
+    net.last('ws://b').h.onMessage(frame(real));
+    net.last('ws://a').h.onMessage(frame(real));
+    assert.deepEqual(got, [`${real.id}@ws://b`]);
+    assert.equal(pool.status()[0]!.dropped, 1);
+    // other subscriptions' events, garbage and oversize frames are ignored
+    net.last('ws://a').h.onMessage(Buffer.from(JSON.stringify(['EVENT', 'other', ev('x')])));
+    net.last('ws://a').h.onMessage(Buffer.from('not json'));
+    net.last('ws://a').h.onMessage(Buffer.alloc(40 * 1024, 0x20));
+    assert.equal(got.length, 1);
+    await pool.close();
+  });
+
+  void test('publish resolves per relay: OK, refusal, not connected, and connection loss', async () => {
+    const net = new FakeNet();
+    const pool = makePool(net, ['ws://a', 'ws://b', 'ws://c']);
+    pool.start();
+    net.last('ws://a').h.onOpen();
+    net.last('ws://b').h.onOpen();
+    const e = ev();
+    const p = pool.publish(e);
+    net.last('ws://a').h.onMessage(Buffer.from(JSON.stringify(['OK', e.id, true, ''])));
+    net.last('ws://b').h.onMessage(Buffer.from(JSON.stringify(['OK', e.id, false, 'rate-limited: slow'])));
+    assert.deepEqual(await p, [
+      { url: 'ws://a', ok: true, message: '' },
+      { url: 'ws://b', ok: false, message: 'rate-limited: slow' },
+      { url: 'ws://c', ok: false, message: 'not connected' },
+    ]);
+    const e2 = ev('2');
+    const p2 = pool.publish(e2, ['ws://a']);
+    net.last('ws://a').h.onClose(1006, '');
+    assert.deepEqual(await p2, [{ url: 'ws://a', ok: false, message: 'connection closed' }]);
+    await pool.close();
+  });
+
+  void test('backoff grows exponentially while a relay keeps failing', async () => {
+    const net = new FakeNet();
+    const pool = new RelayPool({ urls: ['ws://a'], clock: new FakeClock(), logger: pino({ level: 'silent' }), socketFactory: net.factory, backoff: { initialMs: 10, maxMs: 40, jitter: 0 } });
+    pool.start();
+    const t0 = Date.now();
+    const times: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      net.last('ws://a').h.onClose(1006, 'refused');
+      const n = net.sockets.length;
+      while (net.sockets.length === n) await tick(1);
+      times.push(Date.now() - t0);
+    }
+    const gaps = times.map((t, i) => t - (times[i - 1] ?? 0));
+    assert.ok(gaps[1]! >= 18 && gaps[2]! >= 38 && gaps[3]! >= 38, `gaps ${gaps.join(',')}`);
+    assert.ok(pool.status()[0]!.lastError !== null);
+    await pool.close();
+    assert.equal(pool.status()[0]!.state, 'closed');
+  });
+});
