@@ -63,7 +63,7 @@ function mutateText(s: string): string {
 const db = await testDb();
 after(async () => closeDatabase(db));
 
-test('Intake.handle never throws and always returns a verdict on malformed input', async () => {
+void test('Intake.handle never throws and always returns a verdict on malformed input', async () => {
   const unhandled: unknown[] = [];
   const onUnhandled = (e: unknown) => unhandled.push(e);
   process.on('unhandledRejection', onUnhandled);
