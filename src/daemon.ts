@@ -21,6 +21,7 @@ import { CachedPriceService } from './price/price-service.js';
 import { YadioProvider } from './price/yadio.js';
 import { startRpcServer } from './rpc/server.js';
 import { Scheduler } from './scheduler/scheduler.js';
+import { newDevFeeState } from './scheduler/jobs/dev-fee.js';
 import { bootReconcile, publishMetadata, registerJobs } from './scheduler/register.js';
 import { MOSTRO_VERSION } from './version.js';
 
@@ -102,20 +103,30 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
   // Before anything may pay or settle: re-watch every live escrow and resolve every payout claim
   // against LND — at boot once LND is reachable, and again after every reconnect.
+  const devFeeState = newDevFeeState();
   let reconciling: Promise<void> | null = null;
+  let firstReconcile = true;
   const reconcile = (): void => {
     if (reconciling !== null) return;
+    // The backend re-subscribes its own watches after a reconnect; escrows are re-watched once.
+    const rewatchEscrows = firstReconcile;
+    firstReconcile = false;
     reconciling = ctx.tasks
-      .track(bootReconcile(ctx))
+      .track(bootReconcile(ctx, { rewatchEscrows, devFeeState }))
+      .then((summary) => logger.info({ summary }, 'reconciliation with the lightning node done'))
       .catch((err: unknown) => logger.error({ err }, 'boot reconciliation failed'))
       .finally(() => {
         reconciling = null;
       });
   };
+  const scheduler = new Scheduler({ clock, logger: logger.child({ module: 'scheduler' }) });
+  registerJobs(scheduler, ctx, { connectedRelays: () => pool.connectedRelays(), devFeeState });
   const offLink = lightning.onStateChange((state) => {
     if (state === 'up') {
       logger.info('lightning node up: reconciling escrows and payouts');
       reconcile();
+      // The info event carries the node's data: publish it as soon as the node is known.
+      scheduler.runNow('info-event').catch((err: unknown) => logger.warn({ err }, 'info event not published'));
     } else if (state === 'down') {
       logger.warn('lightning node unreachable: trades that need Lightning are refused until it is back');
     }
@@ -131,14 +142,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         staleSeconds: settings.rpc.rate_limiter_stale_duration,
       });
       rpc = handle;
-      logger.info({ port: handle.port, address: settings.rpc.listen_address }, 'admin RPC listening');
     } catch (err) {
       logger.error({ err }, 'RPC server failed to start; continuing without it');
     }
   }
 
-  const scheduler = new Scheduler({ clock, logger: logger.child({ module: 'scheduler' }) });
-  registerJobs(scheduler, ctx, { connectedRelays: () => pool.connectedRelays() });
 
   const intake = new Intake({
     keys,

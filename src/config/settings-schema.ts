@@ -50,7 +50,7 @@ export const lightningSchema = z.object({
   hold_invoice_expiration_window: uint(32),
   payment_attempts: uint(32),
   payment_retries_interval: interval(),
-  escrow_deadline_margin_blocks: uint(32).default(12),
+  escrow_deadline_margin_blocks: uint(32).default(24),
   max_invoice_final_cltv_delta: uint(32).default(144),
   payment_timeout_seconds: interval().default(75),
 });

@@ -78,7 +78,7 @@ void describe('parseSettings with the mostrod test fixture', () => {
       hold_invoice_expiration_window: 300,
       payment_attempts: 3,
       payment_retries_interval: 60,
-      escrow_deadline_margin_blocks: 12,
+      escrow_deadline_margin_blocks: 24,
       max_invoice_final_cltv_delta: 144,
       payment_timeout_seconds: 75,
     });
