@@ -40,10 +40,13 @@ export function getEventHash(e: UnsignedEvent): string {
   return sha256Hex(serializeForId(e));
 }
 
-/** Sign `draft` with `secretKey`: sets pubkey, id and sig. */
-export function finalizeEvent(draft: EventDraft, secretKey: Uint8Array): NostrEvent {
+/**
+ * Sign `draft` with `secretKey`: sets pubkey, id and sig. `pubkey` may be passed when the caller
+ * already derived it (saves one scalar multiplication); it must belong to `secretKey`.
+ */
+export function finalizeEvent(draft: EventDraft, secretKey: Uint8Array, pubkey?: string): NostrEvent {
   const unsigned: UnsignedEvent = {
-    pubkey: getPublicKey(secretKey),
+    pubkey: pubkey ?? getPublicKey(secretKey),
     created_at: draft.created_at,
     kind: draft.kind,
     tags: draft.tags,
@@ -54,8 +57,11 @@ export function finalizeEvent(draft: EventDraft, secretKey: Uint8Array): NostrEv
   return { id, ...unsigned, sig };
 }
 
-/** Sign an event whose id was already computed (e.g. mined for PoW); the id is re-checked. */
-export function signWithId(e: UnsignedEvent & { id: string }, secretKey: Uint8Array): NostrEvent {
+/**
+ * Sign an event whose id was already computed (e.g. mined for PoW); the id is re-checked, and so
+ * is the key unless `trustedPubkey` says the caller derived e.pubkey from this very key.
+ */
+export function signWithId(e: UnsignedEvent & { id: string }, secretKey: Uint8Array, trustedPubkey = false): NostrEvent {
   const unsigned: UnsignedEvent = {
     pubkey: e.pubkey,
     created_at: e.created_at,
@@ -63,7 +69,7 @@ export function signWithId(e: UnsignedEvent & { id: string }, secretKey: Uint8Ar
     tags: e.tags,
     content: e.content,
   };
-  if (getPublicKey(secretKey) !== e.pubkey) throw new Error('secret key does not match event pubkey');
+  if (!trustedPubkey && getPublicKey(secretKey) !== e.pubkey) throw new Error('secret key does not match event pubkey');
   const id = getEventHash(unsigned);
   if (id !== e.id) throw new Error('event id does not match its content');
   return { id, ...unsigned, sig: schnorrSign(hexToBytes(id), secretKey) };

@@ -114,42 +114,55 @@ function defaultBlur(): number {
 }
 
 /** Seal `rumor` with `sealSk` and wrap it to `recipient` with a fresh ephemeral key. */
-export function buildGiftWrap(rumor: Rumor, sealSk: Uint8Array, recipient: string, opts: WrapOptions): NostrEvent {
+export function buildGiftWrap(
+  rumor: Rumor,
+  sealSk: Uint8Array,
+  recipient: string,
+  opts: WrapOptions & { sealPubkey?: string },
+): NostrEvent {
   const blur = opts.blur ?? defaultBlur;
   const inner: Rumor = { ...rumor, id: getEventHash(rumor) };
   const sealKey = opts.sealKeys !== undefined ? opts.sealKeys.get(recipient) : conversationKey(sealSk, recipient);
   const seal = finalizeEvent(
     { kind: KIND_SEAL, created_at: opts.now - blur(), tags: [], content: nip44Encrypt(JSON.stringify(inner), sealKey) },
     sealSk,
+    opts.sealPubkey,
   );
   const ephemeral = generateSecretKey();
+  const ephemeralPk = getPublicKey(ephemeral);
   const tags: string[][] = [['p', recipient]];
   if (opts.expiration !== undefined) tags.push(['expiration', String(opts.expiration)]);
   const unsigned: UnsignedEvent = {
-    pubkey: getPublicKey(ephemeral),
+    pubkey: ephemeralPk,
     created_at: opts.now - blur(),
     kind: KIND_GIFT_WRAP,
     tags,
     content: nip44Encrypt(JSON.stringify(seal), conversationKey(ephemeral, recipient)),
   };
   const pow = opts.pow ?? 0;
-  if (pow > 0) return signWithId(minePow(unsigned, pow), ephemeral);
-  return finalizeEvent(unsigned, ephemeral);
+  if (pow > 0) return signWithId(minePow(unsigned, pow), ephemeral, true);
+  return finalizeEvent(unsigned, ephemeral, ephemeralPk);
 }
 
 /**
  * A node reply (PROTOCOL.md §2.5): rumor kind 1 authored by the node key with content
  * `[message, null]`, sealed by the node key, wrapped to `recipient`.
  */
-export function wrapMessage(message: Message, recipient: string, nodeSk: Uint8Array, opts: WrapOptions): NostrEvent {
+export function wrapMessage(
+  message: Message,
+  recipient: string,
+  nodeSk: Uint8Array,
+  opts: WrapOptions & { nodePubkey?: string },
+): NostrEvent {
+  const nodePubkey = opts.nodePubkey ?? getPublicKey(nodeSk);
   const rumor: Rumor = {
-    pubkey: getPublicKey(nodeSk),
+    pubkey: nodePubkey,
     created_at: opts.now,
     kind: KIND_RUMOR,
     tags: [],
     content: serializeRumorContent(message, null),
   };
-  return buildGiftWrap(rumor, nodeSk, recipient, opts);
+  return buildGiftWrap(rumor, nodeSk, recipient, { ...opts, sealPubkey: nodePubkey });
 }
 
 export interface WrapRequestOptions extends WrapOptions {
@@ -175,7 +188,8 @@ export interface WrapRequestOptions extends WrapOptions {
 export function wrapRequest(opts: WrapRequestOptions): NostrEvent {
   const sealSk = opts.identitySk ?? opts.tradeSk;
   const tradePk = getPublicKey(opts.tradeSk);
-  const fullPrivacy = getPublicKey(sealSk) === tradePk;
+  const sealPk = getPublicKey(sealSk);
+  const fullPrivacy = sealPk === tradePk;
   const sig =
     opts.signature === undefined || opts.signature === 'auto'
       ? fullPrivacy
@@ -189,5 +203,5 @@ export function wrapRequest(opts: WrapRequestOptions): NostrEvent {
     tags: [],
     content: opts.rawContent ?? serializeRumorContent(opts.message, sig),
   };
-  return buildGiftWrap(rumor, sealSk, opts.recipient, opts);
+  return buildGiftWrap(rumor, sealSk, opts.recipient, { ...opts, sealPubkey: sealPk });
 }

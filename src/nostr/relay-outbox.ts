@@ -123,6 +123,7 @@ export class RelayOutbox implements Outbox {
     const event = finalizeEvent(
       { kind: template.kind, tags: template.tags, content: template.content, created_at: createdAt },
       this.o.keys.secretKey,
+      this.o.keys.pubkey,
     );
     this.track(this.publishWithRetry(event));
     return Promise.resolve(event.id);
@@ -155,6 +156,7 @@ export class RelayOutbox implements Outbox {
       try {
         wrap = wrapMessage(item.message, item.to, this.o.keys.secretKey, {
           now: item.createdAt,
+          nodePubkey: this.o.keys.pubkey,
           pow: this.o.pow ?? 0,
           sealKeys: this.sealKeys,
         });
