@@ -9,7 +9,7 @@ import { systemClock, type Clock } from './clock.js';
 import { databasePath, parseNodeSecretKey } from './config/settings.js';
 import type { Settings } from './config/types.js';
 import { TaskTracker, type AppContext } from './context.js';
-import { getPublicKey } from './crypto/secp.js';
+import { cryptoBackend, getPublicKey } from './crypto/secp.js';
 import { closeDatabase, openDatabase } from './db/database.js';
 import { dbTradeIndexStore } from './db/trade-index-store.js';
 import { createLndBackend } from './lightning/lnd/index.js';
@@ -39,6 +39,8 @@ export interface Daemon {
 
 /** Bound on how long shutdown waits for in-flight work (payouts are reconciled at next boot anyway). */
 const SHUTDOWN_GRACE_MS = 20_000;
+/** How long startup waits for a first relay connection before saying ready anyway. */
+const READY_WAIT_MS = 10_000;
 
 async function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -51,7 +53,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const clock = opts.clock ?? systemClock;
   const secretKey = parseNodeSecretKey(settings.nostr.nsec_privkey);
   const keys = { secretKey, pubkey: getPublicKey(secretKey) };
-  logger.info({ version: MOSTRO_VERSION, pubkey: keys.pubkey, dir: opts.dir }, 'starting mostrod');
+  logger.info({ version: MOSTRO_VERSION, pubkey: keys.pubkey, dir: opts.dir, crypto: cryptoBackend() }, 'starting mostrod');
 
   const db = await openDatabase(databasePath(opts.dir), { logger: logger.child({ module: 'db' }) });
 
@@ -163,8 +165,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
   pool.start();
   scheduler.start();
+  // Ready = subscribed on at least one relay (requests published before that are never replayed).
+  // Lightning is not waited for: the daemon serves what it can and refuses escrow work until it is up.
+  await pool.waitForConnection(READY_WAIT_MS, 1).catch(() =>
+    logger.warn({ relays: settings.nostr.relays }, 'no relay connected yet; continuing, the pool keeps retrying'),
+  );
   void publishMetadata(ctx).catch((err: unknown) => logger.warn({ err }, 'kind 0 metadata not published'));
-  logger.info({ relays: settings.nostr.relays, lightning: lightning.state }, 'mostrod ready');
+  logger.info({ relays: pool.connectedRelays(), lightning: lightning.state }, 'mostrod ready');
 
   let stopped = false;
   return {

@@ -205,7 +205,9 @@ async function waitForReady(sb: Sandbox, proc: DaemonProcess, timeoutMs = 20_000
     exited = true;
   });
   while (Date.now() - started < timeoutMs) {
-    if (sb.logs().some((l) => l['msg'] === 'mostrod ready')) return;
+    const msgs = new Set(sb.logs().map((l) => l['msg']));
+    // ready (subscribed on the relay) and the LND link reconciled, so escrow work is accepted
+    if (msgs.has('mostrod ready') && msgs.has('reconciliation with the lightning node done')) return;
     if (exited) throw new Error(`daemon exited before it was ready; log:\n${readFileSync(sb.logFile, 'utf8').slice(-4000)}`);
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -96,8 +96,9 @@ export const addInvoice: Handler = async (ctx, msg, inbound) => {
     return;
   }
 
-  // Sell order taken without invoice: create the escrow now.
-  await createEscrow(ctx, { ...order, buyer_invoice: invoice }, {
+  // Sell order taken without invoice: create the escrow now. The seller's time to pay
+  // (expiration_seconds) starts now, not at the take (upstream #879 re-anchors each duty).
+  await createEscrow(ctx, { ...order, buyer_invoice: invoice, taken_at: ctx.clock.now() }, {
     buyerInvoice: invoice,
     requestId,
     fromStatus: 'waiting-buyer-invoice',
