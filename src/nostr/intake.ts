@@ -2,8 +2,16 @@
  * Inbound pipeline: every event from the relay pool goes through the gates of intake-gates.ts in
  * order, then to the router. `handle()` never throws and always resolves with a verdict.
  *
- * Order: kind → size → PoW → outer signature → replay cache → unwrap → freshness → parse →
- * tuple signature → structure → (per-identity lock) trade index → dispatch.
+ * Order: kind → size → PoW → [shedding] → outer signature → replay cache → unwrap → freshness →
+ * parse → tuple signature → structure → (per-identity lock) trade index → dispatch.
+ *
+ * Shedding before decryption: the cheap gates (kind, size, PoW) run synchronously in handle();
+ * everything from the outer signature on is crypto (Schnorr verify, two ECDHs, two NIP-44
+ * decryptions) and runs from a FIFO queue drained a batch per event-loop turn, so the socket keeps
+ * being read while the backlog is worked off. When `maxPendingCrypto` events already wait for that
+ * stage, or the post-crypto queue (`maxQueued`) is full, a new event is dropped as 'overloaded'
+ * without any crypto at all — the bound applies before the outer signature check too, since that
+ * check costs about as much as one ECDH and a flood of validly signed junk is cheap to produce.
  * (0.17.1 checks the trade index before the structure; checking structure first means a
  * malformed request no longer creates a user row.)
  */
@@ -55,6 +63,14 @@ export interface IntakeLimits {
   maxQueued: number;
   /** Seal-layer conversation keys cached (node key × identity keys). Default 10 000. */
   sealKeyCacheSize: number;
+  /**
+   * Events waiting for the crypto gates (signature, unwrap) before new ones are shed as
+   * 'overloaded' without being verified or decrypted. Default 1 000 (a fraction of a second of
+   * crypto work; anything waiting much longer would be stale by the 10 s rule anyway).
+   */
+  maxPendingCrypto: number;
+  /** Events taken through the crypto gates per event-loop turn. Default 64. */
+  cryptoBatch: number;
 }
 
 export const DEFAULT_INTAKE_LIMITS: IntakeLimits = {
@@ -65,6 +81,8 @@ export const DEFAULT_INTAKE_LIMITS: IntakeLimits = {
   maxConcurrent: 32,
   maxQueued: 10_000,
   sealKeyCacheSize: 10_000,
+  maxPendingCrypto: 1_000,
+  cryptoBatch: 64,
 };
 
 export interface IntakeDeps {
@@ -114,6 +132,9 @@ export class Intake {
   private readonly inflight = new Set<Promise<Verdict>>();
   private readonly waiting: Array<() => void> = [];
   private active = 0;
+  /** Events past the cheap gates, waiting for their turn at the crypto gates. */
+  private readonly cryptoQueue: Array<() => void> = [];
+  private cryptoScheduled = false;
 
   constructor(private readonly deps: IntakeDeps) {
     this.limits = { ...DEFAULT_INTAKE_LIMITS, ...deps.limits };
@@ -168,6 +189,12 @@ export class Intake {
     if (!size.ok) return this.dropped(size.reason, size.detail);
     const pow = gatePow(kind.event, settings.mostro.pow);
     if (!pow.ok) return this.dropped(pow.reason, pow.detail);
+
+    // Shed before any crypto when the crypto stage or the handler queue is already saturated.
+    if (this.cryptoQueue.length >= limits.maxPendingCrypto) return this.dropped('overloaded', 'shed before decryption: crypto backlog');
+    if (this.waiting.length >= limits.maxQueued) return this.dropped('overloaded', 'shed before decryption: handler queue full');
+    await this.cryptoTurn();
+
     const sig = gateSignature(raw);
     if (!sig.ok) return this.dropped(sig.reason, sig.detail);
     const wrap = sig.event;
@@ -228,6 +255,26 @@ export class Intake {
     }
   }
 
+  /** Wait in the FIFO crypto queue; resolved a batch per event-loop turn (setImmediate). */
+  private cryptoTurn(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.cryptoQueue.push(resolve);
+      this.scheduleCrypto();
+    });
+  }
+
+  private scheduleCrypto(): void {
+    if (this.cryptoScheduled || this.cryptoQueue.length === 0) return;
+    this.cryptoScheduled = true;
+    setImmediate(() => {
+      this.cryptoScheduled = false;
+      // The continuations run as microtasks right after this callback, in queue order; the next
+      // batch waits for the next turn so that I/O (more frames, replies) is served in between.
+      for (const go of this.cryptoQueue.splice(0, Math.max(1, this.limits.cryptoBatch))) go();
+      this.scheduleCrypto();
+    });
+  }
+
   private acquire(): Promise<boolean> {
     if (this.active < this.limits.maxConcurrent) {
       this.active++;
@@ -249,10 +296,11 @@ export class Intake {
   }
 
   /** Current load (for metrics). */
-  stats(): { active: number; queued: number; replayCache: number; sealKeyCache: number } {
+  stats(): { active: number; queued: number; pendingCrypto: number; replayCache: number; sealKeyCache: number } {
     return {
       active: this.active,
       queued: this.waiting.length,
+      pendingCrypto: this.cryptoQueue.length,
       replayCache: this.replay.size,
       sealKeyCache: this.sealKeys.size,
     };
