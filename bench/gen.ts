@@ -1,0 +1,120 @@
+/**
+ * Traffic for the benchmarks, built with the daemon's own crypto: Mostro client requests (real
+ * gift wraps, reputation mode: identity-sealed, trade-key rumor, tuple signature) and junk events.
+ * Pure functions; run in worker threads by bench/gen-worker.ts.
+ */
+import { randomBytes } from 'node:crypto';
+import { finalizeEvent, signWithId, type NostrEvent, type UnsignedEvent } from '../src/crypto/event.js';
+import { bytesToHex, generateSecretKey, getPublicKey, hexToBytes } from '../src/crypto/secp.js';
+import { wrapRequest } from '../src/nostr/gift-wrap.js';
+import { leadingZeroBits, minePow } from '../src/nostr/pow.js';
+import { buildMessage } from '../src/protocol/build.js';
+import type { Message } from '../src/protocol/types.js';
+
+/** A new-order request for a fixed-amount sell order (no price lookup needed by the daemon). */
+export function newOrderMessage(tradeIndex: number, requestId: number): Message {
+  return buildMessage({
+    action: 'new-order',
+    requestId: BigInt(requestId),
+    tradeIndex: BigInt(tradeIndex),
+    payload: {
+      order: {
+        kind: 'sell',
+        status: 'pending',
+        amount: 20_000n,
+        fiat_code: 'USD',
+        min_amount: null,
+        max_amount: null,
+        fiat_amount: 20n,
+        payment_method: 'bank transfer,face to face',
+        premium: 0n,
+        created_at: 0n,
+        expires_at: null,
+      },
+    },
+  });
+}
+
+export interface TraderSpec {
+  identitySkHex: string;
+  /** first trade index to use (the next ones follow) */
+  firstIndex: number;
+  count: number;
+}
+
+export interface GeneratedRequest {
+  /** the EVENT frame as sent to the relay */
+  frame: string;
+  wrapId: string;
+  /** the trade key the reply will be addressed to */
+  tradePubkey: string;
+}
+
+/** `count` consecutive new-order requests of one trader, each from a fresh trade key. */
+export function generateRequests(
+  t: TraderSpec,
+  nodePubkey: string,
+  pow: number,
+  rumorCreatedAt: number,
+): GeneratedRequest[] {
+  const identitySk = hexToBytes(t.identitySkHex);
+  const out: GeneratedRequest[] = [];
+  for (let i = 0; i < t.count; i++) {
+    const tradeSk = generateSecretKey();
+    const index = t.firstIndex + i;
+    const wrap = wrapRequest({
+      message: newOrderMessage(index, index),
+      tradeSk,
+      identitySk,
+      recipient: nodePubkey,
+      now: rumorCreatedAt,
+      pow,
+    });
+    out.push({ frame: JSON.stringify(['EVENT', wrap]), wrapId: wrap.id, tradePubkey: getPublicKey(tradeSk) });
+  }
+  return out;
+}
+
+export type JunkType = 'malformed' | 'bad-pow' | 'bad-sig' | 'garbage';
+export const JUNK_TYPES: readonly JunkType[] = ['malformed', 'bad-pow', 'bad-sig', 'garbage'];
+
+function randomBase64(bytes: number): string {
+  return randomBytes(bytes).toString('base64');
+}
+
+/**
+ * Junk addressed to the node (kind 1059, `p` = node), each event distinct:
+ * - malformed: not a valid event shape (short sig, string created_at) — dropped by shape checks;
+ * - bad-pow: correctly signed, id without the required PoW;
+ * - bad-sig: PoW mined on a correct id, random signature;
+ * - garbage: PoW and signature valid, content is random bytes (fails NIP-44 after the ECDH).
+ */
+export function generateJunk(type: JunkType, count: number, nodePubkey: string, pow: number, createdAt: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const sk = generateSecretKey();
+    const pubkey = getPublicKey(sk);
+    const base: UnsignedEvent = {
+      pubkey,
+      created_at: createdAt - (i % 3600),
+      kind: 1059,
+      tags: [['p', nodePubkey]],
+      content: randomBase64(type === 'malformed' || type === 'bad-pow' ? 1500 : 300),
+    };
+    let ev: NostrEvent | Record<string, unknown>;
+    if (type === 'malformed') {
+      ev = { ...base, id: bytesToHex(randomBytes(32)), sig: 'deadbeef', created_at: String(base.created_at) };
+    } else if (type === 'bad-pow') {
+      let e = finalizeEvent(base, sk, pubkey);
+      while (pow > 0 && leadingZeroBits(e.id) >= pow) e = finalizeEvent({ ...base, created_at: base.created_at - 1 }, sk, pubkey);
+      ev = e;
+    } else if (type === 'bad-sig') {
+      const mined = minePow(base, pow);
+      ev = { ...mined, sig: bytesToHex(randomBytes(64)) };
+    } else {
+      ev = signWithId(minePow(base, pow), sk, true);
+    }
+    out.push(JSON.stringify(['EVENT', ev]));
+  }
+  return out;
+}

@@ -1,0 +1,155 @@
+/**
+ * The benchmark relay: a small NIP-01 relay kept in memory, run as its own process so it does not
+ * share the event loop with the clients or the daemon.
+ *
+ *   node --import tsx bench/relay.ts [--port N] [--verify]
+ *
+ * Prints `RELAY_URL=ws://127.0.0.1:PORT` once listening. It implements what the daemon and the
+ * load generator use: EVENT (dedup by id, NIP-20 OK), REQ with ids/authors/kinds/#tag/since/until/
+ * limit over the stored events and live fan-out with the same filters (tag filters included), CLOSE.
+ * `--verify` checks id and signature with the daemon's fast crypto (libsecp256k1 WASM + node sha256),
+ * as a public relay would; without it the relay trusts the events (the daemon verifies anyway, and a
+ * hostile relay would not filter). Addressable replacement is not implemented (not needed here).
+ * Each stats line `RELAY_STATS {...}` on stdout answers a `["STATS"]` frame from any client.
+ */
+import { parseArgs } from 'node:util';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { verifyEvent, type NostrEvent } from '../src/crypto/event.js';
+
+interface Filter {
+  ids?: Set<string>;
+  authors?: Set<string>;
+  kinds?: Set<number>;
+  tags: Array<[string, Set<string>]>;
+  since?: number;
+  until?: number;
+  limit?: number;
+}
+
+const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, verify: { type: 'boolean', default: false } } });
+
+const MAX_STORED = 100_000;
+const stored: NostrEvent[] = [];
+const seen = new Set<string>();
+const subs = new Map<WebSocket, Map<string, Filter[]>>();
+const stats = { received: 0, accepted: 0, duplicates: 0, invalid: 0, delivered: 0 };
+
+function toFilter(raw: unknown): Filter | null {
+  if (typeof raw !== 'object' || raw === null) return null;
+  const r = raw as Record<string, unknown>;
+  const f: Filter = { tags: [] };
+  const strSet = (v: unknown): Set<string> | undefined => (Array.isArray(v) ? new Set(v.map(String)) : undefined);
+  const ids = strSet(r['ids']);
+  if (ids) f.ids = ids;
+  const authors = strSet(r['authors']);
+  if (authors) f.authors = authors;
+  if (Array.isArray(r['kinds'])) f.kinds = new Set(r['kinds'].map(Number));
+  if (typeof r['since'] === 'number') f.since = r['since'];
+  if (typeof r['until'] === 'number') f.until = r['until'];
+  if (typeof r['limit'] === 'number') f.limit = r['limit'];
+  for (const [k, v] of Object.entries(r)) {
+    if (k.length === 2 && k.startsWith('#')) {
+      const s = strSet(v);
+      if (s) f.tags.push([k.slice(1), s]);
+    }
+  }
+  return f;
+}
+
+function matches(f: Filter, e: NostrEvent): boolean {
+  if (f.ids && !f.ids.has(e.id)) return false;
+  if (f.kinds && !f.kinds.has(e.kind)) return false;
+  if (f.authors && !f.authors.has(e.pubkey)) return false;
+  if (f.since !== undefined && e.created_at < f.since) return false;
+  if (f.until !== undefined && e.created_at > f.until) return false;
+  for (const [name, set] of f.tags) {
+    if (!e.tags.some((t) => t[0] === name && t[1] !== undefined && set.has(t[1]))) return false;
+  }
+  return true;
+}
+
+function send(ws: WebSocket, frame: unknown[]): void {
+  if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
+}
+
+function onEvent(ws: WebSocket, raw: unknown): void {
+  stats.received++;
+  const e = raw as NostrEvent;
+  const id = typeof e === 'object' && e !== null && typeof e.id === 'string' ? e.id : '';
+  if (values.verify ? !verifyEvent(raw) : !(typeof e === 'object' && e !== null && typeof e.id === 'string' && Array.isArray(e.tags))) {
+    stats.invalid++;
+    send(ws, ['OK', id, false, 'invalid: bad id or signature']);
+    return;
+  }
+  if (seen.has(e.id)) {
+    stats.duplicates++;
+    send(ws, ['OK', e.id, true, 'duplicate: already have this event']);
+    return;
+  }
+  seen.add(e.id);
+  stored.push(e);
+  if (stored.length > MAX_STORED) {
+    const old = stored.splice(0, stored.length - MAX_STORED);
+    for (const o of old) seen.delete(o.id);
+  }
+  stats.accepted++;
+  send(ws, ['OK', e.id, true, '']);
+  let text: string | undefined;
+  for (const [client, bySub] of subs) {
+    for (const [subId, filters] of bySub) {
+      if (filters.some((f) => matches(f, e))) {
+        text ??= JSON.stringify(e);
+        if (client.readyState === client.OPEN) client.send(`["EVENT",${JSON.stringify(subId)},${text}]`);
+        stats.delivered++;
+      }
+    }
+  }
+}
+
+function onReq(ws: WebSocket, subId: string, rawFilters: unknown[]): void {
+  const filters = rawFilters.map(toFilter).filter((f): f is Filter => f !== null);
+  let bySub = subs.get(ws);
+  if (!bySub) {
+    bySub = new Map();
+    subs.set(ws, bySub);
+  }
+  bySub.set(subId, filters);
+  for (const f of filters) {
+    const hits = stored.filter((e) => matches(f, e));
+    const out = f.limit !== undefined ? hits.slice(-f.limit) : hits;
+    for (const e of out) send(ws, ['EVENT', subId, e]);
+  }
+  send(ws, ['EOSE', subId]);
+}
+
+const wss = new WebSocketServer({ host: '127.0.0.1', port: Number(values.port), maxPayload: 1024 * 1024 });
+wss.on('connection', (ws) => {
+  ws.on('message', (data) => {
+    let frame: unknown;
+    try {
+      frame = JSON.parse(String(data));
+    } catch {
+      send(ws, ['NOTICE', 'invalid: not JSON']);
+      return;
+    }
+    if (!Array.isArray(frame)) return;
+    const [type, a, ...rest] = frame as unknown[];
+    if (type === 'EVENT') onEvent(ws, a);
+    else if (type === 'REQ' && typeof a === 'string') onReq(ws, a, rest);
+    else if (type === 'CLOSE' && typeof a === 'string') subs.get(ws)?.delete(a);
+    else if (type === 'STATS') send(ws, ['STATS', { ...stats, stored: stored.length, cpuUs: process.cpuUsage(), rss: process.memoryUsage().rss }]);
+  });
+  ws.on('close', () => subs.delete(ws));
+  ws.on('error', () => subs.delete(ws));
+});
+wss.once('listening', () => {
+  const addr = wss.address();
+  const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+  process.stdout.write(`RELAY_URL=ws://127.0.0.1:${port}\n`);
+});
+const stop = (): void => {
+  for (const c of wss.clients) c.terminate();
+  wss.close(() => process.exit(0));
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
