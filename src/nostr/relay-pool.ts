@@ -216,7 +216,9 @@ class RelayConnection {
       case 'OK': {
         const [, id, ok, message] = items;
         if (typeof id !== 'string') return;
-        this.settle(id, { url: this.url, ok: ok === true, message: typeof message === 'string' ? message : '' });
+        const text = typeof message === 'string' ? message : '';
+        this.noteRateLimit(ok === true, text);
+        this.settle(id, { url: this.url, ok: ok === true, message: text });
         return;
       }
       case 'CLOSED':
@@ -269,9 +271,16 @@ class RelayConnection {
     }, delay);
   }
 
-  publish(event: NostrEvent): Promise<PublishResult> {
+  /** Publishing to this relay is held back until then after it answered `rate-limited:` (ms epoch). */
+  private slowUntilMs = 0;
+  /** Current rate-limit backoff step (ms); doubles on each `rate-limited:`, cleared by an accepted event. */
+  private slowStepMs = 0;
+
+  async publish(event: NostrEvent): Promise<PublishResult> {
+    const wait = this.slowUntilMs - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait).unref());
     if (this.state !== 'open' || this.socket === null) {
-      return Promise.resolve({ url: this.url, ok: false, message: 'not connected' });
+      return { url: this.url, ok: false, message: 'not connected' };
     }
     const socket = this.socket;
     return new Promise<PublishResult>((resolve) => {
@@ -285,6 +294,23 @@ class RelayConnection {
       else list.push(entry);
       socket.send(JSON.stringify(['EVENT', event]));
     });
+  }
+
+  /**
+   * NIP-01 `rate-limited:` refusals slow publishing to this relay down (exponential, capped at the
+   * reconnect backoff maximum); an accepted event lifts the brake.
+   */
+  private noteRateLimit(accepted: boolean, message: string): void {
+    if (accepted) {
+      this.slowStepMs = 0;
+      this.slowUntilMs = 0;
+      return;
+    }
+    if (!message.startsWith('rate-limited:')) return;
+    const b = this.pool.opts.backoff;
+    this.slowStepMs = Math.min(b.maxMs, this.slowStepMs === 0 ? b.initialMs : this.slowStepMs * 2);
+    this.slowUntilMs = Date.now() + this.slowStepMs;
+    this.pool.logger.warn({ relay: this.url, backoffMs: this.slowStepMs, message }, 'relay rate-limited us; slowing down');
   }
 
   private removePending(id: string, entry: PendingOk): void {

@@ -94,6 +94,36 @@ void describe('RelayPool (fake sockets)', () => {
     await pool.close();
   });
 
+  void test("a relay's rate-limited: refusal slows further publishing to that relay only; an accept lifts it", async () => {
+    const net = new FakeNet();
+    const pool = new RelayPool({ urls: ['ws://a', 'ws://b'], pubkey: pk, clock: new FakeClock(), logger: pino({ level: 'silent' }), socketFactory: net.factory, backoff: { initialMs: 80, maxMs: 400, jitter: 0 }, publishTimeoutMs: 1000 });
+    pool.start();
+    net.last('ws://a').h.onOpen();
+    net.last('ws://b').h.onOpen();
+    const sentEvents = (url: string) => net.last(url).sent.map((t) => JSON.parse(t)).filter((m) => m[0] === 'EVENT').map((m) => m[1].id);
+    const e1 = ev('1');
+    const p1 = pool.publish(e1);
+    net.last('ws://a').h.onMessage(Buffer.from(JSON.stringify(['OK', e1.id, true, ''])));
+    net.last('ws://b').h.onMessage(Buffer.from(JSON.stringify(['OK', e1.id, false, 'rate-limited: slow down'])));
+    await p1;
+    const e2 = ev('2');
+    const p2 = pool.publish(e2);
+    assert.ok(sentEvents('ws://a').includes(e2.id), 'the other relay is not slowed');
+    assert.ok(!sentEvents('ws://b').includes(e2.id), 'held back right after rate-limited:');
+    await tick(120);
+    assert.ok(sentEvents('ws://b').includes(e2.id), 'sent after the backoff');
+    net.last('ws://a').h.onMessage(Buffer.from(JSON.stringify(['OK', e2.id, true, ''])));
+    net.last('ws://b').h.onMessage(Buffer.from(JSON.stringify(['OK', e2.id, true, ''])));
+    await p2;
+    const e3 = ev('3');
+    const p3 = pool.publish(e3);
+    assert.ok(sentEvents('ws://b').includes(e3.id), 'an accepted event lifted the brake');
+    net.last('ws://a').h.onMessage(Buffer.from(JSON.stringify(['OK', e3.id, true, ''])));
+    net.last('ws://b').h.onMessage(Buffer.from(JSON.stringify(['OK', e3.id, true, ''])));
+    await p3;
+    await pool.close();
+  });
+
   void test('backoff grows exponentially while a relay keeps failing', async () => {
     const net = new FakeNet();
     const pool = new RelayPool({ urls: ['ws://a'], clock: new FakeClock(), logger: pino({ level: 'silent' }), socketFactory: net.factory, backoff: { initialMs: 10, maxMs: 40, jitter: 0 } });
