@@ -2,14 +2,38 @@
  * Worker thread for the benchmarks: generates traffic and runs the crypto floor off the main
  * thread. Booted by bench/workers.ts (tsx registered inside the worker).
  */
+import { performance } from 'node:perf_hooks';
 import { parentPort } from 'node:worker_threads';
+import { WebSocket } from 'ws';
 import { runFloor, type FloorOptions } from './floor.js';
 import { generateJunk, generateRequests, type JunkType, type TraderSpec } from './gen.js';
 
 export type WorkerTask =
   | { op: 'requests'; traders: TraderSpec[]; nodePubkey: string; pow: number; rumorCreatedAt: number }
   | { op: 'junk'; type: JunkType; count: number; nodePubkey: string; pow: number; createdAt: number }
-  | { op: 'floor'; options: FloorOptions };
+  | { op: 'floor'; options: FloorOptions }
+  | { op: 'flood'; url: string; frames: string[]; rate: number };
+
+/** Send `frames` to the relay at `rate` per second (paced in 5 ms slices); resolves when all are sent. */
+async function flood(url: string, frames: string[], rate: number): Promise<{ sent: number; seconds: number; rate: number }> {
+  const ws = new WebSocket(url);
+  ws.on('message', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  const t0 = performance.now();
+  let sent = 0;
+  while (sent < frames.length) {
+    const due = Math.min(frames.length, Math.floor(((performance.now() - t0) / 1000) * rate) + 1);
+    while (sent < due) ws.send(frames[sent++]!);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  await new Promise((r) => setTimeout(r, 200));
+  ws.close();
+  return { sent, seconds, rate: sent / seconds };
+}
 
 const port = parentPort;
 if (port === null) throw new Error('gen-worker must run in a worker thread');
@@ -19,7 +43,14 @@ port.on('message', (msg: { seq: number; task: WorkerTask }) => {
     let result: unknown;
     if (t.op === 'requests') result = t.traders.map((tr) => generateRequests(tr, t.nodePubkey, t.pow, t.rumorCreatedAt));
     else if (t.op === 'junk') result = generateJunk(t.type, t.count, t.nodePubkey, t.pow, t.createdAt);
-    else result = runFloor(t.options);
+    else if (t.op === 'floor') result = runFloor(t.options);
+    else {
+      void flood(t.url, t.frames, t.rate).then(
+        (r) => port.postMessage({ seq: msg.seq, ok: true, result: r }),
+        (err: unknown) => port.postMessage({ seq: msg.seq, ok: false, error: String(err) }),
+      );
+      return;
+    }
     port.postMessage({ seq: msg.seq, ok: true, result });
   } catch (err) {
     port.postMessage({ seq: msg.seq, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });

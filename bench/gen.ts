@@ -48,6 +48,7 @@ export interface GeneratedRequest {
   wrapId: string;
   /** the trade key the reply will be addressed to */
   tradePubkey: string;
+  tradeSkHex: string;
 }
 
 /** `count` consecutive new-order requests of one trader, each from a fresh trade key. */
@@ -70,7 +71,7 @@ export function generateRequests(
       now: rumorCreatedAt,
       pow,
     });
-    out.push({ frame: JSON.stringify(['EVENT', wrap]), wrapId: wrap.id, tradePubkey: getPublicKey(tradeSk) });
+    out.push({ frame: JSON.stringify(['EVENT', wrap]), wrapId: wrap.id, tradePubkey: getPublicKey(tradeSk), tradeSkHex: bytesToHex(tradeSk) });
   }
   return out;
 }

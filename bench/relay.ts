@@ -10,7 +10,7 @@
  * `--verify` checks id and signature with the daemon's fast crypto (libsecp256k1 WASM + node sha256),
  * as a public relay would; without it the relay trusts the events (the daemon verifies anyway, and a
  * hostile relay would not filter). Addressable replacement is not implemented (not needed here).
- * Each stats line `RELAY_STATS {...}` on stdout answers a `["STATS"]` frame from any client.
+ * A `["STATS"]` frame from any client is answered with `["STATS", {counters, cpu, rss}]`.
  */
 import { parseArgs } from 'node:util';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -116,7 +116,7 @@ function onReq(ws: WebSocket, subId: string, rawFilters: unknown[]): void {
   bySub.set(subId, filters);
   for (const f of filters) {
     const hits = stored.filter((e) => matches(f, e));
-    const out = f.limit !== undefined ? hits.slice(-f.limit) : hits;
+    const out = f.limit === undefined ? hits : f.limit <= 0 ? [] : hits.slice(-f.limit);
     for (const e of out) send(ws, ['EVENT', subId, e]);
   }
   send(ws, ['EOSE', subId]);

@@ -1,0 +1,187 @@
+/**
+ * Load generation against a running harness: simulated traders send pre-built gift-wrapped
+ * new-order requests and time each one from send to the node's reply (matched by the reply's `p`
+ * tag = the request's fresh trade key, so no decryption sits on the timed path). A sample of the
+ * replies is opened afterwards to check they are real `new-order` answers.
+ */
+import { performance } from 'node:perf_hooks';
+import { bytesToHex, generateSecretKey, hexToBytes } from '../src/crypto/secp.js';
+import { unwrapGiftWrap } from '../src/nostr/gift-wrap.js';
+import type { NostrEvent } from '../src/crypto/event.js';
+import { parseRumorContent } from '../src/protocol/parse.js';
+import type { GeneratedRequest, TraderSpec } from './gen.js';
+import { Conn, cpuSeconds, type Harness } from './harness.js';
+import { round, summarize, type LatencySummary } from './stats.js';
+import type { WorkerPool } from './workers.js';
+
+export interface Trader {
+  requests: GeneratedRequest[];
+  next: number;
+}
+
+/** Pre-build `perTrader` requests for each of `traders` new identities on the worker threads. */
+export async function prepareTraders(
+  pool: WorkerPool,
+  h: Harness,
+  o: { traders: number; perTrader: number; pow: number; rumorCreatedAt: number },
+): Promise<{ traders: Trader[]; seconds: number }> {
+  const t0 = performance.now();
+  const specs: TraderSpec[] = Array.from({ length: o.traders }, () => ({ identitySkHex: bytesToHex(generateSecretKey()), firstIndex: 1, count: o.perTrader }));
+  const chunks: TraderSpec[][] = Array.from({ length: pool.size }, () => []);
+  specs.forEach((s, i) => chunks[i % pool.size]!.push(s));
+  const parts = await Promise.all(
+    chunks.map((c, i) => pool.run<GeneratedRequest[][]>({ op: 'requests', traders: c, nodePubkey: h.nodePubkey, pow: o.pow, rumorCreatedAt: o.rumorCreatedAt }, i)),
+  );
+  return { traders: parts.flat().map((requests) => ({ requests, next: 0 })), seconds: (performance.now() - t0) / 1000 };
+}
+
+interface InFlight {
+  sentAt: number;
+  req: GeneratedRequest;
+  trader: Trader;
+}
+
+/** Trader connections: one REQ per connection for all the trade keys it will use. */
+class TrafficClient {
+  readonly inflight = new Map<string, InFlight>();
+  readonly replies: Array<{ req: GeneratedRequest; event: NostrEvent }> = [];
+  readonly latencies: number[] = [];
+  onReply: (f: InFlight) => void = () => undefined;
+  private constructor(private readonly conns: Conn[]) {}
+
+  static async connect(url: string, traders: Trader[], n = 2): Promise<TrafficClient> {
+    const conns = await Promise.all(Array.from({ length: n }, () => Conn.open(url)));
+    const c = new TrafficClient(conns);
+    conns.forEach((conn, i) => {
+      const keys = traders.filter((_, j) => j % n === i).flatMap((t) => t.requests.map((r) => r.tradePubkey));
+      conn.onFrame = (f, at) => c.onFrame(f, at);
+      conn.send(JSON.stringify(['REQ', 'replies', { kinds: [1059], '#p': keys, limit: 0 }]));
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    return c;
+  }
+
+  private onFrame(frame: string, at: number): void {
+    if (!frame.startsWith('["EVENT"')) return;
+    const ev = (JSON.parse(frame) as [string, string, NostrEvent])[2];
+    const p = ev.tags.find((t) => t[0] === 'p')?.[1];
+    if (p === undefined) return;
+    const f = this.inflight.get(p);
+    if (f === undefined) return;
+    this.inflight.delete(p);
+    this.latencies.push(at - f.sentAt);
+    if (this.replies.length < 400) this.replies.push({ req: f.req, event: ev });
+    this.onReply(f);
+  }
+
+  send(t: Trader, i: number): boolean {
+    const req = t.requests[t.next];
+    if (req === undefined) return false;
+    t.next++;
+    this.inflight.set(req.tradePubkey, { sentAt: performance.now(), req, trader: t });
+    this.conns[i % this.conns.length]!.send(req.frame);
+    return true;
+  }
+
+  close(): void {
+    for (const c of this.conns) c.close();
+  }
+}
+
+/** Open a sample of replies with the trade keys: how many are the expected new-order answers. */
+function checkReplies(replies: Array<{ req: GeneratedRequest; event: NostrEvent }>, nodePubkey: string): Record<string, number> {
+  const actions: Record<string, number> = {};
+  for (const r of replies.slice(0, 200)) {
+    const u = unwrapGiftWrap(r.event, hexToBytes(r.req.tradeSkHex));
+    let key = 'unopenable';
+    if (u.ok && u.gift.seal.pubkey === nodePubkey) {
+      try {
+        const m = parseRumorContent(u.gift.rumor.content).message;
+        key = m.kind.action === 'cant-do' ? `cant-do:${JSON.stringify(m.kind.payload)}` : m.kind.action;
+      } catch {
+        key = 'unparsable';
+      }
+    }
+    actions[key] = (actions[key] ?? 0) + 1;
+  }
+  return actions;
+}
+
+export interface LoadResult {
+  seconds: number;
+  sent: number;
+  answered: number;
+  answeredPerSecond: number;
+  unanswered: number;
+  latencyMs: LatencySummary;
+  daemonCpuCores: number;
+  sampleReplies: Record<string, number>;
+}
+
+/** Closed loop: every trader keeps exactly one request in flight for `seconds`. */
+export async function closedLoop(h: Harness, traders: Trader[], seconds: number): Promise<LoadResult> {
+  const client = await TrafficClient.connect(h.relay.url, traders);
+  const cpu0 = cpuSeconds(h.pid);
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  let sent = 0;
+  let answeredInWindow = 0;
+  client.onReply = (f) => {
+    if (performance.now() > end) return;
+    answeredInWindow++;
+    if (client.send(f.trader, sent)) sent++;
+  };
+  traders.forEach((t, i) => {
+    if (client.send(t, i)) sent++;
+  });
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const cpu = cpuSeconds(h.pid) - cpu0;
+  const elapsed = (performance.now() - t0) / 1000;
+  await new Promise((r) => setTimeout(r, 1500)); // let the last replies land (not counted in the rate)
+  const res: LoadResult = {
+    seconds: round(elapsed, 2),
+    sent,
+    answered: answeredInWindow,
+    answeredPerSecond: round(answeredInWindow / elapsed),
+    unanswered: client.inflight.size,
+    latencyMs: summarize(client.latencies),
+    daemonCpuCores: round(cpu / elapsed, 2),
+    sampleReplies: checkReplies(client.replies, h.nodePubkey),
+  };
+  client.close();
+  return res;
+}
+
+/** Open loop: requests at a fixed `rate` for `seconds`, round-robin over the traders. */
+export async function openLoop(h: Harness, traders: Trader[], rate: number, seconds: number, during?: Promise<unknown>): Promise<LoadResult> {
+  const client = await TrafficClient.connect(h.relay.url, traders);
+  const cpu0 = cpuSeconds(h.pid);
+  const t0 = performance.now();
+  const total = Math.floor(rate * seconds);
+  let sent = 0;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * rate) + 1);
+    while (sent < due) {
+      client.send(traders[sent % traders.length]!, sent);
+      sent++;
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  const elapsed = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds(h.pid) - cpu0;
+  const deadline = performance.now() + 10_000;
+  while (client.inflight.size > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (during !== undefined) await during;
+  const res: LoadResult = {
+    seconds: round(elapsed, 2),
+    sent,
+    answered: client.latencies.length,
+    answeredPerSecond: round(client.latencies.length / elapsed),
+    unanswered: client.inflight.size,
+    latencyMs: summarize(client.latencies),
+    daemonCpuCores: round(cpu / elapsed, 2),
+    sampleReplies: checkReplies(client.replies, h.nodePubkey),
+  };
+  client.close();
+  return res;
+}
