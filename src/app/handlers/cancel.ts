@@ -10,6 +10,7 @@ import { closeDispute } from '../flows/dispute-close.js';
 import { cancelEscrow } from '../flows/escrow.js';
 import { requireLightning } from '../flows/lightning-guard.js';
 import { toSmallOrder } from '../flows/order-view.js';
+import { expectPatched, takerResetPatch, undoPatch } from '../flows/order-reset.js';
 import { publishOrder } from '../flows/publish.js';
 
 const ALREADY_CANCELED: readonly Status[] = ['canceled', 'cooperatively-canceled', 'canceled-by-admin'];
@@ -78,11 +79,7 @@ async function claimThenCancelEscrow(
   try {
     await cancelEscrow(ctx, o);
   } catch (err) {
-    const back: OrderExpect = {};
-    for (const [k, v] of Object.entries(patch) as [keyof OrderPatch, OrderPatch[keyof OrderPatch]][]) {
-      (back as Record<string, unknown>)[k] = v;
-    }
-    const reverted = await casUpdateOrder(ctx.db, o.id, back, undo);
+    const reverted = await casUpdateOrder(ctx.db, o.id, expectPatched(patch), undo);
     ctx.logger.error({ err, orderId: o.id, reverted }, 'cancel: hold invoice could not be canceled; cancel reverted');
     throw new CantDoError('not_allowed_by_status', `hold invoice cancel failed: ${(err as Error).message}`);
   }
@@ -117,32 +114,13 @@ async function cancelWaiting(ctx: AppContext, { o, inbound, requestId }: CancelR
 
   // The taker backs out: the order goes back to pending for the maker.
   const takerSide = makerSide === 'buyer' ? 'seller' : 'buyer';
-  const isRange = o.min_amount !== null && o.max_amount !== null;
-  const reset: OrderPatch = {
-    status: 'pending',
-    hash: null,
-    preimage: null,
-    // A buyer-maker's own invoice (given at creation) is the maker's and stays.
-    buyer_invoice: makerSide === 'buyer' ? o.buyer_invoice : null,
-    taken_at: 0,
-    invoice_held_at: 0,
-    dev_fee: 0,
-    ...(o.price_from_api !== 0 ? { amount: 0, fee: 0 } : {}),
-    ...(isRange ? { fiat_amount: 0 } : {}),
-    ...(takerSide === 'seller'
-      ? { seller_pubkey: null, master_seller_pubkey: null, trade_index_seller: null }
-      : { buyer_pubkey: null, master_buyer_pubkey: null, trade_index_buyer: null }),
-  };
-  const undo: OrderPatch = {};
-  for (const k of Object.keys(reset) as (keyof OrderPatch)[]) {
-    (undo as Record<string, unknown>)[k] = o[k];
-  }
+  const reset = takerResetPatch(o, makerSide);
   await claimThenCancelEscrow(
     ctx,
     o,
     { status: o.status, hash: o.hash, [takerSide === 'seller' ? 'seller_pubkey' : 'buyer_pubkey']: taker },
     reset,
-    undo,
+    undoPatch(o, reset),
   );
   const pending: OrderRow = { ...o, ...reset, status: 'pending' };
   ctx.outbox.sendMessage(taker, buildMessage({ action: 'canceled', id: o.id, requestId }));

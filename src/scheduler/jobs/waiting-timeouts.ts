@@ -1,5 +1,6 @@
 import { cancelEscrow } from '../../app/flows/escrow.js';
 import { toSmallOrder } from '../../app/flows/order-view.js';
+import { expectPatched, takerResetPatch, undoPatch } from '../../app/flows/order-reset.js';
 import { publishOrder } from '../../app/flows/publish.js';
 import type { AppContext } from '../../context.js';
 import { casUpdateOrder, findWaitingTimedOut, getOrder, type OrderExpect, type OrderPatch } from '../../db/orders.js';
@@ -82,27 +83,7 @@ async function resolveTimedOut(ctx: AppContext, o: OrderRow): Promise<void> {
   const taker = takerSide === 'seller' ? o.seller_pubkey : o.buyer_pubkey;
 
   const expect: OrderExpect = { status: o.status, hash: o.hash, taken_at: o.taken_at, invoice_held_at: o.invoice_held_at };
-  let patch: OrderPatch;
-  if (late === 'taker') {
-    const isRange = o.min_amount !== null && o.max_amount !== null;
-    patch = {
-      status: 'pending',
-      hash: null,
-      preimage: null,
-      // A buyer-maker's own invoice (given at creation) stays with the order.
-      buyer_invoice: makerSide === 'buyer' ? o.buyer_invoice : null,
-      taken_at: 0,
-      invoice_held_at: 0,
-      dev_fee: 0,
-      ...(o.price_from_api !== 0 ? { amount: 0, fee: 0 } : {}),
-      ...(isRange ? { fiat_amount: 0 } : {}),
-      ...(takerSide === 'seller'
-        ? { seller_pubkey: null, master_seller_pubkey: null, trade_index_seller: null }
-        : { buyer_pubkey: null, master_buyer_pubkey: null, trade_index_buyer: null }),
-    };
-  } else {
-    patch = { status: 'canceled' };
-  }
+  const patch: OrderPatch = late === 'taker' ? takerResetPatch(o, makerSide) : { status: 'canceled' };
   if (!(await casUpdateOrder(ctx.db, o.id, expect, patch))) {
     log.info('order changed before the timeout could act; left alone');
     return;
@@ -110,13 +91,7 @@ async function resolveTimedOut(ctx: AppContext, o: OrderRow): Promise<void> {
   try {
     await cancelEscrow(ctx, o);
   } catch (err) {
-    const undo: OrderPatch = {};
-    for (const k of Object.keys(patch) as (keyof OrderPatch)[]) {
-      (undo as Record<string, unknown>)[k] = o[k];
-    }
-    const back: OrderExpect = {};
-    for (const [k, v] of Object.entries(patch)) (back as Record<string, unknown>)[k] = v;
-    const reverted = await casUpdateOrder(ctx.db, o.id, back, undo);
+    const reverted = await casUpdateOrder(ctx.db, o.id, expectPatched(patch), undoPatch(o, patch));
     log.error({ err, reverted }, 'hold invoice could not be canceled; timeout reverted, retried next tick');
     return;
   }
