@@ -93,8 +93,8 @@ function randomBase64(bytes: number): string {
 export function generateJunk(type: JunkType, count: number, nodePubkey: string, pow: number, createdAt: number): string[] {
   const out: string[] = [];
   for (let i = 0; i < count; i++) {
-    const sk = generateSecretKey();
-    const pubkey = getPublicKey(sk);
+    const sk = type === 'malformed' ? new Uint8Array(32) : generateSecretKey();
+    const pubkey = type === 'malformed' ? bytesToHex(randomBytes(32)) : getPublicKey(sk);
     const base: UnsignedEvent = {
       pubkey,
       created_at: createdAt - (i % 3600),
@@ -107,7 +107,7 @@ export function generateJunk(type: JunkType, count: number, nodePubkey: string, 
       ev = { ...base, id: bytesToHex(randomBytes(32)), sig: 'deadbeef', created_at: String(base.created_at) };
     } else if (type === 'bad-pow') {
       let e = finalizeEvent(base, sk, pubkey);
-      while (pow > 0 && leadingZeroBits(e.id) >= pow) e = finalizeEvent({ ...base, created_at: base.created_at - 1 }, sk, pubkey);
+      for (let back = 1; pow > 0 && leadingZeroBits(e.id) >= pow; back++) e = finalizeEvent({ ...base, created_at: base.created_at - back }, sk, pubkey);
       ev = e;
     } else if (type === 'bad-sig') {
       const mined = minePow(base, pow);

@@ -91,73 +91,77 @@ const startedAt = new Date().toISOString();
 const loadavgStart = os.loadavg().map((x) => round(x, 2));
 const notes: string[] = [];
 const pool = new WorkerPool(2);
-
-let done = phase('crypto floor');
-const floor = await withTimeout('crypto floor', 90_000, cryptoFloorPhase(pool, POW, 1.5));
-done();
-
-done = phase('end to end: daemon start + traffic generation');
-const relay = await startBenchRelay(false);
-const h = await startHarness({ pow: POW, relay });
-const now = (): number => Math.floor(Date.now() / 1000);
-// Rumors are dated a little ahead so none goes stale (10 s) before it is sent; the daemon accepts up to 300 s ahead.
-const perTrader = Math.ceil((Math.max(600, floor.oneCore * 1.2) * E2E_SECONDS) / E2E_TRADERS);
-const prep = await withTimeout('traffic generation', 120_000, prepareTraders(pool, h, { traders: E2E_TRADERS, perTrader, pow: POW, rumorCreatedAt: now() + E2E_SECONDS + 10 }));
-done();
-
-done = phase(`end to end: closed loop, ${E2E_TRADERS} traders, ${E2E_SECONDS} s`);
-const closed = await withTimeout('closed loop', 60_000, closedLoop(h, prep.traders, E2E_SECONDS));
-done();
-if (prep.traders.some((t) => t.next >= t.requests.length)) notes.push('closed loop: some traders ran out of pre-built requests (throughput figure is a lower bound)');
-
-done = phase('end to end: unloaded latency (1 trader)');
-const one = await prepareTraders(pool, h, { traders: 1, perTrader: 200, pow: POW, rumorCreatedAt: now() + 10 });
-const unloaded = await withTimeout('unloaded', 30_000, closedLoop(h, one.traders, 3));
-done();
-
-done = phase(`end to end: open loop ${OPEN_RATE}/s`);
-const openTraders = await prepareTraders(pool, h, { traders: OPEN_RATE * 2, perTrader: Math.ceil(OPEN_SECONDS / 2) + 1, pow: POW, rumorCreatedAt: now() + OPEN_SECONDS + 8 });
-const open100 = await withTimeout('open loop', 60_000, openLoop(h, openTraders.traders, OPEN_RATE, OPEN_SECONDS));
-done();
-
-done = phase(`spam: ${JUNK_RATE}/s junk beside ${OPEN_RATE}/s valid`);
-const junkCount = JUNK_RATE * OPEN_SECONDS;
-const per = Math.ceil(junkCount / JUNK_TYPES.length);
-const junkParts = await withTimeout(
-  'junk generation',
-  150_000,
-  Promise.all(JUNK_TYPES.map((type) => pool.run<string[]>({ op: 'junk', type, count: per, nodePubkey: h.nodePubkey, pow: POW, createdAt: now() }))),
-);
-// interleave the types
-const junk: string[] = [];
-for (let i = 0; i < per; i++) for (const part of junkParts) if (part[i] !== undefined) junk.push(part[i]!);
-const spamTraders = await prepareTraders(pool, h, { traders: OPEN_RATE * 2, perTrader: Math.ceil(OPEN_SECONDS / 2) + 1, pow: POW, rumorCreatedAt: now() + OPEN_SECONDS + 8 });
-const relayBefore = await relay.stats();
-const cpuBefore = cpuSeconds(h.pid);
-const flood = pool.run<{ sent: number; seconds: number; rate: number }>({ op: 'flood', url: relay.url, frames: junk, rate: JUNK_RATE }, 0);
-const spamValid = await withTimeout('spam', 90_000, openLoop(h, spamTraders.traders, OPEN_RATE, OPEN_SECONDS, flood));
-const floodResult = await flood;
-await new Promise((r) => setTimeout(r, 1000));
-const cpuSpam = cpuSeconds(h.pid) - cpuBefore;
-const relayAfter = await relay.stats();
-done();
-// Daemon CPU for the junk = CPU of the flooded window minus what the same valid load cost without the flood.
-const validCpu = open100.daemonCpuCores * (spamValid.seconds + 1);
-const junkCpu = Math.max(0, cpuSpam - validCpu);
-const daemonRssAfterLoadMb = rssMb(h.pid);
-const framesForRelay = prep.traders.flatMap((t) => t.requests.slice(0, t.next).map((r) => r.frame)).slice(0, 10_000);
-await h.close();
-
-done = phase('relay ceiling');
-const relayResults: RelayCeiling[] = [];
-for (const verify of [false, true]) relayResults.push(await withTimeout('relay ceiling', 90_000, relayCeiling(framesForRelay, verify)));
-done();
-
-const scale: ScaleResult[] = [];
-for (const n of [10_000, 100_000]) {
-  done = phase(`scale: ${n} orders`);
-  scale.push(await withTimeout(`scale ${n}`, 240_000, scalePhase(n, relay, 200_000)));
+/** Run on failure so no relay/daemon process outlives the bench. */
+const cleanups: Array<() => Promise<unknown>> = [() => pool.close()];
+async function main(): Promise<void> {
+  let done = phase('crypto floor');
+  const floor = await withTimeout('crypto floor', 90_000, cryptoFloorPhase(pool, POW, 1.5));
   done();
+
+  done = phase('end to end: daemon start + traffic generation');
+  const relay = await startBenchRelay(false);
+  cleanups.push(() => relay.stop());
+  const h = await startHarness({ pow: POW, relay });
+  cleanups.push(() => h.close());
+  const now = (): number => Math.floor(Date.now() / 1000);
+  // Rumors are dated a little ahead so none goes stale (10 s) before it is sent; the daemon accepts up to 300 s ahead.
+  const perTrader = Math.ceil((Math.max(600, floor.oneCore * 1.2) * E2E_SECONDS) / E2E_TRADERS);
+  const prep = await withTimeout('traffic generation', 120_000, prepareTraders(pool, h, { traders: E2E_TRADERS, perTrader, pow: POW, rumorCreatedAt: now() + E2E_SECONDS + 10 }));
+  done();
+
+  done = phase(`end to end: closed loop, ${E2E_TRADERS} traders, ${E2E_SECONDS} s`);
+  const closed = await withTimeout('closed loop', 60_000, closedLoop(h, prep.traders, E2E_SECONDS));
+  done();
+  if (prep.traders.some((t) => t.next >= t.requests.length)) notes.push('closed loop: some traders ran out of pre-built requests (throughput figure is a lower bound)');
+
+  done = phase('end to end: unloaded latency (1 trader)');
+  const one = await prepareTraders(pool, h, { traders: 1, perTrader: 200, pow: POW, rumorCreatedAt: now() + 10 });
+  const unloaded = await withTimeout('unloaded', 30_000, closedLoop(h, one.traders, 3));
+  done();
+
+  done = phase(`end to end: open loop ${OPEN_RATE}/s`);
+  const openTraders = await prepareTraders(pool, h, { traders: OPEN_RATE * 2, perTrader: Math.ceil(OPEN_SECONDS / 2) + 1, pow: POW, rumorCreatedAt: now() + OPEN_SECONDS + 8 });
+  const open100 = await withTimeout('open loop', 60_000, openLoop(h, openTraders.traders, OPEN_RATE, OPEN_SECONDS));
+  done();
+
+  done = phase(`spam: ${JUNK_RATE}/s junk beside ${OPEN_RATE}/s valid`);
+  const junkCount = JUNK_RATE * OPEN_SECONDS;
+  const per = Math.ceil(junkCount / JUNK_TYPES.length);
+  const junkParts = await withTimeout(
+    'junk generation',
+    150_000,
+    Promise.all(JUNK_TYPES.map((type) => pool.run<string[]>({ op: 'junk', type, count: per, nodePubkey: h.nodePubkey, pow: POW, createdAt: now() }))),
+  );
+  // interleave the types
+  const junk: string[] = [];
+  for (let i = 0; i < per; i++) for (const part of junkParts) if (part[i] !== undefined) junk.push(part[i]!);
+  const spamTraders = await prepareTraders(pool, h, { traders: OPEN_RATE * 2, perTrader: Math.ceil(OPEN_SECONDS / 2) + 1, pow: POW, rumorCreatedAt: now() + OPEN_SECONDS + 8 });
+  const relayBefore = await relay.stats();
+  const cpuBefore = cpuSeconds(h.pid);
+  const flood = pool.run<{ sent: number; seconds: number; rate: number }>({ op: 'flood', url: relay.url, frames: junk, rate: JUNK_RATE }, 0);
+  const spamValid = await withTimeout('spam', 90_000, openLoop(h, spamTraders.traders, OPEN_RATE, OPEN_SECONDS, flood));
+  const floodResult = await flood;
+  await new Promise((r) => setTimeout(r, 1000));
+  const cpuSpam = cpuSeconds(h.pid) - cpuBefore;
+  const relayAfter = await relay.stats();
+  done();
+  // Daemon CPU for the junk = CPU of the flooded window minus what the same valid load cost without the flood.
+  const validCpu = open100.daemonCpuCores * (spamValid.seconds + 1);
+  const junkCpu = Math.max(0, cpuSpam - validCpu);
+  const daemonRssAfterLoadMb = rssMb(h.pid);
+  const framesForRelay = prep.traders.flatMap((t) => t.requests.slice(0, t.next).map((r) => r.frame)).slice(0, 10_000);
+  await h.close();
+
+  done = phase('relay ceiling');
+  const relayResults: RelayCeiling[] = [];
+  for (const verify of [false, true]) relayResults.push(await withTimeout('relay ceiling', 90_000, relayCeiling(framesForRelay, verify)));
+  done();
+
+  const scale: ScaleResult[] = [];
+  for (const n of [10_000, 100_000]) {
+    done = phase(`scale: ${n} orders`);
+    scale.push(await withTimeout(`scale ${n}`, 240_000, scalePhase(n, relay, 200_000)));
+    done();
 }
 await relay.stop();
 await pool.close();
@@ -199,3 +203,12 @@ const md = renderMarkdown(results);
 writeFileSync(`${RESULTS_DIR}latest.md`, md);
 process.stdout.write(md);
 process.stderr.write(`[bench] results written to bench/results/latest.json and latest.md (${results.durationSeconds} s)\n`);
+}
+
+try {
+  await main();
+} catch (err) {
+  process.stderr.write(`[bench] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  await Promise.allSettled(cleanups.map((c) => c()));
+  process.exit(1);
+}
