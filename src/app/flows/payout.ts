@@ -26,6 +26,7 @@ import type { PaymentResult } from '../../lightning/backend.js';
 import { isLightningAddress, isLnurl } from '../../lightning/lnurl.js';
 import { routingFeeLimit } from '../../lightning/routing-fee.js';
 import { buildMessage } from '../../protocol/build.js';
+import { closeDispute } from './dispute-close.js';
 import { settleEscrow } from './escrow.js';
 import { buyerAmount, toSmallOrder } from './order-view.js';
 import { publishOrder } from './publish.js';
@@ -458,6 +459,13 @@ async function finishInterruptedSettle(ctx: AppContext, orderId: string): Promis
     }
     ctx.logger.warn({ orderId }, 'escrow claimed for settlement but still held (interrupted settle); settling now');
     await settleEscrow(ctx, o);
+    // The crash also lost the release's notifications: close an open dispute and tell both parties
+    // (as release does) before the payout starts.
+    await closeDispute(ctx, o, 'settled');
+    if (o.buyer_pubkey !== null) ctx.outbox.sendMessage(o.buyer_pubkey, buildMessage({ action: 'released', id: o.id, requestId: null }));
+    if (o.seller_pubkey !== null) {
+      ctx.outbox.sendMessage(o.seller_pubkey, buildMessage({ action: 'hold-invoice-payment-settled', id: o.id, requestId: null }));
+    }
     return true;
   });
 }

@@ -135,6 +135,9 @@ void describe('kill -9 and restart, more statuses (built daemon, relay, LND simu
     await startDaemon(sb);
     await t.buyer.waitForAction(t.bk, 'purchase-completed', 20_000);
     await assertDone(t);
+    // the release's notifications, lost with the crash, are sent by the boot reconciliation
+    await t.seller.waitForAction(t.sk, 'hold-invoice-payment-settled', 10_000);
+    await t.buyer.waitForAction(t.bk, 'released', 10_000);
   });
 
   void test('SIGKILL right after the release was sent: whatever point it reached, the trade ends with one settle and one payout', async () => {
