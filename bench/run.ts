@@ -104,9 +104,11 @@ async function main(): Promise<void> {
   const h = await startHarness({ pow: POW, relay });
   cleanups.push(() => h.close());
   const now = (): number => Math.floor(Date.now() / 1000);
-  // Rumors are dated a little ahead so none goes stale (10 s) before it is sent; the daemon accepts up to 300 s ahead.
+  // Rumors are dated 120 s ahead so none goes stale (10 s) however long generation takes on a busy
+  // machine; the daemon accepts rumors up to 300 s ahead (HQ-2 bound), and every phase ends well within that.
+  const ahead = (): number => now() + 120;
   const perTrader = Math.ceil((Math.max(600, floor.oneCore * 1.2) * E2E_SECONDS) / E2E_TRADERS);
-  const prep = await withTimeout('traffic generation', 120_000, prepareTraders(pool, h, { traders: E2E_TRADERS, perTrader, pow: POW, rumorCreatedAt: now() + E2E_SECONDS + 10 }));
+  const prep = await withTimeout('traffic generation', 120_000, prepareTraders(pool, h, { traders: E2E_TRADERS, perTrader, pow: POW, rumorCreatedAt: ahead() }));
   done();
 
   done = phase(`end to end: closed loop, ${E2E_TRADERS} traders, ${E2E_SECONDS} s`);
@@ -115,12 +117,12 @@ async function main(): Promise<void> {
   if (prep.traders.some((t) => t.next >= t.requests.length)) notes.push('closed loop: some traders ran out of pre-built requests (throughput figure is a lower bound)');
 
   done = phase('end to end: unloaded latency (1 trader)');
-  const one = await prepareTraders(pool, h, { traders: 1, perTrader: 200, pow: POW, rumorCreatedAt: now() + 10 });
+  const one = await prepareTraders(pool, h, { traders: 1, perTrader: 200, pow: POW, rumorCreatedAt: ahead() });
   const unloaded = await withTimeout('unloaded', 30_000, closedLoop(h, one.traders, 3));
   done();
 
   done = phase(`end to end: open loop ${OPEN_RATE}/s`);
-  const openTraders = await prepareTraders(pool, h, { traders: OPEN_RATE * 2, perTrader: Math.ceil(OPEN_SECONDS / 2) + 1, pow: POW, rumorCreatedAt: now() + OPEN_SECONDS + 8 });
+  const openTraders = await prepareTraders(pool, h, { traders: OPEN_RATE * 2, perTrader: Math.ceil(OPEN_SECONDS / 2) + 1, pow: POW, rumorCreatedAt: ahead() });
   const open100 = await withTimeout('open loop', 60_000, openLoop(h, openTraders.traders, OPEN_RATE, OPEN_SECONDS));
   done();
 
@@ -135,7 +137,7 @@ async function main(): Promise<void> {
   // interleave the types
   const junk: string[] = [];
   for (let i = 0; i < per; i++) for (const part of junkParts) if (part[i] !== undefined) junk.push(part[i]!);
-  const spamTraders = await prepareTraders(pool, h, { traders: OPEN_RATE * 2, perTrader: Math.ceil(OPEN_SECONDS / 2) + 1, pow: POW, rumorCreatedAt: now() + OPEN_SECONDS + 8 });
+  const spamTraders = await prepareTraders(pool, h, { traders: OPEN_RATE * 2, perTrader: Math.ceil(OPEN_SECONDS / 2) + 1, pow: POW, rumorCreatedAt: ahead() });
   const relayBefore = await relay.stats();
   const cpuBefore = cpuSeconds(h.pid);
   const flood = pool.run<{ sent: number; seconds: number; rate: number }>({ op: 'flood', url: relay.url, frames: junk, rate: JUNK_RATE }, 0);
