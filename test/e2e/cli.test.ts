@@ -1,0 +1,97 @@
+/**
+ * The built binary's command line (DAEMON.md §1): first run writes the template and exits 0, bad
+ * settings exit 1 naming the key, --help / --version, an unknown flag exits 2, SIGTERM → exit 0.
+ */
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DAEMON_ENTRY } from '../support/sandbox.js';
+import { startE2E } from './e2e-harness.js';
+
+function run(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [DAEMON_ENTRY, ...args], {
+    encoding: 'utf8',
+    timeout: 20_000,
+    env: { ...process.env, MOSTRO_NSEC_PRIVKEY: '', ...env },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+void describe('e2e: mostrod command line (built daemon)', () => {
+  const tmp = mkdtempSync(path.join(tmpdir(), 'mostrod-cli-'));
+  after(() => rmSync(tmp, { recursive: true, force: true }));
+
+  void test('first run writes settings.toml from the template (0600) and exits 0', () => {
+    const dir = path.join(tmp, 'first');
+    const r = run(['-d', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    const file = path.join(dir, 'settings.toml');
+    assert.match(r.stdout, /Created settings file from template at .*settings\.toml/);
+    const text = readFileSync(file, 'utf8');
+    assert.equal(text, readFileSync(new URL('../../settings.tpl.toml', import.meta.url), 'utf8'));
+    for (const section of ['[lightning]', '[nostr]', '[mostro]', '[database]', '[rpc]']) assert.ok(text.includes(section), section);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    // a second run does not overwrite it (it now tries to start with the template's values)
+    writeFileSync(file, text.replace(/^fee = .*$/m, 'fee = "lots"'));
+    const again = run(['-d', dir]);
+    assert.equal(again.code, 1);
+    assert.ok(readFileSync(file, 'utf8').includes('fee = "lots"'), 'the edited file is kept');
+  });
+
+  void test('bad settings: exit 1 and the message names the section and key', () => {
+    const dir = path.join(tmp, 'bad');
+    assert.equal(run(['-d', dir]).code, 0);
+    const file = path.join(dir, 'settings.toml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/^fee = .*$/m, 'fee = "lots"'));
+    const r = run(['-d', dir]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /invalid configuration/);
+    assert.match(r.stderr, /\[mostro\] fee/);
+    assert.equal(r.stdout, '');
+
+    writeFileSync(file, 'this is = = not toml\n');
+    const r2 = run(['-d', dir]);
+    assert.equal(r2.code, 1);
+    assert.match(r2.stderr, /settings\.toml/);
+  });
+
+  void test('--help and -h print usage to stdout and exit 0', () => {
+    for (const flag of ['--help', '-h']) {
+      const r = run([flag]);
+      assert.equal(r.code, 0);
+      assert.match(r.stdout, /Usage: mostrod/);
+      assert.match(r.stdout, /--dirsettings|-d, --dirsettings/);
+      assert.match(r.stdout, /--version/);
+    }
+  });
+
+  void test('--version and -V print the version and exit 0', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const r = run([flag]);
+      assert.equal(r.code, 0);
+      assert.ok(r.stdout.includes(pkg.version), r.stdout);
+    }
+  });
+
+  void test('an unknown argument is a usage error (exit 2, stderr)', () => {
+    const r = run(['--bogus']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /unexpected argument '--bogus'/);
+  });
+
+  void test('a running daemon exits 0 on SIGTERM', async () => {
+    const e = await startE2E();
+    try {
+      assert.ok(e.sb.daemon !== null);
+      const code = await e.sb.stopDaemon('SIGTERM');
+      assert.equal(code, 0);
+      assert.ok(e.sb.logs().some((l) => l['msg'] === 'shutdown complete' && l['code'] === 0), 'shutdown complete logged');
+    } finally {
+      await e.close();
+    }
+  });
+});
