@@ -9,6 +9,7 @@ import { systemClock, type Clock } from './clock.js';
 import { databasePath, parseNodeSecretKey } from './config/settings.js';
 import type { Settings } from './config/types.js';
 import { TaskTracker, type AppContext } from './context.js';
+import { isNostrEventShape } from './crypto/event.js';
 import { cryptoBackend, getPublicKey } from './crypto/secp.js';
 import { closeDatabase, openDatabase } from './db/database.js';
 import { dbTradeIndexStore } from './db/trade-index-store.js';
@@ -42,10 +43,20 @@ const SHUTDOWN_GRACE_MS = 20_000;
 /** How long startup waits for a first relay connection before saying ready anyway. */
 const READY_WAIT_MS = 10_000;
 
-async function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
+/** Resolves true when `p` settled within `ms`, false on timeout (p keeps running); rejects with p's error. */
+async function withTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
+  try {
+    return await Promise.race([
+      p.then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), ms);
+        timer.unref();
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
@@ -86,6 +97,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     pubkey: keys.pubkey,
     clock,
     logger: logger.child({ module: 'relays' }),
+    // Intake checks kind, size and PoW before the signature and de-duplicates verified ids only,
+    // so the pool does no crypto of its own (junk without PoW costs no signature check).
+    verify: isNostrEventShape,
+    dedupe: false,
   });
   const outbox = new RelayOutbox({ pool, keys, clock, logger: logger.child({ module: 'outbox' }) });
 
@@ -179,18 +194,31 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     async stop() {
       if (stopped) return;
       stopped = true;
+      // Every step is bounded: a dead relay, LND or a stuck job must not keep the process alive
+      // (anything unfinished is reconciled at the next start).
+      const step = async (name: string, p: () => Promise<unknown>, ms: number): Promise<void> => {
+        try {
+          const done = await withTimeout(p(), ms);
+          if (!done) logger.warn({ step: name, ms }, 'shutdown step timed out; continuing');
+        } catch (err) {
+          logger.error({ err, step: name }, 'shutdown step failed; continuing');
+        }
+      };
       logger.info('stopping intake');
       pool.stopIntake();
-      await intake.idle();
-      await scheduler.stop();
-      if (rpc !== null) await rpc.close();
+      await step('intake', () => intake.idle(), 10_000);
+      await step('scheduler', () => scheduler.stop(), 10_000);
+      if (rpc !== null) {
+        const r = rpc;
+        await step('rpc', () => r.close(), 5_000);
+      }
       logger.info({ tasks: ctx.tasks.size }, 'waiting for in-flight work');
-      await withTimeout(ctx.tasks.idle(), SHUTDOWN_GRACE_MS);
-      await withTimeout(outbox.flush(), 5_000);
+      await step('in-flight work', () => ctx.tasks.idle(), SHUTDOWN_GRACE_MS);
+      await step('outbox', () => outbox.flush(), 5_000);
       offLink();
-      await pool.close();
-      await lightning.close();
-      await closeDatabase(db);
+      await step('relays', () => pool.close(), 5_000);
+      await step('lightning', () => lightning.close(), 5_000);
+      await step('database', () => closeDatabase(db), 5_000);
       logger.info('mostrod stopped');
     },
   };

@@ -195,12 +195,16 @@ export class Intake {
     if (this.waiting.length >= limits.maxQueued) return this.dropped('overloaded', 'shed before decryption: handler queue full');
     await this.cryptoTurn();
 
+    // A copy of an event already processed (the same wrap from another relay, or a replay) is
+    // dropped before the signature check. The id is remembered only once its signature is valid,
+    // so a forged copy must not shadow the original.
+    let now = clock.now();
+    const claimedId = kind.event['id'];
+    if (typeof claimedId === 'string' && this.replay.seen(claimedId, now)) return this.dropped('duplicate');
     const sig = gateSignature(raw);
     if (!sig.ok) return this.dropped(sig.reason, sig.detail);
     const wrap = sig.event;
-
-    // Remember the id only once its signature is valid: a forged copy must not shadow the original.
-    const now = clock.now();
+    now = clock.now();
     if (this.replay.seen(wrap.id, now)) return this.dropped('duplicate');
     this.replay.add(wrap.id, now + limits.pastSeconds + limits.futureSeconds + 1, now);
 

@@ -76,6 +76,13 @@ export interface RelayPoolOptions {
   dedupSize?: number;
   /** Event check before de-duplication (default: NIP-01 id + signature). */
   verify?: (e: unknown) => boolean;
+  /**
+   * De-duplicate events by id across relays (default true). A consumer that verifies signatures
+   * itself and de-duplicates only verified ids (the daemon's intake) passes a shape-only `verify`
+   * and `dedupe: false`, so a forged copy can never shadow the real event and PoW is checked
+   * before any signature work.
+   */
+  dedupe?: boolean;
 }
 
 export type EventListener = (event: NostrEvent, relayUrl: string) => void;
@@ -395,6 +402,7 @@ export class RelayPool {
   private readonly listeners = new Set<EventListener>();
   private readonly seen: LruCache<string, true>;
   private readonly verify: (e: unknown) => boolean;
+  private readonly dedupe: boolean;
   private filter: Filter | null;
 
   constructor(o: RelayPoolOptions) {
@@ -410,6 +418,7 @@ export class RelayPool {
     this.socketFactory = o.socketFactory ?? wsSocketFactory();
     this.seen = new LruCache(o.dedupSize ?? 50_000);
     this.verify = o.verify ?? verifyEvent;
+    this.dedupe = o.dedupe ?? true;
     this.filter =
       o.filter !== undefined
         ? o.filter
@@ -453,8 +462,10 @@ export class RelayPool {
   acceptEvent(e: unknown, url: string): boolean {
     if (!this.verify(e)) return false;
     const event = e as NostrEvent;
-    if (this.seen.has(event.id)) return true;
-    this.seen.set(event.id, true);
+    if (this.dedupe) {
+      if (this.seen.has(event.id)) return true;
+      this.seen.set(event.id, true);
+    }
     for (const l of this.listeners) {
       try {
         l(event, url);

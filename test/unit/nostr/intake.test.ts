@@ -161,6 +161,17 @@ void describe('intake: drops', () => {
     assert.equal(dispatched.length, 1);
   });
 
+  void test('a copy of a processed wrap is dropped as duplicate before any signature work, even a forged one', async () => {
+    const { intake, dispatched } = await setup();
+    const wrap = request(req('fiat-sent', { id: ORDER_ID }));
+    assert.ok((await intake.handle(wrap)).ok);
+    // same id, garbage signature: a re-check of the signature would say 'signature'
+    const forgedCopy = { ...wrap, sig: 'f'.repeat(128) };
+    const v = await intake.handle(forgedCopy);
+    assert.equal(!v.ok && v.reason, 'duplicate');
+    assert.equal(dispatched.length, 1);
+  });
+
   void test('not addressed to us / seal signed by a different key than claimed', async () => {
     const { intake } = await setup();
     const other = getPublicKey(generateSecretKey());
