@@ -179,12 +179,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   });
 
   pool.start();
-  scheduler.start();
   // Ready = subscribed on at least one relay (requests published before that are never replayed).
   // Lightning is not waited for: the daemon serves what it can and refuses escrow work until it is up.
   await pool.waitForConnection(READY_WAIT_MS, 1).catch(() =>
     logger.warn({ relays: settings.nostr.relays }, 'no relay connected yet; continuing, the pool keeps retrying'),
   );
+  scheduler.start();
   void publishMetadata(ctx).catch((err: unknown) => logger.warn({ err }, 'kind 0 metadata not published'));
   logger.info({ relays: pool.connectedRelays(), lightning: lightning.state }, 'mostrod ready');
 
