@@ -14,7 +14,7 @@ const t = (): string => `${((Date.now() - started) / 1000).toFixed(1).padStart(5
 
 function describeMessage(m: Message): string {
   const k = m.kind;
-  const parts = [k.action];
+  const parts: string[] = [k.action];
   if (k.id !== undefined) parts.push(`order ${short(k.id)}`);
   parts.push(`request_id ${k.request_id === null ? 'null' : k.request_id.toString()}`);
   if (k.trade_index !== null) parts.push(`trade_index ${k.trade_index.toString()}`);
