@@ -1,13 +1,12 @@
-import { casUpdateOrder, getOrder } from '../../db/orders.js';
-import { CantDoError, SilentError } from '../../errors.js';
+import { casUpdateOrder } from '../../db/orders.js';
+import { CantDoError } from '../../errors.js';
 import { buildMessage } from '../../protocol/build.js';
 import type { Handler } from '../handler.js';
+import { loadAdminDecisionTarget } from '../flows/admin-decision.js';
 import { closeDispute } from '../flows/dispute-close.js';
 import { cancelEscrow } from '../flows/escrow.js';
 import { requireLightning } from '../flows/lightning-guard.js';
 import { publishOrder } from '../flows/publish.js';
-import { initiatorOf } from '../flows/reputation.js';
-import { requireAssignedSolver } from '../flows/solver-auth.js';
 
 /**
  * `admin-cancel` — the assigned solver refunds the seller (HANDLERS.md §4.10, PROTOCOL.md §5.14,
@@ -21,32 +20,11 @@ import { requireAssignedSolver } from '../flows/solver-auth.js';
  * cancelEscrow tolerates an invoice LND already canceled or never knew (upstream #941).
  */
 export const adminCancel: Handler = async (ctx, msg, inbound) => {
-  const orderId = msg.kind.id;
-  if (orderId === undefined) throw new SilentError('admin-cancel without an order id');
+  const target = await loadAdminDecisionTarget(ctx, msg.kind, inbound, 'not_allowed_by_status');
+  if (target === null) return;
+  const { order, buyer, seller } = target;
   const requestId = msg.kind.request_id;
   const tradeIndex = msg.kind.trade_index;
-
-  const order = await getOrder(ctx.db, orderId);
-  if (order === undefined) throw new CantDoError('not_found', `order ${orderId} not found`);
-  await requireAssignedSolver(ctx, inbound.identity, order.id);
-
-  if (order.status === 'cooperatively-canceled') {
-    // HQ-16 kept: this answer goes to the identity key.
-    ctx.outbox.sendMessage(
-      inbound.identity,
-      buildMessage({ action: 'cooperative-cancel-accepted', id: order.id, requestId, tradeIndex }),
-    );
-    return;
-  }
-  if (order.status !== 'dispute') {
-    throw new CantDoError('not_allowed_by_status', `order ${order.id} is ${order.status}`);
-  }
-  const buyer = order.buyer_pubkey;
-  const seller = order.seller_pubkey;
-  if (buyer === null || seller === null) throw new SilentError(`order ${order.id} lacks a buyer or seller key`);
-  if (initiatorOf(order) === 'unknown') {
-    throw new CantDoError('invalid_dispute_status', `order ${order.id} has inconsistent dispute flags`);
-  }
   if (order.hash !== null) requireLightning(ctx);
 
   const claimed = await casUpdateOrder(ctx.db, order.id, { status: 'dispute', hash: order.hash }, { status: 'canceled-by-admin' });

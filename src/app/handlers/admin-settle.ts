@@ -1,13 +1,12 @@
-import { casUpdateOrder, getOrder } from '../../db/orders.js';
-import { CantDoError, SilentError } from '../../errors.js';
+import { casUpdateOrder } from '../../db/orders.js';
+import { CantDoError } from '../../errors.js';
 import { buildMessage } from '../../protocol/build.js';
 import type { Handler } from '../handler.js';
+import { loadAdminDecisionTarget } from '../flows/admin-decision.js';
 import { closeDispute } from '../flows/dispute-close.js';
 import { settleEscrow } from '../flows/escrow.js';
 import { requireLightning } from '../flows/lightning-guard.js';
 import { startPayout } from '../flows/payout.js';
-import { initiatorOf } from '../flows/reputation.js';
-import { requireAssignedSolver } from '../flows/solver-auth.js';
 
 /**
  * `admin-settle` — the assigned solver decides for the buyer: settle the escrow and pay the buyer
@@ -22,33 +21,12 @@ import { requireAssignedSolver } from '../flows/solver-auth.js';
  * starts through the same at-most-once flow as release (startPayout), off the request path.
  */
 export const adminSettle: Handler = async (ctx, msg, inbound) => {
-  const orderId = msg.kind.id;
-  if (orderId === undefined) throw new SilentError('admin-settle without an order id');
+  // HQ-23 kept: admin-settle's reason for a wrong status differs from admin-cancel's.
+  const target = await loadAdminDecisionTarget(ctx, msg.kind, inbound, 'invalid_order_status');
+  if (target === null) return;
+  const { order, buyer, seller } = target;
   const requestId = msg.kind.request_id;
   const tradeIndex = msg.kind.trade_index;
-
-  const order = await getOrder(ctx.db, orderId);
-  if (order === undefined) throw new CantDoError('not_found', `order ${orderId} not found`);
-  await requireAssignedSolver(ctx, inbound.identity, order.id);
-
-  if (order.status === 'cooperatively-canceled') {
-    // HQ-16 kept: this answer goes to the identity key.
-    ctx.outbox.sendMessage(
-      inbound.identity,
-      buildMessage({ action: 'cooperative-cancel-accepted', id: order.id, requestId, tradeIndex }),
-    );
-    return;
-  }
-  // HQ-23 kept: admin-settle's reason for a wrong status differs from admin-cancel's.
-  if (order.status !== 'dispute') {
-    throw new CantDoError('invalid_order_status', `order ${order.id} is ${order.status}`);
-  }
-  const buyer = order.buyer_pubkey;
-  const seller = order.seller_pubkey;
-  if (buyer === null || seller === null) throw new SilentError(`order ${order.id} lacks a buyer or seller key`);
-  if (initiatorOf(order) === 'unknown') {
-    throw new CantDoError('invalid_dispute_status', `order ${order.id} has inconsistent dispute flags`);
-  }
   if (order.preimage === null || order.hash === null) {
     throw new CantDoError('invalid_invoice', `order ${order.id} has no escrow to settle`);
   }
