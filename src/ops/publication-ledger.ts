@@ -1,0 +1,84 @@
+/**
+ * Records the last kind-38383 event the node queued for each order (`d` tag) with its `s` status in
+ * mostrod_ts_order_publications, so the operator can find orders whose public event lags the
+ * database (stuck.ts findLaggingPublications). An Outbox decorator: everything else passes through.
+ * A later event (by created_at) replaces an earlier one; a recording failure is logged, never
+ * thrown (the publication itself already succeeded).
+ */
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import type { Db } from '../db/schema.js';
+import { ORDER_EVENT_KIND } from '../nostr/events.js';
+import type { EventTemplate, Outbox, SendOptions } from '../nostr/outbox.js';
+import type { Message } from '../protocol/types.js';
+import { opsDb } from './tables.js';
+
+
+function tagValue(tags: string[][], name: string): string | undefined {
+  return tags.find((t) => t[0] === name)?.[1];
+}
+
+/** Record (or replace, if newer) the publication of an order's 38383. */
+export async function recordOrderPublication(
+  db: Db,
+  entry: { orderId: string; status: string; eventId: string; createdAt: number; recordedAt: number },
+): Promise<void> {
+  await opsDb(db)
+    .insertInto('mostrod_ts_order_publications')
+    .values({
+      order_id: entry.orderId,
+      status: entry.status,
+      event_id: entry.eventId,
+      created_at: entry.createdAt,
+      recorded_at: entry.recordedAt,
+    })
+    .onConflict((oc) =>
+      oc.column('order_id').doUpdateSet((eb) => ({
+        status: eb.ref('excluded.status'),
+        event_id: eb.ref('excluded.event_id'),
+        created_at: eb.ref('excluded.created_at'),
+        recorded_at: eb.ref('excluded.recorded_at'),
+      })).where('mostrod_ts_order_publications.created_at', '<=', eb => eb.ref('excluded.created_at')),
+    )
+    .execute();
+}
+
+export class PublicationLedgerOutbox implements Outbox {
+  constructor(
+    private readonly inner: Outbox,
+    private readonly db: Db,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  sendMessage(recipient: string, message: Message, opts?: SendOptions): void {
+    this.inner.sendMessage(recipient, message, opts);
+  }
+
+  async publish(event: EventTemplate): Promise<string> {
+    const id = await this.inner.publish(event);
+    if (event.kind === ORDER_EVENT_KIND) {
+      const orderId = tagValue(event.tags, 'd');
+      const status = tagValue(event.tags, 's');
+      if (orderId !== undefined && status !== undefined) {
+        const now = this.clock.now();
+        try {
+          await recordOrderPublication(this.db, {
+            orderId,
+            status,
+            eventId: id,
+            createdAt: event.created_at ?? now,
+            recordedAt: now,
+          });
+        } catch (err) {
+          this.logger.error({ err, orderId, status }, 'order publication not recorded in the ledger');
+        }
+      }
+    }
+    return id;
+  }
+
+  flush(): Promise<void> {
+    return this.inner.flush();
+  }
+}

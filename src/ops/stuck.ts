@@ -1,0 +1,149 @@
+/**
+ * "What is stuck" queries for the operator (OperatorService.ListStuck, metrics, alerts). Plain
+ * functions over the database (and, for escrow deadlines, the Lightning node); they change nothing.
+ *
+ *  - unpaid settled orders: the escrow was settled (`settled-hold-invoice`) but the buyer payout
+ *    has no claim in flight — waiting for the retry job, or out of attempts (buyer asked for a
+ *    new invoice);
+ *  - stranded payouts: a payout claim (`payout_payment_hash`) older than the grace the payout
+ *    reconciliation itself uses (2 × lightning.payment_timeout_seconds) — the payment is in flight
+ *    or its outcome was never recorded;
+ *  - escrows near their deadline: an accepted hold invoice whose lowest HTLC expiry height is
+ *    within N blocks of the chain tip (LND cancels it `holdexpirydelta` blocks before expiry);
+ *  - lagging publications: the last kind-38383 event this node queued for an order (recorded by
+ *    ./publication-ledger.ts) carries another status than the database implies;
+ *  - orphaned disputes: a dispute still `initiated` / `in-progress` whose order is no longer in
+ *    `dispute` (e.g. the parties cancelled cooperatively while it was open).
+ */
+import { findDisputes } from '../db/disputes.js';
+import { findOpenEscrows, findOrders, getOrder } from '../db/orders.js';
+import type { Db } from '../db/schema.js';
+import type { DisputeRow, OrderRow } from '../db/types.js';
+import type { LightningBackend } from '../lightning/backend.js';
+import type { Settings } from '../config/types.js';
+import { orderPublicStatus } from '../app/flows/publish.js';
+import type { Status } from '../protocol/types.js';
+import { opsDb } from './tables.js';
+
+/** Seconds after which an unresolved payout claim counts as stranded (payout reconciliation's grace). */
+export function payoutGraceSeconds(settings: Pick<Settings, 'lightning'>): number {
+  return 2 * settings.lightning.payment_timeout_seconds;
+}
+
+/** `settled-hold-invoice` orders with no payout claim in flight. */
+export async function findUnpaidSettled(db: Db): Promise<OrderRow[]> {
+  return findOrders(db, { status: 'settled-hold-invoice', payout_payment_hash: null }, { orderBy: 'created_at' });
+}
+
+/** Every `settled-hold-invoice` order with a payout claim (in flight or unresolved). */
+export async function findPayoutsInFlight(db: Db): Promise<OrderRow[]> {
+  const rows = await findOrders(db, { status: 'settled-hold-invoice' }, { orderBy: 'created_at' });
+  return rows.filter((o) => o.payout_payment_hash !== null);
+}
+
+/** Payout claims older than `graceSeconds` at `now` (claimed_at unknown counts as stranded). */
+export async function findStrandedPayouts(db: Db, now: number, graceSeconds: number): Promise<OrderRow[]> {
+  return (await findPayoutsInFlight(db)).filter((o) => now - (o.payout_claimed_at ?? 0) >= graceSeconds);
+}
+
+export interface EscrowNearDeadline {
+  order: OrderRow;
+  /** Lowest accepted-HTLC expiry height, or null when LND already canceled the HTLC. */
+  expiryHeight: number | null;
+  blockHeight: number;
+  /** expiryHeight − blockHeight (negative or null when already expired / gone). */
+  blocksLeft: number | null;
+  /** The hold invoice as LND reports it. */
+  escrowState: 'accepted' | 'canceled';
+}
+
+/** Statuses in which the trade still depends on the accepted escrow (the deadline guard's set). */
+const LIVE_ESCROW: readonly Status[] = ['active', 'fiat-sent', 'dispute', 'waiting-buyer-invoice'];
+
+/**
+ * Live escrows whose accepted HTLC expires within `withinBlocks` blocks of the chain tip, or that
+ * LND already canceled while the trade is live. Asks LND for the chain tip and each escrow;
+ * throws when the node cannot be asked for the tip; an escrow LND cannot look up is skipped.
+ */
+export async function findEscrowsNearDeadline(
+  ctx: { db: Db; lightning: Pick<LightningBackend, 'getInfo' | 'lookupInvoice'> },
+  withinBlocks: number,
+): Promise<EscrowNearDeadline[]> {
+  const candidates = (await findOpenEscrows(ctx.db)).filter(
+    (o) => LIVE_ESCROW.includes(o.status) && (o.status !== 'waiting-buyer-invoice' || o.invoice_held_at > 0),
+  );
+  if (candidates.length === 0) return [];
+  const { blockHeight } = await ctx.lightning.getInfo();
+  const out: EscrowNearDeadline[] = [];
+  for (const order of candidates) {
+    if (order.hash === null) continue;
+    let lookup;
+    try {
+      lookup = await ctx.lightning.lookupInvoice(order.hash);
+    } catch {
+      continue;
+    }
+    if (lookup === null) continue;
+    if (lookup.state === 'canceled') {
+      out.push({ order, expiryHeight: null, blockHeight, blocksLeft: null, escrowState: 'canceled' });
+    } else if (lookup.state === 'accepted' && lookup.htlcExpiryHeight > 0) {
+      const blocksLeft = lookup.htlcExpiryHeight - blockHeight;
+      if (blocksLeft <= withinBlocks) {
+        out.push({ order, expiryHeight: lookup.htlcExpiryHeight, blockHeight, blocksLeft, escrowState: 'accepted' });
+      }
+    }
+  }
+  return out;
+}
+
+/** Statuses that publish no 38383 of their own: the public event still says `in-progress`. */
+const MID_TRADE: readonly Status[] = ['active', 'fiat-sent', 'dispute', 'settled-hold-invoice', 'in-progress', 'settled-by-admin'];
+
+/** The `s` the order's current public 38383 should carry, given its database row (null: none expected). */
+export function expectedPublicStatus(o: Pick<OrderRow, 'kind' | 'status'>): string | null {
+  return orderPublicStatus(o) ?? (MID_TRADE.includes(o.status) ? 'in-progress' : null);
+}
+
+export interface PublicationLag {
+  order: OrderRow;
+  /** What the database implies. */
+  expected: string;
+  /** What the node last queued for publication. */
+  published: string;
+  publishedEventId: string;
+  publishedAt: number;
+}
+
+/**
+ * Orders whose last queued 38383 (the publication ledger) carries another status than the DB
+ * implies. Orders without a ledger row (published before the ledger existed) are not judged.
+ */
+export async function findLaggingPublications(db: Db): Promise<PublicationLag[]> {
+  const published = await opsDb(db).selectFrom('mostrod_ts_order_publications').selectAll().execute();
+  const out: PublicationLag[] = [];
+  for (const p of published) {
+    const order = await getOrder(db, p.order_id);
+    if (order === undefined) continue;
+    const expected = expectedPublicStatus(order);
+    if (expected === null || expected === p.status) continue;
+    out.push({ order, expected, published: p.status, publishedEventId: p.event_id, publishedAt: p.created_at });
+  }
+  return out;
+}
+
+export interface OrphanedDispute {
+  dispute: DisputeRow;
+  /** The order's current status (undefined when the order row is gone). */
+  orderStatus: Status | undefined;
+}
+
+/** Open disputes (`initiated` / `in-progress`) whose order is no longer in `dispute`. */
+export async function findOrphanedDisputes(db: Db): Promise<OrphanedDispute[]> {
+  const open = await findDisputes(db, { status: ['initiated', 'in-progress'] });
+  const out: OrphanedDispute[] = [];
+  for (const dispute of open) {
+    const order = await getOrder(db, dispute.order_id);
+    if (order?.status !== 'dispute') out.push({ dispute, orderStatus: order?.status });
+  }
+  return out;
+}
