@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { isIP } from 'node:net';
+import cron from 'node-cron';
+import { parseAdminPubkey } from '../alerts/admin-key.js';
+import { priceSchema } from './price-schema.js';
 
 /**
  * zod schema of settings.toml (mostrod 0.17.1 keys, DAEMON.md §2, plus this port's optional keys).
@@ -53,6 +56,19 @@ export const lightningSchema = z.object({
   escrow_deadline_margin_blocks: uint(32).default(24),
   max_invoice_final_cltv_delta: uint(32).default(144),
   payment_timeout_seconds: interval().default(75),
+}).superRefine((v, ctx) => {
+  // Issue 12 defect 4: with margin >= CLTV delta the escrow deadline guard would act on every
+  // escrow the minute it is paid (cancel active trades, force fiat-sent ones into dispute).
+  // Upstream clamps to half the window with an ERROR log; we refuse to start instead.
+  if (v.escrow_deadline_margin_blocks >= v.hold_invoice_cltv_delta) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['escrow_deadline_margin_blocks'],
+      message:
+        `${v.escrow_deadline_margin_blocks} must be below [lightning] hold_invoice_cltv_delta (${v.hold_invoice_cltv_delta}): ` +
+        'the escrow deadline guard acts this many blocks before the hold invoice expires',
+    });
+  }
 });
 
 export const nostrSchema = z.object({
@@ -74,8 +90,15 @@ export const mostroSchema = z.object({
   user_rates_sent_interval_seconds: interval(),
   publish_relays_interval: interval(),
   pow: uint(8),
+  // Wire transport(s): "gift-wrap" (protocol v1, what 0.17.1 speaks; the default when the key is
+  // absent), "nip44" (protocol v2 only, as upstream 0.18) or "both" (this port: each trade key on
+  // the transport it speaks).
+  transport: z.enum(['gift-wrap', 'nip44', 'both']).default('gift-wrap'),
+  pow_first_contact: uint(8).optional(),
+  active_pubkeys_refresh_interval: interval(53).default(60),
   publish_mostro_info_interval: interval(),
-  bitcoin_price_api_url: url(['http:', 'https:'], 'http:// or https://'),
+  // Required in 0.17.1; optional since upstream 0.18 ([price] replaces it). Feeds Yadio-only mode.
+  bitcoin_price_api_url: url(['http:', 'https:'], 'http:// or https://').default('https://api.yadio.io'),
   fiat_currencies_accepted: z.array(z.string()),
   max_orders_per_response: uint(8),
   dev_fee_percentage: float.superRefine((v, ctx) => {
@@ -108,6 +131,8 @@ export const rpcSchema = z
     listen_address: z.string(),
     port: uint(16),
     rate_limiter_stale_duration: uint(53).default(3600),
+    /** port: file holding the bearer token(s) both gRPC services require; absent = no token. */
+    auth_token_file: z.string().min(1).optional(),
   })
   .superRefine((v, ctx) => {
     // mostrod only logs "RPC server failed to start" and runs without RPC; refuse up front instead.
@@ -126,6 +151,52 @@ export const expirationSchema = z.object({
   rating_days: uint(32).default(90),
   dispute_days: uint(32).default(90),
   fee_audit_days: uint(32).default(365),
+  dm_days: uint(32).default(30),
+});
+
+/** `[http]`: the operator HTTP listener (port; off by default). */
+export const httpSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    listen_address: z.string().default('127.0.0.1'),
+    port: uint(16).default(9464),
+  })
+  .superRefine((v, ctx) => {
+    const host = v.listen_address.replace(/^\[(.*)\]$/, '$1');
+    if (v.enabled && isIP(host) === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['listen_address'],
+        message: `${JSON.stringify(v.listen_address)} is not an IP address (e.g. "127.0.0.1" or "[::1]")`,
+      });
+    }
+  });
+
+/** `[alerts]`: operator DMs (port). Without admin_npub nothing is sent. */
+export const alertsSchema = z.object({
+  admin_npub: z
+    .string()
+    .refine((v) => parseAdminPubkey(v) !== null, {
+      message: 'must be an npub1… or a 64-character hex public key',
+    })
+    .optional(),
+  check_interval_seconds: interval().default(60),
+  lnd_down_minutes: uint(32).default(5),
+  relays_down_minutes: uint(32).default(2),
+  escrow_deadline_blocks: uint(32).default(72),
+  price_stale_seconds: interval().default(1800),
+});
+
+/** `[backup]`: scheduled online backups (port); no schedule = none. */
+export const backupSchema = z.object({
+  schedule: z
+    .string()
+    .refine((v) => cron.validate(v), { message: 'must be a cron expression (5 or 6 fields, e.g. "0 3 * * *")' })
+    .optional(),
+  dir: z.string().min(1).optional(),
+  keep: uint(32)
+    .refine((v) => v >= 1, { message: 'must be at least 1' })
+    .default(7),
 });
 
 export const settingsSchema = z.object({
@@ -135,4 +206,9 @@ export const settingsSchema = z.object({
   database: databaseSchema,
   rpc: rpcSchema,
   expiration: expirationSchema.optional(),
+  /** Multi-source prices (issue 16); absent = Yadio alone from [mostro] keys, as 0.17.1. */
+  price: priceSchema.optional(),
+  http: httpSchema.prefault({}),
+  alerts: alertsSchema.prefault({}),
+  backup: backupSchema.prefault({}),
 });

@@ -36,6 +36,15 @@ export interface MostroSettings {
   user_rates_sent_interval_seconds: number;
   publish_relays_interval: number;
   pow: number;
+  /**
+   * Wire transport(s) served: 'gift-wrap' (protocol v1 only; default when absent), 'nip44'
+   * (protocol v2 only) or 'both' (port: each trade key answered on the transport it speaks).
+   */
+  transport: 'gift-wrap' | 'nip44' | 'both';
+  /** PoW (bits) a kind-14 event must carry when its author is not a known active key; default `pow`. */
+  pow_first_contact?: number;
+  /** Seconds between full reloads of the known-active-key set (default 60). */
+  active_pubkeys_refresh_interval: number;
   publish_mostro_info_interval: number;
   bitcoin_price_api_url: string;
   fiat_currencies_accepted: string[];
@@ -67,6 +76,8 @@ export interface RpcSettings {
   listen_address: string;
   port: number;
   rate_limiter_stale_duration: number;
+  /** port: file with the bearer token(s) every call of both gRPC services must carry; absent = none. */
+  auth_token_file?: string;
 }
 
 export interface ExpirationSettings {
@@ -74,6 +85,41 @@ export interface ExpirationSettings {
   rating_days: number;
   dispute_days: number;
   fee_audit_days: number;
+  /** NIP-40 expiration (days) of protocol-v2 kind-14 messages (default 30). */
+  dm_days: number;
+}
+
+/** port: `[http]` — the operator HTTP listener (/metrics, /healthz, /readyz); off by default. */
+export interface HttpSettings {
+  enabled: boolean;
+  listen_address: string;
+  port: number;
+}
+
+/** port: `[alerts]` — encrypted operator DMs (NIP-17) about incidents; off without admin_npub. */
+export interface AlertsSettings {
+  /** npub1… or 64-char hex public key of the operator; absent = no alerts are sent. */
+  admin_npub?: string;
+  /** seconds between alert checks (default 60) */
+  check_interval_seconds: number;
+  /** LND link down at least this long before alerting (default 5) */
+  lnd_down_minutes: number;
+  /** every relay disconnected at least this long before alerting (default 2) */
+  relays_down_minutes: number;
+  /** alert when a held escrow's HTLC expires within this many blocks (default 72) */
+  escrow_deadline_blocks: number;
+  /** alert when the newest price is older than this (default 1800) */
+  price_stale_seconds: number;
+}
+
+/** port: `[backup]` — scheduled online backups of mostro.db; none without a schedule. */
+export interface BackupSettings {
+  /** cron expression (node-cron; 5 fields, or 6 with seconds first), evaluated in UTC */
+  schedule?: string;
+  /** where backups go (default `<settings dir>/backups`; relative = relative to the settings dir) */
+  dir?: string;
+  /** how many of the newest scheduled backups to keep (default 7) */
+  keep: number;
 }
 
 export interface Settings {
@@ -84,4 +130,46 @@ export interface Settings {
   rpc: RpcSettings;
   /** null when the [expiration] section is absent (then the four kinds use max_expiration_days). */
   expiration: ExpirationSettings | null;
+  /** `[price]` (multi-source prices, issue 16); null when absent = Yadio alone from [mostro] keys. */
+  price: PriceSettings | null;
+  /** port: `[http]` (defaults when the section is absent). */
+  http: HttpSettings;
+  /** port: `[alerts]` (defaults when the section is absent). */
+  alerts: AlertsSettings;
+  /** port: `[backup]` (defaults when the section is absent). */
+  backup: BackupSettings;
+}
+
+/** One `[price.providers.<id>]` table (upstream 0.18 keys). */
+export interface PriceProviderSettings {
+  enabled: boolean;
+  /** base URL (not used by the nostr provider) */
+  url: string;
+  /** ordered mirrors tried when `url` fails */
+  fallback_urls: string[];
+  /** CoinGecko demo/pro key (never logged) */
+  api_key?: string;
+  /** El Toque Bearer token (never logged) */
+  token?: string;
+  /** restrict this provider to these currencies */
+  only?: string[];
+  /** exclude these currencies from this provider */
+  except?: string[];
+  /** nostr provider: public keys (hex or npub) of the Mostro nodes whose kind-30078 rates are trusted */
+  trusted_nodes: string[];
+}
+
+/** `[price]` — upstream 0.18 keys plus `provider_failure_cooldown_max_seconds` (port). */
+export interface PriceSettings {
+  update_interval_seconds: number;
+  max_price_staleness_seconds: number;
+  outlier_threshold_pct: number;
+  provider_timeout_seconds: number;
+  /** consecutive failures that open a provider's circuit breaker (0 acts as 1, as upstream) */
+  provider_failure_threshold: number;
+  provider_failure_cooldown_seconds: number;
+  /** port: the cap the doubling cooldown grows to (upstream: fixed 1800) */
+  provider_failure_cooldown_max_seconds: number;
+  publish_to_nostr: boolean;
+  providers: Record<string, PriceProviderSettings>;
 }

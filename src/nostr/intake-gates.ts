@@ -2,13 +2,19 @@
  * The intake gates (PROTOCOL.md §2.4, HANDLERS.md §2.1), each a small pure function returning a
  * verdict. Cheap checks first; nothing is decrypted before kind, size, PoW and the outer
  * signature passed. The Intake class (intake.ts) runs them in order.
+ *
+ * Protocol v2 (kind 14, transport.ts) shares kind, size, PoW, signature, freshness, structure and
+ * trade index, and has its own: recipient (`p` = node) before PoW, first-contact PoW after the
+ * signature, then one NIP-44 decryption, the 3-tuple parse and its two signatures.
  */
 import type { ConversationKeyCache } from '../crypto/conversation-key.js';
 import { verifyEvent, type NostrEvent } from '../crypto/event.js';
+import { parseDirectContent, verifyIdentityProof, type DirectContent } from '../protocol/direct.js';
 import { parseRumorContent } from '../protocol/parse.js';
 import { verifyMessageSignature } from '../protocol/signature.js';
 import type { Message, RumorContent } from '../protocol/types.js';
 import { verifyStructure } from '../protocol/verify.js';
+import { openDirectMessage } from './direct-message.js';
 import { KIND_GIFT_WRAP, unwrapGiftWrap, type UnwrappedGift } from './gift-wrap.js';
 import { leadingZeroBits } from './pow.js';
 
@@ -25,7 +31,11 @@ export type DropReason =
   | 'structure'
   | 'trade-index'
   | 'overloaded'
-  | 'error';
+  | 'error'
+  // protocol v2 only
+  | 'recipient'
+  | 'first-contact-pow'
+  | 'identity-proof';
 
 export interface Drop {
   ok: false;
@@ -39,11 +49,12 @@ function drop(reason: DropReason, detail?: string): Drop {
   return detail === undefined ? { ok: false, reason } : { ok: false, reason, detail };
 }
 
-/** 1. Only kind 1059 objects go on. */
-export function gateKind(e: unknown): Gate<{ event: { kind: number } & Record<string, unknown> }> {
+/** 1. Only objects of a served kind go on (1059 gift wrap; 14 when protocol v2 is served). */
+export function gateKind(e: unknown, kinds: readonly number[] = [KIND_GIFT_WRAP]): Gate<{ event: { kind: number } & Record<string, unknown> }> {
   if (typeof e !== 'object' || e === null || Array.isArray(e)) return drop('kind', 'not an object');
   const event = e as Record<string, unknown>;
-  if (event['kind'] !== KIND_GIFT_WRAP) return drop('kind', `kind ${String(event['kind'])}`);
+  const kind = event['kind'];
+  if (typeof kind !== 'number' || !kinds.includes(kind)) return drop('kind', `kind ${String(kind)}`);
   return { ok: true, event: event as { kind: number } & Record<string, unknown> };
 }
 
@@ -168,4 +179,64 @@ export async function gateTradeIndex(
   if (index > BigInt(Number.MAX_SAFE_INTEGER)) return drop('trade-index', 'index out of range');
   if (!fullPrivacy) await store.createUser(identity, Number(index), now);
   return { ok: true };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Protocol v2 (kind 14)
+
+/**
+ * v2-2b. The event must be addressed to the node: a `p` tag with the node key. (A gift wrap's `p`
+ * is not checked: one not for us fails to decrypt anyway; a kind 14 names its recipient in clear.)
+ */
+export function gateRecipient(e: Record<string, unknown>, nodePubkey: string): Gate {
+  const tags = e['tags'];
+  if (!Array.isArray(tags)) return drop('recipient', 'no tags');
+  for (const t of tags) {
+    if (Array.isArray(t) && t[0] === 'p' && t[1] === nodePubkey) return { ok: true };
+  }
+  return drop('recipient', 'no p tag with the node key');
+}
+
+/**
+ * v2-4b. First contact (after the signature, before decryption): an author that is not a known
+ * active trade key or solver must carry `bits` of PoW on the event id (`pow_first_contact`).
+ */
+export function gateFirstContact(e: NostrEvent, known: boolean, bits: number): Gate {
+  if (known || bits <= 0) return { ok: true };
+  if (leadingZeroBits(e.id) < bits) return drop('first-contact-pow', `unknown author needs ${bits} bits`);
+  return { ok: true };
+}
+
+/** v2-5. One NIP-44 decryption with the node key and the author (conversation key cached). */
+export function gateOpenDirect(e: NostrEvent, nodeSk: Uint8Array, convKeys?: ConversationKeyCache): Gate<{ plaintext: string }> {
+  const r = openDirectMessage(e, nodeSk, convKeys);
+  if (!r.ok) return drop('unwrap', `nip44: ${r.error}`);
+  return { ok: true, plaintext: r.plaintext };
+}
+
+/** v2-7. Plaintext must be exactly `[Message, sig | null, [pubkey, sig] | null]`. */
+export function gateParseDirect(plaintext: string): Gate<{ parsed: DirectContent }> {
+  try {
+    return { ok: true, parsed: parseDirectContent(plaintext) };
+  } catch (err) {
+    return drop('parse', err instanceof Error ? err.message : 'unparsable');
+  }
+}
+
+/**
+ * v2-8. Signatures inside the tuple, against the event author (= trade key):
+ * - trade_sig, when present, must verify over the message JSON (a foreign one fails by construction);
+ * - the identity proof, when present, must verify over the payload bound to this author (a proof
+ *   grafted from another trade key fails);
+ * - the identity is the proof's key, or the author (full privacy); identity ≠ author without a
+ *   trade_sig is refused (the v1 reputation-mode rule).
+ */
+export function gateDirectSignatures(parsed: DirectContent, author: string): Gate<{ identity: string }> {
+  if (parsed.signature !== null && !verifyMessageSignature(parsed.message, parsed.signature, author, parsed.rawMessageText)) {
+    return drop('tuple-signature', 'trade signature does not verify against the author');
+  }
+  if (!verifyIdentityProof(parsed, author)) return drop('identity-proof', 'identity proof does not verify for this author');
+  const identity = parsed.identityProof?.pubkey ?? author;
+  if (identity !== author && parsed.signature === null) return drop('tuple-signature', 'reputation mode without a trade signature');
+  return { ok: true, identity };
 }

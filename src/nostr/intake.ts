@@ -5,6 +5,14 @@
  * Order: kind → size → PoW → [shedding] → outer signature → replay cache → unwrap → freshness →
  * parse → tuple signature → structure → (per-identity lock) trade index → dispatch.
  *
+ * Protocol v2 (kind 14, when served) goes through the same pipeline, dispatched by kind:
+ * kind → size → recipient (`p`) → PoW → [shedding] → event signature → replay cache →
+ * first-contact PoW (author not a known active key) → NIP-44 decrypt (one ECDH, cached per
+ * author, and one decryption) → freshness (event created_at) → 3-tuple parse → trade_sig and
+ * identity proof → structure → trade index → dispatch. Handlers get the same Message and Inbound
+ * either way; the transport each trade key spoke is recorded (persisted) before its request is
+ * dispatched, so every message to that key, replies and unsolicited ones, goes out on it.
+ *
  * Shedding before decryption: the cheap gates (kind, size, PoW) run synchronously in handle();
  * everything from the outer signature on is crypto (Schnorr verify, two ECDHs, two NIP-44
  * decryptions) and runs from a FIFO queue drained a batch per event-loop turn, so the socket keeps
@@ -22,11 +30,17 @@ import type { Clock } from '../clock.js';
 import type { Settings } from '../config/types.js';
 import type { MostroKeys } from '../context.js';
 import { ConversationKeyCache } from '../crypto/conversation-key.js';
+import type { NostrEvent } from '../crypto/event.js';
 import { cantDoMessage } from '../protocol/build.js';
-import type { Message } from '../protocol/types.js';
+import type { Message, RumorContent } from '../protocol/types.js';
 import {
+  gateDirectSignatures,
+  gateFirstContact,
   gateFreshness,
   gateKind,
+  gateOpenDirect,
+  gateParseDirect,
+  gateRecipient,
   gateParse,
   gatePow,
   gateSignature,
@@ -35,15 +49,17 @@ import {
   gateTradeIndex,
   gateTupleSignature,
   gateUnwrap,
+  type Drop,
   type DropReason,
   type TradeIndexStore,
 } from './intake-gates.js';
 import type { Outbox } from './outbox.js';
+import { enforcedFirstContactPow, KIND_DIRECT_MESSAGE, subscriptionKinds, type WireTransport } from './transport.js';
 
 export type { DropReason, TradeIndexStore } from './intake-gates.js';
 
 export type Verdict =
-  | { ok: true; message: Message; inbound: Inbound }
+  | { ok: true; message: Message; inbound: Inbound; transport: WireTransport }
   | { ok: false; reason: DropReason; detail?: string; reply?: Message };
 
 export type Dispatch = (msg: Message, inbound: Inbound) => Promise<void>;
@@ -85,6 +101,18 @@ export const DEFAULT_INTAKE_LIMITS: IntakeLimits = {
   cryptoBatch: 64,
 };
 
+/** Trade keys and solvers allowed to skip the first-contact PoW (see active-keys.ts). */
+export interface KnownSenders {
+  has(pubkey: string): boolean;
+  /** A key whose request was just accepted (recognised at once, not at the next reload). */
+  add(pubkey: string): void;
+}
+
+/** Where the transport each trade key speaks is remembered (see transport-registry.ts). */
+export interface TransportRecorder {
+  record(tradeKey: string, transport: WireTransport, now: number): Promise<void>;
+}
+
 export interface IntakeDeps {
   keys: MostroKeys;
   settings: Settings;
@@ -94,6 +122,19 @@ export interface IntakeDeps {
   dispatch: Dispatch;
   outbox: Outbox;
   limits?: Partial<IntakeLimits>;
+  /** Protocol v2: keys that skip the first-contact PoW. Absent = every author is first contact. */
+  knownSenders?: KnownSenders;
+  /** Protocol v2: remembers each trade key's transport. Absent = not recorded (v1-only tests). */
+  transports?: TransportRecorder;
+}
+
+/** What both transports yield: who sent which request, when. */
+interface Opened {
+  transport: WireTransport;
+  identity: string;
+  tradeKey: string;
+  createdAt: number;
+  parsed: RumorContent;
 }
 
 export type IntakeCounter = DropReason | 'dispatched' | 'dispatch-error';
@@ -125,6 +166,8 @@ class ReplayCache {
 
 export class Intake {
   private readonly limits: IntakeLimits;
+  private readonly kinds: readonly number[];
+  private readonly firstContactPow: number;
   private readonly sealKeys: ConversationKeyCache;
   private readonly replay: ReplayCache;
   private readonly identityLocks = new KeyedLock();
@@ -138,6 +181,9 @@ export class Intake {
 
   constructor(private readonly deps: IntakeDeps) {
     this.limits = { ...DEFAULT_INTAKE_LIMITS, ...deps.limits };
+    this.kinds = subscriptionKinds(deps.settings);
+    this.firstContactPow = enforcedFirstContactPow(deps.settings);
+    // Conversation keys of the node key with seal authors (v1) and event authors (v2) alike.
     this.sealKeys = new ConversationKeyCache(deps.keys.secretKey, this.limits.sealKeyCacheSize);
     this.replay = new ReplayCache(this.limits.replayCacheSize);
   }
@@ -183,10 +229,15 @@ export class Intake {
     const { keys, settings, clock } = this.deps;
     const limits = this.limits;
 
-    const kind = gateKind(raw);
+    const kind = gateKind(raw, this.kinds);
     if (!kind.ok) return this.dropped(kind.reason, kind.detail);
     const size = gateSize(kind.event, limits.maxContentBytes);
     if (!size.ok) return this.dropped(size.reason, size.detail);
+    const direct = kind.event.kind === KIND_DIRECT_MESSAGE;
+    if (direct) {
+      const to = gateRecipient(kind.event, keys.pubkey);
+      if (!to.ok) return this.dropped(to.reason, to.detail);
+    }
     const pow = gatePow(kind.event, settings.mostro.pow);
     if (!pow.ok) return this.dropped(pow.reason, pow.detail);
 
@@ -203,21 +254,14 @@ export class Intake {
     if (typeof claimedId === 'string' && this.replay.seen(claimedId, now)) return this.dropped('duplicate');
     const sig = gateSignature(raw);
     if (!sig.ok) return this.dropped(sig.reason, sig.detail);
-    const wrap = sig.event;
+    const event = sig.event;
     now = clock.now();
-    if (this.replay.seen(wrap.id, now)) return this.dropped('duplicate');
-    this.replay.add(wrap.id, now + limits.pastSeconds + limits.futureSeconds + 1, now);
+    if (this.replay.seen(event.id, now)) return this.dropped('duplicate');
+    this.replay.add(event.id, now + limits.pastSeconds + limits.futureSeconds + 1, now);
 
-    const unwrapped = gateUnwrap(wrap, keys.secretKey, this.sealKeys);
-    if (!unwrapped.ok) return this.dropped(unwrapped.reason, unwrapped.detail);
-    const { gift } = unwrapped;
-    const fresh = gateFreshness(gift.rumor.created_at, now, limits.pastSeconds, limits.futureSeconds);
-    if (!fresh.ok) return this.dropped(fresh.reason, fresh.detail);
-    const parse = gateParse(gift.rumor.content);
-    if (!parse.ok) return this.dropped(parse.reason, parse.detail);
-    const { parsed } = parse;
-    const tuple = gateTupleSignature(parsed, gift.identity, gift.tradeKey);
-    if (!tuple.ok) return this.dropped(tuple.reason, tuple.detail);
+    const opened = direct ? this.openDirect(event, now) : this.openGiftWrap(event, now);
+    if (!opened.ok) return this.dropped(opened.reason, opened.detail);
+    const { identity, tradeKey, parsed, transport } = opened;
     const structure = gateStructure(parsed.message);
     if (!structure.ok) return this.dropped(structure.reason, structure.detail);
 
@@ -225,8 +269,11 @@ export class Intake {
     try {
       // One identity's requests run one at a time, in arrival order: the trade-index check and the
       // handler's index update can't interleave with another request of the same user.
-      return await this.identityLocks.run(gift.identity, async () => {
-        const ti = await gateTradeIndex(this.deps.tradeIndexStore, parsed, gift.identity, gift.tradeKey, clock.now());
+      return await this.identityLocks.run(identity, async () => {
+        // Authenticated and well-formed: from now on this key is answered on this transport
+        // (including the invalid_trade_index reply below).
+        await this.deps.transports?.record(tradeKey, transport, clock.now());
+        const ti = await gateTradeIndex(this.deps.tradeIndexStore, parsed, identity, tradeKey, clock.now());
         if (!ti.ok) {
           let reply: Message | undefined;
           if (ti.stale === true) {
@@ -235,16 +282,17 @@ export class Intake {
               ...(k.id !== undefined ? { id: k.id } : {}),
               requestId: k.request_id,
             });
-            this.deps.outbox.sendMessage(gift.tradeKey, reply, { queue: 'cant-do' });
+            this.deps.outbox.sendMessage(tradeKey, reply, { queue: 'cant-do' });
           }
           return this.dropped(ti.reason, ti.detail, reply);
         }
+        if (transport === 'nip44') this.deps.knownSenders?.add(tradeKey);
         const inbound: Inbound = {
-          identity: gift.identity,
-          tradeKey: gift.tradeKey,
-          createdAt: gift.rumor.created_at,
-          eventId: wrap.id,
-          fullPrivacy: gift.identity === gift.tradeKey,
+          identity,
+          tradeKey,
+          createdAt: opened.createdAt,
+          eventId: event.id,
+          fullPrivacy: identity === tradeKey,
         };
         try {
           await this.deps.dispatch(parsed.message, inbound);
@@ -252,11 +300,57 @@ export class Intake {
           this.count('dispatch-error');
           this.deps.logger.error({ err, action: parsed.message.kind.action }, 'intake: dispatch failed');
         }
-        return { ok: true, message: parsed.message, inbound };
+        return { ok: true, message: parsed.message, inbound, transport };
       });
     } finally {
       this.release();
     }
+  }
+
+  /** v1: wrap → seal → rumor (two ECDHs, two decryptions), freshness, parse, tuple signature. */
+  private openGiftWrap(wrap: NostrEvent, now: number): ({ ok: true } & Opened) | Drop {
+    const limits = this.limits;
+    const unwrapped = gateUnwrap(wrap, this.deps.keys.secretKey, this.sealKeys);
+    if (!unwrapped.ok) return unwrapped;
+    const { gift } = unwrapped;
+    const fresh = gateFreshness(gift.rumor.created_at, now, limits.pastSeconds, limits.futureSeconds);
+    if (!fresh.ok) return fresh;
+    const parse = gateParse(gift.rumor.content);
+    if (!parse.ok) return parse;
+    const tuple = gateTupleSignature(parse.parsed, gift.identity, gift.tradeKey);
+    if (!tuple.ok) return tuple;
+    return {
+      ok: true,
+      transport: 'gift-wrap',
+      identity: gift.identity,
+      tradeKey: gift.tradeKey,
+      createdAt: gift.rumor.created_at,
+      parsed: parse.parsed,
+    };
+  }
+
+  /** v2: first-contact PoW, one decryption, freshness, 3-tuple parse, trade_sig and identity proof. */
+  private openDirect(event: NostrEvent, now: number): ({ ok: true } & Opened) | Drop {
+    const limits = this.limits;
+    const known = this.deps.knownSenders?.has(event.pubkey) ?? false;
+    const first = gateFirstContact(event, known, this.firstContactPow);
+    if (!first.ok) return first;
+    const open = gateOpenDirect(event, this.deps.keys.secretKey, this.sealKeys);
+    if (!open.ok) return open;
+    const fresh = gateFreshness(event.created_at, now, limits.pastSeconds, limits.futureSeconds);
+    if (!fresh.ok) return fresh;
+    const parse = gateParseDirect(open.plaintext);
+    if (!parse.ok) return parse;
+    const auth = gateDirectSignatures(parse.parsed, event.pubkey);
+    if (!auth.ok) return auth;
+    return {
+      ok: true,
+      transport: 'nip44',
+      identity: auth.identity,
+      tradeKey: event.pubkey,
+      createdAt: event.created_at,
+      parsed: parse.parsed,
+    };
   }
 
   /** Wait in the FIFO crypto queue; resolved a batch per event-loop turn (setImmediate). */

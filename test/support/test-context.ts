@@ -8,11 +8,15 @@ import * as bolt11 from 'bolt11';
 import { KeyedLock } from '../../src/app/locks.js';
 import type { Inbound } from '../../src/app/inbound.js';
 import type {
+  AlertsSettings,
+  BackupSettings,
   DatabaseSettings,
+  HttpSettings,
   ExpirationSettings,
   LightningSettings,
   MostroSettings,
   NostrSettings,
+  PriceSettings,
   RpcSettings,
   Settings,
 } from '../../src/config/types.js';
@@ -32,13 +36,18 @@ export interface SettingsOverrides {
   mostro?: Partial<MostroSettings>;
   database?: Partial<DatabaseSettings>;
   rpc?: Partial<RpcSettings>;
+  http?: Partial<HttpSettings>;
+  alerts?: Partial<AlertsSettings>;
+  backup?: Partial<BackupSettings>;
   /** null = no [expiration] section. */
   expiration?: Partial<ExpirationSettings> | null;
+  /** the [price] section (default null: none, Yadio alone from [mostro]). */
+  price?: PriceSettings | null;
 }
 
 /** settings.tpl.toml defaults (mostrod 0.17.1 template + this port's added keys). */
 export function testSettings(overrides: SettingsOverrides = {}): Settings {
-  const expiration: ExpirationSettings = { order_days: 30, rating_days: 90, dispute_days: 90, fee_audit_days: 365 };
+  const expiration: ExpirationSettings = { order_days: 30, rating_days: 90, dispute_days: 90, fee_audit_days: 365, dm_days: 30 };
   const base: Omit<Settings, 'expiration'> = {
     lightning: {
       lnd_cert_file: '/dev/null',
@@ -68,6 +77,8 @@ export function testSettings(overrides: SettingsOverrides = {}): Settings {
       user_rates_sent_interval_seconds: 3600,
       publish_relays_interval: 60,
       pow: 0,
+      transport: 'gift-wrap',
+      active_pubkeys_refresh_interval: 60,
       publish_mostro_info_interval: 300,
       bitcoin_price_api_url: 'https://api.yadio.io',
       fiat_currencies_accepted: ['USD', 'EUR', 'ARS', 'CUP'],
@@ -88,6 +99,17 @@ export function testSettings(overrides: SettingsOverrides = {}): Settings {
     database: { ...base.database, ...overrides.database },
     rpc: { ...base.rpc, ...overrides.rpc },
     expiration: overrides.expiration === null ? null : { ...expiration, ...overrides.expiration },
+    price: overrides.price ?? null,
+    http: { enabled: false, listen_address: '127.0.0.1', port: 9464, ...overrides.http },
+    alerts: {
+      check_interval_seconds: 60,
+      lnd_down_minutes: 5,
+      relays_down_minutes: 2,
+      escrow_deadline_blocks: 72,
+      price_stale_seconds: 1800,
+      ...overrides.alerts,
+    },
+    backup: { keep: 7, ...overrides.backup },
   };
 }
 

@@ -119,12 +119,12 @@ void describe('parseSettings with the mostrod test fixture', () => {
 
   void test('[expiration] present: given values, missing keys default (rating_days 90)', () => {
     const s = parseSettings(fixture(EXPIRATION), {});
-    assert.deepEqual(s.expiration, { order_days: 45, rating_days: 90, dispute_days: 120, fee_audit_days: 400 });
+    assert.deepEqual(s.expiration, { order_days: 45, rating_days: 90, dispute_days: 120, fee_audit_days: 400, dm_days: 30 });
   });
 
   void test('[expiration] empty section: 30/90/90/365', () => {
     const s = parseSettings(fixture('[expiration]'), {});
-    assert.deepEqual(s.expiration, { order_days: 30, rating_days: 90, dispute_days: 90, fee_audit_days: 365 });
+    assert.deepEqual(s.expiration, { order_days: 30, rating_days: 90, dispute_days: 90, fee_audit_days: 365, dm_days: 30 });
   });
 
   void test('[expiration] absent: null', () => {
@@ -145,7 +145,7 @@ void describe('the shipped and the upstream templates', () => {
     const upstream = readFileSync(new URL('./upstream-settings.tpl.toml', import.meta.url), 'utf8');
     const s = parseSettings(upstream.replace("'nsec1...'", `'${NSEC}'`), {});
     assert.equal(s.lightning.lnd_grpc_host, 'https://127.0.0.1:10001');
-    assert.deepEqual(s.expiration, { order_days: 30, rating_days: 90, dispute_days: 90, fee_audit_days: 365 });
+    assert.deepEqual(s.expiration, { order_days: 30, rating_days: 90, dispute_days: 90, fee_audit_days: 365, dm_days: 30 });
     assert.equal(s.rpc.rate_limiter_stale_duration, 3600);
   });
 
@@ -153,7 +153,25 @@ void describe('the shipped and the upstream templates', () => {
     const upstream = readFileSync(new URL('./upstream-settings.tpl.toml', import.meta.url), 'utf8');
     const env = { MOSTRO_NSEC_PRIVKEY: NSEC };
     const ours = parseSettings(templateText(), env);
-    assert.deepEqual(ours, parseSettings(upstream, env));
+    const theirs = parseSettings(upstream, env);
+    // The one deliberate difference: a fresh node serves both transports; a 0.17.1 file without
+    // the key stays on gift wraps.
+    assert.equal(ours.mostro.transport, 'both');
+    assert.equal(theirs.mostro.transport, 'gift-wrap');
+    assert.deepEqual(ours, { ...theirs, mostro: { ...theirs.mostro, transport: 'both' } });
+  });
+
+  void test('[mostro] transport accepts gift-wrap, nip44 and both; v2 knobs default as upstream', () => {
+    for (const t of ['gift-wrap', 'nip44', 'both'] as const) {
+      const s = parseSettings(fixture().replace('pow = 0', `pow = 0\ntransport = "${t}"`), { MOSTRO_NSEC_PRIVKEY: NSEC });
+      assert.equal(s.mostro.transport, t);
+      assert.equal(s.mostro.pow_first_contact, undefined);
+      assert.equal(s.mostro.active_pubkeys_refresh_interval, 60);
+    }
+    const msg = configError(() => parseSettings(fixture().replace('pow = 0', 'pow = 0\ntransport = "nostr"'), { MOSTRO_NSEC_PRIVKEY: NSEC }));
+    assert.match(msg, /\[mostro\] transport/);
+    const s = parseSettings(fixture().replace('pow = 0', 'pow = 4\npow_first_contact = 12'), { MOSTRO_NSEC_PRIVKEY: NSEC });
+    assert.equal(s.mostro.pow_first_contact, 12);
   });
 
   void test('template placeholder key is rejected with a clear message', () => {
@@ -195,6 +213,20 @@ void describe('validation errors name section, key and problem', () => {
     const msg = configError(() => parseSettings(text, {}));
     assert.match(msg, /\[mostro\] pow/);
     assert.match(msg, /\[mostro\] dev_fee_percentage/);
+  });
+
+  void test('escrow deadline margin >= hold invoice CLTV delta is refused, naming both keys (issue 12 defect 4)', () => {
+    for (const margin of [144, 200]) {
+      const text = fixture().replace('payment_retries_interval = 60', `payment_retries_interval = 60\nescrow_deadline_margin_blocks = ${margin}`);
+      const msg = configError(() => parseSettings(text, {}));
+      assert.match(msg, /\[lightning\] escrow_deadline_margin_blocks: /);
+      assert.match(msg, new RegExp(`${margin} must be below \\[lightning\\] hold_invoice_cltv_delta \\(144\\)`));
+    }
+    // The default margin (24) against a too-small CLTV delta is refused the same way.
+    const small = configError(() => parseSettings(fixture().replace('hold_invoice_cltv_delta = 144', 'hold_invoice_cltv_delta = 20'), {}));
+    assert.match(small, /\[lightning\] escrow_deadline_margin_blocks: 24 must be below \[lightning\] hold_invoice_cltv_delta \(20\)/);
+    const ok = parseSettings(fixture().replace('payment_retries_interval = 60', 'payment_retries_interval = 60\nescrow_deadline_margin_blocks = 143'), {});
+    assert.equal(ok.lightning.escrow_deadline_margin_blocks, 143);
   });
 
   void test('rpc disabled with a hostname is accepted (mostrod would not bind it either)', () => {
