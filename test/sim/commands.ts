@@ -1,0 +1,140 @@
+/**
+ * fast-check arbitraries for the money-safety simulation: schedules of trader requests, admin
+ * decisions, job ticks, Lightning op completions (ok / fail / answer lost, payment outcomes),
+ * duplicated stream updates, clock and block advances, relay loss and crash-restart.
+ * Every command prints as a short readable token (fast-check uses it in counterexamples).
+ */
+import fc from 'fast-check';
+import { JOB_LIST, describeCommand, type SimCommand } from '../support/sim-world.js';
+
+function readable(c: SimCommand): SimCommand {
+  Object.defineProperty(c, fc.toStringMethod, { value: () => describeCommand(c), enumerable: false });
+  return c;
+}
+
+const o = fc.nat({ max: 3 });
+const side = fc.constantFrom('maker' as const, 'taker' as const);
+
+const trader: fc.Arbitrary<SimCommand> = fc.oneof(
+  fc.record({ t: fc.constant('take' as const), o, withInvoice: fc.boolean() }),
+  fc.record({ t: fc.constant('add-invoice' as const), o }),
+  fc.record({ t: fc.constant('pay-escrow' as const), o }),
+  fc.record({ t: fc.constant('fiat-sent' as const), o }),
+  fc.record({ t: fc.constant('release' as const), o }),
+  fc.record({ t: fc.constant('cancel' as const), o, side }),
+  fc.record({ t: fc.constant('dispute' as const), o, side }),
+);
+
+const admin: fc.Arbitrary<SimCommand> = fc.oneof(
+  fc.record({ t: fc.constant('admin-take' as const), o }),
+  fc.record({ t: fc.constant('admin-settle' as const), o }),
+  fc.record({ t: fc.constant('admin-cancel' as const), o }),
+);
+
+const lightning: fc.Arbitrary<SimCommand> = fc.oneof(
+  {
+    arbitrary: fc.record({
+      t: fc.constant('op' as const),
+      pick: fc.nat({ max: 7 }),
+      outcome: fc.constantFrom('ok' as const, 'fail' as const, 'lost' as const),
+      pay: fc.constantFrom('succeed' as const, 'fail' as const, 'inflight' as const),
+    }),
+    weight: 6,
+  },
+  { arbitrary: fc.record({ t: fc.constant('dup-update' as const), pick: fc.nat({ max: 7 }) }), weight: 1 },
+  { arbitrary: fc.record({ t: fc.constant('finish-payment' as const), pick: fc.nat({ max: 3 }), ok: fc.boolean() }), weight: 1 },
+);
+
+const world: fc.Arbitrary<SimCommand> = fc.oneof(
+  { arbitrary: fc.record({ t: fc.constant('job' as const), name: fc.constantFrom(...JOB_LIST) }), weight: 4 },
+  { arbitrary: fc.record({ t: fc.constant('time' as const), seconds: fc.constantFrom(30, 61, 61, 301, 901) }), weight: 1 },
+  { arbitrary: fc.record({ t: fc.constant('blocks' as const), n: fc.constantFrom(1, 6, 60, 110) }), weight: 1 },
+  { arbitrary: fc.record({ t: fc.constant('relay' as const), up: fc.boolean() }), weight: 1 },
+  { arbitrary: fc.record({ t: fc.constant('crash' as const), bits: fc.nat({ max: 0xffffff }) }), weight: 1 },
+);
+
+const progress: fc.Arbitrary<SimCommand> = fc.oneof(
+  { arbitrary: fc.record({ t: fc.constant('progress' as const), o, choice: fc.nat({ max: 11 }) }), weight: 3 },
+  { arbitrary: fc.record({ t: fc.constant('run' as const), n: fc.integer({ min: 1, max: 6 }) }), weight: 3 },
+);
+
+export const command: fc.Arbitrary<SimCommand> = fc
+  .oneof(
+    { arbitrary: progress, weight: 14 },
+    { arbitrary: trader, weight: 1 },
+    { arbitrary: admin, weight: 1 },
+    { arbitrary: lightning, weight: 4 },
+    { arbitrary: world, weight: 2 },
+  )
+  .map(readable);
+
+/** A schedule: a couple of orders first (so most steps have something to act on), then anything. */
+export function schedule(maxLength = 80): fc.Arbitrary<SimCommand[]> {
+  return fc
+    .tuple(
+      fc.array(fc.record({ t: fc.constant('new' as const), kind: fc.constantFrom('sell' as const, 'buy' as const) }).map(readable), {
+        minLength: 1,
+        maxLength: 2,
+      }),
+      fc.array(command, { minLength: Math.min(10, maxLength), maxLength, size: 'max' }),
+    )
+    .map(([a, b]) => [...a, ...b]);
+}
+
+/**
+ * Parse a schedule as fast-check prints it (`new-sell,take(o0+inv),op(#1,lost,pay=fail),…`), so a
+ * shrunk counterexample can be replayed with SIM_REPLAY (see docs/SIMULATION.md).
+ */
+export function parseSchedule(text: string): SimCommand[] {
+  const tokens = text.replace(/^\[+|\]+$/g, '').match(/[a-z-]+(\([^)]*\))?/g) ?? [];
+  return tokens.map((tok) => {
+    const m = /^([a-z-]+)(?:\(([^)]*)\))?$/.exec(tok);
+    if (m === null) throw new Error(`bad token ${tok}`);
+    const name = m[1]!;
+    const args = (m[2] ?? '').split(',').filter((a) => a !== '');
+    const num = (a: string | undefined) => Number((a ?? '0').replace(/^[o#+]/, '').replace(/s$/, ''));
+    switch (name) {
+      case 'new-sell':
+        return { t: 'new', kind: 'sell' };
+      case 'new-buy':
+        return { t: 'new', kind: 'buy' };
+      case 'take':
+        return { t: 'take', o: num(args[0]!.replace('+inv', '')), withInvoice: args[0]!.endsWith('+inv') };
+      case 'progress':
+        return { t: 'progress', o: num(args[0]), choice: num(args[1]) };
+      case 'run':
+        return { t: 'run', n: num(args[0]) };
+      case 'op': {
+        const pay = args.find((a) => a.startsWith('pay='))?.slice(4) ?? 'succeed';
+        return { t: 'op', pick: num(args[0]), outcome: args[1] as 'ok' | 'fail' | 'lost', pay: pay as 'succeed' | 'fail' | 'inflight' };
+      }
+      case 'dup-update':
+        return { t: 'dup-update', pick: num(args[0]) };
+      case 'finish-payment':
+        return { t: 'finish-payment', pick: num(args[0]), ok: args[1] === 'ok' };
+      case 'job':
+        return { t: 'job', name: args[0] as SimCommand & { t: 'job' } extends { name: infer N } ? N : never };
+      case 'time':
+        return { t: 'time', seconds: num(args[0]) };
+      case 'blocks':
+        return { t: 'blocks', n: num(args[0]) };
+      case 'relay':
+        return { t: 'relay', up: args[0] === 'up' };
+      case 'crash':
+        return { t: 'crash', bits: parseInt(args[0] ?? '0', 2) };
+      case 'cancel':
+      case 'dispute':
+        return { t: name, o: num(args[0]), side: args[1] as 'maker' | 'taker' };
+      case 'add-invoice':
+      case 'pay-escrow':
+      case 'fiat-sent':
+      case 'release':
+      case 'admin-take':
+      case 'admin-settle':
+      case 'admin-cancel':
+        return { t: name, o: num(args[0]) };
+      default:
+        throw new Error(`unknown command ${name}`);
+    }
+  });
+}

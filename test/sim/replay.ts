@@ -1,0 +1,36 @@
+/**
+ * Replay one schedule with a step trace: `SIM_REPLAY='new-sell,take(o0+inv),…' node --import tsx
+ * test/sim/replay.ts`. Prints every step (with the Lightning ops pending before it), the messages
+ * sent, warnings/errors logged, the node ledger and the invariant that failed, if any.
+ */
+import { SimWorld } from '../support/sim-world.js';
+import { parseSchedule } from './commands.js';
+
+const text = process.env.SIM_REPLAY ?? process.argv[2];
+if (text === undefined) {
+  console.error('usage: SIM_REPLAY="<schedule>" node --import tsx test/sim/replay.ts');
+  process.exit(2);
+}
+const w = await SimWorld.create({ trace: true });
+let failure: unknown = null;
+try {
+  await w.run(parseSchedule(text));
+} catch (err) {
+  failure = err;
+}
+console.log('--- steps');
+console.log(w.trace.join('\n'));
+console.log('--- messages (step to action order)');
+for (const s of w.sent) {
+  const o = w.orders.find((x) => x.id === s.orderId);
+  const who = o === undefined ? s.to.slice(0, 8) : s.to === o.buyer.pubkey ? 'buyer' : s.to === o.seller.pubkey ? 'seller' : 'admin';
+  console.log(`${s.step} ${who} ${s.action} o${o?.n ?? '?'} ${s.fate}`);
+}
+console.log('--- logs (warn and above)');
+for (const l of w.logs) console.log(`p${l.proc} ${l.level} ${l.msg}${l.orderId !== undefined ? ` order ${l.orderId.slice(0, 8)}` : ''}`);
+console.log('--- ledger');
+for (const e of w.node.ledger) console.log(`${e.step} ${e.kind} ${e.hash.slice(0, 6)}${e.amountSats !== undefined ? ` ${e.amountSats} sat` : ''}`);
+console.log('--- result');
+console.log(failure === null ? 'all invariants hold' : String(failure));
+await w.dispose();
+process.exit(failure === null ? 0 : 1);

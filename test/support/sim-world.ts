@@ -1,0 +1,917 @@
+/**
+ * The simulated world of the money-safety simulation (test/sim/, docs/SIMULATION.md): the real
+ * router, handlers, flows and scheduler jobs of one daemon process on a real SQLite file, a
+ * SimLndNode that outlives processes, a FakeClock, an outbox that records every message per
+ * recipient (and can stop delivering), and crash-restart: the process is dropped at whatever await
+ * point its work has reached (every await on Lightning is a pending op the schedule controls), a new
+ * process opens the same database file and runs the boot reconciliation the daemon runs.
+ *
+ * `run(commands)` applies a schedule step by step, checks the step invariants after each step, then
+ * drives the world to quiescence and checks every invariant. A violation throws an Error whose
+ * message names the invariant, the order and the step.
+ */
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino, type Logger } from 'pino';
+import * as bolt11 from 'bolt11';
+import { randomBytes } from 'node:crypto';
+import { KeyedLock } from '../../src/app/locks.js';
+import { dispatch } from '../../src/app/router.js';
+import { TaskTracker, type AppContext, type MostroKeys } from '../../src/context.js';
+import { bytesToHex, getPublicKey } from '../../src/crypto/secp.js';
+import { openDatabase, type Db } from '../../src/db/database.js';
+import { getDisputeByOrder } from '../../src/db/disputes.js';
+import { findOrders, getOrder } from '../../src/db/orders.js';
+import type { OrderRow } from '../../src/db/types.js';
+import type { LnurlResolver } from '../../src/lightning/lnurl.js';
+import type { EventTemplate, Outbox, SendOptions } from '../../src/nostr/outbox.js';
+import { buildMessage } from '../../src/protocol/build.js';
+import type { Action, Message, Payload, Status } from '../../src/protocol/types.js';
+import { bootReconcile } from '../../src/scheduler/register.js';
+import { newDevFeeState, payDevFees, type DevFeeState } from '../../src/scheduler/jobs/dev-fee.js';
+import { guardEscrowDeadlines } from '../../src/scheduler/jobs/escrow-deadline.js';
+import { expirePendingOrders } from '../../src/scheduler/jobs/expire-pending-orders.js';
+import { reconcilePayoutsJob } from '../../src/scheduler/jobs/payout-reconcile.js';
+import { retryPayouts } from '../../src/scheduler/jobs/payout-retries.js';
+import { publishQueuedEvents } from '../../src/scheduler/jobs/publish-queued-events.js';
+import { cancelTimedOutWaitingOrders } from '../../src/scheduler/jobs/waiting-timeouts.js';
+import type { Inbound } from '../../src/app/inbound.js';
+import { FakeClock } from './fake-clock.js';
+import { SimLndClient, SimLndNode, decodeCached, short, type OpOutcome, type PayOutcome } from './sim-lnd.js';
+import { FixedPriceService, testSettings } from './test-context.js';
+
+// ---- commands ------------------------------------------------------------------------------------
+
+export type JobName =
+  | 'expire-pending-orders'
+  | 'rating-events'
+  | 'waiting-timeouts'
+  | 'payout-retries'
+  | 'dev-fee'
+  | 'payout-reconcile'
+  | 'escrow-deadline';
+
+export const JOB_LIST: readonly JobName[] = [
+  'expire-pending-orders',
+  'rating-events',
+  'waiting-timeouts',
+  'payout-retries',
+  'dev-fee',
+  'payout-reconcile',
+  'escrow-deadline',
+];
+
+export type Side = 'maker' | 'taker';
+
+/** One step of a schedule. `o` picks an order (index modulo the orders created so far). */
+export type SimCommand =
+  | { t: 'new'; kind: 'sell' | 'buy' }
+  | { t: 'take'; o: number; withInvoice: boolean }
+  | { t: 'add-invoice'; o: number }
+  | { t: 'pay-escrow'; o: number }
+  | { t: 'fiat-sent'; o: number }
+  | { t: 'release'; o: number }
+  | { t: 'cancel'; o: number; side: Side }
+  | { t: 'dispute'; o: number; side: Side }
+  | { t: 'admin-take'; o: number }
+  | { t: 'admin-settle'; o: number }
+  | { t: 'admin-cancel'; o: number }
+  | { t: 'job'; name: JobName }
+  | { t: 'progress'; o: number; choice: number }
+  | { t: 'op'; pick: number; outcome: OpOutcome; pay: PayOutcome }
+  | { t: 'run'; n: number }
+  | { t: 'dup-update'; pick: number }
+  | { t: 'finish-payment'; pick: number; ok: boolean }
+  | { t: 'time'; seconds: number }
+  | { t: 'blocks'; n: number }
+  | { t: 'relay'; up: boolean }
+  | { t: 'crash'; bits: number };
+
+export function describeCommand(c: SimCommand): string {
+  switch (c.t) {
+    case 'new':
+      return `new-${c.kind}`;
+    case 'take':
+      return `take(o${c.o}${c.withInvoice ? '+inv' : ''})`;
+    case 'progress':
+      return `progress(o${c.o},${c.choice})`;
+    case 'run':
+      return `run(${c.n})`;
+    case 'op':
+      return `op(#${c.pick},${c.outcome}${c.pay !== 'succeed' ? `,pay=${c.pay}` : ''})`;
+    case 'dup-update':
+      return `dup-update(#${c.pick})`;
+    case 'finish-payment':
+      return `finish-payment(#${c.pick},${c.ok ? 'ok' : 'fail'})`;
+    case 'job':
+      return `job(${c.name})`;
+    case 'time':
+      return `time(+${c.seconds}s)`;
+    case 'blocks':
+      return `blocks(+${c.n})`;
+    case 'relay':
+      return `relay(${c.up ? 'up' : 'down'})`;
+    case 'crash':
+      return `crash(${c.bits.toString(2)})`;
+    case 'cancel':
+    case 'dispute':
+      return `${c.t}(o${c.o},${c.side})`;
+    default:
+      return `${c.t}(o${c.o})`;
+  }
+}
+
+// ---- parties, invoices ---------------------------------------------------------------------------
+
+interface Keys {
+  secretKey: Uint8Array;
+  pubkey: string;
+}
+
+function keysFrom(n: number, salt: number): Keys {
+  const sk = new Uint8Array(32);
+  sk[0] = 0x11;
+  sk[28] = salt & 0xff;
+  sk[29] = (n >> 16) & 0xff;
+  sk[30] = (n >> 8) & 0xff;
+  sk[31] = n & 0xff;
+  return { secretKey: sk, pubkey: getPublicKey(sk) };
+}
+
+const BOLT11_REGTEST = { bech32: 'bcrt', pubKeyHash: 0x6f, scriptHash: 0xc4, validWitnessVersions: [0, 1] };
+const PAYEE_KEY = '66'.repeat(32);
+/** Every world starts its clock here (pooled invoices are dated from it). */
+export const SIM_START = 1_700_000_000;
+
+function makeInvoice(sats: number | null, description: string): string {
+  const tags = [
+    { tagName: 'payment_hash', data: bytesToHex(new Uint8Array(randomBytes(32))) },
+    { tagName: 'payment_secret', data: bytesToHex(new Uint8Array(randomBytes(32))) },
+    { tagName: 'description', data: description },
+    { tagName: 'expire_time', data: 30 * 86_400 },
+    { tagName: 'min_final_cltv_expiry', data: 18 },
+  ];
+  const unsigned = bolt11.encode({
+    network: BOLT11_REGTEST,
+    timestamp: SIM_START,
+    ...(sats !== null ? { satoshis: sats } : {}),
+    tags,
+  } as unknown as bolt11.PaymentRequestObject);
+  const pr = bolt11.sign(unsigned, PAYEE_KEY).paymentRequest;
+  if (pr === undefined) throw new Error('bolt11 signing failed');
+  decodeCached(pr);
+  return pr;
+}
+
+/** Signed invoices shared by all worlds (each world has its own node, so reuse across worlds is safe). */
+class InvoicePool {
+  private readonly pools = new Map<string, string[]>();
+
+  get(key: string, index: number, sats: number | null, description: string): string {
+    let pool = this.pools.get(key);
+    if (pool === undefined) {
+      pool = [];
+      this.pools.set(key, pool);
+    }
+    while (pool.length <= index) pool.push(makeInvoice(sats, description));
+    return pool[index]!;
+  }
+}
+
+const POOL = new InvoicePool();
+
+// ---- template database ---------------------------------------------------------------------------
+
+let templateFile: string | null = null;
+
+async function templateDb(): Promise<string> {
+  if (templateFile !== null) return templateFile;
+  const dir = mkdtempSync(join(tmpdir(), 'mostrod-sim-template-'));
+  const file = join(dir, 'template.db');
+  const db = await openDatabase(file);
+  await db.destroy();
+  templateFile = file;
+  return file;
+}
+
+// ---- outbox --------------------------------------------------------------------------------------
+
+export interface SentRecord {
+  step: number;
+  proc: number;
+  to: string;
+  action: Action;
+  orderId: string | null;
+  payload: Payload | null;
+  /** delivered to the relay / still queued / lost with the process queue at a crash. */
+  fate: 'delivered' | 'queued' | 'lost';
+}
+
+class SimOutbox implements Outbox {
+  constructor(
+    private readonly world: SimWorld,
+    private readonly proc: number,
+  ) {}
+
+  sendMessage(recipient: string, message: Message, _opts?: SendOptions): void {
+    const rec: SentRecord = {
+      step: this.world.stepNo,
+      proc: this.proc,
+      to: recipient,
+      action: message.kind.action,
+      orderId: message.kind.id ?? null,
+      payload: message.kind.payload,
+      fate: this.world.relayUp ? 'delivered' : 'queued',
+    };
+    this.world.sent.push(rec);
+  }
+
+  publish(_event: EventTemplate): Promise<string> {
+    this.world.publishedCount += 1;
+    return Promise.resolve(`${this.proc}:${this.world.publishedCount}`);
+  }
+
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+// ---- LNURL (dev fund) ----------------------------------------------------------------------------
+
+class SimLnurl implements LnurlResolver {
+  constructor(private readonly world: SimWorld) {}
+
+  check(_target: string, _amountSats?: number): Promise<void> {
+    return Promise.resolve();
+  }
+
+  resolveInvoice(target: string, amountSats: number): Promise<string> {
+    const pr = POOL.get(`devfee:${amountSats}`, this.world.devFeeInvoices.length, amountSats, `dev fee ${amountSats}`);
+    this.world.devFeeInvoices.push(pr);
+    this.world.devFeeHashes.add(decodeCached(pr).hash);
+    void target;
+    return Promise.resolve(pr);
+  }
+}
+
+// ---- world ---------------------------------------------------------------------------------------
+
+export interface SimOrder {
+  n: number;
+  kind: 'sell' | 'buy';
+  maker: Keys;
+  taker: Keys;
+  seller: Keys;
+  buyer: Keys;
+  id: string | null;
+  /** Buyer invoices handed in for this order (payment hash → bolt11). */
+  invoices: Map<string, string>;
+  /** Escrow hashes the seller was asked to pay (from pay-invoice messages). */
+  escrows: string[];
+  /** Settle decisions the harness sent (release by the seller, admin-settle by the admin). */
+  decisions: string[];
+}
+
+interface LogRecord {
+  proc: number;
+  level: number;
+  msg: string;
+  orderId?: string;
+}
+
+interface Proc {
+  n: number;
+  ctx: AppContext;
+  client: SimLndClient;
+  db: Db;
+  devFeeState: DevFeeState;
+  running: Set<Promise<unknown>>;
+  jobs: Map<JobName, Promise<unknown>>;
+  dead: boolean;
+}
+
+export class InvariantViolation extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvariantViolation';
+  }
+}
+
+const TERMINAL_NOTICES: readonly Action[] = [
+  'purchase-completed',
+  'released',
+  'hold-invoice-payment-settled',
+  'admin-settled',
+  'admin-canceled',
+  'cooperative-cancel-accepted',
+];
+const CANCEL_NOTICES: readonly Action[] = ['canceled', 'admin-canceled', 'cooperative-cancel-accepted'];
+const HELD_OK: readonly Status[] = ['waiting-buyer-invoice', 'active', 'fiat-sent', 'dispute'];
+
+export interface WorldOptions {
+  /** Log every step (debugging a shrunk schedule). */
+  trace?: boolean;
+}
+
+export class SimWorld {
+  readonly clock = new FakeClock(SIM_START);
+  readonly node = new SimLndNode(this.clock);
+  readonly sent: SentRecord[] = [];
+  readonly logs: LogRecord[] = [];
+  readonly orders: SimOrder[] = [];
+  readonly devFeeInvoices: string[] = [];
+  readonly devFeeHashes = new Set<string>();
+  publishedCount = 0;
+  relayUp = true;
+  stepNo = 0;
+  private proc!: Proc;
+  private procCount = 0;
+  private buyerInvoiceCount = 0;
+  private readonly keys: MostroKeys;
+  private readonly settings = testSettings({
+    mostro: { fee: 0.006, dev_fee_lightning_address: 'devfund@sim.test' },
+    lightning: { escrow_deadline_margin_blocks: 24, payment_timeout_seconds: 10 },
+  });
+  private readonly prices = new FixedPriceService(this.clock, { USD: 50_000 });
+  readonly trace: string[] = [];
+
+  private constructor(
+    private readonly dir: string,
+    private readonly file: string,
+    private readonly opts: WorldOptions,
+  ) {
+    this.keys = keysFrom(0, 0xad);
+    this.settings.nostr.nsec_privkey = bytesToHex(this.keys.secretKey);
+  }
+
+  static async create(opts: WorldOptions = {}): Promise<SimWorld> {
+    const dir = mkdtempSync(join(tmpdir(), 'mostrod-sim-'));
+    const file = join(dir, 'mostro.db');
+    copyFileSync(await templateDb(), file);
+    const w = new SimWorld(dir, file, opts);
+    await w.boot();
+    return w;
+  }
+
+  get ctx(): AppContext {
+    return this.proc.ctx;
+  }
+
+  async dispose(): Promise<void> {
+    this.proc.dead = true;
+    this.proc.client.dead = true;
+    await this.proc.db.destroy();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private makeLogger(procNo: number): Logger {
+    const sink = new Writable({
+      write: (chunk: Buffer, _enc, cb) => {
+        if (this.proc === undefined || this.proc.n === procNo) {
+          try {
+            const j = JSON.parse(chunk.toString()) as { level: number; msg: string; orderId?: string };
+            this.logs.push({ proc: procNo, level: j.level, msg: j.msg, ...(j.orderId !== undefined ? { orderId: j.orderId } : {}) });
+          } catch {
+            // not JSON: ignore
+          }
+        }
+        cb();
+      },
+    });
+    return pino({ level: 'warn' }, sink);
+  }
+
+  private async boot(): Promise<void> {
+    this.procCount += 1;
+    const n = this.procCount;
+    const db = await openDatabase(this.file);
+    const client = new SimLndClient(this.node, `p${n}`);
+    const ctx: AppContext = {
+      settings: this.settings,
+      db,
+      lightning: client,
+      lnurl: new SimLnurl(this),
+      outbox: new SimOutbox(this, n),
+      prices: this.prices,
+      keys: this.keys,
+      clock: this.clock,
+      logger: this.makeLogger(n),
+      locks: new KeyedLock(),
+      tasks: new TaskTracker(),
+    };
+    this.proc = { n, ctx, client, db, devFeeState: newDevFeeState(), running: new Set(), jobs: new Map(), dead: false };
+    // As the daemon: reconcile with the node as soon as it is up, while requests already flow.
+    void this.spawn(bootReconcile(ctx, { rewatchEscrows: true, devFeeState: this.proc.devFeeState }));
+    await this.flush();
+  }
+
+  private spawn(p: Promise<unknown>): Promise<unknown> {
+    const proc = this.proc;
+    const tracked = p.catch((err: unknown) => {
+      if (!proc.dead) this.logs.push({ proc: proc.n, level: 60, msg: `uncaught: ${String(err)}` });
+    });
+    proc.running.add(tracked);
+    void tracked.finally(() => proc.running.delete(tracked));
+    return tracked;
+  }
+
+  /** Let every piece of work run until it waits on a pending Lightning op. */
+  async flush(): Promise<void> {
+    for (let i = 0; i < 3; i += 1) await new Promise((r) => setImmediate(r));
+  }
+
+  private livePending() {
+    return this.node.pending.filter((op) => op.client === this.proc.client);
+  }
+
+  // ---- requests ----------------------------------------------------------------------------------
+
+  private inbound(k: Keys): Inbound {
+    return { identity: k.pubkey, tradeKey: k.pubkey, createdAt: this.clock.now(), eventId: '', fullPrivacy: true };
+  }
+
+  private send(from: Keys, action: Action, id: string | undefined, payload: Payload | null = null): void {
+    const msg = buildMessage({ action, ...(id !== undefined ? { id } : {}), requestId: BigInt(this.stepNo + 1), tradeIndex: null, payload });
+    void this.spawn(dispatch(this.proc.ctx, msg, this.inbound(from)));
+  }
+
+  private pickOrder(o: number): SimOrder | null {
+    const live = this.orders.filter((x) => x.id !== null);
+    if (live.length === 0) return null;
+    return live[o % live.length]!;
+  }
+
+  private freshBuyerInvoice(order: SimOrder): string {
+    const pr = POOL.get('buyer', this.buyerInvoiceCount++, null, 'buyer payout');
+    order.invoices.set(decodeCached(pr).hash, pr);
+    return pr;
+  }
+
+  private async newOrder(kind: 'sell' | 'buy'): Promise<void> {
+    const n = this.orders.length + 1;
+    const maker = keysFrom(n, 1);
+    const taker = keysFrom(n, 2);
+    const order: SimOrder = {
+      n,
+      kind,
+      maker,
+      taker,
+      seller: kind === 'sell' ? maker : taker,
+      buyer: kind === 'sell' ? taker : maker,
+      id: null,
+      invoices: new Map(),
+      escrows: [],
+      decisions: [],
+    };
+    this.orders.push(order);
+    const before = new Set((await findOrders(this.proc.ctx.db, {})).map((r) => r.id));
+    const small = {
+      kind,
+      status: 'pending' as const,
+      amount: 10_000n,
+      fiat_code: 'USD',
+      min_amount: null,
+      max_amount: null,
+      fiat_amount: 100n,
+      payment_method: 'cash',
+      premium: 0n,
+      created_at: 0n,
+      expires_at: null,
+    };
+    this.send(maker, 'new-order', undefined, { order: small });
+    await this.flush();
+    const created = (await findOrders(this.proc.ctx.db, {})).filter((r) => !before.has(r.id));
+    if (created.length === 1) order.id = created[0]!.id;
+  }
+
+  async apply(c: SimCommand): Promise<void> {
+    this.stepNo += 1;
+    this.node.step = this.stepNo;
+    if (this.opts.trace === true) this.trace.push(`${this.stepNo}: ${describeCommand(c)} | pending: ${this.livePending().map((p) => p.label).join(', ')}`);
+    await this.exec(c);
+    await this.flush();
+    this.collectEscrows();
+  }
+
+  /** The protocol's next moves for an order in `status` (progress commands pick one). */
+  private nextMoves(o: number, status: Status): SimCommand[] {
+    switch (status) {
+      case 'pending':
+        return [{ t: 'take', o, withInvoice: true }, { t: 'take', o, withInvoice: false }, { t: 'take', o, withInvoice: true }, { t: 'cancel', o, side: 'maker' }];
+      case 'waiting-payment':
+        return [{ t: 'pay-escrow', o }, { t: 'pay-escrow', o }, { t: 'cancel', o, side: 'maker' }, { t: 'cancel', o, side: 'taker' }];
+      case 'waiting-buyer-invoice':
+        return [{ t: 'add-invoice', o }, { t: 'add-invoice', o }, { t: 'cancel', o, side: 'maker' }, { t: 'cancel', o, side: 'taker' }];
+      case 'active':
+        return [{ t: 'fiat-sent', o }, { t: 'fiat-sent', o }, { t: 'cancel', o, side: 'maker' }, { t: 'cancel', o, side: 'taker' }, { t: 'dispute', o, side: 'taker' }];
+      case 'fiat-sent':
+        return [{ t: 'release', o }, { t: 'release', o }, { t: 'dispute', o, side: 'maker' }, { t: 'dispute', o, side: 'taker' }, { t: 'cancel', o, side: 'maker' }, { t: 'cancel', o, side: 'taker' }];
+      case 'dispute':
+        return [{ t: 'admin-take', o }, { t: 'admin-settle', o }, { t: 'admin-cancel', o }, { t: 'release', o }, { t: 'cancel', o, side: 'maker' }];
+      case 'settled-hold-invoice':
+        return [{ t: 'add-invoice', o }, { t: 'job', name: 'payout-retries' }, { t: 'job', name: 'payout-reconcile' }];
+      default:
+        return [{ t: 'job', name: 'dev-fee' }, { t: 'new', kind: 'sell' }, { t: 'new', kind: 'buy' }];
+    }
+  }
+
+  private async exec(c: SimCommand): Promise<void> {
+    switch (c.t) {
+      case 'progress': {
+        const o = this.pickOrder(c.o);
+        if (o === null) break;
+        const row = await getOrder(this.proc.ctx.db, o.id!);
+        if (row === undefined) break;
+        const moves = this.nextMoves(c.o, row.status);
+        const move = moves[c.choice % moves.length]!;
+        if (this.opts.trace === true) this.trace.push(`   -> ${describeCommand(move)} (o${o.n} is ${row.status})`);
+        await this.exec(move);
+        break;
+      }
+      case 'run': {
+        for (let i = 0; i < c.n; i += 1) {
+          const ops = this.livePending();
+          if (ops.length === 0) break;
+          this.node.complete(ops[0]!, 'ok');
+          await this.flush();
+        }
+        break;
+      }
+      case 'new':
+        await this.newOrder(c.kind);
+        break;
+      case 'take': {
+        const o = this.pickOrder(c.o);
+        if (o === null) break;
+        if (o.kind === 'sell') {
+          const payload: Payload | null = c.withInvoice ? { payment_request: [null, this.freshBuyerInvoice(o), null] } : null;
+          this.send(o.taker, 'take-sell', o.id!, payload);
+        } else {
+          this.send(o.taker, 'take-buy', o.id!);
+        }
+        break;
+      }
+      case 'add-invoice': {
+        const o = this.pickOrder(c.o);
+        if (o === null) break;
+        this.send(o.buyer, 'add-invoice', o.id!, { payment_request: [null, this.freshBuyerInvoice(o), null] });
+        break;
+      }
+      case 'pay-escrow': {
+        const o = this.pickOrder(c.o);
+        if (o === null) break;
+        this.collectEscrows();
+        const hash = o.escrows.at(-1);
+        if (hash !== undefined) this.node.payHoldInvoice(hash);
+        break;
+      }
+      case 'fiat-sent': {
+        const o = this.pickOrder(c.o);
+        if (o !== null) this.send(o.buyer, 'fiat-sent', o.id!);
+        break;
+      }
+      case 'release': {
+        const o = this.pickOrder(c.o);
+        if (o === null) break;
+        o.decisions.push(`release@${this.stepNo}`);
+        this.send(o.seller, 'release', o.id!);
+        break;
+      }
+      case 'cancel': {
+        const o = this.pickOrder(c.o);
+        if (o !== null) this.send(c.side === 'maker' ? o.maker : o.taker, 'cancel', o.id!);
+        break;
+      }
+      case 'dispute': {
+        const o = this.pickOrder(c.o);
+        if (o !== null) this.send(c.side === 'maker' ? o.maker : o.taker, 'dispute', o.id!);
+        break;
+      }
+      case 'admin-take': {
+        const o = this.pickOrder(c.o);
+        if (o === null) break;
+        const d = await getDisputeByOrder(this.proc.ctx.db, o.id!);
+        if (d !== undefined) this.send(this.keys, 'admin-take-dispute', d.id);
+        break;
+      }
+      case 'admin-settle': {
+        const o = this.pickOrder(c.o);
+        if (o === null) break;
+        o.decisions.push(`admin-settle@${this.stepNo}`);
+        this.send(this.keys, 'admin-settle', o.id!);
+        break;
+      }
+      case 'admin-cancel': {
+        const o = this.pickOrder(c.o);
+        if (o !== null) this.send(this.keys, 'admin-cancel', o.id!);
+        break;
+      }
+      case 'job':
+        void this.runJob(c.name);
+        break;
+      case 'op': {
+        const ops = this.livePending();
+        if (ops.length > 0) this.node.complete(ops[c.pick % ops.length]!, c.outcome, c.pay);
+        break;
+      }
+      case 'dup-update': {
+        const ups = this.livePending().filter((op) => op.type === 'update');
+        if (ups.length > 0) {
+          const u = ups[c.pick % ups.length]!;
+          this.node.enqueue({ client: u.client, type: 'update', label: `${u.label} (dup)`, sub: u.sub!, update: u.update! });
+        }
+        break;
+      }
+      case 'finish-payment': {
+        const inflight = [...this.node.payments.values()].filter((p) => p.state === 'in_flight');
+        if (inflight.length > 0) this.node.finishPayment(inflight[c.pick % inflight.length]!.hash, c.ok);
+        break;
+      }
+      case 'time':
+        this.clock.advance(c.seconds);
+        this.node.tick();
+        break;
+      case 'blocks':
+        this.node.advanceBlocks(c.n);
+        break;
+      case 'relay':
+        this.relayUp = c.up;
+        if (c.up) for (const s of this.sent) if (s.fate === 'queued') s.fate = 'delivered';
+        break;
+      case 'crash':
+        await this.crash(c.bits);
+        break;
+    }
+  }
+
+  private runJob(name: JobName): Promise<unknown> {
+    const proc = this.proc;
+    const running = proc.jobs.get(name);
+    if (running !== undefined) return running; // a job never overlaps itself
+    const ctx = proc.ctx;
+    let p: Promise<unknown>;
+    switch (name) {
+      case 'expire-pending-orders':
+        p = expirePendingOrders(ctx);
+        break;
+      case 'rating-events':
+        p = publishQueuedEvents(ctx);
+        break;
+      case 'waiting-timeouts':
+        p = cancelTimedOutWaitingOrders(ctx);
+        break;
+      case 'payout-retries':
+        p = retryPayouts(ctx);
+        break;
+      case 'dev-fee':
+        p = payDevFees(ctx, { state: proc.devFeeState });
+        break;
+      case 'payout-reconcile':
+        p = reconcilePayoutsJob(ctx);
+        break;
+      case 'escrow-deadline':
+        p = guardEscrowDeadlines(ctx);
+        break;
+    }
+    const tracked = this.spawn(p).finally(() => proc.jobs.delete(name));
+    proc.jobs.set(name, tracked);
+    return tracked;
+  }
+
+  /** The process dies: pending calls are applied at the node per `bits` or not, answers are lost; a new process boots. */
+  async crash(bits: number): Promise<void> {
+    const old = this.proc;
+    old.dead = true;
+    this.node.killClient(old.client, (i) => ((bits >> (i % 24)) & 1) === 1);
+    old.client.dead = true;
+    for (const s of this.sent) if (s.proc === old.n && s.fate === 'queued') s.fate = 'lost';
+    await old.db.destroy();
+    await this.boot();
+  }
+
+  /** Escrow hashes from the pay-invoice messages sent to sellers. */
+  private collectEscrows(): void {
+    for (const s of this.sent) {
+      if (s.action !== 'pay-invoice' || s.orderId === null || s.payload === null || !('payment_request' in s.payload)) continue;
+      const pr = s.payload.payment_request[1];
+      const m = /x([0-9a-f]{64})$/.exec(pr);
+      const o = this.orders.find((x) => x.id === s.orderId);
+      if (m === null || o === undefined) continue;
+      if (!o.escrows.includes(m[1]!)) o.escrows.push(m[1]!);
+    }
+  }
+
+  // ---- quiescence --------------------------------------------------------------------------------
+
+  /** Complete every pending op (FIFO, ok) until all work of the live process is done. */
+  async drain(): Promise<void> {
+    let idle = 0;
+    for (let guard = 0; guard < 10_000; guard += 1) {
+      await this.flush();
+      const ops = this.livePending();
+      if (ops.length > 0) {
+        idle = 0;
+        this.node.complete(ops[0]!, 'ok');
+        continue;
+      }
+      if (this.proc.running.size === 0 && this.proc.ctx.tasks.size === 0) return;
+      idle += 1;
+      if (idle > 20) {
+        throw new InvariantViolation(
+          `liveness: ${this.proc.running.size + this.proc.ctx.tasks.size} task(s) stuck with no Lightning op pending (deadlock?)`,
+        );
+      }
+    }
+    throw new InvariantViolation('liveness: work never ends (more than 10 000 Lightning ops while draining)');
+  }
+
+  private async fingerprint(): Promise<string> {
+    const rows = await findOrders(this.proc.ctx.db, {});
+    const o = rows
+      .map((r) => [r.id, r.status, r.hash, r.payout_payment_hash, r.payment_attempts, r.failed_payment, r.dev_fee_paid, r.dev_fee_payment_hash].join('|'))
+      .sort()
+      .join(';');
+    return `${o}#${this.node.ledger.length}#${this.sent.length}`;
+  }
+
+  async quiesce(): Promise<void> {
+    this.stepNo += 1;
+    this.node.step = this.stepNo;
+    if (!this.relayUp) await this.apply({ t: 'relay', up: true });
+    let last = '';
+    for (let round = 0; round < 20; round += 1) {
+      await this.drain();
+      for (const p of [...this.node.payments.values()]) if (p.state === 'in_flight') this.node.finishPayment(p.hash, true);
+      for (const job of JOB_LIST) {
+        void this.runJob(job);
+        await this.drain();
+      }
+      this.collectEscrows();
+      const fp = await this.fingerprint();
+      if (fp === last) return;
+      last = fp;
+      this.clock.advance(61);
+      this.node.tick();
+    }
+    throw new InvariantViolation('liveness: the world did not settle after 20 rounds of every job');
+  }
+
+  // ---- invariants --------------------------------------------------------------------------------
+
+  private orderOfEscrow(hash: string): SimOrder | undefined {
+    return this.orders.find((o) => o.escrows.includes(hash));
+  }
+
+  private orderOfPayout(hash: string): SimOrder | undefined {
+    return this.orders.find((o) => o.invoices.has(hash));
+  }
+
+  private fail(what: string, detail: string): never {
+    throw new InvariantViolation(`${what} (after step ${this.stepNo}): ${detail}`);
+  }
+
+  /** Checked after every step. */
+  async checkStep(): Promise<void> {
+    const settled = new Set<string>();
+    const canceled = new Set<string>();
+    const paidPerOrder = new Map<number, number>();
+    const devPaid = new Set<string>();
+    for (const e of this.node.ledger) {
+      if (e.kind === 'settle') settled.add(e.hash);
+      if (e.kind === 'cancel' || e.kind === 'node-cancel') canceled.add(e.hash);
+      if (e.kind === 'payment-succeeded') {
+        if (this.devFeeHashes.has(e.hash)) {
+          devPaid.add(e.hash);
+          continue;
+        }
+        const o = this.orderOfPayout(e.hash);
+        if (o === undefined) this.fail('buyer paid at most once', `payment ${short(e.hash)} to an invoice of no order`);
+        paidPerOrder.set(o.n, (paidPerOrder.get(o.n) ?? 0) + 1);
+      }
+    }
+    for (const h of settled) {
+      if (canceled.has(h)) this.fail('escrow settled xor canceled', `escrow ${short(h)} was both settled and canceled`);
+      const o = this.orderOfEscrow(h);
+      if (o === undefined) this.fail('nothing settled without a decision', `escrow ${short(h)} settled but no order asked the seller to pay it`);
+      if (o.decisions.length === 0) this.fail('nothing settled without a decision', `order o${o.n} escrow ${short(h)} settled without release/admin-settle`);
+    }
+    for (const [n, count] of paidPerOrder) {
+      if (count > 1) this.fail('buyer paid at most once', `order o${n} buyer paid ${count} times`);
+    }
+    if (devPaid.size > 0) {
+      const rows = await findOrders(this.proc.ctx.db, {});
+      const perOrder = new Map<string, number>();
+      for (const h of devPaid) {
+        const row = rows.find((r) => r.dev_fee_payment_hash === h);
+        if (row === undefined) continue; // attributed at quiescence
+        perOrder.set(row.id, (perOrder.get(row.id) ?? 0) + 1);
+        const sim = this.orders.find((x) => x.id === row.id);
+        const escrowSettled = sim !== undefined && sim.escrows.some((e) => settled.has(e));
+        if (!escrowSettled) this.fail('dev fee only for settled escrows', `order o${sim?.n ?? '?'} dev fee ${short(h)} paid while its escrow is not settled in LND`);
+      }
+      for (const [id, count] of perOrder) if (count > 1) this.fail('dev fee at most once', `order ${id} dev fee paid ${count} times`);
+    }
+    this.checkMessagesNoDup();
+  }
+
+  private checkMessagesNoDup(): void {
+    const seen = new Map<string, number>();
+    for (const s of this.sent) {
+      if (!TERMINAL_NOTICES.includes(s.action) || s.orderId === null) continue;
+      const key = `${s.to}|${s.orderId}|${s.action}`;
+      const k = (seen.get(key) ?? 0) + 1;
+      seen.set(key, k);
+      if (k > 1) {
+        const o = this.orders.find((x) => x.id === s.orderId);
+        const who = o === undefined ? s.to.slice(0, 8) : s.to === o.buyer.pubkey ? 'buyer' : s.to === o.seller.pubkey ? 'seller' : 'admin';
+        this.fail('no duplicated terminal notice', `order o${o?.n ?? '?'}: ${who} got ${s.action} ${k} times`);
+      }
+    }
+  }
+
+  /** Checked once the world is quiescent (after quiesce()). */
+  async checkQuiescent(): Promise<void> {
+    await this.checkStep();
+    const rows = await findOrders(this.proc.ctx.db, {});
+    const byId = new Map<string, OrderRow>(rows.map((r) => [r.id, r]));
+    const settled = new Set(this.node.ledger.filter((e) => e.kind === 'settle').map((e) => e.hash));
+    const margin = this.settings.lightning.escrow_deadline_margin_blocks;
+    for (const o of this.orders) {
+      if (o.id === null) continue;
+      const row = byId.get(o.id);
+      if (row === undefined) continue;
+      const paid = this.node.ledger.filter((e) => e.kind === 'payment-succeeded' && o.invoices.has(e.hash)).length;
+      const msgsTo = (k: Keys) => this.sent.filter((s) => s.to === k.pubkey && s.orderId === o.id).map((s) => s.action);
+      // Every settled escrow ends paid or stranded-and-reported.
+      for (const h of o.escrows) {
+        if (!settled.has(h)) continue;
+        if (paid === 1) continue;
+        const reported =
+          this.logs.some((l) => l.level >= 50 && l.orderId === o.id) ||
+          (row.status === 'settled-hold-invoice' && msgsTo(o.buyer).includes('add-invoice') && msgsTo(o.buyer).includes('payment-failed'));
+        if (!reported) {
+          this.fail('settled escrow ends paid or stranded-and-reported', `order o${o.n} (${row.status}) escrow ${short(h)} settled, buyer unpaid, nobody told`);
+        }
+      }
+      if (row.status === 'success') {
+        if (paid !== 1) this.fail('success means paid once', `order o${o.n} is success but its buyer was paid ${paid} times`);
+        if (!o.escrows.some((h) => settled.has(h))) this.fail('success means settled', `order o${o.n} is success but no escrow of it was settled`);
+        if (!msgsTo(o.buyer).includes('purchase-completed')) this.fail('every party gets its path', `order o${o.n} success without purchase-completed to the buyer`);
+        const sellerTold = msgsTo(o.seller).some((a) => a === 'hold-invoice-payment-settled' || a === 'admin-settled');
+        if (!sellerTold) this.fail('every party gets its path', `order o${o.n} success but the seller was never told the escrow was settled`);
+      }
+      if (paid > 0 && !o.escrows.some((h) => settled.has(h))) {
+        this.fail('buyer paid only from a settled escrow', `order o${o.n} buyer paid but no escrow of it was settled`);
+      }
+      // Held escrows at quiescence.
+      for (const h of o.escrows) {
+        const inv = this.node.invoices.get(h);
+        if (inv === undefined || inv.state !== 'accepted') continue;
+        if (row.hash !== h) this.fail('no escrow held for a dead trade', `order o${o.n} (${row.status}) no longer refers to its accepted escrow ${short(h)}`);
+        if (!HELD_OK.includes(row.status)) this.fail('no escrow held for a dead trade', `order o${o.n} is ${row.status} but its escrow ${short(h)} is still held`);
+        if (this.node.height + margin >= inv.htlcExpiryHeight && row.status !== 'dispute') {
+          this.fail('no escrow held past its deadline margin', `order o${o.n} is ${row.status}, escrow ${short(h)} expires at ${inv.htlcExpiryHeight}, height ${this.node.height}`);
+        }
+      }
+      // A seller whose accepted escrow was returned is told.
+      const refunded = o.escrows.some((h) => this.node.ledger.some((e) => e.hash === h && e.kind === 'accept')) && o.escrows.every((h) => this.node.invoices.get(h)?.state !== 'settled' && this.node.invoices.get(h)?.state !== 'accepted');
+      if (refunded && ['canceled', 'canceled-by-admin', 'cooperatively-canceled'].includes(row.status)) {
+        if (!msgsTo(o.seller).some((a) => CANCEL_NOTICES.includes(a))) {
+          this.fail('every party gets its path', `order o${o.n} ${row.status}, seller refunded but never told`);
+        }
+      }
+    }
+    // Every successful dev-fee payment belongs to exactly one order that records it as paid.
+    for (const e of this.node.ledger) {
+      if (e.kind !== 'payment-succeeded' || !this.devFeeHashes.has(e.hash)) continue;
+      const owners = rows.filter((r) => r.dev_fee_payment_hash === e.hash);
+      if (owners.length !== 1 || owners[0]!.dev_fee_paid !== 1) {
+        this.fail('dev fee at most once', `dev fee payment ${short(e.hash)} succeeded but ${owners.length} order(s) record it (paid=${owners[0]?.dev_fee_paid ?? '-'})`);
+      }
+    }
+  }
+
+  /** What the run reached (for coverage statistics): final statuses and real effects. */
+  async summary(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    const add = (k: string) => {
+      out[k] = (out[k] ?? 0) + 1;
+    };
+    for (const r of await findOrders(this.proc.ctx.db, {})) add(`status:${r.status}`);
+    for (const e of this.node.ledger) add(`ledger:${e.kind}`);
+    add(`processes:${this.procCount}`);
+    return out;
+  }
+
+  /** Run a whole schedule: each step, the step invariants, then quiescence and every invariant. */
+  async run(commands: readonly SimCommand[]): Promise<void> {
+    for (const c of commands) {
+      await this.apply(c);
+      await this.checkStep();
+    }
+    await this.quiesce();
+    await this.checkQuiescent();
+  }
+}
