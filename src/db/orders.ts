@@ -67,6 +67,8 @@ export function orderFromDb(r: Selectable<OrdersTable>): OrderRow {
     dev_fee_payment_hash: r.dev_fee_payment_hash,
     payout_payment_hash: r.payout_payment_hash ?? null,
     payout_claimed_at: r.payout_claimed_at ?? null,
+    payout_claim_seq: r.payout_claim_seq ?? 0,
+    payout_lost_success_hash: r.payout_lost_success_hash ?? null,
   };
 }
 
@@ -142,6 +144,8 @@ export function newOrderRow(fields: NewOrderFields): OrderRow {
     dev_fee_payment_hash: null,
     payout_payment_hash: null,
     payout_claimed_at: null,
+    payout_claim_seq: 0,
+    payout_lost_success_hash: null,
     ...fields,
   };
 }

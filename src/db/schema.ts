@@ -53,6 +53,8 @@ export interface OrdersTable {
   dev_fee_payment_hash: string | null;
   payout_payment_hash: string | null;
   payout_claimed_at: number | null;
+  payout_claim_seq: number;
+  payout_lost_success_hash: string | null;
 }
 
 export interface DisputesTable {

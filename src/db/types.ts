@@ -53,6 +53,10 @@ export interface OrderRow {
   payout_payment_hash: string | null;
   /** Added by mostrod-ts migration: unix ts when the buyer payout was claimed for sending. */
   payout_claimed_at: number | null;
+  /** Added by mostrod-ts migration: identity of the latest payout claim (incremented by each claim). */
+  payout_claim_seq: number;
+  /** Added by mostrod-ts migration: a payout LND reports paid that could not complete the order (operator alert). */
+  payout_lost_success_hash: string | null;
 }
 
 export interface DisputeRow {

@@ -1,23 +1,35 @@
 /**
  * The buyer payout after the escrow was settled (HANDLERS.md §5.1–§5.3, PROTOCOL.md §6.2–§6.3),
- * at most once by construction (upstream #881/#883/#864):
+ * at most once by construction (upstream #881/#883/#864/#893):
  *
  *  1. Under the order lock, on a fresh read: the order must be `settled-hold-invoice` with no
  *     payout claim, and LND must report its escrow SETTLED (a payout never precedes the settle —
  *     not even after a crash between a release/admin-settle claim and the settle).
  *  2. The target is resolved to a BOLT11 (Lightning address / LNURL first), decoded, amount-checked,
- *     and LND is asked about that payment hash (a previous attempt may have gone through).
- *  3. CLAIM: compare-and-set `payout_payment_hash := hash, payout_claimed_at := now` on the order
- *     still settled-hold-invoice with no claim and the same buyer invoice — BEFORE sending.
+ *     and LND is asked about that payment hash. For the buyer's own BOLT11 a hash LND knows as paid
+ *     or in flight is our earlier attempt (at-most-once); a freshly resolved Lightning-address /
+ *     LNURL invoice whose hash LND already knows is refused (a stale provider invoice must never
+ *     "confirm" a payout the buyer never got). A hash that is another order's payout is refused.
+ *  3. CLAIM: compare-and-set `payout_payment_hash := hash, payout_claimed_at := now,
+ *     payout_claim_seq := seq + 1` on the order still settled-hold-invoice with no claim, the same
+ *     buyer invoice and the same `payout_claim_seq` — BEFORE sending. (hash, seq) is the claim's
+ *     identity: with a plain invoice every attempt pays the same hash, so the hash alone cannot tell
+ *     attempt k from attempt k+1.
  *  4. Send, outside the lock and bounded by `lightning.payment_timeout_seconds`; a timeout or an
  *     ambiguous error leaves the claim in place (the payment may be in flight).
- *  5. Outcome, under the lock, compare-and-set on the claim: SUCCEEDED → `success` (purchase-completed,
- *     38383 success, rate); FAILED → failure accounting (§5.3) and the claim is cleared.
+ *  5. Outcome, under the lock. FAILED → failure accounting (§5.3) and the claim cleared, by
+ *     compare-and-set on (hash, seq): an answer about another claim changes nothing. SUCCEEDED →
+ *     the buyer WAS paid: the order becomes `success` (purchase-completed, 38383 success, rate)
+ *     whatever the claim bookkeeping says, so nothing can pay again. A success that cannot
+ *     complete the order (already completed by another payment, or no longer awaiting a payout)
+ *     is never silent: error log with order id and hash, `payout_lost_success_hash` recorded on the
+ *     order for the operator, outcome `lost-success` / ReconcileSummary.lostSuccess.
  *
- * `reconcilePayouts` resolves every left-over claim with trackPayment before anything else pays,
- * so a crash between claim and result never leads to a second payment. Early aborts (no invoice,
- * zero amount, unresolvable address, LND unreachable) count as failed attempts and tell the buyer
- * (fix of HQ-6/#864): a settled escrow is never left without a payout attempt and a message.
+ * `reconcilePayouts` resolves left-over claims with trackPayment: a SUCCEEDED answer is acted on
+ * at once; FAILED / unknown only for a claim older than the grace, re-read under the order lock
+ * and still the claim that was asked about. Early aborts (no invoice, zero amount, unresolvable
+ * address, LND unreachable) count as failed attempts and tell the buyer (fix of HQ-6/#864): a
+ * settled escrow is never left without a payout attempt and a message.
  */
 import type { AppContext } from '../../context.js';
 import { casUpdateOrder, findOrders, getOrder } from '../../db/orders.js';
@@ -39,7 +51,19 @@ export type PayoutOutcome =
   /** A failed attempt was recorded (failure accounting ran). */
   | 'failed'
   /** The payment is (or may be) in flight: the claim stays for reconcilePayouts. */
-  | 'pending';
+  | 'pending'
+  /**
+   * LND reports the payment SUCCEEDED but the order could not be completed by it (already
+   * completed by another payment, or no longer awaiting a payout): logged at error and recorded
+   * in `payout_lost_success_hash`. An operator must look.
+   */
+  | 'lost-success';
+
+/** The identity of one payout claim: its payment hash and its `payout_claim_seq`. */
+export interface PayoutClaim {
+  hash: string;
+  seq: number;
+}
 
 const HEX64 = /^[0-9a-f]{64}$/;
 /** LND's own path-finding timeout used by mostrod (seconds). */
@@ -68,7 +92,8 @@ export async function attemptPayout(ctx: AppContext, orderId: string, requestId:
   const log = ctx.logger.child({ orderId, flow: 'payout' });
   const prepared = await ctx.locks.run(lockKey(orderId), () => prepareAndClaim(ctx, orderId, requestId));
   if (prepared.kind === 'done') return prepared.outcome;
-  const { hash, paymentRequest, amountSats, amountless } = prepared;
+  const { claim, paymentRequest, amountSats, amountless, priorState } = prepared;
+  const { hash } = claim;
 
   const boundMs = Math.max(1, ctx.settings.lightning.payment_timeout_seconds) * 1000;
   let result: PaymentResult | null;
@@ -84,7 +109,7 @@ export async function attemptPayout(ctx: AppContext, orderId: string, requestId:
     );
   } catch (err) {
     // Ambiguous: the payment may or may not have reached LND. Ask by hash.
-    log.warn({ err, hash }, 'sendPayment failed; asking LND about the payment');
+    log.warn({ err, hash, seq: claim.seq }, 'sendPayment failed; asking LND about the payment');
     try {
       result = await ctx.lightning.trackPayment(hash);
     } catch (trackErr) {
@@ -94,29 +119,44 @@ export async function attemptPayout(ctx: AppContext, orderId: string, requestId:
     if (result.state === 'unknown') {
       // LND never saw this hash: nothing was sent. Count the attempt, clear the claim.
       result = { hash, state: 'failed', failureReason: `send failed: ${(err as Error).message}` };
+    } else if (result.state === 'failed' && priorState === 'failed') {
+      // LND's FAILED may be an earlier attempt's on the same invoice, not this one's: leave the
+      // claim for reconciliation, which decides after the grace.
+      log.warn({ hash, seq: claim.seq }, 'LND reports an earlier failure of this invoice; the claim stays for reconciliation');
+      return 'pending';
     }
   }
   if (result === null) {
     log.warn({ hash, boundMs }, 'payout still in flight after the bound; left for reconciliation');
     return 'pending';
   }
-  return ctx.locks.run(lockKey(orderId), () => applyResult(ctx, orderId, hash, result, requestId));
+  const final = result;
+  return ctx.locks.run(lockKey(orderId), () => applyResult(ctx, orderId, claim, final, requestId));
 }
 
 type Prepared =
   | { kind: 'done'; outcome: PayoutOutcome }
-  | { kind: 'send'; hash: string; paymentRequest: string; amountSats: number; amountless: boolean };
+  | {
+      kind: 'send';
+      claim: PayoutClaim;
+      paymentRequest: string;
+      amountSats: number;
+      amountless: boolean;
+      priorState: PaymentResult['state'];
+    };
 
 async function prepareAndClaim(ctx: AppContext, orderId: string, requestId: bigint | null): Promise<Prepared> {
   const log = ctx.logger.child({ orderId, flow: 'payout' });
   const done = (outcome: PayoutOutcome): Prepared => ({ kind: 'done', outcome });
-  const fail = async (reason: string): Promise<Prepared> => {
-    log.warn({ reason }, 'payout attempt failed before sending');
-    return done((await recordFailure(ctx, orderId, null, requestId, reason)) ? 'failed' : 'skipped');
-  };
 
   const o = await getOrder(ctx.db, orderId);
   if (o === undefined || o.status !== 'settled-hold-invoice' || o.payout_payment_hash !== null) return done('skipped');
+  // A failure before any claim is written against "no claim, this claim sequence".
+  const fail = async (reason: string): Promise<Prepared> => {
+    log.warn({ reason }, 'payout attempt failed before sending');
+    const recorded = await recordFailure(ctx, orderId, { hash: null, seq: o.payout_claim_seq }, requestId, reason);
+    return done(recorded ? 'failed' : 'skipped');
+  };
 
   // Never pay before the escrow is settled in LND.
   if (o.hash === null) {
@@ -140,7 +180,8 @@ async function prepareAndClaim(ctx: AppContext, orderId: string, requestId: bigi
   if (amountSats <= 0) return fail('payout amount is zero');
 
   let paymentRequest = target;
-  if (isLightningAddress(target) || isLnurl(target)) {
+  const resolved = isLightningAddress(target) || isLnurl(target);
+  if (resolved) {
     try {
       paymentRequest = await ctx.lnurl.resolveInvoice(target, amountSats, {
         nodeNetwork: ctx.lightning.info?.networks[0] ?? null,
@@ -165,6 +206,13 @@ async function prepareAndClaim(ctx: AppContext, orderId: string, requestId: bigi
   }
   if (!HEX64.test(hash)) return fail('payment request has a malformed payment hash');
 
+  // A hash that is (or was) another order's payout is never this order's payout.
+  const others = (await findOrders(ctx.db, { payout_payment_hash: hash })).filter((x) => x.id !== o.id);
+  if (others.length > 0) {
+    log.error({ hash, otherOrders: others.map((x) => x.id) }, 'payout invoice hash belongs to another order’s payout; refused');
+    return fail('the invoice was already used for another order’s payout');
+  }
+
   // Ask LND about this hash before (re)paying: a previous attempt may have succeeded or be in flight.
   let prior: PaymentResult;
   try {
@@ -172,82 +220,143 @@ async function prepareAndClaim(ctx: AppContext, orderId: string, requestId: bigi
   } catch (err) {
     return fail(`lightning node unreachable: ${(err as Error).message}`);
   }
+  if (resolved && (prior.state === 'succeeded' || prior.state === 'in_flight')) {
+    // A freshly resolved invoice is new by definition: one LND already paid (or is paying) is a
+    // stale/reused invoice from the buyer's provider, and taking it as this order's payout would
+    // mark the order paid while the buyer got nothing.
+    log.error({ hash, target, prior: prior.state }, 'freshly resolved invoice is already known to LND; refused (not this order’s payment)');
+    return fail(`the invoice ${target} resolved to is already ${prior.state === 'succeeded' ? 'paid' : 'being paid'} (reused invoice)`);
+  }
 
+  const claim: PayoutClaim = { hash, seq: o.payout_claim_seq + 1 };
   const claimed = await casUpdateOrder(
     ctx.db,
     o.id,
-    { status: 'settled-hold-invoice', payout_payment_hash: null, buyer_invoice: o.buyer_invoice },
-    { payout_payment_hash: hash, payout_claimed_at: ctx.clock.now() },
+    { status: 'settled-hold-invoice', payout_payment_hash: null, buyer_invoice: o.buyer_invoice, payout_claim_seq: o.payout_claim_seq },
+    { payout_payment_hash: hash, payout_claimed_at: ctx.clock.now(), payout_claim_seq: claim.seq },
   );
   if (!claimed) {
     log.info('payout claim lost (order changed); skipping');
     return done('skipped');
   }
-  log.info({ hash, amountSats, prior: prior.state }, 'payout claimed');
+  log.info({ hash, seq: claim.seq, amountSats, prior: prior.state }, 'payout claimed');
 
-  if (prior.state === 'succeeded') return done(await finishSuccess(ctx, o.id, hash, requestId) ? 'succeeded' : 'skipped');
+  if (prior.state === 'succeeded') return done(successOutcome(await finishSuccess(ctx, o.id, hash, requestId)));
   if (prior.state === 'in_flight') {
     log.warn({ hash }, 'payment already in flight in LND; left for reconciliation');
     return done('pending');
   }
-  return { kind: 'send', hash, paymentRequest, amountSats, amountless };
+  return { kind: 'send', claim, paymentRequest, amountSats, amountless, priorState: prior.state };
 }
 
 async function applyResult(
   ctx: AppContext,
   orderId: string,
-  hash: string,
+  claim: PayoutClaim,
   result: PaymentResult,
   requestId: bigint | null,
 ): Promise<PayoutOutcome> {
   switch (result.state) {
     case 'succeeded':
-      return (await finishSuccess(ctx, orderId, hash, requestId)) ? 'succeeded' : 'skipped';
+      return successOutcome(await finishSuccess(ctx, orderId, claim.hash, requestId));
     case 'failed':
-      return (await recordFailure(ctx, orderId, hash, requestId, result.failureReason ?? 'payment failed'))
-        ? 'failed'
-        : 'skipped';
+      return (await recordFailure(ctx, orderId, claim, requestId, result.failureReason ?? 'payment failed')) ? 'failed' : 'skipped';
     case 'in_flight':
     case 'unknown':
-      ctx.logger.warn({ orderId, hash, state: result.state }, 'payout not final; left for reconciliation');
+      ctx.logger.warn({ orderId, hash: claim.hash, seq: claim.seq, state: result.state }, 'payout not final; left for reconciliation');
       return 'pending';
   }
 }
 
+/** What finishSuccess did. */
+type SuccessResult =
+  /** This call completed the order (and notified the buyer). */
+  | 'completed'
+  /** The order was already completed by this same payment (nothing sent). */
+  | 'already'
+  /** The payment could not complete the order (see PayoutOutcome 'lost-success'). */
+  | 'lost';
+
+function successOutcome(r: SuccessResult): PayoutOutcome {
+  return r === 'completed' ? 'succeeded' : r === 'already' ? 'skipped' : 'lost-success';
+}
+
 /**
- * Payout SUCCEEDED (caller holds the order lock): compare-and-set on the claim to `success`, then
- * `purchase-completed` to the buyer (request_id null), 38383 `success`, `rate` to the buyer with
- * the triggering request id. Returns false when the claim was already resolved (nothing sent).
+ * LND reports the payment to `hash` SUCCEEDED (caller holds the order lock; `hash` was claimed by
+ * this order): the buyer was paid. A `settled-hold-invoice` order becomes `success` with
+ * `payout_payment_hash := hash` — whatever the claim bookkeeping says, so nothing pays again —
+ * then `purchase-completed` to the buyer (request_id null), 38383 `success`, `rate` to the buyer
+ * with the triggering request id. An order already completed by this hash is left alone; any
+ * other state is a lost success: error log, `payout_lost_success_hash` recorded, nothing sent.
  */
-async function finishSuccess(ctx: AppContext, orderId: string, hash: string, requestId: bigint | null): Promise<boolean> {
-  const o = await getOrder(ctx.db, orderId);
-  if (o === undefined) return false;
-  const won = await casUpdateOrder(
-    ctx.db,
-    orderId,
-    { status: 'settled-hold-invoice', payout_payment_hash: hash },
-    { status: 'success' },
-  );
-  if (!won) return false;
-  ctx.logger.info({ orderId, hash }, 'buyer paid; order completed');
-  const done: OrderRow = { ...o, status: 'success' };
-  const buyer = o.buyer_pubkey;
-  if (buyer !== null) {
-    ctx.outbox.sendMessage(buyer, buildMessage({ action: 'purchase-completed', id: orderId, requestId: null }));
+async function finishSuccess(ctx: AppContext, orderId: string, hash: string, requestId: bigint | null): Promise<SuccessResult> {
+  const log = ctx.logger.child({ orderId, flow: 'payout' });
+  for (let round = 0; round < 3; round += 1) {
+    const o = await getOrder(ctx.db, orderId);
+    if (o === undefined) {
+      log.error({ hash }, 'CRITICAL: buyer payout SUCCEEDED for an order that no longer exists');
+      return 'lost';
+    }
+    if (o.status === 'success' && o.payout_payment_hash === hash) return 'already';
+    if (o.status !== 'settled-hold-invoice') {
+      log.error(
+        { hash, status: o.status, completedBy: o.payout_payment_hash },
+        o.status === 'success'
+          ? 'CRITICAL: buyer payout SUCCEEDED but the order was already completed by another payment — the buyer was paid twice; ACTION REQUIRED'
+          : 'CRITICAL: buyer payout SUCCEEDED but the order no longer awaits a payout; ACTION REQUIRED',
+      );
+      await recordLostSuccess(ctx, o, hash);
+      return 'lost';
+    }
+    if (o.payout_payment_hash !== null && o.payout_payment_hash !== hash) {
+      log.error(
+        { hash, outstanding: o.payout_payment_hash, seq: o.payout_claim_seq },
+        'CRITICAL: buyer payout SUCCEEDED while another payout claim is outstanding; completing the order — if that payment also succeeds the buyer is paid twice',
+      );
+    } else if (o.payout_payment_hash === null) {
+      log.warn({ hash }, 'buyer payout SUCCEEDED after its claim was resolved; completing the order (the buyer was paid)');
+    }
+    const won = await casUpdateOrder(
+      ctx.db,
+      orderId,
+      { status: 'settled-hold-invoice', payout_payment_hash: o.payout_payment_hash, payout_claim_seq: o.payout_claim_seq },
+      { status: 'success', payout_payment_hash: hash },
+    );
+    if (!won) continue; // the row changed between the read and the write: decide again on a fresh read
+    log.info({ hash }, 'buyer paid; order completed');
+    const done: OrderRow = { ...o, status: 'success', payout_payment_hash: hash };
+    const buyer = o.buyer_pubkey;
+    if (buyer !== null) {
+      ctx.outbox.sendMessage(buyer, buildMessage({ action: 'purchase-completed', id: orderId, requestId: null }));
+    }
+    await publishOrder(ctx, done);
+    if (buyer !== null) {
+      ctx.outbox.sendMessage(buyer, buildMessage({ action: 'rate', id: orderId, requestId }));
+    } else {
+      log.error('completed order has no buyer trade key; buyer not notified');
+    }
+    return 'completed';
   }
-  await publishOrder(ctx, done);
-  if (buyer !== null) {
-    ctx.outbox.sendMessage(buyer, buildMessage({ action: 'rate', id: orderId, requestId }));
-  } else {
-    ctx.logger.error({ orderId }, 'completed order has no buyer trade key; buyer not notified');
+  log.error({ hash }, 'CRITICAL: buyer payout SUCCEEDED but the order kept changing; ACTION REQUIRED');
+  const latest = await getOrder(ctx.db, orderId);
+  if (latest !== undefined) await recordLostSuccess(ctx, latest, hash);
+  return 'lost';
+}
+
+/** Record a lost success on the order (first one wins; later ones are only logged). */
+async function recordLostSuccess(ctx: AppContext, o: OrderRow, hash: string): Promise<void> {
+  const recorded = await casUpdateOrder(ctx.db, o.id, { payout_lost_success_hash: null }, { payout_lost_success_hash: hash });
+  if (!recorded) {
+    ctx.logger.error({ orderId: o.id, hash, recorded: o.payout_lost_success_hash }, 'order already carries a lost payout success');
   }
-  return true;
 }
 
 /**
  * Failure accounting (`check_failure_retries`, HANDLERS.md §5.3; caller holds the order lock).
- * `hash` is the claim being resolved (null for a failure before any claim). With P =
- * lightning.payment_attempts: first failure (payment_attempts was 0) → `payment-failed`
+ * `claim` is the claim being resolved — `{ hash: null, seq }` for a failure before any claim,
+ * with the `payout_claim_seq` read by that attempt. Nothing happens unless the order still holds
+ * exactly that claim: an answer about another attempt (even on the same invoice) is ignored. With
+ * P = lightning.payment_attempts: first failure (payment_attempts was 0) → `payment-failed`
  * {payment_attempts: P − 1, payment_retries_interval}; a failure that brings the counter to P →
  * `add-invoice` with the full order (amount − fee) asking for a new invoice (also after a first
  * failure when P ≤ 1 — 0.17.1 never asked in that case). Both echo `requestId`. The counters and
@@ -256,12 +365,23 @@ async function finishSuccess(ctx: AppContext, orderId: string, hash: string, req
 async function recordFailure(
   ctx: AppContext,
   orderId: string,
-  hash: string | null,
+  claim: { hash: string | null; seq: number },
   requestId: bigint | null,
   reason: string,
 ): Promise<boolean> {
   const o = await getOrder(ctx.db, orderId);
-  if (o === undefined || o.status !== 'settled-hold-invoice' || o.payout_payment_hash !== hash) return false;
+  if (
+    o === undefined ||
+    o.status !== 'settled-hold-invoice' ||
+    o.payout_payment_hash !== claim.hash ||
+    o.payout_claim_seq !== claim.seq
+  ) {
+    ctx.logger.info(
+      { orderId, hash: claim.hash, seq: claim.seq, current: o && { hash: o.payout_payment_hash, seq: o.payout_claim_seq, status: o.status } },
+      'payout failure is about a claim the order no longer holds; ignored',
+    );
+    return false;
+  }
   const P = ctx.settings.lightning.payment_attempts;
   const first = o.payment_attempts === 0;
   let failed = o.failed_payment;
@@ -277,7 +397,8 @@ async function recordFailure(
     orderId,
     {
       status: 'settled-hold-invoice',
-      payout_payment_hash: hash,
+      payout_payment_hash: claim.hash,
+      payout_claim_seq: claim.seq,
       failed_payment: o.failed_payment,
       payment_attempts: o.payment_attempts,
     },
@@ -285,7 +406,7 @@ async function recordFailure(
   );
   if (!won) return false;
   const updated: OrderRow = { ...o, failed_payment: failed, payment_attempts: attempts, payout_payment_hash: null };
-  ctx.logger.warn({ orderId, hash, reason, attempts, of: P }, 'buyer payout failed');
+  ctx.logger.warn({ orderId, hash: claim.hash, seq: claim.seq, reason, attempts, of: P }, 'buyer payout failed');
 
   const buyer = o.buyer_pubkey;
   if (buyer === null) {
@@ -347,35 +468,48 @@ export async function retryFailedPayouts(ctx: AppContext): Promise<PayoutOutcome
 
 export interface ReconcileOptions {
   /**
-   * A claim LND knows nothing about is only cleared when older than this (seconds), so a payment
-   * this process is about to send is not mistaken for a lost one. Default: 2 × payment_timeout_seconds.
-   * Pass 0 at boot (no payment of this process can be in flight then).
+   * A claim is only failed or cleared on LND's FAILED / unknown answer when it is older than this
+   * (seconds), so the answer is about this claim's own payment and not one LND has yet to register
+   * (or an earlier attempt on the same invoice). Default: 2 × payment_timeout_seconds. A SUCCEEDED
+   * answer is final and acted on at any age.
    */
   graceSeconds?: number;
 }
 
 export interface ReconcileSummary {
+  /** Orders completed on LND's SUCCEEDED answer. */
   succeeded: number;
+  /** Failed attempts recorded (failure accounting ran). */
   failed: number;
   inFlight: number;
   /** Claims LND never saw: cleared and paid again. */
   retried: number;
   /** Interrupted settlements (status settled-hold-invoice, escrow still accepted) settled now. */
   settled: number;
+  /** FAILED / unknown answers not acted on: the claim is younger than the grace, or was replaced meanwhile. */
+  deferred: number;
+  /**
+   * Payments LND reports SUCCEEDED that could not complete their order (PayoutOutcome
+   * 'lost-success'; logged at error, recorded in `payout_lost_success_hash`).
+   */
+  lostSuccess: number;
 }
 
 /**
- * Boot + periodic job: resolve every payout claim against LND BEFORE anything else may pay.
- *  - claim with SUCCEEDED in LND → success flow (request_id null);
- *  - FAILED → failure accounting, claim cleared (the retry job pays again later);
+ * Boot + periodic job: resolve every payout claim against LND BEFORE anything else may pay. The
+ * order is listed with its claim (hash, seq), LND is asked outside the lock, and the answer is
+ * applied under the order lock on a fresh read, only to that same claim:
+ *  - SUCCEEDED → success flow (request_id null) — at any age: the buyer was paid;
  *  - IN_FLIGHT → left alone;
- *  - UNKNOWN (the payment never reached LND) and older than the grace → claim cleared, paid again.
+ *  - FAILED → failure accounting, claim cleared (the retry job pays again later) — only for a
+ *    claim older than the grace that the order still holds;
+ *  - UNKNOWN (the payment never reached LND), same conditions → claim cleared, paid again.
  * It also finishes settlements interrupted by a crash: an order already claimed as
  * `settled-hold-invoice` (by release / admin-settle) whose escrow is still ACCEPTED is settled now
  * — the claim is the recorded decision — and then paid.
  */
 export async function reconcilePayouts(ctx: AppContext, opts: ReconcileOptions = {}): Promise<ReconcileSummary> {
-  const summary: ReconcileSummary = { succeeded: 0, failed: 0, inFlight: 0, retried: 0, settled: 0 };
+  const summary: ReconcileSummary = { succeeded: 0, failed: 0, inFlight: 0, retried: 0, settled: 0, deferred: 0, lostSuccess: 0 };
   const grace = opts.graceSeconds ?? 2 * ctx.settings.lightning.payment_timeout_seconds;
   const orders = await findOrders(ctx.db, { status: 'settled-hold-invoice' });
   for (const listed of orders) {
@@ -388,46 +522,49 @@ export async function reconcilePayouts(ctx: AppContext, opts: ReconcileOptions =
         }
         continue;
       }
-      const hash = listed.payout_payment_hash;
+      const claim: PayoutClaim = { hash: listed.payout_payment_hash, seq: listed.payout_claim_seq };
       let r: PaymentResult;
       try {
-        r = await ctx.lightning.trackPayment(hash);
+        r = await ctx.lightning.trackPayment(claim.hash);
       } catch (err) {
-        log.error({ err, hash }, 'trackPayment failed; claim left for the next reconciliation');
+        log.error({ err, hash: claim.hash }, 'trackPayment failed; claim left for the next reconciliation');
         continue;
       }
       switch (r.state) {
-        case 'succeeded':
-          if (await ctx.locks.run(lockKey(listed.id), () => finishSuccess(ctx, listed.id, hash, null))) summary.succeeded += 1;
+        case 'succeeded': {
+          const done = await ctx.locks.run(lockKey(listed.id), () => finishSuccess(ctx, listed.id, claim.hash, null));
+          if (done === 'completed') summary.succeeded += 1;
+          if (done === 'lost') summary.lostSuccess += 1;
           break;
-        case 'failed':
-          if (
-            await ctx.locks.run(lockKey(listed.id), () =>
-              recordFailure(ctx, listed.id, hash, null, r.failureReason ?? 'payment failed'),
-            )
-          ) {
-            summary.failed += 1;
-          }
-          break;
+        }
         case 'in_flight':
           summary.inFlight += 1;
           break;
+        case 'failed':
         case 'unknown': {
-          const claimedAt = listed.payout_claimed_at ?? 0;
-          if (ctx.clock.now() - claimedAt < grace) break;
-          const cleared = await ctx.locks.run(lockKey(listed.id), () =>
-            casUpdateOrder(
+          const applied = await ctx.locks.run(lockKey(listed.id), async () => {
+            // Fresh read under the lock: the answer is about `claim` only.
+            const o = await getOrder(ctx.db, listed.id);
+            if (o === undefined || o.status !== 'settled-hold-invoice' || o.payout_payment_hash !== claim.hash || o.payout_claim_seq !== claim.seq) {
+              log.info({ hash: claim.hash, seq: claim.seq, state: r.state }, 'claim changed while LND was asked; answer discarded');
+              return 'deferred' as const;
+            }
+            if (ctx.clock.now() - (o.payout_claimed_at ?? 0) < grace) return 'deferred' as const;
+            if (r.state === 'failed') {
+              return (await recordFailure(ctx, listed.id, claim, null, r.failureReason ?? 'payment failed')) ? ('failed' as const) : ('deferred' as const);
+            }
+            const cleared = await casUpdateOrder(
               ctx.db,
               listed.id,
-              { status: 'settled-hold-invoice', payout_payment_hash: hash },
+              { status: 'settled-hold-invoice', payout_payment_hash: claim.hash, payout_claim_seq: claim.seq },
               { payout_payment_hash: null },
-            ),
-          );
-          if (cleared) {
-            log.warn({ hash }, 'payout claim unknown to LND (never sent); cleared and paying again');
-            summary.retried += 1;
-            startPayout(ctx, listed.id, null);
-          }
+            );
+            if (!cleared) return 'deferred' as const;
+            log.warn({ hash: claim.hash, seq: claim.seq }, 'payout claim unknown to LND (never sent); cleared and paying again');
+            return 'retried' as const;
+          });
+          summary[applied] += 1;
+          if (applied === 'retried') startPayout(ctx, listed.id, null);
           break;
         }
       }
@@ -435,6 +572,7 @@ export async function reconcilePayouts(ctx: AppContext, opts: ReconcileOptions =
       log.error({ err }, 'payout reconciliation of this order failed');
     }
   }
+  if (summary.lostSuccess > 0) ctx.logger.error({ lostSuccess: summary.lostSuccess }, 'payout reconciliation found payments that could not complete their order');
   return summary;
 }
 

@@ -146,6 +146,8 @@ export const newOrder: Handler = async (ctx, msg, inbound) => {
     dev_fee_payment_hash: null,
     payout_payment_hash: null,
     payout_claimed_at: null,
+    payout_claim_seq: 0,
+    payout_lost_success_hash: null,
   };
 
   // 7. Record the trade index and insert the order atomically.

@@ -3,9 +3,10 @@ import type { AppContext } from '../../context.js';
 
 /**
  * Job (every 60 s; not in 0.17.1): resolve every buyer-payout claim against LND by payment hash —
- * succeeded → success flow, failed → failure accounting, in flight → wait, unknown to LND (and
- * older than the grace) → claim cleared and paid again — and finish settlements a crash
- * interrupted. See reconcilePayouts (upstream #881). Skipped while the Lightning node is not `up`.
+ * succeeded → success flow, in flight → wait, failed → failure accounting and unknown to LND →
+ * claim cleared and paid again (both only for a claim older than the grace that the order still
+ * holds, checked under the order lock) — and finish settlements a crash interrupted. See
+ * reconcilePayouts (upstream #881/#893). Skipped while the Lightning node is not `up`.
  */
 export async function reconcilePayoutsJob(ctx: AppContext): Promise<void> {
   if (ctx.lightning.state !== 'up') {
@@ -13,5 +14,5 @@ export async function reconcilePayoutsJob(ctx: AppContext): Promise<void> {
     return;
   }
   const s = await reconcilePayouts(ctx);
-  if (s.succeeded + s.failed + s.retried + s.settled > 0) ctx.logger.info(s, 'payout claims reconciled');
+  if (s.succeeded + s.failed + s.retried + s.settled + s.lostSuccess > 0) ctx.logger.info(s, 'payout claims reconciled');
 }

@@ -16,9 +16,14 @@ export async function retryPayouts(ctx: AppContext): Promise<void> {
   const outcomes = await retryFailedPayouts(ctx);
   if (outcomes.length > 0) {
     const count = (o: string) => outcomes.filter((x) => x === o).length;
-    ctx.logger.info(
-      { attempts: outcomes.length, succeeded: count('succeeded'), failed: count('failed'), pending: count('pending') },
-      'payout retries done',
-    );
+    const summary = {
+      attempts: outcomes.length,
+      succeeded: count('succeeded'),
+      failed: count('failed'),
+      pending: count('pending'),
+      lostSuccess: count('lost-success'),
+    };
+    if (summary.lostSuccess > 0) ctx.logger.error(summary, 'payout retries done; a payment LND reports paid could not complete its order');
+    else ctx.logger.info(summary, 'payout retries done');
   }
 }

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -140,7 +140,8 @@ void describe('a database we create', () => {
         const mine = cols(ours);
         const theirs = cols(upstream);
         assert.deepEqual(mine.slice(0, theirs.length), theirs, `${t}: same columns in the same order`);
-        assert.equal(mine.length - theirs.length, t === 'orders' ? 2 : 0, `${t}: extra columns`);
+        // orders: payout_payment_hash, payout_claimed_at (20261101), payout_claim_seq, payout_lost_success_hash (20261201)
+        assert.equal(mine.length - theirs.length, t === 'orders' ? 4 : 0, `${t}: extra columns`);
       }
       assert.equal(ours.pragma('journal_mode', { simple: true }), 'wal');
     } finally {
@@ -209,7 +210,13 @@ void describe('legacy upgrades', () => {
     raw.close();
     const db = await openDatabase(file);
     await closeDatabase(db);
-    assert.deepEqual(migrationRows(file).map((r) => r.version), [...UPSTREAM_MIGRATIONS.map((m) => m.version), OURS, 20261102000000]);
+    const ourVersions = readdirSync(MIGRATIONS)
+      .map((f) => /^(\d+)_mostrod_ts_.+\.sql$/.exec(f)?.[1])
+      .filter((v): v is string => v !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    assert.equal(ourVersions[0], OURS);
+    assert.deepEqual(migrationRows(file).map((r) => r.version), [...UPSTREAM_MIGRATIONS.map((m) => m.version), ...ourVersions]);
   });
 
   void test('old DB without dev-fee columns gets them', async () => {

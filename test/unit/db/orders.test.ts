@@ -120,7 +120,9 @@ void describe('insert / get', () => {
     assert.equal(o.dev_fee, 0);
     assert.equal(o.invoice_held_at, 0);
     assert.equal(o.payout_claimed_at, null);
-    assert.equal(Object.keys(o).length, 45);
+    assert.equal(o.payout_claim_seq, 0);
+    assert.equal(o.payout_lost_success_hash, null);
+    assert.equal(Object.keys(o).length, 47);
   });
 });
 

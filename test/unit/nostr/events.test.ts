@@ -73,6 +73,8 @@ function order(partial: Partial<OrderRow> = {}): OrderRow {
     dev_fee_payment_hash: null,
     payout_payment_hash: null,
     payout_claimed_at: null,
+    payout_claim_seq: 0,
+    payout_lost_success_hash: null,
     ...partial,
   };
 }

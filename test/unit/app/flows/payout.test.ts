@@ -213,7 +213,7 @@ void describe('buyer payout: at most once across hangs and crashes (#881, #883)'
     const hash = ctx.lightning.hashOf(t.invoice);
     assert.equal((await reload(ctx, t.order.id)).payout_payment_hash, hash);
     assert.deepEqual(buyerActions(ctx, t), []);
-    assert.deepEqual(await reconcilePayouts(ctx), { succeeded: 0, failed: 0, inFlight: 1, retried: 0, settled: 0 });
+    assert.deepEqual(await reconcilePayouts(ctx), { succeeded: 0, failed: 0, inFlight: 1, retried: 0, settled: 0, deferred: 0, lostSuccess: 0 });
     ctx.lightning.releasePayment(hash, 'succeeded');
     assert.equal((await reconcilePayouts(ctx)).succeeded, 1);
     assert.equal(ctx.lightning.payments.length, 1);
@@ -260,12 +260,16 @@ void describe('buyer payout: at most once across hangs and crashes (#881, #883)'
     assert.equal(ctx.lightning.payments.length, 1);
   });
 
-  void test('a claim LND reports FAILED → failure accounting, claim cleared', async () => {
+  void test('a claim LND reports FAILED → after the grace: failure accounting, claim cleared', async () => {
     const { ctx, t } = await released();
     ctx.lightning.defaultPlan = { state: 'in_flight' };
     await attemptPayout(ctx, t.order.id, null);
     const hash = ctx.lightning.hashOf(t.invoice);
     ctx.lightning.setPaymentResult(hash, { hash, state: 'failed', failureReason: 'FAILURE_REASON_NO_ROUTE' });
+    const young = await reconcilePayouts(ctx);
+    assert.deepEqual([young.failed, young.deferred], [0, 1], 'a claim younger than the grace is not failed');
+    assert.equal((await reload(ctx, t.order.id)).payout_payment_hash, hash);
+    ctx.clock.advance(ctx.settings.lightning.payment_timeout_seconds * 2);
     assert.equal((await reconcilePayouts(ctx)).failed, 1);
     const o = await reload(ctx, t.order.id);
     assert.equal(o.payout_payment_hash, null);
