@@ -18,8 +18,9 @@ import { HttpLnurlResolver } from './lightning/lnurl.js';
 import { Intake } from './nostr/intake.js';
 import { RelayOutbox } from './nostr/relay-outbox.js';
 import { RelayPool } from './nostr/relay-pool.js';
-import { CachedPriceService } from './price/price-service.js';
-import { YadioProvider } from './price/yadio.js';
+import { buildPriceService } from './price/build-price-service.js';
+import { effectivePriceConfig } from './price/price-config.js';
+import { RelayRatesReader } from './nostr/rates-query.js';
 import { startRpcServer } from './rpc/server.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { newDevFeeState } from './scheduler/jobs/dev-fee.js';
@@ -80,16 +81,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     allowPrivateHosts: settings.mostro.lnurl_allow_private_hosts,
     logger: logger.child({ module: 'lnurl' }),
   });
-  const prices = new CachedPriceService({
-    provider: new YadioProvider({
-      baseUrl: settings.mostro.bitcoin_price_api_url,
-      timeoutMs: 10_000,
-      userAgent: `mostro/${MOSTRO_VERSION}`,
-      logger: logger.child({ module: 'price' }),
-    }),
+  const priceConfig = effectivePriceConfig(settings);
+  const priceLogger = logger.child({ module: 'price' });
+  const prices = buildPriceService(priceConfig, {
     clock,
-    logger: logger.child({ module: 'price' }),
-    maxStalenessSeconds: settings.mostro.max_price_staleness_seconds,
+    logger: priceLogger,
+    userAgent: `mostro/${MOSTRO_VERSION}`,
+    nostrReader: priceConfig.providers.some((p) => p.id === 'nostr')
+      ? new RelayRatesReader({ urls: settings.nostr.relays, logger: priceLogger })
+      : null,
   });
 
   const pool = new RelayPool({

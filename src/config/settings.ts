@@ -111,7 +111,7 @@ export function parseSettings(text: string, env: NodeJS.ProcessEnv, source = SET
     const from = envKey ? `${NSEC_ENV} (overrides [nostr] nsec_privkey)` : '[nostr] nsec_privkey';
     throw new ConfigError(`${source}: invalid settings:\n  ${from}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  return { ...s, expiration: s.expiration ?? null };
+  return { ...s, expiration: s.expiration ?? null, price: s.price ?? null };
 }
 
 /**

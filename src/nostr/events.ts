@@ -369,7 +369,12 @@ export function buildDevFeeAuditEvent(input: DevFeeAuditEventInput): EventTempla
 export interface ExchangeRatesEventInput {
   /** Fiat code → BTC price, in the order to serialize. */
   rates: Readonly<Record<string, number>>;
-  /** Configured `exchange_rates_update_interval_seconds` (unclamped, like mostrod). */
+  /**
+   * Per currency, the price providers that made the rate (issue 16); null = the single legacy
+   * source, Yadio.
+   */
+  sources?: ReadonlyMap<string, readonly string[]> | null;
+  /** Configured update interval (unclamped, like mostrod). */
   updateIntervalSeconds: number;
   settings: Settings;
   now: number;
@@ -383,13 +388,28 @@ export function exchangeRatesContent(rates: Readonly<Record<string, number>>): s
   return `{"BTC":{${body}}}`;
 }
 
+/**
+ * Kind 30078 `d = mostro-rates`. Content stays `{"BTC":{…}}` exactly as upstream readers parse it.
+ * Tags: `published_at`, `source` (as upstream 0.18: the sorted, comma-joined ids of every provider
+ * that made a published rate; "yadio" with the legacy single source), `expiration`, then — only
+ * when more than one provider contributed — one `["rate_sources", "<CODE>", "<id>,<id>,…"]` per
+ * currency (an addition of this port; readers that do not know it ignore it).
+ */
 export function buildExchangeRatesEvent(input: ExchangeRatesEventInput): EventTemplate {
   const expiration = input.now + Math.min(input.updateIntervalSeconds * 2, 3600);
+  const perCurrency = input.sources ?? null;
+  const all = perCurrency === null ? ['yadio'] : [...new Set([...perCurrency.values()].flat())].sort();
   const extra: string[][] = [
     ['published_at', String(input.now)],
-    ['source', 'yadio'],
+    ['source', all.join(',')],
     ['expiration', String(expiration)],
   ];
+  if (perCurrency !== null && all.length > 1) {
+    for (const code of Object.keys(input.rates)) {
+      const ids = perCurrency.get(code);
+      if (ids !== undefined && ids.length > 0) extra.push(['rate_sources', code, [...ids].sort().join(',')]);
+    }
+  }
   return addressable(
     EXCHANGE_RATES_EVENT_KIND,
     'mostro-rates',

@@ -23,7 +23,7 @@ import type {
 import { TaskTracker, type AppContext, type MostroKeys } from '../../src/context.js';
 import { getPublicKey, bytesToHex } from '../../src/crypto/secp.js';
 import type { LnurlResolver } from '../../src/lightning/lnurl.js';
-import type { CachedPrice, PriceService } from '../../src/price/types.js';
+import type { CachedPrice, PriceService, PriceStatus } from '../../src/price/types.js';
 import type { Clock } from '../../src/clock.js';
 import { testDb } from './db.js';
 import { FakeClock } from './fake-clock.js';
@@ -151,6 +151,25 @@ export class FixedPriceService implements PriceService {
 
   snapshot(): { rates: Map<string, number>; fetchedAt: number } | null {
     return { rates: new Map(this.prices), fetchedAt: this.clock.now() };
+  }
+
+  /** One fixed source; stale-marked currencies are reported stale. */
+  status(): PriceStatus {
+    const now = this.clock.now();
+    return {
+      now,
+      maxStalenessSeconds: 900,
+      lastRefreshAt: now,
+      sources: [],
+      currencies: [...this.prices].map(([code, price]) => ({
+        code,
+        price,
+        sources: ['fixed'],
+        asOf: now,
+        ageSeconds: 0,
+        stale: this.stale.has(code),
+      })),
+    };
   }
 }
 

@@ -1,169 +1,259 @@
-import { after, before, describe, test } from 'node:test';
+/**
+ * MultiSourcePriceService against one local HTTP server per provider, each answering in its real
+ * format (test/support/price-apis.ts), with a fake clock for breaker cooldowns and staleness.
+ */
+import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
-import { pino, type Logger } from 'pino';
-import { CachedPriceService } from '../../../src/price/price-service.js';
-import { PriceFetchError } from '../../../src/price/price-fetch-error.js';
-import type { PriceProvider } from '../../../src/price/types.js';
-import { YadioProvider } from '../../../src/price/yadio.js';
+import { pino } from 'pino';
+import { newOrder } from '../../../src/app/handlers/new-order.js';
+import { takeSell } from '../../../src/app/handlers/take-sell.js';
+import type { AppContext } from '../../../src/context.js';
+import { findOrders, getOrder } from '../../../src/db/orders.js';
+import { buildPriceService } from '../../../src/price/build-price-service.js';
+import { effectivePriceConfig } from '../../../src/price/price-config.js';
+import type { MultiSourcePriceService } from '../../../src/price/price-service.js';
+import type { PriceSettings } from '../../../src/config/types.js';
 import { FakeClock } from '../../support/fake-clock.js';
-import { PriceServer } from '../../support/price-server.js';
+import { PriceApiServer, type ApiKind } from '../../support/price-apis.js';
+import { makeTestContext, testSettings } from '../../support/test-context.js';
+import { assertCantDo, createOrder, party, req, smallOrder } from '../../support/trade-fixtures.js';
 
-function captureLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
-}
+const NOW = 1_796_000_000;
+const KINDS = ['yadio', 'coingecko', 'currency_api', 'blockchain'] as const;
+const USD: Record<(typeof KINDS)[number], number> = { yadio: 100_000, coingecko: 100_300, currency_api: 99_900, blockchain: 100_100 };
 
-/** A provider whose next answers the test scripts. */
-class ScriptedProvider implements PriceProvider {
-  readonly name = 'scripted';
-  readonly queue: Array<Map<string, number> | Error | Promise<Map<string, number>>> = [];
-  calls = 0;
-  fetchRates(): Promise<Map<string, number>> {
-    this.calls += 1;
-    const next = this.queue.shift();
-    if (next === undefined) return Promise.reject(new Error('no scripted answer'));
-    if (next instanceof Error) return Promise.reject(next);
-    return Promise.resolve(next);
+let servers: Record<ApiKind, PriceApiServer>;
+
+before(async () => {
+  const entries = await Promise.all(
+    (['yadio', 'coingecko', 'currency_api', 'blockchain', 'eltoque'] as const).map(
+      async (k) => [k, await PriceApiServer.start(k, {})] as const,
+    ),
+  );
+  servers = Object.fromEntries(entries) as Record<ApiKind, PriceApiServer>;
+});
+after(async () => {
+  await Promise.all(Object.values(servers).map((s) => s.close()));
+});
+beforeEach(() => {
+  for (const k of KINDS) {
+    servers[k].mode = 'ok';
+    servers[k].rates = { USD: USD[k], EUR: USD[k] * 0.9 };
   }
+  servers.yadio.rates = { ...servers.yadio.rates, VES: 12_000_000, CUP: 40_000_000, XAU: 38 };
+  servers.currency_api.rates = { ...servers.currency_api.rates, CUP: 2_400_000 };
+  servers.eltoque.mode = 'ok';
+  servers.eltoque.token = 'tok';
+  servers.eltoque.rates = { USD: 410, MLC: 250 };
+});
+
+function priceSettings(over: Partial<PriceSettings> = {}, enabled: readonly ApiKind[] = KINDS): PriceSettings {
+  const providers: PriceSettings['providers'] = {};
+  for (const k of enabled) {
+    providers[k] = { enabled: true, url: servers[k].url, fallback_urls: [], trusted_nodes: [], ...(k === 'eltoque' ? { token: 'tok' } : {}) };
+  }
+  return {
+    update_interval_seconds: 300,
+    max_price_staleness_seconds: 1800,
+    outlier_threshold_pct: 5,
+    provider_timeout_seconds: 1,
+    provider_failure_threshold: 2,
+    provider_failure_cooldown_seconds: 120,
+    provider_failure_cooldown_max_seconds: 600,
+    publish_to_nostr: true,
+    providers,
+    ...over,
+  };
 }
 
-void describe('CachedPriceService', () => {
-  void test('empty before the first refresh', () => {
-    const s = new CachedPriceService({
-      provider: new ScriptedProvider(),
-      clock: new FakeClock(1000),
-      logger: pino({ level: 'silent' }),
-      maxStalenessSeconds: 900,
-    });
+function service(clock: FakeClock, price: PriceSettings | null = priceSettings()): MultiSourcePriceService {
+  const settings = testSettings({ price, mostro: { bitcoin_price_api_url: servers.yadio.url } });
+  return buildPriceService(effectivePriceConfig(settings), {
+    clock,
+    logger: pino({ level: 'silent' }),
+    userAgent: 'mostro/test',
+    nostrReader: null,
+  });
+}
+
+function source(s: MultiSourcePriceService, id: string) {
+  const st = s.status().sources.find((x) => x.id === id);
+  assert.ok(st, id);
+  return st;
+}
+
+void describe('price service: many sources', () => {
+  void test('all up: per-currency median, sources listed, allow-list drops XAU, currency_api CUP scoped out', async () => {
+    const clock = new FakeClock(NOW);
+    const s = service(clock);
+    assert.equal(await s.refresh(), 4); // USD EUR VES CUP
+    // USD from 4 sources: 99 900, 100 000, 100 100, 100 300 → median 100 050
+    assert.deepEqual(s.price('USD'), { price: 100_050, fetchedAt: NOW, sources: ['blockchain', 'coingecko', 'currency_api', 'yadio'] });
+    assert.equal(s.price('usd')?.price, 100_050, 'codes are matched case-insensitively');
+    assert.equal(s.price('XAU'), null);
+    assert.deepEqual(s.price('CUP')?.sources, ['yadio'], "currency_api's official CUP never mixes in");
+    for (const k of KINDS) assert.equal(source(s, k).lastSuccessAt, NOW);
+  });
+
+  void test('one down: the others carry every currency; the failure is visible', async () => {
+    const clock = new FakeClock(NOW);
+    const s = service(clock);
+    servers.coingecko.mode = 'down';
+    await s.refresh();
+    assert.equal(s.price('USD')?.price, 100_000); // 99 900, 100 000, 100 100
+    assert.deepEqual(s.price('USD')?.sources, ['blockchain', 'currency_api', 'yadio']);
+    const cg = source(s, 'coingecko');
+    assert.equal(cg.lastSuccessAt, null);
+    assert.match(cg.lastError ?? '', /HTTP 503/);
+    assert.equal(cg.consecutiveFailures, 1);
+  });
+
+  void test('one slow past the timeout: the poll ends without it', async () => {
+    const clock = new FakeClock(NOW);
+    const s = service(clock);
+    servers.blockchain.mode = 'hang';
+    await s.refresh();
+    assert.deepEqual(s.price('USD')?.sources, ['coingecko', 'currency_api', 'yadio']);
+    assert.match(source(s, 'blockchain').lastError ?? '', /timed out/);
+  });
+
+  void test('one returning garbage: ignored, the rest aggregate', async () => {
+    const clock = new FakeClock(NOW);
+    const s = service(clock);
+    servers.currency_api.mode = 'garbage';
+    await s.refresh();
+    assert.deepEqual(s.price('USD')?.sources, ['blockchain', 'coingecko', 'yadio']);
+    assert.equal(s.price('USD')?.price, 100_100);
+    assert.match(source(s, 'currency_api').lastError ?? '', /not JSON/);
+  });
+
+  void test('one an outlier: left out of the median', async () => {
+    const clock = new FakeClock(NOW);
+    const s = service(clock);
+    servers.blockchain.rates = { USD: 160_000, EUR: 90_090 };
+    await s.refresh();
+    assert.deepEqual(s.price('USD'), { price: 100_000, fetchedAt: NOW, sources: ['coingecko', 'currency_api', 'yadio'] });
+    assert.deepEqual(s.price('EUR')?.sources, ['blockchain', 'coingecko', 'currency_api', 'yadio']);
+  });
+
+  void test('a currency only one source knows is priced from it', async () => {
+    const clock = new FakeClock(NOW);
+    const s = service(clock);
+    await s.refresh();
+    assert.deepEqual(s.price('VES'), { price: 12_000_000, fetchedAt: NOW, sources: ['yadio'] });
+  });
+
+  void test('all down, then one back: breaker opens after the threshold, cooldown doubles, last-known-good until stale', async () => {
+    const clock = new FakeClock(NOW);
+    const s = service(clock);
+    await s.refresh();
+    for (const k of KINDS) servers[k].mode = 'down';
+    clock.advance(300);
+    await assert.rejects(s.refresh(), /every price source failed/);
+    assert.equal(s.price('USD')?.price, 100_050, 'last-known-good is served');
+    assert.equal(s.price('USD')?.fetchedAt, NOW);
+    clock.advance(300);
+    await assert.rejects(s.refresh());
+    const y = source(s, 'yadio');
+    assert.equal(y.breaker, 'open');
+    assert.equal(y.retryAt, NOW + 600 + 120);
+    // cooling down: not even asked
+    const before = servers.yadio.requests.length;
+    clock.advance(60);
+    await assert.rejects(s.refresh());
+    assert.equal(servers.yadio.requests.length, before);
+    // past the cooldown: a trial poll, still down → cooldown doubles to 240
+    clock.advance(60);
+    assert.equal(source(s, 'yadio').breaker, 'half-open');
+    await assert.rejects(s.refresh());
+    assert.equal(source(s, 'yadio').retryAt, NOW + 720 + 240);
+    // staleness: 1800 s after the last good poll, nothing is served
+    clock.set(NOW + 1801);
     assert.equal(s.price('USD'), null);
-    assert.equal(s.snapshot(), null);
-  });
-
-  void test('refresh fills the cache, logs the count, and prices carry the fetch time', async () => {
-    const clock = new FakeClock(1_700_000_000);
-    const provider = new ScriptedProvider();
-    provider.queue.push(new Map([['USD', 50_000], ['EUR', 45_000]]));
-    const { logger, lines } = captureLogger();
-    const s = new CachedPriceService({ provider, clock, logger, maxStalenessSeconds: 900 });
-    assert.equal(await s.refresh(), 2);
-    assert.deepEqual(s.price('USD'), { price: 50_000, fetchedAt: 1_700_000_000 });
-    assert.equal(s.price('usd'), null); // exact, case-sensitive
-    assert.equal(s.price('JPY'), null);
-    assert.ok(lines.some((l) => l['msg'] === 'Bitcoin prices updated. Got BTC price in 2 fiat currencies'));
-  });
-
-  void test('prices older than maxStalenessSeconds are not served (boundary inclusive)', async () => {
-    const clock = new FakeClock(1_700_000_000);
-    const provider = new ScriptedProvider();
-    provider.queue.push(new Map([['USD', 50_000]]));
-    const s = new CachedPriceService({ provider, clock, logger: pino({ level: 'silent' }), maxStalenessSeconds: 900 });
+    assert.equal(s.status().currencies.find((c) => c.code === 'USD')?.stale, true);
+    // Yadio comes back; its breaker lets the trial through after the cooldown
+    servers.yadio.mode = 'ok';
     await s.refresh();
-    clock.advance(900);
-    assert.equal(s.price('USD')?.price, 50_000);
-    clock.advance(1);
-    assert.equal(s.price('USD'), null);
-    // the snapshot (for the kind-30078 event) still exposes the last successful fetch
-    assert.equal(s.snapshot()?.fetchedAt, 1_700_000_000);
+    assert.deepEqual(s.price('USD'), { price: 100_000, fetchedAt: NOW + 1801, sources: ['yadio'] });
+    assert.equal(source(s, 'yadio').breaker, 'closed');
+    assert.equal(source(s, 'coingecko').breaker, 'open');
   });
 
-  void test('a successful refresh replaces the map wholesale', async () => {
-    const clock = new FakeClock(1000);
-    const provider = new ScriptedProvider();
-    provider.queue.push(new Map([['USD', 50_000], ['EUR', 45_000]]), new Map([['USD', 51_000]]));
-    const s = new CachedPriceService({ provider, clock, logger: pino({ level: 'silent' }), maxStalenessSeconds: 60 });
+  void test('El Toque: CUP and MLC from the informal CUP per USD, resolved with this poll’s USD median', async () => {
+    const clock = new FakeClock(NOW);
+    const s = service(clock, priceSettings({}, [...KINDS, 'eltoque']));
     await s.refresh();
-    clock.advance(30);
-    await s.refresh();
-    assert.deepEqual(s.price('USD'), { price: 51_000, fetchedAt: 1030 });
-    assert.equal(s.price('EUR'), null); // dropped by the new fetch, not merged
+    // USD median 100 050; El Toque CUP = 410 × 100 050; Yadio CUP 40 000 000 → mean of two
+    assert.equal(s.price('CUP')?.price, (410 * 100_050 + 40_000_000) / 2);
+    assert.deepEqual(s.price('CUP')?.sources, ['blockchain', 'coingecko', 'currency_api', 'eltoque', 'yadio']);
+    assert.equal(s.price('MLC')?.price, (410 / 250) * 100_050);
+    // every USD source down: El Toque alone cannot price CUP
+    for (const k of KINDS) servers[k].mode = 'down';
+    clock.advance(300);
+    await assert.rejects(s.refresh());
+    assert.equal(source(s, 'eltoque').lastSuccessAt, NOW + 300);
+    assert.equal(s.price('CUP')?.fetchedAt, NOW, 'CUP stays last-known-good');
   });
 
-  void test('a failed refresh rethrows and keeps the previous cache', async () => {
-    const clock = new FakeClock(1000);
-    const provider = new ScriptedProvider();
-    const failure = new PriceFetchError('down', 'http');
-    provider.queue.push(new Map([['USD', 50_000]]), failure);
-    const s = new CachedPriceService({ provider, clock, logger: pino({ level: 'silent' }), maxStalenessSeconds: 600 });
+  void test('without [price]: Yadio alone from bitcoin_price_api_url, its codes as before, no breaker', async () => {
+    const clock = new FakeClock(NOW);
+    const s = service(clock, null);
     await s.refresh();
-    clock.advance(10);
-    await assert.rejects(s.refresh(), (err) => err === failure);
-    assert.deepEqual(s.price('USD'), { price: 50_000, fetchedAt: 1000 });
-    // ... until it becomes stale: the old map is not served forever (0.17.1 did)
-    clock.advance(591);
-    assert.equal(s.price('USD'), null);
+    assert.deepEqual(s.status().sources.map((x) => x.id), ['yadio']);
+    assert.equal(s.price('XAU')?.price, 38, 'no allow-list in Yadio-only mode');
+    servers.yadio.mode = 'down';
+    for (let i = 0; i < 5; i++) {
+      clock.advance(300);
+      await assert.rejects(s.refresh());
+    }
+    assert.equal(source(s, 'yadio').breaker, 'closed');
+    assert.equal(servers.yadio.requests.at(-1)?.path, '/exrates/BTC');
   });
 
-  void test('a slow older refresh never overwrites a newer one', async () => {
-    const clock = new FakeClock(1000);
-    let releaseSlow: (m: Map<string, number>) => void = () => undefined;
-    const slow = new Promise<Map<string, number>>((resolve) => {
-      releaseSlow = resolve;
-    });
-    const answers = [slow, Promise.resolve(new Map([['USD', 2]]))];
-    const provider: PriceProvider = {
-      name: 'racy',
-      fetchRates: () => answers.shift() ?? Promise.reject(new Error('none')),
-    };
-    const s = new CachedPriceService({ provider, clock, logger: pino({ level: 'silent' }), maxStalenessSeconds: 600 });
-    const first = s.refresh();
+  void test('snapshot for 30078: this poll’s rates and their sources', async () => {
+    const clock = new FakeClock(NOW);
+    const s = service(clock);
     await s.refresh();
-    releaseSlow(new Map([['USD', 1]]));
-    await first;
-    assert.equal(s.price('USD')?.price, 2);
-  });
-
-  void test('the snapshot is a copy', async () => {
-    const provider = new ScriptedProvider();
-    provider.queue.push(new Map([['USD', 50_000]]));
-    const s = new CachedPriceService({ provider, clock: new FakeClock(1), logger: pino({ level: 'silent' }), maxStalenessSeconds: 60 });
-    await s.refresh();
-    s.snapshot()?.rates.set('USD', 1);
-    assert.equal(s.price('USD')?.price, 50_000);
-  });
-
-  void test('maxStalenessSeconds must be positive', () => {
-    assert.throws(
-      () => new CachedPriceService({ provider: new ScriptedProvider(), clock: new FakeClock(1), logger: pino({ level: 'silent' }), maxStalenessSeconds: 0 }),
-      RangeError,
-    );
+    const snap = s.snapshot();
+    assert.ok(snap);
+    assert.deepEqual([...snap.rates.keys()], ['CUP', 'EUR', 'USD', 'VES']);
+    assert.deepEqual(snap.sources?.get('VES'), ['yadio']);
   });
 });
 
-void describe('CachedPriceService over YadioProvider and the local server', () => {
-  let server: PriceServer;
-  before(async () => {
-    server = await PriceServer.start({ USD: 50_000, VES: null, ARS: 1_000_000 });
-  });
-  after(async () => {
-    await server.close();
-  });
-
-  void test('end to end: nulls skipped, outage keeps the cache, garbage keeps the cache, recovery replaces it', async () => {
-    const clock = new FakeClock(1_700_000_000);
-    const provider = new YadioProvider({ baseUrl: server.url, timeoutMs: 2000, userAgent: 'mostro-test' });
-    const s = new CachedPriceService({ provider, clock, logger: pino({ level: 'silent' }), maxStalenessSeconds: 900 });
-    assert.equal(await s.refresh(), 2);
-    assert.equal(s.price('VES'), null);
-    assert.equal(s.price('ARS')?.price, 1_000_000);
-
-    server.mode = 'down';
-    clock.advance(300);
-    await assert.rejects(s.refresh(), PriceFetchError);
-    server.mode = 'garbage';
-    await assert.rejects(s.refresh(), PriceFetchError);
-    assert.deepEqual(s.price('USD'), { price: 50_000, fetchedAt: 1_700_000_000 });
-
-    server.mode = 'ok';
-    server.setRates({ USD: 60_000 });
-    assert.equal(await s.refresh(), 1);
-    assert.deepEqual(s.price('USD'), { price: 60_000, fetchedAt: 1_700_000_300 });
-    assert.equal(s.price('ARS'), null);
+void describe('stale prices everywhere: market orders refused, fixed-sats orders still trade', () => {
+  void test('new-order and take of market orders → invalid_amount; a fixed-sats order is created and taken', async () => {
+    const ctx = await makeTestContext({ now: NOW, settings: { mostro: { fee: 0.006 } } });
+    const clock = ctx.clock;
+    const prices = buildPriceService(effectivePriceConfig(testSettings({ price: priceSettings() })), {
+      clock,
+      logger: pino({ level: 'silent' }),
+      userAgent: 'mostro/test',
+      nostrReader: null,
+    });
+    const app: AppContext = { ...ctx, prices };
+    await prices.refresh();
+    const seller = await party(ctx);
+    const buyer = await party(ctx);
+    // a market order made while prices were fresh
+    await newOrder(app, req('new-order', { requestId: 1n, tradeIndex: 1n, payload: { order: smallOrder({ amount: 0n, fiat_amount: 50n }) } }), seller.inbound);
+    const [marketOrder] = await findOrders(ctx.db, {});
+    assert.ok(marketOrder);
+    clock.set(NOW + 1801); // every source's price is now older than 1800 s
+    for (const k of KINDS) servers[k].mode = 'down';
+    await assert.rejects(prices.refresh());
+    assert.equal(prices.price('USD'), null);
+    await assertCantDo(
+      newOrder(app, req('new-order', { requestId: 2n, tradeIndex: 2n, payload: { order: smallOrder({ amount: 0n, fiat_amount: 50n }) } }), seller.inbound),
+      'invalid_amount',
+    );
+    await assertCantDo(
+      takeSell(app, req('take-sell', { id: marketOrder.id, requestId: 4n, tradeIndex: 1n, payload: null }), buyer.inbound),
+      'invalid_amount',
+    );
+    assert.equal((await getOrder(ctx.db, marketOrder.id))?.status, 'pending');
+    const fixed = await createOrder(ctx, seller, { amount: 100_000n, fiat_amount: 50n }, { tradeIndex: 3n });
+    await takeSell(app, req('take-sell', { id: fixed.id, requestId: 5n, tradeIndex: 2n, payload: null }), buyer.inbound);
+    assert.equal((await getOrder(ctx.db, fixed.id))?.status, 'waiting-buyer-invoice');
   });
 });

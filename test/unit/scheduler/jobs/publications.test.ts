@@ -149,6 +149,7 @@ void describe('prices + 30078 (DAEMON §4.9, §6.5)', () => {
         return Promise.reject(new Error('yadio down'));
       },
       snapshot: () => ctx.prices.snapshot(),
+      status: () => ctx.prices.status(),
     };
     await updatePrices({ ...ctx, prices: failing });
     assert.equal(refreshed, 1);
