@@ -3,6 +3,7 @@
  * tag for tag as mostrod 0.17.1 emits them. No I/O: inputs are rows, settings, node info and the
  * current time (unix seconds); the outbox signs and publishes.
  */
+import { enforcedFirstContactPow, servesNip44 } from './transport.js';
 import type { DisputeRow, OrderRow, UserRow } from '../db/types.js';
 import type { Settings, MostroSettings } from '../config/types.js';
 import type { NodeInfo } from '../lightning/backend.js';
@@ -292,6 +293,15 @@ export function buildInfoEvent(input: InfoEventInput): EventTemplate {
     ['max_orders_per_response', displayInt(mostro.max_orders_per_response)],
     ['fee', displayF64(mostro.fee)],
     ['pow', displayInt(mostro.pow)],
+    // Protocol v2 served ("nip44" or "both"): the tags upstream 0.18 publishes — current clients
+    // then speak v2 to this node, 0.8-era clients ignore them. A gift-wrap-only node publishes
+    // neither (its 38385 stays as 0.17.1's).
+    ...(servesNip44(input.settings)
+      ? [
+          ['pow_first_contact', displayInt(enforcedFirstContactPow(input.settings))],
+          ['protocol_version', '2'],
+        ]
+      : []),
     ['hold_invoice_expiration_window', displayInt(lightning.hold_invoice_expiration_window)],
     ['hold_invoice_cltv_delta', displayInt(lightning.hold_invoice_cltv_delta)],
     // Deliberate fix (Q7): 0.17.1 publishes hold_invoice_expiration_window's value here. We publish

@@ -20,8 +20,17 @@ export interface SendOptions {
  * and publishes with retries) and the memory outbox used by tests.
  */
 export interface Outbox {
-  /** Gift-wrap `message` to `recipient` (hex pubkey) from the node key. */
+  /**
+   * Send `message` to `recipient` (hex pubkey) from the node key, on the transport that key speaks
+   * (gift wrap, or kind 14 for a protocol-v2 client). Handlers need not know which; a message to a
+   * protocol-v1 client is reduced to mostro-core 0.8 vocabulary (protocol/v1-compat.ts).
+   */
   sendMessage(recipient: string, message: Message, opts?: SendOptions): void;
+  /**
+   * Protocol version of the client behind `recipient`: 2 = it reads mostro-core ≥ 0.13 vocabulary
+   * (e.g. a `price_too_stale` reason); 1 = mostro-core 0.8 only. Absent = 1 for everyone.
+   */
+  protocolOf?(recipient: string): 1 | 2;
   /**
    * Sign with the node key and publish. For addressable kinds the outbox keeps `created_at`
    * strictly increasing per (kind, d) so a later state always replaces an earlier one.
@@ -30,4 +39,9 @@ export interface Outbox {
   publish(event: EventTemplate): Promise<string>;
   /** Wait until everything queued so far was handed to relays (or dropped after retries). */
   flush(): Promise<void>;
+}
+
+/** Protocol version of the client behind `recipient` (1 when the outbox cannot tell). */
+export function recipientProtocol(outbox: Outbox, recipient: string): 1 | 2 {
+  return outbox.protocolOf?.(recipient) ?? 1;
 }

@@ -8,6 +8,12 @@
  * otherwise it is retried with backoff (a retried message may then arrive after later ones) and
  * finally logged as dropped.
  *
+ * Transport per recipient (protocol v2, transport.ts): each message goes on the transport its
+ * recipient key speaks (`transports`, absent = gift wrap for everyone, as 0.17.1). Gift wrap: the
+ * message made 0.8-decodable by toProtocolV1 (version 1, today's bytes). Kind 14: signed by the node
+ * key, `[message(version 2), null, null]`, `p` = recipient, NIP-40 expiration after `dmLifetime`.
+ * A message is never sent on both.
+ *
  * Events: `publish()` signs with the node key, keeps created_at strictly increasing per
  * replaceable/addressable coordinate (same-second updates would otherwise tie and relays keep
  * the lowest id — STACK.md §8), and publishes to every relay, retrying the relays that refused
@@ -20,9 +26,13 @@ import { ConversationKeyCache } from '../crypto/conversation-key.js';
 import { finalizeEvent, type NostrEvent } from '../crypto/event.js';
 import { LruCache } from '../crypto/lru-cache.js';
 import type { Message } from '../protocol/types.js';
+import { toProtocolV1 } from '../protocol/v1-compat.js';
+import { buildDirectMessage } from './direct-message.js';
 import { wrapMessage } from './gift-wrap.js';
 import type { EventTemplate, MessageQueue, Outbox, SendOptions } from './outbox.js';
 import type { PublishResult } from './relay-pool.js';
+import type { TransportResolver } from './transport-registry.js';
+import type { WireTransport } from './transport.js';
 
 /** What the outbox needs from the relay pool. */
 export interface Publisher {
@@ -43,6 +53,10 @@ export interface RelayOutboxOptions {
   logger: Logger;
   /** NIP-13 difficulty mined on outgoing wraps (mostrod mines none). Default 0. */
   pow?: number;
+  /** Which transport each recipient key speaks; absent = gift wrap for every recipient. */
+  transports?: TransportResolver;
+  /** NIP-40 lifetime (s) of kind-14 messages (`[expiration] dm_days`). Default 30 days. */
+  dmLifetimeSeconds?: number;
   messageRetry?: Partial<RetryPolicy>;
   publishRetry?: Partial<RetryPolicy>;
   /** Messages of one queue awaiting relay OKs at once. Default 32. */
@@ -90,6 +104,8 @@ export class RelayOutbox implements Outbox {
   private readonly window: number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly counters = { messagesSent: 0, messagesDropped: 0, eventsPublished: 0, eventsIncomplete: 0 };
+  /** Messages wrapped per transport. */
+  private readonly wrapped: Record<WireTransport, number> = { 'gift-wrap': 0, nip44: 0 };
 
   constructor(private readonly o: RelayOutboxOptions) {
     for (const q of QUEUES) this.queues.set(q, { items: [], inflight: 0 });
@@ -109,6 +125,44 @@ export class RelayOutbox implements Outbox {
     this.track(p);
     state.items.push({ to: recipient, message, createdAt: this.o.clock.now(), done });
     this.pump(state);
+  }
+
+  /** Protocol version of the client behind `recipient`: 2 when it is on kind 14, else 1. */
+  protocolOf(recipient: string): 1 | 2 {
+    return this.transportOf(recipient) === 'nip44' ? 2 : 1;
+  }
+
+  /** Messages wrapped so far on each transport. */
+  transportStats(): Record<WireTransport, number> {
+    return { ...this.wrapped };
+  }
+
+  private transportOf(recipient: string): WireTransport {
+    return this.o.transports?.transportOf(recipient) ?? 'gift-wrap';
+  }
+
+  /** The event carrying `item` on its recipient's transport; null = not expressible there. */
+  private wrap(item: QueuedMessage): NostrEvent | null {
+    const pow = this.o.pow ?? 0;
+    if (this.transportOf(item.to) === 'nip44') {
+      this.wrapped.nip44++;
+      return buildDirectMessage(item.message, item.to, this.o.keys.secretKey, {
+        now: item.createdAt,
+        expiration: item.createdAt + (this.o.dmLifetimeSeconds ?? 30 * 24 * 60 * 60),
+        pow,
+        convKeys: this.sealKeys,
+        nodePubkey: this.o.keys.pubkey,
+      });
+    }
+    const v1 = toProtocolV1(item.message);
+    if (v1 === null) return null;
+    this.wrapped['gift-wrap']++;
+    return wrapMessage(v1, item.to, this.o.keys.secretKey, {
+      now: item.createdAt,
+      nodePubkey: this.o.keys.pubkey,
+      pow,
+      sealKeys: this.sealKeys,
+    });
   }
 
   publish(template: EventTemplate): Promise<string> {
@@ -152,16 +206,18 @@ export class RelayOutbox implements Outbox {
     while (state.inflight < this.window && state.items.length > 0) {
       const item = state.items.shift()!;
       state.inflight++;
-      let wrap: NostrEvent;
+      let wrap: NostrEvent | null;
       try {
-        wrap = wrapMessage(item.message, item.to, this.o.keys.secretKey, {
-          now: item.createdAt,
-          nodePubkey: this.o.keys.pubkey,
-          pow: this.o.pow ?? 0,
-          sealKeys: this.sealKeys,
-        });
+        wrap = this.wrap(item);
       } catch (err) {
         this.o.logger.error({ err, action: item.message.kind.action }, 'outbox: could not wrap message; dropped');
+        this.counters.messagesDropped++;
+        state.inflight--;
+        item.done();
+        continue;
+      }
+      if (wrap === null) {
+        this.o.logger.warn({ action: item.message.kind.action }, 'outbox: message not expressible for a protocol-v1 client; dropped');
         this.counters.messagesDropped++;
         state.inflight--;
         item.done();

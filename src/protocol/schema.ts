@@ -292,6 +292,7 @@ export const payloadVariants = {
   restore_data: restoreSessionInfo,
   ids: z.array(uuid),
   orders: z.array(smallOrder),
+  bond_resolution: z.preprocess(structSeq(['slash_seller', 'slash_buyer']), z.object({ slash_seller: bool, slash_buyer: bool })),
 } as const;
 
 export type PayloadKey = keyof typeof payloadVariants;

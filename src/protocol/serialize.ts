@@ -141,6 +141,10 @@ export function serializePayload(p: Payload): string {
   if ('payment_failed' in p) return `{"payment_failed":${serializePaymentFailed(p.payment_failed)}}`;
   if ('restore_data' in p) return `{"restore_data":${serializeRestoreData(p.restore_data)}}`;
   if ('ids' in p) return `{"ids":[${p.ids.map(s).join(',')}]}`;
+  if ('bond_resolution' in p) {
+    const b = p.bond_resolution;
+    return `{"bond_resolution":{"slash_seller":${String(b.slash_seller)},"slash_buyer":${String(b.slash_buyer)}}}`;
+  }
   return `{"orders":[${p.orders.map(serializeSmallOrder).join(',')}]}`;
 }
 

@@ -190,6 +190,12 @@ export interface RestoreSessionInfo {
   disputes: RestoredDisputeInfo[];
 }
 
+/** mostro-core 0.14 BondResolution: which bonds a solver slashes. */
+export interface BondResolution {
+  slash_seller: boolean;
+  slash_buyer: boolean;
+}
+
 export interface PaymentFailedInfo {
   payment_attempts: number; // u32
   payment_retries_interval: number; // u32
@@ -209,7 +215,10 @@ export type Payload =
   | { payment_failed: PaymentFailedInfo }
   | { restore_data: RestoreSessionInfo }
   | { ids: string[] }
-  | { orders: SmallOrder[] };
+  | { orders: SmallOrder[] }
+  // mostro-core ≥ 0.13 (bonds): accepted on admin-settle / admin-cancel and ignored while this
+  // node has no bonds; never sent (a 0.8 client could not decode it).
+  | { bond_resolution: BondResolution };
 
 export interface MessageKind {
   version: number; // u8 on input (any value accepted); always 1 outbound

@@ -7,6 +7,8 @@ import type { MessageKind } from './types.js';
 export function verifyStructure(kind: MessageKind): boolean {
   const p = kind.payload;
   const hasId = kind.id !== undefined;
+  // mostro-core 0.14: a bond_resolution payload only on admin-settle / admin-cancel.
+  if (p !== null && 'bond_resolution' in p && kind.action !== 'admin-settle' && kind.action !== 'admin-cancel') return false;
   switch (kind.action) {
     case 'new-order':
       return p !== null && 'order' in p;

@@ -3,6 +3,7 @@ import type { AppContext } from '../../context.js';
 import type { Executor } from '../../db/database.js';
 import { insertOrder, newOrderRow } from '../../db/orders.js';
 import type { OrderRow } from '../../db/types.js';
+import { parsePubkeyText } from '../../protocol/pubkey.js';
 
 /** The maker's next trade key and index (`next_trade` payload). */
 export interface NextTrade {
@@ -12,8 +13,6 @@ export interface NextTrade {
 
 /** A child is due and valid (`child`), or not (`child: null` with the reason, for logs). */
 export type RangeChildPlan = { child: OrderRow; reason?: undefined } | { child: null; reason: string };
-
-const HEX64 = /^[0-9a-f]{64}$/;
 
 /**
  * The remainder of a traded range order (HANDLERS.md §3.3, §4.6 step 9; PROTOCOL.md §6.4), computed
@@ -57,8 +56,9 @@ export function planRangeChild(
     return { child: null, reason: 'the maker is neither the seller of a sell order nor the buyer of a buy order' };
   }
   if (next === null) return { child: null, reason: `the ${side} (maker) supplied no next_trade key` };
-  const pubkey = next.pubkey.toLowerCase();
-  if (!HEX64.test(pubkey)) return { child: null, reason: 'next_trade pubkey is not 64 hex characters' };
+  // Hex or npub, as 0.17.1 (nostr's PublicKey::from_str) accepts.
+  const pubkey = parsePubkeyText(next.pubkey);
+  if (pubkey === null) return { child: null, reason: 'next_trade pubkey is neither 64 hex characters nor an npub' };
   if (!Number.isSafeInteger(next.index) || next.index < 0) return { child: null, reason: 'next_trade index is invalid' };
 
   const oldTrade = side === 'seller' ? parent.seller_pubkey : parent.buyer_pubkey;

@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { nip19 } from 'nostr-tools';
 import { createRangeChild, planRangeChild } from '../../../../src/app/flows/range-child.js';
 import { findOrders, getOrder } from '../../../../src/db/orders.js';
 import type { OrderRow } from '../../../../src/db/types.js';
@@ -111,6 +112,15 @@ void describe('planRangeChild (HANDLERS §3.3 / §4.6 step 9, PROTOCOL §6.4)', 
     assert.match(planRangeChild(parent(), null, opts).reason ?? '', /next_trade/);
     assert.equal(planRangeChild(parent(), { pubkey: 'xyz', index: 2 }, opts).child, null);
     assert.equal(planRangeChild(parent(), { pubkey: NEXT, index: -1 }, opts).child, null);
+  });
+
+  void test('next_trade key as an npub (0.17.1 accepts it) → the child gets the hex key; a broken npub → no child', () => {
+    const npub = nip19.npubEncode(NEXT);
+    const { child } = planRangeChild(parent(), { pubkey: npub, index: 2 }, opts);
+    assert.ok(child !== null);
+    assert.equal(child.seller_pubkey, NEXT);
+    assert.equal(child.creator_pubkey, NEXT);
+    assert.equal(planRangeChild(parent(), { pubkey: npub.slice(0, -1) + (npub.endsWith('q') ? 'p' : 'q'), index: 2 }, opts).child, null);
   });
 
   void test('buy range: the buyer-maker’s key comes from next_trade stored at fiat-sent (release payload ignored)', () => {
