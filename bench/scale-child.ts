@@ -10,6 +10,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { Database } from 'better-sqlite3';
+import { sql } from 'kysely';
 import { pino } from 'pino';
 import { makerRating } from '../src/app/flows/reputation.js';
 import { KeyedLock } from '../src/app/locks.js';
@@ -18,26 +19,43 @@ import { TaskTracker } from '../src/context.js';
 import { finalizeEvent } from '../src/crypto/event.js';
 import { bytesToHex, generateSecretKey, getPublicKey } from '../src/crypto/secp.js';
 import { closeDatabase, openDatabase, type Db } from '../src/db/database.js';
+import { getDisputeByOrder } from '../src/db/disputes.js';
+import { listClaimableEvents } from '../src/db/event-queue.js';
+import { listOrderChanges } from '../src/db/order-changes.js';
 import {
+  casUpdateOrder,
   findExpiredPending,
+  findExpiredPendingIds,
+  findFailedPayouts,
   findOpenEscrows,
   findOrders,
   findOrdersByIdsForUser,
+  findPaidDevFeesWithHash,
+  findPartialDevFees,
+  findStaleDevFeeClaims,
+  findUnpaidDevFees,
+  findWaitingTimedOut,
   getOrder,
+  getOrderByHash,
+  hasPendingTake,
   newOrderRow,
   orderToDb,
+  restoreSessionDisputes,
   restoreSessionOrders,
 } from '../src/db/orders.js';
+import { uuidToBlob } from '../src/db/uuid-blob.js';
+import { getUser } from '../src/db/users.js';
 import type { OrderRow } from '../src/db/types.js';
 import { buildOrderEvent, networkTagValue } from '../src/nostr/events.js';
 import type { EventTemplate, Outbox } from '../src/nostr/outbox.js';
-import { expirePendingOrders } from '../src/scheduler/jobs/expire-pending-orders.js';
+import { EXPIRE_BATCH, expirePendingOrders } from '../src/scheduler/jobs/expire-pending-orders.js';
+import { newBookSyncState, republishChangedOrders } from '../src/scheduler/jobs/republish-changed-orders.js';
 import { FakeClock } from '../test/support/fake-clock.js';
 import { FakeLightning } from '../test/support/fake-lightning.js';
 import { FakeLnurlResolver, FixedPriceService, testSettings } from '../test/support/test-context.js';
 import { median, round } from './stats.js';
 
-const { values } = parseArgs({ options: { file: { type: 'string' }, orders: { type: 'string' }, 'republish-sample': { type: 'string', default: '10000' } } });
+const { values } = parseArgs({ options: { file: { type: 'string' }, orders: { type: 'string' }, 'republish-sample': { type: 'string', default: '2000' }, explain: { type: 'boolean', default: false } } });
 if (values.file === undefined || values.orders === undefined) throw new Error('--file and --orders are required');
 const N = Number(values.orders);
 const now = Math.floor(Date.now() / 1000);
@@ -61,7 +79,14 @@ function hex32(): string {
   return randomBytes(32).toString('hex');
 }
 
-async function build(db: Db): Promise<{ seconds: number; sampleIdentity: string; sampleIds: string[] }> {
+const ESCROW_MIX = ['waiting-payment', 'waiting-buyer-invoice', 'active', 'fiat-sent', 'dispute', 'settled-hold-invoice'] as const;
+
+/**
+ * The order book: 90 % pending (5 % of those past expiry), the rest history — mostly `success` with
+ * a paid dev fee (hash recorded), some canceled/expired, and one in 500 a trade in progress (escrow
+ * states, disputes with a row, a few failed payouts, dev-fee claims and unpaid dev fees).
+ */
+async function build(db: Db): Promise<{ seconds: number; sampleIdentity: string; sampleIds: string[]; sampleHash: string; sampleDisputeOrder: string }> {
   const t0 = performance.now();
   const sqlite = (db as unknown as { sqlite: Database }).sqlite;
   const sampleOrder = orderToDb(
@@ -71,8 +96,11 @@ async function build(db: Db): Promise<{ seconds: number; sampleIdentity: string;
   const insert = sqlite.prepare(`INSERT INTO orders (${cols.join(',')}) VALUES (${cols.map((c) => '@' + c).join(',')})`);
   const userCols = ['pubkey', 'is_admin', 'is_solver', 'is_banned', 'category', 'last_trade_index', 'total_reviews', 'total_rating', 'last_rating', 'max_rating', 'min_rating', 'created_at'];
   const insertUser = sqlite.prepare(`INSERT INTO users (${userCols.join(',')}) VALUES (${userCols.map((c) => '@' + c).join(',')})`);
+  const insertDispute = sqlite.prepare('INSERT INTO disputes (id, order_id, status, order_previous_status, solver_pubkey, created_at, taken_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
   const identities: string[] = [];
   const sampleIds: string[] = [];
+  let sampleHash = '';
+  let sampleDisputeOrder = '';
   const methods = ['bank transfer', 'face to face', 'SEPA', 'Zelle,Revolut', 'mercado pago'];
   const fiats = ['USD', 'EUR', 'ARS', 'VES'];
   sqlite.transaction(() => {
@@ -88,10 +116,37 @@ async function build(db: Db): Promise<{ seconds: number; sampleIdentity: string;
       const kind = i % 2 === 0 ? 'sell' : 'buy';
       const id = randomUUID();
       if (identity === identities[0] && sampleIds.length < 10) sampleIds.push(id);
+      let history: Partial<OrderRow> = {};
+      if (!pending) {
+        const k = i / 10;
+        const inTrade = k % 500 === 0;
+        const status = inTrade ? ESCROW_MIX[(k / 500) % ESCROW_MIX.length]! : k % 10 === 1 ? 'canceled' : k % 10 === 2 ? 'expired' : 'success';
+        const hash = status === 'canceled' || status === 'expired' ? null : hex32();
+        if (hash !== null && sampleHash === '') sampleHash = hash;
+        history = {
+          status,
+          hash,
+          preimage: hash === null ? null : hex32(),
+          amount: 10_000 + (i % 1000),
+          fee: 10,
+          dev_fee: 3,
+          dev_fee_paid: status === 'success' && k % 97 !== 0 ? 1 : 0,
+          dev_fee_payment_hash: status === 'success' ? (k % 97 === 0 ? (k % 2 === 0 ? `PENDING-${id}-${now - 7200}` : null) : hex32()) : null,
+          taken_at: now - 3600,
+          failed_payment: status === 'settled-hold-invoice' && k % 2 === 0 ? 1 : 0,
+          payment_attempts: status === 'settled-hold-invoice' && k % 2 === 0 ? 1 : 0,
+          buyer_invoice: status === 'settled-hold-invoice' || status === 'success' ? 'lnbcrt1' : null,
+          ...(kind === 'sell' ? { master_buyer_pubkey: hex32(), buyer_pubkey: hex32(), trade_index_buyer: 1 } : { master_seller_pubkey: hex32(), seller_pubkey: hex32(), trade_index_seller: 1 }),
+        };
+        if (status === 'dispute') {
+          insertDispute.run(uuidToBlob(randomUUID()), uuidToBlob(id), 'initiated', 'active', null, now - 600, 0);
+          if (sampleDisputeOrder === '') sampleDisputeOrder = id;
+        }
+      }
       const row: OrderRow = newOrderRow({
         id,
         kind,
-        status: pending ? 'pending' : 'success',
+        status: 'pending',
         premium: i % 7,
         payment_method: methods[i % methods.length]!,
         amount: 0,
@@ -102,11 +157,12 @@ async function build(db: Db): Promise<{ seconds: number; sampleIdentity: string;
         creator_pubkey: hex32(),
         event_id: hex32(),
         ...(kind === 'sell' ? { master_seller_pubkey: identity, seller_pubkey: hex32(), trade_index_seller: 1 + (i % 100) } : { master_buyer_pubkey: identity, buyer_pubkey: hex32(), trade_index_buyer: 1 + (i % 100) }),
+        ...history,
       });
       insert.run(orderToDb(row));
     }
   })();
-  return { seconds: (performance.now() - t0) / 1000, sampleIdentity: identities[0]!, sampleIds };
+  return { seconds: (performance.now() - t0) / 1000, sampleIdentity: identities[0]!, sampleIds, sampleHash, sampleDisputeOrder };
 }
 
 async function timeIt(runs: number, f: () => Promise<unknown>): Promise<{ ms: number; rows: number }> {
@@ -126,19 +182,71 @@ const openT0 = performance.now();
 let db = await openDatabase(values.file);
 const openMs = performance.now() - openT0;
 const built = await build(db);
+// The book as a running node has it: every order's event already published (the build's inserts
+// logged each order as changed; a DB from the Rust daemon has no log rows at all).
+await sql`DELETE FROM mostrod_ts_order_changes`.execute(db);
 await closeDatabase(db);
 const reopenT0 = performance.now();
 db = await openDatabase(values.file);
 const reopenMs = performance.now() - reopenT0;
 
-const queries = {
-  orderBookPending: await timeIt(3, () => findOrders(db, { status: 'pending' })),
-  expiredPending: await timeIt(5, () => findExpiredPending(db, now)),
-  openEscrows: await timeIt(5, () => findOpenEscrows(db)),
-  ordersByIdsForUser10: await timeIt(20, () => findOrdersByIdsForUser(db, built.sampleIds, built.sampleIdentity)),
-  restoreSession: await timeIt(20, () => restoreSessionOrders(db, built.sampleIdentity)),
-  getOrder: await timeIt(50, () => getOrder(db, built.sampleIds[0]!)),
+/** Every query the daemon runs per request or per job, by where it runs (target ≤ 50 ms each). */
+const perRequest: Record<string, () => Promise<unknown>> = {
+  getOrder: () => getOrder(db, built.sampleIds[0]!),
+  getOrderByHash: () => getOrderByHash(db, built.sampleHash),
+  hasPendingTakeBuyer: () => hasPendingTake(db, built.sampleIdentity, 'buyer'),
+  hasPendingTakeSeller: () => hasPendingTake(db, built.sampleIdentity, 'seller'),
+  ordersByIdsForUser10: () => findOrdersByIdsForUser(db, built.sampleIds, built.sampleIdentity),
+  restoreSessionOrders: () => restoreSessionOrders(db, built.sampleIdentity),
+  restoreSessionDisputes: () => restoreSessionDisputes(db, built.sampleIdentity),
+  getUser: () => getUser(db, built.sampleIdentity),
+  getDisputeByOrder: () => getDisputeByOrder(db, built.sampleDisputeOrder),
 };
+const perJob: Record<string, () => Promise<unknown>> = {
+  expiredPendingBatch: () => findExpiredPendingIds(db, now, EXPIRE_BATCH),
+  waitingTimedOut: () => findWaitingTimedOut(db, now - 900),
+  openEscrows: () => findOpenEscrows(db),
+  failedPayouts: () => findFailedPayouts(db),
+  payoutRetriesDue: () => findOrders(db, { status: 'settled-hold-invoice', payout_payment_hash: null }),
+  payoutReconcile: () => findOrders(db, { status: 'settled-hold-invoice' }),
+  unpaidDevFees: () => findUnpaidDevFees(db),
+  staleDevFeeClaims: () => findStaleDevFeeClaims(db),
+  paidDevFeesWithHash: () => findPaidDevFeesWithHash(db),
+  partialDevFees: () => findPartialDevFees(db),
+  claimableQueuedEvents: () => listClaimableEvents(db, now - 300),
+  changedOrders: () => listOrderChanges(db, Number.MAX_SAFE_INTEGER, 500),
+};
+
+const sqliteHandle = (db as unknown as { sqlite: Database }).sqlite;
+/** EXPLAIN QUERY PLAN of the statements a function prepares (better-sqlite3 prepare recorded). */
+async function planOf(f: () => Promise<unknown>): Promise<string[]> {
+  const seen: string[] = [];
+  const original = sqliteHandle.prepare.bind(sqliteHandle);
+  const recorder = ((source: string) => {
+    seen.push(source);
+    return original(source);
+  }) as typeof sqliteHandle.prepare;
+  sqliteHandle.prepare = recorder;
+  try {
+    await f();
+  } finally {
+    sqliteHandle.prepare = original;
+  }
+  return seen.map((source) => {
+    const params = (source.match(/\?/g) ?? []).map(() => null);
+    const rows = original(`EXPLAIN QUERY PLAN ${source}`).all(...params) as { detail: string }[];
+    return rows.map((r) => r.detail).join('; ');
+  });
+}
+
+const queries: Record<string, { ms: number; rows: number; where: 'request' | 'job'; plan?: string[] }> = {};
+for (const [where, table] of [['request', perRequest], ['job', perJob]] as const) {
+  for (const [name, f] of Object.entries(table)) {
+    queries[name] = { ...(await timeIt(where === 'request' ? 20 : 5, f)), where, ...(values.explain === true ? { plan: await planOf(f) } : {}) };
+  }
+}
+/** Not run by the daemon: reading the whole pending book (what a full republish would start with). */
+const fullPendingBook = await timeIt(3, () => findOrders(db, { status: 'pending' }));
 const rssAfterQueries = process.memoryUsage().rss;
 
 // Context for the republish / expiry measurements: the real file DB, the daemon's signing.
@@ -160,8 +268,8 @@ const ctx: AppContext = {
   tasks: new TaskTracker(),
 };
 
-// Republish of the pending book: what publishing every pending order costs (rating lookup, 38383
-// template, signature). Timed on a sample and extrapolated to the whole book.
+// Full republish of the pending book (what mostrod 0.18.3's hourly sweep did; this daemon never
+// does it): rating lookup, 38383 template and signature per order, timed on a sample, extrapolated.
 const pending = await findOrders(db, { status: 'pending' });
 const sample = pending.slice(0, Number(values['republish-sample']));
 const repT0 = performance.now();
@@ -178,10 +286,28 @@ const republish = {
   projectedSeconds: round((pending.length * repSec) / Math.max(1, sample.length), 2),
 };
 
+// Incremental republish (the book-sync job): CHANGED orders change status without their event
+// being published (a crash between the two), then the job's passes. Cost follows CHANGED.
+const CHANGED = 100;
+const published0 = outbox.published;
+const bookState = newBookSyncState();
+const idleT0 = performance.now();
+await republishChangedOrders(ctx, bookState);
+await republishChangedOrders(ctx, bookState);
+const idlePassMs = round((performance.now() - idleT0) / 2, 2);
+for (const o of pending.filter((x) => x.expires_at > now).slice(0, CHANGED)) {
+  await casUpdateOrder(db, o.id, { status: 'pending' }, { status: 'canceled' });
+}
+await republishChangedOrders(ctx, bookState);
+const passT0 = performance.now();
+const pass = await republishChangedOrders(ctx, bookState);
+const incremental = { changed: CHANGED, republished: pass.republished, passMs: round(performance.now() - passT0, 2), idlePassMs, published: outbox.published - published0 };
+
 const expiredCount = (await findExpiredPending(db, now)).length;
+const publishedBeforeExpiry = outbox.published;
 const jobT0 = performance.now();
 await expirePendingOrders(ctx);
-const expiryJob = { expired: expiredCount, seconds: round((performance.now() - jobT0) / 1000, 3), published: outbox.published - sample.length };
+const expiryJob = { expired: expiredCount, seconds: round((performance.now() - jobT0) / 1000, 3), published: outbox.published - publishedBeforeExpiry };
 const jobT1 = performance.now();
 await expirePendingOrders(ctx);
 const expiryJobIdleMs = round(performance.now() - jobT1, 2);
@@ -194,7 +320,9 @@ process.stdout.write(
     openMigrateMs: round(openMs, 1),
     reopenMs: round(reopenMs, 1),
     queries,
+    fullPendingBook,
     republish,
+    incremental,
     expiryJob,
     expiryJobIdleMs,
     rssMb: { start: round(rss0 / 2 ** 20), afterQueries: round(rssAfterQueries / 2 ** 20), end: round(process.memoryUsage().rss / 2 ** 20) },

@@ -67,8 +67,6 @@ export function orderFromDb(r: Selectable<OrdersTable>): OrderRow {
     dev_fee_payment_hash: r.dev_fee_payment_hash,
     payout_payment_hash: r.payout_payment_hash ?? null,
     payout_claimed_at: r.payout_claimed_at ?? null,
-    payout_claim_seq: r.payout_claim_seq ?? 0,
-    payout_lost_success_hash: r.payout_lost_success_hash ?? null,
   };
 }
 
@@ -144,8 +142,6 @@ export function newOrderRow(fields: NewOrderFields): OrderRow {
     dev_fee_payment_hash: null,
     payout_payment_hash: null,
     payout_claimed_at: null,
-    payout_claim_seq: 0,
-    payout_lost_success_hash: null,
     ...fields,
   };
 }
@@ -209,6 +205,22 @@ export async function findExpiredPending(ex: Executor, now: number): Promise<Ord
     .where('expires_at', '<', now)
     .execute();
   return rows.map(orderFromDb);
+}
+
+/**
+ * Ids of at most `limit` pending orders past their expiry, earliest expiry first (the expiry job
+ * works in batches so a backlog never turns into one big read; each batch is one index range).
+ */
+export async function findExpiredPendingIds(ex: Executor, now: number, limit: number): Promise<string[]> {
+  const rows = await ex
+    .selectFrom('orders')
+    .select('id')
+    .where('status', '=', 'pending')
+    .where('expires_at', '<', now)
+    .orderBy('expires_at')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => blobToUuid(r.id));
 }
 
 /** Taken orders whose taker ran out of time: `taken_at < cutoff` in the two waiting states. */
@@ -404,9 +416,18 @@ export async function findUnpaidDevFees(ex: Executor): Promise<OrderRow[]> {
   return rows.map(orderFromDb);
 }
 
-/** Claimed by a scheduler cycle: `dev_fee_payment_hash LIKE 'PENDING-%'` (any status). */
+/**
+ * Claimed by a scheduler cycle: `dev_fee_payment_hash LIKE 'PENDING-%'` (any status). LIKE itself
+ * cannot use an index (it ignores ASCII case), so the test is written as the equivalent
+ * `upper(substr(hash, 1, 8)) = 'PENDING-'`, which the expression index of migration 20261204000000
+ * answers without reading the table.
+ */
 export async function findStaleDevFeeClaims(ex: Executor): Promise<OrderRow[]> {
-  const rows = await ex.selectFrom('orders').selectAll().where('dev_fee_payment_hash', 'like', 'PENDING-%').execute();
+  const rows = await ex
+    .selectFrom('orders')
+    .selectAll()
+    .where(sql<string>`upper(substr(dev_fee_payment_hash, 1, 8))`, '=', 'PENDING-')
+    .execute();
   return rows.map(orderFromDb);
 }
 

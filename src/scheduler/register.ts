@@ -9,6 +9,7 @@ import { newDevFeeState, payDevFees, type DevFeeState } from './jobs/dev-fee.js'
 import { guardEscrowDeadlines } from './jobs/escrow-deadline.js';
 import { expirePendingOrders } from './jobs/expire-pending-orders.js';
 import { reconcilePayoutsJob } from './jobs/payout-reconcile.js';
+import { newBookSyncState, republishChangedOrders, type BookSyncState } from './jobs/republish-changed-orders.js';
 import { retryPayouts } from './jobs/payout-retries.js';
 import { publishInfo } from './jobs/publish-info.js';
 import { publishQueuedEvents } from './jobs/publish-queued-events.js';
@@ -25,6 +26,8 @@ export interface JobDeps {
   connectedRelays: () => string[];
   /** Dev-fee per-process state; pass the same object to bootReconcile. Default: a new one. */
   devFeeState?: DevFeeState;
+  /** Order-book republish watermark (per process). Default: a new one. */
+  bookSyncState?: BookSyncState;
 }
 
 /** Fixed intervals of 0.17.1's jobs and of the jobs this port adds (seconds). */
@@ -34,6 +37,7 @@ export const JOB_INTERVALS = {
   devFee: 60,
   payoutReconcile: 60,
   escrowDeadline: 60,
+  bookSync: 60,
 } as const;
 
 /** Job names as registered (for runNow, logs and tests). */
@@ -48,18 +52,15 @@ export const JOB_NAMES = [
   'prices',
   'payout-reconcile',
   'escrow-deadline',
+  'book-sync',
 ] as const;
 
 export function registerJobs(scheduler: Scheduler, ctx: AppContext, deps: JobDeps): void {
   const { mostro, lightning } = ctx.settings;
   const devFeeState = deps.devFeeState ?? newDevFeeState();
-  const priceKey =
-    ctx.settings.price === null
-      ? { name: 'exchange_rates_update_interval_seconds', value: mostro.exchange_rates_update_interval_seconds }
-      : { name: '[price] update_interval_seconds', value: ctx.settings.price.update_interval_seconds };
-  if (priceKey.value < MIN_PRICE_INTERVAL_SECONDS) {
+  if (mostro.exchange_rates_update_interval_seconds < MIN_PRICE_INTERVAL_SECONDS) {
     ctx.logger.error(
-      `${priceKey.name} too low: ${priceKey.value}s (minimum: ${MIN_PRICE_INTERVAL_SECONDS}s). Using minimum.`,
+      `exchange_rates_update_interval_seconds too low: ${mostro.exchange_rates_update_interval_seconds}s (minimum: ${MIN_PRICE_INTERVAL_SECONDS}s). Using minimum.`,
     );
   }
   // Order of 0.17.1's start_scheduler, then the port's additions.
@@ -75,4 +76,8 @@ export function registerJobs(scheduler: Scheduler, ctx: AppContext, deps: JobDep
   scheduler.every('prices', priceJobInterval(ctx.settings), () => updatePrices(ctx));
   scheduler.every('payout-reconcile', JOB_INTERVALS.payoutReconcile, () => reconcilePayoutsJob(ctx));
   scheduler.every('escrow-deadline', JOB_INTERVALS.escrowDeadline, () => guardEscrowDeadlines(ctx));
+  const bookSyncState = deps.bookSyncState ?? newBookSyncState();
+  scheduler.every('book-sync', JOB_INTERVALS.bookSync, async () => {
+    await republishChangedOrders(ctx, bookSyncState);
+  });
 }

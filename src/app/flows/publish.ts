@@ -1,4 +1,5 @@
 import type { AppContext } from '../../context.js';
+import { clearOrderChange } from '../../db/order-changes.js';
 import { casUpdateOrder } from '../../db/orders.js';
 import type { DisputeRow, OrderRow } from '../../db/types.js';
 import { buildDisputeEvent, buildOrderEvent, networkTagValue, publicStatusFor } from '../../nostr/events.js';
@@ -19,13 +20,18 @@ export function orderPublicStatus(o: Pick<OrderRow, 'kind' | 'status'>): string 
 
 /**
  * Publish the order's kind-38383 event if its status is publishable, then record the new event id
- * with a targeted UPDATE (only if the order still has that status). Relay problems never throw
+ * with a targeted UPDATE (only if the order still has that status) and clear the order's entry in
+ * the change log (db/order-changes.ts), which the republish job reads. Relay problems never throw
  * here: the outbox retries publication; a signing/queueing failure is logged with its cause and the
  * caller's state change stands (the next publish of the order replaces the event anyway).
  */
 export async function publishOrder(ctx: AppContext, o: OrderRow): Promise<void> {
   const status = orderPublicStatus(o);
-  if (status === null) return;
+  if (status === null) {
+    // Not a public status: nothing lags on relays for it (the order change log entry is done).
+    await clearOrderChange(ctx.db, o.id, o.status);
+    return;
+  }
   const rating = o.status === 'pending' ? await makerRating(ctx, o) : null;
   const now = ctx.clock.now();
   const template = buildOrderEvent({
@@ -45,6 +51,8 @@ export async function publishOrder(ctx: AppContext, o: OrderRow): Promise<void> 
     return;
   }
   await casUpdateOrder(ctx.db, o.id, { status: o.status }, { event_id: eventId });
+  // The event for this status is out: the order no longer lags (see db/order-changes.ts).
+  await clearOrderChange(ctx.db, o.id, o.status);
 }
 
 /** Publish the dispute's kind-38386 event (d = dispute id, s = dispute status, initiator tag). */

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { insertOrder } from '../../../../src/db/orders.js';
-import { expirePendingOrders } from '../../../../src/scheduler/jobs/expire-pending-orders.js';
+import { EXPIRE_BATCH, expirePendingOrders } from '../../../../src/scheduler/jobs/expire-pending-orders.js';
 import { makeOrder } from '../../../support/db.js';
 import { makeTestContext } from '../../../support/test-context.js';
 import { lastOrderEvent, reload, tag } from '../../../support/trade-fixtures.js';
@@ -55,5 +55,19 @@ void describe('expire pending orders (DAEMON §4.1, PROTOCOL §6.6)', () => {
     await Promise.all([held, job]);
     assert.equal((await reload(ctx, o.id)).status, 'waiting-buyer-invoice');
     assert.equal(ctx.outbox.published.length, 0);
+  });
+});
+
+void describe('expire pending orders: a backlog larger than one batch', () => {
+  void test('every due order expires in one run, each published once', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const n = EXPIRE_BATCH * 2 + 7;
+    for (let i = 0; i < n; i++) await insertOrder(ctx.db, makeOrder({ status: 'pending', expires_at: NOW - 1 - (i % 13) }));
+    await insertOrder(ctx.db, makeOrder({ status: 'pending', expires_at: NOW + 60 }));
+    await expirePendingOrders(ctx);
+    const rows = await ctx.db.selectFrom('orders').select(['status']).execute();
+    assert.equal(rows.filter((r) => r.status === 'expired').length, n);
+    assert.equal(rows.filter((r) => r.status === 'pending').length, 1);
+    assert.equal(ctx.outbox.eventsOfKind(38383).length, n);
   });
 });

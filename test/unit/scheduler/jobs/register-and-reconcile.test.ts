@@ -137,6 +137,7 @@ void describe('registerJobs', () => {
         { name: 'prices', seconds: 60 },
         { name: 'payout-reconcile', seconds: 60 },
         { name: 'escrow-deadline', seconds: 60 },
+        { name: 'book-sync', seconds: 60 },
       ],
     );
     assert.deepEqual(scheduler.list().map((j) => j.name), [...JOB_NAMES]);

@@ -1,0 +1,77 @@
+import { orderPublicStatus, publishOrder } from '../../app/flows/publish.js';
+import type { AppContext } from '../../context.js';
+import { clearOrderChange, getOrderChange, lastOrderChangeSeq, listOrderChanges } from '../../db/order-changes.js';
+import { getOrder } from '../../db/orders.js';
+
+/** Per-process state of the order-book republish job (create one with newBookSyncState()). */
+export interface BookSyncState {
+  /** Highest change number seen by the previous pass; only changes up to it are handled. */
+  watermark: number;
+}
+
+export function newBookSyncState(): BookSyncState {
+  return { watermark: 0 };
+}
+
+export interface BookSyncSummary {
+  /** kind-38383 events published again. */
+  republished: number;
+  /** Changes to a status that is not public (nothing to publish), or of deleted orders. */
+  cleared: number;
+  /** Changes handled meanwhile by their own path (or replaced by a newer change). */
+  skipped: number;
+}
+
+/** At most this many orders per pass (the next pass continues). */
+export const BOOK_SYNC_BATCH = 500;
+
+/**
+ * Job (every 60 s): republish the kind-38383 event of every order whose public event lags its DB
+ * status — a publication that failed to be signed/queued, or a process that stopped between the
+ * state change and the publication. The order change log (db/order-changes.ts) holds exactly those
+ * orders, so a pass costs what changed since the last publication, never the whole book (mostrod
+ * 0.18.3 re-sent the whole pending book hourly; 0.18.5 removed that for the traffic and the reset
+ * `created_at` it caused).
+ *
+ * A change is handled only once a whole pass has gone by since it was written (the watermark), so
+ * the path that made it has had time to publish it itself; the first pass after a start only
+ * records the watermark. Each order is handled under its lock and only if its change row is still
+ * the listed one.
+ */
+export async function republishChangedOrders(ctx: AppContext, state: BookSyncState): Promise<BookSyncSummary> {
+  const summary: BookSyncSummary = { republished: 0, cleared: 0, skipped: 0 };
+  const upTo = state.watermark;
+  state.watermark = await lastOrderChangeSeq(ctx.db);
+  if (upTo === 0) return summary;
+  const changes = await listOrderChanges(ctx.db, upTo, BOOK_SYNC_BATCH);
+  for (const listed of changes) {
+    try {
+      await ctx.locks.run(`order:${listed.order_id}`, async () => {
+        const current = await getOrderChange(ctx.db, listed.order_id);
+        if (current === undefined || current.seq !== listed.seq) {
+          summary.skipped += 1;
+          return;
+        }
+        const o = await getOrder(ctx.db, listed.order_id);
+        if (o === undefined) {
+          // A trigger deletes the change of a deleted order; only an edit without triggers gets here.
+          await clearOrderChange(ctx.db, listed.order_id, current.status);
+          summary.cleared += 1;
+          return;
+        }
+        await publishOrder(ctx, o);
+        // Status edited with triggers off (row not replaced): the event just published is current.
+        if (o.status !== current.status) await clearOrderChange(ctx.db, o.id, current.status);
+        if ((await getOrderChange(ctx.db, o.id)) !== undefined) return; // not published: next pass
+        if (orderPublicStatus(o) === null) summary.cleared += 1;
+        else summary.republished += 1;
+      });
+    } catch (err) {
+      ctx.logger.error({ err, orderId: listed.order_id }, 'republishing a changed order failed');
+    }
+  }
+  if (summary.republished > 0 || summary.cleared > 0) {
+    ctx.logger.info(summary, 'order book: lagging order events republished');
+  }
+  return summary;
+}
