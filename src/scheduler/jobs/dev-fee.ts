@@ -10,6 +10,12 @@
  * reconciliation) runs under one lock, so two passes never interleave.
  *
  * Differences from 0.17.1 (docs/COMPATIBILITY.md):
+ *  - Only for escrows LND reports SETTLED (issue 12, defect 3): release and admin-settle write
+ *    `settled-hold-invoice` BEFORE SettleInvoice, so the status alone does not prove the trade's
+ *    sats were collected. Each new payment first looks the order's hold invoice up in LND; an
+ *    order without a hold invoice hash, or whose escrow LND reports anything but SETTLED (still
+ *    held, canceled, unknown to LND), is not claimed or paid — it is reported (once per process
+ *    and state) and asked about again next cycle.
  *  - Q22: the audit event is published whenever the row flips dev_fee_paid 0 → 1 (by
  *    compare-and-set), whichever path confirmed the payment — including the recovered/timeout path
  *    that published nothing in 0.17.1 — so there is exactly one per paid order.
@@ -56,10 +62,12 @@ export interface DevFeeState {
   confirmed: Set<string>;
   /** Payment hash → when this process recorded it (its payment may still be on its way to LND). */
   recordedAt: Map<string, number>;
+  /** Order id → escrow state last reported as "not settled, dev fee not payable" (to log once per state). */
+  unsettled: Map<string, string>;
 }
 
 export function newDevFeeState(): DevFeeState {
-  return { confirmed: new Set(), recordedAt: new Map() };
+  return { confirmed: new Set(), recordedAt: new Map(), unsettled: new Map() };
 }
 
 export interface DevFeeOptions {
@@ -272,8 +280,41 @@ async function payNew(ctx: AppContext, state: DevFeeState): Promise<void> {
   }
 }
 
+/**
+ * Whether LND reports the order's escrow (hold invoice) SETTLED — the only proof that the trade's
+ * sats, and so Mostro's fee, were collected. Anything else is reported once per process and state.
+ */
+async function escrowSettled(ctx: AppContext, state: DevFeeState, o: OrderRow): Promise<boolean> {
+  const log = ctx.logger.child({ orderId: o.id, flow: 'dev-fee' });
+  let escrow: string;
+  if (o.hash === null || o.hash === '') {
+    escrow = 'no-hold-invoice';
+  } else {
+    try {
+      escrow = (await ctx.lightning.lookupInvoice(o.hash))?.state ?? 'unknown-to-lnd';
+    } catch (err) {
+      log.warn({ err, hash: o.hash }, 'escrow lookup failed; dev fee left for the next cycle');
+      return false;
+    }
+  }
+  if (escrow === 'settled') {
+    state.unsettled.delete(o.id);
+    return true;
+  }
+  if (state.unsettled.get(o.id) !== escrow) {
+    state.unsettled.set(o.id, escrow);
+    log.warn(
+      { hash: o.hash, status: o.status, escrow },
+      'order is marked settled but LND does not report its escrow SETTLED; dev fee not paid',
+    );
+  }
+  return false;
+}
+
 async function payOne(ctx: AppContext, state: DevFeeState, o: OrderRow): Promise<void> {
   const log = ctx.logger.child({ orderId: o.id, flow: 'dev-fee' });
+  // 0. Only for an escrow LND reports SETTLED (issue 12, defect 3).
+  if (!(await escrowSettled(ctx, state, o))) return;
   const marker = newClaimMarker(ctx.clock.now());
   if (!(await claimDevFee(ctx.db, o.id, marker))) {
     log.debug('dev fee already claimed or no longer payable');

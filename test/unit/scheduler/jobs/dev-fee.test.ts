@@ -1,8 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Event } from 'nostr-tools/pure';
+import { release } from '../../../../src/app/handlers/release.js';
 import { KeyedLock } from '../../../../src/app/locks.js';
+import { reconcilePayouts } from '../../../../src/app/flows/payout.js';
 import { TaskTracker, type AppContext } from '../../../../src/context.js';
 import { insertOrder } from '../../../../src/db/orders.js';
 import type { OrderRow } from '../../../../src/db/types.js';
@@ -16,10 +18,11 @@ import {
   reconcileDevFees,
 } from '../../../../src/scheduler/jobs/dev-fee.js';
 import { makeOrder } from '../../../support/db.js';
-import type { FakeLightning } from '../../../support/fake-lightning.js';
+import { FakeLightning } from '../../../support/fake-lightning.js';
 import { MemoryOutbox } from '../../../support/memory-outbox.js';
 import { makeTestContext, type TestContext } from '../../../support/test-context.js';
-import { reload, tag } from '../../../support/trade-fixtures.js';
+import { reload, req, tag } from '../../../support/trade-fixtures.js';
+import { escrowedTrade } from '../../app/trade-b-fixture.js';
 
 const NOW = 1_700_000_000;
 const DEV_FEE = 20;
@@ -58,8 +61,21 @@ async function setup(opts: Parameters<typeof makeTestContext>[0] = {}): Promise<
   return { t, resolver, app: { ...t, lnurl: resolver } };
 }
 
+/**
+ * A finished trade owing a dev fee. Unless `fields` sets `hash`, its escrow is a hold invoice LND
+ * reports SETTLED (the dev fee is only ever paid for those).
+ */
 async function payable(ctx: TestContext, fields: Partial<OrderRow> = {}): Promise<OrderRow> {
-  const o = makeOrder({ status: 'success', amount: 10_000, fee: 30, dev_fee: DEV_FEE, ...fields });
+  let escrow: Partial<OrderRow> = {};
+  if (!('hash' in fields)) {
+    const preimage = randomBytes(32);
+    const hash = createHash('sha256').update(preimage).digest('hex');
+    await ctx.lightning.addHoldInvoice({ hash, amountSats: 10_030, memo: 'escrow', cltvExpiry: 144, expirySeconds: 3600 });
+    ctx.lightning.pay(hash);
+    await ctx.lightning.settleHoldInvoice(preimage.toString('hex'));
+    escrow = { hash, preimage: preimage.toString('hex') };
+  }
+  const o = makeOrder({ status: 'success', amount: 10_000, fee: 30, dev_fee: DEV_FEE, ...escrow, ...fields });
   await insertOrder(ctx.db, o);
   return o;
 }
@@ -302,5 +318,101 @@ void describe('dev fee job (DAEMON §4.6, HANDLERS §5.4)', () => {
     assert.equal(audits(t.outbox).length, 1);
     assert.equal(resolver.resolutions.length, 0, 'no new payment started by the reconciliation');
     assert.equal((await reload(t, o.id)).dev_fee_payment_hash, null);
+  });
+});
+
+/** FakeLightning whose SettleInvoice, once armed, waits until the test lets it reach the node. */
+class SlowSettleLightning extends FakeLightning {
+  private gate: { entered: boolean; go: Promise<void>; open: () => void } | null = null;
+
+  holdSettle(): { readonly entered: boolean; open: () => void } {
+    let open!: () => void;
+    const go = new Promise<void>((r) => {
+      open = r;
+    });
+    const gate = { entered: false, go, open };
+    this.gate = gate;
+    return {
+      get entered() {
+        return gate.entered;
+      },
+      open,
+    };
+  }
+
+  override async settleHoldInvoice(preimageHex: string): Promise<void> {
+    const gate = this.gate;
+    if (gate !== null) {
+      this.gate = null;
+      gate.entered = true;
+      await gate.go;
+    }
+    return super.settleHoldInvoice(preimageHex);
+  }
+}
+
+void describe('issue 12 defect 3: the dev fee is paid only for escrows LND reports SETTLED', () => {
+  void test('release claimed settled-hold-invoice, SettleInvoice fails (HTLC canceled meanwhile) → no dev fee, ever', async () => {
+    const base = await makeTestContext({ now: NOW });
+    const ln = new SlowSettleLightning();
+    const t: TestContext = { ...base, lightning: ln };
+    const resolver = new FreshInvoiceResolver(ln);
+    const app: AppContext = { ...t, lnurl: resolver };
+    const trade = await escrowedTrade(t, { status: 'fiat-sent', order: { dev_fee: DEV_FEE } });
+
+    // The seller releases: the order is claimed settled-hold-invoice, the settle is on its way.
+    const gate = ln.holdSettle();
+    const releasing = release(t, req('release', { id: trade.order.id, requestId: 1n }), trade.seller.inbound).then(
+      () => 'released',
+      (err: unknown) => (err as Error).name,
+    );
+    await waitFor(() => gate.entered);
+    assert.equal((await reload(t, trade.order.id)).status, 'settled-hold-invoice');
+
+    // The dev-fee job runs in that window.
+    await payDevFees(app, { state: newDevFeeState() });
+    assert.equal(ln.payments.length, 0, 'not paid while the escrow is only held');
+    assert.equal(resolver.resolutions.length, 0);
+
+    // The HTLC is canceled before the settle reaches LND: the settle fails, the release is reverted.
+    ln.cancelByNode(trade.hash);
+    gate.open();
+    assert.equal(await releasing, 'CantDoError');
+    t.clock.advance(60);
+    await payDevFees(app, { state: newDevFeeState() });
+    const row = await reload(t, trade.order.id);
+    assert.deepEqual([row.dev_fee_paid, row.dev_fee_payment_hash], [0, null]);
+    assert.equal(ln.payments.length, 0);
+    assert.equal(audits(t.outbox).length, 0);
+  });
+
+  void test('crash between the release claim and SettleInvoice, escrow later canceled by LND → no dev fee', async () => {
+    const { t, app, resolver } = await setup();
+    const trade = await escrowedTrade(t, { status: 'settled-hold-invoice', escrow: 'accepted', order: { dev_fee: DEV_FEE } });
+    await payDevFees(app, { state: newDevFeeState() });
+    assert.equal(t.lightning.payments.length, 0, 'escrow still held: not paid');
+    t.lightning.cancelByNode(trade.hash);
+    await reconcilePayouts(t); // cannot settle a canceled escrow
+    t.clock.advance(60);
+    await payDevFees(app, { state: newDevFeeState() });
+    assert.equal(t.lightning.payments.length, 0);
+    assert.equal(resolver.resolutions.length, 0);
+    assert.equal((await reload(t, trade.order.id)).dev_fee_paid, 0);
+  });
+
+  void test('an order whose hold invoice LND does not know, or without one, is not paid; once LND settles the escrow it is', async () => {
+    const { t, app } = await setup();
+    const unknown = await payable(t, { hash: randomBytes(32).toString('hex') });
+    const none = await payable(t, { hash: null });
+    const held = await escrowedTrade(t, { status: 'settled-hold-invoice', escrow: 'accepted', order: { dev_fee: DEV_FEE } });
+    await payDevFees(app, { state: newDevFeeState() });
+    assert.equal(t.lightning.payments.length, 0);
+    for (const id of [unknown.id, none.id, held.order.id]) assert.equal((await reload(t, id)).dev_fee_payment_hash, null);
+
+    await t.lightning.settleHoldInvoice(held.preimage);
+    t.clock.advance(60);
+    await payDevFees(app, { state: newDevFeeState() });
+    assert.equal(t.lightning.payments.length, 1);
+    assert.equal((await reload(t, held.order.id)).dev_fee_paid, 1);
   });
 });
