@@ -59,6 +59,7 @@ export function buildDirectMessage(message: Message, recipient: string, nodeSk: 
 }
 
 export interface DirectRequestOptions {
+  /** Sent with version 2, as mostro-core ≥ 0.13 builds it. */
   message: Message;
   /** Trade key: authors and signs the event, signs the message (reputation mode). */
   tradeSk: Uint8Array;
@@ -85,7 +86,9 @@ export function buildDirectRequest(o: DirectRequestOptions): NostrEvent {
   const identitySk = o.identitySk ?? o.tradeSk;
   const identityPk = getPublicKey(identitySk);
   const fullPrivacy = identityPk === tradePk;
-  const json = serializeMessage(o.message);
+  // mostro-core ≥ 0.13 stamps every message it builds with PROTOCOL_VER = 2.
+  const message = withVersion(o.message, PROTOCOL_VERSION_V2);
+  const json = serializeMessage(message);
   const sig =
     o.signature === undefined || o.signature === 'auto'
       ? fullPrivacy
@@ -98,7 +101,7 @@ export function buildDirectRequest(o: DirectRequestOptions): NostrEvent {
         ? null
         : { pubkey: identityPk, signature: schnorrSign(sha256(identityProofPayload(tradePk, json)), identitySk) }
       : o.identityProof;
-  const plaintext = o.rawContent ?? serializeDirectContent(o.message, sig, proof);
+  const plaintext = o.rawContent ?? serializeDirectContent(message, sig, proof);
   const tags: string[][] = [['p', o.pTag ?? o.recipient]];
   if (o.expiration !== undefined) tags.push(['expiration', String(o.expiration)]);
   const unsigned: UnsignedEvent = {

@@ -1,0 +1,261 @@
+/**
+ * Protocol v2 (kind 14) through the one intake pipeline: accepted requests reach the handler
+ * exactly like gift-wrapped ones; hostile input is dropped before any handler, counted, and the
+ * intake keeps serving. Real SQLite (users, transports), real crypto.
+ */
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import type { Inbound } from '../../../src/app/inbound.js';
+import type { Settings } from '../../../src/config/types.js';
+import { conversationKey } from '../../../src/crypto/conversation-key.js';
+import { finalizeEvent, type NostrEvent } from '../../../src/crypto/event.js';
+import { generateSecretKey, getPublicKey, schnorrSign, sha256 } from '../../../src/crypto/secp.js';
+import { closeDatabase, type Db } from '../../../src/db/database.js';
+import { dbTradeIndexStore } from '../../../src/db/trade-index-store.js';
+import { getKeyTransport } from '../../../src/db/transports.js';
+import { getUser, insertUser } from '../../../src/db/users.js';
+import { ActiveKeys } from '../../../src/nostr/active-keys.js';
+import { buildDirectRequest, type DirectRequestOptions } from '../../../src/nostr/direct-message.js';
+import { wrapRequest } from '../../../src/nostr/gift-wrap.js';
+import { Intake } from '../../../src/nostr/intake.js';
+import { nip44Encrypt } from '../../../src/nostr/nip44.js';
+import { leadingZeroBits } from '../../../src/nostr/pow.js';
+import { TransportRegistry } from '../../../src/nostr/transport-registry.js';
+import { identityProofPayload, serializeDirectContent } from '../../../src/protocol/direct.js';
+import { serializeMessage } from '../../../src/protocol/serialize.js';
+import type { Message } from '../../../src/protocol/types.js';
+import { testDb } from '../../support/db.js';
+import { FakeClock } from '../../support/fake-clock.js';
+import { MemoryOutbox } from '../../support/memory-outbox.js';
+import { testSettings } from '../../support/test-context.js';
+import { req } from '../../support/trade-fixtures.js';
+
+const NOW = 1_700_000_000;
+const ORDER_ID = 'ede61c96-4c13-4519-bf3a-dcf7f1e9d842';
+const node = generateSecretKey();
+const nodePk = getPublicKey(node);
+const logger = pino({ level: 'silent' });
+const dbs: Db[] = [];
+after(async () => {
+  for (const db of dbs) await closeDatabase(db);
+});
+
+async function setup(mostro: Partial<Settings['mostro']> = {}) {
+  const db = await testDb();
+  dbs.push(db);
+  const settings = testSettings({ mostro: { transport: 'both', ...mostro } });
+  const clock = new FakeClock(NOW);
+  const outbox = new MemoryOutbox(node, clock);
+  const transports = new TransportRegistry(db, settings, logger);
+  const known = new ActiveKeys(db, [nodePk]);
+  await known.reload();
+  const dispatched: Array<{ message: Message; inbound: Inbound }> = [];
+  const intake = new Intake({
+    keys: { secretKey: node, pubkey: nodePk },
+    settings,
+    clock,
+    logger,
+    tradeIndexStore: dbTradeIndexStore(db),
+    outbox,
+    knownSenders: known,
+    transports,
+    dispatch: async (message, inbound) => {
+      dispatched.push({ message, inbound });
+    },
+  });
+  return { db, clock, outbox, intake, dispatched, transports, known, settings };
+}
+
+function direct(message: Message, o: Partial<DirectRequestOptions> = {}): NostrEvent {
+  return buildDirectRequest({ message, tradeSk: generateSecretKey(), identitySk: generateSecretKey(), recipient: nodePk, now: NOW, ...o });
+}
+
+const takeSell = (tradeIndex: bigint | null = 1n) => req('take-sell', { id: ORDER_ID, requestId: 7n, tradeIndex });
+const fiatSent = () => req('fiat-sent', { id: ORDER_ID, requestId: 9n });
+
+void describe('intake v2: accepted requests', () => {
+  void test('reputation mode: identity from the proof, trade key = author; recorded as nip44, persisted; known at once', async () => {
+    const { intake, dispatched, db, transports, known } = await setup();
+    const identity = generateSecretKey();
+    const trade = generateSecretKey();
+    const ev = direct(takeSell(3n), { identitySk: identity, tradeSk: trade });
+    assert.equal(ev.kind, 14);
+    assert.equal(ev.pubkey, getPublicKey(trade));
+    const v = await intake.handle(ev);
+    assert.ok(v.ok, JSON.stringify(!v.ok && v));
+    assert.equal(v.transport, 'nip44');
+    assert.deepEqual(dispatched[0]!.inbound, {
+      identity: getPublicKey(identity),
+      tradeKey: getPublicKey(trade),
+      createdAt: NOW,
+      eventId: ev.id,
+      fullPrivacy: false,
+    });
+    assert.equal(dispatched[0]!.message.kind.version, 2);
+    assert.equal((await getUser(db, getPublicKey(identity)))?.last_trade_index, 3);
+    assert.equal(transports.transportOf(getPublicKey(trade)), 'nip44');
+    assert.equal(await getKeyTransport(db, getPublicKey(trade)), 'nip44');
+    assert.ok(known.has(getPublicKey(trade)));
+    assert.deepEqual(intake.counters(), { dispatched: 1 });
+  });
+
+  void test('full privacy: no proof, no trade_sig → identity = trade key', async () => {
+    const { intake, dispatched } = await setup();
+    const trade = generateSecretKey();
+    const v = await intake.handle(buildDirectRequest({ message: takeSell(null), tradeSk: trade, recipient: nodePk, now: NOW }));
+    assert.ok(v.ok, JSON.stringify(!v.ok && v));
+    assert.equal(dispatched[0]!.inbound.fullPrivacy, true);
+    assert.equal(dispatched[0]!.inbound.identity, getPublicKey(trade));
+  });
+
+  void test('the handler sees the same Message and Inbound from a gift wrap and from a kind 14', async () => {
+    const { intake, dispatched } = await setup();
+    const identity = generateSecretKey();
+    const m = req('orders', { payload: { ids: [ORDER_ID] }, requestId: 4n });
+    const t1 = generateSecretKey();
+    const t2 = generateSecretKey();
+    assert.ok((await intake.handle(wrapRequest({ message: m, tradeSk: t1, identitySk: identity, recipient: nodePk, now: NOW }))).ok);
+    assert.ok((await intake.handle(direct(m, { tradeSk: t2, identitySk: identity }))).ok);
+    const [a, b] = dispatched;
+    // only the version field tells them apart (1 vs 2, as each client stamps it); no handler reads it
+    assert.equal(a!.message.kind.version, 1);
+    assert.equal(b!.message.kind.version, 2);
+    assert.deepEqual(a!.message, { ...b!.message, kind: { ...b!.message.kind, version: 1 } });
+    assert.deepEqual({ ...a!.inbound, tradeKey: '', eventId: '' }, { ...b!.inbound, tradeKey: '', eventId: '' });
+  });
+
+  void test('a key switching transport is answered on the new one', async () => {
+    const { intake, transports, db } = await setup();
+    const trade = generateSecretKey();
+    const pk = getPublicKey(trade);
+    assert.equal(transports.transportOf(pk), 'gift-wrap', 'never seen → gift wrap');
+    assert.ok((await intake.handle(buildDirectRequest({ message: fiatSent(), tradeSk: trade, recipient: nodePk, now: NOW }))).ok);
+    assert.equal(transports.transportOf(pk), 'nip44');
+    assert.ok((await intake.handle(wrapRequest({ message: fiatSent(), tradeSk: trade, recipient: nodePk, now: NOW }))).ok);
+    assert.equal(transports.transportOf(pk), 'gift-wrap');
+    assert.equal(await getKeyTransport(db, pk), 'gift-wrap');
+    // a new registry over the same database (a restart) remembers it
+    const again = new TransportRegistry(db, testSettings({ mostro: { transport: 'both' } }), logger);
+    await again.load();
+    assert.equal(again.transportOf(pk), 'gift-wrap');
+  });
+
+  void test('stale trade index on v2: invalid_trade_index reply to the trade key, which is now a nip44 key', async () => {
+    const { intake, db, outbox, transports } = await setup();
+    const identity = generateSecretKey();
+    await insertUser(db, { pubkey: getPublicKey(identity), last_trade_index: 5, created_at: NOW });
+    const trade = generateSecretKey();
+    const v = await intake.handle(direct(takeSell(5n), { identitySk: identity, tradeSk: trade }));
+    assert.equal(!v.ok && v.reason, 'trade-index');
+    assert.deepEqual(outbox.sent.map((s) => [s.to, s.message.kind.payload]), [[getPublicKey(trade), { cant_do: 'invalid_trade_index' }]]);
+    assert.equal(transports.transportOf(getPublicKey(trade)), 'nip44');
+  });
+});
+
+void describe('intake v2: hostile input is dropped before any handler, counted, and the intake keeps serving', () => {
+  async function expectDrop(events: unknown[], reason: string, mostro: Partial<Settings['mostro']> = {}) {
+    const s = await setup(mostro);
+    for (const e of events) {
+      const v = await s.intake.handle(e);
+      assert.equal(v.ok ? 'ok' : v.reason, reason, JSON.stringify(!v.ok && v.detail));
+    }
+    assert.equal(s.dispatched.length, 0);
+    assert.equal(s.intake.counters()[reason], events.length);
+    // still serving
+    assert.ok((await s.intake.handle(buildDirectRequest({ message: fiatSent(), tradeSk: generateSecretKey(), recipient: nodePk, now: NOW, pow: mostro.pow_first_contact ?? 0 }))).ok);
+    return s;
+  }
+
+  void test('bad event signature / id', async () => {
+    const ev = direct(takeSell());
+    const other = direct(takeSell());
+    await expectDrop([{ ...ev, sig: other.sig }, { ...ev, content: other.content }], 'signature');
+  });
+
+  void test('replay of an accepted event', async () => {
+    const s = await setup();
+    const ev = direct(fiatSent());
+    assert.ok((await s.intake.handle(ev)).ok);
+    const v = await s.intake.handle({ ...ev });
+    assert.equal(!v.ok && v.reason, 'duplicate');
+    assert.equal(s.dispatched.length, 1);
+  });
+
+  void test('wrong p (or none)', async () => {
+    const stranger = getPublicKey(generateSecretKey());
+    const trade = generateSecretKey();
+    const noP = finalizeEvent({ kind: 14, created_at: NOW, tags: [], content: direct(fiatSent(), { tradeSk: trade }).content }, trade);
+    await expectDrop([direct(fiatSent(), { pTag: stranger }), noP], 'recipient');
+  });
+
+  void test('undecryptable content: encrypted to another key, or not NIP-44 at all', async () => {
+    const trade = generateSecretKey();
+    const toOther = nip44Encrypt(serializeDirectContent(fiatSent(), null, null), conversationKey(trade, getPublicKey(generateSecretKey())));
+    const ev1 = finalizeEvent({ kind: 14, created_at: NOW, tags: [['p', nodePk]], content: toOther }, trade);
+    const ev2 = finalizeEvent({ kind: 14, created_at: NOW, tags: [['p', nodePk]], content: 'hello' }, trade);
+    await expectDrop([ev1, ev2], 'unwrap');
+  });
+
+  void test('bad tuple shapes', async () => {
+    const m = serializeMessage(fiatSent());
+    const shapes = [
+      `[${m},null]`, // v1's 2-tuple
+      `[${m},null,null,null]`,
+      `{"order":1}`,
+      `[${m},"nothex",null]`,
+      `[${m},null,["abc","def"]]`,
+      `[${m},null,"${'a'.repeat(64)}"]`,
+      `[{"order":{"version":2,"action":"no-such-action"}},null,null]`,
+      'not json',
+    ];
+    await expectDrop(shapes.map((rawContent) => direct(fiatSent(), { rawContent })), 'parse');
+  });
+
+  void test('trade_sig missing while identity ≠ author; trade_sig by another key', async () => {
+    const foreign = schnorrSign(sha256(serializeMessage(fiatSent())), generateSecretKey());
+    await expectDrop([direct(fiatSent(), { signature: null }), direct(fiatSent(), { signature: foreign })], 'tuple-signature');
+  });
+
+  void test('identity proof grafted from another trade key, or over another message', async () => {
+    const identity = generateSecretKey();
+    const victimTrade = getPublicKey(generateSecretKey());
+    const json = serializeMessage(fiatSent());
+    const grafted = { pubkey: getPublicKey(identity), signature: schnorrSign(sha256(identityProofPayload(victimTrade, json)), identity) };
+    const attacker = generateSecretKey();
+    const wrongMsg = { pubkey: getPublicKey(identity), signature: schnorrSign(sha256(identityProofPayload(getPublicKey(attacker), 'other')), identity) };
+    await expectDrop(
+      [direct(fiatSent(), { tradeSk: attacker, identityProof: grafted }), direct(fiatSent(), { tradeSk: attacker, identityProof: wrongMsg })],
+      'identity-proof',
+    );
+  });
+
+  void test('first contact without enough PoW; a known key needs only pow', async () => {
+    let weak = direct(fiatSent());
+    while (leadingZeroBits(weak.id) >= 8) weak = direct(fiatSent());
+    const s = await expectDrop([weak], 'first-contact-pow', { pow_first_contact: 8 });
+    // an accepted (first-contact) key is recognised at once: its follow-up needs no extra PoW
+    const trade = generateSecretKey();
+    assert.ok((await s.intake.handle(buildDirectRequest({ message: fiatSent(), tradeSk: trade, recipient: nodePk, now: NOW, pow: 8 }))).ok);
+    let follow = buildDirectRequest({ message: takeSell(null), tradeSk: trade, recipient: nodePk, now: NOW });
+    while (leadingZeroBits(follow.id) >= 8) follow = buildDirectRequest({ message: takeSell(null), tradeSk: trade, recipient: nodePk, now: NOW });
+    assert.ok((await s.intake.handle(follow)).ok);
+    // the node key (admin) is always known
+    let admin = buildDirectRequest({ message: fiatSent(), tradeSk: node, recipient: nodePk, now: NOW });
+    while (leadingZeroBits(admin.id) >= 8) admin = buildDirectRequest({ message: fiatSent(), tradeSk: node, recipient: nodePk, now: NOW });
+    assert.ok((await s.intake.handle(admin)).ok);
+  });
+
+  void test('stale or far-future events', async () => {
+    await expectDrop([direct(fiatSent(), { now: NOW - 11 }), direct(fiatSent(), { now: NOW + 301 })], 'stale');
+  });
+
+  void test('kind 14 on a gift-wrap-only node; kind 1059 on a nip44-only node', async () => {
+    const s = await setup({ transport: 'gift-wrap' });
+    const v = await s.intake.handle(direct(fiatSent()));
+    assert.equal(!v.ok && v.reason, 'kind');
+    const s2 = await setup({ transport: 'nip44' });
+    const v2 = await s2.intake.handle(wrapRequest({ message: fiatSent(), tradeSk: generateSecretKey(), recipient: nodePk, now: NOW }));
+    assert.equal(!v2.ok && v2.reason, 'kind');
+  });
+});
