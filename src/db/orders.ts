@@ -67,6 +67,8 @@ export function orderFromDb(r: Selectable<OrdersTable>): OrderRow {
     dev_fee_payment_hash: r.dev_fee_payment_hash,
     payout_payment_hash: r.payout_payment_hash ?? null,
     payout_claimed_at: r.payout_claimed_at ?? null,
+    payout_claim_seq: r.payout_claim_seq ?? 0,
+    payout_lost_success_hash: r.payout_lost_success_hash ?? null,
   };
 }
 
@@ -142,6 +144,8 @@ export function newOrderRow(fields: NewOrderFields): OrderRow {
     dev_fee_payment_hash: null,
     payout_payment_hash: null,
     payout_claimed_at: null,
+    payout_claim_seq: 0,
+    payout_lost_success_hash: null,
     ...fields,
   };
 }
@@ -257,6 +261,15 @@ export async function findOpenEscrows(ex: Executor): Promise<OrderRow[]> {
 /** Failed buyer payouts to retry: `failed_payment = 1 AND status = 'settled-hold-invoice'`. */
 export async function findFailedPayouts(ex: Executor): Promise<OrderRow[]> {
   return findOrders(ex, { failed_payment: 1, status: 'settled-hold-invoice' });
+}
+
+/**
+ * Orders carrying a lost payout success (`payout_lost_success_hash` set): LND reported a payout of
+ * theirs SUCCEEDED that could not complete the order. For operators, metrics and alerts.
+ */
+export async function findPayoutLostSuccesses(ex: Executor): Promise<OrderRow[]> {
+  const rows = await ex.selectFrom('orders').selectAll().where('payout_lost_success_hash', 'is not', null).execute();
+  return rows.map(orderFromDb);
 }
 
 /**

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { pino, type Logger } from 'pino';
 import { addInvoice } from '../../../../src/app/handlers/add-invoice.js';
 import { attemptPayout, reconcilePayouts, retryFailedPayouts, startPayout } from '../../../../src/app/flows/payout.js';
-import { casUpdateOrder } from '../../../../src/db/orders.js';
+import { casUpdateOrder, findPayoutLostSuccesses } from '../../../../src/db/orders.js';
 import type { PaymentResult } from '../../../../src/lightning/backend.js';
 import { FakeLightning } from '../../../support/fake-lightning.js';
 import { makeTestContext, signedInvoice, type TestContext, type TestContextOverrides } from '../../../support/test-context.js';
@@ -209,6 +209,7 @@ void describe('defect 1: LND SUCCEEDED always completes the order, and a lost su
     assert.equal(await attempt, 'lost-success');
     const o = await reload(ctx, t.order.id);
     assert.deepEqual([o.status, o.payout_payment_hash, o.payout_lost_success_hash], ['success', other, H]);
+    assert.deepEqual((await findPayoutLostSuccesses(ctx.db)).map((x) => x.id), [t.order.id], 'listed for operators');
     const critical = lines.filter((l) => l.level >= 50 && l.orderId === t.order.id && l.hash === H);
     assert.ok(critical.length >= 1, 'logged at error with the order id and the hash');
     assert.match(critical[0]!.msg, /paid twice/);
