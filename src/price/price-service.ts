@@ -96,6 +96,11 @@ export class MultiSourcePriceService implements PriceService {
     return { price: a.price, fetchedAt: a.asOf, sources: a.sources };
   }
 
+  isStale(fiatCode: string): boolean {
+    const a = this.cache.get(fiatCode.toUpperCase());
+    return a !== undefined && this.o.clock.now() - a.asOf > this.o.maxStalenessSeconds;
+  }
+
   async refresh(): Promise<number> {
     const started = this.o.clock.now();
     const polled: SourceState[] = [];

@@ -100,6 +100,11 @@ export interface PriceStatus {
 export interface PriceService {
   /** Cached price for a fiat code, or null if unknown or older than the staleness limit. No I/O. */
   price(fiatCode: string): CachedPrice | null;
+  /**
+   * True when the currency HAD a price that is now older than the staleness limit (as opposed to
+   * never priced). Optional: a service without it only ever reports "no price".
+   */
+  isStale?(fiatCode: string): boolean;
   /** Poll the providers and update the cache; resolves with the number of currencies refreshed. */
   refresh(): Promise<number>;
   /** Rates to publish as kind 30078 (the last refresh), or null before any. */

@@ -108,6 +108,9 @@ export const CANT_DO_REASONS = [
   'pending_order_exists',
   'invalid_fiat_currency',
   'too_many_requests',
+  // mostro-core ≥ 0.13.1 (upstream 0.18): only ever reaches protocol-v2 clients; the outbox turns it
+  // into `invalid_amount` for 0.8-era clients (protocol/v1-compat.ts).
+  'price_too_stale',
 ] as const;
 export type CantDoReason = (typeof CANT_DO_REASONS)[number];
 

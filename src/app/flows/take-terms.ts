@@ -6,6 +6,7 @@ import type { Executor } from '../../db/database.js';
 import { getUser, setLastTradeIndex } from '../../db/users.js';
 import type { OrderRow } from '../../db/types.js';
 import { CantDoError, SilentError } from '../../errors.js';
+import { freshPrice } from '../../price/fresh-price.js';
 import { devFee, marketQuoteSats, mostroFee } from '../../price/quote.js';
 import type { Message } from '../../protocol/types.js';
 import type { AppContext } from '../../context.js';
@@ -90,7 +91,7 @@ export interface TakeAmounts {
 
 /**
  * Amounts at take time (HANDLERS.md §3.1–§3.2). Market orders (amount 0) are quoted from the
- * CACHED price with the premium; a missing or stale price → invalid_amount (0.17.1 was silent and
+ * CACHED price with the premium; a missing price → invalid_amount, a stale one → price_too_stale (invalid_amount for 0.8-era clients; 0.17.1 was silent and
  * called the price API synchronously). Deviation (HQ-26): a market take whose sats fall outside
  * [min_payment_amount, max_order_amount] is refused with out_of_range_sats_amount.
  * Fixed orders keep amount and fee; the dev fee is computed for both.
@@ -99,9 +100,7 @@ export function takeAmounts(ctx: AppContext, o: OrderRow, fiatAmount: number): T
   const { fee: feeFraction, dev_fee_percentage: pct, min_payment_amount: min, max_order_amount: max } =
     ctx.settings.mostro;
   if (o.amount !== 0) return { amount: o.amount, fee: o.fee, dev_fee: devFee(o.fee, pct) };
-  const cached = ctx.prices.price(o.fiat_code);
-  if (cached === null) throw new CantDoError('invalid_amount', `no fresh price for ${o.fiat_code}`);
-  const amount = marketQuoteSats(fiatAmount, cached.price, o.premium);
+  const amount = marketQuoteSats(fiatAmount, freshPrice(ctx.prices, o.fiat_code).price, o.premium);
   if (!Number.isFinite(amount) || amount < min || amount > max) {
     throw new CantDoError('out_of_range_sats_amount', `market amount ${amount} sats outside [${min}, ${max}]`);
   }

@@ -4,6 +4,7 @@ import { insertOrder } from '../../db/orders.js';
 import type { OrderRow } from '../../db/types.js';
 import { CantDoError } from '../../errors.js';
 import { validateBuyerInvoice } from '../../lightning/invoice.js';
+import { freshPrice } from '../../price/fresh-price.js';
 import { creationQuoteSats, mostroFee } from '../../price/quote.js';
 import { buildMessage } from '../../protocol/build.js';
 import type { SmallOrder } from '../../protocol/types.js';
@@ -30,10 +31,9 @@ function checkQuote(ctx: AppContext, sats: number): void {
 /** Sats of a fiat amount at creation: the fixed amount, or the cached price without premium. */
 function creationSats(ctx: AppContext, so: SmallOrder, amount: number, fiat: number): number {
   if (amount !== 0) return amount;
-  const cached = ctx.prices.price(so.fiat_code);
-  // 0.17.1: missing cached price → silence. Here: a refusal the maker can act on (documented).
-  if (cached === null) throw new CantDoError('invalid_amount', `no fresh price for ${so.fiat_code}`);
-  return creationQuoteSats(fiat, cached.price);
+  // 0.17.1: missing cached price → silence. Here: a refusal the maker can act on (documented):
+  // invalid_amount, or price_too_stale for a protocol-v2 client when the price is too old.
+  return creationQuoteSats(fiat, freshPrice(ctx.prices, so.fiat_code).price);
 }
 
 /**

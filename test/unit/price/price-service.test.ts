@@ -6,6 +6,8 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { newOrder } from '../../../src/app/handlers/new-order.js';
+import { dispatch } from '../../../src/app/router.js';
+import { toProtocolV1 } from '../../../src/protocol/v1-compat.js';
 import { takeSell } from '../../../src/app/handlers/take-sell.js';
 import type { AppContext } from '../../../src/context.js';
 import { findOrders, getOrder } from '../../../src/db/orders.js';
@@ -222,7 +224,7 @@ void describe('price service: many sources', () => {
 });
 
 void describe('stale prices everywhere: market orders refused, fixed-sats orders still trade', () => {
-  void test('new-order and take of market orders → invalid_amount; a fixed-sats order is created and taken', async () => {
+  void test('new-order and take of market orders → price_too_stale (invalid_amount for v1 clients); a fixed-sats order is created and taken', async () => {
     const ctx = await makeTestContext({ now: NOW, settings: { mostro: { fee: 0.006 } } });
     const clock = ctx.clock;
     const prices = buildPriceService(effectivePriceConfig(testSettings({ price: priceSettings() })), {
@@ -245,11 +247,22 @@ void describe('stale prices everywhere: market orders refused, fixed-sats orders
     assert.equal(prices.price('USD'), null);
     await assertCantDo(
       newOrder(app, req('new-order', { requestId: 2n, tradeIndex: 2n, payload: { order: smallOrder({ amount: 0n, fiat_amount: 50n }) } }), seller.inbound),
+      'price_too_stale',
+    );
+    // a currency that never had a price: invalid_amount, as before
+    await assertCantDo(
+      newOrder(app, req('new-order', { requestId: 2n, tradeIndex: 2n, payload: { order: smallOrder({ amount: 0n, fiat_amount: 50n, fiat_code: 'ARS' }) } }), seller.inbound),
       'invalid_amount',
     );
+    // what the router answers, and what a 0.8-era (protocol v1) client receives of it
+    const before = ctx.outbox.sent.length;
+    await dispatch(app, req('new-order', { requestId: 9n, tradeIndex: 2n, payload: { order: smallOrder({ amount: 0n, fiat_amount: 50n }) } }), seller.inbound);
+    const reply = ctx.outbox.sent[before]!.message;
+    assert.deepEqual(reply.kind.payload, { cant_do: 'price_too_stale' });
+    assert.deepEqual(toProtocolV1(reply)?.kind.payload, { cant_do: 'invalid_amount' });
     await assertCantDo(
       takeSell(app, req('take-sell', { id: marketOrder.id, requestId: 4n, tradeIndex: 1n, payload: null }), buyer.inbound),
-      'invalid_amount',
+      'price_too_stale',
     );
     assert.equal((await getOrder(ctx.db, marketOrder.id))?.status, 'pending');
     const fixed = await createOrder(ctx, seller, { amount: 100_000n, fiat_amount: 50n }, { tradeIndex: 3n });
