@@ -2,6 +2,7 @@
  * Records the last kind-38383 event the node queued for each order (`d` tag) with its `s` status in
  * mostrod_ts_order_publications, so the operator can find orders whose public event lags the
  * database (stuck.ts findLaggingPublications). An Outbox decorator: everything else passes through.
+ * Every other Outbox call (and the optional protocolOf) is forwarded unchanged.
  * A later event (by created_at) replaces an earlier one; a recording failure is logged, never
  * thrown (the publication itself already succeeded).
  */
@@ -53,6 +54,12 @@ export class PublicationLedgerOutbox implements Outbox {
 
   sendMessage(recipient: string, message: Message, opts?: SendOptions): void {
     this.inner.sendMessage(recipient, message, opts);
+  }
+
+  /** The inner outbox's protocol version of `recipient` (1 when it cannot tell). */
+  protocolOf(recipient: string): 1 | 2 {
+    const inner = this.inner as Outbox & { protocolOf?: (recipient: string) => 1 | 2 };
+    return inner.protocolOf?.(recipient) ?? 1;
   }
 
   async publish(event: EventTemplate): Promise<string> {

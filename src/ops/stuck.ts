@@ -147,3 +147,105 @@ export async function findOrphanedDisputes(db: Db): Promise<OrphanedDispute[]> {
   }
   return out;
 }
+
+export type StuckKind = 'unpaid-settled' | 'stranded-payout' | 'escrow-near-deadline' | 'public-event-lag' | 'orphaned-dispute';
+
+export interface StuckItem {
+  kind: StuckKind;
+  orderId: string;
+  disputeId: string | null;
+  orderStatus: string;
+  detail: string;
+  /** When the condition started, where known (0 = unknown). */
+  since: number;
+}
+
+export interface StuckReport {
+  items: StuckItem[];
+  /** Checks that could not run, in words. */
+  errors: string[];
+}
+
+/**
+ * Every stuck state at once (ListStuck). Escrow deadlines need the Lightning node; when it is not
+ * up (or the check fails) that check is reported in `errors` and the others still run.
+ */
+export async function listStuck(
+  ctx: { db: Db; lightning: Pick<LightningBackend, 'getInfo' | 'lookupInvoice' | 'state'>; settings: Settings; clock: { now(): number } },
+  opts: { deadlineBlocks: number },
+): Promise<StuckReport> {
+  const now = ctx.clock.now();
+  const items: StuckItem[] = [];
+  const errors: string[] = [];
+  const P = ctx.settings.lightning.payment_attempts;
+  for (const o of await findUnpaidSettled(ctx.db)) {
+    const attempts = o.failed_payment === 1 ? `${o.payment_attempts} of ${P} attempts failed` : 'no attempt recorded yet';
+    const exhausted = o.failed_payment === 1 && o.payment_attempts >= P ? '; attempts exhausted, waiting for a new buyer invoice' : '';
+    items.push({
+      kind: 'unpaid-settled',
+      orderId: o.id,
+      disputeId: null,
+      orderStatus: o.status,
+      detail: `escrow settled, buyer not paid (${buyerPayout(o)} sats): ${attempts}${exhausted}`,
+      since: o.payout_claimed_at ?? 0,
+    });
+  }
+  const grace = payoutGraceSeconds(ctx.settings);
+  for (const o of await findStrandedPayouts(ctx.db, now, grace)) {
+    const age = o.payout_claimed_at === null ? 'unknown time' : `${now - o.payout_claimed_at} s`;
+    items.push({
+      kind: 'stranded-payout',
+      orderId: o.id,
+      disputeId: null,
+      orderStatus: o.status,
+      detail: `payout ${o.payout_payment_hash ?? ''} claimed ${age} ago without a result (grace ${grace} s)`,
+      since: o.payout_claimed_at ?? 0,
+    });
+  }
+  if (ctx.lightning.state !== 'up') {
+    errors.push(`escrow deadlines not checked: Lightning node is ${ctx.lightning.state}`);
+  } else {
+    try {
+      for (const e of await findEscrowsNearDeadline(ctx, opts.deadlineBlocks)) {
+        items.push({
+          kind: 'escrow-near-deadline',
+          orderId: e.order.id,
+          disputeId: null,
+          orderStatus: e.order.status,
+          detail:
+            e.escrowState === 'canceled'
+              ? `hold invoice already canceled by LND while the order is ${e.order.status}`
+              : `hold invoice HTLC expires at height ${e.expiryHeight ?? '?'} (tip ${e.blockHeight}, ${e.blocksLeft ?? '?'} blocks left)`,
+          since: e.order.invoice_held_at,
+        });
+      }
+    } catch (err) {
+      errors.push(`escrow deadlines not checked: ${(err as Error).message}`);
+    }
+  }
+  for (const l of await findLaggingPublications(ctx.db)) {
+    items.push({
+      kind: 'public-event-lag',
+      orderId: l.order.id,
+      disputeId: null,
+      orderStatus: l.order.status,
+      detail: `public 38383 says "${l.published}" (event ${l.publishedEventId}), the database implies "${l.expected}"`,
+      since: l.publishedAt,
+    });
+  }
+  for (const d of await findOrphanedDisputes(ctx.db)) {
+    items.push({
+      kind: 'orphaned-dispute',
+      orderId: d.dispute.order_id,
+      disputeId: d.dispute.id,
+      orderStatus: d.orderStatus ?? '',
+      detail: `dispute is ${d.dispute.status} but its order is ${d.orderStatus ?? 'missing'}`,
+      since: d.dispute.created_at,
+    });
+  }
+  return { items, errors };
+}
+
+function buyerPayout(o: Pick<OrderRow, 'amount' | 'fee'>): number {
+  return Math.max(0, o.amount - o.fee);
+}

@@ -9,8 +9,8 @@ import { adminSettle } from '../app/handlers/admin-settle.js';
 import { adminTakeDispute } from '../app/handlers/admin-take-dispute.js';
 import { buildMessage } from '../protocol/build.js';
 import type { Message } from '../protocol/types.js';
-import { describeFailure, parseRequestId, parseUuidField, peerAddress } from './input.js';
-import type { RateLimiter } from './rate-limiter.js';
+import { describeFailure, parseRequestId, parseUuidField } from './input.js';
+import type { Caller, RpcGate } from './auth.js';
 
 /** Wire shapes of mostro.admin.v1 (proto-loader with keepCase). */
 interface AdminRequest {
@@ -111,46 +111,26 @@ const CALLS = {
   },
 } satisfies Record<string, AdminCall>;
 
-const TOO_MANY: Partial<grpc.StatusObject> = {
-  code: grpc.status.RESOURCE_EXHAUSTED,
-  details: 'Too many requests, try again later',
-};
-const NO_ADDRESS: Partial<grpc.StatusObject> = {
-  code: grpc.status.INTERNAL,
-  details: 'Unable to determine client address',
-};
-
 /**
  * The AdminService implementation: each admin RPC runs the SAME handler as the Nostr admin action,
  * as the node key, under the same per-order (per-dispute) lock, and maps the outcome to
- * success / error_message like mostrod. Every RPC passes the per-client rate limiter first; admin
- * RPC failures (bad input included) are recorded, successes clear the client's record.
+ * success / error_message like mostrod. Every RPC passes the gate first (bearer token when
+ * configured; only failed authentications are rate-limited — a refused admin action is an answer,
+ * not a failed login, see auth.ts).
  */
-export function createAdminService(ctx: AppContext, limiter: RateLimiter): grpc.UntypedServiceImplementation {
+export function createAdminService(ctx: AppContext, gate: RpcGate): grpc.UntypedServiceImplementation {
   const log = ctx.logger.child({ component: 'rpc' });
   const version = daemonVersion();
 
-  /** Rate-limit gate; returns the client key or null after answering the call with an error. */
-  const admit = <Req, Res>(rpc: string, call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>) => {
-    const client = peerAddress(call.getPeer());
-    if (client === null) {
-      cb(NO_ADDRESS);
-      return null;
-    }
-    const decision = limiter.check(client);
-    if (!decision.allowed) {
-      log.warn({ rpc, client, reason: decision.reason }, 'rpc rate-limited');
-      cb(TOO_MANY);
-      return null;
-    }
-    return client;
-  };
+  const admit = <Req, Res>(rpc: string, call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>): Caller | null =>
+    gate.admit(rpc, call, cb);
 
   const adminRpc = (name: keyof typeof CALLS): Unary<AdminRequest, AdminResponse> => {
     const spec: AdminCall = CALLS[name];
     return (call, callback) => {
-      const client = admit(name, call, callback);
-      if (client === null) return;
+      const caller = admit(name, call, callback);
+      if (caller === null) return;
+      const client = caller.who;
       const run = async (): Promise<AdminResponse> => {
         try {
           const msg = spec.message(call.request);
@@ -159,10 +139,8 @@ export function createAdminService(ctx: AppContext, limiter: RateLimiter): grpc.
           log.info({ rpc: name, client, id: msg.kind.id }, 'admin rpc');
           if (key === null) await spec.handler(ctx, msg, inbound);
           else await ctx.locks.run(key, () => spec.handler(ctx, msg, inbound));
-          limiter.recordSuccess(client);
           return { success: true };
         } catch (err) {
-          limiter.recordFailure(client);
           const error_message = `${spec.prefix} failed: ${describeFailure(err)}`;
           log.warn({ rpc: name, client, err }, error_message);
           return { success: false, error_message };
@@ -176,10 +154,9 @@ export function createAdminService(ctx: AppContext, limiter: RateLimiter): grpc.
   };
 
   const validateDbPassword: Unary<{ password?: string }, AdminResponse> = (call, callback) => {
-    const client = admit('ValidateDbPassword', call, callback);
-    if (client === null) return;
-    log.info({ client }, 'ValidateDbPassword (compatibility stub, password ignored)');
-    limiter.recordSuccess(client);
+    const caller = admit('ValidateDbPassword', call, callback);
+    if (caller === null) return;
+    log.info({ client: caller.who }, 'ValidateDbPassword (compatibility stub, password ignored)');
     callback(null, { success: true });
   };
 

@@ -3,12 +3,17 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import type { AppContext } from '../context.js';
-import { createAdminService } from './admin-service.js';
+import { createAdminService, daemonVersion } from './admin-service.js';
+import { RpcGate, type AuthToken } from './auth.js';
+import { createOperatorService, type OperatorDeps } from './operator-service.js';
 import { RateLimiter } from './rate-limiter.js';
 
 /** proto/admin.proto at the package root (resolves from src/rpc and from dist/rpc alike). */
 export const ADMIN_PROTO_PATH = fileURLToPath(new URL('../../proto/admin.proto', import.meta.url));
 export const ADMIN_SERVICE_NAME = 'mostro.admin.v1.AdminService';
+/** proto/operator.proto (this port's operator service). */
+export const OPERATOR_PROTO_PATH = fileURLToPath(new URL('../../proto/operator.proto', import.meta.url));
+export const OPERATOR_SERVICE_NAME = 'mostro.operator.v1.OperatorService';
 
 /** proto-loader options shared by the server, the tests and scripts (snake_case fields kept). */
 export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
@@ -23,11 +28,23 @@ export function loadAdminProto(): protoLoader.PackageDefinition {
   return protoLoader.loadSync(ADMIN_PROTO_PATH, PROTO_LOADER_OPTIONS);
 }
 
+/** Both services' definitions (what the server serves and reflects). */
+export function loadRpcProtos(): protoLoader.PackageDefinition {
+  return protoLoader.loadSync([ADMIN_PROTO_PATH, OPERATOR_PROTO_PATH], PROTO_LOADER_OPTIONS);
+}
+
 export interface RpcServerOptions {
   listenAddress: string;
   port: number;
   /** rpc.rate_limiter_stale_duration: seconds after which an idle limiter entry is forgotten. */
   staleSeconds: number;
+  /**
+   * Bearer tokens every call of both services must carry ([rpc] auth_token_file, parsed by
+   * auth.ts loadTokenFile); null/absent = no authentication.
+   */
+  authTokens?: readonly AuthToken[] | null;
+  /** Operator service dependencies; defaults: no relays known, no backup job, started now. */
+  operator?: Partial<OperatorDeps>;
 }
 
 export interface RpcServerHandle {
@@ -43,20 +60,34 @@ export function bindAddress(listenAddress: string, port: number): string {
 }
 
 /**
- * Start the admin gRPC server (mostro.admin.v1.AdminService, plaintext HTTP/2, no authentication —
- * it must only listen on loopback) with server reflection, so `grpcurl -plaintext HOST:PORT list`
- * works without the proto file. Rejects when the address cannot be bound.
+ * Start the gRPC server — mostro.admin.v1.AdminService and mostro.operator.v1.OperatorService,
+ * plaintext HTTP/2 (keep it on loopback or behind a tunnel), bearer-token authentication when
+ * tokens are given — with server reflection, so `grpcurl -plaintext HOST:PORT list` works without
+ * the proto files (reflection itself needs no token: it only describes the API). Rejects when the
+ * address cannot be bound.
  */
 export async function startRpcServer(ctx: AppContext, opts: RpcServerOptions): Promise<RpcServerHandle> {
   const log = ctx.logger.child({ component: 'rpc' });
-  const definition = loadAdminProto();
+  const definition = loadRpcProtos();
   const serviceDef = definition[ADMIN_SERVICE_NAME];
   if (serviceDef === undefined || !isServiceDefinition(serviceDef)) {
     throw new Error(`${ADMIN_PROTO_PATH} does not define ${ADMIN_SERVICE_NAME}`);
   }
+  const operatorDef = definition[OPERATOR_SERVICE_NAME];
+  if (operatorDef === undefined || !isServiceDefinition(operatorDef)) {
+    throw new Error(`${OPERATOR_PROTO_PATH} does not define ${OPERATOR_SERVICE_NAME}`);
+  }
   const limiter = new RateLimiter(ctx.clock, opts.staleSeconds * 1000);
+  const gate = new RpcGate(opts.authTokens ?? null, limiter, log);
+  const deps: OperatorDeps = {
+    connectedRelays: opts.operator?.connectedRelays ?? (() => []),
+    backupStatus: opts.operator?.backupStatus ?? (() => null),
+    startedAt: opts.operator?.startedAt ?? ctx.clock.now(),
+    version: opts.operator?.version ?? daemonVersion(),
+  };
   const server = new grpc.Server();
-  server.addService(serviceDef, createAdminService(ctx, limiter));
+  server.addService(serviceDef, createAdminService(ctx, gate));
+  server.addService(operatorDef, createOperatorService(ctx, gate, deps, definition));
   new ReflectionService(definition).addToServer(server);
 
   const address = bindAddress(opts.listenAddress, opts.port);
@@ -67,7 +98,7 @@ export async function startRpcServer(ctx: AppContext, opts: RpcServerOptions): P
       else resolve(bound);
     });
   });
-  log.info({ port }, 'RPC server listening');
+  log.info({ port, auth: gate.authRequired }, 'RPC server listening');
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
