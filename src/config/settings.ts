@@ -130,7 +130,23 @@ export function loadSettings(dir: string, env: NodeJS.ProcessEnv): Settings {
   return { ...s, database: { url: `sqlite://${databasePath(dir)}` } };
 }
 
-/** A copy safe to log: the private key is replaced. */
+/** A copy safe to log: the private key and price API keys/tokens are replaced. */
 export function redactSettings(s: Settings): Settings {
-  return { ...s, nostr: { ...s.nostr, nsec_privkey: '[redacted]' } };
+  const price =
+    s.price === null
+      ? null
+      : {
+          ...s.price,
+          providers: Object.fromEntries(
+            Object.entries(s.price.providers).map(([id, p]) => [
+              id,
+              {
+                ...p,
+                ...(p.api_key !== undefined ? { api_key: '[redacted]' } : {}),
+                ...(p.token !== undefined ? { token: '[redacted]' } : {}),
+              },
+            ]),
+          ),
+        };
+  return { ...s, nostr: { ...s.nostr, nsec_privkey: '[redacted]' }, price };
 }

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSettings, templateText } from '../../../src/config/settings.js';
+import { parseSettings, redactSettings, templateText } from '../../../src/config/settings.js';
 import { ConfigError } from '../../../src/errors.js';
 import { effectivePriceConfig } from '../../../src/price/price-config.js';
 
@@ -88,6 +88,9 @@ enabled = false
     assert.deepEqual(c.unknownProviders, ['binance']);
     assert.deepEqual([...(c.providers[1]?.only ?? [])], ['CUP', 'MLC']);
     assert.deepEqual(c.providers[2]?.trustedNodes, [NODE]);
+    const shown = JSON.stringify(redactSettings(s));
+    assert.ok(!shown.includes('secret'), 'the El Toque token is never in a loggable copy');
+    assert.equal(redactSettings(s).price?.providers['eltoque']?.token, '[redacted]');
   });
 
   void test('refused at startup, naming the key', () => {
