@@ -16,8 +16,8 @@ const o = fc.nat({ max: 3 });
 const side = fc.constantFrom('maker' as const, 'taker' as const);
 
 const trader: fc.Arbitrary<SimCommand> = fc.oneof(
-  fc.record({ t: fc.constant('take' as const), o, withInvoice: fc.boolean() }),
-  fc.record({ t: fc.constant('add-invoice' as const), o }),
+  fc.record({ t: fc.constant('take' as const), o, withInvoice: fc.boolean(), addr: fc.boolean() }),
+  fc.record({ t: fc.constant('add-invoice' as const), o, addr: fc.boolean() }),
   fc.record({ t: fc.constant('pay-escrow' as const), o }),
   fc.record({ t: fc.constant('fiat-sent' as const), o }),
   fc.record({ t: fc.constant('release' as const), o }),
@@ -43,6 +43,11 @@ const lightning: fc.Arbitrary<SimCommand> = fc.oneof(
   },
   { arbitrary: fc.record({ t: fc.constant('dup-update' as const), pick: fc.nat({ max: 7 }) }), weight: 1 },
   { arbitrary: fc.record({ t: fc.constant('finish-payment' as const), pick: fc.nat({ max: 3 }), ok: fc.boolean() }), weight: 1 },
+  {
+    arbitrary: fc.record({ t: fc.constant('routes' as const), pay: fc.constantFrom('succeed' as const, 'fail' as const, 'inflight' as const) }),
+    weight: 1,
+  },
+  { arbitrary: fc.constant({ t: 'lnurl-stale' as const }), weight: 1 },
 );
 
 const world: fc.Arbitrary<SimCommand> = fc.oneof(
@@ -99,7 +104,18 @@ export function parseSchedule(text: string): SimCommand[] {
       case 'new-buy':
         return { t: 'new', kind: 'buy' };
       case 'take':
-        return { t: 'take', o: num(args[0]!.replace('+inv', '')), withInvoice: args[0]!.endsWith('+inv') };
+        return {
+          t: 'take',
+          o: num(args[0]!.replace(/\+(inv|addr)$/, '')),
+          withInvoice: args[0]!.endsWith('+inv'),
+          addr: args[0]!.endsWith('+addr'),
+        };
+      case 'add-invoice':
+        return { t: 'add-invoice', o: num(args[0]!.replace(/\+addr$/, '')), addr: args[0]!.endsWith('+addr') };
+      case 'routes':
+        return { t: 'routes', pay: args[0] as 'succeed' | 'fail' | 'inflight' };
+      case 'lnurl-stale':
+        return { t: 'lnurl-stale' };
       case 'progress':
         return { t: 'progress', o: num(args[0]), choice: num(args[1]) };
       case 'run':
@@ -125,7 +141,6 @@ export function parseSchedule(text: string): SimCommand[] {
       case 'cancel':
       case 'dispute':
         return { t: name, o: num(args[0]), side: args[1] as 'maker' | 'taker' };
-      case 'add-invoice':
       case 'pay-escrow':
       case 'fiat-sent':
       case 'release':
