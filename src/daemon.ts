@@ -22,6 +22,8 @@ import { buildPriceService } from './price/build-price-service.js';
 import { effectivePriceConfig } from './price/price-config.js';
 import { RelayRatesReader } from './nostr/rates-query.js';
 import { startRpcServer } from './rpc/server.js';
+import { Observability } from './observability/observability.js';
+import { priceSourceAges } from './observability/price-ages.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { newDevFeeState } from './scheduler/jobs/dev-fee.js';
 import { bootReconcile, publishMetadata, registerJobs } from './scheduler/register.js';
@@ -136,8 +138,25 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         reconciling = null;
       });
   };
-  const scheduler = new Scheduler({ clock, logger: logger.child({ module: 'scheduler' }) });
+  // Operator cockpit ([http], [alerts]): metrics, monitor job, alert DMs, HTTP listener.
+  const intakeCounters: { read: () => Record<string, number> } = { read: () => ({}) };
+  const observability = new Observability({
+    ctx,
+    dbFile: databasePath(opts.dir),
+    relays: pool,
+    intakeCounters: () => intakeCounters.read(),
+    outboxStats: () => outbox.stats(),
+    prices: () => priceSourceAges(ctx.prices),
+    version: MOSTRO_VERSION,
+    logger: logger.child({ module: 'observability' }),
+  });
+  const scheduler = new Scheduler({
+    clock,
+    logger: logger.child({ module: 'scheduler' }),
+    onRun: (run) => observability.observeJob(run),
+  });
   registerJobs(scheduler, ctx, { connectedRelays: () => pool.connectedRelays(), devFeeState });
+  observability.registerJobs(scheduler);
   const offLink = lightning.onStateChange((state) => {
     if (state === 'up') {
       logger.info('lightning node up: reconciling escrows and payouts');
@@ -172,8 +191,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     logger: logger.child({ module: 'intake' }),
     tradeIndexStore: dbTradeIndexStore(db),
     outbox,
-    dispatch: (msg, inbound) => dispatch(ctx, msg, inbound),
+    dispatch: (msg, inbound) => observability.timeHandler(msg.kind.action, () => dispatch(ctx, msg, inbound)),
   });
+  intakeCounters.read = () => intake.counters();
+  // A listener that was asked for but cannot bind stops the start (a HEALTHCHECK would fail anyway).
+  await observability.startHttp();
   pool.onEvent((event) => {
     void intake.handle(event);
   });
@@ -208,6 +230,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       pool.stopIntake();
       await step('intake', () => intake.idle(), 10_000);
       await step('scheduler', () => scheduler.stop(), 10_000);
+      await step('http', () => observability.close(), 5_000);
       if (rpc !== null) {
         const r = rpc;
         await step('rpc', () => r.close(), 5_000);

@@ -91,6 +91,8 @@ export interface LightningBackend {
   readonly state: LinkState;
   /** Cached node info from the last successful GetInfo (null before the first). */
   readonly info: NodeInfo | null;
+  /** Why the link last failed (connect or health check); null if it never failed. Kept after recovery. */
+  readonly lastError?: string | null;
   /** Subscribe to link state changes (reconnects included). Returns an unsubscribe function. */
   onStateChange(listener: (state: LinkState) => void): () => void;
 

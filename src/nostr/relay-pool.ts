@@ -42,6 +42,10 @@ export interface RelayStatus {
   events: number;
   /** frames dropped (oversize, unparsable, invalid event) */
   dropped: number;
+  /** events we published that got no OK (not connected, timeout, connection closed) */
+  publishFailures: number;
+  /** events we published that the relay refused (OK false) */
+  rejected: number;
 }
 
 export interface PublishResult {
@@ -103,6 +107,8 @@ class RelayConnection {
   connects = 0;
   events = 0;
   dropped = 0;
+  publishFailures = 0;
+  rejected = 0;
   private socket: RelaySocket | null = null;
   private attempt = 0;
   private openedAtMs = 0;
@@ -287,10 +293,11 @@ class RelayConnection {
     const wait = this.slowUntilMs - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait).unref());
     if (this.state !== 'open' || this.socket === null) {
+      this.publishFailures++;
       return { url: this.url, ok: false, message: 'not connected' };
     }
     const socket = this.socket;
-    return new Promise<PublishResult>((resolve) => {
+    const result = await new Promise<PublishResult>((resolve) => {
       const timer = setTimeout(() => {
         this.removePending(event.id, entry);
         resolve({ url: this.url, ok: false, message: 'timeout' });
@@ -301,6 +308,11 @@ class RelayConnection {
       else list.push(entry);
       socket.send(JSON.stringify(['EVENT', event]));
     });
+    if (!result.ok) {
+      if (result.message === 'timeout' || result.message === 'connection closed') this.publishFailures++;
+      else this.rejected++;
+    }
+    return result;
   }
 
   /**
@@ -380,6 +392,8 @@ class RelayConnection {
       connects: this.connects,
       events: this.events,
       dropped: this.dropped,
+      publishFailures: this.publishFailures,
+      rejected: this.rejected,
     };
   }
 }

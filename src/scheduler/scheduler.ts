@@ -11,10 +11,21 @@ export interface TimerHandle {
   unref?(): unknown;
 }
 
+/** One finished run of a job (for metrics). */
+export interface JobRunReport {
+  job: string;
+  /** ms epoch (clock.nowMs) the run started */
+  startedMs: number;
+  durationMs: number;
+  failed: boolean;
+}
+
 export interface SchedulerOptions {
   clock: Clock;
   logger: Logger;
   timers?: TimerApi;
+  /** Called after every run (timer or runNow), success or failure. Must not throw. */
+  onRun?: (run: JobRunReport) => void;
 }
 
 export interface EveryOptions {
@@ -180,13 +191,16 @@ export class Scheduler {
 
   private async runJob(s: JobState): Promise<void> {
     const startedMs = this.opts.clock.nowMs();
+    let failed = false;
     try {
       await s.job();
     } catch (err) {
+      failed = true;
       this.opts.logger.error({ err, job: s.name }, `Scheduled job ${s.name} failed`);
       throw err;
     } finally {
       const tookMs = this.opts.clock.nowMs() - startedMs;
+      this.opts.onRun?.({ job: s.name, startedMs, durationMs: tookMs, failed });
       if (tookMs > s.seconds * 1000) {
         this.opts.logger.warn({ job: s.name, tookMs }, `Job ${s.name} took longer than its interval`);
       }

@@ -48,7 +48,7 @@ export interface SettingsOverrides {
 /** settings.tpl.toml defaults (mostrod 0.17.1 template + this port's added keys). */
 export function testSettings(overrides: SettingsOverrides = {}): Settings {
   const expiration: ExpirationSettings = { order_days: 30, rating_days: 90, dispute_days: 90, fee_audit_days: 365, dm_days: 30 };
-  const base: Omit<Settings, 'expiration'> = {
+  const base: Omit<Settings, 'expiration' | 'price' | 'http' | 'alerts' | 'backup'> = {
     lightning: {
       lnd_cert_file: '/dev/null',
       lnd_macaroon_file: '/dev/null',

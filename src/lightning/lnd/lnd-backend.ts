@@ -69,6 +69,7 @@ export function grpcTarget(host: string): string {
 export class LndBackend implements LightningBackend {
   private _state: LinkState = 'connecting';
   private _info: NodeInfo | null = null;
+  private _lastError: string | null = null;
   private clients: Clients | null = null;
   private readonly proto: LndProto;
   private readonly stateListeners = new Set<(s: LinkState) => void>();
@@ -110,6 +111,10 @@ export class LndBackend implements LightningBackend {
 
   get info(): NodeInfo | null {
     return this._info;
+  }
+
+  get lastError(): string | null {
+    return this._lastError;
   }
 
   onStateChange(listener: (state: LinkState) => void): () => void {
@@ -199,6 +204,7 @@ export class LndBackend implements LightningBackend {
       await this.watches.reconcile();
     } catch (err) {
       if (this.closed) return;
+      this._lastError = err instanceof Error ? err.message : String(err);
       this.setState('down');
       this.log.warn(
         { err: String(err instanceof Error ? err.message : err), host: this.opts.host, retryInMs: this.backoffMs },
@@ -247,6 +253,7 @@ export class LndBackend implements LightningBackend {
     if (this.closed || this._state !== 'up') return;
     if (this.healthTimer) clearTimeout(this.healthTimer);
     this.healthTimer = null;
+    this._lastError = err instanceof Error ? err.message : String(err);
     this.setState('down');
     this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'lost LND; reconnecting');
     this.watches.stopStreams();

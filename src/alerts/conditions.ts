@@ -1,0 +1,84 @@
+/**
+ * From one health snapshot (taken by the monitor job) to the alert observations the Alerter
+ * consumes. Pure: thresholds come from `[alerts]`, time from the snapshot.
+ */
+import type { AlertsSettings } from '../config/types.js';
+import type { HealthSnapshot } from '../observability/health-snapshot.js';
+import type { Observation } from './alerter.js';
+
+export function observeConditions(s: HealthSnapshot, t: AlertsSettings): Observation[] {
+  const out: Observation[] = [];
+
+  // LND: clear once the link is up; alert when down (or never connected) for lnd_down_minutes.
+  if (s.lightning.state === 'up') {
+    out.push({ kind: 'lnd-down', known: true, active: [] });
+  } else {
+    const downFor = s.at - s.lightning.downSince;
+    const err = s.lightning.lastError !== null ? `; last error: ${s.lightning.lastError}` : '';
+    out.push(
+      downFor >= t.lnd_down_minutes * 60
+        ? {
+            kind: 'lnd-down',
+            known: true,
+            active: [{ key: 'lnd-down', text: `The Lightning node is ${s.lightning.state} (since ${Math.floor(downFor / 60)} min)${err}. Trades that need Lightning are refused.` }],
+          }
+        : { kind: 'lnd-down', known: false, active: [] },
+    );
+  }
+
+  // Relays: clear once one is connected; alert when none is for relays_down_minutes.
+  if (s.relays.connected > 0) {
+    out.push({ kind: 'relays-down', known: true, active: [] });
+  } else {
+    const downFor = s.at - s.relays.allDownSince;
+    out.push(
+      downFor >= t.relays_down_minutes * 60
+        ? {
+            kind: 'relays-down',
+            known: true,
+            active: [{ key: 'relays-down', text: `None of the ${s.relays.total} relays is connected (for ${Math.floor(downFor / 60)} min): ${s.relays.detail}` }],
+          }
+        : { kind: 'relays-down', known: false, active: [] },
+    );
+  }
+
+  // Prices: the newest price of any source is older than price_stale_seconds (or none was ever
+  // fetched in that long since start).
+  const age = s.at - (s.price.newestFetchedAt ?? s.startedAt);
+  if (age >= t.price_stale_seconds) {
+    const what = s.price.newestFetchedAt === null ? 'No price has been fetched since the start' : `The newest price is ${Math.floor(age / 60)} min old`;
+    out.push({ kind: 'price-stale', known: true, active: [{ key: 'price-stale', text: `${what} (limit ${t.price_stale_seconds} s). Market-price orders are refused.` }] });
+  } else {
+    out.push({ kind: 'price-stale', known: s.price.newestFetchedAt !== null, active: [] });
+  }
+
+  if (s.strandedPayouts === null) {
+    out.push({ kind: 'payout-stranded', known: false, active: [] });
+  } else {
+    out.push({
+      kind: 'payout-stranded',
+      known: true,
+      active: s.strandedPayouts.map((p) => ({
+        key: `payout-stranded:${p.orderId}`,
+        text: `Order ${p.orderId}: the buyer payout of ${p.amountSats} sats (payment hash ${p.hash}) was claimed ${Math.floor((s.at - p.claimedAt) / 60)} min ago and is still unresolved. Check the payment in LND (lncli trackpayment ${p.hash}).`,
+      })),
+    });
+  }
+
+  if (s.escrowsNearDeadline === null) {
+    out.push({ kind: 'escrow-deadline', known: false, active: [] });
+  } else {
+    out.push({
+      kind: 'escrow-deadline',
+      known: true,
+      active: s.escrowsNearDeadline.map((e) => ({
+        key: `escrow-deadline:${e.orderId}`,
+        text:
+          e.blocksLeft === null
+            ? `Order ${e.orderId} (${e.status}): LND already canceled the escrow HTLC while the trade is live.`
+            : `Order ${e.orderId} (${e.status}): the escrow HTLC expires at height ${e.expiryHeight ?? '?'}, ${e.blocksLeft} blocks from the tip (${e.blockHeight}). Resolve the trade before LND cancels it.`,
+      })),
+    });
+  }
+  return out;
+}

@@ -1,0 +1,294 @@
+/**
+ * The daemon's Prometheus metrics (docs/OPERATIONS.md "Metrics, health and alerts" lists every name).
+ * One prom-client Registry per daemon — never the global default registry — so several daemons
+ * (tests) can run in one process.
+ *
+ * Most values are read at scrape time from the surfaces the daemon already keeps (intake verdict
+ * counters, relay pool status, outbox stats, the LND link state, the price service, the monitor's
+ * last health snapshot) and from a few indexed aggregate queries over the database (./db-stats.ts),
+ * computed once per scrape. Two things are pushed as they happen: handler latency by action and
+ * scheduler job runs.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Clock } from '../clock.js';
+import type { Db } from '../db/schema.js';
+import type { LightningBackend, LinkState } from '../lightning/backend.js';
+import type { OutboxStats } from '../nostr/relay-outbox.js';
+import type { RelayStatus } from '../nostr/relay-pool.js';
+import { ALERT_KINDS, type AlertKind } from '../alerts/incidents.js';
+import { databaseSizeBytes, readDbStats, type DbStats } from './db-stats.js';
+import type { HealthSnapshot } from './health-snapshot.js';
+
+export interface PriceSourceAge {
+  source: string;
+  /** seconds since the source's last successful fetch; null when it never succeeded */
+  ageSeconds: number | null;
+}
+
+/** The outbox figures exported (RelayOutbox.stats()). */
+export type OutboxCounters = Pick<OutboxStats, 'messagesSent' | 'messagesDropped' | 'eventsPublished' | 'eventsIncomplete'>;
+
+export interface JobRun {
+  job: string;
+  /** ms epoch the run started */
+  startedMs: number;
+  durationMs: number;
+  failed: boolean;
+}
+
+export interface MetricsSources {
+  db: Db;
+  /** SQLite file (null: in memory) for mostrod_db_size_bytes */
+  dbFile: string | null;
+  clock: Clock;
+  /** payout grace (s): claims older than this count as stranded */
+  payoutGraceSeconds: number;
+  lightning: Pick<LightningBackend, 'state' | 'info' | 'lastError'>;
+  relays: () => RelayStatus[];
+  intake: () => Record<string, number>;
+  outbox: () => OutboxCounters | null;
+  prices: () => PriceSourceAge[];
+  health: () => HealthSnapshot | null;
+  openIncidents: () => Promise<Map<AlertKind, number>>;
+  version: string;
+  /** Node.js process metrics and event-loop lag (prom-client's default collectors). Default true. */
+  processMetrics?: boolean;
+}
+
+const LINK_STATES: readonly LinkState[] = ['connecting', 'up', 'down'];
+
+export class DaemonMetrics {
+  readonly registry = new Registry();
+  private readonly handlerLatency: Histogram<'action'>;
+  private readonly jobLastRun: Gauge<'job'>;
+  private readonly jobDuration: Gauge<'job'>;
+  private readonly jobRuns: Counter<'job'>;
+  private readonly jobErrors: Counter<'job'>;
+  private readonly applyDbStats: (s: DbStats) => void;
+  private readonly applyIncidents: (open: Map<AlertKind, number>) => void;
+
+  constructor(private readonly src: MetricsSources) {
+    const registers = [this.registry];
+    if (src.processMetrics !== false) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
+
+    new Gauge({
+      name: 'mostrod_info',
+      help: 'Always 1; the version label names the running daemon',
+      labelNames: ['version'],
+      registers,
+    }).set({ version: src.version }, 1);
+
+    // ---- database ----
+    const orders = new Gauge({ name: 'mostrod_orders', help: 'Orders in the database by status', labelNames: ['status'], registers });
+    const completed = new Gauge({ name: 'mostrod_trades_completed', help: 'Trades that ended in success (orders in success or completed-by-admin)', registers });
+    const canceled = new Gauge({ name: 'mostrod_trades_canceled', help: 'Taken orders that ended canceled (cooperatively, by an admin or a timeout)', registers });
+    const heldSats = new Gauge({ name: 'mostrod_escrow_held_sats', help: 'Sats locked in accepted hold invoices (amount + fee of live escrows)', registers });
+    const held = new Gauge({ name: 'mostrod_escrow_held', help: 'Number of escrows currently held', registers });
+    const payouts = new Gauge({
+      name: 'mostrod_payouts',
+      help: 'Buyer payouts: in_flight = claimed and being paid; stranded = claimed longer than the grace (2 x payment_timeout_seconds); failed = last attempt failed, waiting for a retry or a new invoice',
+      labelNames: ['state'],
+      registers,
+    });
+    const devFee = new Gauge({ name: 'mostrod_dev_fee_sats', help: 'Development fee: owed (settled trades not yet paid) and paid', labelNames: ['state'], registers });
+    const dbSize = new Gauge({ name: 'mostrod_db_size_bytes', help: 'Size of the SQLite database file plus its WAL', registers });
+    this.applyDbStats = (s: DbStats): void => {
+      for (const [status, n] of s.ordersByStatus) orders.set({ status }, n);
+      completed.set(s.tradesCompleted);
+      canceled.set(s.tradesCanceled);
+      heldSats.set(s.heldEscrowSats);
+      held.set(s.heldEscrows);
+      payouts.set({ state: 'in_flight' }, s.payoutsInFlight);
+      payouts.set({ state: 'stranded' }, s.payoutsStranded);
+      payouts.set({ state: 'failed' }, s.payoutsFailed);
+      devFee.set({ state: 'owed' }, s.devFeeOwedSats);
+      devFee.set({ state: 'paid' }, s.devFeePaidSats);
+      dbSize.set(databaseSizeBytes(src.dbFile));
+    };
+
+    // ---- escrows near their CLTV deadline (monitor job: needs the chain tip and LND lookups) ----
+    new Gauge({
+      name: 'mostrod_escrows_near_deadline',
+      help: 'Held escrows whose HTLC expires within [alerts] escrow_deadline_blocks blocks (or was already canceled by LND), as of the last monitor check; NaN while unknown (no check yet, LND down)',
+      registers,
+      collect() {
+        const list = src.health()?.escrowsNearDeadline;
+        this.set(list === null || list === undefined ? Number.NaN : list.length);
+      },
+    });
+    new Gauge({
+      name: 'mostrod_monitor_last_check_timestamp_seconds',
+      help: 'Unix time of the last monitor check (health snapshot)',
+      registers,
+      collect() {
+        const at = src.health()?.at;
+        if (at !== undefined) this.set(at);
+      },
+    });
+
+    // ---- Lightning ----
+    new Gauge({
+      name: 'mostrod_lightning_up',
+      help: '1 when the LND link is up',
+      registers,
+      collect() {
+        this.set(src.lightning.state === 'up' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'mostrod_lightning_state',
+      help: 'LND link state (1 for the current state)',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        for (const s of LINK_STATES) this.set({ state: s }, src.lightning.state === s ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'mostrod_lightning_last_error_info',
+      help: 'Last error of the LND link (1, error label); absent when there was none',
+      labelNames: ['error'],
+      registers,
+      collect() {
+        this.reset();
+        const e = src.lightning.lastError;
+        if (e !== null && e !== undefined) this.set({ error: e.slice(0, 200) }, 1);
+      },
+    });
+    new Gauge({
+      name: 'mostrod_lightning_block_height',
+      help: 'Chain height LND reported at its last GetInfo',
+      registers,
+      collect() {
+        const h = src.lightning.info?.blockHeight;
+        if (h !== undefined) this.set(h);
+      },
+    });
+
+    // ---- relays ----
+    new Gauge({
+      name: 'mostrod_relay_connected',
+      help: '1 when the relay connection is open and subscribed',
+      labelNames: ['relay'],
+      registers,
+      collect() {
+        for (const r of src.relays()) this.set({ relay: r.url }, r.state === 'open' ? 1 : 0);
+      },
+    });
+    const relayCounter = (name: string, help: string, pick: (r: RelayStatus) => number): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['relay'],
+        registers,
+        collect() {
+          this.reset();
+          for (const r of src.relays()) this.inc({ relay: r.url }, pick(r));
+        },
+      });
+    };
+    relayCounter('mostrod_relay_connects_total', 'Connections opened to the relay', (r) => r.connects);
+    relayCounter('mostrod_relay_publish_failures_total', 'Events not delivered to the relay (not connected, timeout, connection closed before OK)', (r) => r.publishFailures);
+    relayCounter('mostrod_relay_rejected_events_total', 'Events the relay answered with OK false', (r) => r.rejected);
+    relayCounter('mostrod_relay_events_received_total', 'Events received from the relay (accepted for intake)', (r) => r.events);
+
+    // ---- outbox ----
+    new Counter({
+      name: 'mostrod_outbox_messages_total',
+      help: 'Gift-wrapped messages: sent (a relay accepted) or dropped after retries',
+      labelNames: ['result'],
+      registers,
+      collect() {
+        const s = src.outbox();
+        this.reset();
+        if (s === null) return;
+        this.inc({ result: 'sent' }, s.messagesSent);
+        this.inc({ result: 'dropped' }, s.messagesDropped);
+      },
+    });
+    new Counter({
+      name: 'mostrod_outbox_events_total',
+      help: 'Public events: published to every relay, or incomplete after retries',
+      labelNames: ['result'],
+      registers,
+      collect() {
+        const s = src.outbox();
+        this.reset();
+        if (s === null) return;
+        this.inc({ result: 'published' }, s.eventsPublished);
+        this.inc({ result: 'incomplete' }, s.eventsIncomplete);
+      },
+    });
+
+    // ---- prices ----
+    new Gauge({
+      name: 'mostrod_price_age_seconds',
+      help: 'Seconds since each price source last fetched successfully (absent: never)',
+      labelNames: ['source'],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of src.prices()) if (p.ageSeconds !== null) this.set({ source: p.source }, p.ageSeconds);
+      },
+    });
+
+    // ---- intake ----
+    new Counter({
+      name: 'mostrod_intake_events_total',
+      help: 'Inbound events by intake verdict: dispatched, dispatch-error, or the gate that dropped them',
+      labelNames: ['verdict'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [verdict, n] of Object.entries(src.intake())) this.inc({ verdict }, n);
+      },
+    });
+
+    // ---- handlers and jobs (pushed) ----
+    this.handlerLatency = new Histogram({
+      name: 'mostrod_handler_duration_seconds',
+      help: 'Time from dispatch to the end of the handler, by action (including waiting for the order lock)',
+      labelNames: ['action'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.jobLastRun = new Gauge({ name: 'mostrod_job_last_run_timestamp_seconds', help: 'Unix time the job last finished', labelNames: ['job'], registers });
+    this.jobDuration = new Gauge({ name: 'mostrod_job_last_duration_seconds', help: 'Duration of the job\'s last run', labelNames: ['job'], registers });
+    this.jobRuns = new Counter({ name: 'mostrod_job_runs_total', help: 'Runs of the job', labelNames: ['job'], registers });
+    this.jobErrors = new Counter({ name: 'mostrod_job_errors_total', help: 'Runs of the job that failed', labelNames: ['job'], registers });
+
+    // ---- alerts ----
+    const incidents = new Gauge({
+      name: 'mostrod_alert_incidents_open',
+      help: 'Open operator alert incidents by kind ([alerts]; 0 when alerts are off)',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.applyIncidents = (open: Map<AlertKind, number>): void => {
+      for (const k of ALERT_KINDS) incidents.set({ kind: k }, open.get(k) ?? 0);
+    };
+  }
+
+  observeHandler(action: string, seconds: number): void {
+    this.handlerLatency.observe({ action }, seconds);
+  }
+
+  observeJob(run: JobRun): void {
+    this.jobRuns.inc({ job: run.job });
+    if (run.failed) this.jobErrors.inc({ job: run.job });
+    else this.jobErrors.inc({ job: run.job }, 0);
+    this.jobLastRun.set({ job: run.job }, (run.startedMs + run.durationMs) / 1000);
+    this.jobDuration.set({ job: run.job }, run.durationMs / 1000);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The exposition text: reads the database once (a few indexed aggregates), then every collector. */
+  async render(): Promise<string> {
+    this.applyDbStats(await readDbStats(this.src.db, this.src.clock.now(), this.src.payoutGraceSeconds));
+    this.applyIncidents(await this.src.openIncidents());
+    return this.registry.metrics();
+  }
+}

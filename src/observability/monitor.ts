@@ -1,0 +1,122 @@
+/**
+ * The monitor job body (scheduler job `monitor`, every `[alerts] check_interval_seconds`): takes a
+ * health snapshot — LND link and since when it is down, relays and since when none is connected,
+ * price age, stranded payouts (src/ops/stuck.ts), escrows near their CLTV deadline (asks LND, only
+ * while it is up) — keeps it for the metrics, and hands it to the Alerter when alerts are on.
+ */
+import type { Logger } from 'pino';
+import type { Alerter, AlertRound } from '../alerts/alerter.js';
+import { observeConditions } from '../alerts/conditions.js';
+import { buyerAmount } from '../app/flows/order-view.js';
+import type { Clock } from '../clock.js';
+import type { AlertsSettings, Settings } from '../config/types.js';
+import type { Db } from '../db/schema.js';
+import type { LightningBackend } from '../lightning/backend.js';
+import type { RelayStatus } from '../nostr/relay-pool.js';
+import { findEscrowsNearDeadline, findStrandedPayouts, payoutGraceSeconds } from '../ops/stuck.js';
+import type { EscrowDeadline, HealthSnapshot, StrandedPayout } from './health-snapshot.js';
+
+export interface MonitorDeps {
+  db: Db;
+  settings: Pick<Settings, 'lightning'> & { alerts: AlertsSettings };
+  clock: Clock;
+  logger: Logger;
+  lightning: Pick<LightningBackend, 'state' | 'lastError' | 'onStateChange' | 'getInfo' | 'lookupInvoice'>;
+  relays: () => RelayStatus[];
+  /** unix s of the newest successful price fetch of any source (null: none yet) */
+  priceFetchedAt: () => number | null;
+  /** null when `[alerts] admin_npub` is not set */
+  alerter: Alerter | null;
+}
+
+export class Monitor {
+  private snapshot: HealthSnapshot | null = null;
+  private readonly startedAt: number;
+  private lndDownSince: number;
+  private relaysDownSince: number;
+  private readonly offLink: () => void;
+
+  constructor(private readonly deps: MonitorDeps) {
+    this.startedAt = deps.clock.now();
+    this.lndDownSince = this.startedAt;
+    this.relaysDownSince = this.startedAt;
+    this.offLink = deps.lightning.onStateChange((state) => {
+      if (state === 'up') this.lndDownSince = Number.POSITIVE_INFINITY;
+      else if (!Number.isFinite(this.lndDownSince)) this.lndDownSince = deps.clock.now();
+    });
+    if (deps.lightning.state === 'up') this.lndDownSince = Number.POSITIVE_INFINITY;
+  }
+
+  /** The last snapshot (null before the first check). */
+  latest(): HealthSnapshot | null {
+    return this.snapshot;
+  }
+
+  /** Take a snapshot and evaluate the alerts (when on). Resolves with the alert round, if any. */
+  async check(): Promise<AlertRound | null> {
+    const s = await this.take();
+    this.snapshot = s;
+    if (this.deps.alerter === null) return null;
+    return this.deps.alerter.evaluate(observeConditions(s, this.deps.settings.alerts));
+  }
+
+  close(): void {
+    this.offLink();
+  }
+
+  private async take(): Promise<HealthSnapshot> {
+    const { db, clock, lightning, logger, settings } = this.deps;
+    const at = clock.now();
+    if (lightning.state !== 'up' && !Number.isFinite(this.lndDownSince)) this.lndDownSince = at;
+    const relays = this.deps.relays();
+    const connected = relays.filter((r) => r.state === 'open').length;
+    if (connected > 0) this.relaysDownSince = Number.POSITIVE_INFINITY;
+    else if (!Number.isFinite(this.relaysDownSince)) this.relaysDownSince = at;
+
+    let strandedPayouts: StrandedPayout[] | null = null;
+    try {
+      strandedPayouts = (await findStrandedPayouts(db, at, payoutGraceSeconds(settings))).map((o) => ({
+        orderId: o.id,
+        amountSats: buyerAmount(o),
+        hash: o.payout_payment_hash ?? '',
+        claimedAt: o.payout_claimed_at ?? 0,
+      }));
+    } catch (err) {
+      logger.error({ err }, 'monitor: stranded payout query failed');
+    }
+
+    let escrowsNearDeadline: EscrowDeadline[] | null = null;
+    if (lightning.state === 'up') {
+      try {
+        escrowsNearDeadline = (await findEscrowsNearDeadline({ db, lightning }, settings.alerts.escrow_deadline_blocks)).map((e) => ({
+          orderId: e.order.id,
+          status: e.order.status,
+          expiryHeight: e.expiryHeight,
+          blockHeight: e.blockHeight,
+          blocksLeft: e.blocksLeft,
+        }));
+      } catch (err) {
+        logger.warn({ err }, 'monitor: escrow deadlines unknown this time (LND)');
+      }
+    }
+
+    return {
+      at,
+      startedAt: this.startedAt,
+      lightning: {
+        state: lightning.state,
+        downSince: Number.isFinite(this.lndDownSince) ? this.lndDownSince : at,
+        lastError: lightning.lastError ?? null,
+      },
+      relays: {
+        connected,
+        total: relays.length,
+        allDownSince: Number.isFinite(this.relaysDownSince) ? this.relaysDownSince : at,
+        detail: relays.map((r) => `${r.url}: ${r.state}${r.lastError !== null ? ` (${r.lastError})` : ''}`).join('; '),
+      },
+      price: { newestFetchedAt: this.deps.priceFetchedAt() },
+      strandedPayouts,
+      escrowsNearDeadline,
+    };
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Wires the operator's cockpit into a daemon: the metrics registry, the monitor job (health
+ * snapshot + alerts), the alert DM transport and the HTTP listener. Built once by daemon.ts; holds
+ * no module-level state, so several daemons can run in one process.
+ */
+import type { Logger } from 'pino';
+import { parseAdminPubkey } from '../alerts/admin-key.js';
+import { Alerter } from '../alerts/alerter.js';
+import { countOpenIncidents, touchHealthRow, type AlertKind } from '../alerts/incidents.js';
+import { buildOperatorDm } from '../alerts/operator-dm.js';
+import type { AppContext } from '../context.js';
+import type { NostrEvent } from '../crypto/event.js';
+import type { PublishResult, RelayStatus } from '../nostr/relay-pool.js';
+import { payoutGraceSeconds } from '../ops/stuck.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
+import { startHttpServer, type HttpServerHandle } from './http-server.js';
+import { DaemonMetrics, type JobRun, type OutboxCounters, type PriceSourceAge } from './metrics.js';
+import { Monitor } from './monitor.js';
+import { checkReadiness } from './readiness.js';
+
+export const MONITOR_JOB = 'monitor';
+
+export interface ObservabilityDeps {
+  ctx: AppContext;
+  /** SQLite file (null: in memory) */
+  dbFile: string | null;
+  relays: {
+    status(): RelayStatus[];
+    publish(event: NostrEvent): Promise<PublishResult[]>;
+  };
+  intakeCounters: () => Record<string, number>;
+  outboxStats: () => OutboxCounters | null;
+  prices: () => PriceSourceAge[];
+  version: string;
+  logger: Logger;
+}
+
+export class Observability {
+  readonly metrics: DaemonMetrics;
+  readonly monitor: Monitor;
+  readonly alerter: Alerter | null;
+  private http: HttpServerHandle | null = null;
+
+  constructor(private readonly deps: ObservabilityDeps) {
+    const { ctx } = deps;
+    const admin = ctx.settings.alerts.admin_npub === undefined ? null : parseAdminPubkey(ctx.settings.alerts.admin_npub);
+    this.alerter =
+      admin === null
+        ? null
+        : new Alerter({
+            db: ctx.db,
+            clock: ctx.clock,
+            logger: deps.logger.child({ component: 'alerts' }),
+            nodeName: ctx.settings.mostro.name ?? 'mostrod',
+            send: async (text) => {
+              const results = await deps.relays.publish(buildOperatorDm(text, admin, ctx.keys, ctx.clock.now()));
+              return results.some((r) => r.ok);
+            },
+          });
+    this.monitor = new Monitor({
+      db: ctx.db,
+      settings: ctx.settings,
+      clock: ctx.clock,
+      logger: deps.logger.child({ component: 'monitor' }),
+      lightning: ctx.lightning,
+      relays: () => deps.relays.status(),
+      priceFetchedAt: () => {
+        const now = ctx.clock.now();
+        const ages = deps.prices().flatMap((p) => (p.ageSeconds === null ? [] : [p.ageSeconds]));
+        return ages.length === 0 ? null : now - Math.min(...ages);
+      },
+      alerter: this.alerter,
+    });
+    this.metrics = new DaemonMetrics({
+      db: ctx.db,
+      dbFile: deps.dbFile,
+      clock: ctx.clock,
+      payoutGraceSeconds: payoutGraceSeconds(ctx.settings),
+      lightning: ctx.lightning,
+      relays: () => deps.relays.status(),
+      intake: deps.intakeCounters,
+      outbox: deps.outboxStats,
+      prices: deps.prices,
+      health: () => this.monitor.latest(),
+      openIncidents: () => (this.alerter === null ? Promise.resolve(new Map<AlertKind, number>()) : countOpenIncidents(ctx.db)),
+      version: deps.version,
+    });
+  }
+
+  /** True when anything needs the monitor job (the HTTP listener or alerts). */
+  get enabled(): boolean {
+    return this.deps.ctx.settings.http.enabled || this.alerter !== null;
+  }
+
+  /** Register the monitor job (every [alerts] check_interval_seconds) when enabled. */
+  registerJobs(scheduler: Scheduler): void {
+    if (!this.enabled) return;
+    scheduler.every(MONITOR_JOB, this.deps.ctx.settings.alerts.check_interval_seconds, async () => {
+      await this.monitor.check();
+    });
+  }
+
+  /** Time one handler run (the latency histogram by action). */
+  async timeHandler(action: string, run: () => Promise<void>): Promise<void> {
+    const started = process.hrtime.bigint();
+    try {
+      await run();
+    } finally {
+      this.metrics.observeHandler(action, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  observeJob(run: JobRun): void {
+    this.metrics.observeJob(run);
+  }
+
+  /** Start the HTTP listener when `[http] enabled`. Throws when the address cannot be bound. */
+  async startHttp(): Promise<void> {
+    const { ctx } = this.deps;
+    if (!ctx.settings.http.enabled) return;
+    this.http = await startHttpServer(
+      {
+        logger: this.deps.logger.child({ component: 'http' }),
+        metrics: async () => ({ contentType: this.metrics.contentType, body: await this.metrics.render() }),
+        readiness: () =>
+          checkReadiness({
+            writeProbe: () => touchHealthRow(ctx.db, ctx.clock.now()),
+            relays: () => this.deps.relays.status(),
+            lightning: ctx.lightning,
+          }),
+      },
+      { host: ctx.settings.http.listen_address, port: ctx.settings.http.port },
+    );
+  }
+
+  /** The bound HTTP port (null when the listener is off). */
+  get httpPort(): number | null {
+    return this.http?.port ?? null;
+  }
+
+  async close(): Promise<void> {
+    this.monitor.close();
+    if (this.http !== null) await this.http.close();
+  }
+}

@@ -1,0 +1,97 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { observeConditions } from '../../../src/alerts/conditions.js';
+import type { AlertsSettings } from '../../../src/config/types.js';
+import type { HealthSnapshot } from '../../../src/observability/health-snapshot.js';
+
+const T: AlertsSettings = {
+  check_interval_seconds: 60,
+  lnd_down_minutes: 5,
+  relays_down_minutes: 2,
+  escrow_deadline_blocks: 72,
+  price_stale_seconds: 1800,
+};
+const AT = 1_800_000_000;
+
+function snap(p: Partial<HealthSnapshot> = {}): HealthSnapshot {
+  return {
+    at: AT,
+    startedAt: AT - 10_000,
+    lightning: { state: 'up', downSince: AT, lastError: null },
+    relays: { connected: 1, total: 1, allDownSince: AT, detail: 'ws://r: open' },
+    price: { newestFetchedAt: AT - 60 },
+    strandedPayouts: [],
+    escrowsNearDeadline: [],
+    ...p,
+  };
+}
+
+function of(s: HealthSnapshot, kind: string) {
+  const o = observeConditions(s, T).find((x) => x.kind === kind);
+  assert.ok(o !== undefined);
+  return o;
+}
+
+void describe('alert conditions from a health snapshot', () => {
+  void test('all healthy: every kind known, nothing active', () => {
+    const obs = observeConditions(snap(), T);
+    assert.deepEqual(
+      obs.map((o) => [o.kind, o.known, o.active.length]),
+      [
+        ['lnd-down', true, 0],
+        ['relays-down', true, 0],
+        ['price-stale', true, 0],
+        ['payout-stranded', true, 0],
+        ['escrow-deadline', true, 0],
+      ],
+    );
+  });
+
+  void test('LND: down less than lnd_down_minutes is undecided, from then on active with the last error', () => {
+    const short = of(snap({ lightning: { state: 'down', downSince: AT - 299, lastError: 'ECONNREFUSED' } }), 'lnd-down');
+    assert.deepEqual(short, { kind: 'lnd-down', known: false, active: [] });
+    const long = of(snap({ lightning: { state: 'connecting', downSince: AT - 300, lastError: 'ECONNREFUSED' } }), 'lnd-down');
+    assert.equal(long.known, true);
+    assert.equal(long.active[0]?.key, 'lnd-down');
+    assert.match(long.active[0]!.text, /connecting \(since 5 min\); last error: ECONNREFUSED/);
+  });
+
+  void test('relays: none connected for relays_down_minutes is active, naming each relay', () => {
+    const o = of(snap({ relays: { connected: 0, total: 2, allDownSince: AT - 120, detail: 'ws://a: backoff (refused); ws://b: connecting' } }), 'relays-down');
+    assert.equal(o.active.length, 1);
+    assert.match(o.active[0]!.text, /None of the 2 relays is connected \(for 2 min\): ws:\/\/a: backoff \(refused\); ws:\/\/b: connecting/);
+    assert.equal(of(snap({ relays: { connected: 0, total: 2, allDownSince: AT - 119, detail: '' } }), 'relays-down').known, false);
+  });
+
+  void test('prices: stale past price_stale_seconds; never fetched counts from the start', () => {
+    assert.equal(of(snap({ price: { newestFetchedAt: AT - 1800 } }), 'price-stale').active.length, 1);
+    assert.equal(of(snap({ price: { newestFetchedAt: AT - 1799 } }), 'price-stale').active.length, 0);
+    const never = of(snap({ price: { newestFetchedAt: null }, startedAt: AT - 100 }), 'price-stale');
+    assert.deepEqual(never, { kind: 'price-stale', known: false, active: [] });
+    const neverLong = of(snap({ price: { newestFetchedAt: null }, startedAt: AT - 2000 }), 'price-stale');
+    assert.match(neverLong.active[0]!.text, /No price has been fetched since the start/);
+  });
+
+  void test('stranded payouts and escrows near deadline: one condition per order; unknown lists judge nothing', () => {
+    const o = of(
+      snap({ strandedPayouts: [{ orderId: 'o-1', amountSats: 19_880, hash: 'ab'.repeat(32), claimedAt: AT - 600 }] }),
+      'payout-stranded',
+    );
+    assert.equal(o.active[0]?.key, 'payout-stranded:o-1');
+    assert.match(o.active[0]!.text, /Order o-1: the buyer payout of 19880 sats .* claimed 10 min ago/);
+    const e = of(
+      snap({
+        escrowsNearDeadline: [
+          { orderId: 'o-2', status: 'active', expiryHeight: 1100, blockHeight: 1050, blocksLeft: 50 },
+          { orderId: 'o-3', status: 'fiat-sent', expiryHeight: null, blockHeight: 1050, blocksLeft: null },
+        ],
+      }),
+      'escrow-deadline',
+    );
+    assert.deepEqual(e.active.map((a) => a.key), ['escrow-deadline:o-2', 'escrow-deadline:o-3']);
+    assert.match(e.active[0]!.text, /expires at height 1100, 50 blocks from the tip \(1050\)/);
+    assert.match(e.active[1]!.text, /already canceled the escrow HTLC/);
+    assert.equal(of(snap({ strandedPayouts: null }), 'payout-stranded').known, false);
+    assert.equal(of(snap({ escrowsNearDeadline: null }), 'escrow-deadline').known, false);
+  });
+});

@@ -1,0 +1,270 @@
+/**
+ * The operator cockpit in-process: real SQLite, FakeLightning, a real HTTP client against the
+ * listener. Relay status and publishing are the pool's surfaces, given as data here.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { insertOrder } from '../../../src/db/orders.js';
+import type { NostrEvent } from '../../../src/crypto/event.js';
+import { unwrapGiftWrap } from '../../../src/nostr/gift-wrap.js';
+import type { PublishResult, RelayStatus } from '../../../src/nostr/relay-pool.js';
+import { DaemonMetrics } from '../../../src/observability/metrics.js';
+import { Observability } from '../../../src/observability/observability.js';
+import { makeOrder } from '../../support/db.js';
+import { parseExposition } from '../../support/prom-text.js';
+import { makeTestContext, newKeys, type TestContext } from '../../support/test-context.js';
+
+function relay(url: string, state: RelayStatus['state'], extra: Partial<RelayStatus> = {}): RelayStatus {
+  return { url, state, connectedAt: null, lastError: null, connects: 1, events: 0, dropped: 0, publishFailures: 0, rejected: 0, ...extra };
+}
+
+interface Setup {
+  ctx: TestContext;
+  obs: Observability;
+  relays: RelayStatus[];
+  published: NostrEvent[];
+  accept: { ok: boolean };
+  base: string;
+}
+
+async function setup(opts: { admin?: string } = {}): Promise<Setup> {
+  const ctx = await makeTestContext({
+    now: 1_800_000_000,
+    settings: {
+      http: { enabled: true, port: 0 },
+      alerts: { ...(opts.admin !== undefined ? { admin_npub: opts.admin } : {}), lnd_down_minutes: 0 },
+      lightning: { payment_timeout_seconds: 30 },
+    },
+  });
+  const relays = [relay('ws://a.example', 'open', { publishFailures: 2, rejected: 1, connects: 3 })];
+  const published: NostrEvent[] = [];
+  const accept = { ok: true };
+  const obs = new Observability({
+    ctx,
+    dbFile: null,
+    relays: {
+      status: () => relays,
+      publish: (e: NostrEvent): Promise<PublishResult[]> => {
+        if (accept.ok) published.push(e);
+        return Promise.resolve([{ url: 'ws://a.example', ok: accept.ok, message: accept.ok ? '' : 'not connected' }]);
+      },
+    },
+    intakeCounters: () => ({ dispatched: 5, pow: 2, stale: 1 }),
+    outboxStats: () => ({ messagesSent: 7, messagesDropped: 1, eventsPublished: 4, eventsIncomplete: 0 }),
+    prices: () => [{ source: 'yadio', ageSeconds: 42 }],
+    version: '0.0.0-test',
+    logger: ctx.logger,
+  });
+  await obs.startHttp();
+  assert.ok(obs.httpPort !== null && obs.httpPort > 0);
+  return { ctx, obs, relays, published, accept, base: `http://127.0.0.1:${obs.httpPort}` };
+}
+
+const hash = () => randomBytes(32).toString('hex');
+
+async function scrape(base: string) {
+  const res = await fetch(`${base}/metrics`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+  return parseExposition(await res.text());
+}
+
+void describe('observability: /metrics, /healthz, /readyz', () => {
+  void test('/metrics exposes the database, link, relay, intake, outbox, price and process figures', async () => {
+    const { ctx, obs, base } = await setup();
+    try {
+      const now = ctx.clock.now();
+      const grace = 60; // 2 × payment_timeout_seconds
+      await insertOrder(ctx.db, makeOrder({ status: 'pending' }));
+      await insertOrder(ctx.db, makeOrder({ status: 'active', amount: 10_000, fee: 60, hash: hash(), invoice_held_at: now - 100 }));
+      await insertOrder(ctx.db, makeOrder({ status: 'fiat-sent', amount: 20_000, fee: 120, hash: hash(), invoice_held_at: now - 50 }));
+      await insertOrder(ctx.db, makeOrder({ status: 'settled-hold-invoice', hash: hash(), payout_payment_hash: hash(), payout_claimed_at: now - grace }));
+      await insertOrder(ctx.db, makeOrder({ status: 'settled-hold-invoice', hash: hash(), payout_payment_hash: hash(), payout_claimed_at: now - 5 }));
+      await insertOrder(ctx.db, makeOrder({ status: 'settled-hold-invoice', hash: hash(), failed_payment: 1, payment_attempts: 1 }));
+      await insertOrder(ctx.db, makeOrder({ status: 'success', dev_fee: 30, dev_fee_paid: 1, taken_at: now - 900 }));
+      await insertOrder(ctx.db, makeOrder({ status: 'success', dev_fee: 20, dev_fee_paid: 0, taken_at: now - 900 }));
+      await insertOrder(ctx.db, makeOrder({ status: 'cooperatively-canceled', taken_at: now - 600 }));
+      await insertOrder(ctx.db, makeOrder({ status: 'canceled', taken_at: 0 }));
+
+      const m = await scrape(base);
+      assert.equal(m.get('mostrod_orders', { status: 'pending' }), 1);
+      assert.equal(m.get('mostrod_orders', { status: 'settled-hold-invoice' }), 3);
+      assert.equal(m.get('mostrod_orders', { status: 'expired' }), 0, 'every status has a series');
+      assert.equal(m.get('mostrod_trades_completed'), 2);
+      assert.equal(m.get('mostrod_trades_canceled'), 1, 'a pending order canceled before anyone took it is not a trade');
+      assert.equal(m.get('mostrod_escrow_held_sats'), 30_180);
+      assert.equal(m.get('mostrod_escrow_held'), 2);
+      assert.equal(m.get('mostrod_payouts', { state: 'in_flight' }), 2);
+      assert.equal(m.get('mostrod_payouts', { state: 'stranded' }), 1);
+      assert.equal(m.get('mostrod_payouts', { state: 'failed' }), 1);
+      assert.equal(m.get('mostrod_dev_fee_sats', { state: 'owed' }), 20);
+      assert.equal(m.get('mostrod_dev_fee_sats', { state: 'paid' }), 30);
+      assert.equal(m.get('mostrod_lightning_up'), 1);
+      assert.equal(m.get('mostrod_lightning_state', { state: 'up' }), 1);
+      assert.equal(m.get('mostrod_lightning_block_height'), 1000);
+      assert.equal(m.get('mostrod_relay_connected', { relay: 'ws://a.example' }), 1);
+      assert.equal(m.get('mostrod_relay_publish_failures_total', { relay: 'ws://a.example' }), 2);
+      assert.equal(m.get('mostrod_relay_rejected_events_total', { relay: 'ws://a.example' }), 1);
+      assert.equal(m.get('mostrod_relay_connects_total', { relay: 'ws://a.example' }), 3);
+      assert.equal(m.types.get('mostrod_relay_rejected_events_total'), 'counter');
+      assert.equal(m.get('mostrod_intake_events_total', { verdict: 'dispatched' }), 5);
+      assert.equal(m.get('mostrod_intake_events_total', { verdict: 'pow' }), 2);
+      assert.equal(m.get('mostrod_outbox_messages_total', { result: 'sent' }), 7);
+      assert.equal(m.get('mostrod_price_age_seconds', { source: 'yadio' }), 42);
+      assert.equal(m.get('mostrod_info', { version: '0.0.0-test' }), 1);
+      assert.equal(m.get('mostrod_alert_incidents_open', { kind: 'lnd-down' }), 0);
+      assert.ok((m.get('nodejs_eventloop_lag_seconds') ?? -1) >= 0, 'event-loop lag is exported');
+      assert.ok(Number.isNaN(m.get('mostrod_escrows_near_deadline')), 'unknown before the first monitor check');
+
+      // Pushed figures: handler latency by action and job runs.
+      await obs.timeHandler('new-order', () => Promise.resolve());
+      await obs.timeHandler('new-order', () => Promise.reject(new Error('boom'))).catch(() => undefined);
+      obs.observeJob({ job: 'prices', startedMs: 1_800_000_000_000, durationMs: 250, failed: false });
+      obs.observeJob({ job: 'prices', startedMs: 1_800_000_060_000, durationMs: 500, failed: true });
+      const m2 = await scrape(base);
+      assert.equal(m2.get('mostrod_handler_duration_seconds_count', { action: 'new-order' }), 2);
+      assert.equal(m2.types.get('mostrod_handler_duration_seconds'), 'histogram');
+      assert.equal(m2.get('mostrod_job_runs_total', { job: 'prices' }), 2);
+      assert.equal(m2.get('mostrod_job_errors_total', { job: 'prices' }), 1);
+      assert.equal(m2.get('mostrod_job_last_duration_seconds', { job: 'prices' }), 0.5);
+      assert.equal(m2.get('mostrod_job_last_run_timestamp_seconds', { job: 'prices' }), 1_800_000_060.5);
+
+      // Values move with the database.
+      await insertOrder(ctx.db, makeOrder({ status: 'pending' }));
+      assert.equal((await scrape(base)).get('mostrod_orders', { status: 'pending' }), 2);
+    } finally {
+      await obs.close();
+    }
+  });
+
+  void test('/healthz is 200; /readyz is 200 when ready and 503 naming what is down', async () => {
+    const { ctx, obs, relays, base } = await setup();
+    try {
+      const h = await fetch(`${base}/healthz`);
+      assert.equal(h.status, 200);
+      assert.equal(await h.text(), 'ok\n');
+
+      let r = await fetch(`${base}/readyz`);
+      assert.equal(r.status, 200);
+      let body = (await r.json()) as { ready: boolean; not_ready: string[]; checks: Record<string, { ok: boolean; detail: string }> };
+      assert.deepEqual(body.not_ready, []);
+      assert.equal(body.ready, true);
+      assert.deepEqual(body.checks['database'], { ok: true, detail: 'writable' });
+
+      ctx.lightning.setState('down');
+      relays[0] = relay('ws://a.example', 'backoff', { lastError: 'connect ECONNREFUSED' });
+      r = await fetch(`${base}/readyz`);
+      assert.equal(r.status, 503);
+      assert.equal(r.headers.get('content-type'), 'application/json');
+      body = (await r.json()) as typeof body;
+      assert.equal(body.ready, false);
+      assert.deepEqual(body.not_ready, ['relays', 'lightning']);
+      assert.equal(body.checks['relays']?.detail, '0 of 1 connected: ws://a.example: backoff (connect ECONNREFUSED)');
+      assert.equal(body.checks['lightning']?.detail, 'down');
+
+      ctx.lightning.setState('up');
+      relays[0] = relay('ws://a.example', 'open');
+      assert.equal((await fetch(`${base}/readyz`)).status, 200);
+
+      assert.equal((await fetch(`${base}/readyz`, { method: 'HEAD' })).status, 200);
+      assert.equal((await fetch(`${base}/metrics`, { method: 'POST' })).status, 405);
+      assert.equal((await fetch(`${base}/nope`)).status, 404);
+    } finally {
+      await obs.close();
+    }
+  });
+
+  void test('a read-only database makes /readyz name the database', async () => {
+    const { ctx, obs, base } = await setup();
+    try {
+      await sql`PRAGMA query_only = ON`.execute(ctx.db);
+      const r = await fetch(`${base}/readyz`);
+      assert.equal(r.status, 503);
+      const body = (await r.json()) as { not_ready: string[]; checks: { database: { detail: string } } };
+      assert.deepEqual(body.not_ready, ['database']);
+      assert.match(body.checks.database.detail, /^write failed: /);
+    } finally {
+      await obs.close();
+    }
+  });
+
+  void test('two registries in one process do not clash (no global registry)', () => {
+    const mk = async () => {
+      const ctx = await makeTestContext();
+      return new DaemonMetrics({
+        db: ctx.db,
+        dbFile: null,
+        clock: ctx.clock,
+        payoutGraceSeconds: 150,
+        lightning: ctx.lightning,
+        relays: () => [],
+        intake: () => ({}),
+        outbox: () => null,
+        prices: () => [],
+        health: () => null,
+        openIncidents: () => Promise.resolve(new Map()),
+        version: 'x',
+      });
+    };
+    return Promise.all([mk(), mk()]).then(async ([a, b]) => {
+      a.observeHandler('orders', 0.01);
+      assert.equal(parseExposition(await b.render()).get('mostrod_handler_duration_seconds_count', { action: 'orders' }), undefined);
+      assert.equal(parseExposition(await a.render()).get('mostrod_handler_duration_seconds_count', { action: 'orders' }), 1);
+    });
+  });
+});
+
+void describe('monitor job: health snapshot and operator alerts', () => {
+  void test('escrows near the deadline are counted; LND down alerts the operator once, then resolves', async () => {
+    const admin = newKeys();
+    const { ctx, obs, published, accept, base } = await setup({ admin: admin.pubkey });
+    try {
+      const h = hash();
+      await ctx.lightning.addHoldInvoice({ hash: h, amountSats: 10_060, memo: 'escrow', cltvExpiry: 50, expirySeconds: 300 });
+      ctx.lightning.pay(h);
+      await insertOrder(ctx.db, makeOrder({ status: 'active', hash: h, invoice_held_at: ctx.clock.now() }));
+
+      await obs.monitor.check();
+      let m = await scrape(base);
+      assert.equal(m.get('mostrod_escrows_near_deadline'), 1, 'expires 50 blocks from the tip, within 72');
+      assert.equal(m.get('mostrod_alert_incidents_open', { kind: 'escrow-deadline' }), 1);
+      assert.equal(published.length, 1);
+      const first = unwrapGiftWrap(published[0]!, admin.secretKey);
+      assert.ok(first.ok);
+      assert.equal(first.gift.rumor.kind, 14);
+      assert.match(first.gift.rumor.content, /ALERT: Escrow near its CLTV deadline\nOrder .*: the escrow HTLC expires at height 1050, 50 blocks from the tip \(1000\)/);
+
+      // LND goes down; nothing is accepted by the relays at first: retried, then sent once.
+      ctx.lightning.setState('down');
+      accept.ok = false;
+      ctx.clock.advance(60);
+      const r1 = await obs.monitor.check();
+      assert.equal(r1?.undelivered, 1);
+      accept.ok = true;
+      ctx.clock.advance(60);
+      await obs.monitor.check();
+      ctx.clock.advance(60);
+      await obs.monitor.check();
+      const texts = published.map((e) => {
+        const u = unwrapGiftWrap(e, admin.secretKey);
+        assert.ok(u.ok);
+        return u.gift.rumor.content;
+      });
+      assert.equal(texts.filter((t) => t.includes('ALERT: LND unreachable')).length, 1);
+      m = await scrape(base);
+      assert.ok(Number.isNaN(m.get('mostrod_escrows_near_deadline')), 'unknown while LND is down');
+      assert.equal(m.get('mostrod_alert_incidents_open', { kind: 'escrow-deadline' }), 1, 'not resolved while it cannot be judged');
+
+      ctx.lightning.setState('up');
+      ctx.clock.advance(60);
+      await obs.monitor.check();
+      const last = unwrapGiftWrap(published.at(-1)!, admin.secretKey);
+      assert.ok(last.ok);
+      assert.match(last.gift.rumor.content, /RESOLVED: LND unreachable/);
+    } finally {
+      await obs.close();
+    }
+  });
+});
