@@ -30,12 +30,12 @@ export class RustTrader {
     });
   }
 
-  static async connect(relayUrl: string, nodePk: string, opts: { fullPrivacy?: boolean } = {}): Promise<RustTrader> {
+  static async connect(relayUrl: string, nodePk: string, opts: { fullPrivacy?: boolean; v2?: boolean } = {}): Promise<RustTrader> {
     // A .ts worker needs tsx's loader registered inside the worker first.
     const tsx = import.meta.resolve('tsx/esm/api');
     const entry = new URL('./rust-trader-worker.ts', import.meta.url).href;
     const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
-    const worker = new Worker(boot, { eval: true, workerData: { relayUrl, nodePk, fullPrivacy: opts.fullPrivacy === true } });
+    const worker = new Worker(boot, { eval: true, workerData: { relayUrl, nodePk, fullPrivacy: opts.fullPrivacy === true, v2: opts.v2 === true } });
     const first = await new Promise<{ ready: boolean; identity?: string; error?: string }>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
@@ -71,6 +71,11 @@ export class RustTrader {
 
   fetchNodeEvents(kind: number): Promise<Array<{ tags: string[][]; content: string }>> {
     return this.call('fetchNodeEvents', kind);
+  }
+
+  /** Every reply received so far, with the event kind it came in. */
+  replies(): Promise<RustReply[]> {
+    return this.call('replies');
   }
 
   /** Wraps that did not open with rust-nostr or were not sealed by the node. */

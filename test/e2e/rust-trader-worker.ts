@@ -5,15 +5,15 @@ import { RustTraderCore } from './rust-trader.js';
 
 interface Call {
   id: number;
-  op: 'tradeKey' | 'send' | 'waitFor' | 'fetchNodeEvents' | 'rejected';
+  op: 'tradeKey' | 'send' | 'waitFor' | 'fetchNodeEvents' | 'rejected' | 'replies';
   args: unknown[];
 }
 
 const port = parentPort;
 if (port === null) throw new Error('rust-trader-worker must run in a worker thread');
-const data = workerData as { relayUrl: string; nodePk: string; fullPrivacy: boolean };
+const data = workerData as { relayUrl: string; nodePk: string; fullPrivacy: boolean; v2: boolean };
 const keys = new Map<string, Keys>();
-const ready = RustTraderCore.connect(data.relayUrl, data.nodePk, { fullPrivacy: data.fullPrivacy });
+const ready = RustTraderCore.connect(data.relayUrl, data.nodePk, { fullPrivacy: data.fullPrivacy, v2: data.v2 });
 
 function key(pk: unknown): Keys {
   const k = keys.get(String(pk));
@@ -37,6 +37,8 @@ async function run(t: RustTraderCore, c: Call): Promise<unknown> {
       return t.fetchNodeEvents(Number(c.args[0]));
     case 'rejected':
       return t.rejected;
+    case 'replies':
+      return t.allReplies();
   }
 }
 

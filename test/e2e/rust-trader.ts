@@ -6,6 +6,12 @@
  * signature is made with @noble/curves (the JS binding exposes no raw Schnorr signing) — nothing
  * from src/ is used on this side, so it checks our daemon against independent code.
  *
+ * Protocol v2 (`v2: true`): requests are kind-14 events signed by the trade key with the SDK's
+ * EventBuilder, content NIP-44-encrypted with the SDK's nip44Encrypt, tuple `[message, trade_sig,
+ * [identity, identity_sig]]` (mostro-core 0.14 `transport`); replies are opened with nip44Decrypt.
+ * Every trader subscribes to BOTH kinds for its trade keys and records the kind each reply came
+ * in, so a test can assert that nothing reached a key on the wrong transport.
+ *
  * The SDK leaves ~60 s timers behind after Client.shutdown() (the process cannot exit), so the
  * trader runs in a worker thread (rust-trader-worker.ts) that is terminated at close; tests use
  * the RustTrader proxy (rust-trader-proxy.ts), which names keys by their public key hex.
@@ -22,8 +28,12 @@ import {
   Keys,
   Kind,
   loadWasmSync,
+  nip44Decrypt,
+  nip44Encrypt,
+  NIP44Version,
   NostrSigner,
   PublicKey,
+  Tag,
   UnwrappedGift,
 } from '@rust-nostr/nostr-sdk';
 
@@ -31,14 +41,19 @@ export type Json = null | boolean | number | string | Json[] | { [k: string]: Js
 
 export interface RustReply {
   to: string;
+  /** 1059 (gift wrap) or 14 (protocol v2) */
+  eventKind: number;
   wrapper: string;
   kind: { version: number; request_id: number | null; trade_index: number | null; id?: string; action: string; payload: Json };
   raw: string;
 }
 
-/** `{"<wrapper>":{"version":1,"request_id":…,"trade_index":…,["id":…,]"action":…,"payload":…}}` */
-export function mostroJson(wrapper: string, f: { requestId: number | null; tradeIndex: number | null; id?: string; action: string; payload: Json }): string {
-  const kind: Record<string, Json> = { version: 1, request_id: f.requestId, trade_index: f.tradeIndex };
+/** `{"<wrapper>":{"version":1,"request_id":…,"trade_index":…,["id":…,]"action":…,"payload":…}}` (version 2 for v2 clients) */
+export function mostroJson(
+  wrapper: string,
+  f: { requestId: number | null; tradeIndex: number | null; id?: string; action: string; payload: Json; version?: number },
+): string {
+  const kind: Record<string, Json> = { version: f.version ?? 1, request_id: f.requestId, trade_index: f.tradeIndex };
   if (f.id !== undefined) kind['id'] = f.id;
   kind['action'] = f.action;
   kind['payload'] = f.payload;
@@ -60,18 +75,19 @@ export class RustTraderCore {
     readonly client: Client,
     private readonly nodePk: string,
     readonly fullPrivacy: boolean,
+    readonly v2: boolean,
   ) {
     this.identity = Keys.generate();
   }
 
-  static async connect(relayUrl: string, nodePk: string, opts: { fullPrivacy?: boolean } = {}): Promise<RustTraderCore> {
+  static async connect(relayUrl: string, nodePk: string, opts: { fullPrivacy?: boolean; v2?: boolean } = {}): Promise<RustTraderCore> {
     if (!wasmLoaded) {
       loadWasmSync();
       wasmLoaded = true;
     }
     const signerKeys = Keys.generate();
     const client = new Client(NostrSigner.keys(signerKeys));
-    const t = new RustTraderCore(client, nodePk, opts.fullPrivacy === true);
+    const t = new RustTraderCore(client, nodePk, opts.fullPrivacy === true, opts.v2 === true);
     await client.addRelay(relayUrl);
     await client.connect();
     await client.waitForConnection(Duration.fromSecs(5));
@@ -85,24 +101,45 @@ export class RustTraderCore {
     return t;
   }
 
-  /** A fresh trade key (the identity key itself in full privacy); subscribes to its gift wraps. */
+  /** A fresh trade key; subscribes to gift wraps and kind 14 addressed to it. */
   async tradeKey(): Promise<Keys> {
     const k = Keys.generate();
     this.tradeKeys.set(k.publicKey.toHex(), k);
-    await this.client.subscribe(new Filter().kind(new Kind(1059)).pubkey(k.publicKey));
+    await this.client.subscribe(new Filter().kinds([new Kind(1059), new Kind(14)]).pubkey(k.publicKey));
     return k;
+  }
+
+  private sig(text: string, keys: Keys): string {
+    return bytesToHex(schnorr.sign(sha256(new TextEncoder().encode(text)), hexToBytes(keys.secretKey.toHex())));
+  }
+
+  /** A protocol-v2 request: kind 14 by the trade key, NIP-44 to the node, the 3-tuple. */
+  private directEvent(messageJson: string, trade: Keys): RustEvent {
+    const node = PublicKey.parse(this.nodePk);
+    let content: string;
+    if (this.fullPrivacy) {
+      content = `[${messageJson},null,null]`;
+    } else {
+      const tradePk = trade.publicKey.toHex();
+      const proof = this.sig(`mostro-transport-v2-identity:${tradePk}:${messageJson}`, this.identity);
+      content = `[${messageJson},"${this.sig(messageJson, trade)}",["${this.identity.publicKey.toHex()}","${proof}"]]`;
+    }
+    const encrypted = nip44Encrypt(trade.secretKey, node, content, NIP44Version.V2);
+    return new EventBuilder(new Kind(14), encrypted).tags([Tag.publicKey(node)]).signWithKeys(trade);
   }
 
   /** Gift-wrap `messageJson` to the node as mostro-cli does and publish it. */
   async send(messageJson: string, trade: Keys): Promise<void> {
     let content: string;
     let wrap: RustEvent;
-    if (this.fullPrivacy) {
+    if (this.v2) {
+      wrap = this.directEvent(messageJson, trade);
+    } else if (this.fullPrivacy) {
       content = `[${messageJson},null]`;
       const rumor = EventBuilder.textNote(content).build(trade.publicKey);
       wrap = await EventBuilder.giftWrap(NostrSigner.keys(trade), PublicKey.parse(this.nodePk), rumor, []);
     } else {
-      const sig = bytesToHex(schnorr.sign(sha256(new TextEncoder().encode(messageJson)), hexToBytes(trade.secretKey.toHex())));
+      const sig = this.sig(messageJson, trade);
       content = `[${messageJson},"${sig}"]`;
       const rumor = EventBuilder.textNote(content).build(trade.publicKey);
       const seal = (await EventBuilder.seal(NostrSigner.keys(this.identity), PublicKey.parse(this.nodePk), rumor)).signWithKeys(this.identity);
@@ -113,13 +150,32 @@ export class RustTraderCore {
   }
 
   private async onEvent(event: RustEvent): Promise<void> {
-    if (event.kind.asU16() !== 1059) return;
+    const eventKind = event.kind.asU16();
+    if (eventKind !== 1059 && eventKind !== 14) return;
     const id = event.id.toHex();
     if (this.seen.has(id)) return;
     this.seen.add(id);
     const p = (JSON.parse(event.asJson()) as { tags: string[][] }).tags.find((t) => t[0] === 'p')?.[1];
     const key = p === undefined ? undefined : this.tradeKeys.get(p);
     if (key === undefined || p === undefined) return;
+    if (eventKind === 14) {
+      try {
+        if (!event.verify() || event.author.toHex() !== this.nodePk) {
+          this.rejected++;
+          return;
+        }
+        const plain = nip44Decrypt(key.secretKey, event.author, event.content);
+        const tuple = JSON.parse(plain) as [Record<string, RustReply['kind']>, unknown, unknown];
+        if (tuple.length !== 3 || tuple[1] !== null || tuple[2] !== null) throw new Error('not a node tuple');
+        const wrapper = Object.keys(tuple[0])[0];
+        const kind = wrapper === undefined ? undefined : tuple[0][wrapper];
+        if (wrapper === undefined || kind === undefined) throw new Error('empty message');
+        this.replies.push({ to: p, eventKind, wrapper, kind, raw: plain });
+      } catch {
+        this.rejected++;
+      }
+      return;
+    }
     try {
       const ug = await UnwrappedGift.fromGiftWrap(NostrSigner.keys(key), event);
       if (ug.sender.toHex() !== this.nodePk) {
@@ -130,7 +186,7 @@ export class RustTraderCore {
       const wrapper = Object.keys(message)[0];
       const kind = wrapper === undefined ? undefined : message[wrapper];
       if (wrapper === undefined || kind === undefined) throw new Error('empty message');
-      this.replies.push({ to: p, wrapper, kind, raw: ug.rumor.content });
+      this.replies.push({ to: p, eventKind, wrapper, kind, raw: ug.rumor.content });
     } catch {
       this.rejected++;
     }
@@ -154,6 +210,11 @@ export class RustTraderCore {
   }
 
   private readonly taken = new Set<RustReply>();
+
+  /** Every reply received so far (for transport assertions). */
+  allReplies(): RustReply[] {
+    return [...this.replies];
+  }
 
   async fetchNodeEvents(kind: number): Promise<Array<{ tags: string[][]; content: string }>> {
     const evs = await this.client.fetchEvents(new Filter().kind(new Kind(kind)).author(PublicKey.parse(this.nodePk)), Duration.fromSecs(3));

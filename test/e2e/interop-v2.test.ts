@@ -1,0 +1,186 @@
+/**
+ * Protocol v2 beside v1, end to end against the BUILT daemon over the relay, with
+ * @rust-nostr/nostr-sdk clients (test/e2e/rust-trader.ts: its own gift wraps, its own kind-14
+ * events signed and NIP-44-encrypted by the SDK, hand-written message JSON):
+ * - one sell trade with the seller on gift wraps (v1) and the buyer on kind 14 (v2), with a daemon
+ *   restart mid-trade: every message on the right kind to the right key, one settle, one payout;
+ * - a trade where both sides speak v2 only.
+ * The node runs `transport = "both"` and says so in its 38385 (protocol_version "2").
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { escrowOf, orderRow, paymentsOf, settlesOf, startE2E, tagValue, waitForStatus, type E2E } from './e2e-harness.js';
+import { mostroJson, type Json, type RustReply } from './rust-trader.js';
+import { RustTrader } from './rust-trader-proxy.js';
+import { restartDaemon } from './reliability/faults-support.js';
+
+function payloadOrder(r: RustReply): Record<string, Json> {
+  const p = r.kind.payload as Record<string, Json> | null;
+  if (p !== null && typeof p['order'] === 'object' && p['order'] !== null) return p['order'] as Record<string, Json>;
+  const pr = p?.['payment_request'];
+  if (Array.isArray(pr) && typeof pr[0] === 'object' && pr[0] !== null) return pr[0] as Record<string, Json>;
+  throw new Error(`no order in ${r.raw}`);
+}
+
+const sellOrder = {
+  order: {
+    kind: 'sell', status: 'pending', amount: 0, fiat_code: 'USD', min_amount: null, max_amount: null, fiat_amount: 50,
+    payment_method: 'bank transfer', premium: 0, created_at: 0, expires_at: null,
+  },
+};
+
+void describe('e2e protocol v2 beside v1 (rust-nostr clients, transport = "both")', () => {
+  let e: E2E;
+  const traders: RustTrader[] = [];
+  before(async () => {
+    e = await startE2E({ settings: { mostro: { transport: 'both' } } });
+  });
+  after(async () => {
+    await Promise.allSettled(traders.map((t) => t.close()));
+    await e.close();
+  });
+
+  /** Every event the relay holds addressed to `key`, by kind; and who authored them. */
+  function relayKindsTo(key: string): { kinds: Set<number>; authors: Set<string> } {
+    const evs = e.sb.relay.events().filter((ev) => (ev.kind === 1059 || ev.kind === 14) && tagValue(ev, 'p') === key);
+    return { kinds: new Set(evs.map((ev) => ev.kind)), authors: new Set(evs.filter((ev) => ev.kind === 14).map((ev) => ev.pubkey)) };
+  }
+
+  async function assertTransport(t: RustTrader, key: string, eventKind: 1059 | 14, version: 1 | 2): Promise<number> {
+    const mine = (await t.replies()).filter((r) => r.to === key);
+    assert.ok(mine.length > 0);
+    for (const r of mine) {
+      assert.equal(r.eventKind, eventKind, `${r.kind.action} to ${key.slice(0, 8)} came as kind ${r.eventKind}`);
+      assert.equal(r.kind.version, version, `${r.kind.action} version`);
+    }
+    const onRelay = relayKindsTo(key);
+    assert.deepEqual(onRelay.kinds, new Set([eventKind]), `the relay holds only kind ${eventKind} for ${key.slice(0, 8)}`);
+    if (eventKind === 14) assert.deepEqual(onRelay.authors, new Set([e.sb.nodePubkey]));
+    return mine.length;
+  }
+
+  void test('the info event advertises protocol v2', async () => {
+    const t = await RustTrader.connect(e.sb.relay.url, e.sb.nodePubkey, { v2: true });
+    traders.push(t);
+    let info: Array<{ tags: string[][] }> = [];
+    for (let i = 0; i < 40 && info.length === 0; i++) {
+      info = await t.fetchNodeEvents(38385);
+      if (info.length === 0) await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.ok(info.length > 0, 'a 38385 was published');
+    assert.deepEqual(info[0]!.tags.find((x) => x[0] === 'protocol_version'), ['protocol_version', '2']);
+    assert.deepEqual(info[0]!.tags.find((x) => x[0] === 'pow_first_contact'), ['pow_first_contact', '0']);
+  });
+
+  void test('sell trade: seller on gift wraps, buyer on kind 14, daemon restarted mid-trade; each key keeps its transport', async () => {
+    const { sb } = e;
+    const seller = await RustTrader.connect(sb.relay.url, sb.nodePubkey);
+    const buyer = await RustTrader.connect(sb.relay.url, sb.nodePubkey, { v2: true });
+    traders.push(seller, buyer);
+    const ts = await seller.tradeKey();
+    const tb = await buyer.tradeKey();
+
+    await seller.send(mostroJson('order', { requestId: 201, tradeIndex: 1, action: 'new-order', payload: sellOrder }), ts);
+    const created = await seller.waitFor(ts, 'new-order');
+    const orderId = created.kind.id;
+    assert.ok(orderId !== undefined);
+    assert.equal(created.eventKind, 1059);
+
+    await buyer.send(mostroJson('order', { version: 2, requestId: 202, tradeIndex: 1, id: orderId, action: 'take-sell', payload: null }), tb);
+    const addInvoice = await buyer.waitFor(tb, 'add-invoice');
+    assert.equal(addInvoice.eventKind, 14);
+    assert.equal(addInvoice.kind.version, 2);
+    assert.equal(addInvoice.kind.request_id, 202);
+    assert.equal(payloadOrder(addInvoice)['amount'], 49_850);
+    const waiting = await seller.waitFor(ts, 'waiting-buyer-invoice');
+    assert.equal(waiting.eventKind, 1059);
+    const row = orderRow(sb, orderId);
+    assert.equal(row?.['buyer_pubkey'], tb);
+    assert.equal(row?.['master_buyer_pubkey'], buyer.identity, 'v2 identity proof → the buyer identity is the master key');
+
+    const payout = sb.sim.createPayeeInvoice({ sats: 49_850, expirySeconds: 7200 });
+    await buyer.send(
+      mostroJson('order', { version: 2, requestId: 203, tradeIndex: null, id: orderId, action: 'add-invoice', payload: { payment_request: [null, payout.paymentRequest, null] } }),
+      tb,
+    );
+    const pays = [await seller.waitFor(ts, 'pay-invoice'), await seller.waitFor(ts, 'pay-invoice')];
+    assert.ok(pays.every((r) => r.eventKind === 1059));
+    await buyer.waitFor(tb, 'waiting-seller-to-pay');
+    const escrow = escrowOf(sb, orderId);
+    sb.sim.payHoldInvoice(escrow.hash);
+    // unsolicited hold-invoice events, each on its recipient's transport
+    const took = await seller.waitFor(ts, 'buyer-took-order');
+    assert.equal(took.eventKind, 1059);
+    const accepted = await buyer.waitFor(tb, 'hold-invoice-payment-accepted');
+    assert.equal(accepted.eventKind, 14);
+    await waitForStatus(sb, orderId, 'active');
+
+    // restart: the transport of each key comes back from the database
+    await restartDaemon(sb, 'SIGTERM');
+    const loaded = sb.logs().filter((l) => l['msg'] === 'transports loaded');
+    assert.equal(loaded.length, 2);
+    assert.equal(loaded[0]!['remembered'], 0);
+    // the v2 buyer's key, plus the other keys heard from on this node so far
+    assert.ok(typeof loaded[1]!['remembered'] === 'number' && loaded[1]!['remembered'] >= 2, JSON.stringify(loaded[1]));
+
+    await buyer.send(mostroJson('order', { version: 2, requestId: 204, tradeIndex: null, id: orderId, action: 'fiat-sent', payload: null }), tb);
+    const fso = await buyer.waitFor(tb, 'fiat-sent-ok');
+    assert.equal(fso.eventKind, 14);
+    assert.equal((await seller.waitFor(ts, 'fiat-sent-ok')).eventKind, 1059);
+
+    await seller.send(mostroJson('order', { requestId: 205, tradeIndex: null, id: orderId, action: 'release', payload: null }), ts);
+    assert.equal((await seller.waitFor(ts, 'hold-invoice-payment-settled')).eventKind, 1059);
+    assert.equal((await buyer.waitFor(tb, 'released')).eventKind, 14);
+    assert.equal((await buyer.waitFor(tb, 'purchase-completed')).eventKind, 14);
+    await waitForStatus(sb, orderId, 'success');
+    assert.equal(settlesOf(sb, escrow.hash), 1);
+    assert.equal(paymentsOf(sb, payout.hash), 1);
+    assert.equal(sb.sim.paymentsByHash.get(payout.hash)?.amountMsat, 49_850_000n);
+
+    // every message on the right kind to the right key, and nothing on the other kind
+    assert.ok((await assertTransport(seller, ts, 1059, 1)) >= 7);
+    assert.ok((await assertTransport(buyer, tb, 14, 2)) >= 6);
+    assert.equal((await seller.rejected()) + (await buyer.rejected()), 0, 'every reply opened by rust-nostr and came from the node');
+  });
+
+  void test('v2-only trade: both sides on kind 14 (full-privacy seller, reputation buyer)', async () => {
+    const { sb } = e;
+    const seller = await RustTrader.connect(sb.relay.url, sb.nodePubkey, { v2: true, fullPrivacy: true });
+    const buyer = await RustTrader.connect(sb.relay.url, sb.nodePubkey, { v2: true });
+    traders.push(seller, buyer);
+    const ts = await seller.tradeKey();
+    const tb = await buyer.tradeKey();
+
+    await seller.send(mostroJson('order', { version: 2, requestId: 301, tradeIndex: null, action: 'new-order', payload: sellOrder }), ts);
+    const created = await seller.waitFor(ts, 'new-order');
+    const orderId = created.kind.id;
+    assert.ok(orderId !== undefined);
+    assert.equal(orderRow(sb, orderId)?.['master_seller_pubkey'], ts, 'full privacy: master key = trade key');
+
+    await buyer.send(mostroJson('order', { version: 2, requestId: 302, tradeIndex: 1, id: orderId, action: 'take-sell', payload: null }), tb);
+    await buyer.waitFor(tb, 'add-invoice');
+    await seller.waitFor(ts, 'waiting-buyer-invoice');
+    const payout = sb.sim.createPayeeInvoice({ sats: 49_850, expirySeconds: 7200 });
+    await buyer.send(
+      mostroJson('order', { version: 2, requestId: 303, tradeIndex: null, id: orderId, action: 'add-invoice', payload: { payment_request: [null, payout.paymentRequest, null] } }),
+      tb,
+    );
+    await seller.waitFor(ts, 'pay-invoice');
+    await buyer.waitFor(tb, 'waiting-seller-to-pay');
+    const escrow = escrowOf(sb, orderId);
+    sb.sim.payHoldInvoice(escrow.hash);
+    await buyer.waitFor(tb, 'hold-invoice-payment-accepted');
+    await waitForStatus(sb, orderId, 'active');
+    await buyer.send(mostroJson('order', { version: 2, requestId: 304, tradeIndex: null, id: orderId, action: 'fiat-sent', payload: null }), tb);
+    await seller.waitFor(ts, 'fiat-sent-ok');
+    await seller.send(mostroJson('order', { version: 2, requestId: 305, tradeIndex: null, id: orderId, action: 'release', payload: null }), ts);
+    await seller.waitFor(ts, 'hold-invoice-payment-settled');
+    await buyer.waitFor(tb, 'purchase-completed');
+    await waitForStatus(sb, orderId, 'success');
+    assert.equal(settlesOf(sb, escrow.hash), 1);
+    assert.equal(paymentsOf(sb, payout.hash), 1);
+    await assertTransport(seller, ts, 14, 2);
+    await assertTransport(buyer, tb, 14, 2);
+    assert.equal((await seller.rejected()) + (await buyer.rejected()), 0);
+  });
+});
