@@ -7,6 +7,7 @@ import type { LnurlResolver } from './lightning/lnurl.js';
 import type { Outbox } from './nostr/outbox.js';
 import type { PriceService } from './price/types.js';
 import type { KeyedLock } from './app/locks.js';
+import type { BackupStatus } from './ops/backup-job.js';
 
 /** The node's own Nostr key pair. */
 export interface MostroKeys {
@@ -32,6 +33,8 @@ export interface AppContext {
   locks: KeyedLock;
   /** Background work (payouts, ...) that shutdown must wait for. */
   tasks: TaskTracker;
+  /** Scheduled backups ([backup]): status for the operator, metrics and alerts. Absent in tests. */
+  backups?: { status(): BackupStatus };
 }
 
 /** Tracks fire-and-forget work so shutdown can wait for it and tests can await quiescence. */

@@ -2,6 +2,7 @@
  * Composition root: settings → db → lightning → prices → relays/outbox → ctx → boot reconciliation
  * → rpc, scheduler, intake. Nothing else constructs long-lived objects.
  */
+import { isAbsolute, resolve as resolvePath } from 'node:path';
 import type { Logger } from 'pino';
 import { KeyedLock } from './app/locks.js';
 import { dispatch } from './app/router.js';
@@ -22,6 +23,9 @@ import { buildPriceService } from './price/build-price-service.js';
 import { effectivePriceConfig } from './price/price-config.js';
 import { RelayRatesReader } from './nostr/rates-query.js';
 import { startRpcServer } from './rpc/server.js';
+import { loadTokenFile, type AuthToken } from './rpc/auth.js';
+import { BackupJob } from './ops/backup-job.js';
+import { PublicationLedgerOutbox } from './ops/publication-ledger.js';
 import { Observability } from './observability/observability.js';
 import { priceSourceAges } from './observability/price-ages.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -106,12 +110,18 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   });
   const outbox = new RelayOutbox({ pool, keys, clock, logger: logger.child({ module: 'outbox' }) });
 
+  // Scheduled online backups ([backup] schedule; off without one). Started with the scheduler.
+  const backups = new BackupJob({ settingsDir: opts.dir, settings: settings.backup, clock, logger: logger.child({ module: 'backup' }) });
+  const startedAt = clock.now();
+
   const ctx: AppContext = {
     settings,
     db,
     lightning,
     lnurl,
-    outbox,
+    // Records the last 38383 queued per order (the operator's "public event lags the DB" check).
+    outbox: new PublicationLedgerOutbox(outbox, db, clock, logger.child({ module: 'publication-ledger' })),
+    backups,
     prices,
     keys,
     clock,
@@ -172,10 +182,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   let rpc: { close(): Promise<void> } | null = null;
   if (settings.rpc.enabled) {
     try {
+      // With [rpc] auth_token_file every call needs its bearer token; an unreadable or invalid
+      // file keeps the RPC server off (never open without the authentication asked for).
+      const tokenFile = settings.rpc.auth_token_file;
+      const authTokens: AuthToken[] | null =
+        tokenFile === undefined ? null : loadTokenFile(isAbsolute(tokenFile) ? tokenFile : resolvePath(opts.dir, tokenFile), logger);
       const handle = await startRpcServer(ctx, {
         listenAddress: settings.rpc.listen_address,
         port: settings.rpc.port,
         staleSeconds: settings.rpc.rate_limiter_stale_duration,
+        authTokens,
+        operator: { connectedRelays: () => pool.connectedRelays(), backupStatus: () => backups.status(), startedAt },
       });
       rpc = handle;
     } catch (err) {
@@ -207,6 +224,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     logger.warn({ relays: settings.nostr.relays }, 'no relay connected yet; continuing, the pool keeps retrying'),
   );
   scheduler.start();
+  backups.start();
   void publishMetadata(ctx).catch((err: unknown) => logger.warn({ err }, 'kind 0 metadata not published'));
   logger.info({ relays: pool.connectedRelays(), lightning: lightning.state }, 'mostrod ready');
 
@@ -230,6 +248,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       pool.stopIntake();
       await step('intake', () => intake.idle(), 10_000);
       await step('scheduler', () => scheduler.stop(), 10_000);
+      await step('backups', () => backups.stop(), 30_000);
       await step('http', () => observability.close(), 5_000);
       if (rpc !== null) {
         const r = rpc;
