@@ -19,6 +19,9 @@ import { HttpLnurlResolver } from './lightning/lnurl.js';
 import { Intake } from './nostr/intake.js';
 import { RelayOutbox } from './nostr/relay-outbox.js';
 import { RelayPool } from './nostr/relay-pool.js';
+import { ActiveKeys } from './nostr/active-keys.js';
+import { TransportRegistry } from './nostr/transport-registry.js';
+import { directMessageLifetime, servesNip44, subscriptionKinds } from './nostr/transport.js';
 import { buildPriceService } from './price/build-price-service.js';
 import { effectivePriceConfig } from './price/price-config.js';
 import { RelayRatesReader } from './nostr/rates-query.js';
@@ -101,6 +104,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const pool = new RelayPool({
     urls: settings.nostr.relays,
     pubkey: keys.pubkey,
+    // Gift wraps and/or protocol-v2 kind 14 addressed to the node, as `[mostro] transport` says.
+    filter: { kinds: subscriptionKinds(settings), '#p': [keys.pubkey], limit: 0 },
     clock,
     logger: logger.child({ module: 'relays' }),
     // Intake checks kind, size and PoW before the signature and de-duplicates verified ids only,
@@ -108,7 +113,23 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     verify: isNostrEventShape,
     dedupe: false,
   });
-  const outbox = new RelayOutbox({ pool, keys, clock, logger: logger.child({ module: 'outbox' }) });
+  // The transport each trade key speaks (persisted) and, for protocol v2, the known-sender set of
+  // the first-contact lane; both loaded before the first event is read.
+  const transports = new TransportRegistry(db, settings, logger.child({ module: 'transport' }));
+  const activeKeys = servesNip44(settings) ? new ActiveKeys(db, [keys.pubkey]) : undefined;
+  {
+    const remembered = await transports.load();
+    const active = activeKeys === undefined ? 0 : await activeKeys.reload();
+    logger.info({ transport: settings.mostro.transport, remembered, active }, 'transports loaded');
+  }
+  const outbox = new RelayOutbox({
+    pool,
+    keys,
+    clock,
+    logger: logger.child({ module: 'outbox' }),
+    transports,
+    dmLifetimeSeconds: directMessageLifetime(settings),
+  });
 
   // Scheduled online backups ([backup] schedule; off without one). Started with the scheduler.
   const backups = new BackupJob({ settingsDir: opts.dir, settings: settings.backup, clock, logger: logger.child({ module: 'backup' }) });
@@ -166,6 +187,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     onRun: (run) => observability.observeJob(run),
   });
   registerJobs(scheduler, ctx, { connectedRelays: () => pool.connectedRelays(), devFeeState });
+  if (activeKeys !== undefined) {
+    scheduler.every(
+      'active-keys',
+      settings.mostro.active_pubkeys_refresh_interval,
+      async () => {
+        await activeKeys.reload();
+      },
+      { runAtStart: false },
+    );
+  }
   observability.registerJobs(scheduler);
   const offLink = lightning.onStateChange((state) => {
     if (state === 'up') {
@@ -207,6 +238,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     clock,
     logger: logger.child({ module: 'intake' }),
     tradeIndexStore: dbTradeIndexStore(db),
+    ...(activeKeys !== undefined ? { knownSenders: activeKeys } : {}),
+    transports,
     outbox,
     dispatch: (msg, inbound) => observability.timeHandler(msg.kind.action, () => dispatch(ctx, msg, inbound)),
   });
