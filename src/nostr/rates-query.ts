@@ -28,6 +28,9 @@ export class RelayRatesReader implements NostrRatesReader {
   async fetchRateEvents(authors: readonly string[], opts: { timeoutMs: number; signal: AbortSignal }): Promise<unknown[]> {
     if (this.o.urls.length === 0) throw new Error('no relays configured');
     const results = await Promise.all(this.o.urls.map((url) => this.queryOne(url, authors, opts)));
+    for (const r of results) {
+      this.o.logger.debug({ relay: r.url, reached: r.reached, events: r.events.length, err: r.error }, 'rates query');
+    }
     const reached = results.filter((r) => r.reached);
     if (reached.length === 0) {
       throw new Error(`no relay answered (${results.map((r) => `${r.url}: ${r.error ?? 'no answer'}`).join('; ')})`);

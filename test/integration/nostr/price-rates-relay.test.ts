@@ -4,7 +4,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
+import { WebSocketServer } from 'ws';
 import { finalizeEvent, type NostrEvent } from '../../../src/crypto/event.js';
 import { RelayPool } from '../../../src/nostr/relay-pool.js';
 import { RelayRatesReader } from '../../../src/nostr/rates-query.js';
@@ -113,6 +115,28 @@ void describe('nostr price provider over a real relay', () => {
   void test('no relay reachable: a transport failure', async () => {
     const reader = new RelayRatesReader({ urls: [(await closedPortUrl()).replace('http', 'ws')], logger });
     assert.match(await failure(provider([trusted], reader)), /no relay answered/);
+  });
+
+  void test('a relay that never sends EOSE is given up after the timeout; the other relay still answers', async () => {
+    const silent = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((resolve) => silent.once('listening', () => resolve()));
+    try {
+      const silentUrl = `ws://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      const reader = new RelayRatesReader({ urls: [silentUrl, relay.url], logger });
+      const p = new NostrProvider({ trustedNodes: [trusted.pubkey], reader, clock: new FakeClock(NOW), maxAgeSeconds: 1800 });
+      const r = await p.fetchQuotes({ signal: new AbortController().signal, requestTimeoutMs: 500 });
+      assert.equal(r.quotes.get('USD')?.value, 100_000);
+      const alone = new NostrProvider({
+        trustedNodes: [trusted.pubkey],
+        reader: new RelayRatesReader({ urls: [silentUrl], logger }),
+        clock: new FakeClock(NOW),
+        maxAgeSeconds: 1800,
+      });
+      await assert.rejects(alone.fetchQuotes({ signal: new AbortController().signal, requestTimeoutMs: 300 }), /0 received/);
+    } finally {
+      for (const c of silent.clients) c.terminate();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 
   void test('in the service: only fills what HTTP sources did not price; never republished', async () => {
