@@ -23,6 +23,11 @@ export class KeyedLock {
     }
   }
 
+  /** Whether `key` is currently locked (held, or waited on) by anyone in this process. */
+  isHeld(key: string): boolean {
+    return this.tails.has(key);
+  }
+
   /** Number of keys currently locked or waited on (for tests and metrics). */
   get size(): number {
     return this.tails.size;

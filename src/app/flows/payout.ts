@@ -486,6 +486,8 @@ export interface ReconcileSummary {
   retried: number;
   /** Interrupted settlements (status settled-hold-invoice, escrow still accepted) settled now. */
   settled: number;
+  /** Settled escrows whose payout never started (release cut short after the settle): notified and paid now. */
+  resumed: number;
   /** FAILED / unknown answers not acted on: the claim is younger than the grace, or was replaced meanwhile. */
   deferred: number;
   /**
@@ -504,22 +506,21 @@ export interface ReconcileSummary {
  *  - FAILED → failure accounting, claim cleared (the retry job pays again later) — only for a
  *    claim older than the grace that the order still holds;
  *  - UNKNOWN (the payment never reached LND), same conditions → claim cleared, paid again.
- * It also finishes settlements interrupted by a crash: an order already claimed as
+ * It also finishes releases cut short by a crash (finishSettledClaim): an order already claimed as
  * `settled-hold-invoice` (by release / admin-settle) whose escrow is still ACCEPTED is settled now
- * — the claim is the recorded decision — and then paid.
+ * — the claim is the recorded decision — and one whose escrow is SETTLED but whose payout never
+ * started is resumed; both get the release notices again and are then paid.
  */
 export async function reconcilePayouts(ctx: AppContext, opts: ReconcileOptions = {}): Promise<ReconcileSummary> {
-  const summary: ReconcileSummary = { succeeded: 0, failed: 0, inFlight: 0, retried: 0, settled: 0, deferred: 0, lostSuccess: 0 };
+  const summary: ReconcileSummary = { succeeded: 0, failed: 0, inFlight: 0, retried: 0, settled: 0, resumed: 0, deferred: 0, lostSuccess: 0 };
   const grace = opts.graceSeconds ?? 2 * ctx.settings.lightning.payment_timeout_seconds;
   const orders = await findOrders(ctx.db, { status: 'settled-hold-invoice' });
   for (const listed of orders) {
     const log = ctx.logger.child({ orderId: listed.id, flow: 'payout-reconcile' });
     try {
       if (listed.payout_payment_hash === null) {
-        if (await finishInterruptedSettle(ctx, listed.id)) {
-          summary.settled += 1;
-          startPayout(ctx, listed.id, null);
-        }
+        const finished = await finishSettledClaim(ctx, listed.id);
+        if (finished !== null) summary[finished] += 1;
         continue;
       }
       const claim: PayoutClaim = { hash: listed.payout_payment_hash, seq: listed.payout_claim_seq };
@@ -576,35 +577,56 @@ export async function reconcilePayouts(ctx: AppContext, opts: ReconcileOptions =
   return summary;
 }
 
-/** Settle an escrow left ACCEPTED behind a `settled-hold-invoice` claim (under the order lock). */
-async function finishInterruptedSettle(ctx: AppContext, orderId: string): Promise<boolean> {
+/**
+ * A `settled-hold-invoice` order with no payout claim, whose release (or admin-settle) a crash may
+ * have cut short — under the order lock, and only if nobody in this process held that lock when
+ * we asked for it (a release still running sends its own notices and starts its own payout):
+ *  - escrow still ACCEPTED (interrupted settle): settle it now — the claim is the recorded decision;
+ *  - escrow SETTLED but the payout never started (no claim ever, no attempt counted): the crash hit
+ *    between the settle and the payout, and the release's notices may be lost with it.
+ * In both cases the open dispute is closed, the release notices go out again (`released` → buyer,
+ * `hold-invoice-payment-settled` and `rate` → seller, request_id null; at least once: a process that
+ * died after publishing them sends them twice), and the payout starts — inside the lock, so it
+ * runs before anyone else may look at the order.
+ */
+async function finishSettledClaim(ctx: AppContext, orderId: string): Promise<'settled' | 'resumed' | null> {
+  if (ctx.locks.isHeld(lockKey(orderId))) return null;
   return ctx.locks.run(lockKey(orderId), async () => {
     const o = await getOrder(ctx.db, orderId);
     if (o === undefined || o.status !== 'settled-hold-invoice' || o.payout_payment_hash !== null || o.hash === null) {
-      return false;
+      return null;
     }
     let state: string;
     try {
       state = (await ctx.lightning.lookupInvoice(o.hash))?.state ?? 'unknown';
     } catch (err) {
       ctx.logger.error({ err, orderId }, 'escrow lookup failed during payout reconciliation');
-      return false;
+      return null;
     }
-    if (state === 'settled') return false;
-    if (state !== 'accepted') {
+    let outcome: 'settled' | 'resumed';
+    if (state === 'settled') {
+      const neverStarted = o.payout_claim_seq === 0 && o.payment_attempts === 0 && o.failed_payment === 0;
+      if (!neverStarted) return null;
+      ctx.logger.warn({ orderId }, 'escrow settled but the payout never started (release cut short); notifying and paying now');
+      outcome = 'resumed';
+    } else if (state === 'accepted') {
+      ctx.logger.warn({ orderId }, 'escrow claimed for settlement but still held (interrupted settle); settling now');
+      await settleEscrow(ctx, o);
+      outcome = 'settled';
+    } else {
       ctx.logger.error({ orderId, state }, 'order is settled-hold-invoice but its escrow is neither settled nor held; needs an operator');
-      return false;
+      return null;
     }
-    ctx.logger.warn({ orderId }, 'escrow claimed for settlement but still held (interrupted settle); settling now');
-    await settleEscrow(ctx, o);
     // The crash also lost the release's notifications: close an open dispute and tell both parties
     // (as release does) before the payout starts.
     await closeDispute(ctx, o, 'settled');
     if (o.buyer_pubkey !== null) ctx.outbox.sendMessage(o.buyer_pubkey, buildMessage({ action: 'released', id: o.id, requestId: null }));
     if (o.seller_pubkey !== null) {
       ctx.outbox.sendMessage(o.seller_pubkey, buildMessage({ action: 'hold-invoice-payment-settled', id: o.id, requestId: null }));
+      ctx.outbox.sendMessage(o.seller_pubkey, buildMessage({ action: 'rate', id: o.id, requestId: null }));
     }
-    return true;
+    startPayout(ctx, o.id, null);
+    return outcome;
   });
 }
 

@@ -14,5 +14,5 @@ export async function reconcilePayoutsJob(ctx: AppContext): Promise<void> {
     return;
   }
   const s = await reconcilePayouts(ctx);
-  if (s.succeeded + s.failed + s.retried + s.settled + s.lostSuccess > 0) ctx.logger.info(s, 'payout claims reconciled');
+  if (s.succeeded + s.failed + s.retried + s.settled + s.resumed + s.lostSuccess > 0) ctx.logger.info(s, 'payout claims reconciled');
 }

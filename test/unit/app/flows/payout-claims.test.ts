@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { pino, type Logger } from 'pino';
 import { addInvoice } from '../../../../src/app/handlers/add-invoice.js';
 import { attemptPayout, reconcilePayouts, retryFailedPayouts, startPayout } from '../../../../src/app/flows/payout.js';
+import { randomUUID } from 'node:crypto';
+import { getDispute, insertDispute } from '../../../../src/db/disputes.js';
 import { casUpdateOrder, findPayoutLostSuccesses } from '../../../../src/db/orders.js';
 import type { PaymentResult } from '../../../../src/lightning/backend.js';
 import { FakeLightning } from '../../../support/fake-lightning.js';
@@ -337,5 +339,47 @@ void describe('defect 6: a freshly resolved Lightning-address invoice LND alread
     const o = await reload(ctx, t.order.id);
     assert.deepEqual([o.status, o.payout_payment_hash], ['settled-hold-invoice', null]);
     assert.equal(ctx.lightning.payments.length, 1);
+  });
+});
+
+void describe('a release cut short after the settle (simulation finding F2)', () => {
+  void test('escrow SETTLED, payout never started: reconciliation closes the dispute, re-sends the release notices and pays once', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const t = await escrowedTrade(ctx, { status: 'settled-hold-invoice', escrow: 'settled' });
+    const disputeId = randomUUID();
+    await insertDispute(ctx.db, { id: disputeId, order_id: t.order.id, status: 'in-progress', order_previous_status: 'dispute', solver_pubkey: 'ab'.repeat(32), created_at: NOW, taken_at: NOW });
+    const settleCalls = ctx.lightning.callsOf('settleHoldInvoice').length;
+    const s = await reconcilePayouts(ctx);
+    assert.deepEqual([s.resumed, s.settled], [1, 0]);
+    await ctx.tasks.idle();
+    assert.equal((await getDispute(ctx.db, disputeId))?.status, 'settled');
+    assert.deepEqual(ctx.outbox.actions(t.buyer.trade.pubkey), ['released', 'purchase-completed', 'rate']);
+    assert.deepEqual(ctx.outbox.actions(t.seller.trade.pubkey), ['hold-invoice-payment-settled', 'rate']);
+    assert.equal((await reload(ctx, t.order.id)).status, 'success');
+    assert.equal(ctx.lightning.payments.length, 1);
+    assert.equal(ctx.lightning.callsOf('settleHoldInvoice').length, settleCalls, 'the settled escrow is not settled again');
+
+    assert.equal((await reconcilePayouts(ctx)).resumed, 0);
+    await retryFailedPayouts(ctx);
+    assert.equal(ctx.lightning.payments.length, 1);
+    assert.equal(ctx.outbox.actions(t.buyer.trade.pubkey).length, 3);
+  });
+
+  void test('not resumed while this process works on the order, nor once a payout attempt was made', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const t = await escrowedTrade(ctx, { status: 'settled-hold-invoice', escrow: 'settled' });
+    // A release of this process still holds the order lock (it sends its own notices and payout).
+    let leave!: () => void;
+    const held = ctx.locks.run(`order:${t.order.id}`, () => new Promise<void>((r) => (leave = r)));
+    assert.equal((await reconcilePayouts(ctx)).resumed, 0);
+    leave();
+    await held;
+    assert.deepEqual(ctx.outbox.sent, []);
+
+    // A failed attempt was counted: the retry job owns the order, no notices again.
+    await casUpdateOrder(ctx.db, t.order.id, {}, { failed_payment: 1, payment_attempts: 1 });
+    assert.equal((await reconcilePayouts(ctx)).resumed, 0);
+    assert.deepEqual(ctx.outbox.sent, []);
+    assert.equal(ctx.lightning.payments.length, 0);
   });
 });

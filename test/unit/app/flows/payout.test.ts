@@ -213,7 +213,7 @@ void describe('buyer payout: at most once across hangs and crashes (#881, #883)'
     const hash = ctx.lightning.hashOf(t.invoice);
     assert.equal((await reload(ctx, t.order.id)).payout_payment_hash, hash);
     assert.deepEqual(buyerActions(ctx, t), []);
-    assert.deepEqual(await reconcilePayouts(ctx), { succeeded: 0, failed: 0, inFlight: 1, retried: 0, settled: 0, deferred: 0, lostSuccess: 0 });
+    assert.deepEqual(await reconcilePayouts(ctx), { succeeded: 0, failed: 0, inFlight: 1, retried: 0, settled: 0, resumed: 0, deferred: 0, lostSuccess: 0 });
     ctx.lightning.releasePayment(hash, 'succeeded');
     assert.equal((await reconcilePayouts(ctx)).succeeded, 1);
     assert.equal(ctx.lightning.payments.length, 1);
