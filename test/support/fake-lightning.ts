@@ -76,6 +76,7 @@ export class FakeLightning implements LightningBackend {
   private readonly watchers = new Map<string, Set<(u: InvoiceUpdate) => void>>();
   private readonly stateListeners = new Set<(s: LinkState) => void>();
   private readonly failures = new Map<Method, Error[]>();
+  private readonly hangs = new Map<Method, number>();
 
   constructor(opts: { network?: string; blockHeight?: number } = {}) {
     this.info = {
@@ -111,6 +112,21 @@ export class FakeLightning implements LightningBackend {
     const q = this.failures.get(method) ?? [];
     q.push(error);
     this.failures.set(method, q);
+  }
+
+  /**
+   * Make the next call of `method` (settleHoldInvoice / cancelHoldInvoice) never answer and change
+   * nothing at the node: models a process that crashes or is shut down while waiting for LND.
+   */
+  hangNext(method: 'settleHoldInvoice' | 'cancelHoldInvoice'): void {
+    this.hangs.set(method, (this.hangs.get(method) ?? 0) + 1);
+  }
+
+  private takeHang(method: Method): boolean {
+    const n = this.hangs.get(method) ?? 0;
+    if (n === 0) return false;
+    this.hangs.set(method, n - 1);
+    return true;
   }
 
   private enter(method: Method, arg: unknown): void {
@@ -150,6 +166,7 @@ export class FakeLightning implements LightningBackend {
     } catch (err) {
       return Promise.reject(err as Error);
     }
+    if (this.takeHang('settleHoldInvoice')) return new Promise<void>(() => undefined);
     if (!/^[0-9a-f]{64}$/.test(preimageHex)) return Promise.reject(new LightningError('invalid preimage', 'invalid'));
     const hash = sha256hex(Buffer.from(preimageHex, 'hex'));
     const inv = this.invoices.get(hash);
@@ -170,6 +187,7 @@ export class FakeLightning implements LightningBackend {
     } catch (err) {
       return Promise.reject(err as Error);
     }
+    if (this.takeHang('cancelHoldInvoice')) return new Promise<void>(() => undefined);
     const inv = this.invoices.get(hashHex);
     if (inv === undefined) return Promise.reject(new LightningError('unable to locate invoice', 'rpc'));
     if (inv.state === 'settled') return Promise.reject(new LightningError('invoice already settled', 'rpc'));

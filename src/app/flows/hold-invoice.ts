@@ -7,7 +7,10 @@ import { CantDoError } from '../../errors.js';
 import type { InvoiceUpdate } from '../../lightning/backend.js';
 import { buildMessage } from '../../protocol/build.js';
 import type { CantDoReason, Status } from '../../protocol/types.js';
+import { closeDispute } from './dispute-close.js';
+import { CANCELED_STATUSES, finishCancelDecision, refundEscrowOfCanceledOrder } from './escrow-cancel.js';
 import { buyerAmount, sellerAmount, toSmallOrder, wireIndex } from './order-view.js';
+import { startPayout } from './payout.js';
 import { publishOrder } from './publish.js';
 import { notifyTakerReputation } from './reputation.js';
 
@@ -122,7 +125,7 @@ export async function createEscrow(ctx: AppContext, o: OrderRow, opts: CreateEsc
 
 /**
  * Follow the escrow invoice of `o`. ACCEPTED → onEscrowAccepted (as a tracked task under the order
- * lock); CANCELED → onEscrowCanceled; SETTLED → logged. Stops after a final state. Returns an
+ * lock); CANCELED → onEscrowCanceled; SETTLED → onEscrowSettled. Stops after a final state. Returns an
  * unsubscribe function. Safe to call twice for one invoice: every transition is compare-and-set.
  */
 export function watchEscrow(ctx: AppContext, o: OrderRow, requestId: bigint | null): () => void {
@@ -155,6 +158,7 @@ export function watchEscrow(ctx: AppContext, o: OrderRow, requestId: bigint | nu
       case 'settled':
         log.info('hold invoice settled');
         stop();
+        run('settled', onEscrowSettled(ctx, hash).then(() => undefined));
         break;
       case 'canceled':
         stop();
@@ -180,13 +184,21 @@ export function watchEscrow(ctx: AppContext, o: OrderRow, requestId: bigint | nu
 export async function onEscrowAccepted(ctx: AppContext, hash: string, requestId: bigint | null): Promise<void> {
   const found = await getOrderByHash(ctx.db, hash);
   if (found === undefined) {
-    ctx.logger.warn({ hash }, 'accepted hold invoice belongs to no order');
+    // A taker reset erases the hash from the order: the cancel decision still knows it.
+    const decided = await finishCancelDecision(ctx, hash);
+    if (decided === 'none') ctx.logger.warn({ hash }, 'accepted hold invoice belongs to no order');
     return;
   }
   await ctx.locks.run(`order:${found.id}`, async () => {
     const o = await getOrder(ctx.db, found.id);
     const log = ctx.logger.child({ orderId: found.id, hash });
     if (o === undefined || o.hash !== hash) return;
+    if (CANCELED_STATUSES.includes(o.status)) {
+      // Issue 12 defect 2: the order was canceled (decision recorded, CancelInvoice lost or the
+      // seller paid after the cancel): refund the seller now.
+      await refundEscrowOfCanceledOrder(ctx, o);
+      return;
+    }
     if (o.status !== 'waiting-payment') {
       log.info({ status: o.status }, 'hold invoice accepted; order not waiting for payment, nothing to do');
       return;
@@ -275,9 +287,72 @@ export async function rewatchOpenEscrows(ctx: AppContext): Promise<number> {
     }
     if (state === 'accepted' && o.status === 'waiting-payment') await onEscrowAccepted(ctx, hash, null);
     if (state === 'canceled') await onEscrowCanceled(ctx, hash);
+    if (state === 'settled' && o.status !== 'settled-hold-invoice') await onEscrowSettled(ctx, hash);
     if (state === 'settled' || state === 'canceled') continue;
     watchEscrow(ctx, o, null);
     watched += 1;
   }
   return watched;
+}
+
+/** Statuses in which a SETTLED escrow means a release whose bookkeeping was lost: finished. */
+const RELEASE_PENDING: readonly Status[] = ['fiat-sent', 'dispute'];
+/** Statuses in which a SETTLED escrow has no release behind it: reported, never auto-finished. */
+const NO_RELEASE: readonly Status[] = ['waiting-payment', 'waiting-buyer-invoice', 'active'];
+
+export type SettledEscrowOutcome = 'released' | 'reported' | 'nothing';
+
+/**
+ * LND reports the escrow SETTLED (issue 12 defect 5). Normally the order already records the
+ * settle decision (settled-hold-invoice or later) and there is nothing to do. Otherwise the money
+ * has left the seller and the order does not say so — a settle that timed out and was reverted,
+ * or a 0.17.1 row (HQ-6) — see finishSettledEscrow.
+ */
+export async function onEscrowSettled(ctx: AppContext, hash: string): Promise<SettledEscrowOutcome> {
+  const found = await getOrderByHash(ctx.db, hash);
+  if (found === undefined) return 'nothing';
+  return ctx.locks.run(`order:${found.id}`, async () => {
+    const o = await getOrder(ctx.db, found.id);
+    if (o === undefined || o.hash !== hash) return 'nothing';
+    return finishSettledEscrow(ctx, o);
+  });
+}
+
+/**
+ * The caller holds the lock of `o`, whose escrow LND reports SETTLED.
+ *  - fiat-sent / dispute: the seller released (or a solver settled) and the settle's bookkeeping
+ *    was lost. The release path is finished: compare-and-set → settled-hold-invoice, an open
+ *    dispute closed as settled (38386), `released` to the buyer and `hold-invoice-payment-settled`
+ *    to the seller (as release does), then the buyer payout starts (startPayout, at most once).
+ *    Logged at ERROR with the order id.
+ *  - waiting-payment / waiting-buyer-invoice / active: no release, no fiat claimed — paying the
+ *    buyer could pay for fiat never sent, refunding is impossible (the HTLC is settled). Not
+ *    auto-finished: an ERROR naming the order is logged on every check until an operator acts.
+ *  - canceled statuses: the seller was to be refunded but the escrow was settled: same ERROR.
+ */
+export async function finishSettledEscrow(ctx: AppContext, o: OrderRow): Promise<SettledEscrowOutcome> {
+  const log = ctx.logger.child({ orderId: o.id, hash: o.hash, status: o.status, flow: 'settled-escrow' });
+  if (RELEASE_PENDING.includes(o.status)) {
+    const won = await casUpdateOrder(ctx.db, o.id, { status: o.status, hash: o.hash }, { status: 'settled-hold-invoice' });
+    if (!won) return 'nothing';
+    log.error(
+      `SETTLED ESCROW BEHIND A LIVE ORDER: order ${o.id} was ${o.status} while LND reports its escrow settled; release finished, paying the buyer`,
+    );
+    const settled: OrderRow = { ...o, status: 'settled-hold-invoice' };
+    await closeDispute(ctx, settled, 'settled');
+    if (o.buyer_pubkey !== null) ctx.outbox.sendMessage(o.buyer_pubkey, buildMessage({ action: 'released', id: o.id, requestId: null }));
+    if (o.seller_pubkey !== null) {
+      ctx.outbox.sendMessage(o.seller_pubkey, buildMessage({ action: 'hold-invoice-payment-settled', id: o.id, requestId: null }));
+    }
+    startPayout(ctx, o.id, null);
+    return 'released';
+  }
+  if (NO_RELEASE.includes(o.status) || CANCELED_STATUSES.includes(o.status)) {
+    log.error(
+      `SETTLED ESCROW WITHOUT A RELEASE: order ${o.id} is ${o.status} but LND reports its escrow settled; ` +
+        'not paid out automatically (no release or admin decision recorded) — an operator must decide',
+    );
+    return 'reported';
+  }
+  return 'nothing';
 }

@@ -1,10 +1,9 @@
-import { casUpdateOrder } from '../../db/orders.js';
 import { CantDoError } from '../../errors.js';
 import { buildMessage } from '../../protocol/build.js';
 import type { Handler } from '../handler.js';
 import { loadAdminDecisionTarget } from '../flows/admin-decision.js';
 import { closeDispute } from '../flows/dispute-close.js';
-import { cancelEscrow } from '../flows/escrow.js';
+import { decideEscrowCancel, finishCancelNotices, refundDecidedEscrow, type Notice } from '../flows/escrow-cancel.js';
 import { requireLightning } from '../flows/lightning-guard.js';
 import { publishOrder } from '../flows/publish.js';
 
@@ -14,7 +13,9 @@ import { publishOrder } from '../flows/publish.js';
  *
  * Order of work (fixes upstream #825, #810/#963, HQ-15): every check first (order, assignment,
  * status, both trade keys, consistent dispute flags, Lightning link); then the transition is
- * CLAIMED by compare-and-set dispute → canceled-by-admin; only the winner touches the escrow. A
+ * CLAIMED by compare-and-set dispute → canceled-by-admin, in the same transaction as a durable
+ * cancel decision (flows/escrow-cancel.ts: a crash before the refund is finished by
+ * reconciliation, issue 12 defect 2); only the winner touches the escrow. A
  * settle racing this cancel therefore has exactly one outcome. If LND refuses the cancel the claim
  * is reverted (canceled-by-admin → dispute) and the error propagates, so the admin can retry.
  * cancelEscrow tolerates an invoice LND already canceled or never knew (upstream #941).
@@ -27,26 +28,27 @@ export const adminCancel: Handler = async (ctx, msg, inbound) => {
   const tradeIndex = msg.kind.trade_index;
   if (order.hash !== null) requireLightning(ctx);
 
-  const claimed = await casUpdateOrder(ctx.db, order.id, { status: 'dispute', hash: order.hash }, { status: 'canceled-by-admin' });
+  const reply = buildMessage({ action: 'admin-canceled', id: order.id, requestId, tradeIndex });
+  const notices: Notice[] = [
+    [inbound.tradeKey, reply],
+    [seller, reply],
+    [buyer, reply],
+  ];
+  const claimed = await decideEscrowCancel(ctx, order, {
+    expect: { status: 'dispute', hash: order.hash },
+    patch: { status: 'canceled-by-admin' },
+    reason: 'admin-cancel',
+    notices,
+  });
   if (!claimed) throw new CantDoError('not_allowed_by_status', `order ${order.id} changed before admin-cancel`);
 
   if (order.hash !== null) {
-    try {
-      await cancelEscrow(ctx, order);
-    } catch (err) {
-      const reverted = await casUpdateOrder(ctx.db, order.id, { status: 'canceled-by-admin' }, { status: 'dispute' });
-      ctx.logger.error({ err, orderId: order.id, reverted }, 'admin-cancel: hold invoice cancel failed; claim reverted');
-      throw err;
-    }
+    await refundDecidedEscrow(ctx, order, { status: 'canceled-by-admin' }, { status: 'dispute' });
     ctx.logger.info({ orderId: order.id }, 'admin-cancel: escrow returned to the seller');
   }
 
   const canceled = { ...order, status: 'canceled-by-admin' as const };
   await closeDispute(ctx, canceled, 'seller-refunded');
   await publishOrder(ctx, canceled);
-
-  const reply = buildMessage({ action: 'admin-canceled', id: order.id, requestId, tradeIndex });
-  ctx.outbox.sendMessage(inbound.tradeKey, reply);
-  ctx.outbox.sendMessage(seller, reply);
-  ctx.outbox.sendMessage(buyer, reply);
+  await finishCancelNotices(ctx, order, notices);
 };

@@ -7,10 +7,11 @@ import type { Status } from '../../protocol/types.js';
 import type { Handler } from '../handler.js';
 import type { Inbound } from '../inbound.js';
 import { closeDispute } from '../flows/dispute-close.js';
-import { cancelEscrow } from '../flows/escrow.js';
+import type { CancelReason } from '../../db/escrow-cancels.js';
+import { decideEscrowCancel, finishCancelNotices, refundDecidedEscrow, type Notice } from '../flows/escrow-cancel.js';
 import { requireLightning } from '../flows/lightning-guard.js';
 import { toSmallOrder } from '../flows/order-view.js';
-import { expectPatched, takerResetPatch, undoPatch } from '../flows/order-reset.js';
+import { takerResetPatch, undoPatch } from '../flows/order-reset.js';
 import { publishOrder } from '../flows/publish.js';
 
 const ALREADY_CANCELED: readonly Status[] = ['canceled', 'cooperatively-canceled', 'canceled-by-admin'];
@@ -31,9 +32,11 @@ interface CancelRequest {
  *    second step refunds the seller and closes an open dispute as seller-refunded (#577);
  *  - any other status → not_allowed_by_status.
  *
- * Every transition is CLAIMED with a compare-and-set before LND is asked to cancel the escrow; if
- * LND cannot cancel it, the claim is reverted and the sender gets cant-do not_allowed_by_status
- * (0.17.1 was silent and sometimes left the status changed with a live escrow). A release racing a
+ * Every transition is CLAIMED with a compare-and-set — in the same transaction as a durable cancel
+ * decision (escrow hash + the notices to send, flows/escrow-cancel.ts) — before LND is asked to
+ * cancel the escrow; if LND cannot cancel it, the claim is reverted and the sender gets cant-do
+ * not_allowed_by_status (0.17.1 was silent and sometimes left the status changed with a live
+ * escrow). A crash between the claim and the refund is finished by reconciliation. A release racing a
  * cooperative cancel therefore has exactly one outcome. Unknown ids → cant-do not_found (#752).
  */
 export const cancel: Handler = async (ctx, msg, inbound) => {
@@ -66,21 +69,21 @@ async function cancelPending(ctx: AppContext, { o, inbound, requestId }: CancelR
   ctx.outbox.sendMessage(inbound.tradeKey, buildMessage({ action: 'canceled', id: o.id, requestId }));
 }
 
-/** Claim with `expect → patch`, cancel the escrow, and undo the claim (`patch → undo`) if LND fails. */
+/**
+ * Claim with `expect → patch` and record the cancel decision (one transaction), cancel the escrow,
+ * and undo the claim (`patch → undo`) if LND fails. The decision carries `notices`, so a crash
+ * before they are sent is finished by reconciliation (issue 12 defect 2).
+ */
 async function claimThenCancelEscrow(
   ctx: AppContext,
   o: OrderRow,
-  expect: OrderExpect,
-  patch: OrderPatch,
-  undo: OrderPatch,
+  spec: { expect: OrderExpect; patch: OrderPatch; undo: OrderPatch; reason: CancelReason; notices: readonly Notice[] },
 ): Promise<void> {
-  const won = await casUpdateOrder(ctx.db, o.id, expect, patch);
+  const won = await decideEscrowCancel(ctx, o, spec);
   if (!won) throw new CantDoError('not_allowed_by_status', `order ${o.id} changed before cancel`);
   try {
-    await cancelEscrow(ctx, o);
+    await refundDecidedEscrow(ctx, o, spec.patch, spec.undo);
   } catch (err) {
-    const reverted = await casUpdateOrder(ctx.db, o.id, expectPatched(patch), undo);
-    ctx.logger.error({ err, orderId: o.id, reverted }, 'cancel: hold invoice could not be canceled; cancel reverted');
     throw new CantDoError('not_allowed_by_status', `hold invoice cancel failed: ${(err as Error).message}`);
   }
 }
@@ -99,37 +102,40 @@ async function cancelWaiting(ctx: AppContext, { o, inbound, requestId }: CancelR
   if (o.hash !== null) requireLightning(ctx);
 
   if (inbound.tradeKey === maker) {
-    await claimThenCancelEscrow(
-      ctx,
-      o,
-      { status: o.status, hash: o.hash, creator_pubkey: maker },
-      { status: 'canceled' },
-      { status: o.status },
-    );
+    const notices: Notice[] = [
+      [maker, buildMessage({ action: 'canceled', id: o.id, requestId })],
+      [taker, buildMessage({ action: 'canceled', id: o.id, requestId: null })],
+    ];
+    await claimThenCancelEscrow(ctx, o, {
+      expect: { status: o.status, hash: o.hash, creator_pubkey: maker },
+      patch: { status: 'canceled' },
+      undo: { status: o.status },
+      reason: 'cancel',
+      notices,
+    });
     await publishOrder(ctx, { ...o, status: 'canceled' });
-    ctx.outbox.sendMessage(maker, buildMessage({ action: 'canceled', id: o.id, requestId }));
-    ctx.outbox.sendMessage(taker, buildMessage({ action: 'canceled', id: o.id, requestId: null }));
+    await finishCancelNotices(ctx, o, notices);
     return;
   }
 
   // The taker backs out: the order goes back to pending for the maker.
   const takerSide = makerSide === 'buyer' ? 'seller' : 'buyer';
   const reset = takerResetPatch(o, makerSide);
-  await claimThenCancelEscrow(
-    ctx,
-    o,
-    { status: o.status, hash: o.hash, [takerSide === 'seller' ? 'seller_pubkey' : 'buyer_pubkey']: taker },
-    reset,
-    undoPatch(o, reset),
-  );
   const pending: OrderRow = { ...o, ...reset, status: 'pending' };
-  ctx.outbox.sendMessage(taker, buildMessage({ action: 'canceled', id: o.id, requestId }));
+  const notices: Notice[] = [
+    [taker, buildMessage({ action: 'canceled', id: o.id, requestId })],
+    // Quirk kept: the maker's notice echoes the taker's request id.
+    [maker, buildMessage({ action: 'new-order', id: o.id, requestId, payload: { order: toSmallOrder(pending) } })],
+  ];
+  await claimThenCancelEscrow(ctx, o, {
+    expect: { status: o.status, hash: o.hash, [takerSide === 'seller' ? 'seller_pubkey' : 'buyer_pubkey']: taker },
+    patch: reset,
+    undo: undoPatch(o, reset),
+    reason: 'taker-cancel',
+    notices,
+  });
   await publishOrder(ctx, pending);
-  // Quirk kept: the maker's notice echoes the taker's request id.
-  ctx.outbox.sendMessage(
-    maker,
-    buildMessage({ action: 'new-order', id: o.id, requestId, payload: { order: toSmallOrder(pending) } }),
-  );
+  await finishCancelNotices(ctx, o, notices);
 }
 
 async function cooperativeCancel(ctx: AppContext, { o, inbound, requestId }: CancelRequest): Promise<void> {
@@ -165,16 +171,19 @@ async function cooperativeCancel(ctx: AppContext, { o, inbound, requestId }: Can
 
   // Step 2: the other party agrees — refund the seller.
   if (o.hash !== null) requireLightning(ctx);
-  await claimThenCancelEscrow(
-    ctx,
-    o,
-    { status: o.status, cancel_initiator_pubkey: initiator, hash: o.hash },
-    { status: 'cooperatively-canceled', [flag]: 1 },
-    { status: o.status, [flag]: o[flag] },
-  );
+  const notices: Notice[] = [
+    [sender, buildMessage({ action: 'cooperative-cancel-accepted', id: o.id, requestId })],
+    [counterparty, buildMessage({ action: 'cooperative-cancel-accepted', id: o.id, requestId: null })],
+  ];
+  await claimThenCancelEscrow(ctx, o, {
+    expect: { status: o.status, cancel_initiator_pubkey: initiator, hash: o.hash },
+    patch: { status: 'cooperatively-canceled', [flag]: 1 },
+    undo: { status: o.status, [flag]: o[flag] },
+    reason: 'cooperative-cancel',
+    notices,
+  });
   const canceled: OrderRow = { ...o, status: 'cooperatively-canceled', [flag]: 1 };
-  ctx.outbox.sendMessage(sender, buildMessage({ action: 'cooperative-cancel-accepted', id: o.id, requestId }));
-  ctx.outbox.sendMessage(counterparty, buildMessage({ action: 'cooperative-cancel-accepted', id: o.id, requestId: null }));
   await publishOrder(ctx, canceled);
   await closeDispute(ctx, canceled, 'seller-refunded');
+  await finishCancelNotices(ctx, o, notices);
 }

@@ -1,3 +1,4 @@
+import { finishOpenCancelDecisions, refundStrandedCanceledEscrows, type CancelReconcileSummary } from '../../app/flows/escrow-cancel.js';
 import { rewatchOpenEscrows } from '../../app/flows/hold-invoice.js';
 import { reconcilePayouts, type ReconcileSummary } from '../../app/flows/payout.js';
 import type { AppContext } from '../../context.js';
@@ -15,6 +16,10 @@ export interface BootReconcileOptions {
 
 export interface BootReconcileSummary {
   escrowsWatched: number | null;
+  /** Cancel decisions whose CancelInvoice never ran, finished now (issue 12 defect 2). */
+  cancels: CancelReconcileSummary | null;
+  /** Escrows still held (or payable) behind orders whose status records a cancel, canceled now. */
+  strandedRefunds: number | null;
   payouts: ReconcileSummary | null;
   devFees: boolean;
   /** Steps that failed (each is logged). */
@@ -23,13 +28,36 @@ export interface BootReconcileSummary {
 
 /**
  * Run when the Lightning node becomes `up` (at boot and after every reconnect), before anything
- * may pay or settle: re-watch every live escrow (an invoice accepted while we were away is
- * processed now), resolve every buyer-payout claim against LND, and resolve every recorded dev-fee
- * payment hash (dev-fee phase 3). Each step runs even if an earlier one failed; failures are
+ * may pay or settle: finish every recorded cancel decision whose CancelInvoice never ran and cancel
+ * escrows LND still holds behind recently canceled orders (issue 12 defect 2), re-watch every live
+ * escrow (an invoice accepted while we were away is processed now; a SETTLED escrow behind a
+ * fiat-sent/dispute order finishes its release, defect 5), resolve every buyer-payout claim
+ * against LND, and resolve every recorded dev-fee payment hash (dev-fee phase 3). Each step runs even if an earlier one failed; failures are
  * logged and listed in the summary.
  */
 export async function bootReconcile(ctx: AppContext, opts: BootReconcileOptions = {}): Promise<BootReconcileSummary> {
-  const summary: BootReconcileSummary = { escrowsWatched: null, payouts: null, devFees: false, failed: [] };
+  const summary: BootReconcileSummary = {
+    escrowsWatched: null,
+    cancels: null,
+    strandedRefunds: null,
+    payouts: null,
+    devFees: false,
+    failed: [],
+  };
+  // Cancel decisions first: their escrows must be refunded whatever else happens at boot.
+  try {
+    summary.cancels = await finishOpenCancelDecisions(ctx, 0);
+    if (summary.cancels.failed > 0) summary.failed.push('cancels');
+  } catch (err) {
+    summary.failed.push('cancels');
+    ctx.logger.error({ err }, 'boot reconciliation: cancel decisions not finished');
+  }
+  try {
+    summary.strandedRefunds = await refundStrandedCanceledEscrows(ctx);
+  } catch (err) {
+    summary.failed.push('stranded-refunds');
+    ctx.logger.error({ err }, 'boot reconciliation: escrows of canceled orders not checked');
+  }
   if (opts.rewatchEscrows ?? true) {
     try {
       summary.escrowsWatched = await rewatchOpenEscrows(ctx);

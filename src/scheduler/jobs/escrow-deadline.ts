@@ -22,13 +22,21 @@
  * live order is resolved the same way, and logged as an error).
  */
 import { randomUUID } from 'node:crypto';
-import { cancelEscrow } from '../../app/flows/escrow.js';
+import {
+  CANCEL_DECISION_GRACE_SECONDS,
+  decideEscrowCancel,
+  finishCancelNotices,
+  finishOpenCancelDecisions,
+  refundDecidedEscrow,
+  type Notice,
+} from '../../app/flows/escrow-cancel.js';
+import { finishSettledEscrow } from '../../app/flows/hold-invoice.js';
 import { publishDispute, publishOrder } from '../../app/flows/publish.js';
 import type { AppContext } from '../../context.js';
 import { casUpdateDispute, getDisputeByOrder, insertDispute } from '../../db/disputes.js';
 import { casUpdateOrder, findOpenEscrows, getOrder } from '../../db/orders.js';
 import type { DisputeRow, OrderRow } from '../../db/types.js';
-import type { InvoiceLookup, NodeInfo } from '../../lightning/backend.js';
+import type { InvoiceLookup } from '../../lightning/backend.js';
 import { buildMessage } from '../../protocol/build.js';
 import type { Status } from '../../protocol/types.js';
 
@@ -40,6 +48,28 @@ export type DeadlineVerdict =
   | { due: false }
   /** Near the deadline (`escrowGone` false) or the HTLC is already gone (`escrowGone` true). */
   | { due: true; escrowGone: boolean; expiryHeight: number | null };
+
+/** Nominal seconds per block for the clock fallback (Bitcoin's long-run average). */
+export const SECONDS_PER_BLOCK = 600;
+
+/**
+ * The margin the guard uses. Startup refuses margin >= CLTV delta (settings-schema); should such a
+ * pair reach the job anyway, half the window is used (as upstream clamps) rather than acting on
+ * every escrow the minute it is paid.
+ */
+export function effectiveMargin(cltvDeltaBlocks: number, marginBlocks: number): number {
+  return marginBlocks >= cltvDeltaBlocks ? Math.floor(cltvDeltaBlocks / 2) : marginBlocks;
+}
+
+/**
+ * Clock fallback when the HTLC expiry height (or the chain tip) is unknown: the guard acts
+ * `(hold_invoice_cltv_delta - margin) × 600 s` after the escrow was held (`invoice_held_at`).
+ * Null when the escrow was never seen held (invoice_held_at 0): nothing to measure from. Pure.
+ */
+export function clockDeadline(invoiceHeldAt: number, cltvDeltaBlocks: number, marginBlocks: number): number | null {
+  if (invoiceHeldAt <= 0) return null;
+  return invoiceHeldAt + (cltvDeltaBlocks - effectiveMargin(cltvDeltaBlocks, marginBlocks)) * SECONDS_PER_BLOCK;
+}
 
 /** Decide from one lookup and the chain tip. Pure. */
 export function deadlineVerdict(lookup: InvoiceLookup, blockHeight: number, marginBlocks: number): DeadlineVerdict {
@@ -56,14 +86,21 @@ export async function guardEscrowDeadlines(ctx: AppContext): Promise<void> {
     ctx.logger.info({ lightning: ctx.lightning.state }, 'escrow deadline guard skipped: Lightning node not up');
     return;
   }
-  let info: NodeInfo;
+  // Cancel decisions whose CancelInvoice never ran (crash, shutdown, LND failure) — issue 12 defect 2.
   try {
-    info = await ctx.lightning.getInfo();
+    await finishOpenCancelDecisions(ctx, CANCEL_DECISION_GRACE_SECONDS);
   } catch (err) {
-    ctx.logger.warn({ err }, 'escrow deadline guard: chain height unavailable; retried next run');
-    return;
+    ctx.logger.error({ err }, 'escrow deadline guard: open cancel decisions not reconciled; retried next run');
   }
-  const margin = ctx.settings.lightning.escrow_deadline_margin_blocks;
+  let blockHeight: number | null = null;
+  try {
+    blockHeight = (await ctx.lightning.getInfo()).blockHeight;
+  } catch (err) {
+    ctx.logger.warn({ err }, 'escrow deadline guard: chain height unavailable; falling back to the clock (invoice_held_at)');
+  }
+  const cltv = ctx.settings.lightning.hold_invoice_cltv_delta;
+  const margin = effectiveMargin(cltv, ctx.settings.lightning.escrow_deadline_margin_blocks);
+  const now = ctx.clock.now();
   const orders = (await findOpenEscrows(ctx.db)).filter(
     (o) => GUARDED.includes(o.status) && (o.status !== 'waiting-buyer-invoice' || o.invoice_held_at > 0),
   );
@@ -77,17 +114,36 @@ export async function guardEscrowDeadlines(ctx: AppContext): Promise<void> {
         log.error({ status: listed.status }, 'escrow invoice unknown to the Lightning node while the trade is live');
         continue;
       }
-      if (lookup.state === 'accepted' && lookup.htlcExpiryHeight <= 0) {
-        log.warn('accepted escrow without a known HTLC expiry height; cannot guard it');
+      if (lookup.state === 'settled') {
+        // Issue 12 defect 5: the money left the seller but the order does not say so.
+        await ctx.locks.run(`order:${listed.id}`, async () => {
+          const o = await getOrder(ctx.db, listed.id);
+          if (o === undefined || o.hash !== hash) return;
+          await finishSettledEscrow(ctx, o);
+        });
         continue;
       }
-      const verdict = deadlineVerdict(lookup, info.blockHeight, margin);
+      let verdict: DeadlineVerdict;
+      if (lookup.state === 'accepted' && (lookup.htlcExpiryHeight <= 0 || blockHeight === null)) {
+        // Issue 12 defect 4: no chain view of this HTLC — measure from when the escrow was held.
+        const deadline = clockDeadline(listed.invoice_held_at, cltv, margin);
+        if (deadline === null) {
+          log.error({ status: listed.status }, 'accepted escrow with neither an HTLC expiry height nor invoice_held_at; cannot guard it');
+          continue;
+        }
+        verdict = now >= deadline ? { due: true, escrowGone: false, expiryHeight: null } : { due: false };
+        if (verdict.due) log.warn({ invoiceHeldAt: listed.invoice_held_at, deadline }, 'escrow deadline reached by the clock fallback');
+      } else {
+        verdict = blockHeight === null ? { due: false } : deadlineVerdict(lookup, blockHeight, margin);
+        if (blockHeight === null && lookup.state === 'canceled') verdict = { due: true, escrowGone: true, expiryHeight: null };
+      }
       if (!verdict.due) continue;
+      const due = verdict;
       await ctx.locks.run(`order:${listed.id}`, async () => {
         const o = await getOrder(ctx.db, listed.id);
         if (o === undefined || o.hash !== hash || !GUARDED.includes(o.status)) return;
-        const facts = { blockHeight: info.blockHeight, expiryHeight: verdict.expiryHeight, escrowGone: verdict.escrowGone };
-        if (verdict.escrowGone) log.error({ ...facts, status: o.status }, 'escrow HTLC already gone while the trade is live');
+        const facts = { blockHeight, expiryHeight: due.expiryHeight, escrowGone: due.escrowGone };
+        if (due.escrowGone) log.error({ ...facts, status: o.status }, 'escrow HTLC already gone while the trade is live');
         switch (o.status) {
           case 'active':
           case 'waiting-buyer-invoice':
@@ -113,27 +169,29 @@ export async function guardEscrowDeadlines(ctx: AppContext): Promise<void> {
 }
 
 interface Facts {
-  blockHeight: number;
+  blockHeight: number | null;
   expiryHeight: number | null;
   escrowGone: boolean;
 }
 
 async function cancelTrade(ctx: AppContext, o: OrderRow, facts: Facts): Promise<void> {
   const log = ctx.logger.child({ orderId: o.id, flow: 'escrow-deadline' });
-  const won = await casUpdateOrder(ctx.db, o.id, { status: o.status, hash: o.hash }, { status: 'canceled' });
+  const notices: Notice[] = [];
+  for (const party of [o.buyer_pubkey, o.seller_pubkey]) {
+    if (party !== null) notices.push([party, buildMessage({ action: 'canceled', id: o.id, requestId: null })]);
+  }
+  const patch = { status: 'canceled' as const };
+  const won = await decideEscrowCancel(ctx, o, { expect: { status: o.status, hash: o.hash }, patch, reason: 'escrow-deadline', notices });
   if (!won) return;
   try {
-    await cancelEscrow(ctx, o);
+    await refundDecidedEscrow(ctx, o, patch, { status: o.status });
   } catch (err) {
-    const reverted = await casUpdateOrder(ctx.db, o.id, { status: 'canceled', hash: o.hash }, { status: o.status });
-    log.error({ err, reverted, ...facts }, 'escrow deadline: hold invoice could not be canceled; retried next run');
+    log.error({ err, ...facts }, 'escrow deadline: hold invoice could not be canceled; retried next run');
     return;
   }
   log.warn(facts, 'escrow deadline: trade canceled before the hold invoice expires (seller refunded)');
   await publishOrder(ctx, { ...o, status: 'canceled' });
-  for (const party of [o.buyer_pubkey, o.seller_pubkey]) {
-    if (party !== null) ctx.outbox.sendMessage(party, buildMessage({ action: 'canceled', id: o.id, requestId: null }));
-  }
+  await finishCancelNotices(ctx, o, notices);
 }
 
 async function openDeadlineDispute(ctx: AppContext, o: OrderRow, facts: Facts): Promise<void> {

@@ -1,9 +1,9 @@
-import { cancelEscrow } from '../../app/flows/escrow.js';
+import { decideEscrowCancel, finishCancelNotices, refundDecidedEscrow, type Notice } from '../../app/flows/escrow-cancel.js';
 import { toSmallOrder } from '../../app/flows/order-view.js';
-import { expectPatched, takerResetPatch, undoPatch } from '../../app/flows/order-reset.js';
+import { takerResetPatch, undoPatch } from '../../app/flows/order-reset.js';
 import { publishOrder } from '../../app/flows/publish.js';
 import type { AppContext } from '../../context.js';
-import { casUpdateOrder, findWaitingTimedOut, getOrder, type OrderExpect, type OrderPatch } from '../../db/orders.js';
+import { findWaitingTimedOut, getOrder, type OrderExpect, type OrderPatch } from '../../db/orders.js';
 import type { OrderRow } from '../../db/types.js';
 import { buildMessage } from '../../protocol/build.js';
 
@@ -46,7 +46,9 @@ export function isTimedOut(o: OrderRow, now: number, expirationSeconds: number):
  * All messages carry request_id null and trade_index null.
  *
  * Each order is re-read under its lock and re-checked (#879) before acting; the transition is a
- * compare-and-set from the waiting status, CLAIMED before LND cancels the escrow and reverted if
+ * compare-and-set from the waiting status, written with a durable cancel decision (escrow hash and
+ * the notices; a crash before the refund is finished by reconciliation, issue 12 defect 2),
+ * CLAIMED before LND cancels the escrow and reverted if
  * LND cannot (the order is retried on the next tick; 0.17.1 logged the error and went on, which
  * could leave a paid escrow behind a `pending` order). An order with an escrow is skipped while
  * the Lightning node is down.
@@ -84,33 +86,31 @@ async function resolveTimedOut(ctx: AppContext, o: OrderRow): Promise<void> {
 
   const expect: OrderExpect = { status: o.status, hash: o.hash, taken_at: o.taken_at, invoice_held_at: o.invoice_held_at };
   const patch: OrderPatch = late === 'taker' ? takerResetPatch(o, makerSide) : { status: 'canceled' };
-  if (!(await casUpdateOrder(ctx.db, o.id, expect, patch))) {
+  const updated: OrderRow = { ...o, ...patch } as OrderRow;
+  const notices: Notice[] = [];
+  if (late === 'taker') {
+    if (maker !== null) {
+      notices.push([maker, buildMessage({ action: 'new-order', id: o.id, requestId: null, payload: { order: toSmallOrder(updated) } })]);
+    }
+  } else if (maker !== null) {
+    notices.push([maker, buildMessage({ action: 'canceled', id: o.id, requestId: null })]);
+  }
+  if (taker !== null) notices.push([taker, buildMessage({ action: 'canceled', id: o.id, requestId: null })]);
+
+  if (!(await decideEscrowCancel(ctx, o, { expect, patch, reason: 'waiting-timeout', notices }))) {
     log.info('order changed before the timeout could act; left alone');
     return;
   }
   try {
-    await cancelEscrow(ctx, o);
+    await refundDecidedEscrow(ctx, o, patch, undoPatch(o, patch));
   } catch (err) {
-    const reverted = await casUpdateOrder(ctx.db, o.id, expectPatched(patch), undoPatch(o, patch));
-    log.error({ err, reverted }, 'hold invoice could not be canceled; timeout reverted, retried next tick');
+    log.error({ err }, 'hold invoice could not be canceled; timeout reverted, retried next tick');
     return;
   }
   if (o.hash !== null) log.info({ hash: o.hash }, 'escrow canceled (funds returned to the seller if paid)');
 
-  const updated: OrderRow = { ...o, ...patch } as OrderRow;
   await publishOrder(ctx, updated);
-  if (late === 'taker') {
-    log.info('taker did not act in time; order back to pending');
-    if (maker !== null) {
-      ctx.outbox.sendMessage(
-        maker,
-        buildMessage({ action: 'new-order', id: o.id, requestId: null, payload: { order: toSmallOrder(updated) } }),
-      );
-    }
-  } else {
-    log.info('maker did not act in time; order canceled');
-    if (maker !== null) ctx.outbox.sendMessage(maker, buildMessage({ action: 'canceled', id: o.id, requestId: null }));
-  }
-  if (taker !== null) ctx.outbox.sendMessage(taker, buildMessage({ action: 'canceled', id: o.id, requestId: null }));
+  log.info(late === 'taker' ? 'taker did not act in time; order back to pending' : 'maker did not act in time; order canceled');
+  await finishCancelNotices(ctx, o, notices);
   if (maker === null || taker === null) log.warn({ maker, taker }, 'a party of the timed-out order has no trade key; not notified');
 }

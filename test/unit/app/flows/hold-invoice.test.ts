@@ -15,6 +15,7 @@ import { CantDoError } from '../../../../src/errors.js';
 import { makeOrder } from '../../../support/db.js';
 import { makeTestContext, newKeys, type TestContext } from '../../../support/test-context.js';
 import { onlyMessage, orderPayload, reload } from '../../../support/trade-fixtures.js';
+import { escrowedTrade } from '../trade-b-fixture.js';
 
 const NOW = 1_700_000_000;
 const BUYER = newKeys().pubkey;
@@ -190,5 +191,34 @@ void describe('rewatchOpenEscrows (boot, HQ-19 fix)', () => {
     const before = ctx.lightning.watcherCount(b.hash!);
     assert.equal(await rewatchOpenEscrows(fresh), 1);
     assert.equal(ctx.lightning.watcherCount(b.hash!), before);
+  });
+});
+
+void describe('a SETTLED escrow behind a fiat-sent / dispute order (issue 12 defect 5)', () => {
+  void test('boot: a 0.17.1 row (HQ-6) left fiat-sent with a settled escrow is released and the buyer paid once', async () => {
+    const { logger, lines } = capturingLogger();
+    const ctx = await makeTestContext({ now: NOW, logger });
+    const t = await escrowedTrade(ctx, { status: 'fiat-sent', escrow: 'settled' });
+    await rewatchOpenEscrows(ctx);
+    await ctx.tasks.idle();
+    assert.equal((await reload(ctx, t.order.id)).status, 'success');
+    assert.equal(ctx.lightning.payments.length, 1);
+    assert.equal(ctx.outbox.actions(t.buyer.trade.pubkey)[0], 'released');
+    assert.equal(ctx.outbox.actions(t.seller.trade.pubkey)[0], 'hold-invoice-payment-settled');
+    assert.ok(lines.some((l) => l.level >= 50 && l.msg.includes(t.order.id)));
+    await rewatchOpenEscrows(ctx);
+    await ctx.tasks.idle();
+    assert.equal(ctx.lightning.payments.length, 1, 'a second boot pays nothing more');
+  });
+
+  void test('a settle that timed out and was reverted: the SETTLED update finishes the release', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const t = await escrowedTrade(ctx, { status: 'dispute', escrow: 'accepted', order: { seller_dispute: 1 } });
+    watchEscrow(ctx, t.order, null);
+    // LND settles after our call gave up (the claim was reverted to dispute).
+    await ctx.lightning.settleHoldInvoice(t.preimage);
+    await ctx.tasks.idle();
+    assert.equal((await reload(ctx, t.order.id)).status, 'success');
+    assert.equal(ctx.lightning.payments.length, 1);
   });
 });
