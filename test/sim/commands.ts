@@ -8,8 +8,9 @@ import fc from 'fast-check';
 import { JOB_LIST, describeCommand, type SimCommand } from '../support/sim-world.js';
 
 function readable(c: SimCommand): SimCommand {
-  Object.defineProperty(c, fc.toStringMethod, { value: () => describeCommand(c), enumerable: false });
-  return c;
+  const copy = { ...c };
+  Object.defineProperty(copy, fc.toStringMethod, { value: () => describeCommand(copy), enumerable: false });
+  return copy;
 }
 
 const o = fc.nat({ max: 3 });
@@ -36,7 +37,7 @@ const lightning: fc.Arbitrary<SimCommand> = fc.oneof(
     arbitrary: fc.record({
       t: fc.constant('op' as const),
       pick: fc.nat({ max: 7 }),
-      outcome: fc.constantFrom('ok' as const, 'fail' as const, 'lost' as const),
+      outcome: fc.constantFrom('ok' as const, 'fail' as const, 'lost' as const, 'late' as const),
       pay: fc.constantFrom('succeed' as const, 'fail' as const, 'inflight' as const),
     }),
     weight: 6,
@@ -122,7 +123,7 @@ export function parseSchedule(text: string): SimCommand[] {
         return { t: 'run', n: num(args[0]) };
       case 'op': {
         const pay = args.find((a) => a.startsWith('pay='))?.slice(4) ?? 'succeed';
-        return { t: 'op', pick: num(args[0]), outcome: args[1] as 'ok' | 'fail' | 'lost', pay: pay as 'succeed' | 'fail' | 'inflight' };
+        return { t: 'op', pick: num(args[0]), outcome: args[1] as 'ok' | 'fail' | 'lost' | 'late', pay: pay as 'succeed' | 'fail' | 'inflight' };
       }
       case 'dup-update':
         return { t: 'dup-update', pick: num(args[0]) };

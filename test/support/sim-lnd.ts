@@ -8,7 +8,8 @@
  *  - SimLndClient: one daemon process's LightningBackend. Every call and every invoice-stream
  *    update is a PendingOp; nothing happens until the simulation completes it. Completing an op
  *    with outcome `ok` applies its effect and answers; `fail` answers with an error and applies
- *    nothing; `lost` applies the effect and answers with a timeout error (the answer was lost). A
+ *    nothing; `lost` applies the effect and answers with a timeout error (the answer was lost); `late`
+ *    applies the effect now and queues its answer as a new op delivered later (a stale answer). A
  *    stream update can be delivered (`ok`), dropped and replaced by a re-subscribe delivery of the
  *    current state (`fail`) or delivered twice (`lost`). When the process crashes, each of its
  *    pending calls is either applied (the node got it) or not, and nobody hears the answer.
@@ -33,7 +34,7 @@ import type {
 } from '../../src/lightning/backend.js';
 import type { Clock } from '../../src/clock.js';
 
-export type OpOutcome = 'ok' | 'fail' | 'lost';
+export type OpOutcome = 'ok' | 'fail' | 'lost' | 'late';
 /** What a sendPayment that reaches the node ends with (chosen by the schedule). */
 export type PayOutcome = 'succeed' | 'fail' | 'inflight';
 
@@ -200,7 +201,15 @@ export class SimLndNode {
     try {
       value = op.apply!(pay);
     } catch (err) {
+      if (outcome === 'late') {
+        this.enqueue({ ...op, label: `${op.label} (answer)`, apply: () => { throw err; } });
+        return;
+      }
       op.reject!(err);
+      return;
+    }
+    if (outcome === 'late') {
+      this.enqueue({ ...op, label: `${op.label} (answer)`, apply: () => value });
       return;
     }
     if (outcome === 'lost') op.reject!(new LightningError(`${op.label}: deadline exceeded (sim, applied)`, 'timeout'));
