@@ -19,7 +19,17 @@
  *
  * The margin must exceed LND's `invoices.holdexpirydelta` (default 12 blocks), otherwise LND acts
  * first and the guard can only clean up after it (that path is handled too: a canceled escrow on a
- * live order is resolved the same way, and logged as an error).
+ * live order is resolved the same way, and logged as an error). It must also be below
+ * `hold_invoice_cltv_delta` (refused at startup; should it reach the job, half the window is used).
+ *
+ * Issue 12 additions, in each run:
+ *  - open cancel decisions older than CANCEL_DECISION_GRACE_SECONDS are finished first (a cancel
+ *    whose CancelInvoice never ran, flows/escrow-cancel.ts);
+ *  - when LND cannot tell the HTLC's expiry height (or the chain tip is unavailable), the deadline
+ *    is measured by the clock: `invoice_held_at + (cltv_delta − margin) × 600 s`, and the guard
+ *    acts the same way (an escrow with neither is reported at error level);
+ *  - an escrow LND reports SETTLED behind a guarded order goes to finishSettledEscrow (release
+ *    finished for fiat-sent/dispute; reported loudly for active/waiting).
  */
 import { randomUUID } from 'node:crypto';
 import {
