@@ -74,6 +74,7 @@ export class MultiSourcePriceService implements PriceService {
   private lastRefreshAt: number | null = null;
   /** currencies reported last time as single-source / without agreement, to log changes once */
   private singleSource = new Set<string>();
+  private staleReported = new Set<string>();
 
   constructor(private readonly o: MultiSourcePriceServiceOptions) {
     if (!(o.maxStalenessSeconds > 0)) throw new RangeError('maxStalenessSeconds must be > 0');
@@ -148,7 +149,11 @@ export class MultiSourcePriceService implements PriceService {
     this.logSummary(aggregates, results.length, polled.length);
     if (aggregates.size === 0) {
       throw new PriceFetchError(
-        results.length === 0 ? 'every price source failed or is cooling down' : 'no price source returned a usable rate',
+        this.sources.length === 0
+          ? 'no price provider is enabled'
+          : results.length === 0
+            ? 'every price source failed or is cooling down'
+            : 'no price source returned a usable rate',
         'empty',
       );
     }
@@ -189,6 +194,7 @@ export class MultiSourcePriceService implements PriceService {
         code,
         price: a.price,
         sources: a.sources,
+        outliers: a.outliers,
         asOf: a.asOf,
         ageSeconds: now - a.asOf,
         stale: now - a.asOf > this.o.maxStalenessSeconds,
@@ -260,12 +266,16 @@ export class MultiSourcePriceService implements PriceService {
     }
     this.singleSource = single;
     const now = this.o.clock.now();
-    const stale = [...this.cache.entries()].filter(([, a]) => now - a.asOf > this.o.maxStalenessSeconds).map(([c]) => c);
-    if (stale.length > 0) {
+    const stale = new Set([...this.cache.entries()].filter(([, a]) => now - a.asOf > this.o.maxStalenessSeconds).map(([c]) => c));
+    const newlyStale = [...stale].filter((c) => !this.staleReported.has(c));
+    if (newlyStale.length > 0) {
       this.o.logger.warn(
-        { currencies: stale.slice(0, 50), count: stale.length, maxStalenessSeconds: this.o.maxStalenessSeconds },
+        { currencies: newlyStale.slice(0, 50), count: newlyStale.length, maxStalenessSeconds: this.o.maxStalenessSeconds },
         'prices too old to be served (market-price orders in these currencies are refused)',
       );
     }
+    const recovered = [...this.staleReported].filter((c) => !stale.has(c));
+    if (recovered.length > 0) this.o.logger.info({ currencies: recovered.slice(0, 50), count: recovered.length }, 'prices fresh again');
+    this.staleReported = stale;
   }
 }

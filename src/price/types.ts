@@ -81,6 +81,8 @@ export interface CurrencyStatus {
   code: string;
   price: number;
   sources: readonly string[];
+  /** providers left out of this price as outliers (optional) */
+  outliers?: readonly string[];
   /** unix s the price describes */
   asOf: number;
   ageSeconds: number;

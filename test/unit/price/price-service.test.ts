@@ -136,6 +136,7 @@ void describe('price service: many sources', () => {
     await s.refresh();
     assert.deepEqual(s.price('USD'), { price: 100_000, fetchedAt: NOW, sources: ['coingecko', 'currency_api', 'yadio'] });
     assert.deepEqual(s.price('EUR')?.sources, ['blockchain', 'coingecko', 'currency_api', 'yadio']);
+    assert.deepEqual(s.status().currencies.find((c) => c.code === 'USD')?.outliers, ['blockchain']);
   });
 
   void test('a currency only one source knows is priced from it', async () => {
@@ -237,10 +238,18 @@ void describe('stale prices everywhere: market orders refused, fixed-sats orders
     await prices.refresh();
     const seller = await party(ctx);
     const buyer = await party(ctx);
-    // a market order made while prices were fresh
+    const requests = (): number => KINDS.reduce((n, k) => n + servers[k].requests.length, 0);
+    const polled = requests();
+    // market orders made and taken while prices are fresh: priced from the cache, no price API asked
+    const other = await party(ctx);
+    const buyer2 = await party(ctx);
+    const fresh = await createOrder(ctx, other, { amount: 0n, fiat_amount: 50n });
+    await takeSell(app, req('take-sell', { id: fresh.id, requestId: 3n, tradeIndex: 1n, payload: null }), buyer.inbound);
+    assert.equal((await getOrder(ctx.db, fresh.id))?.amount, Math.trunc((50 / 100_050) * 1e8), '50 USD at the median 100 050');
     await newOrder(app, req('new-order', { requestId: 1n, tradeIndex: 1n, payload: { order: smallOrder({ amount: 0n, fiat_amount: 50n }) } }), seller.inbound);
-    const [marketOrder] = await findOrders(ctx.db, {});
+    const marketOrder = (await findOrders(ctx.db, {})).find((o) => o.id !== fresh.id);
     assert.ok(marketOrder);
+    assert.equal(requests(), polled, 'pricing orders asks no price API');
     clock.set(NOW + 1801); // every source's price is now older than 1800 s
     for (const k of KINDS) servers[k].mode = 'down';
     await assert.rejects(prices.refresh());
@@ -261,12 +270,12 @@ void describe('stale prices everywhere: market orders refused, fixed-sats orders
     assert.deepEqual(reply.kind.payload, { cant_do: 'price_too_stale' });
     assert.deepEqual(toProtocolV1(reply)?.kind.payload, { cant_do: 'invalid_amount' });
     await assertCantDo(
-      takeSell(app, req('take-sell', { id: marketOrder.id, requestId: 4n, tradeIndex: 1n, payload: null }), buyer.inbound),
+      takeSell(app, req('take-sell', { id: marketOrder.id, requestId: 4n, tradeIndex: 1n, payload: null }), buyer2.inbound),
       'price_too_stale',
     );
     assert.equal((await getOrder(ctx.db, marketOrder.id))?.status, 'pending');
     const fixed = await createOrder(ctx, seller, { amount: 100_000n, fiat_amount: 50n }, { tradeIndex: 3n });
-    await takeSell(app, req('take-sell', { id: fixed.id, requestId: 5n, tradeIndex: 2n, payload: null }), buyer.inbound);
+    await takeSell(app, req('take-sell', { id: fixed.id, requestId: 5n, tradeIndex: 2n, payload: null }), buyer2.inbound);
     assert.equal((await getOrder(ctx.db, fixed.id))?.status, 'waiting-buyer-invoice');
   });
 });
