@@ -6,17 +6,22 @@ import type { AlertsSettings } from '../config/types.js';
 import type { HealthSnapshot } from '../observability/health-snapshot.js';
 import type { Observation } from './alerter.js';
 
+/** How long a first connection attempt to LND may take before it counts as down. */
+export const FIRST_CONNECT_SECONDS = 60;
+
 export function observeConditions(s: HealthSnapshot, t: AlertsSettings): Observation[] {
   const out: Observation[] = [];
 
   // LND: clear once the link is up; alert when down (or never connected) for lnd_down_minutes.
+  // The first connection attempt ('connecting', no failure yet) gets at least a minute.
   if (s.lightning.state === 'up') {
     out.push({ kind: 'lnd-down', known: true, active: [] });
   } else {
     const downFor = s.at - s.lightning.downSince;
     const err = s.lightning.lastError !== null ? `; last error: ${s.lightning.lastError}` : '';
+    const due = downFor >= t.lnd_down_minutes * 60 && (s.lightning.state === 'down' || downFor >= FIRST_CONNECT_SECONDS);
     out.push(
-      downFor >= t.lnd_down_minutes * 60
+      due
         ? {
             kind: 'lnd-down',
             known: true,

@@ -2,7 +2,8 @@
  * The monitor job body (scheduler job `monitor`, every `[alerts] check_interval_seconds`): takes a
  * health snapshot — LND link and since when it is down, relays and since when none is connected,
  * price age, stranded payouts (src/ops/stuck.ts), escrows near their CLTV deadline (asks LND, only
- * while it is up) — keeps it for the metrics, and hands it to the Alerter when alerts are on.
+ * while it is up; the GetInfo doubles as a liveness probe of the link) — keeps it for the metrics,
+ * and hands it to the Alerter when alerts are on.
  */
 import type { Logger } from 'pino';
 import type { Alerter, AlertRound } from '../alerts/alerter.js';
@@ -88,6 +89,10 @@ export class Monitor {
     let escrowsNearDeadline: EscrowDeadline[] | null = null;
     if (lightning.state === 'up') {
       try {
+        // Also a liveness probe: a failing call makes the backend re-check the link now, so an
+        // unreachable LND shows in /readyz and the alerts within one check, not at its next
+        // 30 s health tick.
+        await lightning.getInfo();
         escrowsNearDeadline = (await findEscrowsNearDeadline({ db, lightning }, settings.alerts.escrow_deadline_blocks)).map((e) => ({
           orderId: e.order.id,
           status: e.order.status,

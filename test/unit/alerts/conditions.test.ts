@@ -50,6 +50,11 @@ void describe('alert conditions from a health snapshot', () => {
   void test('LND: down less than lnd_down_minutes is undecided, from then on active with the last error', () => {
     const short = of(snap({ lightning: { state: 'down', downSince: AT - 299, lastError: 'ECONNREFUSED' } }), 'lnd-down');
     assert.deepEqual(short, { kind: 'lnd-down', known: false, active: [] });
+    const firstTry = { ...T, lnd_down_minutes: 0 };
+    const connecting = observeConditions(snap({ lightning: { state: 'connecting', downSince: AT - 59, lastError: null } }), firstTry);
+    assert.equal(connecting.find((o) => o.kind === 'lnd-down')?.known, false, 'a first connect gets a minute even at 0');
+    const failed = observeConditions(snap({ lightning: { state: 'down', downSince: AT, lastError: 'ECONNREFUSED' } }), firstTry);
+    assert.equal(failed.find((o) => o.kind === 'lnd-down')?.active.length, 1, 'a failed connect counts at once at 0');
     const long = of(snap({ lightning: { state: 'connecting', downSince: AT - 300, lastError: 'ECONNREFUSED' } }), 'lnd-down');
     assert.equal(long.known, true);
     assert.equal(long.active[0]?.key, 'lnd-down');
