@@ -124,7 +124,7 @@ void describe('onEscrowAccepted', () => {
     assert.equal(orderPayload(onlyMessage(ctx, BUYER)).amount, 99_700n);
   });
 
-  void test('HQ-28: an ACCEPTED update for an order no longer in waiting-payment changes nothing', async () => {
+  void test('HQ-28: an ACCEPTED update for an order no longer in waiting-payment does not move it (a canceled one gets its escrow refunded)', async () => {
     const ctx = await makeTestContext({ now: NOW });
     const o = await createEscrow(ctx, await takenSell(ctx), { buyerInvoice: 'b@wallet.test', requestId: 9n, fromStatus: 'pending' });
     await ctx.db.updateTable('orders').set({ status: 'canceled' }).execute();
@@ -132,6 +132,7 @@ void describe('onEscrowAccepted', () => {
     await onEscrowAccepted(ctx, o.hash!, 9n);
     assert.equal((await reload(ctx, o.id)).status, 'canceled');
     assert.equal(ctx.outbox.sent.length, 0);
+    assert.deepEqual(ctx.lightning.cancels, [o.hash], 'issue 12 defect 2: the seller is refunded at once');
   });
 
   void test('duplicate ACCEPTED notifications are processed once', async () => {
