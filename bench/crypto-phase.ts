@@ -17,6 +17,9 @@ export interface FloorResult {
   scaling: number;
   /** median of repeated single-thread runs and their spread */
   runs: number[];
+  /** protocol v2 (kind 14 request + kind 14 reply), pairs/s on one thread: median of `v2Runs` */
+  v2OneCore: number;
+  v2Runs: number[];
 }
 
 export async function cryptoFloorPhase(pool: WorkerPool, pow: number, seconds = 2): Promise<FloorResult> {
@@ -30,14 +33,27 @@ export async function cryptoFloorPhase(pool: WorkerPool, pow: number, seconds = 
     pool.run<GeneratedRequest[][]>({ op: 'requests', traders: traders.slice(half), nodePubkey, pow, rumorCreatedAt: now }, 1),
   ]);
   const frames = parts.flat(2).map((r) => r.frame);
+  const v2Parts = await Promise.all([
+    pool.run<GeneratedRequest[][]>({ op: 'requests', traders: traders.slice(0, half), nodePubkey, pow, rumorCreatedAt: now, transport: 'v2' }, 0),
+    pool.run<GeneratedRequest[][]>({ op: 'requests', traders: traders.slice(half), nodePubkey, pow, rumorCreatedAt: now, transport: 'v2' }, 1),
+  ]);
+  const v2Frames = v2Parts.flat(2).map((r) => r.frame);
   const options = { nodeSkHex: bytesToHex(nodeSk), frames, pow, seconds };
   type R = { perSecond: number };
   const runs: number[] = [];
   for (let i = 0; i < 3; i++) runs.push((await pool.run<R>({ op: 'floor', options }, 0)).perSecond);
   const dbl = await pool.run<R>({ op: 'floor', options: { ...options, doubleVerify: true } }, 0);
   const both = await Promise.all([pool.run<R>({ op: 'floor', options }, 0), pool.run<R>({ op: 'floor', options }, 1)]);
+  // v1 and v2 runs interleaved, so both see the same machine load
+  const v2Runs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    v2Runs.push((await pool.run<R>({ op: 'floor', options: { ...options, frames: v2Frames } }, 0)).perSecond);
+    runs.push((await pool.run<R>({ op: 'floor', options }, 0)).perSecond);
+  }
   runs.sort((a, b) => a - b);
-  const oneCore = runs[1]!;
+  v2Runs.sort((a, b) => a - b);
+  const oneCore = runs[Math.floor(runs.length / 2)]!;
+  const v2OneCore = v2Runs[1]!;
   const twoCores = both[0].perSecond + both[1].perSecond;
-  return { backend: cryptoBackend(), oneCore, oneCoreDoubleVerify: dbl.perSecond, twoCores, scaling: twoCores / oneCore, runs };
+  return { backend: cryptoBackend(), oneCore, oneCoreDoubleVerify: dbl.perSecond, twoCores, scaling: twoCores / oneCore, runs, v2OneCore, v2Runs };
 }

@@ -1,5 +1,8 @@
 /**
  * The crypto floor: what one request/reply pair costs in cryptography the daemon cannot avoid,
+ * for gift wraps (v1) and for protocol v2 (kind 14: event signature, one NIP-44 decryption with
+ * the author's cached conversation key, 3-tuple, trade_sig + identity proof; the reply a kind 14
+ * signed by the node, NIP-44 to the trade key). The v1 path:
  * measured with the daemon's own modules — parse the wrap frame, the cheap gates, verify the wrap,
  * unwrap (wrap-layer ECDH + NIP-44, seal verify, seal-layer NIP-44 with the node's conversation-key
  * cache as the intake keeps it), parse the rumor, verify the tuple signature; then build the reply
@@ -10,7 +13,20 @@ import { ConversationKeyCache } from '../src/crypto/conversation-key.js';
 import { verifyEvent } from '../src/crypto/event.js';
 import { getPublicKey, hexToBytes } from '../src/crypto/secp.js';
 import { wrapMessage } from '../src/nostr/gift-wrap.js';
-import { gateKind, gateParse, gatePow, gateSignature, gateSize, gateTupleSignature, gateUnwrap } from '../src/nostr/intake-gates.js';
+import { buildDirectMessage } from '../src/nostr/direct-message.js';
+import {
+  gateDirectSignatures,
+  gateKind,
+  gateOpenDirect,
+  gateParse,
+  gateParseDirect,
+  gatePow,
+  gateRecipient,
+  gateSignature,
+  gateSize,
+  gateTupleSignature,
+  gateUnwrap,
+} from '../src/nostr/intake-gates.js';
 import { buildMessage } from '../src/protocol/build.js';
 
 export interface FloorOptions {
@@ -28,11 +44,28 @@ function pair(frame: string, nodeSk: Uint8Array, nodePubkey: string, cache: Conv
   const msg = JSON.parse(frame) as unknown[];
   const raw = msg[1];
   if (doubleVerify && !verifyEvent(raw)) return false;
-  const kind = gateKind(raw);
+  const kind = gateKind(raw, [1059, 14]);
   if (!kind.ok) return false;
   if (!gateSize(kind.event, 16 * 1024).ok || !gatePow(kind.event, pow).ok) return false;
+  if (kind.event.kind === 14 && !gateRecipient(kind.event, nodePubkey).ok) return false;
   const sig = gateSignature(raw);
   if (!sig.ok) return false;
+  if (sig.event.kind === 14) {
+    const open = gateOpenDirect(sig.event, nodeSk, cache);
+    if (!open.ok) return false;
+    const parsedV2 = gateParseDirect(open.plaintext);
+    if (!parsedV2.ok || !gateDirectSignatures(parsedV2.parsed, sig.event.pubkey).ok) return false;
+    const r = parsedV2.parsed.message;
+    const replyV2 = buildMessage({
+      action: 'new-order',
+      id: '0c3d2f6e-7b1a-4a57-9d7e-2f1f0a6b8c11',
+      requestId: r.kind.request_id,
+      tradeIndex: r.kind.trade_index,
+      payload: r.kind.payload,
+    });
+    const ev = buildDirectMessage(replyV2, sig.event.pubkey, nodeSk, { now, expiration: now + 30 * 86400, convKeys: cache, nodePubkey });
+    return JSON.stringify(['EVENT', ev]).length > 0;
+  }
   const un = gateUnwrap(sig.event, nodeSk, cache);
   if (!un.ok) return false;
   const parsed = gateParse(un.gift.rumor.content);

@@ -9,7 +9,7 @@ import { runFloor, type FloorOptions } from './floor.js';
 import { generateJunk, generateRequests, type JunkType, type TraderSpec } from './gen.js';
 
 export type WorkerTask =
-  | { op: 'requests'; traders: TraderSpec[]; nodePubkey: string; pow: number; rumorCreatedAt: number }
+  | { op: 'requests'; traders: TraderSpec[]; nodePubkey: string; pow: number; rumorCreatedAt: number; transport?: 'v1' | 'v2' }
   | { op: 'junk'; type: JunkType; count: number; nodePubkey: string; pow: number; createdAt: number }
   | { op: 'floor'; options: FloorOptions }
   | { op: 'flood'; url: string; frames: string[]; rate: number };
@@ -41,7 +41,7 @@ port.on('message', (msg: { seq: number; task: WorkerTask }) => {
   try {
     const t = msg.task;
     let result: unknown;
-    if (t.op === 'requests') result = t.traders.map((tr) => generateRequests(tr, t.nodePubkey, t.pow, t.rumorCreatedAt));
+    if (t.op === 'requests') result = t.traders.map((tr) => generateRequests(tr, t.nodePubkey, t.pow, t.rumorCreatedAt, t.transport));
     else if (t.op === 'junk') result = generateJunk(t.type, t.count, t.nodePubkey, t.pow, t.createdAt);
     else if (t.op === 'floor') result = runFloor(t.options);
     else {

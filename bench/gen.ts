@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { finalizeEvent, signWithId, type NostrEvent, type UnsignedEvent } from '../src/crypto/event.js';
 import { bytesToHex, generateSecretKey, getPublicKey, hexToBytes } from '../src/crypto/secp.js';
+import { buildDirectRequest } from '../src/nostr/direct-message.js';
 import { wrapRequest } from '../src/nostr/gift-wrap.js';
 import { leadingZeroBits, minePow } from '../src/nostr/pow.js';
 import { buildMessage } from '../src/protocol/build.js';
@@ -51,26 +52,24 @@ export interface GeneratedRequest {
   tradeSkHex: string;
 }
 
-/** `count` consecutive new-order requests of one trader, each from a fresh trade key. */
+/**
+ * `count` consecutive new-order requests of one trader, each from a fresh trade key: gift wraps
+ * (v1), or protocol-v2 kind-14 events (trade_sig + identity proof, NIP-44 to the node).
+ */
 export function generateRequests(
   t: TraderSpec,
   nodePubkey: string,
   pow: number,
   rumorCreatedAt: number,
+  transport: 'v1' | 'v2' = 'v1',
 ): GeneratedRequest[] {
   const identitySk = hexToBytes(t.identitySkHex);
   const out: GeneratedRequest[] = [];
   for (let i = 0; i < t.count; i++) {
     const tradeSk = generateSecretKey();
     const index = t.firstIndex + i;
-    const wrap = wrapRequest({
-      message: newOrderMessage(index, index),
-      tradeSk,
-      identitySk,
-      recipient: nodePubkey,
-      now: rumorCreatedAt,
-      pow,
-    });
+    const request = { message: newOrderMessage(index, index), tradeSk, identitySk, recipient: nodePubkey, now: rumorCreatedAt, pow };
+    const wrap = transport === 'v2' ? buildDirectRequest(request) : wrapRequest(request);
     out.push({ frame: JSON.stringify(['EVENT', wrap]), wrapId: wrap.id, tradePubkey: getPublicKey(tradeSk), tradeSkHex: bytesToHex(tradeSk) });
   }
   return out;

@@ -35,6 +35,9 @@ export function renderMarkdown(r: BenchResults): string {
   lines.push(`| one thread (median of ${r.floor.runs.length}: ${r.floor.runs.map((x) => fmt(x)).join(', ')}) | ${fmt(r.floor.oneCore)} |`);
   lines.push(`| one thread, wrap verified twice (relay pool + intake, as the daemon does today) | ${fmt(r.floor.oneCoreDoubleVerify)} |`);
   lines.push(`| two worker threads together | ${fmt(r.floor.twoCores)} (×${fmt(r.floor.scaling, 2)}) |`);
+  lines.push(
+    `| protocol v2 (kind 14 in, kind 14 out), one thread (median of ${r.floor.v2Runs.length}: ${r.floor.v2Runs.map((x) => fmt(x)).join(', ')}) | ${fmt(r.floor.v2OneCore)} (×${fmt(r.floor.v2OneCore / r.floor.oneCore, 2)} of v1) |`,
+  );
   lines.push('');
   lines.push('## End to end (built daemon, LND simulator, bench relay in its own process)', '');
   lines.push('| run | sent | answered/s | p50 ms | p95 ms | p99 ms | max ms | unanswered | daemon CPU (cores) | sample of replies |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
