@@ -95,8 +95,16 @@ function aggregateOf(cands: readonly Candidate[], outlierPct: number, fallbackId
   };
 }
 
-/** One poll's per-currency aggregates. Currencies with no fresh quote are absent. */
-export function aggregateQuotes(results: readonly SourceQuotes[], outlierPct: number): Map<string, Aggregate> {
+/**
+ * One poll's per-currency aggregates. Currencies with no fresh quote are absent; currencies whose
+ * sources did not agree (no source within the threshold of the median) are absent too and, when
+ * `disagreements` is given, listed there with the providers involved.
+ */
+export function aggregateQuotes(
+  results: readonly SourceQuotes[],
+  outlierPct: number,
+  disagreements?: Map<string, ProviderId[]>,
+): Map<string, Aggregate> {
   const fallbackIds = new Set(results.filter((r) => r.fallbackOnly).map((r) => r.id));
   const candidates = new Map<string, Candidate[]>();
   const push = (code: string, c: Candidate): void => {
@@ -139,6 +147,7 @@ export function aggregateQuotes(results: readonly SourceQuotes[], outlierPct: nu
   for (const [code, cands] of candidates) {
     const a = aggregateOf(cands, outlierPct, fallbackIds);
     if (a !== null) out.set(code, a);
+    else disagreements?.set(code, [...new Set(cands.map((c) => c.ids[0]!))].sort());
   }
   return out;
 }

@@ -138,7 +138,14 @@ export class MultiSourcePriceService implements PriceService {
       results.push({ id, quotes, asOf: Math.min(out.result.asOf ?? now, now), fallbackOnly: FALLBACK_ONLY.has(id) });
     });
 
-    const aggregates = aggregateQuotes(results, this.o.outlierThresholdPct);
+    const disagreements = new Map<string, ProviderId[]>();
+    const aggregates = aggregateQuotes(results, this.o.outlierThresholdPct, disagreements);
+    for (const [code, providers] of disagreements) {
+      this.o.logger.warn(
+        { currency: code, providers, outlierThresholdPct: this.o.outlierThresholdPct },
+        'price sources disagree (none within the outlier threshold of the median): no new price; scope them with only/except',
+      );
+    }
     this.lastRefreshAt = now;
     for (const [code, a] of aggregates) {
       const prev = this.cache.get(code);

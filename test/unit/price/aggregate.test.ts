@@ -65,6 +65,22 @@ void describe('aggregateQuotes', () => {
     assert.equal(none.size, 0);
   });
 
+  void test('sources that do not agree make no price, and are reported', () => {
+    const disagree = new Map<string, ProviderId[]>();
+    const a = aggregateQuotes(
+      [
+        src('yadio', { ARS: btc(130_000_000) }),
+        src('coingecko', { ARS: btc(129_000_000) }),
+        src('currency_api', { ARS: btc(90_000_000) }),
+        src('blockchain', { ARS: btc(91_000_000) }),
+      ],
+      5,
+      disagree,
+    );
+    assert.equal(a.has('ARS'), false);
+    assert.deepEqual(disagree.get('ARS'), ['blockchain', 'coingecko', 'currency_api', 'yadio']);
+  });
+
   void test('a fallback-only source (nostr) fills only what nothing else produced, and is marked', () => {
     const a = aggregateQuotes(
       [src('yadio', { USD: btc(100_000) }), src('nostr', { USD: btc(1), VES: btc(12_000_000) }, 900, true)],
