@@ -20,9 +20,18 @@ WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json settings.tpl.toml ./
+# The container's settings template turns the operator HTTP listener on (metrics and the
+# HEALTHCHECK below); publish or scrape port 9464 on a private network only.
+RUN printf '\n[http]\nenabled = true\nlisten_address = "0.0.0.0"\nport = 9464\n' >> settings.tpl.toml
 COPY migrations ./migrations
 COPY proto ./proto
 USER mostro
+EXPOSE 9464
+# Healthy = /readyz answers 200 (DB writable, a relay connected, LND up). The probe reads [http]
+# from /config/settings.toml; a settings file made before the listener existed needs
+# `[http] enabled = true` (listen_address "0.0.0.0") added, or the container stays unhealthy.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+    CMD ["node", "/app/dist/tools/readyz-probe.js", "-d", "/config"]
 VOLUME ["/config"]
 ENTRYPOINT ["node", "/app/dist/main.js"]
 CMD ["-d", "/config"]

@@ -8,13 +8,17 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { Event as RustEvent, Keys, loadWasmSync, NostrSigner, UnwrappedGift } from '@rust-nostr/nostr-sdk';
 import { nip19 } from 'nostr-tools';
 import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import { bytesToHex } from '../../src/crypto/secp.js';
 import { parseExposition, type Exposition } from '../support/prom-text.js';
-import { freePort } from '../support/sandbox.js';
+import { DAEMON_ENTRY, freePort } from '../support/sandbox.js';
 import { escrowOf, expectMsg, msg, order, payloadOrder, startE2E, tagValue, waitForStatus, type E2E } from './e2e-harness.js';
+
+const PROBE = path.join(path.dirname(DAEMON_ENTRY), 'tools', 'readyz-probe.js');
 
 interface Readyz {
   ready: boolean;
@@ -78,6 +82,12 @@ void describe('e2e operator cockpit: /metrics, /readyz, alert DMs (built daemon)
     }
   }
 
+  /** The HEALTHCHECK command of the Dockerfile, against the sandbox's settings. */
+  function runProbe(): { status: number | null; stdout: string; stderr: string } {
+    const r = spawnSync(process.execPath, [PROBE, '-d', e.sb.dir], { encoding: 'utf8', timeout: 15_000 });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
   before(async () => {
     loadWasmSync();
     const port = await freePort();
@@ -113,6 +123,10 @@ void describe('e2e operator cockpit: /metrics, /readyz, alert DMs (built daemon)
     assert.equal(await h.text(), 'ok\n');
     const ready = await waitForReadyz(200);
     assert.deepEqual(ready.not_ready, []);
+    // The Docker HEALTHCHECK's probe reads [http] from settings.toml and agrees.
+    const probe = runProbe();
+    assert.equal(probe.status, 0, probe.stderr);
+    assert.equal((JSON.parse(probe.stdout) as Readyz).ready, true);
     assert.deepEqual(Object.keys(ready.checks), ['database', 'relays', 'lightning']);
 
     let m = await scrape();
@@ -216,6 +230,9 @@ void describe('e2e operator cockpit: /metrics, /readyz, alert DMs (built daemon)
     assert.equal(down.checks['database']?.ok, true);
     const m = await scrape();
     assert.equal(m.get('mostrod_lightning_up'), 0);
+    const probe = runProbe();
+    assert.equal(probe.status, 1);
+    assert.deepEqual((JSON.parse(probe.stdout) as Readyz).not_ready, ['lightning']);
     const alert = await waitForDm(/ALERT: LND unreachable/);
     assert.equal(alert.sender, sb.nodePubkey);
 
@@ -236,6 +253,15 @@ void describe('e2e operator cockpit: /metrics, /readyz, alert DMs (built daemon)
     assert.match(down.checks['relays']?.detail ?? '', /^0 of 1 connected: ws:\/\/127\.0\.0\.1:\d+: (backoff|connecting)/);
     const m = await scrape();
     assert.equal(m.get('mostrod_relay_connected', { relay: sb.relay.url }), 0);
+    // Let the monitor check twice while every relay is down (the incident opens; its DM cannot go out).
+    const runs = m.get('mostrod_job_runs_total', { job: 'monitor' }) ?? 0;
+    const deadline = Date.now() + 20_000;
+    while (((await scrape()).get('mostrod_job_runs_total', { job: 'monitor' }) ?? 0) < runs + 2) {
+      assert.ok(Date.now() < deadline, 'monitor checks continue while the relay is down');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal((await readyz()).status, 503, 'still down');
+    assert.equal((await scrape()).get('mostrod_alert_incidents_open', { kind: 'relays-down' }), 1);
 
     await sb.relay.restart();
     await waitForReadyz(200, 90_000);

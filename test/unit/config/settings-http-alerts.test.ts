@@ -35,6 +35,11 @@ void describe('[http] and [alerts] settings', () => {
     assert.equal(s.alerts.admin_npub, undefined);
   });
 
+  void test('the Docker image\'s template (the template plus the [http] table the Dockerfile appends) enables the listener', () => {
+    const s = parseSettings(`${templateText()}\n[http]\nenabled = true\nlisten_address = "0.0.0.0"\nport = 9464\n`, env);
+    assert.deepEqual(s.http, { enabled: true, listen_address: '0.0.0.0', port: 9464 });
+  });
+
   void test('values are read; admin_npub accepts an npub', () => {
     const npub = nip19.npubEncode('7e'.repeat(32));
     const s = parseSettings(
