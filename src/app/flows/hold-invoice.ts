@@ -322,8 +322,8 @@ export async function onEscrowSettled(ctx: AppContext, hash: string): Promise<Se
  * The caller holds the lock of `o`, whose escrow LND reports SETTLED.
  *  - fiat-sent / dispute: the seller released (or a solver settled) and the settle's bookkeeping
  *    was lost. The release path is finished: compare-and-set → settled-hold-invoice, an open
- *    dispute closed as settled (38386), `released` to the buyer and `hold-invoice-payment-settled`
- *    to the seller (as release does), then the buyer payout starts (startPayout, at most once).
+ *    dispute closed as settled (38386), `released` to the buyer, `hold-invoice-payment-settled` and
+ *    `rate` to the seller (as release does), then the buyer payout starts (startPayout, at most once).
  *    Logged at ERROR with the order id.
  *  - waiting-payment / waiting-buyer-invoice / active: no release, no fiat claimed — paying the
  *    buyer could pay for fiat never sent, refunding is impossible (the HTLC is settled). Not
@@ -343,7 +343,10 @@ export async function finishSettledEscrow(ctx: AppContext, o: OrderRow): Promise
     if (o.buyer_pubkey !== null) ctx.outbox.sendMessage(o.buyer_pubkey, buildMessage({ action: 'released', id: o.id, requestId: null }));
     if (o.seller_pubkey !== null) {
       ctx.outbox.sendMessage(o.seller_pubkey, buildMessage({ action: 'hold-invoice-payment-settled', id: o.id, requestId: null }));
+      ctx.outbox.sendMessage(o.seller_pubkey, buildMessage({ action: 'rate', id: o.id, requestId: null }));
     }
+    // startPayout writes the payout-started mark first: a crash before it is resumed by the payout
+    // reconciliation (notices again, then the payout), as for a release cut short.
     startPayout(ctx, o.id, null);
     return 'released';
   }

@@ -229,7 +229,7 @@ void describe('an escrow LND reports SETTLED behind a live order (issue 12 defec
     assert.equal(ctx.lightning.payments.length, 1, 'the buyer is paid once');
     assert.equal(ctx.lightning.payments[0]?.request.paymentRequest, t.invoice);
     assert.deepEqual(ctx.outbox.actions(t.buyer.trade.pubkey).slice(0, 1), ['released']);
-    assert.deepEqual(ctx.outbox.actions(t.seller.trade.pubkey).slice(0, 1), ['hold-invoice-payment-settled']);
+    assert.deepEqual(ctx.outbox.actions(t.seller.trade.pubkey).slice(0, 2), ['hold-invoice-payment-settled', 'rate']);
     assert.ok(lines.some((l) => l.level >= 50 && l.msg.includes(t.order.id) && l.msg.startsWith('SETTLED ESCROW BEHIND A LIVE ORDER')));
 
     const sent = ctx.outbox.sent.length;
