@@ -1,7 +1,8 @@
 # mostrod (TypeScript) — multi-stage image. Not exercised by CI (no Docker engine there).
 # Build:  docker build -t mostrod .
 # Run:    docker run -v "$PWD/docker/config:/config" mostrod      (first run writes /config/settings.toml and exits)
-FROM node:20-bookworm-slim AS build
+# Base: the current Node.js LTS (24); CI also tests 20 and 22 (README "Supported Node.js versions").
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 # better-sqlite3 compiles from source
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ \
@@ -13,7 +14,7 @@ COPY scripts/build-info.mjs ./scripts/build-info.mjs
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production MOSTROD_LOG_LEVEL=info
 RUN useradd --create-home --uid 10001 mostro && mkdir /config && chown mostro /config
 WORKDIR /app
