@@ -43,6 +43,8 @@ export interface Aggregate {
   asOf: number;
   /** a fallback-only provider (nostr) made this price */
   viaFallback: boolean;
+  /** largest distance of a kept source from the price, in % (two sources far apart show here) */
+  spreadPct: number;
 }
 
 export interface Combined {
@@ -92,6 +94,7 @@ function aggregateOf(cands: readonly Candidate[], outlierPct: number, fallbackId
     outliers,
     asOf: Math.min(...kept.map((k) => k.asOf)),
     viaFallback: sources.some((s) => fallbackIds.has(s)),
+    spreadPct: Math.max(...kept.map((k) => (Math.abs(k.value - c.price) / c.price) * 100)),
   };
 }
 

@@ -75,6 +75,7 @@ export class MultiSourcePriceService implements PriceService {
   /** currencies reported last time as single-source / without agreement, to log changes once */
   private singleSource = new Set<string>();
   private staleReported = new Set<string>();
+  private wideReported = new Set<string>();
 
   constructor(private readonly o: MultiSourcePriceServiceOptions) {
     if (!(o.maxStalenessSeconds > 0)) throw new RangeError('maxStalenessSeconds must be > 0');
@@ -267,6 +268,17 @@ export class MultiSourcePriceService implements PriceService {
       },
       `Bitcoin prices updated. Got BTC price in ${aggregates.size} fiat currencies`,
     );
+    // Two sources further apart than the threshold: their mean is used (as upstream), but one of
+    // them may quote another market (an official rate beside the street rate) — say so, once.
+    const wide = new Map([...aggregates].filter(([, a]) => a.spreadPct > this.o.outlierThresholdPct).map(([c, a]) => [c, a]));
+    for (const [code, a] of wide) {
+      if (this.wideReported.has(code)) continue;
+      this.o.logger.warn(
+        { currency: code, providers: a.sources, spreadPct: Math.round(a.spreadPct * 10) / 10, price: a.price },
+        'price sources far apart; using their mean — if one quotes another market, scope it out with only/except',
+      );
+    }
+    this.wideReported = new Set(wide.keys());
     const newlySingle = [...single].filter((c) => !this.singleSource.has(c));
     if (newlySingle.length > 0) {
       this.o.logger.warn({ currencies: newlySingle }, 'price now from a single source');

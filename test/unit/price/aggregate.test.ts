@@ -45,13 +45,9 @@ void describe('aggregateQuotes', () => {
       ],
       5,
     );
-    assert.deepEqual(a.get('USD'), {
-      price: 100_200,
-      sources: ['coingecko', 'yadio'],
-      outliers: ['blockchain'],
-      asOf: 990,
-      viaFallback: false,
-    });
+    const { spreadPct, ...usd } = a.get('USD')!;
+    assert.deepEqual(usd, { price: 100_200, sources: ['coingecko', 'yadio'], outliers: ['blockchain'], asOf: 990, viaFallback: false });
+    assert.equal(spreadPct, (200 / 100_200) * 100);
     assert.deepEqual(a.get('CUP')?.sources, ['yadio']);
     assert.deepEqual(a.get('GBP')?.sources, ['blockchain']);
   });
@@ -88,7 +84,7 @@ void describe('aggregateQuotes', () => {
     );
     assert.equal(a.get('USD')?.price, 100_000);
     assert.deepEqual(a.get('USD')?.sources, ['yadio']);
-    assert.deepEqual(a.get('VES'), { price: 12_000_000, sources: ['nostr'], outliers: [], asOf: 900, viaFallback: true });
+    assert.deepEqual(a.get('VES'), { price: 12_000_000, sources: ['nostr'], outliers: [], asOf: 900, viaFallback: true, spreadPct: 0 });
   });
 });
 

@@ -139,6 +139,25 @@ void describe('price service: many sources', () => {
     assert.deepEqual(s.status().currencies.find((c) => c.code === 'USD')?.outliers, ['blockchain']);
   });
 
+  void test('two sources far apart (an official rate beside the street rate): their mean, and a warning naming them', async () => {
+    const clock = new FakeClock(NOW);
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
+    const settings = testSettings({ price: priceSettings() });
+    const s = buildPriceService(effectivePriceConfig(settings), { clock, logger, userAgent: 't', nostrReader: null });
+    servers.currency_api.rates = { ...servers.currency_api.rates, VES: 8_000_000 };
+    await s.refresh();
+    assert.deepEqual(s.price('VES'), { price: 10_000_000, fetchedAt: NOW, sources: ['currency_api', 'yadio'] });
+    const warn = lines.find((l) => typeof l['msg'] === 'string' && l['msg'].startsWith('price sources far apart'));
+    assert.deepEqual(warn && { currency: warn['currency'], providers: warn['providers'], spreadPct: warn['spreadPct'] }, {
+      currency: 'VES',
+      providers: ['currency_api', 'yadio'],
+      spreadPct: 20,
+    });
+    await s.refresh();
+    assert.equal(lines.filter((l) => typeof l['msg'] === 'string' && l['msg'].startsWith('price sources far apart')).length, 1, 'said once');
+  });
+
   void test('a currency only one source knows is priced from it', async () => {
     const clock = new FakeClock(NOW);
     const s = service(clock);
