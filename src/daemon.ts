@@ -17,6 +17,7 @@ import { dbTradeIndexStore } from './db/trade-index-store.js';
 import { createLndBackend } from './lightning/lnd/index.js';
 import { HttpLnurlResolver } from './lightning/lnurl.js';
 import { Intake } from './nostr/intake.js';
+import { createCryptoExecutor, cryptoThreadsFor } from './nostr/crypto-pool.js';
 import { RelayOutbox } from './nostr/relay-outbox.js';
 import { RelayPool } from './nostr/relay-pool.js';
 import { ActiveKeys } from './nostr/active-keys.js';
@@ -122,7 +123,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const active = activeKeys === undefined ? 0 : await activeKeys.reload();
     logger.info({ transport: settings.mostro.transport, remembered, active }, 'transports loaded');
   }
+  // Nostr crypto (unwrap, wrap, signatures) on worker threads sized to the cores; the event loop
+  // keeps I/O, routing and SQLite. `[nostr] crypto_threads = 0` keeps it all on this thread.
+  const crypto = createCryptoExecutor({
+    threads: cryptoThreadsFor(settings.nostr.crypto_threads),
+    keys,
+    logger: logger.child({ module: 'crypto' }),
+  });
+  logger.info({ threads: crypto.threads }, 'crypto threads started');
   const outbox = new RelayOutbox({
+    crypto,
     pool,
     keys,
     clock,
@@ -233,6 +243,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
 
   const intake = new Intake({
+    crypto,
     keys,
     settings,
     clock,
@@ -292,6 +303,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       await step('outbox', () => outbox.flush(), 5_000);
       offLink();
       await step('relays', () => pool.close(), 5_000);
+      await step('crypto', () => crypto.close(), 5_000);
       await step('lightning', () => lightning.close(), 5_000);
       await step('database', () => closeDatabase(db), 5_000);
       logger.info('mostrod stopped');

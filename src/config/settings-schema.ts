@@ -74,6 +74,9 @@ export const lightningSchema = z.object({
 export const nostrSchema = z.object({
   nsec_privkey: z.string(),
   relays: z.array(url(['ws:', 'wss:'], 'ws:// or wss://')),
+  // Worker threads for the Nostr crypto (unwrap, wrap, signatures). Absent = CPU cores − 1 (at
+  // least 1); 0 = all crypto on the event-loop thread.
+  crypto_threads: z.number().int().min(0).max(64).optional(),
 });
 
 const MIN_DEV_FEE_PERCENTAGE = 0.1;

@@ -23,6 +23,8 @@ export interface LightningSettings {
 export interface NostrSettings {
   nsec_privkey: string;
   relays: string[];
+  /** Worker threads for the Nostr crypto; absent = cores − 1 (at least 1); 0 = none. */
+  crypto_threads?: number;
 }
 
 export interface MostroSettings {

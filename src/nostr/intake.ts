@@ -30,26 +30,17 @@ import type { Clock } from '../clock.js';
 import type { Settings } from '../config/types.js';
 import type { MostroKeys } from '../context.js';
 import { ConversationKeyCache } from '../crypto/conversation-key.js';
-import type { NostrEvent } from '../crypto/event.js';
 import { cantDoMessage } from '../protocol/build.js';
-import type { Message, RumorContent } from '../protocol/types.js';
+import type { Message } from '../protocol/types.js';
+import { InThreadCrypto, type CryptoExecutor } from './crypto-pool.js';
+import type { OpenOutcome } from './crypto-tasks.js';
 import {
-  gateDirectSignatures,
-  gateFirstContact,
-  gateFreshness,
   gateKind,
-  gateOpenDirect,
-  gateParseDirect,
   gateRecipient,
-  gateParse,
   gatePow,
-  gateSignature,
   gateSize,
   gateStructure,
   gateTradeIndex,
-  gateTupleSignature,
-  gateUnwrap,
-  type Drop,
   type DropReason,
   type TradeIndexStore,
 } from './intake-gates.js';
@@ -126,16 +117,20 @@ export interface IntakeDeps {
   knownSenders?: KnownSenders;
   /** Protocol v2: remembers each trade key's transport. Absent = not recorded (v1-only tests). */
   transports?: TransportRecorder;
+  /**
+   * Where the crypto gates run (crypto-pool.ts: worker threads, or this thread). Absent = this
+   * thread. Must hold the node key of `keys`.
+   */
+  crypto?: CryptoExecutor;
 }
 
-/** What both transports yield: who sent which request, when. */
-interface Opened {
-  transport: WireTransport;
-  identity: string;
-  tradeKey: string;
-  createdAt: number;
-  parsed: RumorContent;
-}
+/**
+ * Crypto lanes. 'first-contact': events nobody has verified yet (every gift wrap before its
+ * signature check, kind 14 from unknown authors). 'priority': events whose signature already
+ * verified (the unwrap stage of a gift wrap, the rest of a first-contact kind 14) and kind 14 from
+ * known active trade keys or solvers. A priority event never waits behind a first-contact one.
+ */
+export type CryptoLane = 'priority' | 'first-contact';
 
 export type IntakeCounter = DropReason | 'dispatched' | 'dispatch-error';
 
@@ -164,6 +159,9 @@ class ReplayCache {
   }
 }
 
+/** Marks an event found in the replay cache before its crypto ran. */
+const DUPLICATE: OpenOutcome = { signedId: null, verdict: { ok: false, reason: 'duplicate' } };
+
 export class Intake {
   private readonly limits: IntakeLimits;
   private readonly kinds: readonly number[];
@@ -175,9 +173,14 @@ export class Intake {
   private readonly inflight = new Set<Promise<Verdict>>();
   private readonly waiting: Array<() => void> = [];
   private active = 0;
-  /** Events past the cheap gates, waiting for their turn at the crypto gates. */
-  private readonly cryptoQueue: Array<() => void> = [];
+  private readonly crypto: CryptoExecutor;
+  /** Events past the cheap gates, waiting for their turn at the crypto gates, per lane. */
+  private readonly lanes: Record<CryptoLane, Array<() => void>> = { priority: [], 'first-contact': [] };
+  /** Crypto tasks started and not finished (bounded by maxCryptoInFlight). */
+  private inCrypto = 0;
+  private readonly maxCryptoInFlight: number;
   private cryptoScheduled = false;
+  private readonly shed: Record<CryptoLane, number> = { priority: 0, 'first-contact': 0 };
 
   constructor(private readonly deps: IntakeDeps) {
     this.limits = { ...DEFAULT_INTAKE_LIMITS, ...deps.limits };
@@ -186,6 +189,10 @@ export class Intake {
     // Conversation keys of the node key with seal authors (v1) and event authors (v2) alike.
     this.sealKeys = new ConversationKeyCache(deps.keys.secretKey, this.limits.sealKeyCacheSize);
     this.replay = new ReplayCache(this.limits.replayCacheSize);
+    this.crypto = deps.crypto ?? new InThreadCrypto(deps.keys, this.sealKeys);
+    // On this thread a batch runs back to back; a pool gets a few tasks per thread, so a priority
+    // event never has more than that ahead of it inside the pool.
+    this.maxCryptoInFlight = this.crypto.threads > 0 ? this.crypto.threads * 4 : Math.max(1, this.limits.cryptoBatch);
   }
 
   /** Run one event through the pipeline. Never throws. */
@@ -241,27 +248,61 @@ export class Intake {
     const pow = gatePow(kind.event, settings.mostro.pow);
     if (!pow.ok) return this.dropped(pow.reason, pow.detail);
 
-    // Shed before any crypto when the crypto stage or the handler queue is already saturated.
-    if (this.cryptoQueue.length >= limits.maxPendingCrypto) return this.dropped('overloaded', 'shed before decryption: crypto backlog');
+    // Kind 14 names its author in clear: a known active trade key or solver takes the priority
+    // lane at once. Everything else is first contact until its signature verified.
+    const author = kind.event['pubkey'];
+    const knownAuthor = direct && typeof author === 'string' && (this.deps.knownSenders?.has(author) ?? false);
+    const firstLane: CryptoLane = knownAuthor ? 'priority' : 'first-contact';
+
+    // Shed before any crypto when the lane or the handler queue is already saturated.
     if (this.waiting.length >= limits.maxQueued) return this.dropped('overloaded', 'shed before decryption: handler queue full');
-    await this.cryptoTurn();
+    if (!this.admit(firstLane)) {
+      return this.dropped('overloaded', knownAuthor ? 'shed before decryption: priority crypto backlog' : 'shed before decryption: crypto backlog');
+    }
 
     // A copy of an event already processed (the same wrap from another relay, or a replay) is
     // dropped before the signature check. The id is remembered only once its signature is valid,
     // so a forged copy must not shadow the original.
-    let now = clock.now();
     const claimedId = kind.event['id'];
-    if (typeof claimedId === 'string' && this.replay.seen(claimedId, now)) return this.dropped('duplicate');
-    const sig = gateSignature(raw);
-    if (!sig.ok) return this.dropped(sig.reason, sig.detail);
-    const event = sig.event;
-    now = clock.now();
-    if (this.replay.seen(event.id, now)) return this.dropped('duplicate');
-    this.replay.add(event.id, now + limits.pastSeconds + limits.futureSeconds + 1, now);
-
-    const opened = direct ? this.openDirect(event, now) : this.openGiftWrap(event, now);
+    const fresh = { pastSeconds: limits.pastSeconds, futureSeconds: limits.futureSeconds };
+    let outcome: OpenOutcome;
+    if (knownAuthor) {
+      outcome = await this.inLane('priority', () => {
+        if (typeof claimedId === 'string' && this.replay.seen(claimedId, clock.now())) return Promise.resolve(null);
+        return this.crypto.run({ op: 'open-direct', event: raw, knownAuthor: true, firstContactPow: this.firstContactPow, now: clock.now(), ...fresh });
+      }).then((o) => o ?? DUPLICATE);
+    } else {
+      const verified = await this.inLane('first-contact', () => {
+        if (typeof claimedId === 'string' && this.replay.seen(claimedId, clock.now())) return Promise.resolve(null);
+        return this.crypto.run({ op: 'verify-event', event: raw });
+      });
+      if (verified === null) return this.dropped('duplicate');
+      if (verified.signedId === null) return this.dropped(verified.verdict.reason, verified.verdict.detail);
+      const now = clock.now();
+      if (this.replay.seen(verified.signedId, now)) return this.dropped('duplicate');
+      this.replay.add(verified.signedId, now + limits.pastSeconds + limits.futureSeconds + 1, now);
+      // Signature verified: the rest of its crypto is priority work.
+      if (!this.admit('priority')) return this.dropped('overloaded', 'shed after the signature: priority crypto backlog');
+      outcome = await this.inLane('priority', () =>
+        direct
+          ? this.crypto.run({ op: 'open-direct', event: raw, verified: true, knownAuthor: false, firstContactPow: this.firstContactPow, now: clock.now(), ...fresh })
+          : this.crypto.run({ op: 'open-gift-wrap', event: raw, verified: true, now: clock.now(), ...fresh }),
+      );
+    }
+    if (outcome.signedId === null) {
+      if (outcome === DUPLICATE) return this.dropped('duplicate');
+      return this.dropped(outcome.verdict.reason, outcome.verdict.detail);
+    }
+    if (knownAuthor) {
+      const now = clock.now();
+      if (this.replay.seen(outcome.signedId, now)) return this.dropped('duplicate');
+      this.replay.add(outcome.signedId, now + limits.pastSeconds + limits.futureSeconds + 1, now);
+    }
+    const opened = outcome.verdict;
     if (!opened.ok) return this.dropped(opened.reason, opened.detail);
-    const { identity, tradeKey, parsed, transport } = opened;
+    const eventId = outcome.signedId;
+    const transport: WireTransport = direct ? 'nip44' : 'gift-wrap';
+    const { identity, tradeKey, parsed } = opened;
     const structure = gateStructure(parsed.message);
     if (!structure.ok) return this.dropped(structure.reason, structure.detail);
 
@@ -291,7 +332,7 @@ export class Intake {
           identity,
           tradeKey,
           createdAt: opened.createdAt,
-          eventId: event.id,
+          eventId,
           fullPrivacy: identity === tradeKey,
         };
         try {
@@ -307,68 +348,50 @@ export class Intake {
     }
   }
 
-  /** v1: wrap → seal → rumor (two ECDHs, two decryptions), freshness, parse, tuple signature. */
-  private openGiftWrap(wrap: NostrEvent, now: number): ({ ok: true } & Opened) | Drop {
-    const limits = this.limits;
-    const unwrapped = gateUnwrap(wrap, this.deps.keys.secretKey, this.sealKeys);
-    if (!unwrapped.ok) return unwrapped;
-    const { gift } = unwrapped;
-    const fresh = gateFreshness(gift.rumor.created_at, now, limits.pastSeconds, limits.futureSeconds);
-    if (!fresh.ok) return fresh;
-    const parse = gateParse(gift.rumor.content);
-    if (!parse.ok) return parse;
-    const tuple = gateTupleSignature(parse.parsed, gift.identity, gift.tradeKey);
-    if (!tuple.ok) return tuple;
-    return {
-      ok: true,
-      transport: 'gift-wrap',
-      identity: gift.identity,
-      tradeKey: gift.tradeKey,
-      createdAt: gift.rumor.created_at,
-      parsed: parse.parsed,
-    };
+  /** Room in `lane` for one more event? Counts a shed verdict per lane when not. */
+  private admit(lane: CryptoLane): boolean {
+    if (this.lanes[lane].length < this.limits.maxPendingCrypto) return true;
+    this.shed[lane]++;
+    return false;
   }
 
-  /** v2: first-contact PoW, one decryption, freshness, 3-tuple parse, trade_sig and identity proof. */
-  private openDirect(event: NostrEvent, now: number): ({ ok: true } & Opened) | Drop {
-    const limits = this.limits;
-    const known = this.deps.knownSenders?.has(event.pubkey) ?? false;
-    const first = gateFirstContact(event, known, this.firstContactPow);
-    if (!first.ok) return first;
-    const open = gateOpenDirect(event, this.deps.keys.secretKey, this.sealKeys);
-    if (!open.ok) return open;
-    const fresh = gateFreshness(event.created_at, now, limits.pastSeconds, limits.futureSeconds);
-    if (!fresh.ok) return fresh;
-    const parse = gateParseDirect(open.plaintext);
-    if (!parse.ok) return parse;
-    const auth = gateDirectSignatures(parse.parsed, event.pubkey);
-    if (!auth.ok) return auth;
-    return {
-      ok: true,
-      transport: 'nip44',
-      identity: auth.identity,
-      tradeKey: event.pubkey,
-      createdAt: event.created_at,
-      parsed: parse.parsed,
-    };
-  }
-
-  /** Wait in the FIFO crypto queue; resolved a batch per event-loop turn (setImmediate). */
-  private cryptoTurn(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.cryptoQueue.push(resolve);
+  /** Wait for a crypto slot in `lane`, run `f`, give the slot back. */
+  private async inLane<T>(lane: CryptoLane, f: () => Promise<T>): Promise<T> {
+    if (lane === 'priority' && this.lanes.priority.length === 0 && this.inCrypto < this.maxCryptoInFlight) {
+      this.inCrypto++; // a free slot and nobody ahead: priority work starts at once
+    } else {
+      await new Promise<void>((resolve) => {
+        this.lanes[lane].push(resolve);
+        this.scheduleCrypto();
+      });
+    }
+    try {
+      return await f();
+    } finally {
+      this.inCrypto--;
       this.scheduleCrypto();
-    });
+    }
   }
 
+  /**
+   * Slots are handed out a batch per event-loop turn (setImmediate), priority lane first, while
+   * fewer than maxCryptoInFlight tasks run, so the socket keeps being read while a backlog is
+   * worked off and a flood of first-contact events never delays a verified one.
+   */
   private scheduleCrypto(): void {
-    if (this.cryptoScheduled || this.cryptoQueue.length === 0) return;
+    if (this.cryptoScheduled || this.inCrypto >= this.maxCryptoInFlight) return;
+    if (this.lanes.priority.length === 0 && this.lanes['first-contact'].length === 0) return;
     this.cryptoScheduled = true;
     setImmediate(() => {
       this.cryptoScheduled = false;
-      // The continuations run as microtasks right after this callback, in queue order; the next
-      // batch waits for the next turn so that I/O (more frames, replies) is served in between.
-      for (const go of this.cryptoQueue.splice(0, Math.max(1, this.limits.cryptoBatch))) go();
+      let started = 0;
+      while (started < Math.max(1, this.limits.cryptoBatch) && this.inCrypto < this.maxCryptoInFlight) {
+        const go = this.lanes.priority.shift() ?? this.lanes['first-contact'].shift();
+        if (go === undefined) break;
+        this.inCrypto++;
+        started++;
+        go();
+      }
       this.scheduleCrypto();
     });
   }
@@ -394,11 +417,27 @@ export class Intake {
   }
 
   /** Current load (for metrics). */
-  stats(): { active: number; queued: number; pendingCrypto: number; replayCache: number; sealKeyCache: number } {
+  stats(): {
+    active: number;
+    queued: number;
+    pendingCrypto: number;
+    priorityQueued: number;
+    firstContactQueued: number;
+    inCrypto: number;
+    shedPriority: number;
+    shedFirstContact: number;
+    replayCache: number;
+    sealKeyCache: number;
+  } {
     return {
       active: this.active,
       queued: this.waiting.length,
-      pendingCrypto: this.cryptoQueue.length,
+      pendingCrypto: this.lanes.priority.length + this.lanes['first-contact'].length,
+      priorityQueued: this.lanes.priority.length,
+      firstContactQueued: this.lanes['first-contact'].length,
+      inCrypto: this.inCrypto,
+      shedPriority: this.shed.priority,
+      shedFirstContact: this.shed['first-contact'],
       replayCache: this.replay.size,
       sealKeyCache: this.sealKeys.size,
     };

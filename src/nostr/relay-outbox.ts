@@ -22,13 +22,11 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { MostroKeys } from '../context.js';
-import { ConversationKeyCache } from '../crypto/conversation-key.js';
-import { finalizeEvent, type NostrEvent } from '../crypto/event.js';
+import type { NostrEvent } from '../crypto/event.js';
 import { LruCache } from '../crypto/lru-cache.js';
 import type { Message } from '../protocol/types.js';
 import { toProtocolV1 } from '../protocol/v1-compat.js';
-import { buildDirectMessage } from './direct-message.js';
-import { wrapMessage } from './gift-wrap.js';
+import { InThreadCrypto, type CryptoExecutor } from './crypto-pool.js';
 import type { EventTemplate, MessageQueue, Outbox, SendOptions } from './outbox.js';
 import type { PublishResult } from './relay-pool.js';
 import type { TransportResolver } from './transport-registry.js';
@@ -63,6 +61,8 @@ export interface RelayOutboxOptions {
   window?: number;
   /** Injectable delay (tests). */
   sleep?: (ms: number) => Promise<void>;
+  /** Where wraps and signatures are computed (crypto-pool.ts). Absent = this thread. */
+  crypto?: CryptoExecutor;
 }
 
 const QUEUES: readonly MessageQueue[] = ['order', 'cant-do', 'restore'];
@@ -77,6 +77,8 @@ interface QueuedMessage {
 interface QueueState {
   items: QueuedMessage[];
   inflight: number;
+  /** Settles once the previous message of this queue was handed to the relays (wire order). */
+  handedOff: Promise<void>;
 }
 
 export interface OutboxStats {
@@ -97,7 +99,7 @@ const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 export class RelayOutbox implements Outbox {
   private readonly queues = new Map<MessageQueue, QueueState>();
   private readonly pending = new Set<Promise<void>>();
-  private readonly sealKeys: ConversationKeyCache;
+  private readonly crypto: CryptoExecutor;
   private readonly lastCreatedAt = new LruCache<string, number>(100_000);
   private readonly messageRetry: RetryPolicy;
   private readonly publishRetry: RetryPolicy;
@@ -108,8 +110,8 @@ export class RelayOutbox implements Outbox {
   private readonly wrapped: Record<WireTransport, number> = { 'gift-wrap': 0, nip44: 0 };
 
   constructor(private readonly o: RelayOutboxOptions) {
-    for (const q of QUEUES) this.queues.set(q, { items: [], inflight: 0 });
-    this.sealKeys = new ConversationKeyCache(o.keys.secretKey);
+    for (const q of QUEUES) this.queues.set(q, { items: [], inflight: 0, handedOff: Promise.resolve() });
+    this.crypto = o.crypto ?? new InThreadCrypto(o.keys);
     this.messageRetry = { attempts: 5, initialMs: 500, maxMs: 8000, ...o.messageRetry };
     this.publishRetry = { attempts: 8, initialMs: 1000, maxMs: 30_000, ...o.publishRetry };
     this.window = o.window ?? 32;
@@ -142,27 +144,23 @@ export class RelayOutbox implements Outbox {
   }
 
   /** The event carrying `item` on its recipient's transport; null = not expressible there. */
-  private wrap(item: QueuedMessage): NostrEvent | null {
+  private async wrap(item: QueuedMessage): Promise<NostrEvent | null> {
     const pow = this.o.pow ?? 0;
     if (this.transportOf(item.to) === 'nip44') {
       this.wrapped.nip44++;
-      return buildDirectMessage(item.message, item.to, this.o.keys.secretKey, {
+      return this.crypto.run({
+        op: 'direct-message',
+        message: item.message,
+        recipient: item.to,
         now: item.createdAt,
         expiration: item.createdAt + (this.o.dmLifetimeSeconds ?? 30 * 24 * 60 * 60),
         pow,
-        convKeys: this.sealKeys,
-        nodePubkey: this.o.keys.pubkey,
       });
     }
     const v1 = toProtocolV1(item.message);
     if (v1 === null) return null;
     this.wrapped['gift-wrap']++;
-    return wrapMessage(v1, item.to, this.o.keys.secretKey, {
-      now: item.createdAt,
-      nodePubkey: this.o.keys.pubkey,
-      pow,
-      sealKeys: this.sealKeys,
-    });
+    return this.crypto.run({ op: 'wrap-message', message: v1, recipient: item.to, now: item.createdAt, pow });
   }
 
   publish(template: EventTemplate): Promise<string> {
@@ -174,13 +172,9 @@ export class RelayOutbox implements Outbox {
       if (last !== undefined && createdAt <= last) createdAt = last + 1;
       this.lastCreatedAt.set(key, createdAt);
     }
-    const event = finalizeEvent(
-      { kind: template.kind, tags: template.tags, content: template.content, created_at: createdAt },
-      this.o.keys.secretKey,
-      this.o.keys.pubkey,
-    );
-    this.track(this.publishWithRetry(event));
-    return Promise.resolve(event.id);
+    const signed = this.crypto.run({ op: 'sign-event', kind: template.kind, tags: template.tags, content: template.content, created_at: createdAt });
+    this.track(signed.then((event) => this.publishWithRetry(event), () => undefined));
+    return signed.then((event) => event.id);
   }
 
   async flush(): Promise<void> {
@@ -202,33 +196,43 @@ export class RelayOutbox implements Outbox {
     void p.finally(() => this.pending.delete(p));
   }
 
+  /**
+   * Start up to `window` messages of the queue: each is wrapped (on a crypto thread when there is a
+   * pool, several at once) and handed to the relays strictly in enqueue order — a message whose
+   * wrap is ready waits for the previous one's hand-off (pool.publish writes the EVENT frames
+   * synchronously, so hand-off order = wire order).
+   */
   private pump(state: QueueState): void {
     while (state.inflight < this.window && state.items.length > 0) {
       const item = state.items.shift()!;
       state.inflight++;
-      let wrap: NostrEvent | null;
-      try {
-        wrap = this.wrap(item);
-      } catch (err) {
-        this.o.logger.error({ err, action: item.message.kind.action }, 'outbox: could not wrap message; dropped');
-        this.counters.messagesDropped++;
-        state.inflight--;
-        item.done();
-        continue;
-      }
-      if (wrap === null) {
-        this.o.logger.warn({ action: item.message.kind.action }, 'outbox: message not expressible for a protocol-v1 client; dropped');
-        this.counters.messagesDropped++;
-        state.inflight--;
-        item.done();
-        continue;
-      }
-      // pool.publish writes the EVENT frames synchronously, so wire order = queue order.
-      void this.deliver(wrap, item).finally(() => {
+      const wrapped = this.wrap(item);
+      const previous = state.handedOff;
+      const finish = (): void => {
         state.inflight--;
         item.done();
         this.pump(state);
-      });
+      };
+      state.handedOff = (async () => {
+        let wrap: NostrEvent | null;
+        try {
+          wrap = await wrapped;
+        } catch (err) {
+          await previous;
+          this.o.logger.error({ err, action: item.message.kind.action }, 'outbox: could not wrap message; dropped');
+          this.counters.messagesDropped++;
+          finish();
+          return;
+        }
+        await previous;
+        if (wrap === null) {
+          this.o.logger.warn({ action: item.message.kind.action }, 'outbox: message not expressible for a protocol-v1 client; dropped');
+          this.counters.messagesDropped++;
+          finish();
+          return;
+        }
+        void this.deliver(wrap, item).finally(finish);
+      })();
     }
   }
 

@@ -1,0 +1,208 @@
+/**
+ * Where the daemon's crypto runs (crypto-tasks.ts): on a pool of worker threads (piscina) sized to
+ * the cores, so the event loop keeps only I/O, routing and SQLite, or — with 0 threads — on the
+ * event-loop thread itself. Both give the same results for the same task.
+ *
+ * A worker that dies (crash, exit, out of memory) is replaced by piscina; the tasks it was running
+ * are run again on another thread (tasks are pure: opening an event twice gives the same verdict,
+ * and a reply wrapped again is only handed out once), so a request is neither lost nor handled
+ * twice. After `maxAttempts` failed threads in a row the task rejects with CryptoPoolError.
+ */
+import os from 'node:os';
+import type { Logger } from 'pino';
+import { Piscina } from 'piscina';
+import type { MostroKeys } from '../context.js';
+import { ConversationKeyCache } from '../crypto/conversation-key.js';
+import {
+  runCryptoTask,
+  type CryptoReply,
+  type CryptoResults,
+  type CryptoState,
+  type CryptoTask,
+  type CryptoWorkerData,
+} from './crypto-tasks.js';
+
+export type CryptoOp = CryptoTask['op'];
+export type TaskOf<K extends CryptoOp> = Extract<CryptoTask, { op: K }>;
+
+export interface CryptoPoolStats {
+  /** Worker threads (0 = crypto on the event-loop thread). */
+  threads: number;
+  /** Tasks waiting for a thread. */
+  queued: number;
+  completed: number;
+  /** Threads that died under a task (each was replaced). */
+  workerFailures: number;
+  /** Tasks run again after their thread died. */
+  retried: number;
+}
+
+export interface CryptoExecutor {
+  readonly threads: number;
+  run<K extends CryptoOp>(task: TaskOf<K>): Promise<CryptoResults[K]>;
+  stats(): CryptoPoolStats;
+  close(): Promise<void>;
+}
+
+/** A task failed by itself (bad input); running it again would fail the same way. */
+export class CryptoTaskError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CryptoTaskError';
+  }
+}
+
+/** No thread could finish the task. */
+export class CryptoPoolError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CryptoPoolError';
+  }
+}
+
+/** Worker threads for `configured` (settings): undefined = cores − 1 (at least 1); 0 = none. */
+export function cryptoThreadsFor(configured: number | undefined): number {
+  if (configured !== undefined) return Math.max(0, Math.floor(configured));
+  return Math.max(1, os.availableParallelism() - 1);
+}
+
+/** Crypto on the calling thread (threads = 0, and the reference the pool is tested against). */
+export class InThreadCrypto implements CryptoExecutor {
+  readonly threads = 0;
+  private readonly state: CryptoState;
+  private completed = 0;
+
+  constructor(keys: MostroKeys, convKeys?: ConversationKeyCache) {
+    this.state = {
+      nodeSecretKey: keys.secretKey,
+      nodePubkey: keys.pubkey,
+      convKeys: convKeys ?? new ConversationKeyCache(keys.secretKey),
+    };
+  }
+
+  run<K extends CryptoOp>(task: TaskOf<K>): Promise<CryptoResults[K]> {
+    const reply = runCryptoTask(this.state, task);
+    this.completed++;
+    if (!reply.ok) return Promise.reject(new CryptoTaskError(reply.error));
+    return Promise.resolve(reply.value as CryptoResults[K]);
+  }
+
+  stats(): CryptoPoolStats {
+    return { threads: 0, queued: 0, completed: this.completed, workerFailures: 0, retried: 0 };
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+export interface WorkerCryptoOptions {
+  threads: number;
+  keys: MostroKeys;
+  logger: Logger;
+  /** Conversation keys cached per thread. Default 10 000. */
+  convKeyCacheSize?: number;
+  /** Threads tried per task before it fails. Default 3. */
+  maxAttempts?: number;
+  /** Another worker module (tests: one that fails on purpose). Default crypto-worker.{ts,js}. */
+  workerFile?: URL;
+  /** Extra worker data for such a module. */
+  workerData?: Record<string, unknown>;
+}
+
+/**
+ * The worker module next to this one: `.js` when running from dist/, `.ts` under tsx (tests,
+ * benchmarks), where the thread inherits the `--import tsx` loader from the parent.
+ */
+function defaultWorkerFile(): URL {
+  const here = import.meta.url;
+  return new URL(here.endsWith('.ts') ? './crypto-worker.ts' : './crypto-worker.js', here);
+}
+
+export class WorkerCrypto implements CryptoExecutor {
+  readonly threads: number;
+  private readonly pool: Piscina;
+  private readonly maxAttempts: number;
+  private readonly logger: Logger;
+  private closing = false;
+  private completed = 0;
+  private workerFailures = 0;
+  private retried = 0;
+
+  constructor(o: WorkerCryptoOptions) {
+    if (o.threads < 1) throw new RangeError('WorkerCrypto needs at least one thread (use InThreadCrypto for 0)');
+    this.threads = o.threads;
+    this.maxAttempts = Math.max(1, o.maxAttempts ?? 3);
+    this.logger = o.logger;
+    const data: CryptoWorkerData & Record<string, unknown> = {
+      ...o.workerData,
+      nodeSecretKey: o.keys.secretKey,
+      nodePubkey: o.keys.pubkey,
+      convKeyCacheSize: o.convKeyCacheSize ?? 10_000,
+    };
+    this.pool = new Piscina({
+      filename: (o.workerFile ?? defaultWorkerFile()).href,
+      minThreads: o.threads,
+      maxThreads: o.threads,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      concurrentTasksPerWorker: 1,
+      workerData: data,
+    });
+    // A thread that fails while idle is replaced by piscina; without a listener the 'error'
+    // event would end the process.
+    this.pool.on('error', (err: unknown) => {
+      this.workerFailures++;
+      this.logger.error({ err }, 'crypto pool: a worker thread failed while idle; replaced');
+    });
+  }
+
+  async run<K extends CryptoOp>(task: TaskOf<K>): Promise<CryptoResults[K]> {
+    for (let attempt = 1; ; attempt++) {
+      let reply: CryptoReply;
+      try {
+        reply = (await this.pool.run(task)) as CryptoReply;
+      } catch (err) {
+        // runCryptoTask never throws: a rejection means the thread died under the task.
+        this.workerFailures++;
+        if (this.closing || attempt >= this.maxAttempts) {
+          throw new CryptoPoolError(`crypto task ${task.op} failed on ${attempt} thread(s)`, { cause: err });
+        }
+        this.retried++;
+        this.logger.warn({ err, op: task.op, attempt }, 'crypto pool: worker thread died under a task; running it again');
+        continue;
+      }
+      this.completed++;
+      if (!reply.ok) throw new CryptoTaskError(reply.error);
+      return reply.value as CryptoResults[K];
+    }
+  }
+
+  stats(): CryptoPoolStats {
+    return {
+      threads: this.threads,
+      queued: this.pool.queueSize,
+      completed: this.completed,
+      workerFailures: this.workerFailures,
+      retried: this.retried,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.pool.close({ force: false });
+    await this.pool.destroy();
+  }
+}
+
+export interface CryptoExecutorOptions {
+  /** Worker threads (see cryptoThreadsFor); 0 = the event-loop thread. */
+  threads: number;
+  keys: MostroKeys;
+  logger: Logger;
+  convKeyCacheSize?: number;
+}
+
+export function createCryptoExecutor(o: CryptoExecutorOptions): CryptoExecutor {
+  if (o.threads <= 0) return new InThreadCrypto(o.keys, new ConversationKeyCache(o.keys.secretKey, o.convKeyCacheSize ?? 10_000));
+  return new WorkerCrypto(o);
+}

@@ -1,0 +1,17 @@
+/**
+ * A crypto worker that dies once, mid-task: it does the task's work and then exits its thread
+ * before answering — the first time any thread of its pool gets a task (a shared flag in
+ * workerData decides which). Used to show that the pool replaces the thread and the task is
+ * neither lost nor answered twice.
+ */
+import { workerData } from 'node:worker_threads';
+import { cryptoStateFrom, runCryptoTask, type CryptoReply, type CryptoTask } from '../../src/nostr/crypto-tasks.js';
+
+const state = cryptoStateFrom(workerData);
+const crashOnce = (workerData as { crashOnce: Int32Array }).crashOnce;
+
+export default function handle(task: CryptoTask): CryptoReply {
+  const reply = runCryptoTask(state, task);
+  if (Atomics.compareExchange(crashOnce, 0, 0, 1) === 0) process.exit(70);
+  return reply;
+}

@@ -1,0 +1,234 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { pino } from 'pino';
+import type { Inbound } from '../../../src/app/inbound.js';
+import type { NostrEvent } from '../../../src/crypto/event.js';
+import { verifyEvent } from '../../../src/crypto/event.js';
+import { generateSecretKey, getPublicKey } from '../../../src/crypto/secp.js';
+import { closeDatabase, type Db } from '../../../src/db/database.js';
+import { dbTradeIndexStore } from '../../../src/db/trade-index-store.js';
+import { InThreadCrypto, WorkerCrypto, type CryptoExecutor } from '../../../src/nostr/crypto-pool.js';
+import type { CryptoTask } from '../../../src/nostr/crypto-tasks.js';
+import { buildDirectRequest } from '../../../src/nostr/direct-message.js';
+import { unwrapGiftWrap, wrapRequest } from '../../../src/nostr/gift-wrap.js';
+import { Intake } from '../../../src/nostr/intake.js';
+import type { Publisher } from '../../../src/nostr/relay-outbox.js';
+import { RelayOutbox } from '../../../src/nostr/relay-outbox.js';
+import type { PublishResult } from '../../../src/nostr/relay-pool.js';
+import { parseMessageText } from '../../../src/protocol/parse.js';
+import type { Message } from '../../../src/protocol/types.js';
+import { testDb } from '../../support/db.js';
+import { FakeClock } from '../../support/fake-clock.js';
+import { MemoryOutbox } from '../../support/memory-outbox.js';
+import { testSettings } from '../../support/test-context.js';
+import { req } from '../../support/trade-fixtures.js';
+
+const NOW = 1_700_000_000;
+const nodeSk = generateSecretKey();
+const keys = { secretKey: nodeSk, pubkey: getPublicKey(nodeSk) };
+const logger = pino({ level: 'silent' });
+const FRESH = { now: NOW, pastSeconds: 10, futureSeconds: 300 };
+
+const closers: Array<() => Promise<void>> = [];
+after(async () => {
+  for (const c of closers) await c();
+});
+
+function workerPool(threads: number, extra: { workerFile?: URL; workerData?: Record<string, unknown> } = {}): WorkerCrypto {
+  const pool = new WorkerCrypto({ threads, keys, logger, ...extra });
+  closers.push(() => pool.close());
+  return pool;
+}
+
+/** Messages of the wire vectors (every 12th canonical line and every captured live message). */
+function vectorMessages(): Message[] {
+  const dir = new URL('../protocol/fixtures/', import.meta.url);
+  const canonical = readFileSync(new URL('serde-canonical.jsonl', dir), 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const live = readFileSync(new URL('captured-live.jsonl', dir), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .flatMap((l) => {
+      const rec = JSON.parse(l) as { rumor_content?: string; message?: unknown };
+      if (rec.message !== undefined) return [JSON.stringify(rec.message)];
+      return [];
+    });
+  const texts = [...canonical.filter((_, i) => i % 12 === 0), ...live];
+  const out: Message[] = [];
+  for (const t of texts) {
+    try {
+      out.push(parseMessageText(t));
+    } catch {
+      // not a Message this port parses (the vectors test covers those); nothing to compare
+    }
+  }
+  return out;
+}
+
+/** Requests over the vectors: reputation mode, full privacy, and the ways one can be refused. */
+function requests(messages: Message[]): Array<{ name: string; event: unknown }> {
+  const out: Array<{ name: string; event: unknown }> = [];
+  messages.forEach((message, i) => {
+    const tradeSk = generateSecretKey();
+    const identitySk = i % 3 === 0 ? tradeSk : generateSecretKey();
+    out.push({ name: `vector ${i}`, event: wrapRequest({ message, tradeSk, identitySk, recipient: keys.pubkey, now: NOW }) });
+  });
+  const m = req('take-sell', { id: 'ede61c96-4c13-4519-bf3a-dcf7f1e9d842', requestId: 7n, tradeIndex: 3n });
+  const good = wrapRequest({ message: m, tradeSk: generateSecretKey(), identitySk: generateSecretKey(), recipient: keys.pubkey, now: NOW });
+  out.push({ name: 'bad outer signature', event: { ...good, sig: good.sig.replace(/^./, (c) => (c === '0' ? '1' : '0')) } });
+  out.push({ name: 'not an event', event: { kind: 1059, content: 'x' } });
+  out.push({ name: 'for another node', event: wrapRequest({ message: m, tradeSk: generateSecretKey(), recipient: getPublicKey(generateSecretKey()), now: NOW }) });
+  out.push({ name: 'stale rumor', event: wrapRequest({ message: m, tradeSk: generateSecretKey(), identitySk: generateSecretKey(), recipient: keys.pubkey, now: NOW, rumorCreatedAt: NOW - 60 }) });
+  out.push({ name: 'wrong tuple signature', event: wrapRequest({ message: m, tradeSk: generateSecretKey(), identitySk: generateSecretKey(), recipient: keys.pubkey, now: NOW, signature: 'ab'.repeat(64) }) });
+  out.push({ name: 'unparsable rumor', event: wrapRequest({ message: m, tradeSk: generateSecretKey(), recipient: keys.pubkey, now: NOW, rawContent: '[{"order":{}}]' }) });
+  return out;
+}
+
+async function outcomes(ex: CryptoExecutor, tasks: CryptoTask[]): Promise<unknown[]> {
+  return Promise.all(tasks.map((t) => ex.run(t)));
+}
+
+void describe('crypto pool: the same results as the in-thread path', () => {
+  const messages = vectorMessages();
+  const reqs = requests(messages);
+
+  void test(`open-gift-wrap and verify-event over ${reqs.length} requests built from the wire vectors`, async () => {
+    assert.ok(messages.length >= 250, `${messages.length} vector messages`);
+    const inThread = new InThreadCrypto(keys);
+    const pool = workerPool(2);
+    const tasks: CryptoTask[] = reqs.flatMap(({ event }) => [
+      { op: 'verify-event', event },
+      { op: 'open-gift-wrap', event, ...FRESH },
+      { op: 'open-gift-wrap', event, verified: true, ...FRESH },
+    ]);
+    const expected = await outcomes(inThread, tasks);
+    const actual = await outcomes(pool, tasks);
+    assert.deepEqual(actual, expected);
+    // The comparison is not vacuous: most vectors open, and every refusal kind is represented.
+    const opened = expected.filter((o) => (o as { verdict?: { ok: boolean } }).verdict?.ok === true).length;
+    assert.ok(opened >= messages.length * 0.9, `${opened} opened`);
+    const reasons = new Set(expected.map((o) => (o as { verdict?: { ok: boolean; reason?: string } }).verdict).filter((v) => v !== undefined && !v.ok).map((v) => v!.reason));
+    for (const r of ['signature', 'unwrap', 'stale', 'tuple-signature', 'parse']) assert.ok(reasons.has(r), `reason ${r} seen`);
+    assert.equal(pool.stats().completed, tasks.length);
+  });
+
+  void test('open-direct (protocol v2): same verdicts, known and first-contact authors', async () => {
+    const inThread = new InThreadCrypto(keys);
+    const pool = workerPool(1);
+    const tasks: CryptoTask[] = messages.slice(0, 60).flatMap((message, i) => {
+      const tradeSk = generateSecretKey();
+      const event = buildDirectRequest({ message, tradeSk, identitySk: i % 2 === 0 ? tradeSk : generateSecretKey(), recipient: keys.pubkey, now: NOW });
+      return [
+        { op: 'open-direct', event, knownAuthor: true, firstContactPow: 8, ...FRESH },
+        { op: 'open-direct', event, knownAuthor: false, firstContactPow: 8, ...FRESH },
+        { op: 'open-direct', event, verified: true, knownAuthor: false, firstContactPow: 0, ...FRESH },
+      ] satisfies CryptoTask[];
+    });
+    assert.deepEqual(await outcomes(pool, tasks), await outcomes(inThread, tasks));
+  });
+
+  void test('wrap-message and sign-event: the recipient reads the same bytes; ids and signatures check', async () => {
+    const inThread = new InThreadCrypto(keys);
+    const pool = workerPool(2);
+    for (const message of messages.slice(0, 80)) {
+      const recipientSk = generateSecretKey();
+      const task: CryptoTask = { op: 'wrap-message', message, recipient: getPublicKey(recipientSk), now: NOW, pow: 0 };
+      const [a, b] = await Promise.all([inThread.run(task), pool.run(task)]);
+      // Wraps are randomized (ephemeral key, NIP-44 nonce, timestamp blur): compare what the
+      // recipient reads.
+      const ua = unwrapGiftWrap(a, recipientSk);
+      const ub = unwrapGiftWrap(b, recipientSk);
+      assert.ok(ua.ok && ub.ok);
+      assert.equal(ub.gift.rumor.content, ua.gift.rumor.content);
+      assert.equal(ub.gift.identity, keys.pubkey);
+      assert.deepEqual(b.tags, a.tags);
+    }
+    const template: CryptoTask = { op: 'sign-event', kind: 38383, tags: [['d', 'x'], ['s', 'pending']], content: '', created_at: NOW };
+    const [ea, eb] = await Promise.all([inThread.run(template), pool.run(template)]);
+    assert.equal(eb.id, ea.id, 'same event id');
+    assert.equal(eb.pubkey, keys.pubkey);
+    assert.ok(verifyEvent(eb) && verifyEvent(ea));
+  });
+
+  void test('a task that fails by itself rejects on both paths (and is not retried)', async () => {
+    const bad: CryptoTask = { op: 'wrap-message', message: req('fiat-sent'), recipient: 'not a key', now: NOW, pow: 0 };
+    const pool = workerPool(1);
+    await assert.rejects(new InThreadCrypto(keys).run(bad), { name: 'CryptoTaskError' });
+    await assert.rejects(pool.run(bad), { name: 'CryptoTaskError' });
+    assert.deepEqual([pool.stats().workerFailures, pool.stats().retried], [0, 0]);
+  });
+});
+
+void describe('crypto pool: a worker that dies mid-task', () => {
+  const dbs: Db[] = [];
+  after(async () => {
+    for (const db of dbs) await closeDatabase(db);
+  });
+
+  function crashingPool(): WorkerCrypto {
+    return workerPool(1, {
+      workerFile: new URL('../../support/crashing-crypto-worker.ts', import.meta.url),
+      workerData: { crashOnce: new Int32Array(new SharedArrayBuffer(4)) },
+    });
+  }
+
+  void test('intake: the thread is replaced, the request is dispatched exactly once', async () => {
+    const pool = crashingPool();
+    const db = await testDb();
+    dbs.push(db);
+    const clock = new FakeClock(NOW);
+    const dispatched: Array<{ message: Message; inbound: Inbound }> = [];
+    const intake = new Intake({
+      crypto: pool,
+      keys,
+      settings: testSettings(),
+      clock,
+      logger,
+      tradeIndexStore: dbTradeIndexStore(db),
+      outbox: new MemoryOutbox(nodeSk, clock),
+      dispatch: async (message, inbound) => {
+        dispatched.push({ message, inbound });
+      },
+    });
+    const tradeSk = generateSecretKey();
+    const first = wrapRequest({ message: req('take-sell', { id: 'ede61c96-4c13-4519-bf3a-dcf7f1e9d842', requestId: 1n, tradeIndex: 1n }), tradeSk, identitySk: generateSecretKey(), recipient: keys.pubkey, now: NOW });
+    const v = await intake.handle(first);
+    assert.ok(v.ok, v.ok ? "" : `${v.reason}: ${v.detail ?? ""}`);
+    assert.equal(dispatched.length, 1, 'dispatched once');
+    assert.equal(dispatched[0]!.inbound.eventId, first.id);
+    assert.deepEqual([pool.stats().workerFailures, pool.stats().retried], [1, 1], 'one thread died, its task ran again');
+    // The same event again (another relay): a duplicate, not a second dispatch.
+    assert.deepEqual(await intake.handle(first), { ok: false, reason: 'duplicate' });
+    // The replacement thread serves the next request.
+    const second = wrapRequest({ message: req('fiat-sent', { id: 'ede61c96-4c13-4519-bf3a-dcf7f1e9d842', requestId: 2n }), tradeSk: generateSecretKey(), recipient: keys.pubkey, now: NOW });
+    assert.ok((await intake.handle(second)).ok);
+    assert.equal(dispatched.length, 2);
+    assert.deepEqual(intake.counters(), { dispatched: 2, duplicate: 1 });
+  });
+
+  void test('outbox: a reply whose wrap thread died is sent once, readable by its recipient', async () => {
+    const pool = crashingPool();
+    const sent: NostrEvent[] = [];
+    const publisher: Publisher = {
+      urls: () => ['ws://relay.test'],
+      publish: (event: NostrEvent): Promise<PublishResult[]> => {
+        sent.push(event);
+        return Promise.resolve([{ url: 'ws://relay.test', ok: true, message: '' }]);
+      },
+    };
+    const outbox = new RelayOutbox({ crypto: pool, pool: publisher, keys, clock: new FakeClock(NOW), logger, sleep: async () => {} });
+    const recipientSk = generateSecretKey();
+    const m = req('fiat-sent-ok', { id: 'ede61c96-4c13-4519-bf3a-dcf7f1e9d842', requestId: 9n });
+    outbox.sendMessage(getPublicKey(recipientSk), m);
+    outbox.sendMessage(getPublicKey(recipientSk), req('released', { id: 'ede61c96-4c13-4519-bf3a-dcf7f1e9d842', requestId: 10n }));
+    await outbox.flush();
+    assert.equal(sent.length, 2, 'each message once');
+    const actions = sent.map((e) => {
+      const u = unwrapGiftWrap(e, recipientSk);
+      assert.ok(u.ok);
+      return (JSON.parse(u.gift.rumor.content) as [{ order: { action: string } }, null])[0].order.action;
+    });
+    assert.deepEqual(actions, ['fiat-sent-ok', 'released'], 'in enqueue order');
+    assert.deepEqual([pool.stats().workerFailures, pool.stats().retried], [1, 1]);
+  });
+});
