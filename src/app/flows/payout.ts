@@ -79,8 +79,14 @@ function lockKey(orderId: string): string {
  * `payment-failed` / `add-invoice` after a failure.
  */
 export function startPayout(ctx: AppContext, orderId: string, requestId: bigint | null): void {
+  const run = async (): Promise<PayoutOutcome> => {
+    // First the durable "payout started" mark (the caller has just sent the release's notices), so
+    // a restart can tell a release cut short from one whose payout has not claimed yet.
+    await markPayoutStarted(ctx, orderId);
+    return attemptPayout(ctx, orderId, requestId);
+  };
   void ctx.tasks.track(
-    attemptPayout(ctx, orderId, requestId).catch((err: unknown) => {
+    run().catch((err: unknown) => {
       ctx.logger.error({ err, orderId }, 'payout attempt failed unexpectedly');
       return 'skipped' as const;
     }),
@@ -445,14 +451,16 @@ async function recordFailure(
 
 /**
  * Retry job body (every `payment_retries_interval` s): every `settled-hold-invoice` order without
- * a payout claim that is due — failed attempts below `payment_attempts` (as 0.17.1) and, fixing
- * HQ-6, orders whose first attempt never ran (e.g. the process stopped right after the settle).
- * Attempts run concurrently (each bounded); resolves when all of them ended.
+ * a payout claim that is due — failed attempts below `payment_attempts` (as 0.17.1), and started
+ * payouts whose claim was cleared without a counted failure. An order whose payout never started
+ * (the process stopped between the settle and the release's notices, HQ-6) is left to
+ * reconcilePayouts, which sends those notices first. Attempts run concurrently (each bounded);
+ * resolves when all of them ended.
  */
 export async function retryFailedPayouts(ctx: AppContext): Promise<PayoutOutcome[]> {
   const P = ctx.settings.lightning.payment_attempts;
   const due = (await findOrders(ctx.db, { status: 'settled-hold-invoice', payout_payment_hash: null })).filter(
-    (o) => o.failed_payment === 0 || o.payment_attempts < P,
+    (o) => (o.failed_payment === 0 || o.payment_attempts < P) && !payoutNeverStarted(o),
   );
   return Promise.all(
     due.map((o) =>
@@ -578,16 +586,47 @@ export async function reconcilePayouts(ctx: AppContext, opts: ReconcileOptions =
 }
 
 /**
+ * True while a `settled-hold-invoice` order's payout has never started: no start mark, no claim
+ * ever, no attempt counted. Only the release paths start such a payout (startPayout, right after
+ * their notices); the retry job leaves it to reconciliation, which sends the notices first.
+ */
+function payoutNeverStarted(o: OrderRow): boolean {
+  return (
+    o.payout_payment_hash === null &&
+    o.payout_claimed_at === null &&
+    o.payout_claim_seq === 0 &&
+    o.payment_attempts === 0 &&
+    o.failed_payment === 0
+  );
+}
+
+/**
+ * `payout_claimed_at := now` on a settled-hold-invoice order without a claim that never had one:
+ * the durable mark that its payout started (and so that the release's notices went out). Every
+ * attempt after this keeps payout_claimed_at set (claim time, or the time of the last failure).
+ */
+async function markPayoutStarted(ctx: AppContext, orderId: string): Promise<boolean> {
+  return casUpdateOrder(
+    ctx.db,
+    orderId,
+    { status: 'settled-hold-invoice', payout_payment_hash: null, payout_claimed_at: null },
+    { payout_claimed_at: ctx.clock.now() },
+  );
+}
+
+/**
  * A `settled-hold-invoice` order with no payout claim, whose release (or admin-settle) a crash may
  * have cut short — under the order lock, and only if nobody in this process held that lock when
  * we asked for it (a release still running sends its own notices and starts its own payout):
  *  - escrow still ACCEPTED (interrupted settle): settle it now — the claim is the recorded decision;
- *  - escrow SETTLED but the payout never started (no claim ever, no attempt counted): the crash hit
- *    between the settle and the payout, and the release's notices may be lost with it.
- * In both cases the open dispute is closed, the release notices go out again (`released` → buyer,
- * `hold-invoice-payment-settled` and `rate` → seller, request_id null; at least once: a process that
- * died after publishing them sends them twice), and the payout starts — inside the lock, so it
- * runs before anyone else may look at the order.
+ *  - escrow SETTLED but the payout never started (payoutNeverStarted: startPayout marks the start
+ *    right after the release's notices): the crash hit between the settle and those notices.
+ * In both cases the payout-started mark is written, the open dispute is closed, the release
+ * notices go out (`released` → buyer, `hold-invoice-payment-settled` and `rate` → seller,
+ * request_id null), and the payout starts — inside the lock, so it runs before anyone else may
+ * look at the order. (Messages live in memory: ones queued but not yet published when a process
+ * dies are lost; a crash in the instant between a release's notices and its payout's start mark
+ * sends them twice.)
  */
 async function finishSettledClaim(ctx: AppContext, orderId: string): Promise<'settled' | 'resumed' | null> {
   if (ctx.locks.isHeld(lockKey(orderId))) return null;
@@ -605,8 +644,7 @@ async function finishSettledClaim(ctx: AppContext, orderId: string): Promise<'se
     }
     let outcome: 'settled' | 'resumed';
     if (state === 'settled') {
-      const neverStarted = o.payout_claim_seq === 0 && o.payment_attempts === 0 && o.failed_payment === 0;
-      if (!neverStarted) return null;
+      if (!payoutNeverStarted(o)) return null;
       ctx.logger.warn({ orderId }, 'escrow settled but the payout never started (release cut short); notifying and paying now');
       outcome = 'resumed';
     } else if (state === 'accepted') {
@@ -618,7 +656,9 @@ async function finishSettledClaim(ctx: AppContext, orderId: string): Promise<'se
       return null;
     }
     // The crash also lost the release's notifications: close an open dispute and tell both parties
-    // (as release does) before the payout starts.
+    // (as release does) before the payout starts. The payout-started mark goes first, so a crash
+    // after these notices never sends them once more.
+    await markPayoutStarted(ctx, o.id);
     await closeDispute(ctx, o, 'settled');
     if (o.buyer_pubkey !== null) ctx.outbox.sendMessage(o.buyer_pubkey, buildMessage({ action: 'released', id: o.id, requestId: null }));
     if (o.seller_pubkey !== null) {

@@ -177,11 +177,24 @@ void describe('buyer payout: failures and retries (HANDLERS §5.2–§5.3, PROTO
     assert.deepEqual(buyerActions(ctx, t), ['payment-failed', 'add-invoice']);
   });
 
-  void test('the retry job also picks up a settled order whose first attempt never ran (HQ-6)', async () => {
+  void test('a settled order whose payout never started (HQ-6) is resumed by reconciliation (notices first), not by the retry job', async () => {
     const { ctx, t } = await released();
-    const outcomes = await retryFailedPayouts(ctx);
-    assert.deepEqual(outcomes, ['succeeded']);
+    assert.deepEqual(await retryFailedPayouts(ctx), [], 'the retry job cannot know whether the release notices went out');
+    assert.equal((await reconcilePayouts(ctx)).resumed, 1);
+    await ctx.tasks.idle();
     assert.equal((await reload(ctx, t.order.id)).status, 'success');
+    assert.deepEqual(buyerActions(ctx, t), ['released', 'purchase-completed', 'rate']);
+  });
+
+  void test('a payout started by a release (startPayout) whose attempt was cut short is retried by the retry job', async () => {
+    const { ctx, t } = await released();
+    ctx.lightning.failNext('lookupInvoice');
+    startPayout(ctx, t.order.id, null);
+    await ctx.tasks.idle();
+    const o = await reload(ctx, t.order.id);
+    assert.deepEqual([o.failed_payment, o.payout_claimed_at !== null], [1, true]);
+    assert.deepEqual(await retryFailedPayouts(ctx), ['succeeded']);
+    assert.equal((await reconcilePayouts(ctx)).resumed, 0);
   });
 });
 
