@@ -69,6 +69,7 @@ export const ALERT_TITLES: Record<AlertKind, string> = {
   'lnd-down': 'LND unreachable',
   'relays-down': 'Every relay disconnected',
   'price-stale': 'Price feed stale',
+  'backup-failed': 'Scheduled backup failing',
 };
 
 const RETENTION_SECONDS = 30 * 24 * 3600;

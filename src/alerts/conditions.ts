@@ -85,5 +85,24 @@ export function observeConditions(s: HealthSnapshot, t: AlertsSettings): Observa
       })),
     });
   }
+  // Scheduled backups: failing since the last success (each run is integrity-checked).
+  if (s.backup === null) {
+    out.push({ kind: 'backup-failed', known: false, active: [] });
+  } else {
+    const b = s.backup;
+    out.push({
+      kind: 'backup-failed',
+      known: true,
+      active:
+        b.consecutiveFailures > 0
+          ? [
+              {
+                key: 'backup-failed',
+                text: `The last ${b.consecutiveFailures} scheduled backup(s) failed${b.lastError !== null ? ` (last error: ${b.lastError})` : ''}; last good backup: ${b.lastSuccessAt === null ? 'none since the start' : new Date(b.lastSuccessAt * 1000).toISOString()}.`,
+              },
+            ]
+          : [],
+    });
+  }
   return out;
 }

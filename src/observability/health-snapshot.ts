@@ -42,6 +42,8 @@ export interface HealthSnapshot {
     detail: string;
   };
   price: { newestFetchedAt: number | null };
+  /** Scheduled backups ([backup]); null when none are scheduled. */
+  backup: { consecutiveFailures: number; lastError: string | null; lastSuccessAt: number | null } | null;
   strandedPayouts: StrandedPayout[] | null;
   escrowsNearDeadline: EscrowDeadline[] | null;
 }

@@ -17,6 +17,7 @@ import type { OutboxStats } from '../nostr/relay-outbox.js';
 import type { RelayStatus } from '../nostr/relay-pool.js';
 import { ALERT_KINDS, type AlertKind } from '../alerts/incidents.js';
 import { databaseSizeBytes, readDbStats, type DbStats } from './db-stats.js';
+import type { BackupStatus } from '../ops/backup-job.js';
 import type { HealthSnapshot } from './health-snapshot.js';
 
 export interface PriceSourceAge {
@@ -50,6 +51,8 @@ export interface MetricsSources {
   prices: () => PriceSourceAge[];
   health: () => HealthSnapshot | null;
   openIncidents: () => Promise<Map<AlertKind, number>>;
+  /** Scheduled backups' status (null: not scheduled). */
+  backups?: () => BackupStatus | null;
   version: string;
   /** Node.js process metrics and event-loop lag (prom-client's default collectors). Default true. */
   processMetrics?: boolean;
@@ -229,6 +232,42 @@ export class DaemonMetrics {
       collect() {
         this.reset();
         for (const p of src.prices()) if (p.ageSeconds !== null) this.set({ source: p.source }, p.ageSeconds);
+      },
+    });
+
+    // ---- scheduled backups ([backup]; absent when not scheduled) ----
+    const backup = (): BackupStatus | null => {
+      const b = src.backups?.() ?? null;
+      return b !== null && b.schedule !== null ? b : null;
+    };
+    new Counter({
+      name: 'mostrod_backup_runs_total',
+      help: 'Scheduled backup runs since the start',
+      labelNames: ['result'],
+      registers,
+      collect() {
+        this.reset();
+        const b = backup();
+        if (b === null) return;
+        this.inc({ result: 'ok' }, b.runs - b.failures);
+        this.inc({ result: 'failed' }, b.failures);
+      },
+    });
+    new Gauge({
+      name: 'mostrod_backup_consecutive_failures',
+      help: 'Scheduled backups failed since the last success',
+      registers,
+      collect() {
+        this.set(backup()?.consecutiveFailures ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'mostrod_backup_last_success_timestamp_seconds',
+      help: 'Unix time of the last good (integrity-checked) scheduled backup; NaN before the first',
+      registers,
+      collect() {
+        const at = backup()?.lastSuccessAt ?? null;
+        this.set(at === null ? Number.NaN : at);
       },
     });
 

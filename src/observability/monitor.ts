@@ -15,7 +15,13 @@ import type { Db } from '../db/schema.js';
 import type { LightningBackend } from '../lightning/backend.js';
 import type { RelayStatus } from '../nostr/relay-pool.js';
 import { findEscrowsNearDeadline, findStrandedPayouts, payoutGraceSeconds } from '../ops/stuck.js';
+import type { BackupStatus } from '../ops/backup-job.js';
 import type { EscrowDeadline, HealthSnapshot, StrandedPayout } from './health-snapshot.js';
+
+function backupSummary(b: BackupStatus | null): HealthSnapshot['backup'] {
+  if (b === null || b.schedule === null) return null;
+  return { consecutiveFailures: b.consecutiveFailures, lastError: b.lastError, lastSuccessAt: b.lastSuccessAt };
+}
 
 export interface MonitorDeps {
   db: Db;
@@ -28,6 +34,8 @@ export interface MonitorDeps {
   priceFetchedAt: () => number | null;
   /** null when `[alerts] admin_npub` is not set */
   alerter: Alerter | null;
+  /** Scheduled backups' status (null/absent: not scheduled). */
+  backups?: () => BackupStatus | null;
 }
 
 export class Monitor {
@@ -120,6 +128,7 @@ export class Monitor {
         detail: relays.map((r) => `${r.url}: ${r.state}${r.lastError !== null ? ` (${r.lastError})` : ''}`).join('; '),
       },
       price: { newestFetchedAt: this.deps.priceFetchedAt() },
+      backup: backupSummary(this.deps.backups?.() ?? null),
       strandedPayouts,
       escrowsNearDeadline,
     };

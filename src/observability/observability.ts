@@ -70,6 +70,7 @@ export class Observability {
         return ages.length === 0 ? null : now - Math.min(...ages);
       },
       alerter: this.alerter,
+      backups: () => ctx.backups?.status() ?? null,
     });
     this.metrics = new DaemonMetrics({
       db: ctx.db,
@@ -84,6 +85,7 @@ export class Observability {
       health: () => this.monitor.latest(),
       openIncidents: () => (this.alerter === null ? Promise.resolve(new Map<AlertKind, number>()) : countOpenIncidents(ctx.db)),
       version: deps.version,
+      backups: () => ctx.backups?.status() ?? null,
     });
   }
 

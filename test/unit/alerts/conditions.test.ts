@@ -22,6 +22,7 @@ function snap(p: Partial<HealthSnapshot> = {}): HealthSnapshot {
     price: { newestFetchedAt: AT - 60 },
     strandedPayouts: [],
     escrowsNearDeadline: [],
+    backup: null,
     ...p,
   };
 }
@@ -43,6 +44,7 @@ void describe('alert conditions from a health snapshot', () => {
         ['price-stale', true, 0],
         ['payout-stranded', true, 0],
         ['escrow-deadline', true, 0],
+        ['backup-failed', false, 0],
       ],
     );
   });
@@ -75,6 +77,13 @@ void describe('alert conditions from a health snapshot', () => {
     assert.deepEqual(never, { kind: 'price-stale', known: false, active: [] });
     const neverLong = of(snap({ price: { newestFetchedAt: null }, startedAt: AT - 2000 }), 'price-stale');
     assert.match(neverLong.active[0]!.text, /No price has been fetched since the start/);
+  });
+
+  void test('scheduled backups: failing since the last success is active; a success clears it', () => {
+    const failing = of(snap({ backup: { consecutiveFailures: 2, lastError: 'integrity_check: not ok', lastSuccessAt: AT - 86_400 } }), 'backup-failed');
+    assert.equal(failing.active[0]?.key, 'backup-failed');
+    assert.match(failing.active[0]!.text, /The last 2 scheduled backup\(s\) failed \(last error: integrity_check: not ok\); last good backup: 2027-01-14T08:00:00\.000Z/);
+    assert.deepEqual(of(snap({ backup: { consecutiveFailures: 0, lastError: null, lastSuccessAt: AT } }), 'backup-failed'), { kind: 'backup-failed', known: true, active: [] });
   });
 
   void test('stranded payouts and escrows near deadline: one condition per order; unknown lists judge nothing', () => {

@@ -11,6 +11,7 @@ import type { NostrEvent } from '../../../src/crypto/event.js';
 import { unwrapGiftWrap } from '../../../src/nostr/gift-wrap.js';
 import type { PublishResult, RelayStatus } from '../../../src/nostr/relay-pool.js';
 import { DaemonMetrics } from '../../../src/observability/metrics.js';
+import type { BackupStatus } from '../../../src/ops/backup-job.js';
 import { Observability } from '../../../src/observability/observability.js';
 import { makeOrder } from '../../support/db.js';
 import { parseExposition } from '../../support/prom-text.js';
@@ -185,6 +186,34 @@ void describe('observability: /metrics, /healthz, /readyz', () => {
       const body = (await r.json()) as { not_ready: string[]; checks: { database: { detail: string } } };
       assert.deepEqual(body.not_ready, ['database']);
       assert.match(body.checks.database.detail, /^write failed: /);
+    } finally {
+      await obs.close();
+    }
+  });
+
+  void test('scheduled backups: runs, failures and the last success are exported', async () => {
+    const { ctx, obs, base } = await setup();
+    try {
+      const status: BackupStatus = {
+        schedule: '0 3 * * *',
+        dir: '/tmp/b',
+        keep: 7,
+        runs: 3,
+        failures: 1,
+        consecutiveFailures: 1,
+        lastRunAt: 1_800_000_000,
+        lastSuccessAt: 1_799_913_600,
+        lastError: 'disk full',
+        lastBackup: null,
+        pruned: 0,
+        nextRunAt: null,
+      };
+      ctx.backups = { status: () => status };
+      const m = await scrape(base);
+      assert.equal(m.get('mostrod_backup_runs_total', { result: 'ok' }), 2);
+      assert.equal(m.get('mostrod_backup_runs_total', { result: 'failed' }), 1);
+      assert.equal(m.get('mostrod_backup_consecutive_failures'), 1);
+      assert.equal(m.get('mostrod_backup_last_success_timestamp_seconds'), 1_799_913_600);
     } finally {
       await obs.close();
     }
