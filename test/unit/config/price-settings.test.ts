@@ -12,12 +12,13 @@ function templateWithPriceBlock(): string {
   const t = templateText();
   const at = t.indexOf('# [price]\n');
   assert.ok(at > 0, 'the template documents [price]');
+  const end = t.indexOf('\n# ]\n', at) + '\n# ]\n'.length; // the end of [price.providers.nostr]
   const block = t
-    .slice(at)
+    .slice(at, end)
     .split('\n')
     .map((l) => (/^# (\[|[a-z_]+ = |fallback_urls|except|only|trusted_nodes|\]|#)/.test(l) ? l.slice(2) : l))
     .join('\n');
-  return t.slice(0, at) + block;
+  return t.slice(0, at) + block + t.slice(end);
 }
 
 function configError(text: string): string {
