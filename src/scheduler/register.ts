@@ -58,9 +58,13 @@ export const JOB_NAMES = [
 export function registerJobs(scheduler: Scheduler, ctx: AppContext, deps: JobDeps): void {
   const { mostro, lightning } = ctx.settings;
   const devFeeState = deps.devFeeState ?? newDevFeeState();
-  if (mostro.exchange_rates_update_interval_seconds < MIN_PRICE_INTERVAL_SECONDS) {
+  const priceKey =
+    ctx.settings.price === null
+      ? { name: 'exchange_rates_update_interval_seconds', value: mostro.exchange_rates_update_interval_seconds }
+      : { name: '[price] update_interval_seconds', value: ctx.settings.price.update_interval_seconds };
+  if (priceKey.value < MIN_PRICE_INTERVAL_SECONDS) {
     ctx.logger.error(
-      `exchange_rates_update_interval_seconds too low: ${mostro.exchange_rates_update_interval_seconds}s (minimum: ${MIN_PRICE_INTERVAL_SECONDS}s). Using minimum.`,
+      `${priceKey.name} too low: ${priceKey.value}s (minimum: ${MIN_PRICE_INTERVAL_SECONDS}s). Using minimum.`,
     );
   }
   // Order of 0.17.1's start_scheduler, then the port's additions.
