@@ -53,6 +53,20 @@ void describe('admin-cancel (HANDLERS §4.10, PROTOCOL §9.5 rows 7b–8b)', () 
     }
   });
 
+  void test('a bond_resolution payload (mostro-core ≥ 0.13 solvers) is accepted and ignored: same refund, same messages', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const { t, s } = await disputedAndTaken(ctx);
+    const m = req('admin-cancel', { id: t.order.id, requestId: 31n, tradeIndex: 4n, payload: { bond_resolution: { slash_seller: true, slash_buyer: true } } });
+    await adminCancel(ctx, m, s.inbound);
+    assert.deepEqual(ctx.lightning.cancels, [t.hash]);
+    assert.equal((await reload(ctx, t.order.id)).status, 'canceled-by-admin');
+    for (const key of [s.trade.pubkey, t.seller.trade.pubkey, t.buyer.trade.pubkey]) {
+      const out = onlyMessage(ctx, key);
+      assert.equal(out.kind.action, 'admin-canceled');
+      assert.equal(out.kind.payload, null);
+    }
+  });
+
   void test('a solver on a dispute nobody took → is_not_your_dispute, escrow untouched', async () => {
     const ctx = await makeTestContext({ now: NOW });
     const t = await escrowedTrade(ctx);

@@ -64,6 +64,19 @@ void describe('admin-settle (HANDLERS §4.11, PROTOCOL §9.5 rows 7a–9a)', () 
     assert.equal(rate.kind.request_id, 41n, 'rate carries the triggering request id (§9.5 9a)');
   });
 
+  void test('a bond_resolution payload (mostro-core ≥ 0.13 solvers) is accepted and ignored: same settle, one payout', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const { t, s } = await disputedAndTaken(ctx);
+    ctx.lightning.registerPaymentRequest(t.order.buyer_invoice!, { amountMsat: BigInt(t.order.amount - t.order.fee) * 1000n });
+    const m = req('admin-settle', { id: t.order.id, requestId: 41n, tradeIndex: 6n, payload: { bond_resolution: { slash_seller: true, slash_buyer: false } } });
+    await adminSettle(ctx, m, s.inbound);
+    assert.deepEqual(ctx.lightning.settles, [t.hash]);
+    assert.equal(onlyMessage(ctx, t.seller.trade.pubkey).kind.payload, null);
+    await ctx.tasks.idle();
+    assert.equal(ctx.lightning.payments.length, 1);
+    assert.equal((await reload(ctx, t.order.id)).status, 'success');
+  });
+
   void test('settled-hold-invoice is persisted before the payout runs (HQ-6 fixed)', async () => {
     const ctx = await makeTestContext({ now: NOW });
     const { t, s } = await disputedAndTaken(ctx);
