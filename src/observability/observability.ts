@@ -104,11 +104,12 @@ export class Observability {
 
   /** Time one handler run (the latency histogram by action). */
   async timeHandler(action: string, run: () => Promise<void>): Promise<void> {
-    const started = process.hrtime.bigint();
+    const { clock } = this.deps.ctx;
+    const startedMs = clock.nowMs();
     try {
       await run();
     } finally {
-      this.metrics.observeHandler(action, Number(process.hrtime.bigint() - started) / 1e9);
+      this.metrics.observeHandler(action, (clock.nowMs() - startedMs) / 1000);
     }
   }
 
