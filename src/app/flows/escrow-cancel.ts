@@ -51,9 +51,6 @@ export const SETTLE_DECIDED: readonly Status[] = ['settled-hold-invoice', 'succe
 /** Statuses in which the trade still needs its escrow. */
 const LIVE: readonly Status[] = ['waiting-payment', 'waiting-buyer-invoice', 'active', 'fiat-sent', 'dispute'];
 
-/** An ordinary (live-path) decision is finished by the periodic job only after this many seconds. */
-export const CANCEL_DECISION_GRACE_SECONDS = 120;
-
 function encodeNotices(notices: readonly Notice[]): string {
   return JSON.stringify(notices.map(([to, m]) => [to, serializeMessage(m)]));
 }
@@ -188,17 +185,25 @@ export interface CancelReconcileSummary {
   finished: number;
   failed: number;
   conflicts: number;
+  /** Left for the next run: this process holds the order's lock (a live cancel is working on it). */
+  busy: number;
 }
 
 /**
- * Finish every open decision taken more than `graceSeconds` ago (0 at boot: nothing of this
- * process can be in flight; the periodic job passes CANCEL_DECISION_GRACE_SECONDS so it does not
- * race a live cancel). One decision's failure is logged and the others go on.
+ * Finish every open decision (at boot and on every run of the escrow deadline job). A decision
+ * whose order lock this process holds is left for the next run: every path that decides a cancel
+ * holds that lock from the decision to its notices, so a decision is only ever finished by its own
+ * path or, once that path is gone (crash, shutdown, an error after the decision), by this. One
+ * decision's failure is logged and the others go on.
  */
-export async function finishOpenCancelDecisions(ctx: AppContext, graceSeconds: number): Promise<CancelReconcileSummary> {
-  const summary: CancelReconcileSummary = { finished: 0, failed: 0, conflicts: 0 };
-  const open: EscrowCancelRow[] = await listOpenCancelDecisions(ctx.db, ctx.clock.now() - graceSeconds);
+export async function finishOpenCancelDecisions(ctx: AppContext): Promise<CancelReconcileSummary> {
+  const summary: CancelReconcileSummary = { finished: 0, failed: 0, conflicts: 0, busy: 0 };
+  const open: EscrowCancelRow[] = await listOpenCancelDecisions(ctx.db, ctx.clock.now());
   for (const d of open) {
+    if (ctx.locks.isHeld(`order:${d.order_id}`)) {
+      summary.busy += 1;
+      continue;
+    }
     try {
       const outcome = await finishCancelDecision(ctx, d.hash);
       if (outcome === 'done') summary.finished += 1;

@@ -46,7 +46,7 @@ export async function bootReconcile(ctx: AppContext, opts: BootReconcileOptions 
   };
   // Cancel decisions first: their escrows must be refunded whatever else happens at boot.
   try {
-    summary.cancels = await finishOpenCancelDecisions(ctx, 0);
+    summary.cancels = await finishOpenCancelDecisions(ctx);
     if (summary.cancels.failed > 0) summary.failed.push('cancels');
   } catch (err) {
     summary.failed.push('cancels');

@@ -23,8 +23,8 @@
  * `hold_invoice_cltv_delta` (refused at startup; should it reach the job, half the window is used).
  *
  * Issue 12 additions, in each run:
- *  - open cancel decisions older than CANCEL_DECISION_GRACE_SECONDS are finished first (a cancel
- *    whose CancelInvoice never ran, flows/escrow-cancel.ts);
+ *  - open cancel decisions are finished first (a cancel whose CancelInvoice never ran or failed
+ *    after the decision, flows/escrow-cancel.ts), except those whose order lock is held;
  *  - when LND cannot tell the HTLC's expiry height (or the chain tip is unavailable), the deadline
  *    is measured by the clock: `invoice_held_at + (cltv_delta − margin) × 600 s`, and the guard
  *    acts the same way (an escrow with neither is reported at error level);
@@ -33,7 +33,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  CANCEL_DECISION_GRACE_SECONDS,
   decideEscrowCancel,
   finishCancelNotices,
   finishOpenCancelDecisions,
@@ -98,7 +97,7 @@ export async function guardEscrowDeadlines(ctx: AppContext): Promise<void> {
   }
   // Cancel decisions whose CancelInvoice never ran (crash, shutdown, LND failure) — issue 12 defect 2.
   try {
-    await finishOpenCancelDecisions(ctx, CANCEL_DECISION_GRACE_SECONDS);
+    await finishOpenCancelDecisions(ctx);
   } catch (err) {
     ctx.logger.error({ err }, 'escrow deadline guard: open cancel decisions not reconciled; retried next run');
   }

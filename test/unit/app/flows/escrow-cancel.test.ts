@@ -194,7 +194,7 @@ void describe('a crash between a cancel decision and CancelInvoice is finished a
     assert.deepEqual(actions(next, t.buyer.trade.pubkey), ['canceled']);
   });
 
-  void test('LND down at boot: the decision stays open and the periodic job finishes it later (after the grace)', async () => {
+  void test('LND failing at boot: the decision stays open and the next escrow-deadline run finishes it', async () => {
     const ctx = await makeTestContext({ now: NOW });
     const t = await escrowedTrade(ctx, { status: 'waiting-payment', escrow: 'open' });
     ctx.lightning.hangNext('cancelHoldInvoice');
@@ -204,26 +204,40 @@ void describe('a crash between a cancel decision and CancelInvoice is finished a
     const next = reboot(ctx);
     next.lightning.failNext('cancelHoldInvoice');
     next.lightning.failNext('lookupInvoice');
-    const first = await finishOpenCancelDecisions(next, 0);
-    assert.deepEqual(first, { finished: 0, failed: 1, conflicts: 0 });
+    const first = await finishOpenCancelDecisions(next);
+    assert.deepEqual(first, { finished: 0, failed: 1, conflicts: 0, busy: 0 });
     assert.equal((await getCancelDecision(next.db, t.hash))?.done_at, null);
     assert.equal(next.outbox.sent.length, 0, 'nobody is told before the refund is confirmed');
 
-    await guardEscrowDeadlines(next);
-    assert.equal(next.lightning.cancels.length, 0, 'a fresh decision is left to its own process during the grace');
-    next.clock.advance(121);
     await guardEscrowDeadlines(next);
     assert.deepEqual(next.lightning.cancels, [t.hash]);
     assert.deepEqual(actions(next, t.maker.trade.pubkey), ['canceled']);
     assert.equal((await reload(next, t.order.id)).status, 'canceled');
   });
 
+  void test('a decision whose order lock this process holds (a live cancel at work) is left to that path', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const t = await escrowedTrade(ctx, { status: 'waiting-payment', escrow: 'open' });
+    ctx.lightning.hangNext('cancelHoldInvoice');
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    void ctx.locks.run(`order:${t.order.id}`, async () => {
+      const p = cancel(ctx, req('cancel', { id: t.order.id }), t.maker.inbound);
+      void p.catch(() => undefined);
+      await held;
+    });
+    await untilCancelCalled(ctx);
+    assert.deepEqual(await finishOpenCancelDecisions(ctx), { finished: 0, failed: 0, conflicts: 0, busy: 1 });
+    assert.equal(ctx.lightning.cancels.length, 0);
+    release();
+  });
+
   void test('a cancel decision on an order with a settle decision is never executed', async () => {
     const ctx = await makeTestContext({ now: NOW });
     const t = await escrowedTrade(ctx, { status: 'settled-hold-invoice' });
     await recordCancelDecision(ctx.db, { hash: t.hash, order_id: t.order.id, reason: 'cancel', notices: null }, NOW);
-    const summary = await finishOpenCancelDecisions(ctx, 0);
-    assert.deepEqual(summary, { finished: 0, failed: 0, conflicts: 1 });
+    const summary = await finishOpenCancelDecisions(ctx);
+    assert.deepEqual(summary, { finished: 0, failed: 0, conflicts: 1, busy: 0 });
     assert.equal(ctx.lightning.cancels.length, 0);
     assert.equal(ctx.lightning.invoices.get(t.hash)?.state, 'accepted');
   });
