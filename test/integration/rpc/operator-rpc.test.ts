@@ -121,6 +121,7 @@ void describe('OperatorService over a real gRPC client', () => {
     assert.equal(o.buyer_payout_sats, '9970');
     assert.equal(o.hash, t.hash);
     assert.equal(o.buyer_dispute, true);
+    assert.equal(o.price_from_api, false);
     assert.equal(o.seller_dispute, false);
     assert.equal(o.master_buyer_pubkey, t.buyer.identity.pubkey);
     assert.equal(o.range_parent_id, '', 'NULL column left unset');
