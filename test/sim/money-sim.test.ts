@@ -143,7 +143,7 @@ void test(`money invariants over ${RUNS} random schedules (seed ${SEED})`, {
   timeout: 600_000,
   skip: runProperty ? false : 'open simulation findings (sim-findings.md): run with npm run test:sim',
 }, async () => {
-  await fc.assert(
+  const out = await fc.check(
     fc.asyncProperty(schedule(MAX_STEPS), async (cmds) => {
       const w = await SimWorld.create({ skip: SKIP });
       try {
@@ -154,7 +154,11 @@ void test(`money invariants over ${RUNS} random schedules (seed ${SEED})`, {
         await w.dispose();
       }
     }),
-    { numRuns: RUNS, seed: SEED, ...(TIME_LIMIT_MS !== undefined ? { interruptAfterTimeLimit: TIME_LIMIT_MS } : {}) },
+    { numRuns: RUNS, seed: SEED, ...(process.env.SIM_PATH !== undefined ? { path: process.env.SIM_PATH } : {}), ...(TIME_LIMIT_MS !== undefined ? { interruptAfterTimeLimit: TIME_LIMIT_MS } : {}) },
   );
+  if (out.failed) {
+    // fast-check's report (seed, path, shrunk schedule) plus the invariant that failed.
+    throw new Error(`${fc.defaultReportMessage(out) ?? 'property failed'}\nInvariant: ${String(out.errorInstance)}`);
+  }
   if (STATS !== null) console.log([...STATS.entries()].sort().map(([k, v]) => `${k}=${v}`).join('\n'));
 });
