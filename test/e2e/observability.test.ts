@@ -225,11 +225,12 @@ void describe('e2e operator cockpit: /metrics, /readyz, alert DMs (built daemon)
     assert.equal(down.ready, false);
     assert.deepEqual(down.not_ready, ['lightning']);
     assert.equal(down.checks['lightning']?.ok, false);
-    assert.match(down.checks['lightning']?.detail ?? '', /^(down|connecting)/);
+    assert.match(down.checks['lightning']?.detail ?? '', /^(down|connecting): \S/, 'the state and LND\'s last error');
     assert.equal(down.checks['relays']?.ok, true);
     assert.equal(down.checks['database']?.ok, true);
     const m = await scrape();
     assert.equal(m.get('mostrod_lightning_up'), 0);
+    assert.equal(m.all('mostrod_lightning_last_error_info').length, 1);
     const probe = runProbe();
     assert.equal(probe.status, 1);
     assert.deepEqual((JSON.parse(probe.stdout) as Readyz).not_ready, ['lightning']);
