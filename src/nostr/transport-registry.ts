@@ -50,13 +50,17 @@ export class TransportRegistry implements TransportRecorder, TransportResolver {
 
   /**
    * `tradeKey` just sent an authenticated request on `transport`. Only nodes that serve protocol
-   * v2 record (on a gift-wrap-only node every key is on gift wrap). The memory is updated first —
+   * v2 record (on a gift-wrap-only node every key is on gift wrap), and a "both" node writes nothing
+   * for a gift-wrap key it has no row for (that is already what it gets), so v1 traffic costs no
+   * extra write; a key switching back from kind 14 to gift wrap is written. The memory is updated first —
    * the reply to this very request must take the new transport — then the row. A failed write is
    * logged; this process keeps using the new transport, a restart would fall back to the old row.
    */
   async record(tradeKey: string, transport: WireTransport, now: number): Promise<void> {
     if (!servesNip44(this.settings)) return;
-    if (this.remembered.get(tradeKey) === transport) return;
+    const known = this.remembered.get(tradeKey);
+    if (known === transport) return;
+    if (known === undefined && transport === 'gift-wrap' && this.settings.mostro.transport === 'both') return;
     this.remembered.set(tradeKey, transport);
     try {
       await setKeyTransport(this.db, tradeKey, transport, now);

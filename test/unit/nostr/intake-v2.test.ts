@@ -130,6 +130,11 @@ void describe('intake v2: accepted requests', () => {
     const trade = generateSecretKey();
     const pk = getPublicKey(trade);
     assert.equal(transports.transportOf(pk), 'gift-wrap', 'never seen → gift wrap');
+    // a gift-wrap key needs no row on a "both" node
+    const v1Only = generateSecretKey();
+    assert.ok((await intake.handle(wrapRequest({ message: fiatSent(), tradeSk: v1Only, recipient: nodePk, now: NOW }))).ok);
+    assert.equal(await getKeyTransport(db, getPublicKey(v1Only)), null);
+    assert.equal(transports.transportOf(getPublicKey(v1Only)), 'gift-wrap');
     assert.ok((await intake.handle(buildDirectRequest({ message: fiatSent(), tradeSk: trade, recipient: nodePk, now: NOW }))).ok);
     assert.equal(transports.transportOf(pk), 'nip44');
     assert.ok((await intake.handle(wrapRequest({ message: fiatSent(), tradeSk: trade, recipient: nodePk, now: NOW }))).ok);
