@@ -2,7 +2,8 @@
  * Issue 15 against the BUILT daemon with `[http] enabled` and `[alerts] admin_npub`: /metrics
  * scraped with a real HTTP client during a trade (the exposition parsed, values moving with the
  * trade), /readyz flipping to 503 naming what is down when the LND simulator or the relay stops
- * and back to 200, and the operator's alert DMs — a stranded payout, LND down and resolved, every
+ * and back to 200, and the operator's alert DMs — a stranded payout, an escrow near its CLTV
+ * deadline, LND down and resolved, every
  * relay down — read from the relay and opened with @rust-nostr/nostr-sdk (NIP-17: kind 1059 →
  * kind 13 sealed by the node → kind 14 rumor).
  */
@@ -216,6 +217,27 @@ void describe('e2e operator cockpit: /metrics, /readyz, alert DMs (built daemon)
     const strandedDms = (await adminDms()).filter((d) => d.content.includes(`ALERT: Payout stranded\nOrder ${orderId}`));
     assert.equal(strandedDms.length, 1);
     sb.sim.releasePayment(inv.hash, 'succeed');
+  });
+
+  void test('a held escrow within escrow_deadline_blocks of its HTLC expiry: counted, and the operator is alerted once', async () => {
+    const { sb } = e;
+    const { seller, buyer, ts, tb, orderId } = await newSellOrder(25_000n);
+    await buyer.send(msg('take-sell', orderId, { requestId: 2n, tradeIndex: 1 }), { tradeKey: tb });
+    const ask = await expectMsg(buyer, tb, 'add-invoice', { id: orderId, requestId: 2n });
+    const inv = sb.sim.createPayeeInvoice({ sats: Number(payloadOrder(ask).amount) });
+    await buyer.send(msg('add-invoice', orderId, { requestId: 3n, payload: { payment_request: [null, inv.paymentRequest, null] } }), { tradeKey: tb });
+    await expectMsg(seller, ts, 'pay-invoice', { id: orderId, requestId: 3n, match: (r) => r.message.kind.payload !== null && 'payment_request' in r.message.kind.payload });
+    sb.sim.payHoldInvoice(escrowOf(sb, orderId).hash);
+    await waitForStatus(sb, orderId, 'active');
+    // HTLC expiry = tip + 144 (hold_invoice_cltv_delta); 80 blocks later 64 are left: within the
+    // alert's 72, still outside the deadline guard's 24-block margin.
+    sb.sim.mineBlocks(80);
+    const dm = await waitForDm(new RegExp(`ALERT: Escrow near its CLTV deadline\\nOrder ${orderId} \\(active\\): the escrow HTLC expires at height \\d+, 64 blocks from the tip`));
+    assert.equal(dm.sender, sb.nodePubkey);
+    const m = await scrape();
+    assert.equal(m.get('mostrod_escrows_near_deadline'), 1);
+    assert.equal(m.get('mostrod_alert_incidents_open', { kind: 'escrow-deadline' }), 1);
+    assert.equal((await adminDms()).filter((d) => d.content.includes(`ALERT: Escrow near its CLTV deadline\nOrder ${orderId}`)).length, 1);
   });
 
   void test('/readyz flips to 503 naming lightning when LND stops; the operator is alerted, then told it resolved', async () => {
