@@ -3,9 +3,8 @@
  * scraped with a real HTTP client during a trade (the exposition parsed, values moving with the
  * trade), /readyz flipping to 503 naming what is down when the LND simulator or the relay stops
  * and back to 200, and the operator's alert DMs — a stranded payout, an escrow near its CLTV
- * deadline, LND down and resolved, every
- * relay down — read from the relay and opened with @rust-nostr/nostr-sdk (NIP-17: kind 1059 →
- * kind 13 sealed by the node → kind 14 rumor).
+ * deadline, LND down and resolved, every relay down — read from the relay and opened with
+ * @rust-nostr/nostr-sdk (NIP-17: kind 1059 → kind 13 sealed by the node → kind 14 rumor).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
