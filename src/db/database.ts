@@ -1,8 +1,9 @@
 import { closeSync, existsSync, openSync, chmodSync, unlinkSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
-import type { Database } from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
-import type { KyselyConfig } from 'kysely';
+import type { KyselyConfig, SqliteDatabase } from 'kysely';
+import { LruCache } from '../crypto/lru-cache.js';
 import { loadMigrations, migrate, type MigrationLogger } from './migrator.js';
 import type { Db, DbSchema } from './schema.js';
 
@@ -14,11 +15,48 @@ export interface OpenDatabaseOptions {
   migrationsDir?: string;
 }
 
+/**
+ * The better-sqlite3 handle as Kysely's dialect sees it, with prepared statements kept by SQL text:
+ * Kysely compiles a repository query to the same SQL every time, so each distinct statement is
+ * prepared once and then only bound and run (preparing was ~3 % of the daemon's busy time). Kysely
+ * runs one query at a time on its single connection, so a cached statement is never in use twice.
+ */
+export class StatementCache implements SqliteDatabase {
+  private readonly statements: LruCache<string, Statement>;
+  /** Statements prepared so far (misses), for tests and metrics. */
+  prepared = 0;
+
+  constructor(
+    private readonly db: Database,
+    capacity = 500,
+  ) {
+    this.statements = new LruCache(capacity);
+  }
+
+  prepare(source: string): Statement {
+    const hit = this.statements.get(source);
+    if (hit !== undefined) return hit;
+    const stmt = this.db.prepare(source);
+    this.prepared++;
+    this.statements.set(source, stmt);
+    return stmt;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  get size(): number {
+    return this.statements.size;
+  }
+}
+
 /** Kysely instance that also keeps its better-sqlite3 handle (for online backups). */
 class SqliteKysely extends Kysely<DbSchema> {
   constructor(
     config: KyselyConfig,
     readonly sqlite: Database,
+    readonly statements: StatementCache,
   ) {
     super(config);
   }
@@ -58,7 +96,13 @@ export async function openDatabase(file: string, opts: OpenDatabaseOptions = {})
     throw e;
   }
   if (created) opts.logger?.info(`Successfully created database file at ${file}`);
-  return new SqliteKysely({ dialect: new SqliteDialect({ database: sqlite }) }, sqlite);
+  const statements = new StatementCache(sqlite);
+  return new SqliteKysely({ dialect: new SqliteDialect({ database: statements }) }, sqlite, statements);
+}
+
+/** The statement cache of a database opened here (undefined for any other Kysely). */
+export function statementCacheOf(db: Db): StatementCache | undefined {
+  return db instanceof SqliteKysely ? db.statements : undefined;
 }
 
 /** Close the database (waits for Kysely's connection to be released). */
