@@ -7,6 +7,7 @@ import type { LnurlResolver } from './lightning/lnurl.js';
 import type { Outbox } from './nostr/outbox.js';
 import type { PriceService } from './price/types.js';
 import type { KeyedLock } from './app/locks.js';
+import type { KeyTransports } from './nostr/transport-registry.js';
 import type { BackupStatus } from './ops/backup-job.js';
 
 /** The node's own Nostr key pair. */
@@ -33,6 +34,8 @@ export interface AppContext {
   locks: KeyedLock;
   /** Background work (payouts, ...) that shutdown must wait for. */
   tasks: TaskTracker;
+  /** Which transport each trade key speaks (protocol v2); absent = gift wrap for every key. */
+  transports?: KeyTransports;
   /** Scheduled backups ([backup]): status for the operator, metrics and alerts. Absent in tests. */
   backups?: { status(): BackupStatus };
 }

@@ -159,6 +159,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     logger,
     locks: new KeyedLock(),
     tasks: new TaskTracker(),
+    transports,
   };
 
   // Before anything may pay or settle: re-watch every live escrow and resolve every payout claim

@@ -24,7 +24,18 @@ export interface TransportResolver {
   transportOf(recipient: string): WireTransport;
 }
 
-export class TransportRegistry implements TransportRecorder, TransportResolver {
+/** What handlers and flows may use (AppContext.transports). */
+export interface KeyTransports {
+  /** Protocol version of the client behind `recipient` (2 = mostro-core ≥ 0.13 vocabulary). */
+  protocolOf(recipient: string): 1 | 2;
+  /**
+   * `newKey` belongs to the same client as `fromKey` (a range order's next trade key, named by the
+   * maker): it gets `fromKey`'s transport unless it already has one of its own.
+   */
+  inherit(newKey: string, fromKey: string, now: number): Promise<void>;
+}
+
+export class TransportRegistry implements TransportRecorder, TransportResolver, KeyTransports {
   private readonly remembered = new Map<string, WireTransport>();
 
   constructor(
@@ -67,6 +78,12 @@ export class TransportRegistry implements TransportRecorder, TransportResolver {
     } catch (err) {
       this.logger.error({ err, tradeKey, transport }, 'transport of a trade key not persisted');
     }
+  }
+
+  async inherit(newKey: string, fromKey: string, now: number): Promise<void> {
+    if (this.remembered.has(newKey)) return;
+    const from = this.remembered.get(fromKey);
+    if (from !== undefined) await this.record(newKey, from, now);
   }
 
   get size(): number {

@@ -118,6 +118,9 @@ export const release: Handler = async (ctx, msg, inbound) => {
   await closeDispute(ctx, settled, 'settled');
   ctx.outbox.sendMessage(buyer, buildMessage({ action: 'released', id: o.id, requestId: null }));
   if (child !== null && child.creator_pubkey !== null) {
+    // The maker named the next trade key: it is answered on the transport the maker speaks.
+    const makerTradeKey = child.kind === 'sell' ? o.seller_pubkey : o.buyer_pubkey;
+    if (makerTradeKey !== null) await ctx.transports?.inherit(child.creator_pubkey, makerTradeKey, ctx.clock.now());
     const index = child.kind === 'sell' ? child.trade_index_seller : child.trade_index_buyer;
     ctx.outbox.sendMessage(
       child.creator_pubkey,

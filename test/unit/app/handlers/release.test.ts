@@ -11,6 +11,9 @@ import { makeTestContext, type TestContext } from '../../../support/test-context
 import { assertCantDo, lastOrderEvent, orderPayload, reload, req, tag } from '../../../support/trade-fixtures.js';
 import type { Payload } from '../../../../src/protocol/types.js';
 import { escrowedTrade, type Trade } from '../trade-b-fixture.js';
+import { nip19 } from 'nostr-tools';
+import { getKeyTransport } from '../../../../src/db/transports.js';
+import { TransportRegistry } from '../../../../src/nostr/transport-registry.js';
 
 const NOW = 1_700_000_000;
 const TS2 = 'c3'.repeat(32);
@@ -174,6 +177,21 @@ void describe('release of a range order (PROTOCOL §6.4, §9.3 rows 16–20; HQ-
     assert.deepEqual(order, ['released', 'new-order', 'hold-invoice-payment-settled', 'rate']);
     await ctx.tasks.idle();
     assert.equal((await reload(ctx, t.order.id)).status, 'success');
+  });
+
+  void test('protocol v2 maker: the next trade key (hex or npub) is answered on kind 14 like the key that named it', async () => {
+    for (const next of [TS2, nip19.npubEncode(TS2)]) {
+      const ctx = await makeTestContext({ now: NOW, settings: { mostro: { transport: 'both' } } });
+      const registry = new TransportRegistry(ctx.db, ctx.settings, ctx.logger);
+      ctx.transports = registry;
+      const t = await fiatSentTrade(ctx, { order: range });
+      await registry.record(t.seller.trade.pubkey, 'nip44', NOW);
+      assert.equal(registry.transportOf(TS2), 'gift-wrap', 'never heard from');
+      await release(ctx, rel(t, 5n, { next_trade: [next, 2] }), t.seller.inbound);
+      assert.equal(ctx.outbox.actions(TS2)[0], 'new-order');
+      assert.equal(registry.transportOf(TS2), 'nip44');
+      assert.equal(await getKeyTransport(ctx.db, TS2), 'nip44');
+    }
   });
 
   void test('seller-maker without next_trade: no child, and the buyer is still paid (HQ-7)', async () => {
