@@ -13,10 +13,12 @@
  *  - lagging publications: the last kind-38383 event this node queued for an order (recorded by
  *    ./publication-ledger.ts) carries another status than the database implies;
  *  - orphaned disputes: a dispute still `initiated` / `in-progress` whose order is no longer in
- *    `dispute` (e.g. the parties cancelled cooperatively while it was open).
+ *    `dispute` (e.g. the parties cancelled cooperatively while it was open);
+ *  - lost payout successes (listStuck only): LND reported a payout SUCCEEDED that could not complete
+ *    its order (`payout_lost_success_hash`, recorded by the payout flow).
  */
 import { findDisputes } from '../db/disputes.js';
-import { findOpenEscrows, findOrders, getOrder } from '../db/orders.js';
+import { findOpenEscrows, findOrders, findPayoutLostSuccesses, getOrder } from '../db/orders.js';
 import type { Db } from '../db/schema.js';
 import type { DisputeRow, OrderRow } from '../db/types.js';
 import type { LightningBackend } from '../lightning/backend.js';
@@ -148,7 +150,13 @@ export async function findOrphanedDisputes(db: Db): Promise<OrphanedDispute[]> {
   return out;
 }
 
-export type StuckKind = 'unpaid-settled' | 'stranded-payout' | 'escrow-near-deadline' | 'public-event-lag' | 'orphaned-dispute';
+export type StuckKind =
+  | 'unpaid-settled'
+  | 'stranded-payout'
+  | 'lost-payout-success'
+  | 'escrow-near-deadline'
+  | 'public-event-lag'
+  | 'orphaned-dispute';
 
 export interface StuckItem {
   kind: StuckKind;
@@ -199,6 +207,16 @@ export async function listStuck(
       disputeId: null,
       orderStatus: o.status,
       detail: `payout ${o.payout_payment_hash ?? ''} claimed ${age} ago without a result (grace ${grace} s)`,
+      since: o.payout_claimed_at ?? 0,
+    });
+  }
+  for (const o of await findPayoutLostSuccesses(ctx.db)) {
+    items.push({
+      kind: 'lost-payout-success',
+      orderId: o.id,
+      disputeId: null,
+      orderStatus: o.status,
+      detail: `LND reports payout ${o.payout_lost_success_hash ?? ''} SUCCEEDED but it could not complete the order (buyer possibly paid twice); check both hashes in LND`,
       since: o.payout_claimed_at ?? 0,
     });
   }

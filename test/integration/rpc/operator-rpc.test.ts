@@ -126,6 +126,8 @@ void describe('OperatorService over a real gRPC client', () => {
     assert.equal(o.master_buyer_pubkey, t.buyer.identity.pubkey);
     assert.equal(o.range_parent_id, '', 'NULL column left unset');
     assert.equal(o.payout_payment_hash, '');
+    assert.equal(o.payout_claim_seq, '0');
+    assert.equal(typeof o.extra, 'object', 'columns added later come as text in extra');
     assert.equal(o.expected_public_status, 'in-progress');
     assert.equal(r.dispute.id, d.id);
     assert.equal(r.dispute.status, 'initiated');
@@ -139,6 +141,7 @@ void describe('OperatorService over a real gRPC client', () => {
     const nearDeadline = await escrowedTrade(ctx, { status: 'fiat-sent' }); // HTLC expiry 1144
     const ghost = await escrowedTrade(ctx, { status: 'canceled' });
     await recordOrderPublication(ctx.db, { orderId: ghost.order.id, status: 'pending', eventId: 'ee'.repeat(32), createdAt: NOW - 500, recordedAt: NOW - 500 });
+    const lost = await escrowedTrade(ctx, { status: 'success', order: { payout_lost_success_hash: 'ef'.repeat(32) } });
     const orphan = await escrowedTrade(ctx, { status: 'fiat-sent' });
     const od = await openDispute(ctx, orphan, 'seller');
     assert.ok(await casUpdateOrder(ctx.db, orphan.order.id, { status: 'dispute' }, { status: 'cooperatively-canceled' }));
@@ -151,6 +154,7 @@ void describe('OperatorService over a real gRPC client', () => {
     assert.match(find('stranded-payout', stranded.order.id)?.detail ?? '', /claimed 1000 s ago/);
     assert.match(find('escrow-near-deadline', nearDeadline.order.id)?.detail ?? '', /expires at height 1144 \(tip 1100, 44 blocks left\)/);
     assert.match(find('public-event-lag', ghost.order.id)?.detail ?? '', /says "pending".*implies "canceled"/);
+    assert.match(find('lost-payout-success', lost.order.id)?.detail ?? '', new RegExp(`payout ${'ef'.repeat(32)} SUCCEEDED`));
     const o = find('orphaned-dispute', orphan.order.id);
     assert.equal(o?.dispute_id, od.id);
     assert.equal(o?.order_status, 'cooperatively-canceled');
