@@ -561,28 +561,27 @@ export class SimWorld {
 
   /** The protocol's next moves for an order in `status` (progress commands pick one). */
   private nextMoves(o: number, status: Status): SimCommand[] {
+    // The main path is listed several times so schedules usually go deep; every alternative stays reachable.
+    const take = (withInvoice: boolean, addr = false): SimCommand => ({ t: 'take', o, withInvoice, addr });
+    const cancel = (side: Side): SimCommand => ({ t: 'cancel', o, side });
+    const dispute = (side: Side): SimCommand => ({ t: 'dispute', o, side });
     switch (status) {
       case 'pending':
-        return [
-          { t: 'take', o, withInvoice: true },
-          { t: 'take', o, withInvoice: false },
-          { t: 'take', o, withInvoice: true, addr: true },
-          { t: 'cancel', o, side: 'maker' },
-        ];
+        return [take(true), take(true), take(false), take(true, true), take(true), cancel('maker')];
       case 'waiting-payment':
-        return [{ t: 'pay-escrow', o }, { t: 'pay-escrow', o }, { t: 'cancel', o, side: 'maker' }, { t: 'cancel', o, side: 'taker' }];
+        return [{ t: 'pay-escrow', o }, { t: 'pay-escrow', o }, { t: 'pay-escrow', o }, { t: 'pay-escrow', o }, cancel('maker'), cancel('taker')];
       case 'waiting-buyer-invoice':
-        return [{ t: 'add-invoice', o }, { t: 'add-invoice', o, addr: true }, { t: 'cancel', o, side: 'maker' }, { t: 'cancel', o, side: 'taker' }];
+        return [{ t: 'add-invoice', o }, { t: 'add-invoice', o }, { t: 'add-invoice', o, addr: true }, cancel('maker'), cancel('taker')];
       case 'active':
-        return [{ t: 'fiat-sent', o }, { t: 'fiat-sent', o }, { t: 'cancel', o, side: 'maker' }, { t: 'cancel', o, side: 'taker' }, { t: 'dispute', o, side: 'taker' }];
+        return [{ t: 'fiat-sent', o }, { t: 'fiat-sent', o }, { t: 'fiat-sent', o }, cancel('maker'), cancel('taker'), dispute('taker')];
       case 'fiat-sent':
-        return [{ t: 'release', o }, { t: 'release', o }, { t: 'dispute', o, side: 'maker' }, { t: 'dispute', o, side: 'taker' }, { t: 'cancel', o, side: 'maker' }, { t: 'cancel', o, side: 'taker' }];
+        return [{ t: 'release', o }, { t: 'release', o }, { t: 'release', o }, dispute('maker'), dispute('taker'), cancel('maker'), cancel('taker')];
       case 'dispute':
-        return [{ t: 'admin-take', o }, { t: 'admin-settle', o }, { t: 'admin-cancel', o }, { t: 'release', o }, { t: 'cancel', o, side: 'maker' }];
+        return [{ t: 'admin-take', o }, { t: 'admin-settle', o }, { t: 'admin-cancel', o }, { t: 'admin-take', o }, { t: 'release', o }, cancel('maker')];
       case 'settled-hold-invoice':
         return [{ t: 'add-invoice', o }, { t: 'add-invoice', o, addr: true }, { t: 'job', name: 'payout-retries' }, { t: 'job', name: 'payout-reconcile' }];
       default:
-        return [{ t: 'job', name: 'dev-fee' }, { t: 'new', kind: 'sell' }, { t: 'new', kind: 'buy' }];
+        return [{ t: 'job', name: 'dev-fee' }, { t: 'job', name: 'payout-reconcile' }, { t: 'job', name: 'escrow-deadline' }];
     }
   }
 
