@@ -126,6 +126,13 @@ const FINDINGS: { id: string; open: boolean; what: string; schedule: string }[] 
     schedule:
       'new-sell,progress(o0,0),op(#0,ok),progress(o0,0),run(2),progress(o0,4),progress(o0,8),run(1),crash(0),progress(o0,0),run(1),progress(o0,0),run(1),lnurl-stale,run(1),lnurl-stale,routes(succeed),routes(succeed),run(1)',
   },
+  {
+    id: 'F4',
+    open: false,
+    what: 'taker cancel after the seller paid, CancelInvoice fails: the accepted update was consumed by the reset',
+    schedule:
+      'new-sell,progress(o0,0),run(1),routes(succeed),lnurl-stale,run(1),routes(succeed),progress(o0,0),progress(o0,0),progress(o0,0),cancel(o0,taker),op(#7,fail),op(#0,ok)',
+  },
 ];
 
 for (const f of FINDINGS) {
