@@ -264,6 +264,38 @@ export async function findFailedPayouts(ex: Executor): Promise<OrderRow[]> {
 }
 
 /**
+ * The buyer-payout claim, as one statement: `payout_payment_hash := hash, payout_claimed_at := now,
+ * payout_claim_seq := seq + 1` on the order still `settled-hold-invoice` with no claim, the same
+ * buyer invoice and the same claim sequence — and only if NO other order holds `hash` as its payout
+ * hash (a payment hash pays one order, never two; checked in the same UPDATE, so two concurrent
+ * claims of one hash cannot both win). Returns the new claim's sequence, or null if it lost.
+ */
+export async function claimPayout(
+  ex: Executor,
+  id: string,
+  expect: { buyer_invoice: string | null; payout_claim_seq: number },
+  hash: string,
+  now: number,
+): Promise<number | null> {
+  const blob = tryUuidToBlob(id);
+  if (!blob) return null;
+  const seq = expect.payout_claim_seq + 1;
+  const res = await ex
+    .updateTable('orders')
+    .set({ payout_payment_hash: hash, payout_claimed_at: now, payout_claim_seq: seq })
+    .where('id', '=', blob)
+    .where('status', '=', 'settled-hold-invoice')
+    .where('payout_payment_hash', 'is', null)
+    .where('buyer_invoice', expect.buyer_invoice === null ? 'is' : '=', expect.buyer_invoice)
+    .where('payout_claim_seq', '=', expect.payout_claim_seq)
+    .where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom('orders as other').select('other.id').where('other.payout_payment_hash', '=', hash).where('other.id', '!=', blob))),
+    )
+    .executeTakeFirst();
+  return res.numUpdatedRows === 1n ? seq : null;
+}
+
+/**
  * Orders carrying a lost payout success (`payout_lost_success_hash` set): LND reported a payout of
  * theirs SUCCEEDED that could not complete the order. For operators, metrics and alerts.
  */

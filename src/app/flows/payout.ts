@@ -32,7 +32,7 @@
  * settled escrow is never left without a payout attempt and a message.
  */
 import type { AppContext } from '../../context.js';
-import { casUpdateOrder, findOrders, getOrder } from '../../db/orders.js';
+import { casUpdateOrder, claimPayout, findOrders, getOrder } from '../../db/orders.js';
 import type { OrderRow } from '../../db/types.js';
 import type { PaymentResult } from '../../lightning/backend.js';
 import { isLightningAddress, isLnurl } from '../../lightning/lnurl.js';
@@ -163,6 +163,10 @@ async function prepareAndClaim(ctx: AppContext, orderId: string, requestId: bigi
     const recorded = await recordFailure(ctx, orderId, { hash: null, seq: o.payout_claim_seq }, requestId, reason);
     return done(recorded ? 'failed' : 'skipped');
   };
+  const refuseForeignHash = (otherOrders: string[]): Promise<Prepared> => {
+    log.error({ otherOrders }, 'payout invoice hash belongs to another order’s payout; refused');
+    return fail('the invoice was already used for another order’s payout');
+  };
 
   // Never pay before the escrow is settled in LND.
   if (o.hash === null) {
@@ -212,11 +216,16 @@ async function prepareAndClaim(ctx: AppContext, orderId: string, requestId: bigi
   }
   if (!HEX64.test(hash)) return fail('payment request has a malformed payment hash');
 
-  // A hash that is (or was) another order's payout is never this order's payout.
+  // A hash that is (or was) another order's payout is never this order's payout; nor is a freshly
+  // resolved invoice that another order's buyer gave as their own.
   const others = (await findOrders(ctx.db, { payout_payment_hash: hash })).filter((x) => x.id !== o.id);
-  if (others.length > 0) {
-    log.error({ hash, otherOrders: others.map((x) => x.id) }, 'payout invoice hash belongs to another order’s payout; refused');
-    return fail('the invoice was already used for another order’s payout');
+  if (others.length > 0) return refuseForeignHash(others.map((x) => x.id));
+  if (resolved) {
+    const owners = (await findOrders(ctx.db, { buyer_invoice: paymentRequest })).filter((x) => x.id !== o.id);
+    if (owners.length > 0) {
+      log.error({ hash, target, otherOrders: owners.map((x) => x.id) }, 'freshly resolved invoice is another order’s buyer invoice; refused');
+      return fail(`the invoice ${target} resolved to belongs to another order`);
+    }
   }
 
   // Ask LND about this hash before (re)paying: a previous attempt may have succeeded or be in flight.
@@ -234,17 +243,15 @@ async function prepareAndClaim(ctx: AppContext, orderId: string, requestId: bigi
     return fail(`the invoice ${target} resolved to is already ${prior.state === 'succeeded' ? 'paid' : 'being paid'} (reused invoice)`);
   }
 
-  const claim: PayoutClaim = { hash, seq: o.payout_claim_seq + 1 };
-  const claimed = await casUpdateOrder(
-    ctx.db,
-    o.id,
-    { status: 'settled-hold-invoice', payout_payment_hash: null, buyer_invoice: o.buyer_invoice, payout_claim_seq: o.payout_claim_seq },
-    { payout_payment_hash: hash, payout_claimed_at: ctx.clock.now(), payout_claim_seq: claim.seq },
-  );
-  if (!claimed) {
+  const seq = await claimPayout(ctx.db, o.id, { buyer_invoice: o.buyer_invoice, payout_claim_seq: o.payout_claim_seq }, hash, ctx.clock.now());
+  if (seq === null) {
+    // Lost: either the order changed, or another order claimed this hash meanwhile.
+    const taken = (await findOrders(ctx.db, { payout_payment_hash: hash })).filter((x) => x.id !== o.id);
+    if (taken.length > 0) return refuseForeignHash(taken.map((x) => x.id));
     log.info('payout claim lost (order changed); skipping');
     return done('skipped');
   }
+  const claim: PayoutClaim = { hash, seq };
   log.info({ hash, seq: claim.seq, amountSats, prior: prior.state }, 'payout claimed');
 
   if (prior.state === 'succeeded') return done(successOutcome(await finishSuccess(ctx, o.id, hash, requestId)));

@@ -329,6 +329,30 @@ void describe('defect 6: a freshly resolved Lightning-address invoice LND alread
     assert.equal(ctx.lightning.payments.length, 0);
   });
 
+  void test('two orders paying the same invoice at the same time: one claim wins, the other is refused (one payment)', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const a = await escrowedTrade(ctx, { status: 'settled-hold-invoice', escrow: 'settled' });
+    const b = await escrowedTrade(ctx, { status: 'settled-hold-invoice', escrow: 'settled' });
+    await casUpdateOrder(ctx.db, b.order.id, {}, { buyer_invoice: a.invoice });
+    const results = await Promise.all([attemptPayout(ctx, a.order.id, null), attemptPayout(ctx, b.order.id, null)]);
+    assert.deepEqual([...results].sort(), ['failed', 'succeeded']);
+    assert.equal(ctx.lightning.payments.length, 1);
+    const rows = await Promise.all([reload(ctx, a.order.id), reload(ctx, b.order.id)]);
+    assert.deepEqual(rows.map((r) => r.status).sort(), ['settled-hold-invoice', 'success']);
+    assert.equal(rows.filter((r) => r.payout_payment_hash !== null).length, 1);
+  });
+
+  void test('a Lightning address resolving to another order’s buyer invoice is refused', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const a = await escrowedTrade(ctx, { status: 'settled-hold-invoice', escrow: 'settled' });
+    const b = await escrowedTrade(ctx, { status: 'settled-hold-invoice', escrow: 'settled' });
+    ctx.lnurl.invoices.set('buyer@example.com', a.invoice);
+    await casUpdateOrder(ctx.db, b.order.id, {}, { buyer_invoice: 'buyer@example.com' });
+    assert.equal(await attemptPayout(ctx, b.order.id, null), 'failed');
+    assert.equal(ctx.lightning.payments.length, 0);
+    assert.equal(await attemptPayout(ctx, a.order.id, null), 'succeeded');
+  });
+
   void test('an invoice whose hash is another order’s payout is refused (never "confirmed" by that payment)', async () => {
     const ctx = await makeTestContext({ now: NOW });
     const paid = await escrowedTrade(ctx, { status: 'settled-hold-invoice', escrow: 'settled' });
