@@ -29,7 +29,9 @@
  *    is measured by the clock: `invoice_held_at + (cltv_delta − margin) × 600 s`, and the guard
  *    acts the same way (an escrow with neither is reported at error level);
  *  - an escrow LND reports SETTLED behind a guarded order goes to finishSettledEscrow (release
- *    finished for fiat-sent/dispute; reported loudly for active/waiting).
+ *    finished for fiat-sent/dispute; reported loudly for active/waiting);
+ *  - a waiting-payment order whose escrow LND reports ACCEPTED (the update was lost) moves on
+ *    through onEscrowAccepted.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -39,7 +41,7 @@ import {
   refundDecidedEscrow,
   type Notice,
 } from '../../app/flows/escrow-cancel.js';
-import { finishSettledEscrow } from '../../app/flows/hold-invoice.js';
+import { finishSettledEscrow, onEscrowAccepted } from '../../app/flows/hold-invoice.js';
 import { publishDispute, publishOrder } from '../../app/flows/publish.js';
 import type { AppContext } from '../../context.js';
 import { casUpdateDispute, getDisputeByOrder, insertDispute } from '../../db/disputes.js';
@@ -110,7 +112,21 @@ export async function guardEscrowDeadlines(ctx: AppContext): Promise<void> {
   const cltv = ctx.settings.lightning.hold_invoice_cltv_delta;
   const margin = effectiveMargin(cltv, ctx.settings.lightning.escrow_deadline_margin_blocks);
   const now = ctx.clock.now();
-  const orders = (await findOpenEscrows(ctx.db)).filter(
+  const open = await findOpenEscrows(ctx.db);
+  // An ACCEPTED update that never reached us (stream fault) would leave the trade in waiting-payment
+  // with the seller's sats held: ask LND and apply it (onEscrowAccepted is compare-and-set).
+  for (const o of open) {
+    if (o.status !== 'waiting-payment' || o.hash === null) continue;
+    try {
+      if ((await ctx.lightning.lookupInvoice(o.hash))?.state === 'accepted') {
+        ctx.logger.warn({ orderId: o.id, hash: o.hash, flow: 'escrow-deadline' }, 'escrow accepted but the update was missed; applying it now');
+        await onEscrowAccepted(ctx, o.hash, null);
+      }
+    } catch (err) {
+      ctx.logger.error({ err, orderId: o.id, flow: 'escrow-deadline' }, 'escrow lookup of a waiting-payment order failed; retried next run');
+    }
+  }
+  const orders = open.filter(
     (o) => GUARDED.includes(o.status) && (o.status !== 'waiting-buyer-invoice' || o.invoice_held_at > 0),
   );
   for (const listed of orders) {

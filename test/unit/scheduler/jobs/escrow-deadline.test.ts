@@ -273,3 +273,16 @@ void describe('an escrow LND reports SETTLED behind a live order (issue 12 defec
     assert.equal(lines.filter((l) => l.level >= 50 && l.msg.includes(t.order.id) && l.msg.startsWith('SETTLED ESCROW WITHOUT A RELEASE')).length, 2);
   });
 });
+
+void describe('an ACCEPTED update that never arrived', () => {
+  void test('waiting-payment with an escrow LND holds: the job applies it (active, both told once)', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const t = await escrowedTrade(ctx, { status: 'waiting-payment', escrow: 'accepted' });
+    await guardEscrowDeadlines(ctx);
+    assert.equal((await reload(ctx, t.order.id)).status, 'active');
+    assert.equal(onlyMessage(ctx, t.seller.trade.pubkey).kind.action, 'buyer-took-order');
+    assert.equal(onlyMessage(ctx, t.buyer.trade.pubkey).kind.action, 'hold-invoice-payment-accepted');
+    await guardEscrowDeadlines(ctx);
+    assert.equal(ctx.outbox.sent.length, 2);
+  });
+});
