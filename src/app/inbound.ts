@@ -3,13 +3,16 @@
  * node key). Handlers get this instead of a gift wrap.
  */
 export interface Inbound {
-  /** Seal author: the user's identity key (equals tradeKey in full-privacy mode). */
+  /**
+   * The user's identity key: the seal author (gift wrap) or the proven key of the identity proof
+   * (protocol v2); equals tradeKey in full-privacy mode.
+   */
   identity: string;
-  /** Rumor author: the trade key replies go to. */
+  /** Rumor author (gift wrap) or event author (protocol v2): the trade key replies go to. */
   tradeKey: string;
   /** rumor.created_at (unix s) */
   createdAt: number;
-  /** Outer gift-wrap event id ('' for synthetic requests). */
+  /** Outer gift-wrap or kind-14 event id ('' for synthetic requests). */
   eventId: string;
   /** identity === tradeKey */
   fullPrivacy: boolean;
