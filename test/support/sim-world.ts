@@ -955,6 +955,8 @@ export class SimWorld {
         if (!msgsTo(o.buyer).includes('purchase-completed')) this.fail('every party gets its path', `order o${o.n} success without purchase-completed to the buyer`);
         const sellerTold = msgsTo(o.seller).some((a) => a === 'hold-invoice-payment-settled' || a === 'admin-settled');
         if (!sellerTold) this.fail('every party gets its path', `order o${o.n} success but the seller was never told the escrow was settled`);
+        const buyerTold = msgsTo(o.buyer).some((a) => a === 'released' || a === 'admin-settled');
+        if (!buyerTold) this.fail('every party gets its path', `order o${o.n} success but the buyer was never told the escrow was released`);
       }
       if (paid > 0 && !o.escrows.some((h) => settled.has(h))) {
         this.fail('buyer paid only from a settled escrow', `order o${o.n} buyer paid but no escrow of it was settled`);
