@@ -7,6 +7,7 @@ import { adminAddSolver } from '../app/handlers/admin-add-solver.js';
 import { adminCancel } from '../app/handlers/admin-cancel.js';
 import { adminSettle } from '../app/handlers/admin-settle.js';
 import { adminTakeDispute } from '../app/handlers/admin-take-dispute.js';
+import { recordAudit } from '../ops/audit.js';
 import { buildMessage } from '../protocol/build.js';
 import type { Message } from '../protocol/types.js';
 import { describeFailure, parseRequestId, parseUuidField } from './input.js';
@@ -116,7 +117,8 @@ const CALLS = {
  * as the node key, under the same per-order (per-dispute) lock, and maps the outcome to
  * success / error_message like mostrod. Every RPC passes the gate first (bearer token when
  * configured; only failed authentications are rate-limited — a refused admin action is an answer,
- * not a failed login, see auth.ts).
+ * not a failed login, see auth.ts). Each of the four admin actions is recorded in the operator
+ * audit table (who, what, which order/dispute, when, outcome).
  */
 export function createAdminService(ctx: AppContext, gate: RpcGate): grpc.UntypedServiceImplementation {
   const log = ctx.logger.child({ component: 'rpc' });
@@ -131,9 +133,12 @@ export function createAdminService(ctx: AppContext, gate: RpcGate): grpc.Untyped
       const caller = admit(name, call, callback);
       if (caller === null) return;
       const client = caller.who;
+      const at = ctx.clock.now();
+      let target: string | null = null;
       const run = async (): Promise<AdminResponse> => {
         try {
           const msg = spec.message(call.request);
+          target = msg.kind.id ?? null;
           const key = spec.lockKey(msg);
           const inbound = adminInbound(ctx);
           log.info({ rpc: name, client, id: msg.kind.id }, 'admin rpc');
@@ -146,7 +151,21 @@ export function createAdminService(ctx: AppContext, gate: RpcGate): grpc.Untyped
           return { success: false, error_message };
         }
       };
-      run().then(
+      // Every admin decision is audited like the operator's repairs (mostrod_ts_operator_audit).
+      const audited = async (): Promise<AdminResponse> => {
+        const res = await run();
+        await recordAudit(ctx.db, {
+          at,
+          who: caller.who,
+          action: name,
+          target: target ?? (name === 'AddSolver' ? (call.request.solver_pubkey ?? null) : null),
+          request: call.request,
+          outcome: res.success ? 'ok' : 'refused',
+          detail: res.error_message ?? 'success',
+        });
+        return res;
+      };
+      audited().then(
         (res) => callback(null, res),
         (err: unknown) => callback({ code: grpc.status.INTERNAL, details: String(err) }),
       );

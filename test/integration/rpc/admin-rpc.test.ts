@@ -9,6 +9,7 @@ import { GrpcReflection } from 'grpc-js-reflection-client';
 import { nip19 } from 'nostr-tools';
 import { getDispute } from '../../../src/db/disputes.js';
 import { getUser } from '../../../src/db/users.js';
+import { listAudit } from '../../../src/ops/audit.js';
 import { ADMIN_PROTO_PATH, startRpcServer, type RpcServerHandle } from '../../../src/rpc/server.js';
 import { makeTestContext, newKeys, type TestContext } from '../../support/test-context.js';
 import { reload } from '../../support/trade-fixtures.js';
@@ -104,6 +105,12 @@ void describe('admin gRPC server (DAEMON.md §7)', () => {
     assert.equal((await getDispute(ctx.db, d.id))?.status, 'settled');
     await ctx.tasks.idle();
     assert.equal((await reload(ctx, t.order.id)).status, 'success');
+    // Both decisions are in the operator audit table (no token configured: who = peer address).
+    assert.deepEqual(
+      (await listAudit(ctx.db, { target: t.order.id })).map((a) => [a.action, a.who, a.outcome, a.detail]),
+      [['SettleOrder', '127.0.0.1', 'ok', 'success']],
+    );
+    assert.deepEqual((await listAudit(ctx.db, { target: d.id })).map((a) => [a.action, a.outcome]), [['TakeDispute', 'ok']]);
   });
 
   void test('TakeDispute then CancelOrder refunds the seller', async () => {
@@ -141,6 +148,9 @@ void describe('admin gRPC server (DAEMON.md §7)', () => {
     assert.equal(res.success, false);
     assert.match(res.error_message ?? '', /^Admin cancel failed: Sending cantDo message to user for IsNotYourDispute/);
     assert.equal(ctx.lightning.cancels.includes(t.hash), false, 'nothing refunded');
+    const refusal = (await listAudit(ctx.db, { target: t.order.id }))[0];
+    assert.equal(refusal?.outcome, 'refused');
+    assert.match(refusal?.detail ?? '', /^Admin cancel failed: Sending cantDo message to user for IsNotYourDispute/);
     assert.equal(ctx.outbox.messagesTo(ctx.keys.pubkey).filter((m) => m.kind.action === 'cant-do').length, 0, 'no cant-do DM');
     calm();
     const unknown = await call(client, 'SettleOrder', { order_id: '00000000-0000-4000-8000-000000000000' });
