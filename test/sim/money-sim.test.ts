@@ -100,6 +100,26 @@ void test('the checker is not blind: an escrow settled behind the daemon’s bac
   }
 });
 
+void test('the checker is not blind: a terminal notice sent again after a restart is reported', async () => {
+  const w = await SimWorld.create();
+  try {
+    await orderly(w, [
+      { t: 'new', kind: 'sell' },
+      { t: 'take', o: 0, withInvoice: true },
+      { t: 'pay-escrow', o: 0 },
+      { t: 'fiat-sent', o: 0 },
+      { t: 'release', o: 0 },
+    ]);
+    await w.quiesce();
+    const done = w.sent.find((s) => s.action === 'purchase-completed');
+    assert.ok(done !== undefined);
+    w.sent.push({ ...done, proc: done.proc + 1, step: done.step + 1 });
+    await assert.rejects(w.checkStep(), (e: unknown) => e instanceof InvariantViolation && /across restarts/.test(e.message));
+  } finally {
+    await w.dispose();
+  }
+});
+
 /**
  * Shrunk schedules the simulation found (/work/briefs/sim-findings.md). Each must now hold every
  * invariant; an `open` one (its src fix has not landed) runs only with SIM_RUNS set (npm run test:sim).

@@ -236,6 +236,7 @@ export interface SentRecord {
   to: string;
   action: Action;
   orderId: string | null;
+  requestId: bigint | null;
   payload: Payload | null;
   /** delivered to the relay / still queued / lost with the process queue at a crash. */
   fate: 'delivered' | 'queued' | 'lost';
@@ -254,6 +255,7 @@ class SimOutbox implements Outbox {
       to: recipient,
       action: message.kind.action,
       orderId: message.kind.id ?? null,
+      requestId: message.kind.request_id,
       payload: message.kind.payload,
       fate: this.world.relayUp ? 'delivered' : 'queued',
     };
@@ -373,6 +375,9 @@ export class SimWorld {
   private proc!: Proc;
   private procCount = 0;
   private buyerInvoiceCount = 0;
+  private requestCount = 0;
+  /** request_id → the key that sent it (a notice answering its own sender's request is a reply). */
+  private readonly requests = new Map<bigint, string>();
   private readonly keys: MostroKeys;
   private readonly settings = testSettings({
     mostro: { fee: 0.006, dev_fee_lightning_address: 'devfund@sim.test' },
@@ -480,7 +485,10 @@ export class SimWorld {
   }
 
   private send(from: Keys, action: Action, id: string | undefined, payload: Payload | null = null): void {
-    const msg = buildMessage({ action, ...(id !== undefined ? { id } : {}), requestId: BigInt(this.stepNo + 1), tradeIndex: null, payload });
+    this.requestCount += 1;
+    const requestId = BigInt(this.requestCount);
+    this.requests.set(requestId, from.pubkey);
+    const msg = buildMessage({ action, ...(id !== undefined ? { id } : {}), requestId, tradeIndex: null, payload });
     void this.spawn(dispatch(this.proc.ctx, msg, this.inbound(from)));
   }
 
@@ -909,15 +917,18 @@ export class SimWorld {
    * its own name, "no duplicated terminal notice across restarts" (see docs/SIMULATION.md).
    */
   private checkMessagesNoDup(): void {
-    const seen = new Map<string, SentRecord>();
+    // The answer to the recipient's own request (e.g. the admin repeating admin-settle on a
+    // cooperatively canceled order gets cooperative-cancel-accepted each time) is a reply: two replies
+    // to two different requests are not a duplicate; anything else sent twice is.
+    const isReply = (r: SentRecord) => r.requestId !== null && this.requests.get(r.requestId) === r.to;
+    const seen = new Map<string, SentRecord[]>();
     for (const s of this.sent) {
       if (!TERMINAL_NOTICES.includes(s.action) || s.orderId === null) continue;
       const key = `${s.to}|${s.orderId}|${s.action}`;
-      const first = seen.get(key);
-      if (first === undefined) {
-        seen.set(key, s);
-        continue;
-      }
+      const prior = seen.get(key) ?? [];
+      seen.set(key, [...prior, s]);
+      const first = prior.find((p) => !(isReply(p) && isReply(s) && p.requestId !== s.requestId));
+      if (first === undefined) continue;
       const o = this.orders.find((x) => x.id === s.orderId);
       const who = o === undefined ? s.to.slice(0, 8) : s.to === o.buyer.pubkey ? 'buyer' : s.to === o.seller.pubkey ? 'seller' : 'admin';
       const where = `order o${o?.n ?? '?'}: ${who} got ${s.action} at step ${first.step} (process ${first.proc}) and again at step ${s.step} (process ${s.proc})`;
