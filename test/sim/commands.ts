@@ -56,6 +56,7 @@ const world: fc.Arbitrary<SimCommand> = fc.oneof(
   { arbitrary: fc.record({ t: fc.constant('time' as const), seconds: fc.constantFrom(30, 61, 61, 301, 901) }), weight: 1 },
   { arbitrary: fc.record({ t: fc.constant('blocks' as const), n: fc.constantFrom(1, 6, 60, 110) }), weight: 1 },
   { arbitrary: fc.record({ t: fc.constant('relay' as const), up: fc.boolean() }), weight: 1 },
+  { arbitrary: fc.record({ t: fc.constant('link' as const), up: fc.boolean() }), weight: 1 },
   { arbitrary: fc.record({ t: fc.constant('crash' as const), bits: fc.nat({ max: 0xffffff }) }), weight: 1 },
 );
 
@@ -137,6 +138,8 @@ export function parseSchedule(text: string): SimCommand[] {
         return { t: 'blocks', n: num(args[0]) };
       case 'relay':
         return { t: 'relay', up: args[0] === 'up' };
+      case 'link':
+        return { t: 'link', up: args[0] === 'up' };
       case 'crash':
         return { t: 'crash', bits: parseInt(args[0] ?? '0', 2) };
       case 'cancel':

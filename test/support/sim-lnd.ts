@@ -160,6 +160,19 @@ export class SimLndNode {
     }
   }
 
+  /** The link of `client` broke: stream updates in transit to it are lost. */
+  dropUpdates(client: SimLndClient): void {
+    for (let k = this.pending.length - 1; k >= 0; k -= 1) {
+      const op = this.pending[k]!;
+      if (op.client === client && op.type === 'update') this.pending.splice(k, 1);
+    }
+  }
+
+  /** The link of `client` is back: each of its live subscriptions gets the current state. */
+  resubscribeAll(client: SimLndClient): void {
+    for (const sub of this.subs) if (sub.client === client && sub.active) this.deliverCurrent(sub);
+  }
+
   /** Drop everything a dead process had pending: each call is applied (bit true) or not; no answers. */
   killClient(client: SimLndClient, applied: (i: number) => boolean): void {
     let i = 0;
@@ -329,7 +342,8 @@ export function short(hash: string): string {
 
 /** One daemon process's view of the node. */
 export class SimLndClient implements LightningBackend {
-  readonly state: LinkState = 'up';
+  private linkState: LinkState = 'up';
+  private readonly linkListeners = new Set<(state: LinkState) => void>();
   dead = false;
 
   constructor(
@@ -341,12 +355,31 @@ export class SimLndClient implements LightningBackend {
     return this.node.info();
   }
 
-  onStateChange(_listener: (state: LinkState) => void): () => void {
-    return () => undefined;
+  get state(): LinkState {
+    return this.linkState;
+  }
+
+  onStateChange(listener: (state: LinkState) => void): () => void {
+    this.linkListeners.add(listener);
+    return () => this.linkListeners.delete(listener);
+  }
+
+  /**
+   * The link to the node goes down (calls fail fast with `unavailable`, stream updates in transit are
+   * lost) or comes back (every live subscription is re-subscribed and gets the current state, as the
+   * real backend does), then listeners are told.
+   */
+  setLink(state: 'up' | 'down'): void {
+    if (state === this.linkState || this.dead) return;
+    this.linkState = state;
+    if (state === 'down') this.node.dropUpdates(this);
+    else this.node.resubscribeAll(this);
+    for (const l of [...this.linkListeners]) l(state);
   }
 
   private call<T>(label: string, apply: (pay: PayOutcome) => T): Promise<T> {
     if (this.dead) return new Promise<T>(() => undefined);
+    if (this.linkState !== 'up') return Promise.reject(new LightningError(`${label}: lightning node unavailable (sim link down)`, 'unavailable'));
     return new Promise<T>((resolve, reject) => {
       this.node.enqueue({
         client: this,

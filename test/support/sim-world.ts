@@ -87,6 +87,7 @@ export type SimCommand =
   | { t: 'time'; seconds: number }
   | { t: 'blocks'; n: number }
   | { t: 'relay'; up: boolean }
+  | { t: 'link'; up: boolean }
   | { t: 'routes'; pay: PayOutcome }
   | { t: 'lnurl-stale' }
   | { t: 'crash'; bits: number };
@@ -121,6 +122,8 @@ export function describeCommand(c: SimCommand): string {
       return `blocks(+${c.n})`;
     case 'relay':
       return `relay(${c.up ? 'up' : 'down'})`;
+    case 'link':
+      return `link(${c.up ? 'up' : 'down'})`;
     case 'crash':
       return `crash(${c.bits.toString(2)})`;
     case 'cancel':
@@ -453,9 +456,25 @@ export class SimWorld {
       locks: new KeyedLock(),
       tasks: new TaskTracker(),
     };
-    this.proc = { n, ctx, client, db, devFeeState: newDevFeeState(), running: new Set(), jobs: new Map(), dead: false };
-    // As the daemon: reconcile with the node as soon as it is up, while requests already flow.
-    void this.spawn(bootReconcile(ctx, { rewatchEscrows: true, devFeeState: this.proc.devFeeState }));
+    const proc: Proc = { n, ctx, client, db, devFeeState: newDevFeeState(), running: new Set(), jobs: new Map(), dead: false };
+    this.proc = proc;
+    // As the daemon: reconcile with the node as soon as it is up (escrows re-watched the first time
+    // only: the backend re-subscribes its own watches after a reconnect), one reconciliation at a time,
+    // while requests already flow.
+    let reconciling: Promise<unknown> | null = null;
+    let first = true;
+    const reconcile = () => {
+      if (reconciling !== null || proc.dead) return;
+      const rewatchEscrows = first;
+      first = false;
+      reconciling = this.spawn(bootReconcile(ctx, { rewatchEscrows, devFeeState: proc.devFeeState })).finally(() => {
+        reconciling = null;
+      });
+    };
+    client.onStateChange((state) => {
+      if (state === 'up') reconcile();
+    });
+    reconcile();
     await this.flush();
   }
 
@@ -617,6 +636,9 @@ export class SimWorld {
       }
       case 'routes':
         this.routes = c.pay;
+        break;
+      case 'link':
+        this.proc.client.setLink(c.up ? 'up' : 'down');
         break;
       case 'lnurl-stale':
         this.staleLnurl = true;
@@ -823,6 +845,7 @@ export class SimWorld {
     this.stepNo += 1;
     this.node.step = this.stepNo;
     if (!this.relayUp) await this.apply({ t: 'relay', up: true });
+    if (this.proc.client.state !== 'up') await this.apply({ t: 'link', up: true });
     this.routes = 'succeed';
     this.staleLnurl = false;
     let last = '';
