@@ -8,8 +8,9 @@
  *  2. The target is resolved to a BOLT11 (Lightning address / LNURL first), decoded, amount-checked,
  *     and LND is asked about that payment hash. For the buyer's own BOLT11 a hash LND knows as paid
  *     or in flight is our earlier attempt (at-most-once); a freshly resolved Lightning-address /
- *     LNURL invoice whose hash LND already knows is refused (a stale provider invoice must never
- *     "confirm" a payout the buyer never got). A hash that is another order's payout is refused.
+ *     LNURL invoice whose hash LND already knows (paid, in flight or failed) is refused (a stale
+ *     provider invoice must never "confirm" a payout the buyer never got, nor pay someone else). A
+ *     hash that is another order's payout, or another order's buyer invoice, is refused.
  *  3. CLAIM: compare-and-set `payout_payment_hash := hash, payout_claimed_at := now,
  *     payout_claim_seq := seq + 1` on the order still settled-hold-invoice with no claim, the same
  *     buyer invoice and the same `payout_claim_seq` — BEFORE sending. (hash, seq) is the claim's
@@ -235,12 +236,13 @@ async function prepareAndClaim(ctx: AppContext, orderId: string, requestId: bigi
   } catch (err) {
     return fail(`lightning node unreachable: ${(err as Error).message}`);
   }
-  if (resolved && (prior.state === 'succeeded' || prior.state === 'in_flight')) {
-    // A freshly resolved invoice is new by definition: one LND already paid (or is paying) is a
-    // stale/reused invoice from the buyer's provider, and taking it as this order's payout would
-    // mark the order paid while the buyer got nothing.
+  if (resolved && prior.state !== 'unknown') {
+    // A freshly resolved invoice is new by definition: one LND already knows is a stale/reused
+    // invoice from the buyer's provider. Paid or in flight, taking it as this order's payout would
+    // mark the order paid while the buyer got nothing; failed, it may be an invoice issued for
+    // someone else (another order's address), whom paying it now would pay instead.
     log.error({ hash, target, prior: prior.state }, 'freshly resolved invoice is already known to LND; refused (not this order’s payment)');
-    return fail(`the invoice ${target} resolved to is already ${prior.state === 'succeeded' ? 'paid' : 'being paid'} (reused invoice)`);
+    return fail(`the invoice ${target} resolved to is already known to the node (${prior.state}; reused invoice)`);
   }
 
   const seq = await claimPayout(ctx.db, o.id, { buyer_invoice: o.buyer_invoice, payout_claim_seq: o.payout_claim_seq }, hash, ctx.clock.now());

@@ -291,7 +291,7 @@ void describe('defect 1: every claim has an identity; writes about an older clai
 });
 
 void describe('defect 6: a freshly resolved Lightning-address invoice LND already knows is refused', () => {
-  for (const known of ['succeeded', 'in_flight'] as const) {
+  for (const known of ['succeeded', 'in_flight', 'failed'] as const) {
     void test(`LND knows the resolved invoice as ${known} → failed attempt, order not paid, buyer told`, async () => {
       const { logger, lines } = capturingLogger();
       const ctx = await makeTestContext({ now: NOW, logger });
