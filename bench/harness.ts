@@ -122,14 +122,18 @@ export interface Harness {
 }
 
 /**
- * The built daemon against the bench relay. `dbFile` (optional) is copied in as its database first.
+ * The built daemon against the bench relay. `dbFile` (optional) is copied in as its database first;
+ * `cryptoThreads` sets `[nostr] crypto_threads` (absent = the daemon's default, cores − 1).
  */
-export async function startHarness(opts: { pow: number; relay?: BenchRelay; dbFile?: string }): Promise<Harness> {
+export async function startHarness(opts: { pow: number; relay?: BenchRelay; dbFile?: string; cryptoThreads?: number }): Promise<Harness> {
   const relay = opts.relay ?? (await startBenchRelay(false));
   const sb = await startSandbox({
     startDaemon: false,
     logLevel: 'info',
-    settings: { mostro: { pow: opts.pow }, nostr: { relays: [relay.url] } },
+    settings: {
+      mostro: { pow: opts.pow },
+      nostr: { relays: [relay.url], ...(opts.cryptoThreads !== undefined ? { crypto_threads: opts.cryptoThreads } : {}) },
+    },
   });
   if (opts.dbFile !== undefined) copyFileSync(opts.dbFile, path.join(sb.dir, 'mostro.db'));
   const t0 = performance.now();

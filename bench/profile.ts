@@ -1,0 +1,112 @@
+/**
+ * CPU profile of the built daemon under the closed loop (not part of `npm run bench`; run it after
+ * `npm run build`):  node --import tsx bench/profile.ts [--seconds 10] [--threads N]
+ *
+ * Starts the daemon with a preload (profile-preload.mjs, through NODE_OPTIONS=--import) that runs
+ * the inspector's sampling profiler in every thread — the event loop and each crypto worker —
+ * during the closed loop, then prints each thread's busy time split by area (crypto, SQLite, JSON,
+ * logging, sockets …) and by function (self time, top entries).
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startBenchRelay, startHarness } from './harness.js';
+import { closedLoop, prepareTraders } from './load.js';
+import { round } from './stats.js';
+import { WorkerPool } from './workers.js';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, threads: { type: 'string' }, traders: { type: 'string', default: '50' } } });
+const SECONDS = Number(values.seconds);
+const PRELOAD = fileURLToPath(new URL('./profile-preload.mjs', import.meta.url));
+const TRADERS = Number(values.traders);
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Area of a function by where it lives (coarse, for the summary table). */
+function area(fn: string, url: string): string {
+  if (fn === '(idle)' || fn === '(program)' || fn === '(garbage collector)') return fn;
+  if (/nostr-wasm|secp256k1|wasm:|noble\/curves|schnorr/i.test(url + fn)) return 'secp256k1 (schnorr, ECDH)';
+  if (/noble\/(hashes|ciphers)|nip44|chacha|hmac|hkdf|sha256/i.test(url + fn)) return 'hashes / NIP-44 cipher';
+  if (/better-sqlite3|kysely/.test(url) || /^(all|run|prepare|get)$/.test(fn)) return 'SQLite / Kysely';
+  if (/pino|sonic-boom|thread-stream/.test(url)) return 'logging';
+  if (/node_modules\/ws\//.test(url) || /writev|writeGeneric|onStreamRead/.test(fn)) return 'sockets (ws)';
+  if (/zod/.test(url)) return 'zod';
+  if (/piscina/.test(url) || /postMessage|receiveMessageOnPort|Atomics/.test(fn)) return 'thread messaging';
+  if (/JSON|parse|stringify/.test(fn)) return 'JSON';
+  if (url.includes('/dist/')) return 'daemon code';
+  if (url.startsWith('node:') || url === '') return 'node internals';
+  return 'other libraries';
+}
+
+function summarize(file: string): { busyMs: number; idleMs: number; byArea: Array<[string, number]>; top: Array<[string, number]> } {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const self = new Map<number, number>();
+  p.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000));
+  const byArea = new Map<string, number>();
+  const byFn = new Map<string, number>();
+  let idle = 0;
+  let total = 0;
+  for (const [id, ms] of self) {
+    const n = byId.get(id);
+    if (n === undefined) continue;
+    const { functionName, url, lineNumber } = n.callFrame;
+    total += ms;
+    if (functionName === '(idle)') {
+      idle += ms;
+      continue;
+    }
+    const a = area(functionName, url);
+    byArea.set(a, (byArea.get(a) ?? 0) + ms);
+    const key = `${functionName || '(anonymous)'} ${url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/dist\//, 'dist/')}:${lineNumber + 1}`;
+    byFn.set(key, (byFn.get(key) ?? 0) + ms);
+  }
+  const busy = total - idle;
+  const sort = (m: Map<string, number>): Array<[string, number]> => [...m].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, round((v / busy) * 100, 1)]);
+  return { busyMs: round(busy, 0), idleMs: round(idle, 0), byArea: sort(byArea), top: sort(byFn).slice(0, 15) };
+}
+
+const dir = mkdtempSync(path.join(tmpdir(), 'mostrod-profile-'));
+const relay = await startBenchRelay(false);
+const pool = new WorkerPool(2);
+try {
+  // The preload starts the inspector's sampling profiler in every thread of the daemon once
+  // `<dir>/start` exists and writes one profile per thread after SECONDS.
+  process.env['NODE_OPTIONS'] = `--import=${PRELOAD}`;
+  process.env['MOSTROD_PROFILE_DIR'] = dir;
+  process.env['MOSTROD_PROFILE_SECONDS'] = String(SECONDS);
+  const h = await startHarness({ pow: 6, relay, ...(values.threads !== undefined ? { cryptoThreads: Number(values.threads) } : {}) });
+  delete process.env['NODE_OPTIONS'];
+  const prep = await prepareTraders(pool, h, { traders: TRADERS, perTrader: Math.ceil((900 * SECONDS) / TRADERS), pow: 6, rumorCreatedAt: Math.floor(Date.now() / 1000) + 270 });
+  writeFileSync(path.join(dir, 'start'), '');
+  const r = await closedLoop(h, prep.traders, SECONDS);
+  await new Promise((res) => setTimeout(res, 2000)); // profiles written
+  await h.close();
+  process.stdout.write(`closed loop: ${r.answeredPerSecond} answered/s at ${r.daemonCpuCores} daemon cores, p50 ${r.latencyMs.p50} ms\n\n`);
+  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
+  for (const f of files) {
+    const s = summarize(path.join(dir, f));
+    if (s.busyMs < 200) continue; // threads that did (almost) nothing
+    process.stdout.write(`### ${f} — busy ${s.busyMs} ms, idle ${s.idleMs} ms\n\n| area | share of busy time |\n| --- | ---: |\n`);
+    for (const [a, pct] of s.byArea.slice(0, 10)) process.stdout.write(`| ${a} | ${pct} % |\n`);
+    process.stdout.write(`\n| function (self time) | share |\n| --- | ---: |\n`);
+    for (const [fn, pct] of s.top) process.stdout.write(`| \`${fn}\` | ${pct} % |\n`);
+    process.stdout.write('\n');
+  }
+} finally {
+  delete process.env['NODE_OPTIONS'];
+  await pool.close();
+  await relay.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
