@@ -121,8 +121,9 @@ void test('the checker is not blind: a terminal notice sent again after a restar
 });
 
 /**
- * Shrunk schedules the simulation found (/work/briefs/sim-findings.md). Each must now hold every
- * invariant; an `open` one (its src fix has not landed) runs only with SIM_RUNS set (npm run test:sim).
+ * Shrunk schedules the simulation found (/work/briefs/sim-findings.md), written with explicit
+ * commands (not `progress`, whose move lists may be re-weighted). Each must now hold every invariant;
+ * an `open` one (its src fix has not landed) runs only with SIM_RUNS set (npm run test:sim).
  */
 const FINDINGS: { id: string; open: boolean; what: string; schedule: string }[] = [
   {
@@ -130,28 +131,28 @@ const FINDINGS: { id: string; open: boolean; what: string; schedule: string }[] 
     open: false,
     what: 'crash between the maker cancel’s status write and CancelInvoice leaves the accepted escrow held (defect 2)',
     schedule:
-      'new-sell,progress(o0,0),run(1),run(1),op(#0,ok),time(+30s),pay-escrow(o0),job(expire-pending-orders),release(o0),progress(o0,6),crash(0),op(#0,ok)',
+      'new-sell,take(o0+inv),run(1),run(1),op(#0,ok),time(+30s),pay-escrow(o0),job(expire-pending-orders),release(o0),cancel(o0,maker),crash(0),op(#0,ok)',
   },
   {
     id: 'F2',
     open: false,
     what: 'crash after LND applied the release settle: released / hold-invoice-payment-settled never sent',
     schedule:
-      'new-sell,progress(o0,0),run(1),progress(o0,0),run(2),progress(o0,0),progress(o0,0),crash(110100100001010010101),dup-update(#0),release(o0),progress(o0,0),progress(o0,0),run(1),run(1),run(1),run(1),run(1),progress(o0,0)',
+      'new-sell,take(o0+inv),run(1),pay-escrow(o0),run(2),fiat-sent(o0),release(o0),crash(110100100001010010101),dup-update(#0),release(o0),add-invoice(o0),add-invoice(o0),run(1),run(1),run(1),run(1),run(1),add-invoice(o0)',
   },
   {
     id: 'F3',
     open: false,
     what: 'crash after a complete release, before the payout claimed: settle notices sent twice',
     schedule:
-      'new-sell,progress(o0,0),op(#0,ok),progress(o0,0),run(2),progress(o0,4),progress(o0,8),run(1),crash(0),progress(o0,0),run(1),progress(o0,0),run(1),lnurl-stale,run(1),lnurl-stale,routes(succeed),routes(succeed),run(1)',
+      'new-sell,take(o0+inv),op(#0,ok),pay-escrow(o0),run(2),dispute(o0,taker),release(o0),run(1),crash(0),add-invoice(o0),run(1),add-invoice(o0),run(1),lnurl-stale,run(1),lnurl-stale,routes(succeed),routes(succeed),run(1)',
   },
   {
     id: 'F4',
     open: false,
     what: 'taker cancel after the seller paid, CancelInvoice fails: the accepted update was consumed by the reset',
     schedule:
-      'new-sell,progress(o0,0),run(1),routes(succeed),lnurl-stale,run(1),routes(succeed),progress(o0,0),progress(o0,0),progress(o0,0),cancel(o0,taker),op(#7,fail),op(#0,ok)',
+      'new-sell,take(o0+inv),run(1),routes(succeed),lnurl-stale,run(1),routes(succeed),pay-escrow(o0),pay-escrow(o0),pay-escrow(o0),cancel(o0,taker),op(#7,fail),op(#0,ok)',
   },
 ];
 

@@ -33,6 +33,8 @@ console.log('--- ledger');
 for (const e of w.node.ledger) console.log(`${e.step} ${e.kind} ${e.hash.slice(0, 6)}${e.amountSats !== undefined ? ` ${e.amountSats} sat` : ''}`);
 console.log('--- skipped invariants (SIM_SKIP)');
 for (const v of w.skipped) console.log(v);
+console.log('--- explicit schedule (progress resolved; stable to keep as a regression test)');
+console.log(w.explicit.join(','));
 console.log('--- result');
 console.log(failure === null ? 'all invariants hold' : String(failure));
 await w.dispose();

@@ -388,6 +388,8 @@ export class SimWorld {
   });
   private readonly prices = new FixedPriceService(this.clock, { USD: 50_000 });
   readonly trace: string[] = [];
+  /** The schedule as executed, with every `progress` resolved to its concrete move (stable to replay). */
+  readonly explicit: string[] = [];
   /** Violations of skipped invariants (see WorldOptions.skip). */
   readonly skipped: string[] = [];
 
@@ -613,6 +615,7 @@ export class SimWorld {
   }
 
   private async exec(c: SimCommand): Promise<void> {
+    if (c.t !== 'progress') this.explicit.push(describeCommand(c));
     switch (c.t) {
       case 'progress': {
         const o = this.pickOrder(c.o);
