@@ -30,6 +30,10 @@ const admin: fc.Arbitrary<SimCommand> = fc.oneof(
   fc.record({ t: fc.constant('admin-take' as const), o }),
   fc.record({ t: fc.constant('admin-settle' as const), o }),
   fc.record({ t: fc.constant('admin-cancel' as const), o }),
+  fc.constant({ t: 'add-solver' as const }),
+  fc.record({ t: fc.constant('solver-take' as const), o }),
+  fc.record({ t: fc.constant('solver-settle' as const), o }),
+  fc.record({ t: fc.constant('solver-cancel' as const), o }),
 );
 
 const lightning: fc.Arbitrary<SimCommand> = fc.oneof(
@@ -118,6 +122,8 @@ export function parseSchedule(text: string): SimCommand[] {
         return { t: 'routes', pay: args[0] as 'succeed' | 'fail' | 'inflight' };
       case 'lnurl-stale':
         return { t: 'lnurl-stale' };
+      case 'add-solver':
+        return { t: 'add-solver' };
       case 'progress':
         return { t: 'progress', o: num(args[0]), choice: num(args[1]) };
       case 'run':
@@ -151,6 +157,9 @@ export function parseSchedule(text: string): SimCommand[] {
       case 'admin-take':
       case 'admin-settle':
       case 'admin-cancel':
+      case 'solver-take':
+      case 'solver-settle':
+      case 'solver-cancel':
         return { t: name, o: num(args[0]) };
       default:
         throw new Error(`unknown command ${name}`);

@@ -78,6 +78,10 @@ export type SimCommand =
   | { t: 'admin-take'; o: number }
   | { t: 'admin-settle'; o: number }
   | { t: 'admin-cancel'; o: number }
+  | { t: 'add-solver' }
+  | { t: 'solver-take'; o: number }
+  | { t: 'solver-settle'; o: number }
+  | { t: 'solver-cancel'; o: number }
   | { t: 'job'; name: JobName }
   | { t: 'progress'; o: number; choice: number }
   | { t: 'op'; pick: number; outcome: OpOutcome; pay: PayOutcome }
@@ -102,6 +106,8 @@ export function describeCommand(c: SimCommand): string {
       return `add-invoice(o${c.o}${c.addr === true ? '+addr' : ''})`;
     case 'routes':
       return `routes(${c.pay})`;
+    case 'add-solver':
+      return 'add-solver';
     case 'lnurl-stale':
       return 'lnurl-stale';
     case 'progress':
@@ -382,6 +388,8 @@ export class SimWorld {
   /** request_id → the key that sent it (a notice answering its own sender's request is a reply). */
   private readonly requests = new Map<bigint, string>();
   private readonly keys: MostroKeys;
+  /** A solver the admin may add (admin-add-solver) who then takes and decides disputes. */
+  private readonly solver = keysFrom(0, 0x50);
   private readonly settings = testSettings({
     mostro: { fee: 0.006, dev_fee_lightning_address: 'devfund@sim.test' },
     lightning: { escrow_deadline_margin_blocks: 24, payment_timeout_seconds: 10 },
@@ -606,7 +614,18 @@ export class SimWorld {
       case 'fiat-sent':
         return [{ t: 'release', o }, { t: 'release', o }, { t: 'release', o }, dispute('maker'), dispute('taker'), cancel('maker'), cancel('taker')];
       case 'dispute':
-        return [{ t: 'admin-take', o }, { t: 'admin-settle', o }, { t: 'admin-cancel', o }, { t: 'admin-take', o }, { t: 'release', o }, cancel('maker')];
+        return [
+          { t: 'admin-take', o },
+          { t: 'admin-settle', o },
+          { t: 'admin-cancel', o },
+          { t: 'admin-take', o },
+          { t: 'release', o },
+          cancel('maker'),
+          { t: 'add-solver' },
+          { t: 'solver-take', o },
+          { t: 'solver-settle', o },
+          { t: 'solver-cancel', o },
+        ];
       case 'settled-hold-invoice':
         return [{ t: 'add-invoice', o }, { t: 'add-invoice', o, addr: true }, { t: 'job', name: 'payout-retries' }, { t: 'job', name: 'payout-reconcile' }];
       default:
@@ -714,6 +733,28 @@ export class SimWorld {
       case 'admin-cancel': {
         const o = this.pickOrder(c.o);
         if (o !== null) this.send(this.keys, 'admin-cancel', o.id!);
+        break;
+      }
+      case 'add-solver':
+        this.send(this.keys, 'admin-add-solver', undefined, { text_message: this.solver.pubkey });
+        break;
+      case 'solver-take': {
+        const o = this.pickOrder(c.o);
+        if (o === null) break;
+        const d = await getDisputeByOrder(this.proc.ctx.db, o.id!);
+        if (d !== undefined) this.send(this.solver, 'admin-take-dispute', d.id);
+        break;
+      }
+      case 'solver-settle': {
+        const o = this.pickOrder(c.o);
+        if (o === null) break;
+        o.decisions.push(`solver-settle@${this.stepNo}`);
+        this.send(this.solver, 'admin-settle', o.id!);
+        break;
+      }
+      case 'solver-cancel': {
+        const o = this.pickOrder(c.o);
+        if (o !== null) this.send(this.solver, 'admin-cancel', o.id!);
         break;
       }
       case 'job':
