@@ -33,7 +33,7 @@ import { ConversationKeyCache } from '../crypto/conversation-key.js';
 import { cantDoMessage } from '../protocol/build.js';
 import type { Message } from '../protocol/types.js';
 import { InThreadCrypto, type CryptoExecutor } from './crypto-pool.js';
-import type { OpenOutcome } from './crypto-tasks.js';
+import type { OpenOutcome, VerifyOutcome } from './crypto-tasks.js';
 import {
   gateKind,
   gateRecipient,
@@ -272,22 +272,30 @@ export class Intake {
         return this.crypto.run({ op: 'open-direct', event: raw, knownAuthor: true, firstContactPow: this.firstContactPow, now: clock.now(), ...fresh });
       }).then((o) => o ?? DUPLICATE);
     } else {
-      const verified = await this.inLane('first-contact', () => {
+      // With a pool and nothing verified waiting, a gift wrap's signature check and unwrap go to
+      // the pool as one task (one round trip); otherwise the signature alone, then the priority lane.
+      const combine = this.crypto.threads > 0 && !direct && this.lanes.priority.length === 0;
+      const first = await this.inLane('first-contact', (): Promise<VerifyOutcome | OpenOutcome | null> => {
         if (typeof claimedId === 'string' && this.replay.seen(claimedId, clock.now())) return Promise.resolve(null);
+        if (combine) return this.crypto.run({ op: 'open-gift-wrap', event: raw, now: clock.now(), ...fresh });
         return this.crypto.run({ op: 'verify-event', event: raw });
       });
-      if (verified === null) return this.dropped('duplicate');
-      if (verified.signedId === null) return this.dropped(verified.verdict.reason, verified.verdict.detail);
+      if (first === null) return this.dropped('duplicate');
+      if (first.signedId === null) return this.dropped(first.verdict.reason, first.verdict.detail);
       const now = clock.now();
-      if (this.replay.seen(verified.signedId, now)) return this.dropped('duplicate');
-      this.replay.add(verified.signedId, now + limits.pastSeconds + limits.futureSeconds + 1, now);
-      // Signature verified: the rest of its crypto is priority work.
-      if (!this.admit('priority')) return this.dropped('overloaded', 'shed after the signature: priority crypto backlog');
-      outcome = await this.inLane('priority', () =>
-        direct
-          ? this.crypto.run({ op: 'open-direct', event: raw, verified: true, knownAuthor: false, firstContactPow: this.firstContactPow, now: clock.now(), ...fresh })
-          : this.crypto.run({ op: 'open-gift-wrap', event: raw, verified: true, now: clock.now(), ...fresh }),
-      );
+      if (this.replay.seen(first.signedId, now)) return this.dropped('duplicate');
+      this.replay.add(first.signedId, now + limits.pastSeconds + limits.futureSeconds + 1, now);
+      if ('verdict' in first) {
+        outcome = first;
+      } else {
+        // Signature verified: the rest of its crypto is priority work.
+        if (!this.admit('priority')) return this.dropped('overloaded', 'shed after the signature: priority crypto backlog');
+        outcome = await this.inLane('priority', () =>
+          direct
+            ? this.crypto.run({ op: 'open-direct', event: raw, verified: true, knownAuthor: false, firstContactPow: this.firstContactPow, now: clock.now(), ...fresh })
+            : this.crypto.run({ op: 'open-gift-wrap', event: raw, verified: true, now: clock.now(), ...fresh }),
+        );
+      }
     }
     if (outcome.signedId === null) {
       if (outcome === DUPLICATE) return this.dropped('duplicate');
