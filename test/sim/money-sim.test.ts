@@ -154,6 +154,13 @@ const FINDINGS: { id: string; open: boolean; what: string; schedule: string }[] 
     schedule:
       'new-sell,take(o0+inv),run(1),routes(succeed),lnurl-stale,run(1),routes(succeed),pay-escrow(o0),pay-escrow(o0),pay-escrow(o0),cancel(o0,taker),op(#7,fail),op(#0,ok)',
   },
+  {
+    id: 'F5',
+    open: false,
+    what: 'two address payouts, a stale LNURL invoice of the other order and a failed first payout: a buyer paid twice',
+    schedule:
+      'new-sell,new-sell,take(o1+addr),run(1),take(o0),pay-escrow(o1),run(2),add-invoice(o0+addr),run(1),fiat-sent(o1),release(o1),pay-escrow(o0),run(3),op(#0,ok),op(#0,ok),op(#0,ok),lnurl-stale,op(#0,ok),op(#0,ok,pay=fail),fiat-sent(o0),release(o0),run(1),job(expire-pending-orders),run(1),run(1),op(#0,ok),add-invoice(o0),add-invoice(o0),add-invoice(o0),op(#0,ok)',
+  },
 ];
 
 for (const f of FINDINGS) {
