@@ -161,10 +161,17 @@ const FINDINGS: { id: string; open: boolean; what: string; schedule: string }[] 
     schedule:
       'new-sell,new-sell,take(o1+addr),run(1),take(o0),pay-escrow(o1),run(2),add-invoice(o0+addr),run(1),fiat-sent(o1),release(o1),pay-escrow(o0),run(3),op(#0,ok),op(#0,ok),op(#0,ok),lnurl-stale,op(#0,ok),op(#0,ok,pay=fail),fiat-sent(o0),release(o0),run(1),job(expire-pending-orders),run(1),run(1),op(#0,ok),add-invoice(o0),add-invoice(o0),add-invoice(o0),op(#0,ok)',
   },
+  {
+    id: 'F6',
+    open: true,
+    what: 'a stale LNURL invoice pays the other order’s buyer, who is then paid again (defect-6 class, not yet fixed)',
+    schedule:
+      'new-sell,new-sell,take(o0+addr),take(o1+addr),run(4),pay-escrow(o0),pay-escrow(o1),run(4),fiat-sent(o0),fiat-sent(o1),release(o0),release(o1),run(1),run(1),run(1),run(1),lnurl-stale,run(1),run(1),op(#1,ok),op(#1,ok),op(#1,ok)',
+  },
 ];
 
 for (const f of FINDINGS) {
-  void test(`finding ${f.id}: ${f.what}`, { skip: f.open && !runProperty ? 'open finding: run with npm run test:sim' : false }, async () => {
+  void test(`finding ${f.id}: ${f.what}`, { skip: f.open && process.env.SIM_RUNS === undefined ? 'open finding (sim-findings.md): runs under npm run test:sim' : false }, async () => {
     const w = await SimWorld.create();
     try {
       await w.run(parseSchedule(f.schedule));
