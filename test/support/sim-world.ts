@@ -233,6 +233,7 @@ async function templateDb(): Promise<string> {
   const file = join(dir, 'template.db');
   const db = await openDatabase(file);
   await db.destroy();
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   templateFile = file;
   return file;
 }
