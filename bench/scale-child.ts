@@ -9,7 +9,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import type { Database } from 'better-sqlite3';
+import type { Database } from '../src/db/sqlite-driver.js';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { makerRating } from '../src/app/flows/reputation.js';

@@ -1,6 +1,6 @@
 import { closeSync, existsSync, openSync, chmodSync, unlinkSync } from 'node:fs';
-import BetterSqlite3 from 'better-sqlite3';
-import type { Database, Statement } from 'better-sqlite3';
+import BetterSqlite3 from './sqlite-driver.js';
+import type { Database, Statement } from './sqlite-driver.js';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import type { KyselyConfig, SqliteDatabase } from 'kysely';
 import { LruCache } from '../crypto/lru-cache.js';

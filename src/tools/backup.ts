@@ -14,7 +14,7 @@ import { chmodSync, existsSync, mkdirSync, realpathSync, renameSync, rmSync, sta
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import BetterSqlite3 from 'better-sqlite3';
+import BetterSqlite3, { type Database as SqliteDatabase } from '../db/sqlite-driver.js';
 import { systemClock, type Clock } from '../clock.js';
 import { databasePath } from '../config/settings.js';
 
@@ -96,7 +96,7 @@ function timestamp(clock: Clock): string {
   return new Date(clock.nowMs()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 }
 
-function count(db: BetterSqlite3.Database, table: string): number {
+function count(db: SqliteDatabase, table: string): number {
   const row = db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number } | undefined;
   return row?.n ?? 0;
 }

@@ -4,7 +4,7 @@
  * assertions on the messages each party receives.
  */
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
+import Database, { type Database as SqliteDatabase } from '../../src/db/sqlite-driver.js';
 import type { NostrEvent } from '../../src/crypto/event.js';
 import { buildMessage } from '../../src/protocol/build.js';
 import type { Action, Message, Payload, SmallOrder, Wrapper } from '../../src/protocol/types.js';
@@ -118,7 +118,7 @@ export function uuidBlob(id: string): Buffer {
   return Buffer.from(id.replace(/-/g, ''), 'hex');
 }
 
-function withDb<T>(sb: Sandbox, f: (db: Database.Database) => T): T {
+function withDb<T>(sb: Sandbox, f: (db: SqliteDatabase) => T): T {
   const db = new Database(`${sb.dir}/mostro.db`, { readonly: true, fileMustExist: true });
   try {
     return f(db);

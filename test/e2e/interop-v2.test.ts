@@ -9,7 +9,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
+import Database from '../../src/db/sqlite-driver.js';
 import { WebSocket } from 'ws';
 import { finalizeEvent, type NostrEvent } from '../../src/crypto/event.js';
 import { generateSecretKey, getPublicKey, schnorrSign, sha256 } from '../../src/crypto/secp.js';

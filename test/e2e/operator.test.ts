@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
+import Database from '../../src/db/sqlite-driver.js';
 import { expectMsg, msg, order, orderEventStates, startE2E, uuidBlob, waitFor, type E2E } from './e2e-harness.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -163,8 +163,8 @@ const FINDINGS: { id: string; open: boolean; what: string; schedule: string }[] 
   },
   {
     id: 'F6',
-    open: true,
-    what: 'a stale LNURL invoice pays the other order’s buyer, who is then paid again (defect-6 class, not yet fixed)',
+    open: false,
+    what: 'a stale LNURL invoice of the other order: refused, each buyer paid once (defect-6 class)',
     schedule:
       'new-sell,new-sell,take(o0+addr),take(o1+addr),run(4),pay-escrow(o0),pay-escrow(o1),run(4),fiat-sent(o0),fiat-sent(o1),release(o0),release(o1),run(1),run(1),run(1),run(1),lnurl-stale,run(1),run(1),op(#1,ok),op(#1,ok),op(#1,ok)',
   },

@@ -11,6 +11,7 @@
 import { WebSocketServer, type WebSocket } from 'ws';
 import { NostrRelay } from '@nostr-relay/core';
 import { EventRepositorySqlite } from '@nostr-relay/event-repository-sqlite';
+import BetterSqlite3 from '../../src/db/sqlite-driver.js';
 import { Validator } from '@nostr-relay/validator';
 import { LogLevel } from '@nostr-relay/common';
 import { verifyEvent, type NostrEvent } from '../../src/crypto/event.js';
@@ -62,7 +63,9 @@ function isEphemeral(kind: number): boolean {
 }
 
 export async function startRelay(opts: StartRelayOptions = {}): Promise<TestRelay> {
-  const repo = new EventRepositorySqlite(opts.file ?? ':memory:');
+  // Our driver build for this Node.js (the repository's own `require('better-sqlite3')` is 13, which
+  // segfaults on Node 20): hand it an open database instead of a file name.
+  const repo = new EventRepositorySqlite(new BetterSqlite3(opts.file ?? ':memory:'));
   await repo.init();
   const core = new NostrRelay(repo, {
     logLevel: LogLevel.ERROR,

@@ -36,7 +36,9 @@ import type { AppContext } from '../../context.js';
 import { casUpdateOrder, claimPayout, findOrders, getOrder } from '../../db/orders.js';
 import type { OrderRow } from '../../db/types.js';
 import type { PaymentResult } from '../../lightning/backend.js';
+import { decodeBolt11 } from '../../lightning/bolt11.js';
 import { isLightningAddress, isLnurl } from '../../lightning/lnurl.js';
+import { recordResolvedInvoice } from '../../db/resolved-invoices.js';
 import { routingFeeLimit } from '../../lightning/routing-fee.js';
 import { buildMessage } from '../../protocol/build.js';
 import { closeDispute } from './dispute-close.js';
@@ -201,6 +203,20 @@ async function prepareAndClaim(ctx: AppContext, orderId: string, requestId: bigi
       });
     } catch (err) {
       return fail(`could not resolve ${target}: ${(err as Error).message}`);
+    }
+    // Record which order this invoice was resolved for BEFORE anything else may await (finding
+    // F6): a provider that hands the same invoice to two orders must not let the second one claim
+    // and pay it (its sats would go to the first order's buyer) while the first is still deciding.
+    let resolvedHash: string;
+    try {
+      resolvedHash = decodeBolt11(paymentRequest).hash.toLowerCase();
+    } catch (err) {
+      return fail(`invalid payment request from ${target}: ${(err as Error).message}`);
+    }
+    const owner = await recordResolvedInvoice(ctx.db, resolvedHash, o.id, target, ctx.clock.now());
+    if (owner !== o.id) {
+      log.error({ hash: resolvedHash, target, otherOrder: owner }, 'freshly resolved invoice was resolved for another order first; refused');
+      return fail(`the invoice ${target} resolved to was already issued for another order (reused invoice)`);
     }
   }
   let hash: string;

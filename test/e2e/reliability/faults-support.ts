@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
+import Database from '../../../src/db/sqlite-driver.js';
 import { buildMessage } from '../../../src/protocol/build.js';
 import type { Action, Message, Payload } from '../../../src/protocol/types.js';
 import { TestClient, type ClientKey, type Reply } from '../../support/client.js';

@@ -5,7 +5,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
+import Database, { type Database as SqliteDatabase } from '../../../src/db/sqlite-driver.js';
 import { backupDatabase, closeDatabase, openDatabase } from '../../../src/db/database.js';
 import { MigrationError } from '../../../src/db/migrator.js';
 import { casUpdateOrder, getOrder, insertOrder } from '../../../src/db/orders.js';
@@ -136,7 +136,7 @@ void describe('a database we create', () => {
     const upstream = new Database(FIXTURE, { readonly: true });
     try {
       for (const t of ['orders', 'disputes', 'users', '_sqlx_migrations']) {
-        const cols = (d: Database.Database) => d.prepare(`SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info(?)`).all(t);
+        const cols = (d: SqliteDatabase) => d.prepare(`SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info(?)`).all(t);
         const mine = cols(ours);
         const theirs = cols(upstream);
         assert.deepEqual(mine.slice(0, theirs.length), theirs, `${t}: same columns in the same order`);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import BetterSqlite3 from '../../../src/db/sqlite-driver.js';
 import { pino } from 'pino';
 import { closeDatabase, openDatabase } from '../../../src/db/database.js';
 import { getOrder, insertOrder } from '../../../src/db/orders.js';

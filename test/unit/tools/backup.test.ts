@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import BetterSqlite3 from 'better-sqlite3';
+import BetterSqlite3 from '../../../src/db/sqlite-driver.js';
 import { closeDatabase, openDatabase } from '../../../src/db/database.js';
 import { casUpdateOrder, getOrder, insertOrder } from '../../../src/db/orders.js';
 import { parseBackupArgs, runBackup } from '../../../src/tools/backup.js';
