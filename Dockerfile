@@ -1,14 +1,12 @@
 # mostrod (TypeScript) — multi-stage image. Not exercised by CI (no Docker engine there).
 # Build:  docker build -t mostrod .
 # Run:    docker run -v "$PWD/docker/config:/config" mostrod      (first run writes /config/settings.toml and exits)
-# Base: Node.js 22 LTS, NOT 24 yet. Node 24.19+ aborts the process (SIGABRT, "Assertion failed:
-# (env) != nullptr" in node::RemoveEnvironmentCleanupHook from Statement::~Statement) whenever V8
-# finalizes a better-sqlite3 12.x statement outside a JS context (Node 24 added cleanup hooks to
-# node::ObjectWrap); better-sqlite3 13 (N-API) does not. Move both FROM lines to
-# node:24-bookworm-slim together with better-sqlite3 ^13 (README "Supported Node.js versions").
-FROM node:22-bookworm-slim AS build
+# Base: Node.js 24 LTS. On Node >= 22 the daemon loads better-sqlite3 13 (N-API prebuilds); the
+# toolchain is only there because npm ci also compiles better-sqlite3 12 (the Node 20 driver,
+# alias better-sqlite3-node20), which this image never loads (README "Supported Node.js versions").
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
-# better-sqlite3 compiles from source
+# better-sqlite3 12 (Node 20 driver) compiles from source during npm ci
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ \
     && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
@@ -18,7 +16,7 @@ COPY scripts/build-info.mjs ./scripts/build-info.mjs
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
-FROM node:22-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production MOSTROD_LOG_LEVEL=info
 RUN useradd --create-home --uid 10001 mostro && mkdir /config && chown mostro /config
 WORKDIR /app

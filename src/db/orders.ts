@@ -477,16 +477,45 @@ export async function findStaleDevFeeClaims(ex: Executor): Promise<OrderRow[]> {
 }
 
 /** Paid with a real hash (to verify against LND once per process). */
-export async function findPaidDevFeesWithHash(ex: Executor): Promise<OrderRow[]> {
+/** A paid dev fee LND has not confirmed yet (rowid: the job's cursor). */
+export interface UnverifiedDevFee {
+  rowid: number;
+  id: string;
+  hash: string;
+}
+
+/**
+ * Up to `limit` paid dev fees with a real payment hash that LND has not confirmed yet, after
+ * `afterRowid` in rowid order (a rotating cursor, so fees LND cannot answer for do not hold up the
+ * rest). Reads only the partial index of unverified rows and those rows' id and hash.
+ */
+export async function findUnverifiedPaidDevFees(ex: Executor, afterRowid: number, limit: number): Promise<UnverifiedDevFee[]> {
   const rows = await ex
     .selectFrom('orders')
-    .selectAll()
+    .select([sql<number>`rowid`.as('rowid'), 'id', 'dev_fee_payment_hash'])
     .where('dev_fee_paid', '=', 1)
+    .where('dev_fee_verified_at', 'is', null)
+    .where(sql<number>`rowid`, '>', afterRowid)
     .where('dev_fee_payment_hash', 'is not', null)
     .where('dev_fee_payment_hash', 'not like', 'PENDING-%')
     .where('status', 'in', DEV_FEE_STATUSES)
+    .orderBy(sql`rowid`)
+    .limit(limit)
     .execute();
-  return rows.map(orderFromDb);
+  return rows.map((r) => ({ rowid: r.rowid, id: blobToUuid(r.id), hash: r.dev_fee_payment_hash ?? '' }));
+}
+
+/** Record that LND answered for this paid dev fee (`dev_fee_verified_at := now`), once. */
+export async function markDevFeeVerified(ex: Executor, orderId: string, hash: string, now: number): Promise<boolean> {
+  const r = await ex
+    .updateTable('orders')
+    .set({ dev_fee_verified_at: now })
+    .where('id', '=', uuidToBlob(orderId))
+    .where('dev_fee_paid', '=', 1)
+    .where('dev_fee_payment_hash', '=', hash)
+    .where('dev_fee_verified_at', 'is', null)
+    .executeTakeFirst();
+  return r.numUpdatedRows > 0n;
 }
 
 /** Hash stored but not confirmed paid (crash/timeout between storing the hash and the result). */

@@ -55,6 +55,8 @@ export interface OrdersTable {
   payout_claimed_at: number | null;
   payout_claim_seq: number;
   payout_lost_success_hash: string | null;
+  /** mostrod-ts (migration 20261205000100): when LND confirmed this paid dev fee; not in OrderRow. */
+  dev_fee_verified_at: number | null;
 }
 
 export interface DisputesTable {

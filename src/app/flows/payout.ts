@@ -83,8 +83,8 @@ function lockKey(orderId: string): string {
  */
 export function startPayout(ctx: AppContext, orderId: string, requestId: bigint | null): void {
   const run = async (): Promise<PayoutOutcome> => {
-    // First the durable "payout started" mark (the caller has just sent the release's notices), so
-    // a restart can tell a release cut short from one whose payout has not claimed yet.
+    // The durable "payout started" mark: the release paths wrote it before their notices already
+    // (then this is a no-op); written here too for any other caller.
     await markPayoutStarted(ctx, orderId);
     return attemptPayout(ctx, orderId, requestId);
   };
@@ -612,8 +612,8 @@ export async function reconcilePayouts(ctx: AppContext, opts: ReconcileOptions =
 
 /**
  * True while a `settled-hold-invoice` order's payout has never started: no start mark, no claim
- * ever, no attempt counted. Only the release paths start such a payout (startPayout, right after
- * their notices); the retry job leaves it to reconciliation, which sends the notices first.
+ * ever, no attempt counted — so its release notices were never sent (the release paths write the
+ * mark right before them). The retry job leaves it to reconciliation, which sends them first.
  */
 function payoutNeverStarted(o: OrderRow): boolean {
   return (
@@ -627,10 +627,13 @@ function payoutNeverStarted(o: OrderRow): boolean {
 
 /**
  * `payout_claimed_at := now` on a settled-hold-invoice order without a claim that never had one:
- * the durable mark that its payout started (and so that the release's notices went out). Every
- * attempt after this keeps payout_claimed_at set (claim time, or the time of the last failure).
+ * the durable mark that the release's (or admin-settle's) notices went out and its payout started.
+ * The release paths write it right before sending their notices, with no await in between, so a
+ * restart resends them only when they were never sent (reconcilePayouts, finishSettledClaim).
+ * Every attempt after this keeps payout_claimed_at set (claim time, or the time of the last failure).
+ * Idempotent: false when the mark (or a claim) is already there.
  */
-async function markPayoutStarted(ctx: AppContext, orderId: string): Promise<boolean> {
+export async function markPayoutStarted(ctx: AppContext, orderId: string): Promise<boolean> {
   return casUpdateOrder(
     ctx.db,
     orderId,
@@ -644,14 +647,13 @@ async function markPayoutStarted(ctx: AppContext, orderId: string): Promise<bool
  * have cut short — under the order lock, and only if nobody in this process held that lock when
  * we asked for it (a release still running sends its own notices and starts its own payout):
  *  - escrow still ACCEPTED (interrupted settle): settle it now — the claim is the recorded decision;
- *  - escrow SETTLED but the payout never started (payoutNeverStarted: startPayout marks the start
- *    right after the release's notices): the crash hit between the settle and those notices.
+ *  - escrow SETTLED but the payout never started (payoutNeverStarted: the release paths write the
+ *    mark right before their notices): the crash hit between the settle and those notices.
  * In both cases the payout-started mark is written, the open dispute is closed, the release
  * notices go out (`released` → buyer, `hold-invoice-payment-settled` and `rate` → seller,
  * request_id null), and the payout starts — inside the lock, so it runs before anyone else may
  * look at the order. (Messages live in memory: ones queued but not yet published when a process
- * dies are lost; a crash in the instant between a release's notices and its payout's start mark
- * sends them twice.)
+ * dies are lost. The mark is written before the notices, so they are never sent twice.)
  */
 async function finishSettledClaim(ctx: AppContext, orderId: string): Promise<'settled' | 'resumed' | null> {
   if (ctx.locks.isHeld(lockKey(orderId))) return null;
@@ -681,10 +683,10 @@ async function finishSettledClaim(ctx: AppContext, orderId: string): Promise<'se
       return null;
     }
     // The crash also lost the release's notifications: close an open dispute and tell both parties
-    // (as release does) before the payout starts. The payout-started mark goes first, so a crash
-    // after these notices never sends them once more.
-    await markPayoutStarted(ctx, o.id);
+    // (as release does) before the payout starts. The payout-started mark comes right before the
+    // notices (no await in between), so a crash never sends them once more.
     await closeDispute(ctx, o, 'settled');
+    if (!(await markPayoutStarted(ctx, o.id))) return null;
     if (o.buyer_pubkey !== null) ctx.outbox.sendMessage(o.buyer_pubkey, buildMessage({ action: 'released', id: o.id, requestId: null }));
     if (o.seller_pubkey !== null) {
       ctx.outbox.sendMessage(o.seller_pubkey, buildMessage({ action: 'hold-invoice-payment-settled', id: o.id, requestId: null }));

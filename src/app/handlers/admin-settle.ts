@@ -6,7 +6,7 @@ import { loadAdminDecisionTarget } from '../flows/admin-decision.js';
 import { closeDispute } from '../flows/dispute-close.js';
 import { settleEscrow } from '../flows/escrow.js';
 import { requireLightning } from '../flows/lightning-guard.js';
-import { startPayout } from '../flows/payout.js';
+import { markPayoutStarted, startPayout } from '../flows/payout.js';
 
 /**
  * `admin-settle` — the assigned solver decides for the buyer: settle the escrow and pay the buyer
@@ -53,7 +53,8 @@ export const adminSettle: Handler = async (ctx, msg, inbound) => {
 
   const settled = { ...order, status: 'settled-hold-invoice' as const };
   await closeDispute(ctx, settled, 'settled');
-
+  // The durable "notices sent" mark, then the notices with no await in between (see release).
+  await markPayoutStarted(ctx, order.id);
   ctx.outbox.sendMessage(
     inbound.tradeKey,
     buildMessage({ action: 'admin-settled', id: order.id, requestId, tradeIndex }),

@@ -11,7 +11,7 @@ import { closeDispute } from '../flows/dispute-close.js';
 import { settleEscrow } from '../flows/escrow.js';
 import { requireLightning } from '../flows/lightning-guard.js';
 import { toSmallOrder } from '../flows/order-view.js';
-import { startPayout } from '../flows/payout.js';
+import { markPayoutStarted, startPayout } from '../flows/payout.js';
 import { publishOrder } from '../flows/publish.js';
 import { planRangeChild, type NextTrade } from '../flows/range-child.js';
 
@@ -114,13 +114,18 @@ export const release: Handler = async (ctx, msg, inbound) => {
   const settled: OrderRow = { ...o, status: 'settled-hold-invoice' };
   if (child !== null) ctx.logger.info({ orderId: o.id, childId: child.id }, 'release: range child order created');
 
-  // 5. Notifications.
+  // 5. Notifications. Everything that awaits comes before the durable "notices sent" mark, and
+  // the notices go out right after it with no await in between: a crash before the mark leaves the
+  // order to reconcilePayouts, which sends them once; a crash after it never sends them again.
   await closeDispute(ctx, settled, 'settled');
+  const makerTradeKey = child === null ? null : child.kind === 'sell' ? o.seller_pubkey : o.buyer_pubkey;
+  // The maker named the next trade key: it is answered on the transport the maker speaks.
+  if (child !== null && child.creator_pubkey !== null && makerTradeKey !== null) {
+    await ctx.transports?.inherit(child.creator_pubkey, makerTradeKey, ctx.clock.now());
+  }
+  await markPayoutStarted(ctx, o.id);
   ctx.outbox.sendMessage(buyer, buildMessage({ action: 'released', id: o.id, requestId: null }));
   if (child !== null && child.creator_pubkey !== null) {
-    // The maker named the next trade key: it is answered on the transport the maker speaks.
-    const makerTradeKey = child.kind === 'sell' ? o.seller_pubkey : o.buyer_pubkey;
-    if (makerTradeKey !== null) await ctx.transports?.inherit(child.creator_pubkey, makerTradeKey, ctx.clock.now());
     const index = child.kind === 'sell' ? child.trade_index_seller : child.trade_index_buyer;
     ctx.outbox.sendMessage(
       child.creator_pubkey,
@@ -132,10 +137,10 @@ export const release: Handler = async (ctx, msg, inbound) => {
         payload: { order: toSmallOrder(child, { tradeKeys: false }) },
       }),
     );
-    await publishOrder(ctx, child);
   }
   ctx.outbox.sendMessage(seller, buildMessage({ action: 'hold-invoice-payment-settled', id: o.id, requestId }));
   ctx.outbox.sendMessage(seller, buildMessage({ action: 'rate', id: o.id, requestId: null }));
+  if (child !== null && child.creator_pubkey !== null) await publishOrder(ctx, child);
 
   // 6. Payout, off the request path.
   startPayout(ctx, o.id, requestId);

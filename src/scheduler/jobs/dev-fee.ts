@@ -32,7 +32,8 @@ import type { AppContext } from '../../context.js';
 import {
   casUpdateOrder,
   claimDevFee,
-  findPaidDevFeesWithHash,
+  findUnverifiedPaidDevFees,
+  markDevFeeVerified,
   findPartialDevFees,
   findStaleDevFeeClaims,
   findUnpaidDevFees,
@@ -64,10 +65,12 @@ export interface DevFeeState {
   recordedAt: Map<string, number>;
   /** Order id → escrow state last reported as "not settled, dev fee not payable" (to log once per state). */
   unsettled: Map<string, string>;
+  /** Phase 2's cursor: the rowid after which the next batch of unverified paid fees starts. */
+  verifyCursor: number;
 }
 
 export function newDevFeeState(): DevFeeState {
-  return { confirmed: new Set(), recordedAt: new Map(), unsettled: new Map() };
+  return { confirmed: new Set(), recordedAt: new Map(), unsettled: new Map(), verifyCursor: 0 };
 }
 
 export interface DevFeeOptions {
@@ -158,23 +161,39 @@ async function clearStaleClaims(ctx: AppContext): Promise<void> {
 
 // ---- phase 2 -----------------------------------------------------------------------------------
 
+/** Paid dev fees verified with LND per pass (phase 2). */
+export const DEV_FEE_VERIFY_BATCH = 200;
+
+/**
+ * Ask LND about paid dev fees it has not confirmed yet, a batch per pass (rotating cursor). A fee
+ * LND reports SUCCEEDED, or FAILED (logged once at error: never reset, a second payment is worse),
+ * is marked verified and never asked about again; in flight, unknown or unreachable: next round.
+ * 0.17.1 re-read every paid fee in history every pass and asked LND again after each restart.
+ */
 async function verifyPaid(ctx: AppContext, state: DevFeeState): Promise<void> {
-  for (const o of await findPaidDevFeesWithHash(ctx.db)) {
-    if (state.confirmed.has(o.id) || o.dev_fee_payment_hash === null) continue;
-    const hash = o.dev_fee_payment_hash;
+  const batch = await findUnverifiedPaidDevFees(ctx.db, state.verifyCursor, DEV_FEE_VERIFY_BATCH);
+  state.verifyCursor = batch.length < DEV_FEE_VERIFY_BATCH ? 0 : (batch[batch.length - 1]?.rowid ?? 0);
+  for (const { id, hash } of batch) {
+    if (state.confirmed.has(id)) {
+      await markDevFeeVerified(ctx.db, id, hash, ctx.clock.now());
+      continue;
+    }
     let r: PaymentResult;
     try {
       r = await ctx.lightning.trackPayment(hash);
     } catch (err) {
-      ctx.logger.warn({ err, orderId: o.id, hash }, 'dev fee payment status unavailable');
+      ctx.logger.warn({ err, orderId: id, hash }, 'dev fee payment status unavailable');
       continue;
     }
-    if (r.state === 'succeeded') state.confirmed.add(o.id);
-    else if (r.state === 'failed') {
-      ctx.logger.warn(
-        { orderId: o.id, hash },
+    if (r.state === 'succeeded') {
+      state.confirmed.add(id);
+      await markDevFeeVerified(ctx.db, id, hash, ctx.clock.now());
+    } else if (r.state === 'failed') {
+      ctx.logger.error(
+        { orderId: id, hash },
         'dev fee marked paid but LND reports the payment FAILED; NOT resetting to avoid duplicate payment risk. Manual review may be needed.',
       );
+      await markDevFeeVerified(ctx.db, id, hash, ctx.clock.now());
     }
   }
 }
@@ -238,6 +257,7 @@ async function recordPaid(ctx: AppContext, state: DevFeeState, o: OrderRow, reco
     return false;
   }
   state.confirmed.add(o.id);
+  await markDevFeeVerified(ctx.db, o.id, paidHash, ctx.clock.now());
   log.info({ hash: paidHash, devFee: o.dev_fee }, 'dev fee paid');
   const now = ctx.clock.now();
   const event = buildDevFeeAuditEvent({

@@ -140,8 +140,9 @@ void describe('a database we create', () => {
         const mine = cols(ours);
         const theirs = cols(upstream);
         assert.deepEqual(mine.slice(0, theirs.length), theirs, `${t}: same columns in the same order`);
-        // orders: payout_payment_hash, payout_claimed_at (20261101), payout_claim_seq, payout_lost_success_hash (20261201)
-        assert.equal(mine.length - theirs.length, t === 'orders' ? 4 : 0, `${t}: extra columns`);
+        // orders: payout_payment_hash, payout_claimed_at (20261101), payout_claim_seq, payout_lost_success_hash (20261201),
+        // dev_fee_verified_at (20261205000100)
+        assert.equal(mine.length - theirs.length, t === 'orders' ? 5 : 0, `${t}: extra columns`);
       }
       assert.equal(ours.pragma('journal_mode', { simple: true }), 'wal');
     } finally {

@@ -10,7 +10,8 @@ import {
   findOpenEscrows,
   findOrders,
   findOrdersByIdsForUser,
-  findPaidDevFeesWithHash,
+  findUnverifiedPaidDevFees,
+  markDevFeeVerified,
   findPartialDevFees,
   findStaleDevFeeClaims,
   findUnpaidDevFees,
@@ -382,7 +383,26 @@ void describe('dev fee (ported from mostrod db.rs / dev_fee.rs tests)', () => {
     await insertOrder(db, fee({ dev_fee_paid: 1, dev_fee_payment_hash: null }));
     await insertOrder(db, fee({ dev_fee_payment_hash: 'ee'.repeat(32), dev_fee: 0 }));
     assert.deepEqual((await findStaleDevFeeClaims(db)).map((o) => o.id).sort(), [stale.id, staleLower.id].sort());
-    assert.deepEqual((await findPaidDevFeesWithHash(db)).map((o) => o.id), [paid.id]);
+    assert.deepEqual((await findUnverifiedPaidDevFees(db, 0, 10)).map((o) => [o.id, o.hash]), [[paid.id, HASH]]);
     assert.deepEqual((await findPartialDevFees(db)).map((o) => o.id), [partial.id]);
+    // Verified once: never listed again; a second mark (or one for another hash) changes nothing.
+    assert.equal(await markDevFeeVerified(db, paid.id, 'ff'.repeat(32), 1_000), false);
+    assert.equal(await markDevFeeVerified(db, paid.id, HASH, 1_000), true);
+    assert.equal(await markDevFeeVerified(db, paid.id, HASH, 2_000), false);
+    assert.deepEqual(await findUnverifiedPaidDevFees(db, 0, 10), []);
+  });
+
+  void test('unverified paid dev fees come in rowid batches after a cursor', async () => {
+    const paid = [];
+    for (let i = 0; i < 5; i++) {
+      const o = fee({ dev_fee_paid: 1, dev_fee_payment_hash: i.toString(16).padStart(2, '0').repeat(32) });
+      await insertOrder(db, o);
+      paid.push(o.id);
+    }
+    const first = await findUnverifiedPaidDevFees(db, 0, 2);
+    const second = await findUnverifiedPaidDevFees(db, first[1]?.rowid ?? 0, 2);
+    const third = await findUnverifiedPaidDevFees(db, second[1]?.rowid ?? 0, 2);
+    assert.deepEqual([...first, ...second, ...third].map((o) => o.id), paid);
+    assert.equal(third.length, 1);
   });
 });

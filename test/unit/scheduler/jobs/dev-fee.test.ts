@@ -7,6 +7,7 @@ import { KeyedLock } from '../../../../src/app/locks.js';
 import { reconcilePayouts } from '../../../../src/app/flows/payout.js';
 import { TaskTracker, type AppContext } from '../../../../src/context.js';
 import { insertOrder } from '../../../../src/db/orders.js';
+import { uuidToBlob } from '../../../../src/db/uuid-blob.js';
 import type { OrderRow } from '../../../../src/db/types.js';
 import type { LnurlResolver } from '../../../../src/lightning/lnurl.js';
 import {
@@ -148,6 +149,22 @@ void describe('dev fee job (DAEMON §4.6, HANDLERS §5.4)', () => {
     await payDevFees(app, { state: newDevFeeState() }); // as after a restart: re-verified, not re-paid
     assert.equal(t.lightning.payments.length, 1, 'never paid twice');
     assert.equal(audits(t.outbox).length, 1, 'one audit event per paid order');
+  });
+
+  void test('a paid fee is verified with LND once: not asked again by later passes nor after a restart', async () => {
+    const { t, app } = await setup();
+    const state = newDevFeeState();
+    const o = await payable(t);
+    await payDevFees(app, { state });
+    const hash = t.lightning.payments[0]!.hash;
+    assert.notEqual((await t.db.selectFrom('orders').select('dev_fee_verified_at').where('id', '=', uuidToBlob(o.id)).executeTakeFirstOrThrow()).dev_fee_verified_at, null);
+    const tracked = () => t.lightning.callsOf('trackPayment').filter((h) => h === hash).length;
+    const before = tracked();
+    t.clock.advance(60);
+    await payDevFees(app, { state });
+    await payDevFees(app, { state: newDevFeeState() });
+    assert.equal(tracked(), before, 'a verified fee is never asked about again');
+    assert.equal(t.lightning.payments.length, 1);
   });
 
   void test('crash between "payment sent" and "recorded": the next process confirms it — one payment, one audit', async () => {
