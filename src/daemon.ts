@@ -31,7 +31,7 @@ import { loadTokenFile, type AuthToken } from './rpc/auth.js';
 import { BackupJob } from './ops/backup-job.js';
 import { PublicationLedgerOutbox } from './ops/publication-ledger.js';
 import { Observability } from './observability/observability.js';
-import { priceSourceAges } from './observability/price-ages.js';
+import { priceCurrencySources, priceSourceAges } from './observability/price-ages.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { newDevFeeState } from './scheduler/jobs/dev-fee.js';
 import { bootReconcile, publishMetadata, registerJobs } from './scheduler/register.js';
@@ -189,6 +189,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     intakeCounters: () => intakeCounters.read(),
     outboxStats: () => outbox.stats(),
     prices: () => priceSourceAges(ctx.prices),
+    priceCurrencies: () => priceCurrencySources(ctx.prices),
     version: MOSTRO_VERSION,
     logger: logger.child({ module: 'observability' }),
   });

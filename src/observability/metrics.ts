@@ -24,6 +24,18 @@ export interface PriceSourceAge {
   source: string;
   /** seconds since the source's last successful fetch; null when it never succeeded */
   ageSeconds: number | null;
+  /** the source's circuit breaker (absent: a source without one, e.g. the legacy single API) */
+  breaker?: 'closed' | 'open' | 'half-open';
+  /** unix s of the last successful fetch (null: never; absent: unknown) */
+  lastSuccessAt?: number | null;
+}
+
+/** One currency's aggregated price: which sources made it (the price service's status). */
+export interface PriceCurrencySources {
+  currency: string;
+  sources: readonly string[];
+  ageSeconds: number;
+  stale: boolean;
 }
 
 /** The outbox figures exported (RelayOutbox.stats()). */
@@ -49,6 +61,8 @@ export interface MetricsSources {
   intake: () => Record<string, number>;
   outbox: () => OutboxCounters | null;
   prices: () => PriceSourceAge[];
+  /** Per currency, the sources of its current price (absent: not exported). */
+  priceCurrencies?: () => PriceCurrencySources[];
   health: () => HealthSnapshot | null;
   openIncidents: () => Promise<Map<AlertKind, number>>;
   /** Scheduled backups' status (null: not scheduled). */
@@ -232,6 +246,49 @@ export class DaemonMetrics {
       collect() {
         this.reset();
         for (const p of src.prices()) if (p.ageSeconds !== null) this.set({ source: p.source }, p.ageSeconds);
+      },
+    });
+    new Gauge({
+      name: 'mostrod_price_source_last_success_timestamp_seconds',
+      help: 'Unix time of each price source’s last successful fetch (absent: never)',
+      labelNames: ['source'],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of src.prices()) if (p.lastSuccessAt !== undefined && p.lastSuccessAt !== null) this.set({ source: p.source }, p.lastSuccessAt);
+      },
+    });
+    new Gauge({
+      name: 'mostrod_price_source_breaker_state',
+      help: 'Circuit breaker of each price source: 1 for its current state (closed = polled, open = skipped until its cooldown ends, half-open = one trial poll)',
+      labelNames: ['source', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of src.prices()) {
+          if (p.breaker === undefined) continue;
+          for (const state of ['closed', 'open', 'half-open'] as const) this.set({ source: p.source, state }, p.breaker === state ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'mostrod_price_currency_source',
+      help: 'Which sources made each currency’s current price (1 per currency and source; stale prices are not served)',
+      labelNames: ['currency', 'source'],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of src.priceCurrencies?.() ?? []) for (const s of c.sources) this.set({ currency: c.currency, source: s }, 1);
+      },
+    });
+    new Gauge({
+      name: 'mostrod_price_currency_age_seconds',
+      help: 'Age of each currency’s aggregated price (served only while younger than max_price_staleness_seconds)',
+      labelNames: ['currency'],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of src.priceCurrencies?.() ?? []) this.set({ currency: c.currency }, c.ageSeconds);
       },
     });
 

@@ -14,7 +14,7 @@ import type { PublishResult, RelayStatus } from '../nostr/relay-pool.js';
 import { payoutGraceSeconds } from '../ops/stuck.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import { startHttpServer, type HttpServerHandle } from './http-server.js';
-import { DaemonMetrics, type JobRun, type OutboxCounters, type PriceSourceAge } from './metrics.js';
+import { DaemonMetrics, type JobRun, type OutboxCounters, type PriceCurrencySources, type PriceSourceAge } from './metrics.js';
 import { Monitor } from './monitor.js';
 import { checkReadiness } from './readiness.js';
 
@@ -31,6 +31,8 @@ export interface ObservabilityDeps {
   intakeCounters: () => Record<string, number>;
   outboxStats: () => OutboxCounters | null;
   prices: () => PriceSourceAge[];
+  /** Per currency, the sources of its price (optional). */
+  priceCurrencies?: () => PriceCurrencySources[];
   version: string;
   logger: Logger;
 }
@@ -82,6 +84,7 @@ export class Observability {
       intake: deps.intakeCounters,
       outbox: deps.outboxStats,
       prices: deps.prices,
+      ...(deps.priceCurrencies !== undefined ? { priceCurrencies: deps.priceCurrencies } : {}),
       health: () => this.monitor.latest(),
       openIncidents: () => (this.alerter === null ? Promise.resolve(new Map<AlertKind, number>()) : countOpenIncidents(ctx.db)),
       version: deps.version,

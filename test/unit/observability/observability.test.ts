@@ -54,7 +54,11 @@ async function setup(opts: { admin?: string } = {}): Promise<Setup> {
     },
     intakeCounters: () => ({ dispatched: 5, pow: 2, stale: 1 }),
     outboxStats: () => ({ messagesSent: 7, messagesDropped: 1, eventsPublished: 4, eventsIncomplete: 0 }),
-    prices: () => [{ source: 'yadio', ageSeconds: 42 }],
+    prices: () => [
+      { source: 'yadio', ageSeconds: 42, breaker: 'closed', lastSuccessAt: 1_700_000_000 },
+      { source: 'coingecko', ageSeconds: null, breaker: 'open', lastSuccessAt: null },
+    ],
+    priceCurrencies: () => [{ currency: 'USD', sources: ['coingecko', 'yadio'], ageSeconds: 12, stale: false }],
     version: '0.0.0-test',
     logger: ctx.logger,
   });
@@ -114,6 +118,13 @@ void describe('observability: /metrics, /healthz, /readyz', () => {
       assert.equal(m.get('mostrod_intake_events_total', { verdict: 'pow' }), 2);
       assert.equal(m.get('mostrod_outbox_messages_total', { result: 'sent' }), 7);
       assert.equal(m.get('mostrod_price_age_seconds', { source: 'yadio' }), 42);
+      assert.equal(m.get('mostrod_price_source_last_success_timestamp_seconds', { source: 'yadio' }), 1_700_000_000);
+      assert.equal(m.get('mostrod_price_source_breaker_state', { source: 'yadio', state: 'closed' }), 1);
+      assert.equal(m.get('mostrod_price_source_breaker_state', { source: 'coingecko', state: 'open' }), 1);
+      assert.equal(m.get('mostrod_price_source_breaker_state', { source: 'coingecko', state: 'closed' }), 0);
+      assert.equal(m.get('mostrod_price_currency_source', { currency: 'USD', source: 'yadio' }), 1);
+      assert.equal(m.get('mostrod_price_currency_source', { currency: 'USD', source: 'coingecko' }), 1);
+      assert.equal(m.get('mostrod_price_currency_age_seconds', { currency: 'USD' }), 12);
       assert.equal(m.get('mostrod_info', { version: '0.0.0-test' }), 1);
       assert.equal(m.get('mostrod_alert_incidents_open', { kind: 'lnd-down' }), 0);
       assert.ok((m.get('nodejs_eventloop_lag_seconds') ?? -1) >= 0, 'event-loop lag is exported');
