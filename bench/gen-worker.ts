@@ -6,11 +6,12 @@ import { performance } from 'node:perf_hooks';
 import { parentPort } from 'node:worker_threads';
 import { WebSocket } from 'ws';
 import { runFloor, type FloorOptions } from './floor.js';
-import { generateJunk, generateRequests, type JunkType, type TraderSpec } from './gen.js';
+import { generateJunk, generateOneKeyFlood, generateRequests, type JunkType, type TraderSpec } from './gen.js';
 
 export type WorkerTask =
   | { op: 'requests'; traders: TraderSpec[]; nodePubkey: string; pow: number; rumorCreatedAt: number; transport?: 'v1' | 'v2' }
-  | { op: 'junk'; type: JunkType; count: number; nodePubkey: string; pow: number; createdAt: number }
+  | { op: 'junk'; type: JunkType; count: number; nodePubkey: string; pow: number; createdAt: number; kind?: number }
+  | { op: 'one-key'; count: number; nodePubkey: string; pow: number; createdAt: number; tradeSkHex: string; identitySkHex: string }
   | { op: 'floor'; options: FloorOptions }
   | { op: 'flood'; url: string; frames: string[]; rate: number };
 
@@ -42,7 +43,8 @@ port.on('message', (msg: { seq: number; task: WorkerTask }) => {
     const t = msg.task;
     let result: unknown;
     if (t.op === 'requests') result = t.traders.map((tr) => generateRequests(tr, t.nodePubkey, t.pow, t.rumorCreatedAt, t.transport));
-    else if (t.op === 'junk') result = generateJunk(t.type, t.count, t.nodePubkey, t.pow, t.createdAt);
+    else if (t.op === 'junk') result = generateJunk(t.type, t.count, t.nodePubkey, t.pow, t.createdAt, t.kind);
+    else if (t.op === 'one-key') result = generateOneKeyFlood(t.count, t.nodePubkey, t.pow, t.createdAt, t.tradeSkHex, t.identitySkHex);
     else if (t.op === 'floor') result = runFloor(t.options);
     else {
       void flood(t.url, t.frames, t.rate).then(

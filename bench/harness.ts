@@ -9,7 +9,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
-import { startSandbox, type Sandbox } from '../test/support/sandbox.js';
+import { freePort, startSandbox, type Sandbox } from '../test/support/sandbox.js';
 
 const RELAY_ENTRY = fileURLToPath(new URL('./relay.ts', import.meta.url));
 
@@ -97,6 +97,33 @@ export class Conn {
   }
 }
 
+/** `p`, or a rejection naming `name` once `ms` have passed. */
+export async function withTimeout<T>(name: string, ms: number, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${name} exceeded its ${ms / 1000} s time box`)), ms);
+  });
+  try {
+    return await Promise.race([p, t]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Wait until the process is quiet (under `maxCores` of CPU over a 0.5 s sample) or `maxMs` passed;
+ * returns the seconds waited. For letting a backlog drain between phases.
+ */
+export async function settle(pid: number, maxMs = 15_000, maxCores = 0.1): Promise<number> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < maxMs) {
+    const c0 = cpuSeconds(pid);
+    await new Promise((r) => setTimeout(r, 500));
+    if (cpuSeconds(pid) - c0 < maxCores * 0.5) break;
+  }
+  return (performance.now() - t0) / 1000;
+}
+
 /** CPU seconds (user + system) a process has used so far, from /proc. */
 export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -118,21 +145,58 @@ export interface Harness {
   /** spawn → "mostrod ready" */
   readyMs: number;
   pid: number;
+  /** `http://127.0.0.1:<port>` of the daemon's [http] listener (/metrics), when started with `http`. */
+  httpUrl?: string;
   close(): Promise<void>;
 }
 
 /**
- * The built daemon against the bench relay. `dbFile` (optional) is copied in as its database first;
- * `cryptoThreads` sets `[nostr] crypto_threads` (absent = the daemon's default, cores − 1).
+ * The daemon's intake verdict counters (`mostrod_intake_events_total{verdict=…}` from /metrics):
+ * dispatched, or the gate that dropped the event ('overloaded' = shed before/after the signature).
  */
-export async function startHarness(opts: { pow: number; relay?: BenchRelay; dbFile?: string; cryptoThreads?: number }): Promise<Harness> {
+export async function intakeVerdicts(h: Harness): Promise<Record<string, number> | null> {
+  if (h.httpUrl === undefined) return null;
+  const res = await fetch(`${h.httpUrl}/metrics`);
+  const text = await res.text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^mostrod_intake_events_total\{verdict="([^"]+)"\} (\S+)$/gm)) out[m[1]!] = Number(m[2]);
+  return out;
+}
+
+/** b − a per key (keys of either), dropping zeros. */
+export function diffCounters(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    const d = (b[k] ?? 0) - (a[k] ?? 0);
+    if (d !== 0) out[k] = d;
+  }
+  return out;
+}
+
+/**
+ * The built daemon against the bench relay. `dbFile` (optional) is copied in as its database first;
+ * `cryptoThreads` sets `[nostr] crypto_threads` (absent = the daemon's default, cores − 1);
+ * `transport` sets `[mostro] transport` (absent = the daemon's default, "gift-wrap": v1 only;
+ * "both" also subscribes to kind 14 and answers each trade key on the transport it spoke);
+ * `http` turns on the `[http]` listener on a free port (for /metrics).
+ */
+export async function startHarness(opts: {
+  pow: number;
+  relay?: BenchRelay;
+  dbFile?: string;
+  cryptoThreads?: number;
+  transport?: 'gift-wrap' | 'nip44' | 'both';
+  http?: boolean;
+}): Promise<Harness> {
   const relay = opts.relay ?? (await startBenchRelay(false));
+  const httpPort = opts.http === true ? await freePort() : undefined;
   const sb = await startSandbox({
     startDaemon: false,
     logLevel: 'info',
     settings: {
-      mostro: { pow: opts.pow },
+      mostro: { pow: opts.pow, ...(opts.transport !== undefined ? { transport: opts.transport } : {}) },
       nostr: { relays: [relay.url], ...(opts.cryptoThreads !== undefined ? { crypto_threads: opts.cryptoThreads } : {}) },
+      ...(httpPort !== undefined ? { http: { enabled: true, listen_address: '127.0.0.1', port: httpPort } } : {}),
     },
   });
   if (opts.dbFile !== undefined) copyFileSync(opts.dbFile, path.join(sb.dir, 'mostro.db'));
@@ -147,6 +211,7 @@ export async function startHarness(opts: { pow: number; relay?: BenchRelay; dbFi
     nodePubkey: sb.nodePubkey,
     readyMs,
     pid,
+    ...(httpPort !== undefined ? { httpUrl: `http://127.0.0.1:${httpPort}` } : {}),
     async close() {
       await sb.close();
       if (opts.relay === undefined) await relay.stop();

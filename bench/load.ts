@@ -1,14 +1,18 @@
 /**
- * Load generation against a running harness: simulated traders send pre-built gift-wrapped
- * new-order requests and time each one from send to the node's reply (matched by the reply's `p`
+ * Load generation against a running harness: simulated traders send pre-built new-order requests
+ * (gift wraps, or protocol-v2 kind-14 events) and time each one from send to the node's reply (matched by the reply's `p`
  * tag = the request's fresh trade key, so no decryption sits on the timed path). A sample of the
  * replies is opened afterwards to check they are real `new-order` answers.
  */
 import { performance } from 'node:perf_hooks';
 import { bytesToHex, generateSecretKey, hexToBytes } from '../src/crypto/secp.js';
+import { openDirectMessage } from '../src/nostr/direct-message.js';
 import { unwrapGiftWrap } from '../src/nostr/gift-wrap.js';
+import { KIND_DIRECT_MESSAGE } from '../src/nostr/transport.js';
 import type { NostrEvent } from '../src/crypto/event.js';
+import { parseDirectContent } from '../src/protocol/direct.js';
 import { parseRumorContent } from '../src/protocol/parse.js';
+import type { Message } from '../src/protocol/types.js';
 import type { GeneratedRequest, TraderSpec } from './gen.js';
 import { Conn, cpuSeconds, type Harness } from './harness.js';
 import { round, summarize, type LatencySummary } from './stats.js';
@@ -19,18 +23,21 @@ export interface Trader {
   next: number;
 }
 
-/** Pre-build `perTrader` requests for each of `traders` new identities on the worker threads. */
+/**
+ * Pre-build `perTrader` requests for each of `traders` new identities on the worker threads:
+ * gift wraps (`transport` 'v1', the default) or kind-14 events ('v2', dated `rumorCreatedAt`).
+ */
 export async function prepareTraders(
   pool: WorkerPool,
-  h: Harness,
-  o: { traders: number; perTrader: number; pow: number; rumorCreatedAt: number },
+  h: Pick<Harness, 'nodePubkey'>,
+  o: { traders: number; perTrader: number; pow: number; rumorCreatedAt: number; transport?: 'v1' | 'v2' },
 ): Promise<{ traders: Trader[]; seconds: number }> {
   const t0 = performance.now();
   const specs: TraderSpec[] = Array.from({ length: o.traders }, () => ({ identitySkHex: bytesToHex(generateSecretKey()), firstIndex: 1, count: o.perTrader }));
   const chunks: TraderSpec[][] = Array.from({ length: pool.size }, () => []);
   specs.forEach((s, i) => chunks[i % pool.size]!.push(s));
   const parts = await Promise.all(
-    chunks.map((c, i) => pool.run<GeneratedRequest[][]>({ op: 'requests', traders: c, nodePubkey: h.nodePubkey, pow: o.pow, rumorCreatedAt: o.rumorCreatedAt }, i)),
+    chunks.map((c, i) => pool.run<GeneratedRequest[][]>({ op: 'requests', traders: c, nodePubkey: h.nodePubkey, pow: o.pow, rumorCreatedAt: o.rumorCreatedAt, transport: o.transport ?? 'v1' }, i)),
   );
   return { traders: parts.flat().map((requests) => ({ requests, next: 0 })), seconds: (performance.now() - t0) / 1000 };
 }
@@ -55,7 +62,8 @@ class TrafficClient {
     conns.forEach((conn, i) => {
       const keys = traders.filter((_, j) => j % n === i).flatMap((t) => t.requests.map((r) => r.tradePubkey));
       conn.onFrame = (f, at) => c.onFrame(f, at);
-      conn.send(JSON.stringify(['REQ', 'replies', { kinds: [1059], '#p': keys, limit: 0 }]));
+      // gift wraps (v1 replies) and kind 14 (replies to v2 requests), addressed to the trade keys
+      conn.send(JSON.stringify(['REQ', 'replies', { kinds: [1059, KIND_DIRECT_MESSAGE], '#p': keys, limit: 0 }]));
     });
     await new Promise((r) => setTimeout(r, 300));
     return c;
@@ -88,20 +96,35 @@ class TrafficClient {
   }
 }
 
-/** Open a sample of replies with the trade keys: how many are the expected new-order answers. */
+/** The node's message in a reply (gift wrap or kind 14), opened with the trade key; null if it can't be opened. */
+function openReply(event: NostrEvent, tradeSk: Uint8Array, nodePubkey: string): (() => Message) | null {
+  if (event.kind === KIND_DIRECT_MESSAGE) {
+    if (event.pubkey !== nodePubkey) return null;
+    const o = openDirectMessage(event, tradeSk);
+    return o.ok ? () => parseDirectContent(o.plaintext).message : null;
+  }
+  const u = unwrapGiftWrap(event, tradeSk);
+  return u.ok && u.gift.seal.pubkey === nodePubkey ? () => parseRumorContent(u.gift.rumor.content).message : null;
+}
+
+/**
+ * Open a sample of replies with the trade keys: how many are the expected new-order answers
+ * (a kind-14 reply is counted as `v2:<action>`).
+ */
 function checkReplies(replies: Array<{ req: GeneratedRequest; event: NostrEvent }>, nodePubkey: string): Record<string, number> {
   const actions: Record<string, number> = {};
   for (const r of replies.slice(0, 200)) {
-    const u = unwrapGiftWrap(r.event, hexToBytes(r.req.tradeSkHex));
+    const open = openReply(r.event, hexToBytes(r.req.tradeSkHex), nodePubkey);
     let key = 'unopenable';
-    if (u.ok && u.gift.seal.pubkey === nodePubkey) {
+    if (open !== null) {
       try {
-        const m = parseRumorContent(u.gift.rumor.content).message;
+        const m = open();
         key = m.kind.action === 'cant-do' ? `cant-do:${JSON.stringify(m.kind.payload)}` : m.kind.action;
       } catch {
         key = 'unparsable';
       }
     }
+    if (r.event.kind === KIND_DIRECT_MESSAGE) key = `v2:${key}`;
     actions[key] = (actions[key] ?? 0) + 1;
   }
   return actions;

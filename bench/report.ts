@@ -1,5 +1,13 @@
 /** Markdown summary of a benchmark run, with the issue-9 targets next to the figures. */
+import type { LoadResult } from './load.js';
+import { PHASES } from './phases.js';
 import type { BenchResults } from './run.js';
+import type { V2FloodName } from './v2-phase.js';
+
+const V2_FLOOD_LABEL: Record<V2FloodName, string> = {
+  'one-key': 'one key (signed, PoW, well-formed new-order, repeated trade index)',
+  mixed: 'mixed (malformed / no PoW / bad signature, fresh keys)',
+};
 
 function fmt(x: number, digits = 0): string {
   return Number.isFinite(x) ? x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a';
@@ -12,82 +20,149 @@ function verdict(ok: boolean): string {
 export function renderMarkdown(r: BenchResults): string {
   const e = r.e2e;
   const s = r.spam;
+  const f = r.floor;
+  const v2 = r.v2;
   const s10k = r.scale.find((x) => x.orders === 10_000);
   const lines: string[] = [];
   lines.push(`# mostrod benchmark results (${r.startedAt})`, '');
   lines.push(
     `Machine: ${r.machine.cpus} × ${r.machine.model}, Node ${r.machine.node}, commit ${r.machine.commit}; load average at start ${r.machine.loadavgStart.join(' / ')}, at end ${r.machine.loadavgEnd.join(' / ')}. Run took ${fmt(r.durationSeconds)} s.`,
-    `Crypto backend: ${r.floor.backend}. Requests: gift-wrapped \`new-order\` (reputation mode, tuple signature, PoW ${r.config.pow}).`,
+    `${f !== undefined ? `Crypto backend: ${f.backend}. ` : ''}Requests: gift-wrapped \`new-order\` (reputation mode, tuple signature, PoW ${r.config.pow})${v2 !== undefined ? '; protocol-v2 phases: kind-14 `new-order` (trade_sig + identity proof, same PoW) to a daemon with `transport = "both"`' : ''}.`,
     '',
   );
+  if (r.phases.length < PHASES.length) lines.push(`Phases run (BENCH_PHASES): ${r.phases.join(', ')}; rows of the other phases are left out.`, '');
   const s100k = r.scale.find((x) => x.orders === 100_000);
   type Q = { ms: number; rows: number; where: string };
   const scaleQueries = (x: typeof s100k): Array<[string, Q]> => Object.entries((x?.db as { queries?: Record<string, Q> } | undefined)?.queries ?? {});
   const slowest = scaleQueries(s100k).sort((a, b) => b[1].ms - a[1].ms);
   const overBudget = slowest.filter(([, q]) => q.ms > 50);
   const inc = (s100k?.db as { incremental?: { changed: number; republished: number; passMs: number; idlePassMs: number } } | undefined)?.incremental;
-  const curve = r.steady.rssCurveMb;
+  const curve = r.steady?.rssCurveMb ?? [];
   const rssGrowth = curve.length >= 2 ? curve[curve.length - 1]![1] - curve[Math.min(2, curve.length - 1)]![1] : Number.NaN;
   lines.push('## Targets (issue 14)', '', '| target | measured | verdict |', '| --- | --- | --- |');
-  lines.push(
-    `| end to end, one core: ≥ 85 % of the one-thread crypto floor per daemon core | ${fmt(e.oneCore.answeredPerSecond)} answered/s at ${fmt(e.oneCore.daemonCpuCores, 2)} cores = ${fmt(e.perCoreRatioOneCore * 100, 1)} % of ${fmt(r.floor.oneCore)}/s per core | ${verdict(e.perCoreRatioOneCore >= 0.85)} |`,
-  );
-  lines.push(
-    `| end to end, crypto threads: ≥ 85 % of the floor per daemon core | ${fmt(e.closedLoop.answeredPerSecond)} answered/s at ${fmt(e.closedLoop.daemonCpuCores, 2)} cores = ${fmt(e.perCoreRatio * 100, 1)} % per core | ${verdict(e.perCoreRatio >= 0.85)} |`,
-  );
-  lines.push(
-    `| two cores: ≥ 1.7 × the one-core figure and ≥ 600 answered/s | ${fmt(e.closedLoop.answeredPerSecond)} vs ${fmt(e.oneCore.answeredPerSecond)} answered/s (×${fmt(e.scaling, 2)}) | ${verdict(e.scaling >= 1.7 && e.closedLoop.answeredPerSecond >= 600)} |`,
-  );
-  lines.push(
-    `| flood: ${fmt(r.config.junkRate)} junk/s beside ${r.config.openRate} valid/s, valid p99 ≤ 2 × unloaded, 0 lost | ${fmt(s.junkSendRate)} junk/s sent; valid p99 ${fmt(s.valid.latencyMs.p99, 1)} ms vs ${fmt(e.open100.latencyMs.p99, 1)} ms (×${fmt(s.p99Ratio, 2)}); ${fmt(s.valid.unanswered)} of ${fmt(s.valid.sent)} unanswered | ${verdict(s.junkSendRate >= 4750 && s.p99Ratio <= 2 && s.valid.unanswered === 0)} |`,
-  );
-  lines.push(
-    `| junk failing a cheap gate (kind, size, PoW, duplicate) < 0.02 CPU-ms per event | ${fmt(s.cheapJunk.cpuMsPerEvent, 4)} CPU-ms per event (${fmt(s.cheapJunk.sent)} malformed / no-PoW events at ${fmt(s.cheapJunk.rate)}/s) | ${verdict(s.cheapJunk.cpuMsPerEvent < 0.02)} |`,
-  );
-  lines.push(`| RSS < 150 MB after the whole load | ${fmt(e.daemonRssAfterLoadMb, 1)} MB | ${verdict(e.daemonRssAfterLoadMb < 150)} |`);
-  lines.push(
-    `| no RSS growth under steady load (${r.steady.rate}/s, ${r.steady.seconds} s — shorter than the issue's 10 min) | ${curve.map(([t, mb]) => `${t}s ${fmt(mb, 0)}`).join(', ')} MB; growth after warm-up ${fmt(rssGrowth, 1)} MB; ${fmt(r.steady.load.unanswered)} unanswered | ${verdict(rssGrowth <= 5)} |`,
-  );
-  lines.push(
-    `| every per-request / per-job query ≤ 50 ms at 100,000 orders | slowest: ${slowest.slice(0, 3).map(([k, q]) => `${k} ${fmt(q.ms, 2)} ms (${fmt(q.rows)} rows)`).join(', ')} | ${verdict(s100k !== undefined && overBudget.length === 0)}${overBudget.length > 0 ? ` (${overBudget.map(([k]) => k).join(', ')})` : ''} |`,
-  );
+  if (e?.oneCore !== undefined && f !== undefined && e.perCoreRatioOneCore !== undefined) {
+    lines.push(
+      `| end to end, one core: ≥ 85 % of the one-thread crypto floor per daemon core | ${fmt(e.oneCore.answeredPerSecond)} answered/s at ${fmt(e.oneCore.daemonCpuCores, 2)} cores = ${fmt(e.perCoreRatioOneCore * 100, 1)} % of ${fmt(f.oneCore)}/s per core | ${verdict(e.perCoreRatioOneCore >= 0.85)} |`,
+    );
+  }
+  if (e?.closedLoop !== undefined && e.perCoreRatio !== undefined) {
+    lines.push(
+      `| end to end, crypto threads: ≥ 85 % of the floor per daemon core | ${fmt(e.closedLoop.answeredPerSecond)} answered/s at ${fmt(e.closedLoop.daemonCpuCores, 2)} cores = ${fmt(e.perCoreRatio * 100, 1)} % per core | ${verdict(e.perCoreRatio >= 0.85)} |`,
+    );
+  }
+  if (e?.closedLoop !== undefined && e.oneCore !== undefined && e.scaling !== undefined) {
+    lines.push(
+      `| two cores: ≥ 1.7 × the one-core figure and ≥ 600 answered/s | ${fmt(e.closedLoop.answeredPerSecond)} vs ${fmt(e.oneCore.answeredPerSecond)} answered/s (×${fmt(e.scaling, 2)}) | ${verdict(e.scaling >= 1.7 && e.closedLoop.answeredPerSecond >= 600)} |`,
+    );
+  }
+  if (s !== undefined && e?.open100 !== undefined) {
+    lines.push(
+      `| flood: ${fmt(r.config.junkRate)} junk/s beside ${r.config.openRate} valid/s, valid p99 ≤ 2 × unloaded, 0 lost | ${fmt(s.junkSendRate)} junk/s sent; valid p99 ${fmt(s.valid.latencyMs.p99, 1)} ms vs ${fmt(e.open100.latencyMs.p99, 1)} ms (×${fmt(s.p99Ratio, 2)}); ${fmt(s.valid.unanswered)} of ${fmt(s.valid.sent)} unanswered | ${verdict(s.junkSendRate >= 4750 && s.p99Ratio <= 2 && s.valid.unanswered === 0)} |`,
+    );
+  }
+  if (v2 !== undefined) {
+    const o = v2.open;
+    lines.push(
+      `| protocol v2: ${r.config.openRate} valid kind-14 requests/s (the v2 "unloaded" figure), 0 lost | p50 ${fmt(o.latencyMs.p50, 1)} ms, p99 ${fmt(o.latencyMs.p99, 1)} ms${e?.open100 !== undefined ? ` (v1: ${fmt(e.open100.latencyMs.p50, 1)} / ${fmt(e.open100.latencyMs.p99, 1)} ms)` : ''}; ${fmt(o.unanswered)} of ${fmt(o.sent)} unanswered | ${verdict(o.unanswered === 0)} |`,
+    );
+    for (const fl of v2.floods) {
+      lines.push(
+        `| v2 flood, ${V2_FLOOD_LABEL[fl.name]}: ${fmt(r.config.junkRate)}/s beside ${r.config.openRate} valid kind-14/s, valid p99 ≤ 2 × v2 unloaded, 0 lost | ${fmt(fl.junkSendRate)} junk/s sent; valid p99 ${fmt(fl.valid.latencyMs.p99, 1)} ms vs ${fmt(o.latencyMs.p99, 1)} ms (×${fmt(fl.p99Ratio, 2)}); ${fmt(fl.valid.unanswered)} of ${fmt(fl.valid.sent)} unanswered; ${fmt(fl.daemonCpuSecondsPerThousandJunk, 3)} CPU-s per 1,000 junk | ${verdict(fl.junkSendRate >= 4750 && fl.p99Ratio <= 2 && fl.valid.unanswered === 0)} |`,
+      );
+    }
+  }
+  if (r.cheapJunk !== undefined) {
+    const c = r.cheapJunk;
+    lines.push(
+      `| junk failing a cheap gate (kind, size, PoW, duplicate) < 0.02 CPU-ms per event | ${fmt(c.cpuMsPerEvent, 4)} CPU-ms per event (${fmt(c.sent)} malformed / no-PoW events at ${fmt(c.rate)}/s) | ${verdict(c.cpuMsPerEvent < 0.02)} |`,
+    );
+  }
+  if (e !== undefined && Number.isFinite(e.daemonRssAfterLoadMb)) lines.push(`| RSS < 150 MB after the whole load | ${fmt(e.daemonRssAfterLoadMb, 1)} MB | ${verdict(e.daemonRssAfterLoadMb < 150)} |`);
+  if (r.steady !== undefined) {
+    lines.push(
+      `| no RSS growth under steady load (${r.steady.rate}/s, ${r.steady.seconds} s${r.steady.seconds < 600 ? " — shorter than the issue's 10 min; BENCH_STEADY_SECONDS=600 for the full curve" : ''}) | ${curve.map(([t, mb]) => `${t}s ${fmt(mb, 0)}`).join(', ')} MB; growth after warm-up ${fmt(rssGrowth, 1)} MB; ${fmt(r.steady.load.unanswered)} unanswered | ${verdict(rssGrowth <= 5)} |`,
+    );
+  }
+  if (s100k !== undefined) {
+    lines.push(
+      `| every per-request / per-job query ≤ 50 ms at 100,000 orders | slowest: ${slowest.slice(0, 3).map(([k, q]) => `${k} ${fmt(q.ms, 2)} ms (${fmt(q.rows)} rows)`).join(', ')} | ${verdict(overBudget.length === 0)}${overBudget.length > 0 ? ` (${overBudget.map(([k]) => k).join(', ')})` : ''} |`,
+    );
+  }
   if (inc !== undefined) {
     lines.push(
       `| book republish proportional to what changed | ${fmt(inc.changed)} changed orders of 100,000: ${fmt(inc.republished)} republished in ${fmt(inc.passMs, 1)} ms; a pass with nothing changed ${fmt(inc.idlePassMs, 2)} ms | ${verdict(inc.republished === inc.changed && inc.idlePassMs <= 50)} |`,
     );
   }
-  lines.push(`| ready in < 2 s (issue 9) | ${fmt(e.readyMs)} ms (empty DB)${r.scale.map((x) => `, ${fmt(x.daemon.readyMs)} ms (${fmt(x.orders)} orders)`).join('')} | ${verdict(Math.max(e.readyMs, ...r.scale.map((x) => x.daemon.readyMs)) < 2000)} |`);
+  const ready: Array<[string, number]> = [
+    ...(e !== undefined && Number.isFinite(e.readyMs) ? [[`${fmt(e.readyMs)} ms (empty DB)`, e.readyMs] as [string, number]] : []),
+    ...(v2 !== undefined ? [[`${fmt(v2.readyMs)} ms (empty DB, transport "both")`, v2.readyMs] as [string, number]] : []),
+    ...r.scale.map((x) => [`${fmt(x.daemon.readyMs)} ms (${fmt(x.orders)} orders)`, x.daemon.readyMs] as [string, number]),
+  ];
+  if (ready.length > 0) lines.push(`| ready in < 2 s (issue 9) | ${ready.map(([t]) => t).join(', ')} | ${verdict(Math.max(...ready.map(([, ms]) => ms)) < 2000)} |`);
   if (s10k) lines.push(`| RSS < 150 MB with 10,000 open orders (issue 9) | ${fmt(s10k.daemon.rssIdleMb, 1)} MB (at ready ${fmt(s10k.daemon.rssAtReadyMb, 1)}) | ${verdict(s10k.daemon.rssIdleMb < 150)} |`);
   lines.push('');
-  lines.push('## Crypto floor (one Mostro unwrap + one reply wrap, daemon modules)', '');
-  lines.push('| variant | pairs/s |', '| --- | ---: |');
-  lines.push(`| one thread (median of ${r.floor.runs.length}: ${r.floor.runs.map((x) => fmt(x)).join(', ')}) | ${fmt(r.floor.oneCore)} |`);
-  lines.push(`| one thread, wrap verified twice (relay pool + intake, as the daemon does today) | ${fmt(r.floor.oneCoreDoubleVerify)} |`);
-  lines.push(`| two worker threads together | ${fmt(r.floor.twoCores)} (×${fmt(r.floor.scaling, 2)}) |`);
-  lines.push(
-    `| protocol v2 (kind 14 in, kind 14 out), one thread (median of ${r.floor.v2Runs.length}: ${r.floor.v2Runs.map((x) => fmt(x)).join(', ')}) | ${fmt(r.floor.v2OneCore)} (×${fmt(r.floor.v2OneCore / r.floor.oneCore, 2)} of v1) |`,
-  );
-  lines.push('');
-  lines.push('## End to end (built daemon, LND simulator, bench relay in its own process)', '');
-  lines.push('| run | sent | answered/s | p50 ms | p95 ms | p99 ms | max ms | unanswered | daemon CPU (cores) | sample of replies |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
-  const row = (name: string, l: typeof e.closedLoop): string =>
-    `| ${name} | ${fmt(l.sent)} | ${fmt(l.answeredPerSecond, 1)} | ${fmt(l.latencyMs.p50, 1)} | ${fmt(l.latencyMs.p95, 1)} | ${fmt(l.latencyMs.p99, 1)} | ${fmt(l.latencyMs.max, 1)} | ${fmt(l.unanswered)} | ${fmt(l.daemonCpuCores, 2)} | ${Object.entries(l.sampleReplies).map(([k, v]) => `${k} ${v}`).join(', ')} |`;
-  lines.push(row(`closed loop, one core (crypto_threads = 0), ${r.config.e2eTraders} traders, ${r.config.e2eSeconds} s`, e.oneCore));
-  lines.push(row(`closed loop, default crypto threads, ${r.config.e2eTraders} traders, ${r.config.e2eSeconds} s`, e.closedLoop));
-  lines.push(row('closed loop, 1 trader (unloaded latency)', e.unloaded));
-  lines.push(row(`open loop ${r.config.openRate}/s, ${r.config.openSeconds} s`, e.open100));
-  lines.push(row(`open loop ${r.config.openRate}/s + ${r.config.junkRate}/s junk`, s.valid));
-  lines.push(row(`steady open loop ${r.steady.rate}/s, ${r.steady.seconds} s`, r.steady.load));
-  lines.push('', `Daemon ready (empty DB): ${fmt(e.readyMs)} ms. Daemon RSS after the load: ${fmt(e.daemonRssAfterLoadMb, 1)} MB. Pre-building ${fmt(e.closedLoop.sent)}+ requests on 2 worker threads: ${fmt(e.prepareSeconds, 1)} s.`, '');
-  lines.push('## Spam', '');
-  lines.push(`Junk (malformed / signed without PoW / PoW with a bad signature / valid PoW+signature with undecryptable content, in equal parts): ${fmt(s.junkSent)} sent at ${fmt(s.junkSendRate)}/s, ${fmt(s.junkDeliveredToDaemon)} delivered to the daemon by the relay.`);
-  lines.push(`Daemon CPU per 1,000 junk events: ${fmt(s.daemonCpuSecondsPerThousandJunk, 3)} s → shedding capacity about ${fmt(s.junkShedCapacityPerCore)} junk events/s per core.`, '');
-  lines.push('## Bench relay ceiling (separate process, one publisher, one live subscriber, gift-wrap frames)', '');
-  lines.push('| relay checks | events | events/s in→out | relay CPU (cores) |', '| --- | ---: | ---: | ---: |');
-  for (const x of r.relay) lines.push(`| ${x.verify ? 'id + signature verified (libsecp256k1 WASM)' : 'none (trusting)'} | ${fmt(x.events)} | ${fmt(x.eventsPerSecond)} | ${fmt(x.relayCpuCores, 2)} |`);
-  lines.push('');
-  lines.push('## Scale', '');
-  lines.push('| orders | build s | open+migrate ms | daemon ready ms | daemon RSS ready / idle MB | full pending book read (not done by the daemon) | full republish projected s | book-sync pass (changed → republished, ms) | expiry job (orders, s) |', '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  if (f !== undefined) {
+    lines.push('## Crypto floor (one Mostro unwrap + one reply wrap, daemon modules)', '');
+    lines.push('| variant | pairs/s |', '| --- | ---: |');
+    lines.push(`| one thread (median of ${f.runs.length}: ${f.runs.map((x) => fmt(x)).join(', ')}) | ${fmt(f.oneCore)} |`);
+    lines.push(`| one thread, wrap verified twice (relay pool + intake, as the daemon does today) | ${fmt(f.oneCoreDoubleVerify)} |`);
+    lines.push(`| two worker threads together | ${fmt(f.twoCores)} (×${fmt(f.scaling, 2)}) |`);
+    lines.push(
+      `| protocol v2 (kind 14 in, kind 14 out), one thread (median of ${f.v2Runs.length}: ${f.v2Runs.map((x) => fmt(x)).join(', ')}) | ${fmt(f.v2OneCore)} (×${fmt(f.v2OneCore / f.oneCore, 2)} of v1) |`,
+    );
+    lines.push('');
+  }
+  const loads: Array<[string, LoadResult]> = [];
+  if (e?.oneCore !== undefined) loads.push([`closed loop, one core (crypto_threads = 0), ${r.config.e2eTraders} traders, ${r.config.e2eSeconds} s`, e.oneCore]);
+  if (e?.closedLoop !== undefined) loads.push([`closed loop, default crypto threads, ${r.config.e2eTraders} traders, ${r.config.e2eSeconds} s`, e.closedLoop]);
+  if (e?.unloaded !== undefined) loads.push(['closed loop, 1 trader (unloaded latency)', e.unloaded]);
+  if (e?.open100 !== undefined) loads.push([`open loop ${r.config.openRate}/s, ${r.config.openSeconds} s`, e.open100]);
+  if (s !== undefined) loads.push([`open loop ${r.config.openRate}/s + ${r.config.junkRate}/s junk`, s.valid]);
+  if (r.steady !== undefined) loads.push([`steady open loop ${r.steady.rate}/s, ${r.steady.seconds} s`, r.steady.load]);
+  if (v2 !== undefined) {
+    loads.push([`protocol v2: open loop ${r.config.openRate}/s kind 14, ${r.config.openSeconds} s`, v2.open]);
+    for (const fl of v2.floods) loads.push([`protocol v2: open loop ${r.config.openRate}/s + ${r.config.junkRate}/s kind-14 junk (${V2_FLOOD_LABEL[fl.name]})`, fl.valid]);
+  }
+  if (loads.length > 0) {
+    lines.push('## End to end (built daemon, LND simulator, bench relay in its own process)', '');
+    lines.push('| run | sent | answered/s | p50 ms | p95 ms | p99 ms | max ms | unanswered | daemon CPU (cores) | sample of replies |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+    const row = (name: string, l: LoadResult): string =>
+      `| ${name} | ${fmt(l.sent)} | ${fmt(l.answeredPerSecond, 1)} | ${fmt(l.latencyMs.p50, 1)} | ${fmt(l.latencyMs.p95, 1)} | ${fmt(l.latencyMs.p99, 1)} | ${fmt(l.latencyMs.max, 1)} | ${fmt(l.unanswered)} | ${fmt(l.daemonCpuCores, 2)} | ${Object.entries(l.sampleReplies).map(([k, v]) => `${k} ${v}`).join(', ')} |`;
+    for (const [name, l] of loads) lines.push(row(name, l));
+    const after: string[] = [];
+    if (e !== undefined && Number.isFinite(e.readyMs)) after.push(`Daemon ready (empty DB): ${fmt(e.readyMs)} ms. Daemon RSS after the load: ${fmt(e.daemonRssAfterLoadMb, 1)} MB.`);
+    if (e?.prepareSeconds !== undefined && e.closedLoop !== undefined) after.push(`Pre-building ${fmt(e.closedLoop.sent)}+ requests on 2 worker threads: ${fmt(e.prepareSeconds, 1)} s.`);
+    if (v2 !== undefined) after.push(`Protocol-v2 daemon: ready in ${fmt(v2.readyMs)} ms, RSS after its phases ${fmt(v2.rssAfterMb, 1)} MB.`);
+    lines.push('', after.join(' '), '');
+  }
+  if (s !== undefined) {
+    lines.push('## Spam', '');
+    lines.push(`Junk (malformed / signed without PoW / PoW with a bad signature / valid PoW+signature with undecryptable content, in equal parts): ${fmt(s.junkSent)} sent at ${fmt(s.junkSendRate)}/s, ${fmt(s.junkDeliveredToDaemon)} delivered to the daemon by the relay.`);
+    lines.push(`Daemon CPU per 1,000 junk events: ${fmt(s.daemonCpuSecondsPerThousandJunk, 3)} s → shedding capacity about ${fmt(s.junkShedCapacityPerCore)} junk events/s per core.`, '');
+  }
+  if (v2 !== undefined && v2.floods.length > 0) {
+    lines.push('## Protocol v2 (kind 14) floods', '');
+    lines.push(
+      'Daemon with `transport = "both"`; the valid load is the v2 open loop (fresh trade key per request: first contact). Intake verdicts are the daemon\'s own counters (`mostrod_intake_events_total` from /metrics) over the window and the settling after it; `overloaded` = shed (before decryption, or after the signature when the priority lane is full). Daemon CPU for the junk = the window\'s CPU minus the valid requests answered × their cost in the v2 open loop, minus idle.',
+      '',
+    );
+    lines.push('| flood | junk sent (rate) | delivered to daemon | valid p50 / p99 ms | unanswered | daemon CPU-s per 1,000 junk (capacity /s per core) | settle s | RSS MB | intake verdicts (junk + valid) | dropped before intake (relay pool) |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |');
+    for (const fl of v2.floods) {
+      const verdicts = fl.intakeVerdicts === null ? 'n/a' : Object.entries(fl.intakeVerdicts).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${fmt(v)}`).join(', ');
+      lines.push(
+        `| ${V2_FLOOD_LABEL[fl.name]} | ${fmt(fl.junkSent)} (${fmt(fl.junkSendRate)}/s) | ${fmt(fl.junkDeliveredToDaemon)} | ${fmt(fl.valid.latencyMs.p50, 1)} / ${fmt(fl.valid.latencyMs.p99, 1)} | ${fmt(fl.valid.unanswered)} of ${fmt(fl.valid.sent)} | ${fmt(fl.daemonCpuSecondsPerThousandJunk, 3)} (${fmt(fl.junkShedCapacityPerCore)}) | ${fmt(fl.settleSeconds, 1)} | ${fmt(fl.rssAfterMb, 1)} | ${verdicts} | ${fl.droppedBeforeIntake === null ? 'n/a' : fmt(fl.droppedBeforeIntake)} |`,
+      );
+    }
+    lines.push('');
+  }
+  if (r.relay.length > 0) {
+    lines.push('## Bench relay ceiling (separate process, one publisher, one live subscriber, gift-wrap frames)', '');
+    lines.push('| relay checks | events | events/s in→out | relay CPU (cores) |', '| --- | ---: | ---: | ---: |');
+    for (const x of r.relay) lines.push(`| ${x.verify ? 'id + signature verified (libsecp256k1 WASM)' : 'none (trusting)'} | ${fmt(x.events)} | ${fmt(x.eventsPerSecond)} | ${fmt(x.relayCpuCores, 2)} |`);
+    lines.push('');
+  }
+  if (r.scale.length > 0) lines.push('## Scale', '');
+  if (r.scale.length > 0) lines.push('| orders | build s | open+migrate ms | daemon ready ms | daemon RSS ready / idle MB | full pending book read (not done by the daemon) | full republish projected s | book-sync pass (changed → republished, ms) | expiry job (orders, s) |', '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const x of r.scale) {
     const d = x.db as {
       buildSeconds: number;

@@ -1,0 +1,154 @@
+/**
+ * Protocol v2 (kind 14) end to end: a daemon started with `[mostro] transport = "both"` and its
+ * `[http]` listener (for the intake verdict counters), then
+ *
+ *  - v2-open: the 100 valid requests/s open loop of the v1 "unloaded" figure, every request a
+ *    kind 14 from a fresh trade key (first contact: PoW, signature, one ECDH, one NIP-44);
+ *  - v2-flood: the same valid load beside 5,000 kind-14 junk events/s, twice:
+ *      one-key — every junk event from ONE key, signed, with PoW and content the node can open
+ *        (the same well-formed new-order, trade index 1, fresh nonce; see gen.ts
+ *        generateOneKeyFlood). The first is accepted, which makes the key a known trade key;
+ *      mixed — from fresh keys: malformed / signed without PoW / PoW with a bad signature, in
+ *        equal parts (what fails before any ECDH).
+ *    Each reports valid latency vs the v2 open loop, valid requests lost, daemon CPU per 1,000
+ *    junk events and the daemon's own verdict counters over the window (/metrics).
+ */
+import { performance } from 'node:perf_hooks';
+import { bytesToHex, generateSecretKey } from '../src/crypto/secp.js';
+import { V2_JUNK_TYPES } from './gen.js';
+import { cpuSeconds, diffCounters, intakeVerdicts, rssMb, settle, startHarness, withTimeout, type BenchRelay, type Harness } from './harness.js';
+import { openLoop, prepareTraders, type LoadResult } from './load.js';
+import { round } from './stats.js';
+import type { WorkerPool } from './workers.js';
+
+export type V2FloodName = 'one-key' | 'mixed';
+
+export interface V2Flood {
+  name: V2FloodName;
+  junkGenerated: number;
+  junkSent: number;
+  junkSendRate: number;
+  /** relay deliveries in the window minus the valid requests and their replies */
+  junkDeliveredToDaemon: number;
+  valid: LoadResult;
+  /** valid p99 ÷ the v2 open loop's p99 (target ≤ 2) */
+  p99Ratio: number;
+  daemonCpuSecondsPerThousandJunk: number;
+  junkShedCapacityPerCore: number;
+  /** seconds the daemon took to go quiet after the window (backlog worked off), max 15 */
+  settleSeconds: number;
+  /** the daemon's intake verdicts over the window and the settling (null: /metrics unavailable) */
+  intakeVerdicts: Record<string, number> | null;
+  /**
+   * Events the relay delivered to the daemon (junk and valid) that got no intake verdict: dropped
+   * by the relay pool (frame size, event shape, duplicate id) before the intake gates.
+   */
+  droppedBeforeIntake: number | null;
+  rssAfterMb: number;
+}
+
+export interface V2Result {
+  readyMs: number;
+  open: LoadResult;
+  floods: V2Flood[];
+  rssAfterMb: number;
+}
+
+export interface V2Options {
+  pow: number;
+  rate: number;
+  seconds: number;
+  junkRate: number;
+  flood: boolean;
+  /** created_at for requests (ahead of now, within the daemon's 300 s future bound) */
+  ahead: () => number;
+  phase: (name: string) => () => void;
+}
+
+async function generateFlood(pool: WorkerPool, h: Harness, name: V2FloodName, count: number, o: V2Options): Promise<string[]> {
+  if (name === 'one-key') {
+    const tradeSkHex = bytesToHex(generateSecretKey());
+    const identitySkHex = bytesToHex(generateSecretKey());
+    const half = Math.ceil(count / 2);
+    const parts = await Promise.all(
+      [half, count - half].map((n, i) =>
+        pool.run<string[]>({ op: 'one-key', count: n, nodePubkey: h.nodePubkey, pow: o.pow, createdAt: o.ahead(), tradeSkHex, identitySkHex }, i),
+      ),
+    );
+    return parts.flat();
+  }
+  const per = Math.ceil(count / V2_JUNK_TYPES.length);
+  const now = Math.floor(Date.now() / 1000);
+  const parts = await Promise.all(V2_JUNK_TYPES.map((type) => pool.run<string[]>({ op: 'junk', type, count: per, nodePubkey: h.nodePubkey, pow: o.pow, createdAt: now, kind: 14 })));
+  const out: string[] = [];
+  for (let i = 0; i < per; i++) for (const part of parts) if (part[i] !== undefined) out.push(part[i]!);
+  return out;
+}
+
+async function floodPhase(pool: WorkerPool, h: Harness, relay: BenchRelay, name: V2FloodName, baseline: LoadResult, o: V2Options): Promise<V2Flood> {
+  const frames = await withTimeout(`v2 ${name} junk generation`, 300_000, generateFlood(pool, h, name, o.junkRate * o.seconds, o));
+  const traders = await prepareTraders(pool, h, { traders: o.rate * 2, perTrader: Math.ceil(o.seconds / 2) + 1, pow: o.pow, rumorCreatedAt: o.ahead(), transport: 'v2' });
+  await settle(h.pid, 10_000);
+  // the daemon's idle CPU, subtracted from the window outside the valid load
+  const idle0 = cpuSeconds(h.pid);
+  await new Promise((r) => setTimeout(r, 2000));
+  const idleCores = (cpuSeconds(h.pid) - idle0) / 2;
+  const verdicts0 = await intakeVerdicts(h);
+  const relayBefore = await relay.stats();
+  const cpu0 = cpuSeconds(h.pid);
+  const t0 = performance.now();
+  const flood = pool.run<{ sent: number; seconds: number; rate: number }>({ op: 'flood', url: relay.url, frames, rate: o.junkRate }, 0);
+  const valid = await withTimeout(`v2 flood ${name}`, 90_000, openLoop(h, traders.traders, o.rate, o.seconds, flood));
+  const fr = await flood;
+  const settleSeconds = await settle(h.pid, 15_000);
+  const cpu = cpuSeconds(h.pid) - cpu0;
+  const window = (performance.now() - t0) / 1000;
+  const relayAfter = await relay.stats();
+  const verdicts1 = await intakeVerdicts(h);
+  // junk CPU = the window's CPU − the valid requests answered × what one cost in the v2 open loop
+  // (scaled by answers, not by seconds: on a shared machine a starved daemon may use less CPU under
+  // the flood than without it) − idle for the rest of the window.
+  const perValid = (baseline.daemonCpuCores * baseline.seconds) / Math.max(1, baseline.answered);
+  const junkCpu = Math.max(0, cpu - perValid * valid.latencyMs.n - idleCores * Math.max(0, window - valid.seconds));
+  const verdicts = verdicts0 !== null && verdicts1 !== null ? diffCounters(verdicts0, verdicts1) : null;
+  const delivered = relayAfter.delivered - relayBefore.delivered - valid.answered;
+  return {
+    name,
+    junkGenerated: frames.length,
+    junkSent: fr.sent,
+    junkSendRate: round(fr.rate, 0),
+    junkDeliveredToDaemon: delivered - valid.sent,
+    valid,
+    p99Ratio: round(valid.latencyMs.p99 / baseline.latencyMs.p99, 2),
+    daemonCpuSecondsPerThousandJunk: round((junkCpu / Math.max(1, fr.sent)) * 1000, 3),
+    junkShedCapacityPerCore: junkCpu > 0 ? round(fr.sent / junkCpu, 0) : Number.NaN,
+    settleSeconds: round(settleSeconds, 1),
+    intakeVerdicts: verdicts,
+    droppedBeforeIntake: verdicts === null ? null : Math.max(0, delivered - Object.values(verdicts).reduce((a, b) => a + b, 0)),
+    rssAfterMb: rssMb(h.pid),
+  };
+}
+
+export async function v2Phases(pool: WorkerPool, relay: BenchRelay, o: V2Options, cleanups: Array<() => Promise<unknown>>): Promise<V2Result> {
+  let done = o.phase('protocol v2: daemon start (transport = "both", [http] on)');
+  const h = await startHarness({ pow: o.pow, relay, transport: 'both', http: true });
+  cleanups.push(() => h.close());
+  done();
+  try {
+    done = o.phase(`protocol v2: open loop ${o.rate}/s kind 14, ${o.seconds} s`);
+    const traders = await prepareTraders(pool, h, { traders: o.rate * 2, perTrader: Math.ceil(o.seconds / 2) + 1, pow: o.pow, rumorCreatedAt: o.ahead(), transport: 'v2' });
+    const open = await withTimeout('v2 open loop', 60_000, openLoop(h, traders.traders, o.rate, o.seconds));
+    done();
+    const floods: V2Flood[] = [];
+    if (o.flood) {
+      for (const name of ['one-key', 'mixed'] as const) {
+        done = o.phase(`protocol v2 flood (${name}): ${o.junkRate}/s kind-14 junk beside ${o.rate}/s valid kind 14`);
+        floods.push(await floodPhase(pool, h, relay, name, open, o));
+        done();
+      }
+    }
+    return { readyMs: round(h.readyMs, 0), open, floods, rssAfterMb: rssMb(h.pid) };
+  } finally {
+    await h.close();
+  }
+}
