@@ -35,7 +35,9 @@ export type DropReason =
   // protocol v2 only
   | 'recipient'
   | 'first-contact-pow'
-  | 'identity-proof';
+  | 'identity-proof'
+  /** a kind-14 author over its allowance (author-limiter.ts) */
+  | 'author-rate';
 
 export interface Drop {
   ok: false;

@@ -32,6 +32,7 @@ import type { MostroKeys } from '../context.js';
 import { ConversationKeyCache } from '../crypto/conversation-key.js';
 import { cantDoMessage } from '../protocol/build.js';
 import type { Message } from '../protocol/types.js';
+import { AuthorLimiter, DEFAULT_AUTHOR_LIMITS, type AuthorLimits } from './author-limiter.js';
 import { InThreadCrypto, type CryptoExecutor } from './crypto-pool.js';
 import type { OpenOutcome, VerifyOutcome } from './crypto-tasks.js';
 import {
@@ -122,6 +123,8 @@ export interface IntakeDeps {
    * thread. Must hold the node key of `keys`.
    */
   crypto?: CryptoExecutor;
+  /** Protocol v2 per-author admission (author-limiter.ts). Absent = DEFAULT_AUTHOR_LIMITS. */
+  authorLimits?: Partial<AuthorLimits>;
 }
 
 /**
@@ -181,9 +184,12 @@ export class Intake {
   private readonly maxCryptoInFlight: number;
   private cryptoScheduled = false;
   private readonly shed: Record<CryptoLane, number> = { priority: 0, 'first-contact': 0 };
+  /** Kind-14 authors: allowance, priority-lane share, demotion after forged signatures. */
+  private readonly authors: AuthorLimiter;
 
   constructor(private readonly deps: IntakeDeps) {
     this.limits = { ...DEFAULT_INTAKE_LIMITS, ...deps.limits };
+    this.authors = new AuthorLimiter({ ...DEFAULT_AUTHOR_LIMITS, ...deps.authorLimits });
     this.kinds = subscriptionKinds(deps.settings);
     this.firstContactPow = enforcedFirstContactPow(deps.settings);
     // Conversation keys of the node key with seal authors (v1) and event authors (v2) alike.
@@ -248,16 +254,22 @@ export class Intake {
     const pow = gatePow(kind.event, settings.mostro.pow);
     if (!pow.ok) return this.dropped(pow.reason, pow.detail);
 
-    // Kind 14 names its author in clear: a known active trade key or solver takes the priority
-    // lane at once. Everything else is first contact until its signature verified.
-    const author = kind.event['pubkey'];
-    const knownAuthor = direct && typeof author === 'string' && (this.deps.knownSenders?.has(author) ?? false);
-    const firstLane: CryptoLane = knownAuthor ? 'priority' : 'first-contact';
+    // Kind 14 names its author in clear. A key that spent its allowance (verified events only) is
+    // refused before any crypto. A known active trade key or solver takes the priority lane at
+    // once — unless it already has its share queued there, or events claiming it failed their
+    // signature lately (then it is first contact). Everything else is first contact until its
+    // signature verified.
+    const author = direct && typeof kind.event['pubkey'] === 'string' ? kind.event['pubkey'] : null;
+    const now0 = clock.now();
+    if (author !== null && this.authors.exhausted(author, now0)) return this.dropped('author-rate', 'author over its allowance');
+    const known = author !== null && (this.deps.knownSenders?.has(author) ?? false);
 
     // Shed before any crypto when the lane or the handler queue is already saturated.
     if (this.waiting.length >= limits.maxQueued) return this.dropped('overloaded', 'shed before decryption: handler queue full');
-    if (!this.admit(firstLane)) {
-      return this.dropped('overloaded', knownAuthor ? 'shed before decryption: priority crypto backlog' : 'shed before decryption: crypto backlog');
+    const knownAuthor = known && author !== null && this.admit('priority', false) && this.authors.enterPriority(author, now0);
+    const firstLane: CryptoLane = knownAuthor ? 'priority' : 'first-contact';
+    if (!knownAuthor && !this.admit(firstLane)) {
+      return this.dropped('overloaded', known ? 'shed before decryption: crypto backlog (known author past its priority share)' : 'shed before decryption: crypto backlog');
     }
 
     // A copy of an event already processed (the same wrap from another relay, or a replay) is
@@ -267,10 +279,15 @@ export class Intake {
     const fresh = { pastSeconds: limits.pastSeconds, futureSeconds: limits.futureSeconds };
     let outcome: OpenOutcome;
     if (knownAuthor) {
-      outcome = await this.inLane('priority', () => {
-        if (typeof claimedId === 'string' && this.replay.seen(claimedId, clock.now())) return Promise.resolve(null);
-        return this.crypto.run({ op: 'open-direct', event: raw, knownAuthor: true, firstContactPow: this.firstContactPow, now: clock.now(), ...fresh });
-      }).then((o) => o ?? DUPLICATE);
+      try {
+        outcome = await this.inLane('priority', () => {
+          if (typeof claimedId === 'string' && this.replay.seen(claimedId, clock.now())) return Promise.resolve(null);
+          return this.crypto.run({ op: 'open-direct', event: raw, knownAuthor: true, firstContactPow: this.firstContactPow, now: clock.now(), ...fresh });
+        }).then((o) => o ?? DUPLICATE);
+      } finally {
+        this.authors.leavePriority(author);
+      }
+      if (outcome.signedId === null && outcome.verdict.reason === 'signature') this.authors.demote(author, clock.now());
     } else {
       // With a pool and nothing verified waiting, a gift wrap's signature check and unwrap go to
       // the pool as one task (one round trip); otherwise the signature alone, then the priority lane.
@@ -281,8 +298,13 @@ export class Intake {
         return this.crypto.run({ op: 'verify-event', event: raw });
       });
       if (first === null) return this.dropped('duplicate');
-      if (first.signedId === null) return this.dropped(first.verdict.reason, first.verdict.detail);
+      if (first.signedId === null) {
+        if (author !== null && known && first.verdict.reason === 'signature') this.authors.demote(author, clock.now());
+        return this.dropped(first.verdict.reason, first.verdict.detail);
+      }
       const now = clock.now();
+      // Signature verified: the author is charged (a forger never reaches this point).
+      if (author !== null && !this.authors.take(author, now)) return this.dropped('author-rate', 'author over its allowance');
       if (this.replay.seen(first.signedId, now)) return this.dropped('duplicate');
       this.replay.add(first.signedId, now + limits.pastSeconds + limits.futureSeconds + 1, now);
       if ('verdict' in first) {
@@ -292,7 +314,7 @@ export class Intake {
         if (!this.admit('priority')) return this.dropped('overloaded', 'shed after the signature: priority crypto backlog');
         outcome = await this.inLane('priority', () =>
           direct
-            ? this.crypto.run({ op: 'open-direct', event: raw, verified: true, knownAuthor: false, firstContactPow: this.firstContactPow, now: clock.now(), ...fresh })
+            ? this.crypto.run({ op: 'open-direct', event: raw, verified: true, knownAuthor: known, firstContactPow: this.firstContactPow, now: clock.now(), ...fresh })
             : this.crypto.run({ op: 'open-gift-wrap', event: raw, verified: true, now: clock.now(), ...fresh }),
         );
       }
@@ -305,6 +327,7 @@ export class Intake {
       const now = clock.now();
       if (this.replay.seen(outcome.signedId, now)) return this.dropped('duplicate');
       this.replay.add(outcome.signedId, now + limits.pastSeconds + limits.futureSeconds + 1, now);
+      if (!this.authors.take(author, now)) return this.dropped('author-rate', 'author over its allowance');
     }
     const opened = outcome.verdict;
     if (!opened.ok) return this.dropped(opened.reason, opened.detail);
@@ -356,9 +379,10 @@ export class Intake {
     }
   }
 
-  /** Room in `lane` for one more event? Counts a shed verdict per lane when not. */
-  private admit(lane: CryptoLane): boolean {
+  /** Room in `lane` for one more event? Counts a shed verdict per lane when not (unless `count` is false). */
+  private admit(lane: CryptoLane, count = true): boolean {
     if (this.lanes[lane].length < this.limits.maxPendingCrypto) return true;
+    if (!count) return false;
     this.shed[lane]++;
     return false;
   }

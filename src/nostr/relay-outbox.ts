@@ -59,6 +59,12 @@ export interface RelayOutboxOptions {
   publishRetry?: Partial<RetryPolicy>;
   /** Messages of one queue awaiting relay OKs at once. Default 32. */
   window?: number;
+  /**
+   * cant-do replies waiting at most; more are dropped (counted in messagesDropped) — a flood of
+   * refused requests must not grow memory without bound. Trade notices (order, restore queues) are
+   * never dropped. Default 1000.
+   */
+  maxCantDoQueued?: number;
   /** Injectable delay (tests). */
   sleep?: (ms: number) => Promise<void>;
   /** Where wraps and signatures are computed (crypto-pool.ts). Absent = this thread. */
@@ -122,6 +128,10 @@ export class RelayOutbox implements Outbox {
     const queue = opts?.queue ?? 'order';
     const state = this.queues.get(queue);
     if (state === undefined) throw new Error(`unknown queue ${queue}`);
+    if (queue === 'cant-do' && state.items.length >= (this.o.maxCantDoQueued ?? 1000)) {
+      this.counters.messagesDropped++;
+      return;
+    }
     let done!: () => void;
     const p = new Promise<void>((r) => (done = r));
     this.track(p);

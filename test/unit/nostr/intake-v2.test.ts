@@ -16,6 +16,7 @@ import { dbTradeIndexStore } from '../../../src/db/trade-index-store.js';
 import { getKeyTransport } from '../../../src/db/transports.js';
 import { getUser, insertUser } from '../../../src/db/users.js';
 import { ActiveKeys } from '../../../src/nostr/active-keys.js';
+import type { AuthorLimits } from '../../../src/nostr/author-limiter.js';
 import { buildDirectRequest, type DirectRequestOptions } from '../../../src/nostr/direct-message.js';
 import { wrapRequest } from '../../../src/nostr/gift-wrap.js';
 import { Intake } from '../../../src/nostr/intake.js';
@@ -41,7 +42,7 @@ after(async () => {
   for (const db of dbs) await closeDatabase(db);
 });
 
-async function setup(mostro: Partial<Settings['mostro']> = {}) {
+async function setup(mostro: Partial<Settings['mostro']> = {}, authorLimits: Partial<AuthorLimits> = {}) {
   const db = await testDb();
   dbs.push(db);
   const settings = testSettings({ mostro: { transport: 'both', ...mostro } });
@@ -60,6 +61,7 @@ async function setup(mostro: Partial<Settings['mostro']> = {}) {
     outbox,
     knownSenders: known,
     transports,
+    authorLimits,
     dispatch: async (message, inbound) => {
       dispatched.push({ message, inbound });
     },
@@ -262,5 +264,66 @@ void describe('intake v2: hostile input is dropped before any handler, counted, 
     const s2 = await setup({ transport: 'nip44' });
     const v2 = await s2.intake.handle(wrapRequest({ message: fiatSent(), tradeSk: generateSecretKey(), recipient: nodePk, now: NOW }));
     assert.equal(!v2.ok && v2.reason, 'kind');
+  });
+});
+
+void describe('intake v2: per-author admission (a flooding key is refused cheaply)', () => {
+  /** A copy of `ev` whose signature no longer verifies (a forgery naming ev.pubkey). */
+  const forge = (ev: NostrEvent): NostrEvent => ({ ...ev, sig: (ev.sig[0] === '0' ? '1' : '0') + ev.sig.slice(1) });
+
+  void test('a key that spent its allowance is refused before any crypto; others are served; it refills', async () => {
+    const { intake, clock } = await setup({}, { burst: 5, rate: 2 });
+    const flooder = generateSecretKey();
+    const verdicts: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const v = await intake.handle(buildDirectRequest({ message: fiatSent(), tradeSk: flooder, recipient: nodePk, now: NOW }));
+      verdicts.push(v.ok ? 'dispatched' : v.reason);
+    }
+    assert.deepEqual(verdicts, [...Array<string>(5).fill('dispatched'), ...Array<string>(7).fill('author-rate')]);
+    // Refused before the signature check: a forgery naming the flooder gets the same answer.
+    const forged = await intake.handle(forge(buildDirectRequest({ message: fiatSent(), tradeSk: flooder, recipient: nodePk, now: NOW })));
+    assert.equal(!forged.ok && forged.reason, 'author-rate');
+    // Another key is not affected.
+    assert.ok((await intake.handle(buildDirectRequest({ message: fiatSent(), tradeSk: generateSecretKey(), recipient: nodePk, now: NOW }))).ok);
+    // One second later the flooder has `rate` events again.
+    clock.advance(1);
+    const later: boolean[] = [];
+    for (let i = 0; i < 3; i++) later.push((await intake.handle(buildDirectRequest({ message: fiatSent(), tradeSk: flooder, recipient: nodePk, now: NOW + 1 }))).ok);
+    assert.deepEqual(later, [true, true, false]);
+    assert.equal(intake.counters()['author-rate'], 9);
+  });
+
+  void test('forgeries naming a known key neither spend its allowance nor cost it its known status', async () => {
+    const { intake } = await setup({ pow_first_contact: 8 }, { burst: 3, rate: 1 });
+    const victim = generateSecretKey();
+    // First contact with enough PoW: from now on the victim is a known key (no first-contact PoW).
+    assert.ok((await intake.handle(buildDirectRequest({ message: fiatSent(), tradeSk: victim, recipient: nodePk, now: NOW, pow: 8 }))).ok);
+    for (let i = 0; i < 20; i++) {
+      const v = await intake.handle(forge(buildDirectRequest({ message: fiatSent(), tradeSk: victim, recipient: nodePk, now: NOW })));
+      assert.equal(!v.ok && v.reason, 'signature');
+    }
+    // Demoted to the first-contact lane, still known (no PoW needed) and its allowance intact (2 left).
+    const real: boolean[] = [];
+    for (let i = 0; i < 3; i++) {
+      let ev = buildDirectRequest({ message: fiatSent(), tradeSk: victim, recipient: nodePk, now: NOW });
+      while (leadingZeroBits(ev.id) >= 8) ev = buildDirectRequest({ message: fiatSent(), tradeSk: victim, recipient: nodePk, now: NOW });
+      const v = await intake.handle(ev);
+      real.push(v.ok);
+      if (!v.ok) assert.equal(v.reason, 'author-rate');
+    }
+    assert.deepEqual(real, [true, true, false]);
+  });
+
+  void test('one known key floods concurrently: at most its priority share runs ahead, the rest is refused or shed, a second key is served', async () => {
+    const { intake } = await setup({}, { burst: 10, rate: 1, maxQueued: 4 });
+    const flooder = generateSecretKey();
+    assert.ok((await intake.handle(buildDirectRequest({ message: fiatSent(), tradeSk: flooder, recipient: nodePk, now: NOW }))).ok);
+    const flood = Array.from({ length: 200 }, () => intake.handle(buildDirectRequest({ message: fiatSent(), tradeSk: flooder, recipient: nodePk, now: NOW })));
+    const other = intake.handle(buildDirectRequest({ message: fiatSent(), tradeSk: generateSecretKey(), recipient: nodePk, now: NOW }));
+    const verdicts = await Promise.all(flood);
+    assert.ok((await other).ok, 'the other key is served');
+    const ok = verdicts.filter((v) => v.ok).length;
+    assert.equal(ok, 9, 'the flooder gets exactly its remaining allowance');
+    assert.ok(verdicts.every((v) => v.ok || v.reason === 'author-rate' || v.reason === 'overloaded'));
   });
 });

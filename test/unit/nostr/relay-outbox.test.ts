@@ -87,6 +87,27 @@ void describe('RelayOutbox', () => {
     assert.equal(pub.calls.length, 3);
   });
 
+  void test('cant-do replies are bounded (a flood of refused requests); trade notices never are', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const pub = new FakePublisher(['ws://a'], async (url) => {
+      await gate; // the relay hangs: everything queues
+      return { url, ok: true, message: '' };
+    });
+    const ob = outbox(pub, new FakeClock(), { window: 1, maxCantDoQueued: 3 });
+    const to = getPublicKey(generateSecretKey());
+    for (let i = 0; i < 10; i++) ob.sendMessage(to, req('cant-do', { payload: { cant_do: 'not_found' } }), { queue: 'cant-do' });
+    for (let i = 0; i < 10; i++) ob.sendMessage(to, req('fiat-sent-ok'), { queue: 'order' });
+    await new Promise((r) => setImmediate(r));
+    const st = ob.stats();
+    assert.equal(st.queued['cant-do'], 3);
+    assert.equal(st.queued.order, 9, 'one in flight, none dropped');
+    assert.equal(st.messagesDropped, 6, '10 cant-do: 1 in flight, 3 queued, 6 dropped');
+    release();
+    await ob.flush();
+    assert.equal(ob.stats().messagesSent, 14);
+  });
+
   void test('publish: signs with the node key; created_at strictly increases per (kind, d)', async () => {
     const pub = new FakePublisher(['ws://a']);
     const clock = new FakeClock(1_700_000_000);
