@@ -113,6 +113,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     // so the pool does no crypto of its own (junk without PoW costs no signature check).
     verify: isNostrEventShape,
     dedupe: false,
+    // Events without the configured PoW are dropped from the raw frame, before JSON parsing.
+    minPowBits: settings.mostro.pow,
   });
   // The transport each trade key speaks (persisted) and, for protocol v2, the known-sender set of
   // the first-contact lane; both loaded before the first event is read.

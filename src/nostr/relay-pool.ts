@@ -73,6 +73,12 @@ export interface RelayPoolOptions {
   socketFactory?: SocketFactory;
   /** Frames larger than this are dropped unread. Default 32 KiB (mostrod: 6000-byte messages). */
   maxFrameBytes?: number;
+  /**
+   * NIP-13 difficulty every received event must have (the daemon's `[mostro] pow`; 0 = none). An
+   * `EVENT` frame whose event id shows fewer leading zero bits is dropped from the raw bytes,
+   * before the frame is decoded or parsed (the intake would drop it at its PoW gate anyway).
+   */
+  minPowBits?: number;
   backoff?: Partial<BackoffOptions>;
   publishTimeoutMs?: number;
   connectTimeoutMs?: number;
@@ -90,6 +96,35 @@ export interface RelayPoolOptions {
 }
 
 export type EventListener = (event: NostrEvent, relayUrl: string) => void;
+
+const EVENT_FRAME_PREFIX = Buffer.from('["EVENT",');
+const ID_KEY = Buffer.from('"id":"');
+
+/**
+ * True when `frame` is an `EVENT` frame whose event's `"id":"<64 hex>"` (the first object key named
+ * id: the subscription id and every string before it cannot hold an unescaped quote) has fewer than
+ * `bits` leading zero bits. Anything it cannot read this way is left to the parser (false).
+ */
+export function lacksPow(frame: Buffer, bits: number): boolean {
+  if (frame.length < EVENT_FRAME_PREFIX.length + 80 || !frame.subarray(0, EVENT_FRAME_PREFIX.length).equals(EVENT_FRAME_PREFIX)) return false;
+  const at = frame.indexOf(ID_KEY, EVENT_FRAME_PREFIX.length);
+  if (at < 0 || at + ID_KEY.length + 64 > frame.length) return false;
+  const start = at + ID_KEY.length;
+  let zeros = 0;
+  for (let i = start; i < start + 64; i++) {
+    const c = frame[i]!;
+    const nibble = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+    if (nibble < 0) return false; // not hex: the parser and the intake decide
+    if (nibble === 0) {
+      zeros += 4;
+      if (zeros >= bits) return false;
+      continue;
+    }
+    zeros += Math.clz32(nibble) - 28;
+    break;
+  }
+  return zeros < bits;
+}
 
 const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 1000, maxMs: 60_000, factor: 2, jitter: 0.3 };
 /** A connection that stayed up this long resets the backoff. */
@@ -206,6 +241,10 @@ class RelayConnection {
     if (data.length > this.pool.opts.maxFrameBytes) {
       this.dropped++;
       this.pool.logger.debug({ relay: this.url, bytes: data.length }, 'relay frame over size limit dropped');
+      return;
+    }
+    if (this.pool.minPowBits > 0 && lacksPow(data, this.pool.minPowBits)) {
+      this.dropped++;
       return;
     }
     let msg: unknown;
@@ -416,6 +455,8 @@ export class RelayPool {
   private readonly listeners = new Set<EventListener>();
   private readonly seen: LruCache<string, true>;
   private readonly verify: (e: unknown) => boolean;
+  /** See RelayPoolOptions.minPowBits. */
+  readonly minPowBits: number;
   private readonly dedupe: boolean;
   private filter: Filter | null;
 
@@ -432,6 +473,7 @@ export class RelayPool {
     this.socketFactory = o.socketFactory ?? wsSocketFactory();
     this.seen = new LruCache(o.dedupSize ?? 50_000);
     this.verify = o.verify ?? verifyEvent;
+    this.minPowBits = o.minPowBits ?? 0;
     this.dedupe = o.dedupe ?? true;
     this.filter =
       o.filter !== undefined

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { finalizeEvent } from '../../../src/crypto/event.js';
 import { generateSecretKey, getPublicKey } from '../../../src/crypto/secp.js';
-import { RelayPool } from '../../../src/nostr/relay-pool.js';
+import { lacksPow, RelayPool } from '../../../src/nostr/relay-pool.js';
+import { leadingZeroBits, minePow } from '../../../src/nostr/pow.js';
 import type { SocketFactory, SocketHandlers } from '../../../src/nostr/relay-socket.js';
 import { FakeClock } from '../../support/fake-clock.js';
 
@@ -70,6 +71,39 @@ void describe('RelayPool (fake sockets)', () => {
     net.last('ws://a').h.onMessage(Buffer.alloc(40 * 1024, 0x20));
     assert.equal(got.length, 1);
     await pool.close();
+  });
+
+  void test('minPowBits: events without the PoW are dropped from the raw frame; mined ones pass', async () => {
+    const net = new FakeNet();
+    const pool = new RelayPool({ urls: ['ws://a'], pubkey: pk, clock: new FakeClock(), logger: pino({ level: 'silent' }), socketFactory: net.factory, minPowBits: 8 });
+    const got: string[] = [];
+    pool.onEvent((e) => got.push(e.id));
+    pool.start();
+    net.last('ws://a').h.onOpen();
+    const frame = (e: object) => Buffer.from(JSON.stringify(['EVENT', pool.subId, e]));
+    let weak = ev('weak');
+    for (let i = 0; leadingZeroBits(weak.id) >= 8; i++) weak = ev(`weak${i}`);
+    const mined = minePow({ kind: 1059, created_at: 1, tags: [['p', pk]], content: 'mined', pubkey: getPublicKey(author) }, 8);
+    const strong = finalizeEvent({ kind: mined.kind, created_at: mined.created_at, tags: mined.tags, content: mined.content }, author);
+    assert.ok(leadingZeroBits(strong.id) >= 8);
+    net.last('ws://a').h.onMessage(frame(weak));
+    net.last('ws://a').h.onMessage(frame(strong));
+    assert.deepEqual(got, [strong.id]);
+    assert.equal(pool.status()[0]!.dropped, 1);
+    await pool.close();
+  });
+
+  void test('lacksPow reads the id from the raw frame; anything unusual is left to the parser', () => {
+    const f = (id: string, pre = '["EVENT","s",{') => Buffer.from(`${pre}"id":"${id}","pubkey":"${'a'.repeat(64)}","kind":1059}]`);
+    assert.equal(lacksPow(f('0f' + 'f'.repeat(62)), 4), false, '4 zero bits');
+    assert.equal(lacksPow(f('0f' + 'f'.repeat(62)), 5), true);
+    assert.equal(lacksPow(f('00' + '7'.repeat(62)), 9), false, '8 + 1 bits');
+    assert.equal(lacksPow(f('00' + '7'.repeat(62)), 10), true);
+    assert.equal(lacksPow(f('F' + 'f'.repeat(63)), 1), true, 'upper-case hex read too');
+    assert.equal(lacksPow(f('zz' + 'f'.repeat(62)), 4), false, 'not hex: parser decides');
+    assert.equal(lacksPow(f('f'.repeat(64), '["OK",{'), 4), false, 'not an EVENT frame');
+    assert.equal(lacksPow(f('f'.repeat(64), '[ "EVENT","s",{'), 4), false, 'other spacing: parser decides');
+    assert.equal(lacksPow(Buffer.from('["EVENT","s",{"content":"\\"id\\":\\"' + 'f'.repeat(64) + '","kind":1}]'), 4), false, 'escaped id in content is not a key');
   });
 
   void test('publish resolves per relay: OK, refusal, not connected, and connection loss', async () => {
