@@ -46,6 +46,7 @@ import {
   type TradeIndexStore,
 } from './intake-gates.js';
 import type { Outbox } from './outbox.js';
+import { leadingZeroBits } from './pow.js';
 import { enforcedFirstContactPow, KIND_DIRECT_MESSAGE, subscriptionKinds, type WireTransport } from './transport.js';
 
 export type { DropReason, TradeIndexStore } from './intake-gates.js';
@@ -263,6 +264,15 @@ export class Intake {
     const now0 = clock.now();
     if (author !== null && this.authors.exhausted(author, now0)) return this.dropped('author-rate', 'author over its allowance');
     const known = author !== null && (this.deps.knownSenders?.has(author) ?? false);
+    // First contact must carry pow_first_contact: checked on the claimed id before any crypto (an
+    // id that does not match its event fails the signature check later anyway), so first-contact
+    // junk without that work costs no signature verification.
+    if (author !== null && !known && this.firstContactPow > 0) {
+      const claimed = kind.event['id'];
+      if (typeof claimed === 'string' && leadingZeroBits(claimed) < this.firstContactPow) {
+        return this.dropped('first-contact-pow', `unknown author needs ${this.firstContactPow} bits`);
+      }
+    }
 
     // Shed before any crypto when the lane or the handler queue is already saturated.
     if (this.waiting.length >= limits.maxQueued) return this.dropped('overloaded', 'shed before decryption: handler queue full');

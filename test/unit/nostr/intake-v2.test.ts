@@ -314,6 +314,14 @@ void describe('intake v2: per-author admission (a flooding key is refused cheapl
     assert.deepEqual(real, [true, true, false]);
   });
 
+  void test('first contact without pow_first_contact is refused before the signature check', async () => {
+    const { intake } = await setup({ pow_first_contact: 8 });
+    let weak = buildDirectRequest({ message: fiatSent(), tradeSk: generateSecretKey(), recipient: nodePk, now: NOW });
+    while (leadingZeroBits(weak.id) >= 8) weak = buildDirectRequest({ message: fiatSent(), tradeSk: generateSecretKey(), recipient: nodePk, now: NOW });
+    const v = await intake.handle(forge(weak));
+    assert.equal(!v.ok && v.reason, 'first-contact-pow', 'a forgery without the work is dropped for the work, not after a signature check');
+  });
+
   void test('one known key floods concurrently: at most its priority share runs ahead, the rest is refused or shed, a second key is served', async () => {
     const { intake } = await setup({}, { burst: 10, rate: 1, maxQueued: 4 });
     const flooder = generateSecretKey();
