@@ -25,7 +25,8 @@ import {
   gateSignature,
   gateSize,
   gateTupleSignature,
-  gateUnwrap,
+  gateSealLayer,
+  gateWrapLayer,
 } from '../src/nostr/intake-gates.js';
 import { buildMessage } from '../src/protocol/build.js';
 
@@ -66,7 +67,9 @@ function pair(frame: string, nodeSk: Uint8Array, nodePubkey: string, cache: Conv
     const ev = buildDirectMessage(replyV2, sig.event.pubkey, nodeSk, { now, expiration: now + 30 * 86400, convKeys: cache, nodePubkey });
     return JSON.stringify(['EVENT', ev]).length > 0;
   }
-  const un = gateUnwrap(sig.event, nodeSk, cache);
+  const layer = gateWrapLayer(sig.event, nodeSk);
+  if (!layer.ok) return false;
+  const un = gateSealLayer(sig.event, layer.sealText, nodeSk, cache);
   if (!un.ok) return false;
   const parsed = gateParse(un.gift.rumor.content);
   if (!parsed.ok) return false;

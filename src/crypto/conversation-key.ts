@@ -42,6 +42,24 @@ export class ConversationKeyCache {
     return key;
   }
 
+  /**
+   * Run `use` with the key of `pubkeyHex` and cache the key only if `use` returned (e.g. a
+   * decryption whose MAC verified): keys from events that fail — junk from fresh random keys —
+   * never evict the keys of real peers.
+   */
+  use<T>(pubkeyHex: string, use: (key: Uint8Array) => T): T {
+    const hit = this.cache.get(pubkeyHex);
+    if (hit !== undefined) {
+      this.hits++;
+      return use(hit);
+    }
+    this.misses++;
+    const key = conversationKey(this.secretKey, pubkeyHex);
+    const out = use(key);
+    this.cache.set(pubkeyHex, key);
+    return out;
+  }
+
   get size(): number {
     return this.cache.size;
   }

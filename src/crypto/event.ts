@@ -124,6 +124,23 @@ export function verifyEvent(v: unknown): v is NostrEvent {
   return schnorrVerify(v.sig, digest, v.pubkey);
 }
 
+/**
+ * The first half of verifyEvent: shape and id = sha256(serialization), no signature (one hash,
+ * about a hundredth of a Schnorr verification). Never throws.
+ */
+export function checkEventId(v: unknown): v is NostrEvent {
+  if (!isNostrEventShape(v)) return false;
+  return idMatches(v.id, sha256(serializeForId(v)));
+}
+
+/**
+ * The second half: the BIP-340 signature over the id, for an event that passed checkEventId
+ * (checkEventId then verifyEventSignature accept exactly what verifyEvent accepts). Never throws.
+ */
+export function verifyEventSignature(e: NostrEvent): boolean {
+  return schnorrVerify(e.sig, hexToBytes(e.id), e.pubkey);
+}
+
 /** Compare the claimed hex id with the computed digest without allocating a second hex string. */
 function idMatches(idHex: string, digest: Uint8Array): boolean {
   const claimed = hexToBytes(idHex);

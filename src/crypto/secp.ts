@@ -163,9 +163,16 @@ export function schnorrSign(msg32: Uint8Array, secretKey: Uint8Array): string {
   return bytesToHex(backend.sign(msg32, secretKey, new Uint8Array(randomBytes(32))));
 }
 
+/**
+ * Curve operations run on this thread since it started (Schnorr verifications and ECDHs reaching
+ * the backend): the tests use them to show which gate spends what.
+ */
+export const curveOps = { verify: 0, ecdh: 0 };
+
 /** BIP-340 verification; never throws (malformed input → false). */
 export function schnorrVerify(sigHex: string, msg32: Uint8Array, pubkeyHex: string): boolean {
   if (!isHex128(sigHex) || !isHex64(pubkeyHex) || msg32.length !== 32) return false;
+  curveOps.verify++;
   try {
     return backend.verify(hexToBytes(sigHex), msg32, hexToBytes(pubkeyHex));
   } catch {
@@ -179,5 +186,6 @@ export function schnorrVerify(sigHex: string, msg32: Uint8Array, pubkeyHex: stri
  */
 export function ecdhSharedX(secretKey: Uint8Array, pubkeyHex: string): Uint8Array {
   if (!isHex64(pubkeyHex)) throw new Error('invalid public key');
+  curveOps.ecdh++;
   return backend.ecdhX(secretKey, hexToBytes(pubkeyHex));
 }

@@ -3,10 +3,12 @@
  * safe), so the same function runs on the event-loop thread or in a worker thread
  * (crypto-pool.ts) and gives the same bytes either way.
  *
- *  - open-gift-wrap: the v1 intake gates from the outer signature to the tuple signature
- *    (signature → unwrap (wrap ECDH + NIP-44, seal verification, seal NIP-44) → freshness →
- *    parse → tuple signature), in that order, with the same verdicts as intake-gates.ts;
- *  - open-direct: the v2 (kind 14) gates from the event signature to the in-tuple signatures;
+ *  - verify-event: authenticate an event: id (one hash) → outer layer decrypted with the node key
+ *    (one ECDH) → signature; the decrypted text comes back so the rest never redoes the ECDH;
+ *  - open-gift-wrap: the v1 intake gates from the id to the tuple signature (verify-event's three →
+ *    seal verification and decryption → freshness → parse → tuple signature), in that order, with
+ *    the same verdicts as intake-gates.ts;
+ *  - open-direct: the v2 (kind 14) gates from the id to the in-tuple signatures;
  *  - wrap-message / direct-message: a reply on either transport (seal, wrap, signatures, PoW);
  *  - sign-event: a node event (38383, 38385, …) signed with the node key.
  *
@@ -19,18 +21,20 @@ import type { RumorContent } from '../protocol/types.js';
 import type { Message } from '../protocol/types.js';
 import { buildDirectMessage } from './direct-message.js';
 import { wrapMessage } from './gift-wrap.js';
+import { KIND_DIRECT_MESSAGE } from './transport.js';
 import {
   gateDirectSignatures,
+  gateEventId,
+  gateEventSignature,
   gateFirstContact,
   gateFreshness,
   gateOpenDirect,
   gateParse,
   gateParseDirect,
-  gateSignature,
+  gateSealLayer,
   gateTupleSignature,
-  gateUnwrap,
+  gateWrapLayer,
   type Drop,
-  type Gate,
 } from './intake-gates.js';
 
 /** Per-thread crypto state: the node key and its conversation keys with peers. */
@@ -64,7 +68,10 @@ export interface Freshness {
   futureSeconds: number;
 }
 
-/** The outer id and signature only (the intake's first, cheapest crypto gate). */
+/**
+ * Authenticate an event (the first-contact lane's task): id, outer decryption, signature. Content
+ * not encrypted to the node fails at the decryption, before the (dearer) signature check.
+ */
 export interface VerifyEventTask {
   op: 'verify-event';
   event: unknown;
@@ -72,16 +79,17 @@ export interface VerifyEventTask {
 
 export interface OpenGiftWrapTask extends Freshness {
   op: 'open-gift-wrap';
-  /** The event as received (already past the kind, size and PoW gates). */
+  /** The event as received (already past the kind, size, PoW and envelope gates). */
   event: unknown;
-  /** Its signature was verified already (verify-event): only the shape is checked again. */
-  verified?: boolean;
+  /** verify-event authenticated it and this is its decrypted content (the seal's JSON text). */
+  sealText?: string;
 }
 
 export interface OpenDirectTask extends Freshness {
   op: 'open-direct';
   event: unknown;
-  verified?: boolean;
+  /** verify-event authenticated it and this is its decrypted content. */
+  plaintext?: string;
   /** The author is a known active trade key or solver (skips the first-contact PoW). */
   knownAuthor: boolean;
   firstContactPow: number;
@@ -130,8 +138,8 @@ export interface OpenedRequest {
  */
 export type OpenOutcome = { signedId: null; verdict: Drop } | { signedId: string; verdict: OpenedRequest | Drop };
 
-/** Outcome of verify-event: the verified id, or the signature drop. */
-export type VerifyOutcome = { signedId: string } | { signedId: null; verdict: Drop };
+/** Outcome of verify-event: the verified id and the decrypted outer content, or the drop. */
+export type VerifyOutcome = { signedId: string; opened: string } | { signedId: null; verdict: Drop };
 
 export interface CryptoResults {
   'verify-event': VerifyOutcome;
@@ -144,23 +152,48 @@ export interface CryptoResults {
 
 export type CryptoReply<T = unknown> = { ok: true; value: T } | { ok: false; error: string };
 
-/** The signature gate, or — for an event verified before — its shape only. */
-function signed(event: unknown, verified: boolean | undefined): Gate<{ event: NostrEvent }> {
-  if (verified === true && isNostrEventShape(event)) return { ok: true, event };
-  return gateSignature(event);
+type Authenticated = { signedId: null; verdict: Drop } | { signedId: string; event: NostrEvent; opened: string };
+
+/**
+ * id → outer decryption → signature. What reaches the signature check was encrypted to the node,
+ * so a Schnorr verification is never spent on junk that is not (it costs about four ECDHs here).
+ * Anything that passes has a verified id and signature, exactly as with the signature first.
+ */
+function authenticate(state: CryptoState, raw: unknown): Authenticated {
+  const id = gateEventId(raw);
+  if (!id.ok) return { signedId: null, verdict: id };
+  const event = id.event;
+  let opened: string;
+  if (event.kind === KIND_DIRECT_MESSAGE) {
+    const open = gateOpenDirect(event, state.nodeSecretKey, state.convKeys);
+    if (!open.ok) return { signedId: null, verdict: open };
+    opened = open.plaintext;
+  } else {
+    const layer = gateWrapLayer(event, state.nodeSecretKey);
+    if (!layer.ok) return { signedId: null, verdict: layer };
+    opened = layer.sealText;
+  }
+  const sig = gateEventSignature(event);
+  if (!sig.ok) return { signedId: null, verdict: sig };
+  return { signedId: event.id, event, opened };
 }
 
-function verifyOnly(t: VerifyEventTask): VerifyOutcome {
-  const sig = gateSignature(t.event);
-  if (!sig.ok) return { signedId: null, verdict: sig };
-  return { signedId: sig.event.id };
+/** An event verify-event already authenticated (its decrypted content given), or authenticate it now. */
+function authenticated(state: CryptoState, raw: unknown, opened: string | undefined): Authenticated {
+  if (opened !== undefined && isNostrEventShape(raw)) return { signedId: raw.id, event: raw, opened };
+  return authenticate(state, raw);
+}
+
+function verifyOnly(state: CryptoState, t: VerifyEventTask): VerifyOutcome {
+  const a = authenticate(state, t.event);
+  return a.signedId === null ? a : { signedId: a.signedId, opened: a.opened };
 }
 
 function openGiftWrap(state: CryptoState, t: OpenGiftWrapTask): OpenOutcome {
-  const sig = signed(t.event, t.verified);
-  if (!sig.ok) return { signedId: null, verdict: sig };
-  const wrap = sig.event;
-  const unwrapped = gateUnwrap(wrap, state.nodeSecretKey, state.convKeys);
+  const auth = authenticated(state, t.event, t.sealText);
+  if (auth.signedId === null) return auth;
+  const wrap = auth.event;
+  const unwrapped = gateSealLayer(wrap, auth.opened, state.nodeSecretKey, state.convKeys);
   if (!unwrapped.ok) return { signedId: wrap.id, verdict: unwrapped };
   const { gift } = unwrapped;
   const fresh = gateFreshness(gift.rumor.created_at, t.now, t.pastSeconds, t.futureSeconds);
@@ -176,29 +209,31 @@ function openGiftWrap(state: CryptoState, t: OpenGiftWrapTask): OpenOutcome {
 }
 
 function openDirect(state: CryptoState, t: OpenDirectTask): OpenOutcome {
-  const sig = signed(t.event, t.verified);
-  if (!sig.ok) return { signedId: null, verdict: sig };
-  const event = sig.event;
-  const first = gateFirstContact(event, t.knownAuthor, t.firstContactPow);
-  if (!first.ok) return { signedId: event.id, verdict: first };
-  const open = gateOpenDirect(event, state.nodeSecretKey, state.convKeys);
-  if (!open.ok) return { signedId: event.id, verdict: open };
+  // The first-contact PoW is on the id: checked before the decryption (the intake checked the
+  // claimed id already; here the id is the event's own).
+  const id = gateEventId(t.event);
+  if (!id.ok) return { signedId: null, verdict: id };
+  const first = gateFirstContact(id.event, t.knownAuthor, t.firstContactPow);
+  if (!first.ok) return { signedId: null, verdict: first };
+  const auth = authenticated(state, id.event, t.plaintext);
+  if (auth.signedId === null) return auth;
+  const event = auth.event;
   const fresh = gateFreshness(event.created_at, t.now, t.pastSeconds, t.futureSeconds);
   if (!fresh.ok) return { signedId: event.id, verdict: fresh };
-  const parse = gateParseDirect(open.plaintext);
+  const parse = gateParseDirect(auth.opened);
   if (!parse.ok) return { signedId: event.id, verdict: parse };
-  const auth = gateDirectSignatures(parse.parsed, event.pubkey);
-  if (!auth.ok) return { signedId: event.id, verdict: auth };
+  const auth2 = gateDirectSignatures(parse.parsed, event.pubkey);
+  if (!auth2.ok) return { signedId: event.id, verdict: auth2 };
   return {
     signedId: event.id,
-    verdict: { ok: true, identity: auth.identity, tradeKey: event.pubkey, createdAt: event.created_at, parsed: parse.parsed },
+    verdict: { ok: true, identity: auth2.identity, tradeKey: event.pubkey, createdAt: event.created_at, parsed: parse.parsed },
   };
 }
 
 function runTask(state: CryptoState, t: CryptoTask): CryptoResults[CryptoTask['op']] {
   switch (t.op) {
     case 'verify-event':
-      return verifyOnly(t);
+      return verifyOnly(state, t);
     case 'open-gift-wrap':
       return openGiftWrap(state, t);
     case 'open-direct':

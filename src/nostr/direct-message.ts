@@ -116,11 +116,17 @@ export function buildDirectRequest(o: DirectRequestOptions): NostrEvent {
 
 export type OpenDirectResult = { ok: true; plaintext: string } | { ok: false; error: string };
 
-/** Decrypt a kind-14 event addressed to `nodeSk` (the caller verified kind, `p`, signature). */
+/**
+ * Decrypt a kind-14 event addressed to `nodeSk` (the caller checked kind, `p` and id; the intake
+ * verifies the signature after this, so undecryptable junk costs one ECDH and no Schnorr check).
+ */
 export function openDirectMessage(event: NostrEvent, nodeSk: Uint8Array, convKeys?: ConversationKeyCache): OpenDirectResult {
   try {
-    const key = convKeys !== undefined ? convKeys.get(event.pubkey) : conversationKey(nodeSk, event.pubkey);
-    return { ok: true, plaintext: nip44Decrypt(event.content, key) };
+    const plaintext =
+      convKeys !== undefined
+        ? convKeys.use(event.pubkey, (key) => nip44Decrypt(event.content, key))
+        : nip44Decrypt(event.content, conversationKey(nodeSk, event.pubkey));
+    return { ok: true, plaintext };
   } catch (err) {
     return { ok: false, error: err instanceof Error ? err.message : String(err) };
   }

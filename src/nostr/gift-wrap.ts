@@ -70,30 +70,50 @@ function errorText(err: unknown): string {
 }
 
 /**
- * Open a gift wrap addressed to `recipientSk`. The caller has already checked the wrap's kind and
- * signature. `sealKeys`, if given, must be a cache for the same `recipientSk`.
+ * The wrap layer alone: decrypt the wrap's content (one ECDH with its ephemeral key, one NIP-44
+ * decryption) to the seal's JSON text. Nothing about the wrap but its content and pubkey is used,
+ * so the intake runs this before the wrap's signature check: content not encrypted to the node
+ * fails here at the cost of one ECDH.
  */
-export function unwrapGiftWrap(wrap: NostrEvent, recipientSk: Uint8Array, sealKeys?: ConversationKeyCache): UnwrapResult {
-  let sealText: string;
+export function openWrapLayer(wrap: NostrEvent, recipientSk: Uint8Array): { ok: true; sealText: string } | { ok: false; stage: UnwrapStage; error: string } {
   try {
-    sealText = nip44Decrypt(wrap.content, conversationKey(recipientSk, wrap.pubkey));
+    return { ok: true, sealText: nip44Decrypt(wrap.content, conversationKey(recipientSk, wrap.pubkey)) };
   } catch (err) {
     return { ok: false, stage: 'wrap-decrypt', error: errorText(err) };
   }
+}
+
+/**
+ * The seal layer, from the wrap's decrypted content: seal shape, kind 13 and signature, then the
+ * rumor (seal-layer conversation key cached per seal author once it decrypted).
+ */
+export function openSealLayer(wrap: NostrEvent, sealText: string, recipientSk: Uint8Array, sealKeys?: ConversationKeyCache): UnwrapResult {
   const seal = parseJsonSafe(sealText);
   if (!isNostrEventShape(seal)) return { ok: false, stage: 'seal-json', error: 'seal is not a signed event' };
   if (seal.kind !== KIND_SEAL) return { ok: false, stage: 'seal-kind', error: `seal kind ${seal.kind}` };
   if (!verifyEvent(seal)) return { ok: false, stage: 'seal-signature', error: 'seal id or signature invalid' };
   let rumorText: string;
   try {
-    const key = sealKeys !== undefined ? sealKeys.get(seal.pubkey) : conversationKey(recipientSk, seal.pubkey);
-    rumorText = nip44Decrypt(seal.content, key);
+    rumorText =
+      sealKeys !== undefined
+        ? sealKeys.use(seal.pubkey, (key) => nip44Decrypt(seal.content, key))
+        : nip44Decrypt(seal.content, conversationKey(recipientSk, seal.pubkey));
   } catch (err) {
     return { ok: false, stage: 'seal-decrypt', error: errorText(err) };
   }
   const rumor = parseJsonSafe(rumorText);
   if (!isUnsignedEventShape(rumor)) return { ok: false, stage: 'rumor-json', error: 'rumor is not an event' };
   return { ok: true, gift: { wrap, seal, rumor, identity: seal.pubkey, tradeKey: rumor.pubkey } };
+}
+
+/**
+ * Open a gift wrap addressed to `recipientSk` (both layers). The wrap's own signature is not
+ * checked here (the intake checks it). `sealKeys`, if given, must be a cache for the same `recipientSk`.
+ */
+export function unwrapGiftWrap(wrap: NostrEvent, recipientSk: Uint8Array, sealKeys?: ConversationKeyCache): UnwrapResult {
+  const outer = openWrapLayer(wrap, recipientSk);
+  if (!outer.ok) return outer;
+  return openSealLayer(wrap, outer.sealText, recipientSk, sealKeys);
 }
 
 export interface WrapOptions {

@@ -1,21 +1,25 @@
 /**
  * The intake gates (PROTOCOL.md §2.4, HANDLERS.md §2.1), each a small pure function returning a
- * verdict. Cheap checks first; nothing is decrypted before kind, size, PoW and the outer
- * signature passed. The Intake class (intake.ts) runs them in order.
+ * verdict. The cheapest check that can fail goes first: kind, size, PoW, the content's NIP-44
+ * envelope, the event id (one hash), then the decryption of the outer layer (one ECDH), and only
+ * then the event's signature (a Schnorr verification costs several ECDHs): junk that is not
+ * encrypted to the node never costs a signature check, and nothing reaches a handler without a
+ * verified id and signature. The Intake class (intake.ts) runs them in order.
  *
- * Protocol v2 (kind 14, transport.ts) shares kind, size, PoW, signature, freshness, structure and
- * trade index, and has its own: recipient (`p` = node) before PoW, first-contact PoW after the
- * signature, then one NIP-44 decryption, the 3-tuple parse and its two signatures.
+ * Protocol v2 (kind 14, transport.ts) shares kind, size, PoW, id, signature, freshness, structure
+ * and trade index, and has its own: recipient (`p` = node) before PoW, first-contact PoW on the id,
+ * one NIP-44 decryption (before the signature, as above), the 3-tuple parse and its two signatures.
  */
 import type { ConversationKeyCache } from '../crypto/conversation-key.js';
-import { verifyEvent, type NostrEvent } from '../crypto/event.js';
+import { checkEventId, verifyEvent, verifyEventSignature, type NostrEvent } from '../crypto/event.js';
 import { parseDirectContent, verifyIdentityProof, type DirectContent } from '../protocol/direct.js';
 import { parseRumorContent } from '../protocol/parse.js';
 import { verifyMessageSignature } from '../protocol/signature.js';
 import type { Message, RumorContent } from '../protocol/types.js';
 import { verifyStructure } from '../protocol/verify.js';
 import { openDirectMessage } from './direct-message.js';
-import { KIND_GIFT_WRAP, unwrapGiftWrap, type UnwrappedGift } from './gift-wrap.js';
+import { KIND_GIFT_WRAP, openSealLayer, openWrapLayer, type UnwrappedGift } from './gift-wrap.js';
+import { nip44Precheck } from './nip44.js';
 import { leadingZeroBits } from './pow.js';
 
 export type DropReason =
@@ -83,15 +87,51 @@ export function gatePow(e: Record<string, unknown>, bits: number): Gate {
   return { ok: true };
 }
 
+/**
+ * 3b. The encrypted content's envelope (length, base64, NIP-44 version byte), before any key is
+ * used: content that cannot be a NIP-44 v2 payload is dropped as 'unwrap' with no crypto at all.
+ * Content that is not a string is left to the shape check ('signature').
+ */
+export function gatePayload(e: Record<string, unknown>): Gate {
+  const content = e['content'];
+  if (typeof content !== 'string') return { ok: true };
+  const bad = nip44Precheck(content);
+  return bad === null ? { ok: true } : drop('unwrap', `nip44: ${bad}`);
+}
+
 /** 4. Outer id and signature. 0.17.1 only logged a failure (HQ-1); we drop. */
 export function gateSignature(e: unknown): Gate<{ event: NostrEvent }> {
   if (!verifyEvent(e)) return drop('signature', 'wrap id or signature invalid');
   return { ok: true, event: e };
 }
 
-/** 5. Unwrap with the node key: wrap → seal (verified) → rumor. */
-export function gateUnwrap(wrap: NostrEvent, nodeSk: Uint8Array, sealKeys?: ConversationKeyCache): Gate<{ gift: UnwrappedGift }> {
-  const r = unwrapGiftWrap(wrap, nodeSk, sealKeys);
+/**
+ * 4a. Shape and id (one SHA-256): the first half of gateSignature, run before the decryption so the
+ * PoW counted on the id is real work on this very event.
+ */
+export function gateEventId(e: unknown): Gate<{ event: NostrEvent }> {
+  if (!checkEventId(e)) return drop('signature', 'event id or shape invalid');
+  return { ok: true, event: e };
+}
+
+/**
+ * 4c. The signature over an id checked by gateEventId, run after the content decrypted: a Schnorr
+ * verification (~4 ECDHs of CPU) is spent only on events that were encrypted to the node.
+ */
+export function gateEventSignature(e: NostrEvent): Gate {
+  return verifyEventSignature(e) ? { ok: true } : drop('signature', 'event signature invalid');
+}
+
+/** 4b. The wrap layer: its content decrypted with the node key (one ECDH) to the seal's text. */
+export function gateWrapLayer(wrap: NostrEvent, nodeSk: Uint8Array): Gate<{ sealText: string }> {
+  const r = openWrapLayer(wrap, nodeSk);
+  if (!r.ok) return drop('unwrap', `${r.stage}: ${r.error}`);
+  return { ok: true, sealText: r.sealText };
+}
+
+/** 5. The seal layer (seal verified, rumor decrypted) from the wrap layer's text. */
+export function gateSealLayer(wrap: NostrEvent, sealText: string, nodeSk: Uint8Array, sealKeys?: ConversationKeyCache): Gate<{ gift: UnwrappedGift }> {
+  const r = openSealLayer(wrap, sealText, nodeSk, sealKeys);
   if (!r.ok) return drop('unwrap', `${r.stage}: ${r.error}`);
   return { ok: true, gift: r.gift };
 }

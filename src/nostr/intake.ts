@@ -2,14 +2,19 @@
  * Inbound pipeline: every event from the relay pool goes through the gates of intake-gates.ts in
  * order, then to the router. `handle()` never throws and always resolves with a verdict.
  *
- * Order: kind → size → PoW → [shedding] → outer signature → replay cache → unwrap → freshness →
- * parse → tuple signature → structure → (per-identity lock) trade index → dispatch.
+ * Order: kind → size → PoW → content envelope (NIP-44 length/base64/version, no crypto) →
+ * [shedding] → replay cache → id (one hash) → wrap decryption (one ECDH) → outer signature →
+ * seal (signature, decryption) → freshness → parse → tuple signature → structure →
+ * (per-identity lock) trade index → dispatch. The outer signature is checked after the wrap
+ * decrypted: a Schnorr verification costs about four ECDHs, and junk not encrypted to the node
+ * fails the decryption first; nothing reaches a handler without a verified id and signature.
  *
  * Protocol v2 (kind 14, when served) goes through the same pipeline, dispatched by kind:
- * kind → size → recipient (`p`) → PoW → [shedding] → event signature → replay cache →
- * first-contact PoW (author not a known active key) → NIP-44 decrypt (one ECDH, cached per
- * author, and one decryption) → freshness (event created_at) → 3-tuple parse → trade_sig and
- * identity proof → structure → trade index → dispatch. Handlers get the same Message and Inbound
+ * kind → size → recipient (`p`) → PoW → author allowance → first-contact PoW (author not a known
+ * active key, on the claimed id) → content envelope → [shedding] → replay cache → id → NIP-44
+ * decrypt (one ECDH, cached per author once a decryption succeeded) → event signature →
+ * freshness (event created_at) → 3-tuple parse → trade_sig and identity proof → structure →
+ * trade index → dispatch. Handlers get the same Message and Inbound
  * either way; the transport each trade key spoke is recorded (persisted) before its request is
  * dispatched, so every message to that key, replies and unsolicited ones, goes out on it.
  *
@@ -37,6 +42,7 @@ import { InThreadCrypto, type CryptoExecutor } from './crypto-pool.js';
 import type { OpenOutcome, VerifyOutcome } from './crypto-tasks.js';
 import {
   gateKind,
+  gatePayload,
   gateRecipient,
   gatePow,
   gateSize,
@@ -163,6 +169,14 @@ class ReplayCache {
   }
 }
 
+/**
+ * A claimed kind-14 author that failed authentication: a bad id or signature, or content that does
+ * not decrypt with the author's key (its real client never sends either).
+ */
+function forged(reason: DropReason): boolean {
+  return reason === 'signature' || reason === 'unwrap';
+}
+
 /** Marks an event found in the replay cache before its crypto ran. */
 const DUPLICATE: OpenOutcome = { signedId: null, verdict: { ok: false, reason: 'duplicate' } };
 
@@ -274,6 +288,11 @@ export class Intake {
       }
     }
 
+    // Content that cannot be a NIP-44 v2 payload (length, alphabet, version byte) never decrypts:
+    // dropped here, before any crypto.
+    const payload = gatePayload(kind.event);
+    if (!payload.ok) return this.dropped(payload.reason, payload.detail);
+
     // Shed before any crypto when the lane or the handler queue is already saturated.
     if (this.waiting.length >= limits.maxQueued) return this.dropped('overloaded', 'shed before decryption: handler queue full');
     const knownAuthor = known && author !== null && this.admit('priority', false) && this.authors.enterPriority(author, now0);
@@ -297,7 +316,7 @@ export class Intake {
       } finally {
         this.authors.leavePriority(author);
       }
-      if (outcome.signedId === null && outcome.verdict.reason === 'signature') this.authors.demote(author, clock.now());
+      if (outcome.signedId === null && forged(outcome.verdict.reason)) this.authors.demote(author, clock.now());
     } else {
       // With a pool and nothing verified waiting, a gift wrap's signature check and unwrap go to
       // the pool as one task (one round trip); otherwise the signature alone, then the priority lane.
@@ -309,7 +328,7 @@ export class Intake {
       });
       if (first === null) return this.dropped('duplicate');
       if (first.signedId === null) {
-        if (author !== null && known && first.verdict.reason === 'signature') this.authors.demote(author, clock.now());
+        if (author !== null && known && forged(first.verdict.reason)) this.authors.demote(author, clock.now());
         return this.dropped(first.verdict.reason, first.verdict.detail);
       }
       const now = clock.now();
@@ -324,8 +343,8 @@ export class Intake {
         if (!this.admit('priority')) return this.dropped('overloaded', 'shed after the signature: priority crypto backlog');
         outcome = await this.inLane('priority', () =>
           direct
-            ? this.crypto.run({ op: 'open-direct', event: raw, verified: true, knownAuthor: known, firstContactPow: this.firstContactPow, now: clock.now(), ...fresh })
-            : this.crypto.run({ op: 'open-gift-wrap', event: raw, verified: true, now: clock.now(), ...fresh }),
+            ? this.crypto.run({ op: 'open-direct', event: raw, plaintext: first.opened, knownAuthor: known, firstContactPow: this.firstContactPow, now: clock.now(), ...fresh })
+            : this.crypto.run({ op: 'open-gift-wrap', event: raw, sealText: first.opened, now: clock.now(), ...fresh }),
         );
       }
     }

@@ -83,13 +83,30 @@ export function nip44Encrypt(plaintext: string, conversationKey: Uint8Array, non
   return Buffer.concat([Buffer.of(VERSION), n, ciphertext, mac]).toString('base64');
 }
 
+/** The first base64 character of a v2 payload: 0x02 = 000000|10…, so always 'A'. */
+const VERSION_CHAR = 'A';
+
+/**
+ * What nip44Decrypt would refuse before any key is needed — the payload's length, alphabet and
+ * version byte — as the error text, or null when the payload could be a v2 ciphertext. The intake
+ * runs this before the ECDH a decryption needs, so content that cannot decrypt costs no crypto.
+ */
+export function nip44Precheck(payload: unknown): string | null {
+  if (typeof payload !== 'string') return 'payload must be a string';
+  const plen = payload.length;
+  if (plen === 0 || payload[0] === '#') return 'unknown encryption version';
+  if (plen < 132 || plen > 87472) return 'invalid payload length: ' + String(plen);
+  if (plen % 4 !== 0 || !BASE64.test(payload)) return 'invalid base64';
+  // 'A' then a character whose top two bits are 0b10 ('g'..'v'): the decoded first byte is 0x02.
+  const second = payload.charCodeAt(1);
+  if (payload[0] !== VERSION_CHAR || second < 103 || second > 118) return 'unknown encryption version';
+  return null;
+}
+
 /** Decrypt a NIP-44 v2 payload. Throws only Nip44Error. */
 export function nip44Decrypt(payload: string, conversationKey: Uint8Array): string {
-  if (typeof payload !== 'string') throw new Nip44Error('payload must be a string');
-  const plen = payload.length;
-  if (plen === 0 || payload[0] === '#') throw new Nip44Error('unknown encryption version');
-  if (plen < 132 || plen > 87472) throw new Nip44Error('invalid payload length: ' + String(plen));
-  if (plen % 4 !== 0 || !BASE64.test(payload)) throw new Nip44Error('invalid base64');
+  const bad = nip44Precheck(payload);
+  if (bad !== null) throw new Nip44Error(bad);
   const data = Buffer.from(payload, 'base64');
   const dlen = data.length;
   if (dlen < 99 || dlen > 65603) throw new Nip44Error('invalid data length: ' + String(dlen));

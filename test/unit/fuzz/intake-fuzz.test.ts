@@ -165,7 +165,8 @@ type Category =
 
 const ALLOWED: Record<Category, readonly string[]> = {
   'not-an-event': ['kind'],
-  'bad-fields': ['kind', 'too-large', 'signature'],
+  // A field changed breaks the id; a content that is no longer a NIP-44 payload is refused before that.
+  'bad-fields': ['kind', 'too-large', 'unwrap', 'signature'],
   'bad-signature': ['signature'],
   oversize: ['too-large'],
   'broken-nip44': ['unwrap'],

@@ -10,7 +10,7 @@ import { closeDatabase, type Db } from '../../../src/db/database.js';
 import { dbTradeIndexStore } from '../../../src/db/trade-index-store.js';
 import { InThreadCrypto, WorkerCrypto, type CryptoExecutor } from '../../../src/nostr/crypto-pool.js';
 import type { CryptoTask } from '../../../src/nostr/crypto-tasks.js';
-import { buildDirectRequest } from '../../../src/nostr/direct-message.js';
+import { buildDirectRequest, openDirectMessage } from '../../../src/nostr/direct-message.js';
 import { unwrapGiftWrap, wrapRequest } from '../../../src/nostr/gift-wrap.js';
 import { Intake } from '../../../src/nostr/intake.js';
 import type { Publisher } from '../../../src/nostr/relay-outbox.js';
@@ -34,6 +34,13 @@ const closers: Array<() => Promise<void>> = [];
 after(async () => {
   for (const c of closers) await c();
 });
+
+/** The node's plaintext of a kind-14 request (what verify-event hands the priority lane). */
+function openedContent(event: NostrEvent): string {
+  const o = openDirectMessage(event, nodeSk);
+  if (!o.ok) throw new Error(o.error);
+  return o.plaintext;
+}
 
 function workerPool(threads: number, extra: { workerFile?: URL; workerData?: Record<string, unknown> } = {}): WorkerCrypto {
   const pool = new WorkerCrypto({ threads, keys, logger, ...extra });
@@ -121,7 +128,9 @@ void describe('crypto pool: the same results as the in-thread path', () => {
       return [
         { op: 'open-direct', event, knownAuthor: true, firstContactPow: 8, ...FRESH },
         { op: 'open-direct', event, knownAuthor: false, firstContactPow: 8, ...FRESH },
-        { op: 'open-direct', event, verified: true, knownAuthor: false, firstContactPow: 0, ...FRESH },
+        { op: 'open-direct', event, knownAuthor: false, firstContactPow: 0, ...FRESH },
+        // authenticated by verify-event before: its decrypted content is handed over
+        { op: 'open-direct', event, plaintext: openedContent(event), knownAuthor: false, firstContactPow: 0, ...FRESH },
       ] satisfies CryptoTask[];
     });
     assert.deepEqual(await outcomes(pool, tasks), await outcomes(inThread, tasks));
