@@ -62,6 +62,27 @@ export async function setLastTradeIndex(
   return res.numUpdatedRows > 0n;
 }
 
+/** The reputation columns of a user row (what the 38383 `rating` tag and user-info read). */
+export type UserReputation = Pick<UserRow, 'total_rating' | 'total_reviews' | 'created_at'>;
+
+/**
+ * `UPDATE users SET last_trade_index = ? WHERE pubkey = ? AND last_trade_index < ?
+ * RETURNING total_rating, total_reviews, created_at` — raise the stored trade index, never lower
+ * it (HQ-4), in one statement instead of a read then a compare-and-set write. Returns the user's
+ * reputation columns when the row was raised; undefined when there is no such user or the stored
+ * index is already ≥ `index`. Negative or unsafe index → invalid_trade_index.
+ */
+export async function raiseLastTradeIndex(ex: Executor, pubkey: string, index: number): Promise<UserReputation | undefined> {
+  if (!Number.isSafeInteger(index) || index < 0) throw new CantDoError('invalid_trade_index');
+  return ex
+    .updateTable('users')
+    .set({ last_trade_index: index })
+    .where('pubkey', '=', pubkey)
+    .where('last_trade_index', '<', index)
+    .returning(['total_rating', 'total_reviews', 'created_at'])
+    .executeTakeFirst();
+}
+
 /**
  * Make `pubkey` a solver: creates the user (is_solver = 1) or promotes an existing one. mostrod
  * 0.17.1 only inserted, so an existing user could never become a solver (HQ-14).

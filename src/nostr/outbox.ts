@@ -1,3 +1,4 @@
+import type { Executor } from '../db/schema.js';
 import type { Message } from '../protocol/types.js';
 
 /** An unsigned event the node will sign with its own key. `created_at` defaults to now. */
@@ -13,6 +14,16 @@ export type MessageQueue = 'order' | 'cant-do' | 'restore';
 export interface SendOptions {
   /** Which FIFO queue (mostrod keeps three); default 'order'. */
   queue?: MessageQueue;
+}
+
+export interface PublishOptions {
+  /**
+   * The caller commits a transaction right after `publish` resolves (publishOrder: the event id and
+   * the change log). A decorator that records the publication in the database (the publication
+   * ledger) appends its write here instead of committing it on its own, so the caller's one
+   * transaction carries both. Each write must not throw (it logs its own failure).
+   */
+  writes?: Array<(ex: Executor) => Promise<void>>;
 }
 
 /**
@@ -36,7 +47,7 @@ export interface Outbox {
    * strictly increasing per (kind, d) so a later state always replaces an earlier one.
    * Resolves with the event id once signed (publication continues in the background).
    */
-  publish(event: EventTemplate): Promise<string>;
+  publish(event: EventTemplate, opts?: PublishOptions): Promise<string>;
   /** Wait until everything queued so far was handed to relays (or dropped after retries). */
   flush(): Promise<void>;
 }

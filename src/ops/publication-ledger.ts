@@ -8,9 +8,9 @@
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
-import type { Db } from '../db/schema.js';
+import type { Db, Executor } from '../db/schema.js';
 import { ORDER_EVENT_KIND } from '../nostr/events.js';
-import type { EventTemplate, Outbox, SendOptions } from '../nostr/outbox.js';
+import type { EventTemplate, Outbox, PublishOptions, SendOptions } from '../nostr/outbox.js';
 import type { Message } from '../protocol/types.js';
 import { opsDb } from './tables.js';
 
@@ -21,7 +21,7 @@ function tagValue(tags: string[][], name: string): string | undefined {
 
 /** Record (or replace, if newer) the publication of an order's 38383. */
 export async function recordOrderPublication(
-  db: Db,
+  db: Executor,
   entry: { orderId: string; status: string; eventId: string; createdAt: number; recordedAt: number },
 ): Promise<void> {
   await opsDb(db)
@@ -62,24 +62,27 @@ export class PublicationLedgerOutbox implements Outbox {
     return inner.protocolOf?.(recipient) ?? 1;
   }
 
-  async publish(event: EventTemplate): Promise<string> {
-    const id = await this.inner.publish(event);
+  /**
+   * With `opts.writes` (publishOrder) the ledger row is appended there and committed in the caller's
+   * transaction; otherwise it is written here on its own.
+   */
+  async publish(event: EventTemplate, opts?: PublishOptions): Promise<string> {
+    const id = await this.inner.publish(event, opts);
     if (event.kind === ORDER_EVENT_KIND) {
       const orderId = tagValue(event.tags, 'd');
       const status = tagValue(event.tags, 's');
       if (orderId !== undefined && status !== undefined) {
         const now = this.clock.now();
-        try {
-          await recordOrderPublication(this.db, {
-            orderId,
-            status,
-            eventId: id,
-            createdAt: event.created_at ?? now,
-            recordedAt: now,
-          });
-        } catch (err) {
-          this.logger.error({ err, orderId, status }, 'order publication not recorded in the ledger');
-        }
+        const entry = { orderId, status, eventId: id, createdAt: event.created_at ?? now, recordedAt: now };
+        const write = async (ex: Executor): Promise<void> => {
+          try {
+            await recordOrderPublication(ex, entry);
+          } catch (err) {
+            this.logger.error({ err, orderId, status }, 'order publication not recorded in the ledger');
+          }
+        };
+        if (opts?.writes !== undefined) opts.writes.push(write);
+        else await write(this.db);
       }
     }
     return id;

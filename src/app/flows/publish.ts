@@ -1,4 +1,5 @@
 import type { AppContext } from '../../context.js';
+import type { Executor } from '../../db/schema.js';
 import { clearOrderChange } from '../../db/order-changes.js';
 import { casUpdateOrder } from '../../db/orders.js';
 import type { DisputeRow, OrderRow } from '../../db/types.js';
@@ -24,15 +25,21 @@ export function orderPublicStatus(o: Pick<OrderRow, 'kind' | 'status'>): string 
  * the change log (db/order-changes.ts), which the republish job reads. Relay problems never throw
  * here: the outbox retries publication; a signing/queueing failure is logged with its cause and the
  * caller's state change stands (the next publish of the order replaces the event anyway).
+ * `opts.rating`: the maker's rating of a pending order when the caller already has the users row
+ * (new-order); otherwise it is read here.
  */
-export async function publishOrder(ctx: AppContext, o: OrderRow): Promise<void> {
+export async function publishOrder(
+  ctx: AppContext,
+  o: OrderRow,
+  opts: { rating?: { total_rating: number; total_reviews: number; days: number } } = {},
+): Promise<void> {
   const status = orderPublicStatus(o);
   if (status === null) {
     // Not a public status: nothing lags on relays for it (the order change log entry is done).
     await clearOrderChange(ctx.db, o.id, o.status);
     return;
   }
-  const rating = o.status === 'pending' ? await makerRating(ctx, o) : null;
+  const rating = o.status === 'pending' ? (opts.rating ?? (await makerRating(ctx, o))) : null;
   const now = ctx.clock.now();
   const template = buildOrderEvent({
     order: o,
@@ -44,15 +51,21 @@ export async function publishOrder(ctx: AppContext, o: OrderRow): Promise<void> 
     now,
   });
   let eventId: string;
+  const writes: Array<(ex: Executor) => Promise<void>> = [];
   try {
-    eventId = await ctx.outbox.publish(template);
+    eventId = await ctx.outbox.publish(template, { writes });
   } catch (err) {
     ctx.logger.error({ err, orderId: o.id, status: o.status }, 'order event could not be queued for publication');
     return;
   }
-  await casUpdateOrder(ctx.db, o.id, { status: o.status }, { event_id: eventId });
-  // The event for this status is out: the order no longer lags (see db/order-changes.ts).
-  await clearOrderChange(ctx.db, o.id, o.status);
+  // Record the event id, clear the order's change-log entry — the event for this status is out
+  // (see db/order-changes.ts) — and the outbox's own record (publication ledger) in one transaction:
+  // one commit per publication instead of three.
+  await ctx.db.transaction().execute(async (trx) => {
+    await casUpdateOrder(trx, o.id, { status: o.status }, { event_id: eventId });
+    await clearOrderChange(trx, o.id, o.status);
+    for (const write of writes) await write(trx);
+  });
 }
 
 /** Publish the dispute's kind-38386 event (d = dispute id, s = dispute status, initiator tag). */

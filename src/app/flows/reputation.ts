@@ -1,5 +1,5 @@
 import type { AppContext } from '../../context.js';
-import { getUser } from '../../db/users.js';
+import { getUser, type UserReputation } from '../../db/users.js';
 import type { OrderRow } from '../../db/types.js';
 import { CantDoError } from '../../errors.js';
 import { buildMessage } from '../../protocol/build.js';
@@ -27,8 +27,13 @@ export async function makerRating(
   const identity = o.kind === 'sell' ? o.master_seller_pubkey : o.master_buyer_pubkey;
   // Full privacy (identity == trade key) or no identity: zeros, as mostrod.
   if (identity === null || identity === o.creator_pubkey) return { total_rating: 0, total_reviews: 0, days: 0 };
-  const info = await userInfo(ctx, identity);
-  return { total_rating: info.rating, total_reviews: Number(info.reviews), days: Number(info.operating_days) };
+  const user = await getUser(ctx.db, identity);
+  return user === undefined ? { total_rating: 0, total_reviews: 0, days: 0 } : makerRatingOf(user, ctx.clock.now());
+}
+
+/** makerRating from a users row already at hand (same numbers as userInfo). */
+export function makerRatingOf(user: UserReputation, now: number): { total_rating: number; total_reviews: number; days: number } {
+  return { total_rating: user.total_rating, total_reviews: user.total_reviews, days: Math.max(0, Math.floor((now - user.created_at) / DAY)) };
 }
 
 /**

@@ -3,7 +3,7 @@
  * requested fiat amount of a range take, take-time amounts and the invoice carried by a request.
  */
 import type { Executor } from '../../db/database.js';
-import { getUser, setLastTradeIndex } from '../../db/users.js';
+import { raiseLastTradeIndex, type UserReputation } from '../../db/users.js';
 import type { OrderRow } from '../../db/types.js';
 import { CantDoError, SilentError } from '../../errors.js';
 import { freshPrice } from '../../price/fresh-price.js';
@@ -44,12 +44,12 @@ export function checkIdentity(identity: string): void {
 /**
  * `users.last_trade_index := index` after a trading request passed validation. Full-privacy senders
  * have no row. Fix of HQ-4: the stored index is never lowered (0.17.1 let index 0/null reset it).
+ * One conditional UPDATE; returns the user's reputation columns when the index was raised (new-order
+ * puts them in the 38383 rating tag without reading the row again), else undefined.
  */
-export async function raiseTradeIndex(ex: Executor, inbound: Inbound, index: number): Promise<void> {
-  if (inbound.fullPrivacy) return;
-  const user = await getUser(ex, inbound.identity);
-  if (user === undefined || index <= user.last_trade_index) return;
-  await setLastTradeIndex(ex, inbound.identity, index, user.last_trade_index);
+export async function raiseTradeIndex(ex: Executor, inbound: Inbound, index: number): Promise<UserReputation | undefined> {
+  if (inbound.fullPrivacy) return undefined;
+  return raiseLastTradeIndex(ex, inbound.identity, index);
 }
 
 /** Fiat amount a taker asked for: payload `amount`, or the third element of `payment_request`. */

@@ -11,6 +11,7 @@ import type { SmallOrder } from '../../protocol/types.js';
 import type { Handler } from '../handler.js';
 import { toSmallOrder } from '../flows/order-view.js';
 import { publishOrder } from '../flows/publish.js';
+import { makerRatingOf } from '../flows/reputation.js';
 import { checkIdentity, nodeNetwork, raiseTradeIndex, resolveTradeIndex, safeNumber } from '../flows/take-terms.js';
 
 const HOUR = 3600;
@@ -151,12 +152,15 @@ export const newOrder: Handler = async (ctx, msg, inbound) => {
   };
 
   // 7. Record the trade index and insert the order atomically.
-  await ctx.db.transaction().execute(async (trx) => {
-    await raiseTradeIndex(trx, inbound, tradeIndex);
+  // The index update returns the maker's reputation columns, so the 38383 rating needs no re-read.
+  const raised = await ctx.db.transaction().execute(async (trx) => {
+    const user = await raiseTradeIndex(trx, inbound, tradeIndex);
     await insertOrder(trx, row);
+    return user;
   });
 
-  await publishOrder(ctx, row);
+  const rating = raised !== undefined && inbound.identity !== inbound.tradeKey ? makerRatingOf(raised, ctx.clock.now()) : undefined;
+  await publishOrder(ctx, row, rating !== undefined ? { rating } : {});
   ctx.outbox.sendMessage(
     inbound.tradeKey,
     buildMessage({
