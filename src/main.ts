@@ -3,12 +3,13 @@
  * mostrod entry point: CLI → settings → daemon → signal handling. Everything else is built in
  * daemon.ts (the composition root).
  */
+// First: V8 heap sizing (v8-memory.ts). The settings, logger and daemon modules are imported
+// dynamically in main() so that the loader's parsing of the module graph (~9 MB of source)
+// already runs under it.
+import { v8Memory } from './v8-memory-boot.js';
 import { parseCli } from './cli.js';
-import { ensureSettingsFile, firstRunMessage, loadSettings } from './config/settings.js';
 import { ConfigError } from './errors.js';
-import { createLogger } from './logger.js';
 import { installShutdown } from './shutdown.js';
-import { startDaemon } from './daemon.js';
 
 async function main(): Promise<number | null> {
   const cli = parseCli(process.argv.slice(2));
@@ -16,6 +17,7 @@ async function main(): Promise<number | null> {
     (cli.exit === 0 ? process.stdout : process.stderr).write(cli.output.endsWith('\n') ? cli.output : `${cli.output}\n`);
     return cli.exit;
   }
+  const { ensureSettingsFile, firstRunMessage, loadSettings } = await import('./config/settings.js');
   if (ensureSettingsFile(cli.dir) === 'created') {
     process.stdout.write(`${firstRunMessage(cli.dir)}\n`);
     return 0;
@@ -30,6 +32,7 @@ async function main(): Promise<number | null> {
     }
     throw err;
   }
+  const [{ createLogger }, { startDaemon }] = await Promise.all([import('./logger.js'), import('./daemon.js')]);
   const logger = createLogger(process.env);
   let daemon;
   try {
@@ -39,6 +42,7 @@ async function main(): Promise<number | null> {
     return 1;
   }
   installShutdown(logger, [{ name: 'daemon', run: () => daemon.stop() }]);
+  v8Memory.startGrowing();
   return null; // keep running until a signal
 }
 
