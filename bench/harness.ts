@@ -31,8 +31,9 @@ export interface BenchRelay {
   stop(): Promise<void>;
 }
 
-export async function startBenchRelay(verify: boolean): Promise<BenchRelay> {
-  const child = spawn(process.execPath, ['--import', 'tsx', RELAY_ENTRY, ...(verify ? ['--verify'] : [])], {
+/** `batchFanout`: the relay's `--batch-fanout` (one write per subscriber per inbound read; see relay.ts). */
+export async function startBenchRelay(verify: boolean, o: { batchFanout?: boolean } = {}): Promise<BenchRelay> {
+  const child = spawn(process.execPath, ['--import', 'tsx', RELAY_ENTRY, ...(verify ? ['--verify'] : []), ...(o.batchFanout === true ? ['--batch-fanout'] : [])], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve, reject) => {

@@ -11,6 +11,12 @@
  * as a public relay would; without it the relay trusts the events (the daemon verifies anyway, and a
  * hostile relay would not filter). Addressable replacement is not implemented (not needed here).
  * A `["STATS"]` frame from any client is answered with `["STATS", {counters, cpu, rss}]`.
+ *
+ * Each client's OK replies are written once per inbound read (corked). Events fanned out to
+ * subscribers are written one by one, as they are accepted — unless `--batch-fanout`: then each
+ * subscriber's socket is corked too until the inbound read is handled (the way relays built on
+ * uWebSockets, strfry among them, batch their writes), so a subscriber receives a burst of events
+ * in few TCP reads. Off by default: the bench measures the daemon against one write per event.
  */
 import { parseArgs } from 'node:util';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -26,7 +32,24 @@ interface Filter {
   limit?: number;
 }
 
-const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, verify: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { port: { type: 'string', default: '0' }, verify: { type: 'boolean', default: false }, 'batch-fanout': { type: 'boolean', default: false } },
+});
+const BATCH_FANOUT = values['batch-fanout'];
+
+/** Sockets corked until the current inbound read is handled (uncorked on the next tick). */
+const corked = new Set<{ cork(): void; uncork(): void }>();
+function uncorkAll(): void {
+  for (const s of corked) s.uncork();
+  corked.clear();
+}
+function corkUntilNextTick(socket: { cork(): void; uncork(): void }): void {
+  if (corked.has(socket)) return;
+  if (corked.size === 0) process.nextTick(uncorkAll);
+  corked.add(socket);
+  socket.cork();
+}
+const sockets = new WeakMap<WebSocket, { cork(): void; uncork(): void }>();
 
 const MAX_STORED = 100_000;
 const stored: NostrEvent[] = [];
@@ -72,18 +95,27 @@ function send(ws: WebSocket, frame: unknown[]): void {
   if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
 }
 
-function onEvent(ws: WebSocket, raw: unknown): void {
+/** NIP-20 OK, written without serializing an array (one per received event). */
+function sendOk(ws: WebSocket, id: string, ok: boolean, message: string): void {
+  if (ws.readyState === ws.OPEN) ws.send(`["OK",${JSON.stringify(id)},${ok},${JSON.stringify(message)}]`);
+}
+
+/**
+ * `raw` is the parsed event, `text` its JSON as the client sent it (forwarded as is: no
+ * re-serialization per event).
+ */
+function onEvent(ws: WebSocket, raw: unknown, text: string): void {
   stats.received++;
   const e = raw as NostrEvent;
   const id = typeof e === 'object' && e !== null && typeof e.id === 'string' ? e.id : '';
   if (values.verify ? !verifyEvent(raw) : !(typeof e === 'object' && e !== null && typeof e.id === 'string' && Array.isArray(e.tags))) {
     stats.invalid++;
-    send(ws, ['OK', id, false, 'invalid: bad id or signature']);
+    sendOk(ws, id, false, 'invalid: bad id or signature');
     return;
   }
   if (seen.has(e.id)) {
     stats.duplicates++;
-    send(ws, ['OK', e.id, true, 'duplicate: already have this event']);
+    sendOk(ws, e.id, true, 'duplicate: already have this event');
     return;
   }
   seen.add(e.id);
@@ -93,13 +125,17 @@ function onEvent(ws: WebSocket, raw: unknown): void {
     for (const o of old) seen.delete(o.id);
   }
   stats.accepted++;
-  send(ws, ['OK', e.id, true, '']);
-  let text: string | undefined;
+  sendOk(ws, e.id, true, '');
   for (const [client, bySub] of subs) {
     for (const [subId, filters] of bySub) {
       if (filters.some((f) => matches(f, e))) {
-        text ??= JSON.stringify(e);
-        if (client.readyState === client.OPEN) client.send(`["EVENT",${JSON.stringify(subId)},${text}]`);
+        if (client.readyState === client.OPEN) {
+          if (BATCH_FANOUT) {
+            const sock = sockets.get(client);
+            if (sock !== undefined) corkUntilNextTick(sock);
+          }
+          client.send(`["EVENT",${JSON.stringify(subId)},${text}]`);
+        }
         stats.delivered++;
       }
     }
@@ -123,19 +159,28 @@ function onReq(ws: WebSocket, subId: string, rawFilters: unknown[]): void {
 }
 
 const wss = new WebSocketServer({ host: '127.0.0.1', port: Number(values.port), maxPayload: 1024 * 1024 });
-wss.on('connection', (ws) => {
-  ws.on('message', (data) => {
+wss.on('connection', (ws, req) => {
+  // Replies to one client (OKs) are corked while a read's frames are handled and written together
+  // after it: one write per read instead of one per event (fan-out: see --batch-fanout above).
+  const socket = req.socket;
+  sockets.set(ws, socket);
+  ws.on('message', (data: Buffer) => {
+    corkUntilNextTick(socket);
+    const text = data.toString('utf8');
     let frame: unknown;
     try {
-      frame = JSON.parse(String(data));
+      frame = JSON.parse(text);
     } catch {
       send(ws, ['NOTICE', 'invalid: not JSON']);
       return;
     }
     if (!Array.isArray(frame)) return;
     const [type, a, ...rest] = frame as unknown[];
-    if (type === 'EVENT') onEvent(ws, a);
-    else if (type === 'REQ' && typeof a === 'string') onReq(ws, a, rest);
+    if (type === 'EVENT') {
+      // ["EVENT", {…}]: the event's own text is between the frame's first '{' and last '}'.
+      const plain = frame.length === 2 && typeof a === 'object' && a !== null && !Array.isArray(a);
+      onEvent(ws, a, plain ? text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1) : JSON.stringify(a));
+    } else if (type === 'REQ' && typeof a === 'string') onReq(ws, a, rest);
     else if (type === 'CLOSE' && typeof a === 'string') subs.get(ws)?.delete(a);
     else if (type === 'STATS') send(ws, ['STATS', { ...stats, stored: stored.length, cpuUs: process.cpuUsage(), rss: process.memoryUsage().rss }]);
   });

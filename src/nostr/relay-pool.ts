@@ -12,6 +12,7 @@
  * would replay two days of stored wraps after every reconnect, all of them already stale
  * (requests older than 10 s are dropped by intake anyway). So: live events only, on every (re)connect.
  */
+import { isUtf8 } from 'node:buffer';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { verifyEvent, type NostrEvent } from '../crypto/event.js';
@@ -247,6 +248,12 @@ class RelayConnection {
       this.dropped++;
       return;
     }
+    // Invalid UTF-8 is dropped (the socket does not check it: see wsSocketFactory), never decoded
+    // with replacement characters.
+    if (!isUtf8(data)) {
+      this.dropped++;
+      return;
+    }
     let msg: unknown;
     try {
       msg = JSON.parse(data.toString('utf8'));
@@ -470,7 +477,9 @@ export class RelayPool {
       pingIntervalMs: o.pingIntervalMs ?? 30_000,
     };
     this.logger = o.logger;
-    this.socketFactory = o.socketFactory ?? wsSocketFactory();
+    // Frames are size- and PoW-checked from their raw bytes and UTF-8-checked here before decoding
+    // (onMessage), so most junk is dropped without ws validating its text first.
+    this.socketFactory = o.socketFactory ?? wsSocketFactory(undefined, { skipUtf8Validation: true });
     this.seen = new LruCache(o.dedupSize ?? 50_000);
     this.verify = o.verify ?? verifyEvent;
     this.minPowBits = o.minPowBits ?? 0;

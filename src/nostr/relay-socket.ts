@@ -6,7 +6,10 @@ import WebSocket from 'ws';
 
 export interface SocketHandlers {
   onOpen(): void;
-  /** One text frame, as raw bytes (the pool checks the size before decoding). */
+  /**
+   * One text frame, as raw bytes (the pool checks the size before decoding). Not checked for
+   * valid UTF-8 when the factory was made with `skipUtf8Validation`: the receiver checks it then.
+   */
   onMessage(data: Buffer): void;
   onClose(code: number, reason: string): void;
   onError(err: Error): void;
@@ -30,14 +33,23 @@ function toBuffer(data: WebSocket.RawData): Buffer {
   return Buffer.from(data);
 }
 
+export interface WsSocketOptions {
+  /**
+   * Hand text frames over without ws' UTF-8 check (which would close the connection with 1007 on
+   * an invalid frame). For a receiver that drops most frames from their raw bytes (the relay
+   * pool: size, PoW) and checks the UTF-8 of the frames it goes on to decode.
+   */
+  skipUtf8Validation?: boolean;
+}
+
 /**
  * Default factory over `ws`. `maxPayloadBytes` is ws' hard frame cap (a larger frame closes the
  * connection with 1009); the pool's own, smaller per-frame limit drops oversized frames
  * without disconnecting.
  */
-export function wsSocketFactory(maxPayloadBytes = 1024 * 1024): SocketFactory {
+export function wsSocketFactory(maxPayloadBytes = 1024 * 1024, o: WsSocketOptions = {}): SocketFactory {
   return (url, h) => {
-    const ws = new WebSocket(url, { maxPayload: maxPayloadBytes, perMessageDeflate: false });
+    const ws = new WebSocket(url, { maxPayload: maxPayloadBytes, perMessageDeflate: false, skipUTF8Validation: o.skipUtf8Validation === true });
     ws.on('open', () => h.onOpen());
     ws.on('message', (data, isBinary) => {
       if (!isBinary) h.onMessage(toBuffer(data));

@@ -1,6 +1,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
+import { WebSocketServer } from 'ws';
 import { systemClock } from '../../../src/clock.js';
 import { finalizeEvent, type NostrEvent } from '../../../src/crypto/event.js';
 import { generateSecretKey, getPublicKey } from '../../../src/crypto/secp.js';
@@ -129,6 +130,38 @@ void describe('RelayPool against the test relay', () => {
     assert.deepEqual(got, [small.id]);
     assert.equal(sub.status()[0]!.dropped, 1);
     assert.equal(sub.status()[0]!.connects, 1);
+  });
+
+  void test('a text frame that is not valid UTF-8 is dropped without dropping the connection', async () => {
+    // A raw relay: answers the subscription with a bad frame (0xff in the content), then a good one.
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((res) => wss.once('listening', () => res()));
+    const bad = wrapTo(me, 'BAD');
+    const good = wrapTo(me);
+    wss.on('connection', (ws) => {
+      ws.on('message', (data: Buffer) => {
+        const [type, subId] = JSON.parse(data.toString('utf8')) as [string, string];
+        if (type !== 'REQ') return;
+        const raw = Buffer.from(JSON.stringify(['EVENT', subId, bad]));
+        raw[raw.indexOf('BAD')] = 0xff;
+        ws.send(raw, { binary: false });
+        ws.send(JSON.stringify(['EVENT', subId, good]));
+      });
+    });
+    const addr = wss.address() as { port: number };
+    try {
+      const sub = pool([`ws://127.0.0.1:${addr.port}`], { pubkey: me, verify: () => true });
+      const got: string[] = [];
+      sub.onEvent((e) => got.push(e.id));
+      await until(() => got.length === 1);
+      assert.deepEqual(got, [good.id]);
+      assert.equal(sub.status()[0]!.dropped, 1);
+      assert.equal(sub.status()[0]!.connects, 1);
+      await sub.close();
+    } finally {
+      for (const c of wss.clients) c.terminate();
+      await new Promise((res) => wss.close(res));
+    }
   });
 
   void test('stopIntake closes the subscription but keeps publishing', async () => {
