@@ -16,7 +16,7 @@
  * subscribers are written one by one, as they are accepted — unless `--batch-fanout`: then each
  * subscriber's socket is corked too until the inbound read is handled (the way relays built on
  * uWebSockets, strfry among them, batch their writes), so a subscriber receives a burst of events
- * in few TCP reads. Off by default: the bench measures the daemon against one write per event.
+ * in few TCP reads. Off by default here; `npm run bench` turns it on (BENCH_RELAY_FANOUT, bench/run.ts).
  */
 import { parseArgs } from 'node:util';
 import { WebSocketServer, type WebSocket } from 'ws';

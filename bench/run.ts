@@ -16,6 +16,9 @@
  *                         (its baseline), `v2-flood` brings `v2-open`.
  *   BENCH_STEADY_SECONDS  duration of the steady load (default 60; 600 for the issue's 10-minute
  *                         RSS curve). The `steady` time box grows with it.
+ *   BENCH_RELAY_FANOUT    `batched` (default): the bench relay writes each subscriber the events of
+ *                         one inbound read at once, as relays built on uWebSockets (strfry) do;
+ *                         `per-event`: one socket write per event (what earlier runs measured).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -157,7 +160,10 @@ async function main(): Promise<void> {
     done();
   }
 
-  const relay = await startBenchRelay(false);
+  const fanout = process.env['BENCH_RELAY_FANOUT'] ?? 'batched';
+  if (fanout !== 'batched' && fanout !== 'per-event') throw new Error(`BENCH_RELAY_FANOUT must be batched or per-event, got ${JSON.stringify(fanout)}`);
+  notes.push(`bench relay fan-out: ${fanout === 'batched' ? 'batched (each subscriber gets the events of one inbound read in one write, as uWebSockets relays do)' : 'one write per event'} (BENCH_RELAY_FANOUT)`);
+  const relay = await startBenchRelay(false, { batchFanout: fanout === 'batched' });
   cleanups.push(() => relay.stop());
   const now = (): number => Math.floor(Date.now() / 1000);
   // Rumors are dated 270 s ahead so none goes stale (10 s) however long generation takes on a busy
