@@ -33,6 +33,17 @@ export class LruCache<K, V> {
     }
   }
 
+  /** Evict from the least recently used end while `stale(value)` holds; returns how many went. */
+  evictWhile(stale: (value: V) => boolean): number {
+    let n = 0;
+    for (const [k, v] of this.map) {
+      if (!stale(v)) break;
+      this.map.delete(k);
+      n++;
+    }
+    return n;
+  }
+
   delete(key: K): boolean {
     return this.map.delete(key);
   }

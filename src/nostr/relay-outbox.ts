@@ -181,6 +181,10 @@ export class RelayOutbox implements Outbox {
       const last = this.lastCreatedAt.get(key);
       if (last !== undefined && createdAt <= last) createdAt = last + 1;
       this.lastCreatedAt.set(key, createdAt);
+      // Only an entry at or after the current second can bump a created_at: older ones (every order
+      // published more than a minute ago) are dropped, so the map holds the last minute's events
+      // rather than up to 100,000 orders.
+      this.lastCreatedAt.evictWhile((t) => t < createdAt - 60);
     }
     const signed = this.crypto.run({ op: 'sign-event', kind: template.kind, tags: template.tags, content: template.content, created_at: createdAt });
     this.track(signed.then((event) => this.publishWithRetry(event), () => undefined));

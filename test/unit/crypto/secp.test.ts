@@ -136,4 +136,14 @@ void describe('LruCache', () => {
     assert.equal(c.has('a'), true);
     assert.throws(() => new LruCache(0));
   });
+
+  void test('evictWhile drops stale entries from the least recently used end only', () => {
+    const c = new LruCache<string, number>(10);
+    c.set('a', 1);
+    c.set('b', 2);
+    c.set('c', 100);
+    c.set('d', 3); // stale but behind a fresh entry: kept until that one goes
+    assert.equal(c.evictWhile((v) => v < 50), 2);
+    assert.deepEqual([c.has('a'), c.has('b'), c.has('c'), c.has('d')], [false, false, true, true]);
+  });
 });
