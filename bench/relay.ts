@@ -120,7 +120,9 @@ function onEvent(ws: WebSocket, raw: unknown, text: string): void {
   }
   seen.add(e.id);
   stored.push(e);
-  if (stored.length > MAX_STORED) {
+  // Trimmed a tenth at a time: trimming one event per event shifted the whole 100,000-event array
+  // each time, and a relay full of earlier phases' events fell seconds behind a flood.
+  if (stored.length > MAX_STORED + MAX_STORED / 10) {
     const old = stored.splice(0, stored.length - MAX_STORED);
     for (const o of old) seen.delete(o.id);
   }
