@@ -5,7 +5,12 @@
  * cannot spend that key's allowance:
  *  - a token bucket per author (`rate` per second, `burst`) is charged only for events whose
  *    signature verified, so forged events never drain it; once a key has spent it, its further
- *    events are dropped before any crypto (`exhausted`) until it refills;
+ *    events are dropped before any crypto (`admit`) until it refills;
+ *  - events admitted and not yet charged count against the bucket too (`admit` → `take` or
+ *    `release`): a key sending thousands of events at once cannot have more of them waiting for
+ *    their crypto than it has tokens (before this, everything it sent before its first events were
+ *    verified and charged went through, and a one-key flood filled the first-contact lane and got
+ *    other users' first contacts shed);
  *  - an author has at most `maxQueued` events in the priority crypto lane at a time; more go to the
  *    first-contact lane (a flood from one known key can never fill the lane the others rely on
  *    before its verified events have emptied its bucket);
@@ -43,6 +48,14 @@ interface AuthorState {
   queued: number;
   /** the author takes the first-contact lane until then (clock seconds) */
   demotedUntil: number;
+  /** events admitted (`admit`) and neither charged (`take`) nor released yet */
+  uncharged: number;
+}
+
+/** One admitted event: charged or released exactly once. */
+export interface AuthorTicket {
+  readonly author: string;
+  settled: boolean;
 }
 
 export class AuthorLimiter {
@@ -50,12 +63,25 @@ export class AuthorLimiter {
 
   constructor(private readonly limits: AuthorLimits = DEFAULT_AUTHOR_LIMITS) {}
 
-  /** True when `author` spent its allowance: drop its event before any crypto. */
-  exhausted(author: string, now: number): boolean {
-    const s = this.authors.get(author);
-    if (s === undefined) return false;
+  /**
+   * Admit an event of `author` to the crypto gates, or null when the author spent its allowance —
+   * counting its events already admitted and not yet charged — : drop the event before any crypto.
+   * The ticket must be settled once: `take` (its signature verified) or `release` (dropped before).
+   */
+  admit(author: string, now: number): AuthorTicket | null {
+    const s = this.state(author, now);
     this.refill(s, now);
-    return s.tokens < 1;
+    if (s.tokens - s.uncharged < 1) return null;
+    s.uncharged++;
+    return { author, settled: false };
+  }
+
+  /** An admitted event dropped before it was charged (or whose charge is moot): no allowance spent. */
+  release(ticket: AuthorTicket): void {
+    if (ticket.settled) return;
+    ticket.settled = true;
+    const s = this.authors.get(ticket.author);
+    if (s !== undefined && s.uncharged > 0) s.uncharged--;
   }
 
   /** May this event of a known `author` take the priority lane? (Reserves a place; see leave.) */
@@ -72,9 +98,10 @@ export class AuthorLimiter {
     if (s !== undefined && s.queued > 0) s.queued--;
   }
 
-  /** Charge a verified event to `author`; false when it has no allowance left (drop the event). */
-  take(author: string, now: number): boolean {
-    const s = this.state(author, now);
+  /** Charge a verified event to its author; false when it has no allowance left (drop the event). */
+  take(ticket: AuthorTicket, now: number): boolean {
+    this.release(ticket);
+    const s = this.state(ticket.author, now);
     this.refill(s, now);
     if (s.tokens < 1) return false;
     s.tokens -= 1;
@@ -100,7 +127,7 @@ export class AuthorLimiter {
   private state(author: string, now: number): AuthorState {
     let s = this.authors.get(author);
     if (s === undefined) {
-      s = { tokens: this.limits.burst, at: now, queued: 0, demotedUntil: 0 };
+      s = { tokens: this.limits.burst, at: now, queued: 0, demotedUntil: 0, uncharged: 0 };
     } else {
       this.authors.delete(author); // re-inserted below: Map order is least recently used first
     }

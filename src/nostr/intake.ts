@@ -37,7 +37,7 @@ import type { MostroKeys } from '../context.js';
 import { ConversationKeyCache } from '../crypto/conversation-key.js';
 import { cantDoMessage } from '../protocol/build.js';
 import type { Message } from '../protocol/types.js';
-import { AuthorLimiter, DEFAULT_AUTHOR_LIMITS, type AuthorLimits } from './author-limiter.js';
+import { AuthorLimiter, DEFAULT_AUTHOR_LIMITS, type AuthorLimits, type AuthorTicket } from './author-limiter.js';
 import { InThreadCrypto, type CryptoExecutor } from './crypto-pool.js';
 import type { OpenOutcome, VerifyOutcome } from './crypto-tasks.js';
 import {
@@ -269,14 +269,13 @@ export class Intake {
     const pow = gatePow(kind.event, settings.mostro.pow);
     if (!pow.ok) return this.dropped(pow.reason, pow.detail);
 
-    // Kind 14 names its author in clear. A key that spent its allowance (verified events only) is
-    // refused before any crypto. A known active trade key or solver takes the priority lane at
+    // Kind 14 names its author in clear. A key that spent its allowance is refused before any
+    // crypto (after the cheap gates below). A known active trade key or solver takes the priority lane at
     // once — unless it already has its share queued there, or events claiming it failed their
     // signature lately (then it is first contact). Everything else is first contact until its
     // signature verified.
     const author = direct && typeof kind.event['pubkey'] === 'string' ? kind.event['pubkey'] : null;
     const now0 = clock.now();
-    if (author !== null && this.authors.exhausted(author, now0)) return this.dropped('author-rate', 'author over its allowance');
     const known = author !== null && (this.deps.knownSenders?.has(author) ?? false);
     // First contact must carry pow_first_contact: checked on the claimed id before any crypto (an
     // id that does not match its event fails the signature check later anyway), so first-contact
@@ -293,6 +292,30 @@ export class Intake {
     const payload = gatePayload(kind.event);
     if (!payload.ok) return this.dropped(payload.reason, payload.detail);
 
+    // A kind-14 author that spent its allowance — counting its events admitted and not yet charged —
+    // is refused here, before any crypto; an admitted event is charged once verified, or released.
+    if (author === null) return this.pastAdmission(raw, kind.event, direct, null, null, known, now0);
+    const ticket = this.authors.admit(author, now0);
+    if (ticket === null) return this.dropped('author-rate', 'author over its allowance');
+    try {
+      return await this.pastAdmission(raw, kind.event, direct, author, ticket, known, now0);
+    } finally {
+      this.authors.release(ticket);
+    }
+  }
+
+  /** From the shedding on (see process); `ticket` is the kind-14 author's admission. */
+  private async pastAdmission(
+    raw: unknown,
+    event: Record<string, unknown>,
+    direct: boolean,
+    author: string | null,
+    ticket: AuthorTicket | null,
+    known: boolean,
+    now0: number,
+  ): Promise<Verdict> {
+    const { clock } = this.deps;
+    const limits = this.limits;
     // Shed before any crypto when the lane or the handler queue is already saturated.
     if (this.waiting.length >= limits.maxQueued) return this.dropped('overloaded', 'shed before decryption: handler queue full');
     const knownAuthor = known && author !== null && this.admit('priority', false) && this.authors.enterPriority(author, now0);
@@ -304,7 +327,7 @@ export class Intake {
     // A copy of an event already processed (the same wrap from another relay, or a replay) is
     // dropped before the signature check. The id is remembered only once its signature is valid,
     // so a forged copy must not shadow the original.
-    const claimedId = kind.event['id'];
+    const claimedId = event['id'];
     const fresh = { pastSeconds: limits.pastSeconds, futureSeconds: limits.futureSeconds };
     let outcome: OpenOutcome;
     if (knownAuthor) {
@@ -333,7 +356,7 @@ export class Intake {
       }
       const now = clock.now();
       // Signature verified: the author is charged (a forger never reaches this point).
-      if (author !== null && !this.authors.take(author, now)) return this.dropped('author-rate', 'author over its allowance');
+      if (ticket !== null && !this.authors.take(ticket, now)) return this.dropped('author-rate', 'author over its allowance');
       if (this.replay.seen(first.signedId, now)) return this.dropped('duplicate');
       this.replay.add(first.signedId, now + limits.pastSeconds + limits.futureSeconds + 1, now);
       if ('verdict' in first) {
@@ -356,7 +379,7 @@ export class Intake {
       const now = clock.now();
       if (this.replay.seen(outcome.signedId, now)) return this.dropped('duplicate');
       this.replay.add(outcome.signedId, now + limits.pastSeconds + limits.futureSeconds + 1, now);
-      if (!this.authors.take(author, now)) return this.dropped('author-rate', 'author over its allowance');
+      if (ticket !== null && !this.authors.take(ticket, now)) return this.dropped('author-rate', 'author over its allowance');
     }
     const opened = outcome.verdict;
     if (!opened.ok) return this.dropped(opened.reason, opened.detail);

@@ -4,17 +4,41 @@ import { AuthorLimiter } from '../../../src/nostr/author-limiter.js';
 
 const limits = { rate: 2, burst: 4, maxQueued: 2, demoteSeconds: 60, maxAuthors: 3 };
 
+/** Admit and charge at once (a verified event): true when both went through. */
+function verified(l: AuthorLimiter, author: string, now: number): boolean {
+  const t = l.admit(author, now);
+  return t !== null && l.take(t, now);
+}
+
 void describe('AuthorLimiter', () => {
-  void test('token bucket: burst, then rate per second; exhausted only once spent', () => {
+  void test('token bucket: burst, then rate per second; refused only once spent', () => {
     const l = new AuthorLimiter(limits);
-    assert.equal(l.exhausted('a', 100), false, 'unknown author');
-    const took = Array.from({ length: 6 }, () => l.take('a', 100));
+    const took = Array.from({ length: 6 }, () => verified(l, 'a', 100));
     assert.deepEqual(took, [true, true, true, true, false, false]);
-    assert.equal(l.exhausted('a', 100), true);
-    assert.equal(l.exhausted('b', 100), false, 'per author');
-    assert.equal(l.exhausted('a', 101), false, 'refilled by rate');
-    assert.deepEqual([l.take('a', 101), l.take('a', 101), l.take('a', 101)], [true, true, false]);
-    assert.deepEqual(Array.from({ length: 5 }, () => l.take('a', 200)), [true, true, true, true, false], 'refill capped at burst');
+    assert.equal(l.admit('a', 100), null);
+    assert.notEqual(l.admit('b', 100), null, 'per author');
+    assert.notEqual(l.admit('a', 101), null, 'refilled by rate');
+  });
+
+  void test('refill: by rate, capped at burst', () => {
+    const l = new AuthorLimiter(limits);
+    for (let i = 0; i < 4; i++) verified(l, 'a', 100);
+    assert.deepEqual([verified(l, 'a', 101), verified(l, 'a', 101), verified(l, 'a', 101)], [true, true, false]);
+    assert.deepEqual(Array.from({ length: 5 }, () => verified(l, 'a', 200)), [true, true, true, true, false], 'refill capped at burst');
+  });
+
+  void test('events admitted and not yet charged count: a burst of one key is cut at its tokens before any is verified', () => {
+    const l = new AuthorLimiter(limits);
+    const tickets = Array.from({ length: 10 }, () => l.admit('a', 100));
+    assert.equal(tickets.filter((t) => t !== null).length, 4, 'as many in flight as tokens');
+    // two turn out forged (released, nothing spent), two verify (charged)
+    l.release(tickets[0]!);
+    l.release(tickets[1]!);
+    assert.equal(l.take(tickets[2]!, 100), true);
+    assert.equal(l.take(tickets[3]!, 100), true);
+    l.release(tickets[3]!); // settling twice is a no-op
+    // 2 tokens left, none in flight
+    assert.equal([l.admit('a', 100), l.admit('a', 100), l.admit('a', 100)].filter((t) => t !== null).length, 2);
   });
 
   void test('priority share per author; demotion for a while', () => {
@@ -30,12 +54,12 @@ void describe('AuthorLimiter', () => {
 
   void test('bounded: the least recently used author is forgotten first', () => {
     const l = new AuthorLimiter(limits);
-    for (const a of ['a', 'b', 'c']) for (let i = 0; i < 4; i++) l.take(a, 100);
-    assert.equal(l.exhausted('a', 100), true);
-    l.take('b', 100); // touch b
-    l.take('d', 100); // evicts a (least recently used)
+    for (const a of ['a', 'b', 'c']) for (let i = 0; i < 4; i++) verified(l, a, 100);
+    assert.equal(l.admit('a', 100), null);
+    verified(l, 'b', 100); // touch b
+    verified(l, 'd', 100); // evicts c (least recently used: a was touched by the admit above)
     assert.equal(l.size, 3);
-    assert.equal(l.exhausted('a', 100), false, 'forgotten');
-    assert.equal(l.exhausted('b', 100), true, 'kept');
+    assert.notEqual(l.admit('c', 100), null, 'forgotten');
+    assert.equal(l.admit('b', 100), null, 'kept');
   });
 });
