@@ -134,6 +134,17 @@ export function cpuSeconds(pid: number): number {
 }
 
 /** Resident set size of a process in MB, from /proc. */
+/**
+ * CPU seconds of the whole machine since boot (/proc/stat, all CPUs): busy (everything but idle and
+ * iowait, steal included) and steal (time the hypervisor ran something else on our vCPUs).
+ */
+export function boxCpuSeconds(): { busy: number; steal: number } {
+  const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
+  const hz = 100; // USER_HZ
+  return { busy: (user + nice + system + irq + softirq + steal) / hz, steal: steal / hz };
+}
+
 export function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m?.[1] !== undefined ? Math.round(Number(m[1]) / 102.4) / 10 : Number.NaN;

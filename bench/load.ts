@@ -53,6 +53,8 @@ class TrafficClient {
   readonly inflight = new Map<string, InFlight>();
   readonly replies: Array<{ req: GeneratedRequest; event: NostrEvent }> = [];
   readonly latencies: number[] = [];
+  /** Send time (performance.now()) of each answered request, parallel to `latencies`. */
+  readonly sentAts: number[] = [];
   onReply: (f: InFlight) => void = () => undefined;
   private constructor(private readonly conns: Conn[]) {}
 
@@ -78,6 +80,7 @@ class TrafficClient {
     if (f === undefined) return;
     this.inflight.delete(p);
     this.latencies.push(at - f.sentAt);
+    this.sentAts.push(f.sentAt);
     if (this.replies.length < 400) this.replies.push({ req: f.req, event: ev });
     this.onReply(f);
   }
@@ -139,6 +142,35 @@ export interface LoadResult {
   latencyMs: LatencySummary;
   daemonCpuCores: number;
   sampleReplies: Record<string, number>;
+  /** Latency per TIMELINE_BUCKET_SECONDS of send time, from the load's start or a given origin (where in the run a tail sits). */
+  timeline?: TimelineBucket[];
+}
+
+export interface TimelineBucket {
+  /** Start of the bucket, seconds from the start of the load. */
+  t: number;
+  n: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+export const TIMELINE_BUCKET_SECONDS = 10;
+
+function timeline(sentAts: readonly number[], latencies: readonly number[], t0: number): TimelineBucket[] {
+  const buckets = new Map<number, number[]>();
+  sentAts.forEach((s, i) => {
+    const b = Math.floor((s - t0) / 1000 / TIMELINE_BUCKET_SECONDS) * TIMELINE_BUCKET_SECONDS;
+    let xs = buckets.get(b);
+    if (xs === undefined) buckets.set(b, (xs = []));
+    xs.push(latencies[i]!);
+  });
+  return [...buckets.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([t, xs]) => {
+      const s = summarize(xs);
+      return { t, n: s.n, p50: s.p50, p99: s.p99, max: s.max };
+    });
 }
 
 /** Closed loop: every trader keeps exactly one request in flight for `seconds`. */
@@ -170,13 +202,14 @@ export async function closedLoop(h: Harness, traders: Trader[], seconds: number)
     latencyMs: summarize(client.latencies),
     daemonCpuCores: round(cpu / elapsed, 2),
     sampleReplies: checkReplies(client.replies, h.nodePubkey),
+    timeline: timeline(client.sentAts, client.latencies, t0),
   };
   client.close();
   return res;
 }
 
 /** Open loop: requests at a fixed `rate` for `seconds`, round-robin over the traders. */
-export async function openLoop(h: Harness, traders: Trader[], rate: number, seconds: number, during?: Promise<unknown>): Promise<LoadResult> {
+export async function openLoop(h: Harness, traders: Trader[], rate: number, seconds: number, during?: Promise<unknown>, timelineOrigin?: number): Promise<LoadResult> {
   const client = await TrafficClient.connect(h.relay.url, traders);
   const cpu0 = cpuSeconds(h.pid);
   const t0 = performance.now();
@@ -204,6 +237,7 @@ export async function openLoop(h: Harness, traders: Trader[], rate: number, seco
     latencyMs: summarize(client.latencies),
     daemonCpuCores: round(cpu / elapsed, 2),
     sampleReplies: checkReplies(client.replies, h.nodePubkey),
+    timeline: timeline(client.sentAts, client.latencies, timelineOrigin ?? t0),
   };
   client.close();
   return res;

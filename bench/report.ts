@@ -1,5 +1,5 @@
 /** Markdown summary of a benchmark run, with the issue-9 targets next to the figures. */
-import type { LoadResult } from './load.js';
+import { TIMELINE_BUCKET_SECONDS, type LoadResult } from './load.js';
 import { PHASES } from './phases.js';
 import type { BenchResults } from './run.js';
 import type { V2FloodName } from './v2-phase.js';
@@ -134,6 +134,29 @@ export function renderMarkdown(r: BenchResults): string {
     if (e?.prepareSeconds !== undefined && e.closedLoop !== undefined) after.push(`Pre-building ${fmt(e.closedLoop.sent)}+ requests on 2 worker threads: ${fmt(e.prepareSeconds, 1)} s.`);
     if (v2 !== undefined) after.push(`Protocol-v2 daemon: ready in ${fmt(v2.readyMs)} ms, RSS after its phases ${fmt(v2.rssAfterMb, 1)} MB.`);
     lines.push('', after.join(' '), '');
+  }
+  const tl = r.steady?.load.timeline ?? [];
+  if (r.steady !== undefined && tl.length > 0) {
+    const rssAt = (t: number): number | undefined => curve.find(([s]) => s >= t)?.[1];
+    // mean CPU (cores) of the samples inside the bucket
+    const cpuIn = (t: number, i: 1 | 2 | 3 | 4 | 5): number => {
+      const xs = (r.steady?.cpuCurve ?? []).filter(([s]) => s > t && s <= t + TIMELINE_BUCKET_SECONDS).map((c) => c[i]);
+      return xs.length === 0 ? Number.NaN : xs.reduce((a, x) => a + x, 0) / xs.length;
+    };
+    lines.push(
+      `## Steady load over time (${r.steady.rate}/s; latency by send time in ${TIMELINE_BUCKET_SECONDS} s buckets from the phase's start, pauses between request slices included; RSS at the bucket's start; CPU in cores over the bucket)`,
+      '',
+    );
+    lines.push(
+      '| t s | answered | p50 ms | p99 ms | max ms | RSS MB | daemon CPU | relay CPU | bench CPU | machine busy | of it stolen |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const b of tl) {
+      lines.push(
+        `| ${b.t} | ${fmt(b.n)} | ${fmt(b.p50, 1)} | ${fmt(b.p99, 1)} | ${fmt(b.max, 1)} | ${fmt(rssAt(b.t) ?? Number.NaN, 0)} | ${fmt(cpuIn(b.t, 1), 2)} | ${fmt(cpuIn(b.t, 2), 2)} | ${fmt(cpuIn(b.t, 3), 2)} | ${fmt(cpuIn(b.t, 4), 2)} | ${fmt(cpuIn(b.t, 5), 2)} |`,
+      );
+    }
+    lines.push('');
   }
   if (s !== undefined) {
     lines.push('## Spam', '');

@@ -27,7 +27,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { cryptoFloorPhase, type FloorResult } from './crypto-phase.js';
 import { JUNK_TYPES } from './gen.js';
-import { cpuSeconds, rssMb, startBenchRelay, startHarness, withTimeout, type Harness } from './harness.js';
+import { boxCpuSeconds, cpuSeconds, rssMb, startBenchRelay, startHarness, withTimeout, type Harness } from './harness.js';
 import { closedLoop, openLoop, prepareTraders, type LoadResult, type Trader } from './load.js';
 import { relayCeiling, type RelayCeiling } from './relay-ceiling.js';
 import { PHASES, type PhaseId } from './phases.js';
@@ -120,7 +120,17 @@ export interface BenchResults {
   };
   /** Malformed and no-PoW junk alone: daemon CPU per event. */
   cheapJunk?: { sent: number; rate: number; cpuMsPerEvent: number };
-  steady?: { seconds: number; rate: number; load: LoadResult; rssCurveMb: Array<[number, number]> };
+  steady?: {
+    seconds: number;
+    rate: number;
+    load: LoadResult;
+    rssCurveMb: Array<[number, number]>;
+    /**
+     * [t s, daemon, bench relay, bench process, whole machine busy, stolen by the hypervisor] in
+     * cores over each sample interval.
+     */
+    cpuCurve?: Array<[number, number, number, number, number, number]>;
+  };
   /** Protocol v2 (kind 14): open loop and floods against a daemon with `transport = "both"`. */
   v2?: V2Result;
   relay: RelayCeiling[];
@@ -288,12 +298,30 @@ async function main(): Promise<void> {
       done = phase(`steady load: ${OPEN_RATE}/s for ${STEADY_SECONDS} s, RSS every ${RSS_SAMPLE_SECONDS} s`);
       const steadyTraders = await prepareTraders(pool, h, { traders: OPEN_RATE * 2, perTrader: Math.ceil(Math.min(STEADY_SLICE_SECONDS, STEADY_SECONDS) / 2) + 1, pow: POW, rumorCreatedAt: ahead() });
       const rssCurveMb: Array<[number, number]> = [[0, rssMb(h.pid)]];
+      // CPU (cores) of the daemon, the bench relay and this process (load generator, request
+      // builder threads) over each sample interval: what shared the two vCPUs when a tail came.
+      const cpuCurve: Array<[number, number, number, number, number, number]> = [];
+      const relayPid = relay.child.pid ?? 0;
+      const cpuNow = (): [number, number, number, number, number, number] => {
+        const u = process.cpuUsage();
+        const box = boxCpuSeconds();
+        return [performance.now(), cpuSeconds(h.pid), relayPid > 0 ? cpuSeconds(relayPid) : 0, (u.user + u.system) / 1e6, box.busy, box.steal];
+      };
+      let lastCpu = cpuNow();
       const steadyT0 = performance.now();
-      const sampler = setInterval(() => rssCurveMb.push([round((performance.now() - steadyT0) / 1000, 0), rssMb(h.pid)]), RSS_SAMPLE_SECONDS * 1000);
-      const load = await withTimeout('steady', (Math.ceil(STEADY_SECONDS * 1.5) + 60) * 1000, steadyLoad(h, steadyTraders.traders, STEADY_SECONDS));
+      const sampler = setInterval(() => {
+        const t = round((performance.now() - steadyT0) / 1000, 0);
+        rssCurveMb.push([t, rssMb(h.pid)]);
+        const c = cpuNow();
+        const dt = (c[0] - lastCpu[0]) / 1000;
+        const rate = (i: number): number => round((c[i]! - lastCpu[i]!) / dt, 2);
+        cpuCurve.push([t, rate(1), rate(2), rate(3), rate(4), rate(5)]);
+        lastCpu = c;
+      }, RSS_SAMPLE_SECONDS * 1000);
+      const load = await withTimeout('steady', (Math.ceil(STEADY_SECONDS * 1.5) + 60) * 1000, steadyLoad(h, steadyTraders.traders, STEADY_SECONDS, steadyT0));
       clearInterval(sampler);
       rssCurveMb.push([round((performance.now() - steadyT0) / 1000, 0), rssMb(h.pid)]);
-      steady = { seconds: STEADY_SECONDS, rate: OPEN_RATE, load, rssCurveMb };
+      steady = { seconds: STEADY_SECONDS, rate: OPEN_RATE, load, rssCurveMb, cpuCurve };
       done();
     }
 
@@ -328,11 +356,11 @@ async function main(): Promise<void> {
    * requests just before it (a pause of a few seconds in the load; the RSS sampling goes on). The
    * default 60 s is one slice, built before the RSS curve starts.
    */
-  async function steadyLoad(h: Harness, first: Trader[], seconds: number): Promise<LoadResult> {
+  async function steadyLoad(h: Harness, first: Trader[], seconds: number, origin: number): Promise<LoadResult> {
     const parts: LoadResult[] = [];
     for (let left = seconds, tr = first; left > 0; ) {
       const s = Math.min(STEADY_SLICE_SECONDS, left);
-      parts.push(await openLoop(h, tr, OPEN_RATE, s));
+      parts.push(await openLoop(h, tr, OPEN_RATE, s, undefined, origin));
       left -= s;
       if (left > 0) tr = (await prepareTraders(pool, h, { traders: OPEN_RATE * 2, perTrader: Math.ceil(Math.min(STEADY_SLICE_SECONDS, left) / 2) + 1, pow: POW, rumorCreatedAt: ahead() })).traders;
     }
@@ -417,6 +445,8 @@ function mergeLoads(parts: LoadResult[]): LoadResult {
     },
     daemonCpuCores: round(sum((l) => l.daemonCpuCores * l.seconds) / seconds, 2),
     sampleReplies: sample,
+    // the slices' timelines share one origin (the steady phase's start): concatenated
+    timeline: parts.flatMap((l) => l.timeline ?? []),
   };
 }
 
