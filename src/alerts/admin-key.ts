@@ -1,4 +1,4 @@
-import { nip19 } from 'nostr-tools';
+import { nip19 } from '../crypto/nip19.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 

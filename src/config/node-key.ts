@@ -1,5 +1,5 @@
-import { nip19 } from 'nostr-tools';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { nip19 } from '../crypto/nip19.js';
 
 /**
  * Parse Mostro's secret key as mostrod accepts it: bech32 `nsec1…` or 64 hex chars. Throws an

@@ -1,5 +1,5 @@
-import { nip19 } from 'nostr-tools';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { nip19 } from '../crypto/nip19.js';
 
 /**
  * A Nostr public key as an operator may write it (64 hex characters or `npub1…`), returned as

@@ -4,8 +4,9 @@
  * All keys are 32-byte x-only (BIP-340) unless stated; hex is lowercase.
  *
  * Backends (chosen once at load, see `cryptoBackend()`):
- * - ECDH: the native `secp256k1@5` addon (prebuilt in its npm tarball for linux-x64, darwin-arm64,
- *   win32-x64) — about 40x faster than pure JS; falls back to @noble/curves.
+ * - ECDH and ECDSA public-key recovery (BOLT11 payee): the native `secp256k1@5` addon (prebuilt in
+ *   its npm tarball for linux-x64, darwin-arm64, win32-x64) — about 40x faster than pure JS; falls
+ *   back to @noble/curves.
  * - Schnorr sign/verify and public-key derivation: `tiny-secp256k1` (libsecp256k1 compiled to WASM,
  *   about 5x faster than pure JS); falls back to @noble/curves.
  * - SHA-256: node:crypto (OpenSSL).
@@ -28,6 +29,11 @@ export interface SecpBackend {
   verify(sig64: Uint8Array, msg32: Uint8Array, pubkey32: Uint8Array): boolean;
   /** x coordinate (32 bytes) of secretKey·P where P is the even-y point with x = pubkeyX. */
   ecdhX(secretKey: Uint8Array, pubkeyX: Uint8Array): Uint8Array;
+  /**
+   * Compressed public key (33 bytes) of the ECDSA signer: compact signature r‖s (64 bytes),
+   * recovery id 0..3, 32-byte digest. Throws when the signature is malformed or recovers no key.
+   */
+  ecdsaRecover(sig64: Uint8Array, recovery: number, msg32: Uint8Array): Uint8Array;
 }
 
 const EVEN_PREFIX = 0x02;
@@ -46,6 +52,7 @@ export const nobleBackend: SecpBackend = {
   sign: (msg, sk, aux) => schnorr.sign(msg, sk, aux),
   verify: (sig, msg, pk) => schnorr.verify(sig, msg, pk),
   ecdhX: (sk, pkX) => nobleSecp.getSharedSecret(sk, compressedEven(pkX), true).subarray(1, 33),
+  ecdsaRecover: (sig, recovery, msg) => nobleSecp.Signature.fromBytes(sig, 'compact').addRecoveryBit(recovery).recoverPublicKey(msg).toBytes(true),
 };
 
 interface NativeSecp256k1 {
@@ -55,6 +62,7 @@ interface NativeSecp256k1 {
     opts: { hashfn: (x: Uint8Array, y: Uint8Array) => Uint8Array; xbuf?: Uint8Array; ybuf?: Uint8Array },
     output: Uint8Array,
   ): Uint8Array;
+  ecdsaRecover(sig: Uint8Array, recid: number, msg32: Uint8Array, compressed: boolean): Uint8Array;
 }
 
 interface TinySecp256k1 {
@@ -99,6 +107,7 @@ function buildFastBackend(): SecpBackend {
   const y32 = new Uint8Array(32);
   const parts: string[] = [];
   parts.push(native ? 'ecdh:native' : 'ecdh:noble');
+  // (ECDSA recovery follows ECDH: native with it, noble without.)
   parts.push(tiny ? 'schnorr:wasm' : 'schnorr:noble');
   return {
     name: parts.join(','),
@@ -109,6 +118,7 @@ function buildFastBackend(): SecpBackend {
       ? (sk, pkX) =>
           native.ecdh(compressedEven(pkX), sk, { hashfn: (x) => x, xbuf: x32, ybuf: y32 }, new Uint8Array(32))
       : nobleBackend.ecdhX,
+    ecdsaRecover: native ? (sig, recovery, msg) => native.ecdsaRecover(sig, recovery, msg, true) : nobleBackend.ecdsaRecover,
   };
 }
 
@@ -178,6 +188,17 @@ export function schnorrVerify(sigHex: string, msg32: Uint8Array, pubkeyHex: stri
   } catch {
     return false;
   }
+}
+
+/**
+ * The compressed public key (33 bytes) that made an ECDSA signature: compact r‖s, recovery id
+ * 0..3, over a 32-byte digest. Throws when there is none (r or s out of range, no such point).
+ */
+export function ecdsaRecoverPublicKey(sig64: Uint8Array, recovery: number, msg32: Uint8Array): Uint8Array {
+  if (sig64.length !== 64 || msg32.length !== 32 || !Number.isInteger(recovery) || recovery < 0 || recovery > 3) {
+    throw new Error('invalid ECDSA signature, recovery id or digest');
+  }
+  return backend.ecdsaRecover(sig64, recovery, msg32);
 }
 
 /**

@@ -1,9 +1,24 @@
 /**
  * BOLT11 decoding (pure, no node needed) and the chain/network names shared by invoices and LND.
- * Built on the `bolt11` package, which verifies the checksum and recovers the payee key from the
- * signature (and rejects an `n` tag that does not match it).
+ *
+ * Our own decoder (docs/PERFORMANCE.md "Memory": the `bolt11` package pulled bitcoinjs-lib, bip174
+ * and ~108 lodash files into the daemon's heap for this one function; it stays a dev dependency to
+ * ENCODE invoices in tests and the LND simulator). bech32 without a length limit (@scure/base), the
+ * payee key recovered from the signature over sha256(hrp || data without the signature, as bytes)
+ * by crypto/secp.ts (the native secp256k1 addon the daemon loads for ECDH, 0.1 ms; @noble/curves
+ * as the fallback, ~5 ms). It accepts and decodes what the package accepted, with these differences,
+ * all from BOLT 11 (and as LND's zpay32 reads them), checked by test/unit/lightning/bolt11-*.test.ts:
+ * - `p`, `n` fields whose length is not 52 / 53 words are skipped (the package took them, so an
+ *   invoice with an extra short `n` was refused, one with an extra long `p` had no valid hash);
+ * - of repeated `p`, `d`, `n`, `x`, `c` fields the first counts (the package kept the last);
+ * - an unknown even ("required") feature bit in the `9` field is refused (the package ignored it;
+ *   LND refuses to pay such an invoice).
+ * Like the package: an `n` field must equal the recovered key; `f` fields of version 17/18 must
+ * hold 20 bytes and those of version 0/1 must make an address of at most 90 characters; a `p`
+ * amount must end in 0; at most 21 million BTC.
  */
-import bolt11 from 'bolt11';
+import { bech32 } from '@scure/base';
+import { bytesToHex, ecdsaRecoverPublicKey, sha256 } from '../crypto/secp.js';
 import { LightningError } from '../errors.js';
 import type { DecodedPaymentRequest } from './backend.js';
 
@@ -84,6 +99,118 @@ export function networkOfPaymentRequest(pr: string): Network | null {
   return null;
 }
 
+/** Words (5 bits) of the signature at the end of the data part: 64 bytes + the recovery id. */
+const SIGNATURE_WORDS = 104;
+const TIMESTAMP_WORDS = 7;
+/** 21 million BTC in msat (the package's bound). */
+const MAX_MSAT = 2_100_000_000_000_000_000n;
+const MSAT_PER_BTC = 100_000_000_000n;
+/**
+ * Even (required) feature bits known to LND (lnwire.Features) or assigned in BOLT 9; an invoice
+ * requiring any other bit cannot be paid.
+ */
+const KNOWN_REQUIRED_FEATURES = new Set([
+  0, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 34, 38, 44, 46, 48, 50, 54, 60, 62, 80, 160, 180, 260,
+  262, 2022, 2026,
+]);
+
+function invalid(reason: string, cause?: unknown): LightningError {
+  return new LightningError(`invalid BOLT11 invoice: ${reason}`, 'invalid', cause === undefined ? undefined : { cause });
+}
+
+/** words[start, end) as bytes, the trailing bits that do not fill a byte dropped. */
+function wordsToBytes(words: readonly number[], start: number, end: number): Uint8Array {
+  const out = new Uint8Array(Math.floor(((end - start) * 5) / 8));
+  let acc = 0;
+  let bits = 0;
+  let j = 0;
+  for (let i = start; i < end && j < out.length; i++) {
+    acc = ((acc << 5) | words[i]!) & 0xfff;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out[j++] = (acc >> bits) & 0xff;
+    }
+  }
+  return out;
+}
+
+/** words[0, end) as bytes, the last byte padded with zero bits (what the signature covers). */
+function wordsToPaddedBytes(words: readonly number[], end: number): Uint8Array {
+  const out = new Uint8Array(Math.ceil((end * 5) / 8));
+  let acc = 0;
+  let bits = 0;
+  let j = 0;
+  for (let i = 0; i < end; i++) {
+    acc = ((acc << 5) | words[i]!) & 0xfff;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out[j++] = (acc >> bits) & 0xff;
+    }
+  }
+  if (bits > 0) out[j] = (acc << (8 - bits)) & 0xff;
+  return out;
+}
+
+/** Big-endian integer of words[start, end), summed as the package did (a float past 2^53). */
+function wordsToInt(words: readonly number[], start: number, end: number): number {
+  let total = 0;
+  for (let j = end - 1, k = 0; j >= start; j--, k++) total += words[j]! * Math.pow(32, k);
+  return total;
+}
+
+/** The hrp amount (digits and an optional multiplier, already checked) in msat. */
+function amountMsatOf(amount: string): bigint {
+  if (amount === '') return 0n;
+  const last = amount[amount.length - 1]!;
+  const multiplied = /[munp]/.test(last);
+  const value = BigInt(multiplied ? amount.slice(0, -1) : amount);
+  let msat: bigint;
+  switch (multiplied ? last : '') {
+    case 'm':
+      msat = (value * MSAT_PER_BTC) / 1_000n;
+      break;
+    case 'u':
+      msat = (value * MSAT_PER_BTC) / 1_000_000n;
+      break;
+    case 'n':
+      msat = (value * MSAT_PER_BTC) / 1_000_000_000n;
+      break;
+    case 'p':
+      // 1 pico-BTC is a tenth of a msat: the amount must be a whole number of msat.
+      if (value % 10n !== 0n) throw invalid('amount below a millisatoshi');
+      msat = value / 10n;
+      break;
+    default:
+      msat = value * MSAT_PER_BTC;
+  }
+  if (msat > MAX_MSAT) throw invalid('amount above 21 million BTC');
+  return msat;
+}
+
+/** A fallback address field, as the package checked it (bitcoinjs-lib address encoders). */
+function checkFallback(words: readonly number[], start: number, end: number, bech32Prefix: string): void {
+  if (end <= start) return;
+  const version = words[start]!;
+  const length = Math.floor(((end - start - 1) * 5) / 8);
+  if ((version === 17 || version === 18) && length !== 20) throw invalid('fallback address hash is not 20 bytes');
+  // A bech32 address: prefix, separator, version, program, checksum within 90 characters.
+  if ((version === 0 || version === 1) && bech32Prefix.length + 8 + Math.ceil((length * 8) / 5) > 90) {
+    throw invalid('fallback witness program too long');
+  }
+}
+
+/** Throws on an even feature bit we do not know (BOLT 11: "MUST fail the payment"). */
+function checkFeatures(words: readonly number[], start: number, end: number): void {
+  for (let j = end - 1, k = 0; j >= start; j--, k++) {
+    for (let b = 0; b < 5; b++) {
+      const bit = k * 5 + b;
+      if (bit % 2 === 0 && (words[j]! >> b) & 1 && !KNOWN_REQUIRED_FEATURES.has(bit)) throw invalid(`unknown required feature bit ${bit}`);
+    }
+  }
+}
+
 /**
  * Decodes and verifies a BOLT11 payment request. Throws LightningError('invalid') when it is not a
  * well-formed, correctly signed invoice with a payment hash.
@@ -92,36 +219,84 @@ export function decodeBolt11(paymentRequest: string): DecodedPaymentRequest {
   const pr = paymentRequest.trim();
   const network = networkOfPaymentRequest(pr);
   if (network === null) throw new LightningError('not a BOLT11 invoice of a known network', 'invalid');
-  let d: ReturnType<typeof bolt11.decode>;
+  let prefix: string;
+  let words: number[];
   try {
-    d = bolt11.decode(pr, bolt11NetworkOf(network));
+    ({ prefix, words } = bech32.decode(pr as `${string}1${string}`, false));
   } catch (err) {
-    throw new LightningError(`invalid BOLT11 invoice: ${(err as Error).message}`, 'invalid', { cause: err });
+    throw invalid((err as Error).message, err);
   }
-  const hash = d.tagsObject.payment_hash;
-  if (typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)) {
-    throw new LightningError('invalid BOLT11 invoice: no payment hash', 'invalid');
+  const dataEnd = words.length - SIGNATURE_WORDS;
+  if (dataEnd < TIMESTAMP_WORDS) throw invalid('too short');
+  const hrpPrefix = hrpPrefixOf(network);
+  const amountMsat = amountMsatOf(prefix.slice(2 + hrpPrefix.length));
+  const timestamp = wordsToInt(words, 0, TIMESTAMP_WORDS);
+
+  let hash: string | undefined;
+  let description: string | undefined;
+  let nodeKey: string | undefined;
+  let expiry: number | undefined;
+  let cltv: number | undefined;
+  let featuresSeen = false;
+  for (let i = TIMESTAMP_WORDS; i < dataEnd; ) {
+    const type = words[i++]!;
+    // type (1 word), data_length (2 words), data; a field cut short by the signature keeps what is left.
+    const lengthEnd = Math.min(i + 2, dataEnd);
+    const declared = wordsToInt(words, i, lengthEnd);
+    const start = lengthEnd;
+    const end = Math.min(start + declared, dataEnd);
+    i = start + declared;
+    const length = end - start;
+    switch (type) {
+      case 1: // p: payment hash
+        if (hash === undefined && length === 52) hash = Buffer.from(wordsToBytes(words, start, end)).toString('hex');
+        break;
+      case 13: // d: description (UTF-8)
+        if (description === undefined) description = Buffer.from(wordsToBytes(words, start, end)).toString('utf8');
+        break;
+      case 19: // n: payee node key
+        if (nodeKey === undefined && length === 53) nodeKey = Buffer.from(wordsToBytes(words, start, end)).toString('hex');
+        break;
+      case 6: // x: expiry seconds
+        if (expiry === undefined) expiry = wordsToInt(words, start, end);
+        break;
+      case 24: // c: min_final_cltv_expiry
+        if (cltv === undefined) cltv = wordsToInt(words, start, end);
+        break;
+      case 9: // f: fallback on-chain address
+        checkFallback(words, start, end, hrpPrefix);
+        break;
+      case 5: // 9: features
+        if (!featuresSeen) checkFeatures(words, start, end);
+        featuresSeen = true;
+        break;
+      default: // s, h, r, m and unknown fields: nothing we use
+    }
   }
-  let amountMsat = 0n;
-  if (d.millisatoshis !== null && d.millisatoshis !== undefined) {
-    if (!/^\d+$/.test(d.millisatoshis)) throw new LightningError('invalid BOLT11 amount', 'invalid');
-    amountMsat = BigInt(d.millisatoshis);
+  if (hash === undefined) throw invalid('no payment hash');
+
+  const sig = wordsToBytes(words, dataEnd, words.length);
+  const recovery = sig[64]!;
+  if (recovery > 3) throw invalid('bad signature recovery id');
+  const signed = Buffer.concat([Buffer.from(prefix, 'utf8'), wordsToPaddedBytes(words, dataEnd)]);
+  let payee: string;
+  try {
+    payee = bytesToHex(ecdsaRecoverPublicKey(sig.subarray(0, 64), recovery, sha256(signed)));
+  } catch (err) {
+    throw invalid('signature is not recoverable', err);
   }
-  if (typeof d.timestamp !== 'number' || d.payeeNodeKey === undefined) {
-    throw new LightningError('invalid BOLT11 invoice: missing timestamp or signature', 'invalid');
-  }
-  const expiry = d.tagsObject.expire_time;
-  const cltv = d.tagsObject.min_final_cltv_expiry;
+  if (nodeKey !== undefined && nodeKey !== payee) throw invalid('the payee key (n) does not match the signature');
+
   const decoded: DecodedPaymentRequest = {
     hash,
     amountMsat,
-    timestamp: d.timestamp,
-    expirySeconds: typeof expiry === 'number' ? expiry : DEFAULT_EXPIRY_SECONDS,
-    minFinalCltvExpiry: typeof cltv === 'number' ? cltv : DEFAULT_MIN_FINAL_CLTV,
+    timestamp,
+    expirySeconds: expiry ?? DEFAULT_EXPIRY_SECONDS,
+    minFinalCltvExpiry: cltv ?? DEFAULT_MIN_FINAL_CLTV,
     network,
-    payee: d.payeeNodeKey,
+    payee,
   };
-  if (typeof d.tagsObject.description === 'string') decoded.description = d.tagsObject.description;
+  if (description !== undefined) decoded.description = description;
   return decoded;
 }
 

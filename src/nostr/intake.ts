@@ -53,6 +53,7 @@ import {
 } from './intake-gates.js';
 import type { Outbox } from './outbox.js';
 import { leadingZeroBits } from './pow.js';
+import { ReplayCache } from './replay-cache.js';
 import { enforcedFirstContactPow, KIND_DIRECT_MESSAGE, subscriptionKinds, type WireTransport } from './transport.js';
 
 export type { DropReason, TradeIndexStore } from './intake-gates.js';
@@ -143,31 +144,6 @@ export interface IntakeDeps {
 export type CryptoLane = 'priority' | 'first-contact';
 
 export type IntakeCounter = DropReason | 'dispatched' | 'dispatch-error';
-
-/** Wrap ids already accepted, each kept until any rumor it could carry is stale anyway. */
-class ReplayCache {
-  private readonly expiries = new Map<string, number>();
-
-  constructor(private readonly capacity: number) {}
-
-  seen(id: string, now: number): boolean {
-    const exp = this.expiries.get(id);
-    return exp !== undefined && exp >= now;
-  }
-
-  add(id: string, expiresAt: number, now: number): void {
-    this.expiries.set(id, expiresAt);
-    // Map order = insertion order; expiries are roughly monotonic, so trim from the front.
-    for (const [k, exp] of this.expiries) {
-      if (this.expiries.size <= this.capacity && exp >= now) break;
-      this.expiries.delete(k);
-    }
-  }
-
-  get size(): number {
-    return this.expiries.size;
-  }
-}
 
 /**
  * A claimed kind-14 author that failed authentication: a bad id or signature, or content that does

@@ -8,7 +8,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type * as protoLoader from '@grpc/proto-loader';
 import { sql } from 'kysely';
-import { nip19 } from 'nostr-tools';
+import { nip19 } from '../crypto/nip19.js';
 import type { AppContext } from '../context.js';
 import { disputeFromDb, findDisputes, getDisputeByOrder } from '../db/disputes.js';
 import { getOrder } from '../db/orders.js';

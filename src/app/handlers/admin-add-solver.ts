@@ -1,4 +1,4 @@
-import { nip19 } from 'nostr-tools';
+import { nip19 } from '../../crypto/nip19.js';
 import { makeSolver } from '../../db/users.js';
 import { CantDoError, SilentError } from '../../errors.js';
 import { buildMessage } from '../../protocol/build.js';

@@ -1,12 +1,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { secp256k1 as nobleSecp } from '@noble/curves/secp256k1.js';
 import * as ntNip44 from 'nostr-tools/nip44';
 import { finalizeEvent as ntFinalize, verifyEvent as ntVerify } from 'nostr-tools/pure';
 import {
   bytesToHex,
   cryptoBackend,
   ecdhSharedX,
+  ecdsaRecoverPublicKey,
   generateSecretKey,
   getPublicKey,
   hexToBytes,
@@ -47,6 +49,42 @@ void describe('secp backend', () => {
       assert.ok(!schnorrVerify(sig, sha256('other'), pa));
       assert.ok(!schnorrVerify(sig, msg, pb));
     }
+  });
+
+  void test('ECDSA recovery (BOLT11 payee) agrees with the noble reference, and refuses what it refuses', () => {
+    for (let i = 0; i < 25; i++) {
+      const sk = generateSecretKey();
+      const msg = sha256(`r${i}`);
+      const rec = nobleSecp.sign(msg, sk, { prehash: false, format: 'recovered' });
+      const sig = rec.subarray(1);
+      const key = ecdsaRecoverPublicKey(sig, rec[0]!, msg);
+      assert.equal(bytesToHex(key), bytesToHex(nobleSecp.getPublicKey(sk, true)));
+      assert.equal(bytesToHex(key), bytesToHex(nobleBackend.ecdsaRecover(sig, rec[0]!, msg)));
+      // Another recovery id gives another key (or none), the same from both.
+      const other = (r: number): string => {
+        try {
+          return bytesToHex(ecdsaRecoverPublicKey(sig, r, msg));
+        } catch {
+          return 'none';
+        }
+      };
+      const otherNoble = (r: number): string => {
+        try {
+          return bytesToHex(nobleBackend.ecdsaRecover(sig, r, msg));
+        } catch {
+          return 'none';
+        }
+      };
+      for (const r of [0, 1, 2, 3]) assert.equal(other(r), otherNoble(r), `recovery id ${r}`);
+    }
+    const msg = sha256('x');
+    const n = 'fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141';
+    for (const sig of ['00'.repeat(64), `${'00'.repeat(32)}${'11'.repeat(32)}`, `${n}${'11'.repeat(32)}`, `${'11'.repeat(32)}${n}`, 'ff'.repeat(64)]) {
+      assert.throws(() => ecdsaRecoverPublicKey(hexToBytes(sig), 0, msg), sig);
+      assert.throws(() => nobleBackend.ecdsaRecover(hexToBytes(sig), 0, msg), sig);
+    }
+    assert.throws(() => ecdsaRecoverPublicKey(new Uint8Array(64).fill(1), 4, msg));
+    assert.throws(() => ecdsaRecoverPublicKey(new Uint8Array(63).fill(1), 0, msg));
   });
 
   void test('schnorrVerify never throws on malformed input', () => {
