@@ -7,19 +7,25 @@
  * are run again on another thread (tasks are pure: opening an event twice gives the same verdict,
  * and a reply wrapped again is only handed out once), so a request is neither lost nor handled
  * twice. After `maxAttempts` failed threads in a row the task rejects with CryptoPoolError.
+ *
+ * The open-* tasks come back from the worker with the tuple's text unparsed (the worker thread does
+ * not load zod); both executors finish them here, on the calling thread (complete-open.ts).
  */
 import os from 'node:os';
 import type { Logger } from 'pino';
 import { Piscina } from 'piscina';
 import type { MostroKeys } from '../context.js';
 import { ConversationKeyCache } from '../crypto/conversation-key.js';
+import { completeTask } from './complete-open.js';
 import {
   runCryptoTask,
+  verifySignatures,
   type CryptoReply,
   type CryptoResults,
   type CryptoState,
   type CryptoTask,
   type CryptoWorkerData,
+  type SignatureCheck,
 } from './crypto-tasks.js';
 
 export type CryptoOp = CryptoTask['op'];
@@ -84,7 +90,7 @@ export class InThreadCrypto implements CryptoExecutor {
     const reply = runCryptoTask(this.state, task);
     this.completed++;
     if (!reply.ok) return Promise.reject(new CryptoTaskError(reply.error));
-    return Promise.resolve(reply.value as CryptoResults[K]);
+    return completeTask(task, reply.value, (checks) => Promise.resolve(verifySignatures(checks))) as Promise<CryptoResults[K]>;
   }
 
   stats(): CryptoPoolStats {
@@ -166,6 +172,19 @@ export class WorkerCrypto implements CryptoExecutor {
   }
 
   async run<K extends CryptoOp>(task: TaskOf<K>): Promise<CryptoResults[K]> {
+    const value = await this.runOnPool(task);
+    const result = await completeTask(task, value, (checks) => this.verifyOnPool(checks));
+    this.completed++;
+    return result as CryptoResults[K];
+  }
+
+  /** A canonical-text signature check an open-* task left to its completion (complete-open.ts). */
+  private async verifyOnPool(checks: SignatureCheck[]): Promise<boolean[]> {
+    return (await this.runOnPool({ op: 'verify-signatures', checks })) as boolean[];
+  }
+
+  /** The task on a worker thread, as runCryptoTask returned it there. */
+  private async runOnPool(task: CryptoTask): Promise<unknown> {
     for (let attempt = 1; ; attempt++) {
       let reply: CryptoReply;
       try {
@@ -180,9 +199,11 @@ export class WorkerCrypto implements CryptoExecutor {
         this.logger.warn({ err, op: task.op, attempt }, 'crypto pool: worker thread died under a task; running it again');
         continue;
       }
-      this.completed++;
-      if (!reply.ok) throw new CryptoTaskError(reply.error);
-      return reply.value as CryptoResults[K];
+      if (!reply.ok) {
+        this.completed++;
+        throw new CryptoTaskError(reply.error);
+      }
+      return reply.value;
     }
   }
 

@@ -6,36 +6,44 @@
  *  - verify-event: authenticate an event: id (one hash) → outer layer decrypted with the node key
  *    (one ECDH) → signature; the decrypted text comes back so the rest never redoes the ECDH;
  *  - open-gift-wrap: the v1 intake gates from the id to the tuple signature (verify-event's three →
- *    seal verification and decryption → freshness → parse → tuple signature), in that order, with
- *    the same verdicts as intake-gates.ts;
- *  - open-direct: the v2 (kind 14) gates from the id to the in-tuple signatures;
+ *    seal verification and decryption → freshness → the tuple signature over the raw message
+ *    text), in that order, with the same verdicts as intake-gates.ts;
+ *  - open-direct: the v2 (kind 14) gates from the id to the in-tuple signatures (raw text);
+ *  - verify-signatures: Schnorr signatures over given texts (a tuple signature over the canonical
+ *    re-serialization of a Message, which only the event-loop thread has parsed);
  *  - wrap-message / direct-message: a reply on either transport (seal, wrap, signatures, PoW);
  *  - sign-event: a node event (38383, 38385, …) signed with the node key.
+ *
+ * This module and what it imports are the worker thread's whole module graph: it does not load the
+ * Message schema (zod, protocol/schema.ts; a test keeps it so). The open-* tasks hand back the
+ * decrypted tuple text instead of the parsed Message; the executors (crypto-pool.ts) finish them
+ * on the calling thread (complete-open.ts: parse, then the signature verdicts from what the worker
+ * found), so `CryptoExecutor.run` answers with the same verdicts and parsed messages as ever.
  *
  * A task never throws: failures are values (`CryptoReply`), so a rejected promise from a pool
  * always means the thread itself failed (and the task may be run again).
  */
 import { ConversationKeyCache } from '../crypto/conversation-key.js';
 import { finalizeEvent, isNostrEventShape, type NostrEvent } from '../crypto/event.js';
+import { schnorrVerify, sha256 } from '../crypto/secp.js';
 import type { RumorContent } from '../protocol/types.js';
 import type { Message } from '../protocol/types.js';
-import { buildDirectMessage } from './direct-message.js';
-import { wrapMessage } from './gift-wrap.js';
-import { KIND_DIRECT_MESSAGE } from './transport.js';
 import {
-  gateDirectSignatures,
   gateEventId,
   gateEventSignature,
   gateFirstContact,
   gateFreshness,
   gateOpenDirect,
-  gateParse,
-  gateParseDirect,
   gateSealLayer,
-  gateTupleSignature,
   gateWrapLayer,
+  rawDirectChecks,
+  rawTupleChecks,
   type Drop,
-} from './intake-gates.js';
+  type RawSignatureChecks,
+} from './crypto-gates.js';
+import { buildDirectMessage } from './direct-message.js';
+import { wrapMessage } from './gift-wrap.js';
+import { KIND_DIRECT_MESSAGE } from './transport.js';
 
 /** Per-thread crypto state: the node key and its conversation keys with peers. */
 export interface CryptoState {
@@ -113,6 +121,18 @@ export interface DirectMessageTask {
   expiration: number;
 }
 
+/** One Schnorr signature over SHA-256 of `text` (UTF-8). */
+export interface SignatureCheck {
+  signature: string;
+  text: string;
+  pubkey: string;
+}
+
+export interface VerifySignaturesTask {
+  op: 'verify-signatures';
+  checks: SignatureCheck[];
+}
+
 export interface SignEventTask {
   op: 'sign-event';
   kind: number;
@@ -121,7 +141,14 @@ export interface SignEventTask {
   created_at: number;
 }
 
-export type CryptoTask = VerifyEventTask | OpenGiftWrapTask | OpenDirectTask | WrapMessageTask | DirectMessageTask | SignEventTask;
+export type CryptoTask =
+  | VerifyEventTask
+  | OpenGiftWrapTask
+  | OpenDirectTask
+  | VerifySignaturesTask
+  | WrapMessageTask
+  | DirectMessageTask
+  | SignEventTask;
 
 /** What the intake needs from an opened request. */
 export interface OpenedRequest {
@@ -141,13 +168,40 @@ export type OpenOutcome = { signedId: null; verdict: Drop } | { signedId: string
 /** Outcome of verify-event: the verified id and the decrypted outer content, or the drop. */
 export type VerifyOutcome = { signedId: string; opened: string } | { signedId: null; verdict: Drop };
 
-export interface CryptoResults {
+/**
+ * What an open-* task hands back from the worker once every crypto gate before the parse passed:
+ * the tuple's text, not parsed, and its signatures as checked over the raw message text.
+ */
+export interface SealedRequest {
+  ok: true;
+  /** v1: the seal's key. v2: the event author (the identity proof is read after the parse). */
+  identity: string;
+  /** v1: the rumor's key. v2: the event author. */
+  tradeKey: string;
+  createdAt: number;
+  /** The rumor content (v1) or the kind-14 plaintext (v2). */
+  content: string;
+  checks: RawSignatureChecks;
+}
+
+/** An open-* task's result as the worker returns it (complete-open.ts turns it into an OpenOutcome). */
+export type SealedOutcome = { signedId: null; verdict: Drop } | { signedId: string; verdict: SealedRequest | Drop };
+
+/** What a task returns where it runs (runCryptoTask). */
+export interface WorkerResults {
   'verify-event': VerifyOutcome;
-  'open-gift-wrap': OpenOutcome;
-  'open-direct': OpenOutcome;
+  'open-gift-wrap': SealedOutcome;
+  'open-direct': SealedOutcome;
+  'verify-signatures': boolean[];
   'wrap-message': NostrEvent;
   'direct-message': NostrEvent;
   'sign-event': NostrEvent;
+}
+
+/** What `CryptoExecutor.run` answers: the open-* tasks finished (parsed, signatures decided). */
+export interface CryptoResults extends Omit<WorkerResults, 'open-gift-wrap' | 'open-direct'> {
+  'open-gift-wrap': OpenOutcome;
+  'open-direct': OpenOutcome;
 }
 
 export type CryptoReply<T = unknown> = { ok: true; value: T } | { ok: false; error: string };
@@ -189,7 +243,7 @@ function verifyOnly(state: CryptoState, t: VerifyEventTask): VerifyOutcome {
   return a.signedId === null ? a : { signedId: a.signedId, opened: a.opened };
 }
 
-function openGiftWrap(state: CryptoState, t: OpenGiftWrapTask): OpenOutcome {
+function openGiftWrap(state: CryptoState, t: OpenGiftWrapTask): SealedOutcome {
   const auth = authenticated(state, t.event, t.sealText);
   if (auth.signedId === null) return auth;
   const wrap = auth.event;
@@ -198,17 +252,22 @@ function openGiftWrap(state: CryptoState, t: OpenGiftWrapTask): OpenOutcome {
   const { gift } = unwrapped;
   const fresh = gateFreshness(gift.rumor.created_at, t.now, t.pastSeconds, t.futureSeconds);
   if (!fresh.ok) return { signedId: wrap.id, verdict: fresh };
-  const parse = gateParse(gift.rumor.content);
-  if (!parse.ok) return { signedId: wrap.id, verdict: parse };
-  const tuple = gateTupleSignature(parse.parsed, gift.identity, gift.tradeKey);
-  if (!tuple.ok) return { signedId: wrap.id, verdict: tuple };
+  // Parse and tuple-signature verdicts: complete-open.ts, on the calling thread.
+  const content = gift.rumor.content;
   return {
     signedId: wrap.id,
-    verdict: { ok: true, identity: gift.identity, tradeKey: gift.tradeKey, createdAt: gift.rumor.created_at, parsed: parse.parsed },
+    verdict: {
+      ok: true,
+      identity: gift.identity,
+      tradeKey: gift.tradeKey,
+      createdAt: gift.rumor.created_at,
+      content,
+      checks: rawTupleChecks(content, gift.identity, gift.tradeKey),
+    },
   };
 }
 
-function openDirect(state: CryptoState, t: OpenDirectTask): OpenOutcome {
+function openDirect(state: CryptoState, t: OpenDirectTask): SealedOutcome {
   // The first-contact PoW is on the id: checked before the decryption (the intake checked the
   // claimed id already; here the id is the event's own).
   const id = gateEventId(t.event);
@@ -220,17 +279,26 @@ function openDirect(state: CryptoState, t: OpenDirectTask): OpenOutcome {
   const event = auth.event;
   const fresh = gateFreshness(event.created_at, t.now, t.pastSeconds, t.futureSeconds);
   if (!fresh.ok) return { signedId: event.id, verdict: fresh };
-  const parse = gateParseDirect(auth.opened);
-  if (!parse.ok) return { signedId: event.id, verdict: parse };
-  const auth2 = gateDirectSignatures(parse.parsed, event.pubkey);
-  if (!auth2.ok) return { signedId: event.id, verdict: auth2 };
+  // Parse, trade_sig and identity-proof verdicts: complete-open.ts, on the calling thread.
   return {
     signedId: event.id,
-    verdict: { ok: true, identity: auth2.identity, tradeKey: event.pubkey, createdAt: event.created_at, parsed: parse.parsed },
+    verdict: {
+      ok: true,
+      identity: event.pubkey,
+      tradeKey: event.pubkey,
+      createdAt: event.created_at,
+      content: auth.opened,
+      checks: rawDirectChecks(auth.opened, event.pubkey),
+    },
   };
 }
 
-function runTask(state: CryptoState, t: CryptoTask): CryptoResults[CryptoTask['op']] {
+/** Each signature over SHA-256 of its text; never throws (a malformed one is false). */
+export function verifySignatures(checks: readonly SignatureCheck[]): boolean[] {
+  return checks.map((c) => schnorrVerify(c.signature, sha256(c.text), c.pubkey));
+}
+
+function runTask(state: CryptoState, t: CryptoTask): WorkerResults[CryptoTask['op']] {
   switch (t.op) {
     case 'verify-event':
       return verifyOnly(state, t);
@@ -238,6 +306,8 @@ function runTask(state: CryptoState, t: CryptoTask): CryptoResults[CryptoTask['o
       return openGiftWrap(state, t);
     case 'open-direct':
       return openDirect(state, t);
+    case 'verify-signatures':
+      return verifySignatures(t.checks);
     case 'wrap-message':
       return wrapMessage(t.message, t.recipient, state.nodeSecretKey, {
         now: t.now,

@@ -9,7 +9,7 @@ import type { ConversationKeyCache } from '../crypto/conversation-key.js';
 import { conversationKey } from '../crypto/conversation-key.js';
 import { finalizeEvent, signWithId, type NostrEvent, type UnsignedEvent } from '../crypto/event.js';
 import { getPublicKey, schnorrSign, sha256 } from '../crypto/secp.js';
-import { identityProofPayload, PROTOCOL_VERSION_V2, serializeDirectContent } from '../protocol/direct.js';
+import { identityProofPayload, PROTOCOL_VERSION_V2, serializeDirectContent } from '../protocol/tuple.js';
 import { serializeMessage } from '../protocol/serialize.js';
 import type { Message } from '../protocol/types.js';
 import { nip44Decrypt, nip44Encrypt } from './nip44.js';

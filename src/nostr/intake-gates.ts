@@ -10,50 +10,29 @@
  * and trade index, and has its own: recipient (`p` = node) before PoW, first-contact PoW on the id,
  * one NIP-44 decryption (before the signature, as above), the 3-tuple parse and its two signatures.
  */
-import type { ConversationKeyCache } from '../crypto/conversation-key.js';
-import { checkEventId, verifyEvent, verifyEventSignature, type NostrEvent } from '../crypto/event.js';
+import { verifyEvent, type NostrEvent } from '../crypto/event.js';
 import { parseDirectContent, verifyIdentityProof, type DirectContent } from '../protocol/direct.js';
 import { parseRumorContent } from '../protocol/parse.js';
 import { verifyMessageSignature } from '../protocol/signature.js';
 import type { Message, RumorContent } from '../protocol/types.js';
 import { verifyStructure } from '../protocol/verify.js';
-import { openDirectMessage } from './direct-message.js';
-import { KIND_GIFT_WRAP, openSealLayer, openWrapLayer, type UnwrappedGift } from './gift-wrap.js';
+import { drop, type Drop, type Gate } from './crypto-gates.js';
+import { KIND_GIFT_WRAP } from './gift-wrap.js';
 import { nip44Precheck } from './nip44.js';
 import { leadingZeroBits } from './pow.js';
 
-export type DropReason =
-  | 'kind'
-  | 'too-large'
-  | 'pow'
-  | 'signature'
-  | 'duplicate'
-  | 'unwrap'
-  | 'stale'
-  | 'parse'
-  | 'tuple-signature'
-  | 'structure'
-  | 'trade-index'
-  | 'overloaded'
-  | 'error'
-  // protocol v2 only
-  | 'recipient'
-  | 'first-contact-pow'
-  | 'identity-proof'
-  /** a kind-14 author over its allowance (author-limiter.ts) */
-  | 'author-rate';
-
-export interface Drop {
-  ok: false;
-  reason: DropReason;
-  detail?: string;
-}
-
-export type Gate<T = object> = ({ ok: true } & T) | Drop;
-
-function drop(reason: DropReason, detail?: string): Drop {
-  return detail === undefined ? { ok: false, reason } : { ok: false, reason, detail };
-}
+// The gates the crypto worker thread runs (4a–6, v2-4b, v2-5) live in crypto-gates.ts, which does
+// not load the Message schema (zod); they are part of this list all the same.
+export {
+  gateEventId,
+  gateEventSignature,
+  gateFirstContact,
+  gateFreshness,
+  gateOpenDirect,
+  gateSealLayer,
+  gateWrapLayer,
+} from './crypto-gates.js';
+export type { Drop, DropReason, Gate } from './crypto-gates.js';
 
 /** 1. Only objects of a served kind go on (1059 gift wrap; 14 when protocol v2 is served). */
 export function gateKind(e: unknown, kinds: readonly number[] = [KIND_GIFT_WRAP]): Gate<{ event: { kind: number } & Record<string, unknown> }> {
@@ -105,48 +84,6 @@ export function gateSignature(e: unknown): Gate<{ event: NostrEvent }> {
   return { ok: true, event: e };
 }
 
-/**
- * 4a. Shape and id (one SHA-256): the first half of gateSignature, run before the decryption so the
- * PoW counted on the id is real work on this very event.
- */
-export function gateEventId(e: unknown): Gate<{ event: NostrEvent }> {
-  if (!checkEventId(e)) return drop('signature', 'event id or shape invalid');
-  return { ok: true, event: e };
-}
-
-/**
- * 4c. The signature over an id checked by gateEventId, run after the content decrypted: a Schnorr
- * verification (~4 ECDHs of CPU) is spent only on events that were encrypted to the node.
- */
-export function gateEventSignature(e: NostrEvent): Gate {
-  return verifyEventSignature(e) ? { ok: true } : drop('signature', 'event signature invalid');
-}
-
-/** 4b. The wrap layer: its content decrypted with the node key (one ECDH) to the seal's text. */
-export function gateWrapLayer(wrap: NostrEvent, nodeSk: Uint8Array): Gate<{ sealText: string }> {
-  const r = openWrapLayer(wrap, nodeSk);
-  if (!r.ok) return drop('unwrap', `${r.stage}: ${r.error}`);
-  return { ok: true, sealText: r.sealText };
-}
-
-/** 5. The seal layer (seal verified, rumor decrypted) from the wrap layer's text. */
-export function gateSealLayer(wrap: NostrEvent, sealText: string, nodeSk: Uint8Array, sealKeys?: ConversationKeyCache): Gate<{ gift: UnwrappedGift }> {
-  const r = openSealLayer(wrap, sealText, nodeSk, sealKeys);
-  if (!r.ok) return drop('unwrap', `${r.stage}: ${r.error}`);
-  return { ok: true, gift: r.gift };
-}
-
-/**
- * 6. Freshness of rumor.created_at: not older than `pastSeconds` (mostrod: 10 s) and, a fix of
- * HQ-2, not more than `futureSeconds` ahead (a far-future rumor could otherwise be replayed
- * until that time).
- */
-export function gateFreshness(createdAt: number, now: number, pastSeconds: number, futureSeconds: number): Gate {
-  if (createdAt < now - pastSeconds) return drop('stale', `rumor ${now - createdAt} s old`);
-  if (createdAt > now + futureSeconds) return drop('stale', `rumor ${createdAt - now} s in the future`);
-  return { ok: true };
-}
-
 /** 7. Rumor content must be exactly `[Message, sig | null]` with a valid Message. */
 export function gateParse(content: string): Gate<{ parsed: RumorContent }> {
   try {
@@ -156,14 +93,19 @@ export function gateParse(content: string): Gate<{ parsed: RumorContent }> {
   }
 }
 
+/** How the signature gates verify a signature over a Message (signature.ts's rule by default). */
+export type MessageSignatureCheck = (m: Message, sigHex: string, pubkeyHex: string, rawMessageText?: string) => boolean;
+
 /**
  * 8. Tuple signature (PROTOCOL.md §2.4 step 7): when the seal key differs from the trade key the
  * signature is mandatory and must verify against the trade key; with equal keys it is ignored.
+ * `verify` is verifyMessageSignature, or (complete-open.ts) the verdict the crypto worker and a
+ * canonical-text check already reached for this very signature.
  */
-export function gateTupleSignature(parsed: RumorContent, identity: string, tradeKey: string): Gate {
+export function gateTupleSignature(parsed: RumorContent, identity: string, tradeKey: string, verify: MessageSignatureCheck = verifyMessageSignature): Gate {
   if (identity === tradeKey) return { ok: true };
   if (parsed.signature === null) return drop('tuple-signature', 'reputation mode without a signature');
-  if (!verifyMessageSignature(parsed.message, parsed.signature, tradeKey, parsed.rawMessageText)) {
+  if (!verify(parsed.message, parsed.signature, tradeKey, parsed.rawMessageText)) {
     return drop('tuple-signature', 'signature does not verify');
   }
   return { ok: true };
@@ -239,23 +181,6 @@ export function gateRecipient(e: Record<string, unknown>, nodePubkey: string): G
   return drop('recipient', 'no p tag with the node key');
 }
 
-/**
- * v2-4b. First contact (after the signature, before decryption): an author that is not a known
- * active trade key or solver must carry `bits` of PoW on the event id (`pow_first_contact`).
- */
-export function gateFirstContact(e: NostrEvent, known: boolean, bits: number): Gate {
-  if (known || bits <= 0) return { ok: true };
-  if (leadingZeroBits(e.id) < bits) return drop('first-contact-pow', `unknown author needs ${bits} bits`);
-  return { ok: true };
-}
-
-/** v2-5. One NIP-44 decryption with the node key and the author (conversation key cached). */
-export function gateOpenDirect(e: NostrEvent, nodeSk: Uint8Array, convKeys?: ConversationKeyCache): Gate<{ plaintext: string }> {
-  const r = openDirectMessage(e, nodeSk, convKeys);
-  if (!r.ok) return drop('unwrap', `nip44: ${r.error}`);
-  return { ok: true, plaintext: r.plaintext };
-}
-
 /** v2-7. Plaintext must be exactly `[Message, sig | null, [pubkey, sig] | null]`. */
 export function gateParseDirect(plaintext: string): Gate<{ parsed: DirectContent }> {
   try {
@@ -265,6 +190,14 @@ export function gateParseDirect(plaintext: string): Gate<{ parsed: DirectContent
   }
 }
 
+/** The two v2 signature checks (verifyIdentityProof: true when there is no proof). */
+export interface DirectSignatureChecks {
+  trade: MessageSignatureCheck;
+  proof: (parsed: DirectContent, author: string) => boolean;
+}
+
+const DIRECT_SIGNATURE_CHECKS: DirectSignatureChecks = { trade: verifyMessageSignature, proof: verifyIdentityProof };
+
 /**
  * v2-8. Signatures inside the tuple, against the event author (= trade key):
  * - trade_sig, when present, must verify over the message JSON (a foreign one fails by construction);
@@ -272,12 +205,13 @@ export function gateParseDirect(plaintext: string): Gate<{ parsed: DirectContent
  *   grafted from another trade key fails);
  * - the identity is the proof's key, or the author (full privacy); identity ≠ author without a
  *   trade_sig is refused (the v1 reputation-mode rule).
+ * `verify` as for gateTupleSignature (complete-open.ts passes the verdicts already reached).
  */
-export function gateDirectSignatures(parsed: DirectContent, author: string): Gate<{ identity: string }> {
-  if (parsed.signature !== null && !verifyMessageSignature(parsed.message, parsed.signature, author, parsed.rawMessageText)) {
+export function gateDirectSignatures(parsed: DirectContent, author: string, verify: DirectSignatureChecks = DIRECT_SIGNATURE_CHECKS): Gate<{ identity: string }> {
+  if (parsed.signature !== null && !verify.trade(parsed.message, parsed.signature, author, parsed.rawMessageText)) {
     return drop('tuple-signature', 'trade signature does not verify against the author');
   }
-  if (!verifyIdentityProof(parsed, author)) return drop('identity-proof', 'identity proof does not verify for this author');
+  if (!verify.proof(parsed, author)) return drop('identity-proof', 'identity proof does not verify for this author');
   const identity = parsed.identityProof?.pubkey ?? author;
   if (identity !== author && parsed.signature === null) return drop('tuple-signature', 'reputation mode without a trade signature');
   return { ok: true, identity };

@@ -11,29 +11,19 @@
  */
 import { schnorrVerify, sha256 } from '../crypto/secp.js';
 import { ProtocolError } from './errors.js';
-import { parseJsonArrayWithSpans, type JsonValue } from './json.js';
-import { parseMessage, parseSignature } from './parse.js';
+import { parseJsonArrayWithSpans } from './json.js';
+import { parseMessage } from './parse.js';
 import { serializeMessage } from './serialize.js';
-import type { Message, RumorContent } from './types.js';
+import { identityProofPayload, parseIdentityProof, parseSignature, type IdentityProof } from './tuple.js';
+import type { RumorContent } from './types.js';
 
-/** Protocol version carried in `Message.version` on the v2 transport. */
-export const PROTOCOL_VERSION_V2 = 2;
-
-const HEX64 = /^[0-9a-fA-F]{64}$/;
-const HEX128 = /^[0-9a-fA-F]{128}$/;
+// The zod-free half of the v2 wire lives in tuple.ts (the crypto worker thread loads it without
+// the Message schema); re-exported here for the modules that speak v2.
+export { identityProofPayload, PROTOCOL_VERSION_V2, serializeDirectContent } from './tuple.js';
 
 /** Parsed v2 content: the v1 fields plus the identity proof (null in full privacy). */
 export interface DirectContent extends RumorContent {
-  identityProof: { pubkey: string; signature: string } | null;
-}
-
-function parseIdentityProof(v: JsonValue): DirectContent['identityProof'] {
-  if (v === null) return null;
-  if (!Array.isArray(v) || v.length !== 2) throw new ProtocolError('identity proof must be null or a 2-element array', '[2]');
-  const [pk, sig] = v;
-  if (typeof pk !== 'string' || !HEX64.test(pk)) throw new ProtocolError('identity pubkey must be 64 hex characters', '[2][0]');
-  if (typeof sig !== 'string' || !HEX128.test(sig)) throw new ProtocolError('identity signature must be 128 hex characters', '[2][1]');
-  return { pubkey: pk.toLowerCase(), signature: sig.toLowerCase() };
+  identityProof: IdentityProof;
 }
 
 /** Parse v2 plaintext: exactly `[Message, sig | null, [pubkey, sig] | null]`. Throws ProtocolError. */
@@ -45,22 +35,6 @@ export function parseDirectContent(text: string): DirectContent {
   const identityProof = parseIdentityProof(elements[2]!);
   const span = spans[0]!;
   return { message, signature, identityProof, rawMessageText: text.slice(span.start, span.end) };
-}
-
-/** Serialize v2 plaintext. The node's own messages are `[message, null, null]`. */
-export function serializeDirectContent(
-  m: Message,
-  signature: string | null,
-  identityProof: { pubkey: string; signature: string } | null,
-): string {
-  const sig = signature === null ? 'null' : JSON.stringify(signature);
-  const proof = identityProof === null ? 'null' : `[${JSON.stringify(identityProof.pubkey)},${JSON.stringify(identityProof.signature)}]`;
-  return `[${serializeMessage(m)},${sig},${proof}]`;
-}
-
-/** The text the identity key signs: `mostro-transport-v2-identity:<trade_pubkey>:<message_json>`. */
-export function identityProofPayload(tradePubkey: string, messageJson: string): string {
-  return `mostro-transport-v2-identity:${tradePubkey.toLowerCase()}:${messageJson}`;
 }
 
 /**

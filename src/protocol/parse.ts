@@ -13,9 +13,11 @@ import {
   payloadVariants,
   type PayloadKey,
 } from './schema.js';
+import { parseSignature } from './tuple.js';
 import { WRAPPERS, type Message, type MessageKind, type Payload, type RumorContent, type Wrapper } from './types.js';
 
-const SIGNATURE_HEX = /^[0-9a-fA-F]{128}$/;
+// The signature element is parsed without the schema (tuple.ts, also used by the crypto worker).
+export { parseSignature } from './tuple.js';
 
 function fromZod(error: z.ZodError, basePath: string): ProtocolError {
   const issue = error.issues[0];
@@ -86,18 +88,6 @@ export function parseMessage(value: JsonValue): Message {
 /** Parse a Message from JSON text. */
 export function parseMessageText(text: string): Message {
   return parseMessage(parseJson(text));
-}
-
-/**
- * Parse a signature element: null, or a 64-byte hex string (secp256k1's `schnorr::Signature`
- * `FromStr`: exactly 128 hex digits, either case). Returned lowercase.
- */
-export function parseSignature(value: JsonValue): string | null {
-  if (value === null) return null;
-  if (typeof value !== 'string' || !SIGNATURE_HEX.test(value)) {
-    throw new ProtocolError('signature must be null or 128 hex characters', '[1]');
-  }
-  return value.toLowerCase();
 }
 
 /** Parse rumor content: exactly `[Message, Signature | null]`. */
