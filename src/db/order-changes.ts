@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { compiledOnce } from './compiled-once.js';
 import type { DbSchema, Executor } from './schema.js';
 import { blobToUuid, tryUuidToBlob } from './uuid-blob.js';
 
@@ -60,6 +61,14 @@ export async function lastOrderChangeSeq(ex: Executor): Promise<number> {
   return Number(r?.top ?? 0);
 }
 
+// Run by every order publication (new-order's path): built and compiled by Kysely once (compiled-once.ts).
+const CLEAR_ORDER_CHANGE = compiledOnce((db, blob: Uint8Array, status: string) =>
+  q(db).deleteFrom('mostrod_ts_order_changes').where('order_id', '=', blob).where('status', '=', status),
+);
+
+/** The hot statements of this module, for the SQL-equality test. */
+export const ORDER_CHANGE_STATEMENTS = { CLEAR_ORDER_CHANGE };
+
 /**
  * The order's event for `status` is published (or `status` is not a public one): delete its change
  * row iff it still records that status. True iff a row was deleted.
@@ -67,12 +76,7 @@ export async function lastOrderChangeSeq(ex: Executor): Promise<number> {
 export async function clearOrderChange(ex: Executor, orderId: string, status: string): Promise<boolean> {
   const blob = tryUuidToBlob(orderId);
   if (!blob) return false;
-  const res = await q(ex)
-    .deleteFrom('mostrod_ts_order_changes')
-    .where('order_id', '=', blob)
-    .where('status', '=', status)
-    .executeTakeFirst();
-  return res.numDeletedRows === 1n;
+  return (await CLEAR_ORDER_CHANGE.run(ex, blob, status)).numAffectedRows === 1n;
 }
 
 /** Number of orders whose public event lags (metrics, tests). */

@@ -1,8 +1,9 @@
 import { sql } from 'kysely';
-import type { Insertable, Selectable, Updateable } from 'kysely';
+import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
 import type { Kind, Status } from '../protocol/types.js';
+import { compiledOnce, compiledOncePerShape } from './compiled-once.js';
 import { andAll, assertHexPubkey, expectConditions } from './row-codec.js';
-import type { Executor, OrdersTable } from './schema.js';
+import type { DbSchema, Executor, OrdersTable } from './schema.js';
 import type { OrderRow } from './types.js';
 import { blobToUuid, tryUuidToBlob, uuidToBlob } from './uuid-blob.js';
 
@@ -150,8 +151,24 @@ export function newOrderRow(fields: NewOrderFields): OrderRow {
   };
 }
 
+// The two order statements of the new-order path, built and compiled by Kysely once
+// (compiled-once.ts): the insert (one per row shape) and publishOrder's event-id update.
+const INSERT_ORDER = compiledOncePerShape((db, row: Insertable<OrdersTable>) => db.insertInto('orders').values(row));
+
+/** casUpdateOrder's UPDATE: `SET <set> WHERE id = <blob> AND <expect>`. */
+function casUpdateQuery(db: Kysely<DbSchema>, blob: Uint8Array, expect: OrderExpect, set: Updateable<OrdersTable>) {
+  return db.updateTable('orders').set(set).where('id', '=', blob).where(andAll(expectConditions(expect, encode)));
+}
+
+const SET_EVENT_ID = compiledOnce((db, blob: Uint8Array, status: Status, eventId: string) =>
+  casUpdateQuery(db, blob, { status }, patchToDb({ event_id: eventId })),
+);
+
+/** The hot statements of this module, for the SQL-equality test. */
+export const ORDER_STATEMENTS = { INSERT_ORDER, SET_EVENT_ID };
+
 export async function insertOrder(ex: Executor, row: OrderRow): Promise<void> {
-  await ex.insertInto('orders').values(orderToDb(row)).execute();
+  await INSERT_ORDER.run(ex, orderToDb(row));
 }
 
 export async function getOrder(ex: Executor, id: string): Promise<OrderRow | undefined> {
@@ -179,14 +196,24 @@ export async function casUpdateOrder(
 ): Promise<boolean> {
   const blob = tryUuidToBlob(id);
   if (!blob) return false;
-  const cond = andAll(expectConditions(expect, encode));
   const set = patchToDb(patch);
   if (Object.values(set).every((v) => v === undefined)) {
+    const cond = andAll(expectConditions(expect, encode));
     const r = await ex.selectFrom('orders').select('id').where('id', '=', blob).where(cond).executeTakeFirst();
     return r !== undefined;
   }
-  const res = await ex.updateTable('orders').set(set).where('id', '=', blob).where(cond).executeTakeFirst();
+  const res = await casUpdateQuery(ex, blob, expect, set).executeTakeFirst();
   return res.numUpdatedRows === 1n;
+}
+
+/**
+ * `casUpdateOrder(ex, id, { status }, { event_id: eventId })` — the same statement, compiled once:
+ * record the order's new kind-38383 event id iff it still has `status`. True iff the row changed.
+ */
+export async function setOrderEventId(ex: Executor, id: string, status: Status, eventId: string): Promise<boolean> {
+  const blob = tryUuidToBlob(id);
+  if (!blob) return false;
+  return (await SET_EVENT_ID.run(ex, blob, status, eventId)).numAffectedRows === 1n;
 }
 
 export async function findOrders(

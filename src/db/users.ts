@@ -1,5 +1,6 @@
 import type { Selectable } from 'kysely';
 import { CantDoError } from '../errors.js';
+import { compiledOnce, compiledOncePerShape } from './compiled-once.js';
 import { assertHexPubkey } from './row-codec.js';
 import type { Executor, UsersTable } from './schema.js';
 import type { UserRow } from './types.js';
@@ -12,9 +13,40 @@ function userFromDb(r: Selectable<UsersTable>): UserRow {
   return { ...r };
 }
 
+// Statements of the new-order path (intake's trade-index gate, the index raise, the maker's row),
+// built and compiled by Kysely once (compiled-once.ts).
+const SELECT_USER = compiledOnce((db, pubkey: string) =>
+  db.selectFrom('users').selectAll().where('pubkey', '=', pubkey).limit(1),
+);
+const SELECT_LAST_TRADE_INDEX = compiledOnce((db, pubkey: string) =>
+  db.selectFrom('users').select('last_trade_index').where('pubkey', '=', pubkey).limit(1),
+);
+const INSERT_USER = compiledOncePerShape((db, full: UserRow) =>
+  db
+    .insertInto('users')
+    .values(full)
+    .onConflict((oc) => oc.column('pubkey').doNothing()),
+);
+const RAISE_LAST_TRADE_INDEX = compiledOnce((db, pubkey: string, index: number) =>
+  db
+    .updateTable('users')
+    .set({ last_trade_index: index })
+    .where('pubkey', '=', pubkey)
+    .where('last_trade_index', '<', index)
+    .returning(['total_rating', 'total_reviews', 'created_at']),
+);
+
+/** The hot statements of this module, for the SQL-equality test. */
+export const USER_STATEMENTS = { SELECT_USER, SELECT_LAST_TRADE_INDEX, INSERT_USER, RAISE_LAST_TRADE_INDEX };
+
 export async function getUser(ex: Executor, pubkey: string): Promise<UserRow | undefined> {
-  const r = await ex.selectFrom('users').selectAll().where('pubkey', '=', pubkey).limit(1).executeTakeFirst();
+  const r = (await SELECT_USER.run(ex, pubkey)).rows[0];
   return r && userFromDb(r);
+}
+
+/** The user's stored last_trade_index (what intake's trade-index gate reads), undefined if no row. */
+export async function getLastTradeIndex(ex: Executor, pubkey: string): Promise<number | undefined> {
+  return (await SELECT_LAST_TRADE_INDEX.run(ex, pubkey)).rows[0]?.last_trade_index;
 }
 
 /** Insert a user with defaults (0 / null) for the omitted columns; false if the pubkey exists. */
@@ -36,12 +68,8 @@ export async function insertUser(
     min_rating: 0,
     ...row,
   };
-  const res = await ex
-    .insertInto('users')
-    .values(full)
-    .onConflict((oc) => oc.column('pubkey').doNothing())
-    .executeTakeFirst();
-  return (res.numInsertedOrUpdatedRows ?? 0n) > 0n;
+  const res = await INSERT_USER.run(ex, full);
+  return (res.numAffectedRows ?? 0n) > 0n;
 }
 
 /**
@@ -74,13 +102,7 @@ export type UserReputation = Pick<UserRow, 'total_rating' | 'total_reviews' | 'c
  */
 export async function raiseLastTradeIndex(ex: Executor, pubkey: string, index: number): Promise<UserReputation | undefined> {
   if (!Number.isSafeInteger(index) || index < 0) throw new CantDoError('invalid_trade_index');
-  return ex
-    .updateTable('users')
-    .set({ last_trade_index: index })
-    .where('pubkey', '=', pubkey)
-    .where('last_trade_index', '<', index)
-    .returning(['total_rating', 'total_reviews', 'created_at'])
-    .executeTakeFirst();
+  return (await RAISE_LAST_TRADE_INDEX.run(ex, pubkey, index)).rows[0];
 }
 
 /**

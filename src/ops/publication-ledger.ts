@@ -8,6 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
+import { compiledOnce } from '../db/compiled-once.js';
 import type { Db, Executor } from '../db/schema.js';
 import { ORDER_EVENT_KIND } from '../nostr/events.js';
 import type { EventTemplate, Outbox, PublishOptions, SendOptions } from '../nostr/outbox.js';
@@ -19,29 +20,38 @@ function tagValue(tags: string[][], name: string): string | undefined {
   return tags.find((t) => t[0] === name)?.[1];
 }
 
+// Run by every order publication (new-order's path): built and compiled by Kysely once
+// (db/compiled-once.ts).
+const UPSERT_ORDER_PUBLICATION = compiledOnce(
+  (db: Db, orderId: string, status: string, eventId: string, createdAt: number, recordedAt: number) =>
+    opsDb(db)
+      .insertInto('mostrod_ts_order_publications')
+      .values({
+        order_id: orderId,
+        status,
+        event_id: eventId,
+        created_at: createdAt,
+        recorded_at: recordedAt,
+      })
+      .onConflict((oc) =>
+        oc.column('order_id').doUpdateSet((eb) => ({
+          status: eb.ref('excluded.status'),
+          event_id: eb.ref('excluded.event_id'),
+          created_at: eb.ref('excluded.created_at'),
+          recorded_at: eb.ref('excluded.recorded_at'),
+        })).where('mostrod_ts_order_publications.created_at', '<=', eb => eb.ref('excluded.created_at')),
+      ),
+);
+
+/** The hot statement of this module, for the SQL-equality test. */
+export const PUBLICATION_LEDGER_STATEMENTS = { UPSERT_ORDER_PUBLICATION };
+
 /** Record (or replace, if newer) the publication of an order's 38383. */
 export async function recordOrderPublication(
   db: Executor,
   entry: { orderId: string; status: string; eventId: string; createdAt: number; recordedAt: number },
 ): Promise<void> {
-  await opsDb(db)
-    .insertInto('mostrod_ts_order_publications')
-    .values({
-      order_id: entry.orderId,
-      status: entry.status,
-      event_id: entry.eventId,
-      created_at: entry.createdAt,
-      recorded_at: entry.recordedAt,
-    })
-    .onConflict((oc) =>
-      oc.column('order_id').doUpdateSet((eb) => ({
-        status: eb.ref('excluded.status'),
-        event_id: eb.ref('excluded.event_id'),
-        created_at: eb.ref('excluded.created_at'),
-        recorded_at: eb.ref('excluded.recorded_at'),
-      })).where('mostrod_ts_order_publications.created_at', '<=', eb => eb.ref('excluded.created_at')),
-    )
-    .execute();
+  await UPSERT_ORDER_PUBLICATION.run(db, entry.orderId, entry.status, entry.eventId, entry.createdAt, entry.recordedAt);
 }
 
 export class PublicationLedgerOutbox implements Outbox {

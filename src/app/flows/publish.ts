@@ -1,7 +1,7 @@
 import type { AppContext } from '../../context.js';
 import type { Executor } from '../../db/schema.js';
 import { clearOrderChange } from '../../db/order-changes.js';
-import { casUpdateOrder } from '../../db/orders.js';
+import { setOrderEventId } from '../../db/orders.js';
 import type { DisputeRow, OrderRow } from '../../db/types.js';
 import { buildDisputeEvent, buildOrderEvent, networkTagValue, publicStatusFor } from '../../nostr/events.js';
 import { makerRating } from './reputation.js';
@@ -62,7 +62,7 @@ export async function publishOrder(
   // (see db/order-changes.ts) — and the outbox's own record (publication ledger) in one transaction:
   // one commit per publication instead of three.
   await ctx.db.transaction().execute(async (trx) => {
-    await casUpdateOrder(trx, o.id, { status: o.status }, { event_id: eventId });
+    await setOrderEventId(trx, o.id, o.status, eventId);
     await clearOrderChange(trx, o.id, o.status);
     for (const write of writes) await write(trx);
   });

@@ -1,0 +1,157 @@
+/**
+ * Event-loop CPU of a new-order request without crypto or sockets (not part of `npm run bench`):
+ *   node --import tsx bench/inproc-new-order.ts [--rounds 3] [--count 5000] [--users 100]
+ *
+ * What the daemon does on its event loop for one gift-wrapped new-order once the request is
+ * decrypted and parsed: intake's trade-index gate read (`dbTradeIndexStore`), then the router's
+ * `dispatch` → new-order handler → trade index raise + order insert (one transaction) → 38383
+ * publication (outbox stubbed: no signature, no socket; the publication ledger on, as in the daemon)
+ * → event id + change-log clear + ledger row (one transaction) → the reply handed to the outbox.
+ * SQLite is a WAL file in a temporary directory, opened as the daemon opens it. `count` requests per
+ * round, one at a time; CPU from process.cpuUsage() (user + system) per round. Prints each round and
+ * the median CPU-ms per request.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { sql } from 'kysely';
+import { pino } from 'pino';
+import { KeyedLock } from '../src/app/locks.js';
+import { dispatch } from '../src/app/router.js';
+import { TaskTracker, type AppContext } from '../src/context.js';
+import { bytesToHex, generateSecretKey, getPublicKey } from '../src/crypto/secp.js';
+import { closeDatabase, openDatabase } from '../src/db/database.js';
+import { dbTradeIndexStore } from '../src/db/trade-index-store.js';
+import { insertUser } from '../src/db/users.js';
+import type { EventTemplate, Outbox, PublishOptions } from '../src/nostr/outbox.js';
+import { PublicationLedgerOutbox } from '../src/ops/publication-ledger.js';
+import { buildMessage } from '../src/protocol/build.js';
+import type { Message } from '../src/protocol/types.js';
+import { FakeClock } from '../test/support/fake-clock.js';
+import { FakeLightning } from '../test/support/fake-lightning.js';
+import { FakeLnurlResolver, FixedPriceService, testSettings } from '../test/support/test-context.js';
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    count: { type: 'string', default: '5000' },
+    users: { type: 'string', default: '100' },
+  },
+});
+const ROUNDS = Number(values.rounds);
+const COUNT = Number(values.count);
+const USERS = Number(values.users);
+
+/** Outbox with no crypto and no sockets: an event id per publication, messages counted. */
+class StubOutbox implements Outbox {
+  sent = 0;
+  private seq = 0;
+  sendMessage(): void {
+    this.sent++;
+  }
+  publish(_event: EventTemplate, _opts?: PublishOptions): Promise<string> {
+    this.seq++;
+    return Promise.resolve(this.seq.toString(16).padStart(64, '0'));
+  }
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+const dir = mkdtempSync(path.join(tmpdir(), 'inproc-new-order-'));
+const db = await openDatabase(path.join(dir, 'mostro.db'));
+const clock = new FakeClock(1_700_000_000);
+const node = generateSecretKey();
+const settings = testSettings({ nostr: { nsec_privkey: bytesToHex(node) } });
+const logger = pino({ level: 'silent' });
+const stub = new StubOutbox();
+const ctx: AppContext = {
+  settings,
+  db,
+  lightning: new FakeLightning({ network: 'regtest' }),
+  lnurl: new FakeLnurlResolver(),
+  outbox: new PublicationLedgerOutbox(stub, db, clock, logger),
+  prices: new FixedPriceService(clock, { USD: 50_000 }),
+  keys: { secretKey: node, pubkey: getPublicKey(node) },
+  clock,
+  logger,
+  locks: new KeyedLock(),
+  tasks: new TaskTracker(),
+};
+const store = dbTradeIndexStore(db);
+
+const users = Array.from({ length: USERS }, () => ({
+  identity: getPublicKey(generateSecretKey()),
+  trade: getPublicKey(generateSecretKey()),
+  index: 0,
+}));
+for (const u of users) await insertUser(db, { pubkey: u.identity, created_at: clock.now(), last_trade_index: 0 });
+
+let requestId = 1n;
+function request(index: number): Message {
+  return buildMessage({
+    action: 'new-order',
+    requestId: requestId++,
+    tradeIndex: BigInt(index),
+    payload: {
+      order: {
+        kind: 'sell',
+        status: 'pending',
+        amount: 0n,
+        fiat_code: 'USD',
+        min_amount: null,
+        max_amount: null,
+        fiat_amount: 100n,
+        payment_method: 'face to face,bank transfer',
+        premium: 0n,
+        created_at: 0n,
+        expires_at: null,
+      },
+    },
+  });
+}
+
+async function one(i: number): Promise<void> {
+  const u = users[i % users.length]!;
+  const last = await store.lastTradeIndex(u.identity); // intake's trade-index gate
+  if (last !== u.index) throw new Error(`trade index ${last} != ${u.index}`);
+  u.index++;
+  await dispatch(ctx, request(u.index), {
+    identity: u.identity,
+    tradeKey: u.trade,
+    createdAt: clock.now(),
+    eventId: '',
+    fullPrivacy: false,
+  });
+}
+
+// Warm-up (JIT, statement cache), not measured.
+for (let i = 0; i < 500; i++) await one(i);
+const perRequest: number[] = [];
+let n = 500;
+for (let r = 0; r < ROUNDS; r++) {
+  const start = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < COUNT; i++) await one(n++);
+  const cpu = process.cpuUsage(start);
+  const ms = (cpu.user + cpu.system) / 1000 / COUNT;
+  perRequest.push(ms);
+  console.log(
+    `round ${r + 1}: ${COUNT} requests, ${ms.toFixed(3)} CPU-ms/request (user ${(cpu.user / 1000 / COUNT).toFixed(3)}, ` +
+      `system ${(cpu.system / 1000 / COUNT).toFixed(3)}), ${((performance.now() - t0) / COUNT).toFixed(3)} wall-ms/request`,
+  );
+}
+// Every request did all its work: an order with its event id, no change-log entry left, a ledger row.
+if (stub.sent !== n) throw new Error(`${stub.sent} replies for ${n} requests`);
+const counts = await sql<{ orders: number; unpublished: number; changes: number; ledger: number }>`
+  SELECT (SELECT count(*) FROM orders) AS orders, (SELECT count(*) FROM orders WHERE event_id = '') AS unpublished,
+    (SELECT count(*) FROM mostrod_ts_order_changes) AS changes, (SELECT count(*) FROM mostrod_ts_order_publications) AS ledger`.execute(db);
+const c = counts.rows[0];
+if (c === undefined || c.orders !== n || c.unpublished !== 0 || c.changes !== 0 || c.ledger !== n) {
+  throw new Error(`unexpected database state after ${n} requests: ${JSON.stringify(c)}`);
+}
+const sorted = [...perRequest].sort((a, b) => a - b);
+console.log(`median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(3)} CPU-ms/request`);
+await closeDatabase(db);
+rmSync(dir, { recursive: true, force: true });
