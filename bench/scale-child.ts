@@ -4,7 +4,8 @@
  * Builds a mostrod database with N orders (90 % pending of which 5 % already expired, 10 % success;
  * one maker identity per 10 orders), then times the repository queries the daemon runs against the
  * order book, the cost of republishing the pending book (users lookup + 38383 build + node
- * signature per order) and the real expiry job. Prints one JSON line on stdout.
+ * signature per order), the real expiry job and the transport-prune job. Prints one JSON line on
+ * stdout.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -50,6 +51,7 @@ import { buildOrderEvent, networkTagValue } from '../src/nostr/events.js';
 import type { EventTemplate, Outbox } from '../src/nostr/outbox.js';
 import { EXPIRE_BATCH, expirePendingOrders } from '../src/scheduler/jobs/expire-pending-orders.js';
 import { newBookSyncState, republishChangedOrders } from '../src/scheduler/jobs/republish-changed-orders.js';
+import { PRUNE_BATCH, pruneTransports } from '../src/scheduler/jobs/prune-transports.js';
 import { FakeClock } from '../test/support/fake-clock.js';
 import { FakeLightning } from '../test/support/fake-lightning.js';
 import { FakeLnurlResolver, FixedPriceService, testSettings } from '../test/support/test-context.js';
@@ -311,6 +313,35 @@ const expiryJob = { expired: expiredCount, seconds: round((performance.now() - j
 const jobT1 = performance.now();
 await expirePendingOrders(ctx);
 const expiryJobIdleMs = round(performance.now() - jobT1, 2);
+
+// Transport-prune job (protocol v2): one remembered key per order's maker (its trade key on the
+// order), last seen spread over the past 60 days, so half are idle past the 30-day retention (most
+// of those on a pending order here, so kept and refreshed). First a backlog pass, then an hourly
+// pass (the keys gone idle in that hour). The rows are removed afterwards: the daemon started on
+// this DB below must see the book only.
+const makers = (await db.selectFrom('orders').select(['kind', 'buyer_pubkey', 'seller_pubkey']).execute())
+  .map((o) => (o.kind === 'sell' ? o.seller_pubkey : o.buyer_pubkey))
+  .filter((k): k is string => k !== null);
+const seedTransport = sqliteHandle.prepare('INSERT OR IGNORE INTO mostrod_ts_transport (pubkey, transport, first_seen_at, updated_at, last_seen_at) VALUES (?, ?, ?, ?, ?)');
+sqliteHandle.transaction(() => {
+  for (const [i, pk] of makers.entries()) {
+    const seen = now - ((i * 7919) % (60 * 86_400));
+    seedTransport.run(pk, 'nip44', seen, seen, seen);
+  }
+})();
+const pruneCtx: AppContext = { ...ctx, settings: testSettings({ mostro: { transport: 'both' } }) };
+const pruneT0 = performance.now();
+const pruneBacklog = await pruneTransports(pruneCtx);
+const pruneBacklogMs = performance.now() - pruneT0;
+clock.advance(3600);
+const pruneT1 = performance.now();
+const pruneHourly = await pruneTransports(pruneCtx);
+const transportPrune = {
+  keys: makers.length,
+  backlog: { ...pruneBacklog, ms: round(pruneBacklogMs, 1), msPerBatch: round(pruneBacklogMs / Math.max(1, Math.ceil(pruneBacklog.examined / PRUNE_BATCH)), 2) },
+  hourly: { ...pruneHourly, ms: round(performance.now() - pruneT1, 2) },
+};
+await sql`DELETE FROM mostrod_ts_transport`.execute(db);
 await closeDatabase(db);
 
 process.stdout.write(
@@ -325,6 +356,7 @@ process.stdout.write(
     incremental,
     expiryJob,
     expiryJobIdleMs,
+    transportPrune,
     rssMb: { start: round(rss0 / 2 ** 20), afterQueries: round(rssAfterQueries / 2 ** 20), end: round(process.memoryUsage().rss / 2 ** 20) },
   })}\n`,
 );

@@ -309,6 +309,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       await step('relays', () => pool.close(), 5_000);
       await step('crypto', () => crypto.close(), 5_000);
       await step('lightning', () => lightning.close(), 5_000);
+      await step('transport writes', () => transports.idle(), 2_000);
       await step('database', () => closeDatabase(db), 5_000);
       logger.info('mostrod stopped');
     },

@@ -99,6 +99,12 @@ export const mostroSchema = z.object({
   transport: z.enum(['gift-wrap', 'nip44', 'both']).default('gift-wrap'),
   pow_first_contact: uint(8).optional(),
   active_pubkeys_refresh_interval: interval(53).default(60),
+  // Days a trade key's remembered transport is kept after its last activity once it is on no
+  // unfinished order, open dispute or solver list (the transport-prune job). At least 1: the
+  // job's compare-and-set relies on a key active today never being older than the cutoff.
+  transport_retention_days: uint(32)
+    .refine((v) => v >= 1, { message: 'must be at least 1 (days a trade key\'s transport is kept after its last message)' })
+    .default(30),
   publish_mostro_info_interval: interval(),
   // Required in 0.17.1; optional since upstream 0.18 ([price] replaces it). Feeds Yadio-only mode.
   bitcoin_price_api_url: url(['http:', 'https:'], 'http:// or https://').default('https://api.yadio.io'),

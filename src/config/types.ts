@@ -47,6 +47,11 @@ export interface MostroSettings {
   pow_first_contact?: number;
   /** Seconds between full reloads of the known-active-key set (default 60). */
   active_pubkeys_refresh_interval: number;
+  /**
+   * port: days a trade key's remembered transport is kept after its last activity, once the key is
+   * on no unfinished order, open dispute or solver list (default 30, at least 1).
+   */
+  transport_retention_days: number;
   publish_mostro_info_interval: number;
   bitcoin_price_api_url: string;
   fiat_currencies_accepted: string[];

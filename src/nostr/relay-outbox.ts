@@ -135,7 +135,11 @@ export class RelayOutbox implements Outbox {
     let done!: () => void;
     const p = new Promise<void>((r) => (done = r));
     this.track(p);
-    state.items.push({ to: recipient, message, createdAt: this.o.clock.now(), done });
+    const createdAt = this.o.clock.now();
+    // A message to a key is activity of that key: its remembered transport is kept a retention
+    // period from now (transport-registry.ts), so the transport it is wrapped on is still known.
+    this.o.transports?.touch?.(recipient, createdAt);
+    state.items.push({ to: recipient, message, createdAt, done });
     this.pump(state);
   }
 

@@ -1,8 +1,9 @@
 /**
  * Wires every background job of mostrod 0.17.1 (DAEMON.md §4) — plus this port's payout
- * reconciliation and escrow deadline guard — into a Scheduler, each with its interval from the
- * settings. Jobs run first, then sleep; a job never overlaps itself; errors are logged by the
- * scheduler and never stop the loop. The outbound DM queues (§4.10) are serviced by the outbox.
+ * reconciliation, escrow deadline guard, order-book sync and transport pruning — into a
+ * Scheduler, each with its interval from the settings. Jobs run first, then sleep; a job never
+ * overlaps itself; errors are logged by the scheduler and never stop the loop. The outbound DM
+ * queues (§4.10) are serviced by the outbox.
  */
 import type { AppContext } from '../context.js';
 import { newDevFeeState, payDevFees, type DevFeeState } from './jobs/dev-fee.js';
@@ -14,6 +15,7 @@ import { retryPayouts } from './jobs/payout-retries.js';
 import { publishInfo } from './jobs/publish-info.js';
 import { publishQueuedEvents } from './jobs/publish-queued-events.js';
 import { publishRelayList } from './jobs/publish-relay-list.js';
+import { pruneTransports } from './jobs/prune-transports.js';
 import { MIN_PRICE_INTERVAL_SECONDS, priceJobInterval, updatePrices } from './jobs/update-prices.js';
 import { cancelTimedOutWaitingOrders } from './jobs/waiting-timeouts.js';
 import type { Scheduler } from './scheduler.js';
@@ -38,6 +40,7 @@ export const JOB_INTERVALS = {
   payoutReconcile: 60,
   escrowDeadline: 60,
   bookSync: 60,
+  transportPrune: 3600,
 } as const;
 
 /** Job names as registered (for runNow, logs and tests). */
@@ -53,6 +56,7 @@ export const JOB_NAMES = [
   'payout-reconcile',
   'escrow-deadline',
   'book-sync',
+  'transport-prune',
 ] as const;
 
 export function registerJobs(scheduler: Scheduler, ctx: AppContext, deps: JobDeps): void {
@@ -83,5 +87,9 @@ export function registerJobs(scheduler: Scheduler, ctx: AppContext, deps: JobDep
   const bookSyncState = deps.bookSyncState ?? newBookSyncState();
   scheduler.every('book-sync', JOB_INTERVALS.bookSync, async () => {
     await republishChangedOrders(ctx, bookSyncState);
+  });
+  // Bounded per-key transport registry ([mostro] transport_retention_days).
+  scheduler.every('transport-prune', JOB_INTERVALS.transportPrune, async () => {
+    await pruneTransports(ctx);
   });
 }

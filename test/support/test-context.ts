@@ -79,6 +79,7 @@ export function testSettings(overrides: SettingsOverrides = {}): Settings {
       pow: 0,
       transport: 'gift-wrap',
       active_pubkeys_refresh_interval: 60,
+      transport_retention_days: 30,
       publish_mostro_info_interval: 300,
       bitcoin_price_api_url: 'https://api.yadio.io',
       fiat_currencies_accepted: ['USD', 'EUR', 'ARS', 'CUP'],

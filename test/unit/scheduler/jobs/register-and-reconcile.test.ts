@@ -138,6 +138,7 @@ void describe('registerJobs', () => {
         { name: 'payout-reconcile', seconds: 60 },
         { name: 'escrow-deadline', seconds: 60 },
         { name: 'book-sync', seconds: 60 },
+        { name: 'transport-prune', seconds: 3600 },
       ],
     );
     assert.deepEqual(scheduler.list().map((j) => j.name), [...JOB_NAMES]);
