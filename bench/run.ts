@@ -160,6 +160,14 @@ const want = selectedPhases(notes);
 const pool = new WorkerPool(2);
 /** Run on failure so no relay/daemon process outlives the bench. */
 const cleanups: Array<() => Promise<unknown>> = [() => pool.close()];
+/**
+ * The daemon runs with the environment operators get from contrib/mostrod.service and the
+ * Dockerfile: glibc malloc limited to 2 arenas (glibc reads it at process start, so the daemon
+ * cannot set it itself). Set before any daemon is spawned; a value given to the bench is kept.
+ */
+const SHIPPED_MALLOC_ARENA_MAX = '2';
+process.env['MALLOC_ARENA_MAX'] ??= SHIPPED_MALLOC_ARENA_MAX;
+
 async function main(): Promise<void> {
   process.stderr.write(`[bench] phases: ${PHASES.filter((p) => want.has(p)).join(', ')}\n`);
   let done: () => void;
@@ -172,6 +180,11 @@ async function main(): Promise<void> {
 
   const fanout = process.env['BENCH_RELAY_FANOUT'] ?? 'batched';
   if (fanout !== 'batched' && fanout !== 'per-event') throw new Error(`BENCH_RELAY_FANOUT must be batched or per-event, got ${JSON.stringify(fanout)}`);
+  notes.push(
+    process.env['MALLOC_ARENA_MAX'] === SHIPPED_MALLOC_ARENA_MAX
+      ? `daemon environment: MALLOC_ARENA_MAX=${SHIPPED_MALLOC_ARENA_MAX}, as contrib/mostrod.service and the Dockerfile set it (a run started with another MALLOC_ARENA_MAX keeps its own, e.g. \`MALLOC_ARENA_MAX=8 npm run bench\` for glibc's default on this box)`
+      : `daemon environment: MALLOC_ARENA_MAX=${process.env['MALLOC_ARENA_MAX'] ?? 'unset'} (contrib/mostrod.service and the Dockerfile set ${SHIPPED_MALLOC_ARENA_MAX})`,
+  );
   notes.push(`bench relay fan-out: ${fanout === 'batched' ? 'batched (each subscriber gets the events of one inbound read in one write, as uWebSockets relays do)' : 'one write per event'} (BENCH_RELAY_FANOUT)`);
   const relay = await startBenchRelay(false, { batchFanout: fanout === 'batched' });
   cleanups.push(() => relay.stop());

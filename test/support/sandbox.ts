@@ -149,8 +149,15 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     daemon: null,
     async startDaemon() {
       if (sandbox.daemon !== null) throw new Error('daemon already running');
+      // MOSTROD_DAEMON_NODE_OPTIONS: node flags for the daemon only (e.g. --heapsnapshot-signal for a diagnosis run)
+      const daemonNodeOptions = process.env['MOSTROD_DAEMON_NODE_OPTIONS'];
       const child = spawn(process.execPath, [DAEMON_ENTRY, '-d', dir], {
-        env: { ...process.env, MOSTROD_LOG_LEVEL: opts.logLevel ?? 'info', MOSTRO_NSEC_PRIVKEY: '' },
+        env: {
+          ...process.env,
+          MOSTROD_LOG_LEVEL: opts.logLevel ?? 'info',
+          MOSTRO_NSEC_PRIVKEY: '',
+          ...(daemonNodeOptions !== undefined ? { NODE_OPTIONS: daemonNodeOptions } : {}),
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       const out = createWriteStream(logFile, { flags: 'a' });
