@@ -35,7 +35,7 @@ import {
   toNodeInfo,
   toPaymentResult,
 } from './mapping.js';
-import { loadLndProto, type AddHoldInvoiceResp, type Invoice, type InvoicesClient, type LightningClient, type LndProto, type Payment, type RouterClient } from './protos.js';
+import { loadLndClientProto, type AddHoldInvoiceResp, type Invoice, type InvoicesClient, type LightningClient, type LndProto, type Payment, type RouterClient } from './protos.js';
 
 export interface LndBackendOptions {
   /** lnd_grpc_host, e.g. `https://localhost:10009` (a bare `host:port` is accepted too) */
@@ -87,7 +87,7 @@ export class LndBackend implements LightningBackend {
   private closed = false;
 
   constructor(private readonly opts: LndBackendOptions) {
-    this.proto = loadLndProto();
+    this.proto = loadLndClientProto();
     this.log = opts.logger.child({ component: 'lnd' });
     this.minBackoff = opts.reconnect?.minMs ?? 1000;
     this.maxBackoff = opts.reconnect?.maxMs ?? 60_000;
