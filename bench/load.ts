@@ -14,7 +14,7 @@ import { parseDirectContent } from '../src/protocol/direct.js';
 import { parseRumorContent } from '../src/protocol/parse.js';
 import type { Message } from '../src/protocol/types.js';
 import type { GeneratedRequest, TraderSpec } from './gen.js';
-import { Conn, cpuSeconds, type Harness } from './harness.js';
+import { boxCpuSeconds, Conn, cpuSeconds, type Harness } from './harness.js';
 import { round, summarize, type LatencySummary } from './stats.js';
 import type { WorkerPool } from './workers.js';
 
@@ -141,6 +141,8 @@ export interface LoadResult {
   unanswered: number;
   latencyMs: LatencySummary;
   daemonCpuCores: number;
+  /** The whole machine over the window (cores): busy, and of it stolen by the hypervisor. */
+  machine?: { busyCores: number; stolenCores: number };
   sampleReplies: Record<string, number>;
   /** Latency per TIMELINE_BUCKET_SECONDS of send time, from the load's start or a given origin (where in the run a tail sits). */
   timeline?: TimelineBucket[];
@@ -156,6 +158,12 @@ export interface TimelineBucket {
 }
 
 export const TIMELINE_BUCKET_SECONDS = 10;
+
+/** Whole-machine CPU since `box0`, over `seconds`. */
+function machineOver(box0: { busy: number; steal: number }, seconds: number): { busyCores: number; stolenCores: number } {
+  const b = boxCpuSeconds();
+  return { busyCores: round((b.busy - box0.busy) / seconds, 2), stolenCores: round((b.steal - box0.steal) / seconds, 2) };
+}
 
 function timeline(sentAts: readonly number[], latencies: readonly number[], t0: number): TimelineBucket[] {
   const buckets = new Map<number, number[]>();
@@ -177,6 +185,7 @@ function timeline(sentAts: readonly number[], latencies: readonly number[], t0: 
 export async function closedLoop(h: Harness, traders: Trader[], seconds: number): Promise<LoadResult> {
   const client = await TrafficClient.connect(h.relay.url, traders);
   const cpu0 = cpuSeconds(h.pid);
+  const box0 = boxCpuSeconds();
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
   let sent = 0;
@@ -192,6 +201,7 @@ export async function closedLoop(h: Harness, traders: Trader[], seconds: number)
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const cpu = cpuSeconds(h.pid) - cpu0;
   const elapsed = (performance.now() - t0) / 1000;
+  const machine = machineOver(box0, elapsed);
   await new Promise((r) => setTimeout(r, 1500)); // let the last replies land (not counted in the rate)
   const res: LoadResult = {
     seconds: round(elapsed, 2),
@@ -201,6 +211,7 @@ export async function closedLoop(h: Harness, traders: Trader[], seconds: number)
     unanswered: client.inflight.size,
     latencyMs: summarize(client.latencies),
     daemonCpuCores: round(cpu / elapsed, 2),
+    machine,
     sampleReplies: checkReplies(client.replies, h.nodePubkey),
     timeline: timeline(client.sentAts, client.latencies, t0),
   };
@@ -212,6 +223,7 @@ export async function closedLoop(h: Harness, traders: Trader[], seconds: number)
 export async function openLoop(h: Harness, traders: Trader[], rate: number, seconds: number, during?: Promise<unknown>, timelineOrigin?: number): Promise<LoadResult> {
   const client = await TrafficClient.connect(h.relay.url, traders);
   const cpu0 = cpuSeconds(h.pid);
+  const box0 = boxCpuSeconds();
   const t0 = performance.now();
   const total = Math.floor(rate * seconds);
   let sent = 0;
@@ -225,6 +237,7 @@ export async function openLoop(h: Harness, traders: Trader[], rate: number, seco
   }
   const elapsed = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds(h.pid) - cpu0;
+  const machine = machineOver(box0, elapsed);
   const deadline = performance.now() + 10_000;
   while (client.inflight.size > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   if (during !== undefined) await during;
@@ -236,6 +249,7 @@ export async function openLoop(h: Harness, traders: Trader[], rate: number, seco
     unanswered: client.inflight.size,
     latencyMs: summarize(client.latencies),
     daemonCpuCores: round(cpu / elapsed, 2),
+    machine,
     sampleReplies: checkReplies(client.replies, h.nodePubkey),
     timeline: timeline(client.sentAts, client.latencies, timelineOrigin ?? t0),
   };

@@ -125,9 +125,12 @@ export function renderMarkdown(r: BenchResults): string {
   }
   if (loads.length > 0) {
     lines.push('## End to end (built daemon, LND simulator, bench relay in its own process)', '');
-    lines.push('| run | sent | answered/s | p50 ms | p95 ms | p99 ms | max ms | unanswered | daemon CPU (cores) | sample of replies |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+    lines.push(
+      '| run | sent | answered/s | p50 ms | p95 ms | p99 ms | max ms | unanswered | daemon CPU (cores) | machine busy / of it stolen (cores) | sample of replies |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    );
     const row = (name: string, l: LoadResult): string =>
-      `| ${name} | ${fmt(l.sent)} | ${fmt(l.answeredPerSecond, 1)} | ${fmt(l.latencyMs.p50, 1)} | ${fmt(l.latencyMs.p95, 1)} | ${fmt(l.latencyMs.p99, 1)} | ${fmt(l.latencyMs.max, 1)} | ${fmt(l.unanswered)} | ${fmt(l.daemonCpuCores, 2)} | ${Object.entries(l.sampleReplies).map(([k, v]) => `${k} ${v}`).join(', ')} |`;
+      `| ${name} | ${fmt(l.sent)} | ${fmt(l.answeredPerSecond, 1)} | ${fmt(l.latencyMs.p50, 1)} | ${fmt(l.latencyMs.p95, 1)} | ${fmt(l.latencyMs.p99, 1)} | ${fmt(l.latencyMs.max, 1)} | ${fmt(l.unanswered)} | ${fmt(l.daemonCpuCores, 2)} | ${l.machine !== undefined ? `${fmt(l.machine.busyCores, 2)} / ${fmt(l.machine.stolenCores, 2)}` : '—'} | ${Object.entries(l.sampleReplies).map(([k, v]) => `${k} ${v}`).join(', ')} |`;
     for (const [name, l] of loads) lines.push(row(name, l));
     const after: string[] = [];
     if (e !== undefined && Number.isFinite(e.readyMs)) after.push(`Daemon ready (empty DB): ${fmt(e.readyMs)} ms. Daemon RSS after the load: ${fmt(e.daemonRssAfterLoadMb, 1)} MB.`);

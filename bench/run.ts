@@ -457,6 +457,10 @@ function mergeLoads(parts: LoadResult[]): LoadResult {
       max: worst((l) => l.latencyMs.max),
     },
     daemonCpuCores: round(sum((l) => l.daemonCpuCores * l.seconds) / seconds, 2),
+    machine: {
+      busyCores: round(sum((l) => (l.machine?.busyCores ?? 0) * l.seconds) / seconds, 2),
+      stolenCores: round(sum((l) => (l.machine?.stolenCores ?? 0) * l.seconds) / seconds, 2),
+    },
     sampleReplies: sample,
     // the slices' timelines share one origin (the steady phase's start): concatenated
     timeline: parts.flatMap((l) => l.timeline ?? []),
