@@ -3,8 +3,15 @@
  * the cores, so the event loop keeps only I/O, routing and SQLite, or — with 0 threads — on the
  * event-loop thread itself. Both give the same results for the same task.
  *
+ * Tasks handed over in one event-loop turn go to the threads together: split into at most one batch
+ * per thread (of at most MAX_BATCH tasks), each batch one piscina task, answered with one reply per
+ * task. A hand-off costs the event loop about as much as a native Schnorr verification; batching
+ * pays it once per batch, and the replies of a batch resume their callers in one turn, so the
+ * frames they send leave in one socket write (relay-socket.ts). Each task still gets its own
+ * result or error; an idle node sends batches of one.
+ *
  * A worker that dies (crash, exit, out of memory) is replaced by piscina; the tasks it was running
- * are run again on another thread (tasks are pure: opening an event twice gives the same verdict,
+ * (its whole batch) are run again on another thread (tasks are pure: opening an event twice gives the same verdict,
  * and a reply wrapped again is only handed out once), so a request is neither lost nor handled
  * twice. After `maxAttempts` failed threads in a row the task rejects with CryptoPoolError.
  *
@@ -21,6 +28,7 @@ import {
   runCryptoTask,
   verifySignatures,
   type CryptoReply,
+  type CryptoBatch,
   type CryptoResults,
   type CryptoState,
   type CryptoTask,
@@ -39,6 +47,8 @@ export interface CryptoPoolStats {
   completed: number;
   /** Threads that died under a task (each was replaced). */
   workerFailures: number;
+  /** Messages sent to the threads (a batch of a turn's tasks, or one task); 0 with no threads. */
+  batches?: number;
   /** Tasks run again after their thread died. */
   retried: number;
 }
@@ -124,6 +134,15 @@ export interface WorkerCryptoOptions {
 
 export const WORKER_YOUNG_GENERATION_MB = 6;
 
+/** Most tasks in one message to a thread (bounds how long a batch holds its first result back). */
+export const MAX_BATCH = 16;
+
+interface Submitted {
+  task: CryptoTask;
+  resolve: (reply: CryptoReply) => void;
+  reject: (err: unknown) => void;
+}
+
 /**
  * The worker module next to this one: `.js` when running from dist/, `.ts` under tsx (tests,
  * benchmarks), where the thread inherits the `--import tsx` loader from the parent.
@@ -142,6 +161,9 @@ export class WorkerCrypto implements CryptoExecutor {
   private completed = 0;
   private workerFailures = 0;
   private retried = 0;
+  private submitted: Submitted[] = [];
+  private flushScheduled = false;
+  private batches = 0;
 
   constructor(o: WorkerCryptoOptions) {
     if (o.threads < 1) throw new RangeError('WorkerCrypto needs at least one thread (use InThreadCrypto for 0)');
@@ -185,33 +207,61 @@ export class WorkerCrypto implements CryptoExecutor {
 
   /** The task on a worker thread, as runCryptoTask returned it there. */
   private async runOnPool(task: CryptoTask): Promise<unknown> {
+    const reply = await new Promise<CryptoReply>((resolve, reject) => {
+      this.submitted.push({ task, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+    if (!reply.ok) {
+      this.completed++;
+      throw new CryptoTaskError(reply.error);
+    }
+    return reply.value;
+  }
+
+  /** This turn's tasks, in batches: one per thread, more only past MAX_BATCH tasks each. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const all = this.submitted;
+    this.submitted = [];
+    const size = Math.min(MAX_BATCH, Math.ceil(all.length / this.threads));
+    for (let i = 0; i < all.length; i += size) void this.runBatch(all.slice(i, i + size));
+  }
+
+  private async runBatch(batch: Submitted[]): Promise<void> {
+    const message: CryptoTask | CryptoBatch = batch.length === 1 ? batch[0]!.task : { op: 'batch', tasks: batch.map((b) => b.task) };
+    this.batches++;
     for (let attempt = 1; ; attempt++) {
-      let reply: CryptoReply;
+      let reply: CryptoReply | CryptoReply[];
       try {
-        reply = (await this.pool.run(task)) as CryptoReply;
+        reply = (await this.pool.run(message)) as CryptoReply | CryptoReply[];
       } catch (err) {
-        // runCryptoTask never throws: a rejection means the thread died under the task.
+        // runPoolMessage never throws: a rejection means the thread died under the batch.
         this.workerFailures++;
         if (this.closing || attempt >= this.maxAttempts) {
-          throw new CryptoPoolError(`crypto task ${task.op} failed on ${attempt} thread(s)`, { cause: err });
+          const ops = batch.map((b) => b.task.op).join(', ');
+          for (const b of batch) b.reject(new CryptoPoolError(`crypto task ${b.task.op} failed on ${attempt} thread(s)`, { cause: err }));
+          this.logger.error({ err, ops, attempt }, 'crypto pool: tasks failed on every thread tried');
+          return;
         }
-        this.retried++;
-        this.logger.warn({ err, op: task.op, attempt }, 'crypto pool: worker thread died under a task; running it again');
+        this.retried += batch.length;
+        this.logger.warn({ err, ops: batch.map((b) => b.task.op), attempt }, 'crypto pool: worker thread died under a batch; running it again');
         continue;
       }
-      if (!reply.ok) {
-        this.completed++;
-        throw new CryptoTaskError(reply.error);
-      }
-      return reply.value;
+      const replies = Array.isArray(reply) ? reply : [reply];
+      batch.forEach((b, i) => b.resolve(replies[i] ?? { ok: false, error: 'crypto pool: no reply for the task' }));
+      return;
     }
   }
 
   stats(): CryptoPoolStats {
     return {
       threads: this.threads,
-      queued: this.pool.queueSize,
+      queued: this.pool.queueSize + this.submitted.length,
       completed: this.completed,
+      batches: this.batches,
       workerFailures: this.workerFailures,
       retried: this.retried,
     };

@@ -333,6 +333,18 @@ function runTask(state: CryptoState, t: CryptoTask): WorkerResults[CryptoTask['o
 }
 
 /** Run one task; never throws. */
+/** Several tasks in one message to a worker thread (crypto-pool.ts batches a turn's tasks). */
+export interface CryptoBatch {
+  op: 'batch';
+  tasks: CryptoTask[];
+}
+
+/** What a worker thread answers: one reply per task, a batch's in its order. */
+export function runPoolMessage(state: CryptoState, message: CryptoTask | CryptoBatch): CryptoReply | CryptoReply[] {
+  if (message.op === 'batch') return message.tasks.map((t) => runCryptoTask(state, t));
+  return runCryptoTask(state, message);
+}
+
 export function runCryptoTask(state: CryptoState, task: CryptoTask): CryptoReply {
   try {
     return { ok: true, value: runTask(state, task) };

@@ -4,10 +4,10 @@
  * the thread's composition root, so its state lives here; the main thread never imports it.
  */
 import { workerData } from 'node:worker_threads';
-import { cryptoStateFrom, runCryptoTask, type CryptoReply, type CryptoState, type CryptoTask } from './crypto-tasks.js';
+import { cryptoStateFrom, runPoolMessage, type CryptoBatch, type CryptoReply, type CryptoState, type CryptoTask } from './crypto-tasks.js';
 
 const state: CryptoState = cryptoStateFrom(workerData);
 
-export default function handle(task: CryptoTask): CryptoReply {
-  return runCryptoTask(state, task);
+export default function handle(message: CryptoTask | CryptoBatch): CryptoReply | CryptoReply[] {
+  return runPoolMessage(state, message);
 }

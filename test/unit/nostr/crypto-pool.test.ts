@@ -8,7 +8,7 @@ import { verifyEvent } from '../../../src/crypto/event.js';
 import { generateSecretKey, getPublicKey } from '../../../src/crypto/secp.js';
 import { closeDatabase, type Db } from '../../../src/db/database.js';
 import { dbTradeIndexStore } from '../../../src/db/trade-index-store.js';
-import { InThreadCrypto, WorkerCrypto, type CryptoExecutor } from '../../../src/nostr/crypto-pool.js';
+import { InThreadCrypto, MAX_BATCH, WorkerCrypto, type CryptoExecutor } from '../../../src/nostr/crypto-pool.js';
 import type { CryptoTask } from '../../../src/nostr/crypto-tasks.js';
 import { buildDirectRequest, openDirectMessage } from '../../../src/nostr/direct-message.js';
 import { unwrapGiftWrap, wrapRequest } from '../../../src/nostr/gift-wrap.js';
@@ -117,6 +117,9 @@ void describe('crypto pool: the same results as the in-thread path', () => {
     const reasons = new Set(expected.map((o) => (o as { verdict?: { ok: boolean; reason?: string } }).verdict).filter((v) => v !== undefined && !v.ok).map((v) => v!.reason));
     for (const r of ['signature', 'unwrap', 'stale', 'tuple-signature', 'parse']) assert.ok(reasons.has(r), `reason ${r} seen`);
     assert.equal(pool.stats().completed, tasks.length);
+    // Handed over in one turn, the tasks went in batches (at most MAX_BATCH each), not one by one.
+    const batches = pool.stats().batches ?? 0;
+    assert.ok(batches >= Math.ceil(tasks.length / MAX_BATCH) && batches < tasks.length / 4, `${batches} batches for ${tasks.length} tasks`);
   });
 
   void test('open-direct (protocol v2): same verdicts, known and first-contact authors', async () => {
@@ -157,6 +160,24 @@ void describe('crypto pool: the same results as the in-thread path', () => {
     assert.equal(eb.id, ea.id, 'same event id');
     assert.equal(eb.pubkey, keys.pubkey);
     assert.ok(verifyEvent(eb) && verifyEvent(ea));
+  });
+
+  void test('in a batch, a task that fails by itself rejects alone; the others get their results', async () => {
+    const pool = workerPool(1);
+    const recipientSk = generateSecretKey();
+    const good: CryptoTask = { op: 'wrap-message', message: req('fiat-sent'), recipient: getPublicKey(recipientSk), now: NOW, pow: 0 };
+    const bad: CryptoTask = { op: 'wrap-message', message: req('fiat-sent'), recipient: 'not a key', now: NOW, pow: 0 };
+    const results = await Promise.allSettled([good, bad, good, bad, good].map((t) => pool.run(t)));
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled'],
+    );
+    for (const r of results) {
+      if (r.status === 'rejected') assert.equal((r.reason as Error).name, 'CryptoTaskError');
+      else assert.ok(unwrapGiftWrap(r.value, recipientSk).ok);
+    }
+    assert.equal(pool.stats().batches, 1, 'the five went as one batch');
+    assert.deepEqual([pool.stats().workerFailures, pool.stats().retried], [0, 0]);
   });
 
   void test('a task that fails by itself rejects on both paths (and is not retried)', async () => {
@@ -238,6 +259,7 @@ void describe('crypto pool: a worker that dies mid-task', () => {
       return (JSON.parse(u.gift.rumor.content) as [{ order: { action: string } }, null])[0].order.action;
     });
     assert.deepEqual(actions, ['fiat-sent-ok', 'released'], 'in enqueue order');
-    assert.deepEqual([pool.stats().workerFailures, pool.stats().retried], [1, 1]);
+    // Both wraps were handed over in one turn: one batch, which died and ran again as a whole.
+    assert.deepEqual([pool.stats().workerFailures, pool.stats().retried, pool.stats().batches], [1, 2, 1]);
   });
 });
