@@ -38,7 +38,7 @@ import { ConversationKeyCache } from '../crypto/conversation-key.js';
 import { cantDoMessage } from '../protocol/build.js';
 import type { Message } from '../protocol/types.js';
 import { AuthorLimiter, DEFAULT_AUTHOR_LIMITS, type AuthorLimits, type AuthorTicket } from './author-limiter.js';
-import { InThreadCrypto, type CryptoExecutor } from './crypto-pool.js';
+import { InThreadCrypto, MAX_BATCH, type CryptoExecutor } from './crypto-pool.js';
 import type { OpenOutcome, VerifyOutcome } from './crypto-tasks.js';
 import {
   gateKind,
@@ -187,9 +187,11 @@ export class Intake {
     this.sealKeys = new ConversationKeyCache(deps.keys.secretKey, this.limits.sealKeyCacheSize);
     this.replay = new ReplayCache(this.limits.replayCacheSize);
     this.crypto = deps.crypto ?? new InThreadCrypto(deps.keys, this.sealKeys);
-    // On this thread a batch runs back to back; a pool gets a few tasks per thread, so a priority
-    // event never has more than that ahead of it inside the pool.
-    this.maxCryptoInFlight = this.crypto.threads > 0 ? this.crypto.threads * 4 : Math.max(1, this.limits.cryptoBatch);
+    // On this thread a batch runs back to back; a pool gets one batch's worth of tasks per thread
+    // (crypto-pool.ts MAX_BATCH), so a priority event never has more than that ahead of it inside
+    // the pool. (4 per thread before batching kept the pool's queue short, but also capped the
+    // unwraps in flight: the closed loop stalled at 4 / round-trip time with both threads idle.)
+    this.maxCryptoInFlight = this.crypto.threads > 0 ? this.crypto.threads * MAX_BATCH : Math.max(1, this.limits.cryptoBatch);
   }
 
   /** Run one event through the pipeline. Never throws. */
