@@ -16,8 +16,12 @@ import { isUtf8 } from 'node:buffer';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { verifyEvent, type NostrEvent } from '../crypto/event.js';
-import { LruCache } from '../crypto/lru-cache.js';
+import { ReplayCache } from './replay-cache.js';
 import { wsSocketFactory, type RelaySocket, type SocketFactory } from './relay-socket.js';
+
+const HEX_ID = /^[0-9a-f]{64}$/;
+/** Expiry of a de-duplication entry: never (they leave by age). */
+const NEVER = 0xffffffff;
 
 /** A NIP-01 filter (tag filters as "#x" keys). */
 export type Filter = {
@@ -84,6 +88,7 @@ export interface RelayPoolOptions {
   publishTimeoutMs?: number;
   connectTimeoutMs?: number;
   pingIntervalMs?: number;
+  /** Event ids remembered for de-duplication across relays (fixed memory). Default 50 000. */
   dedupSize?: number;
   /** Event check before de-duplication (default: NIP-01 id + signature). */
   verify?: (e: unknown) => boolean;
@@ -460,7 +465,8 @@ export class RelayPool {
   readonly subId = `mostro-${Math.random().toString(36).slice(2, 10)}`;
   private readonly relays: RelayConnection[];
   private readonly listeners = new Set<EventListener>();
-  private readonly seen: LruCache<string, true>;
+  /** Ids already passed on (fixed memory: a ring of id prefixes, see replay-cache.ts). */
+  private readonly seen: ReplayCache;
   private readonly verify: (e: unknown) => boolean;
   /** See RelayPoolOptions.minPowBits. */
   readonly minPowBits: number;
@@ -480,7 +486,7 @@ export class RelayPool {
     // Frames are size- and PoW-checked from their raw bytes and UTF-8-checked here before decoding
     // (onMessage), so most junk is dropped without ws validating its text first.
     this.socketFactory = o.socketFactory ?? wsSocketFactory(undefined, { skipUtf8Validation: true });
-    this.seen = new LruCache(o.dedupSize ?? 50_000);
+    this.seen = new ReplayCache(o.dedupSize ?? 50_000);
     this.verify = o.verify ?? verifyEvent;
     this.minPowBits = o.minPowBits ?? 0;
     this.dedupe = o.dedupe ?? true;
@@ -528,8 +534,11 @@ export class RelayPool {
     if (!this.verify(e)) return false;
     const event = e as NostrEvent;
     if (this.dedupe) {
-      if (this.seen.has(event.id)) return true;
-      this.seen.set(event.id, true);
+      const now = this.opts.clock.now();
+      if (this.seen.seen(event.id, now)) return true;
+      // Entries leave by age (capacity), not by time. An id that is not 64 lowercase hex is not
+      // remembered (the intake refuses it); the prefix rule is replay-cache.ts's.
+      if (HEX_ID.test(event.id)) this.seen.add(event.id, NEVER, now);
     }
     for (const l of this.listeners) {
       try {

@@ -128,12 +128,69 @@ void describe('conversation key', () => {
     assert.deepEqual(cache.get(p1), conversationKey(sk, p1));
     cache.get(p1);
     cache.get(p2);
-    cache.get(p3); // evicts p1 (least recently used)
+    cache.get(p3); // evicts p2: p1 was used since it was cached (second chance)
     assert.equal(cache.size, 2);
     assert.equal(cache.hits, 1);
     assert.equal(cache.misses, 3);
     cache.get(p1);
+    assert.equal(cache.misses, 3);
+    cache.get(p2);
     assert.equal(cache.misses, 4);
+    assert.throws(() => cache.get(p1.toUpperCase()), /invalid public key/);
+    assert.throws(() => cache.get('zz'.repeat(32)), /invalid public key/);
+  });
+
+  void test('cache: 20,000 seeded operations on 40 peers agree with a model of CLOCK eviction', () => {
+    const sk = generateSecretKey();
+    const peers = Array.from({ length: 40 }, () => getPublicKey(generateSecretKey()));
+    const truth = new Map(peers.map((p) => [p, bytesToHex(conversationKey(sk, p))]));
+    for (const capacity of [1, 7, 16]) {
+      const cache = new ConversationKeyCache(sk, capacity);
+      // The model: a ring of [peer, referenced] in age order.
+      const ring: Array<[string, boolean]> = [];
+      let seed = 20261203 + capacity;
+      const rand = (n: number): number => {
+        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+        return (seed >>> 8) % n;
+      };
+      let hits = 0;
+      for (let op = 0; op < 20_000; op++) {
+        // Skewed: a few peers are hot, so hits, second chances and evictions all happen.
+        const peer = peers[rand(4) === 0 ? rand(40) : rand(Math.min(40, capacity + 3))]!;
+        const failing = rand(10) === 0;
+        const at = ring.findIndex(([p]) => p === peer);
+        const miss = at < 0;
+        if (!miss) {
+          ring[at]![1] = true;
+          hits++;
+        } else if (!failing) {
+          if (ring.length === capacity) {
+            while (ring[0]![1]) {
+              const [p] = ring.shift()!;
+              ring.push([p, false]);
+            }
+            ring.shift();
+          }
+          ring.push([peer, false]);
+        }
+        const key = failing
+          ? (() => {
+              try {
+                cache.use(peer, () => {
+                  throw new Error('MAC');
+                });
+              } catch {
+                // a failed use caches nothing
+              }
+              return truth.get(peer)!;
+            })()
+          : bytesToHex(rand(2) === 0 ? cache.get(peer) : cache.use(peer, (k) => k));
+        assert.equal(key, truth.get(peer), `op ${op}`);
+        assert.equal(cache.size, ring.length, `size at op ${op}`);
+        assert.equal(cache.hits, hits, `hits at op ${op} (capacity ${capacity})`);
+      }
+      assert.ok(hits > 2_000 && cache.misses > 2_000, `${hits} hits, ${cache.misses} misses`);
+    }
   });
 });
 

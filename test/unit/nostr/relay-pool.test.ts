@@ -177,3 +177,24 @@ void describe('RelayPool (fake sockets)', () => {
     assert.equal(pool.status()[0]!.state, 'closed');
   });
 });
+
+void describe('relay pool de-duplication', () => {
+  void test('an id is passed on once while remembered; the memory holds the newest dedupSize ids', () => {
+    const sk = generateSecretKey();
+    const pool = new RelayPool({ urls: ['ws://a'], pubkey: getPublicKey(sk), clock: new FakeClock(), logger: pino({ level: 'silent' }), dedupSize: 3, verify: () => true });
+    const got: string[] = [];
+    pool.onEvent((e) => got.push(e.content));
+    const events = ['a', 'b', 'c', 'd'].map((content) => finalizeEvent({ kind: 1059, created_at: 1_700_000_000, tags: [], content }, sk));
+    for (const e of [events[0]!, events[0]!, events[1]!, events[2]!, events[1]!]) pool.acceptEvent(e, 'ws://a');
+    assert.deepEqual(got, ['a', 'b', 'c'], 'a repeat from any relay is dropped');
+    pool.acceptEvent(events[3]!, 'ws://a'); // the fourth id pushes out the oldest
+    pool.acceptEvent(events[0]!, 'ws://b');
+    pool.acceptEvent(events[2]!, 'ws://b');
+    assert.deepEqual(got, ['a', 'b', 'c', 'd', 'a']);
+    // An id that is not 64 lowercase hex is passed on (the intake refuses it) and not remembered.
+    const odd = { ...events[3]!, id: 'X'.repeat(64), content: 'odd' };
+    pool.acceptEvent(odd, 'ws://a');
+    pool.acceptEvent(odd, 'ws://b');
+    assert.deepEqual(got.slice(5), ['odd', 'odd']);
+  });
+});
