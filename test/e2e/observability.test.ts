@@ -167,7 +167,17 @@ void describe('e2e operator cockpit: /metrics, /readyz, alert DMs (built daemon)
     await seller.send(msg('release', orderId, { requestId: 5n }), { tradeKey: ts });
     await expectMsg(buyer, tb, 'purchase-completed', { id: orderId }, 20_000);
     await waitForStatus(sb, orderId, 'success');
-    m = await scrape();
+    // The escrow figures come from the monitor's checks (every second here). The whole trade can
+    // finish within a second of the start, before any check ran with LND up: wait for a check
+    // that began after the trade was done.
+    const doneAt = Math.ceil(Date.now() / 1000);
+    const checkDeadline = Date.now() + 15_000;
+    for (;;) {
+      m = await scrape();
+      if ((m.get('mostrod_monitor_last_check_timestamp_seconds') ?? 0) >= doneAt) break;
+      assert.ok(Date.now() < checkDeadline, 'a monitor check runs after the trade');
+      await new Promise((res) => setTimeout(res, 100));
+    }
     assert.equal(m.get('mostrod_orders', { status: 'success' }), 1);
     assert.equal(m.get('mostrod_trades_completed'), 1);
     assert.equal(m.get('mostrod_escrow_held'), 0);
