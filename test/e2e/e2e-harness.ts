@@ -12,9 +12,9 @@ import { TestClient, type ClientKey, type Reply } from '../support/client.js';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../support/sandbox.js';
 
 export async function waitFor(what: string, cond: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const start = Date.now();
+  const start = performance.now(); // monotonic (a wall-clock step must not time the wait out)
   while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }

@@ -206,12 +206,12 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
 
 /** Wait for the daemon's "ready" log line (intake subscribed), or fail if it exits first. */
 async function waitForReady(sb: Sandbox, proc: DaemonProcess, timeoutMs = 20_000): Promise<void> {
-  const started = Date.now();
+  const started = performance.now(); // monotonic: a wall-clock step on the VM must not end the wait early
   let exited = false;
   void proc.exited.then(() => {
     exited = true;
   });
-  while (Date.now() - started < timeoutMs) {
+  while (performance.now() - started < timeoutMs) {
     const msgs = new Set(sb.logs().map((l) => l['msg']));
     // ready (subscribed on the relay) and the LND link reconciled, so escrow work is accepted
     if (msgs.has('mostrod ready') && msgs.has('reconciliation with the lightning node done')) return;
