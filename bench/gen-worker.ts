@@ -10,10 +10,26 @@ import { generateJunk, generateOneKeyFlood, generateRequests, type JunkType, typ
 
 export type WorkerTask =
   | { op: 'requests'; traders: TraderSpec[]; nodePubkey: string; pow: number; rumorCreatedAt: number; transport?: 'v1' | 'v2' }
-  | { op: 'junk'; type: JunkType; count: number; nodePubkey: string; pow: number; createdAt: number; kind?: number }
-  | { op: 'one-key'; count: number; nodePubkey: string; pow: number; createdAt: number; tradeSkHex: string; identitySkHex: string }
   | { op: 'floor'; options: FloorOptions }
-  | { op: 'flood'; url: string; frames: string[]; rate: number };
+  | { op: 'stage-junk'; key: string; types: JunkType[]; perType: number; nodePubkey: string; pow: number; createdAt: number; kind?: number }
+  | { op: 'stage-one-key'; key: string; count: number; nodePubkey: string; pow: number; createdAt: number; tradeSkHex: string; identitySkHex: string }
+  | { op: 'flood-staged'; key: string; url: string; rate: number; startAt: number };
+
+/**
+ * Frames staged in this thread for a later flood (`stage-*`, then `flood-staged`), so a flood's
+ * frames never live on the bench's main thread, which measures the valid requests' latency (50,000
+ * frames of ≈ 3 KB there meant a 150 MB structured clone and major GC pauses in the measuring
+ * thread). Dropped once sent.
+ */
+const staged = new Map<string, string[]>();
+
+/** Round robin over the types, one frame of each in turn. */
+function interleave(parts: string[][]): string[] {
+  const out: string[] = [];
+  const longest = Math.max(0, ...parts.map((p) => p.length));
+  for (let i = 0; i < longest; i++) for (const part of parts) if (part[i] !== undefined) out.push(part[i]!);
+  return out;
+}
 
 /**
  * Send `frames` to the relay at `rate` per second (paced in 5 ms slices); resolves when all are sent.
@@ -21,7 +37,7 @@ export type WorkerTask =
  * relay then does not XOR either), and the relay's OK replies are not validated as UTF-8: the
  * sender's own cost stays small on a machine it shares with the relay and the daemon.
  */
-async function flood(url: string, frames: string[], rate: number): Promise<{ sent: number; seconds: number; rate: number }> {
+async function flood(url: string, frames: string[], rate: number, startAt: number): Promise<{ sent: number; seconds: number; rate: number }> {
   let socket: { cork(): void; uncork(): void } | undefined;
   const ws = new WebSocket(url, { generateMask: () => undefined, skipUTF8Validation: true });
   ws.on('upgrade', (res) => {
@@ -32,6 +48,8 @@ async function flood(url: string, frames: string[], rate: number): Promise<{ sen
     ws.once('open', () => resolve());
     ws.once('error', reject);
   });
+  // startAt (Date.now() ms): the moment the bench's main thread starts its valid load too
+  await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));
   const t0 = performance.now();
   let sent = 0;
   while (sent < frames.length) {
@@ -54,11 +72,19 @@ port.on('message', (msg: { seq: number; task: WorkerTask }) => {
     const t = msg.task;
     let result: unknown;
     if (t.op === 'requests') result = t.traders.map((tr) => generateRequests(tr, t.nodePubkey, t.pow, t.rumorCreatedAt, t.transport));
-    else if (t.op === 'junk') result = generateJunk(t.type, t.count, t.nodePubkey, t.pow, t.createdAt, t.kind);
-    else if (t.op === 'one-key') result = generateOneKeyFlood(t.count, t.nodePubkey, t.pow, t.createdAt, t.tradeSkHex, t.identitySkHex);
     else if (t.op === 'floor') result = runFloor(t.options);
-    else {
-      void flood(t.url, t.frames, t.rate).then(
+    else if (t.op === 'stage-junk') {
+      const frames = interleave(t.types.map((type) => generateJunk(type, t.perType, t.nodePubkey, t.pow, t.createdAt, t.kind)));
+      staged.set(t.key, [...(staged.get(t.key) ?? []), ...frames]);
+      result = frames.length;
+    } else if (t.op === 'stage-one-key') {
+      const frames = generateOneKeyFlood(t.count, t.nodePubkey, t.pow, t.createdAt, t.tradeSkHex, t.identitySkHex);
+      staged.set(t.key, [...(staged.get(t.key) ?? []), ...frames]);
+      result = frames.length;
+    } else {
+      const frames = staged.get(t.key) ?? [];
+      staged.delete(t.key);
+      void flood(t.url, frames, t.rate, t.startAt).then(
         (r) => port.postMessage({ seq: msg.seq, ok: true, result: r }),
         (err: unknown) => port.postMessage({ seq: msg.seq, ok: false, error: String(err) }),
       );

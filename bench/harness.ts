@@ -28,6 +28,10 @@ export interface BenchRelay {
   url: string;
   child: ChildProcess;
   stats(): Promise<RelayCounters>;
+  /** Start recording arrival times at the relay (see relay.ts, `TRACE`). */
+  traceStart(): Promise<void>;
+  /** Arrival times (monotonic ms) of the given event ids and p tags since traceStart; stops recording. */
+  traceStop(ids: string[], pTags: string[]): Promise<{ ids: Record<string, number>; p: Record<string, number> }>;
   stop(): Promise<void>;
 }
 
@@ -60,6 +64,31 @@ export async function startBenchRelay(verify: boolean, o: { batchFanout?: boolea
         };
       });
       c.send('["STATS"]');
+      const r = await p;
+      c.close();
+      return r;
+    },
+    async traceStart() {
+      const c = await Conn.open(url);
+      c.send('["TRACE","start"]');
+      // the relay handles one connection's frames in order: a STATS answer means TRACE was applied
+      const p = new Promise<void>((resolve) => {
+        c.onFrame = (f) => {
+          if (f.startsWith('["STATS"')) resolve();
+        };
+      });
+      c.send('["STATS"]');
+      await p;
+      c.close();
+    },
+    async traceStop(ids, pTags) {
+      const c = await Conn.open(url);
+      const p = new Promise<{ ids: Record<string, number>; p: Record<string, number> }>((resolve) => {
+        c.onFrame = (f) => {
+          if (f.startsWith('["TRACE"')) resolve((JSON.parse(f) as [string, { ids: Record<string, number>; p: Record<string, number> }])[1]);
+        };
+      });
+      c.send(JSON.stringify(['TRACE', 'stop', ids, pTags]));
       const r = await p;
       c.close();
       return r;

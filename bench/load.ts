@@ -55,6 +55,8 @@ class TrafficClient {
   readonly latencies: number[] = [];
   /** Send time (performance.now()) of each answered request, parallel to `latencies`. */
   readonly sentAts: number[] = [];
+  /** Each answered request, parallel to `latencies`. */
+  readonly answeredReqs: GeneratedRequest[] = [];
   onReply: (f: InFlight) => void = () => undefined;
   private constructor(private readonly conns: Conn[]) {}
 
@@ -81,6 +83,7 @@ class TrafficClient {
     this.inflight.delete(p);
     this.latencies.push(at - f.sentAt);
     this.sentAts.push(f.sentAt);
+    this.answeredReqs.push(f.req);
     if (this.replies.length < 400) this.replies.push({ req: f.req, event: ev });
     this.onReply(f);
   }
@@ -146,6 +149,54 @@ export interface LoadResult {
   sampleReplies: Record<string, number>;
   /** Latency per TIMELINE_BUCKET_SECONDS of send time, from the load's start or a given origin (where in the run a tail sits). */
   timeline?: TimelineBucket[];
+  /** Each answered request's latency split at the relay (open loops run with `trace`). */
+  segments?: LatencySegments;
+}
+
+/**
+ * A request's latency in three parts, from the arrival times the bench relay recorded (one
+ * monotonic clock for every process of the machine): `up` — the bench's send to the relay's
+ * handler (the bench's socket, the relay's queue); `node` — from there to the relay's handler
+ * receiving the node's reply (the relay forwarding the request, the node, the reply's way back
+ * to the relay); `down` — from there to the bench's receipt (the relay's fan-out, the bench's
+ * queue). `slowest` is the mean of each part over the requests whose whole latency is at or above
+ * the p99: where the tail is spent.
+ */
+export interface LatencySegments {
+  n: number;
+  up: LatencySummary;
+  node: LatencySummary;
+  down: LatencySummary;
+  slowest: { n: number; up: number; node: number; down: number };
+}
+
+async function traceSegments(h: Harness, client: TrafficClient): Promise<LatencySegments> {
+  const reqs = client.answeredReqs;
+  const tr = await h.relay.traceStop(
+    reqs.map((r) => r.wrapId),
+    reqs.map((r) => r.tradePubkey),
+  );
+  // performance.now() and process.hrtime share libuv's monotonic clock; this is the offset between them
+  const offset = Number(process.hrtime.bigint()) / 1e6 - performance.now();
+  const up: number[] = [];
+  const node: number[] = [];
+  const down: number[] = [];
+  const total: number[] = [];
+  reqs.forEach((r, i) => {
+    const atRelay = tr.ids[r.wrapId];
+    const replyAtRelay = tr.p[r.tradePubkey];
+    if (atRelay === undefined || replyAtRelay === undefined) return;
+    const sent = client.sentAts[i]! + offset;
+    const got = sent + client.latencies[i]!;
+    up.push(atRelay - sent);
+    node.push(replyAtRelay - atRelay);
+    down.push(got - replyAtRelay);
+    total.push(client.latencies[i]!);
+  });
+  const p99 = summarize(total).p99;
+  const slow = total.flatMap((t, i) => (t >= p99 ? [i] : []));
+  const mean = (xs: number[]): number => round(slow.reduce((a, i) => a + xs[i]!, 0) / Math.max(1, slow.length));
+  return { n: total.length, up: summarize(up), node: summarize(node), down: summarize(down), slowest: { n: slow.length, up: mean(up), node: mean(node), down: mean(down) } };
 }
 
 export interface TimelineBucket {
@@ -219,9 +270,22 @@ export async function closedLoop(h: Harness, traders: Trader[], seconds: number)
   return res;
 }
 
+export interface OpenLoopOptions {
+  /** awaited before the result (a flood sent beside the load) */
+  during?: Promise<unknown>;
+  /** origin of the timeline's buckets (performance.now()), default the load's start */
+  timelineOrigin?: number;
+  /** Date.now() ms: the first request is sent then, not before (a staged flood starts then too, bench/flood.ts) */
+  startAt?: number;
+  /** split each answered request's latency at the relay (`segments`; relay.ts `TRACE`) */
+  trace?: boolean;
+}
+
 /** Open loop: requests at a fixed `rate` for `seconds`, round-robin over the traders. */
-export async function openLoop(h: Harness, traders: Trader[], rate: number, seconds: number, during?: Promise<unknown>, timelineOrigin?: number): Promise<LoadResult> {
+export async function openLoop(h: Harness, traders: Trader[], rate: number, seconds: number, o: OpenLoopOptions = {}): Promise<LoadResult> {
   const client = await TrafficClient.connect(h.relay.url, traders);
+  if (o.trace === true) await h.relay.traceStart();
+  if (o.startAt !== undefined) await new Promise((r) => setTimeout(r, Math.max(0, o.startAt! - Date.now())));
   const cpu0 = cpuSeconds(h.pid);
   const box0 = boxCpuSeconds();
   const t0 = performance.now();
@@ -240,7 +304,8 @@ export async function openLoop(h: Harness, traders: Trader[], rate: number, seco
   const machine = machineOver(box0, elapsed);
   const deadline = performance.now() + 10_000;
   while (client.inflight.size > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  if (during !== undefined) await during;
+  if (o.during !== undefined) await o.during;
+  const segments = o.trace === true ? await traceSegments(h, client) : undefined;
   const res: LoadResult = {
     seconds: round(elapsed, 2),
     sent,
@@ -251,7 +316,8 @@ export async function openLoop(h: Harness, traders: Trader[], rate: number, seco
     daemonCpuCores: round(cpu / elapsed, 2),
     machine,
     sampleReplies: checkReplies(client.replies, h.nodePubkey),
-    timeline: timeline(client.sentAts, client.latencies, timelineOrigin ?? t0),
+    timeline: timeline(client.sentAts, client.latencies, o.timelineOrigin ?? t0),
+    ...(segments !== undefined ? { segments } : {}),
   };
   client.close();
   return res;

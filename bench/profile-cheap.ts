@@ -17,6 +17,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { runStagedFlood, stageJunk } from './flood.js';
 import { cpuSeconds, startBenchRelay, startHarness } from './harness.js';
 import { round } from './stats.js';
 import { WorkerPool } from './workers.js';
@@ -109,11 +110,7 @@ try {
   delete process.env['NODE_OPTIONS'];
   const now = Math.floor(Date.now() / 1000);
   for (let r = 0; r < ROUNDS; r++) {
-    const parts = await Promise.all(
-      (['malformed', 'bad-pow'] as const).map((type) => pool.run<string[]>({ op: 'junk', type, count: COUNT / 2, nodePubkey: h.nodePubkey, pow: POW, createdAt: now - r * 4000 })),
-    );
-    const frames: string[] = [];
-    for (let i = 0; i < COUNT / 2; i++) for (const part of parts) if (part[i] !== undefined) frames.push(part[i]!);
+    const frames = await stageJunk(pool, { types: ['malformed', 'bad-pow'], perType: COUNT / 2, nodePubkey: h.nodePubkey, pow: POW, createdAt: now - r * 4000 });
     await new Promise((res) => setTimeout(res, 1000));
     const idle0 = cpuSeconds(h.pid);
     await new Promise((res) => setTimeout(res, 2000));
@@ -124,7 +121,7 @@ try {
     const threads0 = threadCpu(h.pid);
     const self0 = process.cpuUsage();
     const t0 = performance.now();
-    const flood = await pool.run<{ sent: number; seconds: number; rate: number }>({ op: 'flood', url: relay.url, frames, rate: RATE }, 0);
+    const flood = await runStagedFlood(pool, frames, relay.url, RATE, Date.now());
     await new Promise((res) => setTimeout(res, 1000));
     const seconds = (performance.now() - t0) / 1000;
     const cpu = Math.max(0, cpuSeconds(h.pid) - cpu0 - idlePerSecond * seconds);

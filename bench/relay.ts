@@ -11,6 +11,11 @@
  * as a public relay would; without it the relay trusts the events (the daemon verifies anyway, and a
  * hostile relay would not filter). Addressable replacement is not implemented (not needed here).
  * A `["STATS"]` frame from any client is answered with `["STATS", {counters, cpu, rss}]`.
+ * `["TRACE","start"]` starts recording when each EVENT reached the relay's handler (monotonic clock,
+ * ms, `process.hrtime`, the same clock in every process of the machine), by id and by `p` tag;
+ * `["TRACE","stop",[ids…],[p tags…]]` answers `["TRACE",{ids:{id:ms},p:{tag:ms}}]` for the ones
+ * asked (first arrival for an id, last for a p tag) and stops. The bench uses it to split a request's
+ * latency into the way up to the relay, the node's part, and the way back (bench/load.ts).
  *
  * Each client's OK replies are written once per inbound read (corked). Events fanned out to
  * subscribers are written one by one, as they are accepted — unless `--batch-fanout`: then each
@@ -56,6 +61,9 @@ const stored: NostrEvent[] = [];
 const seen = new Set<string>();
 const subs = new Map<WebSocket, Map<string, Filter[]>>();
 const stats = { received: 0, accepted: 0, duplicates: 0, invalid: 0, delivered: 0 };
+/** While tracing: arrival at the handler (ms, monotonic) by event id and by `p` tag. */
+let trace: { ids: Map<string, number>; p: Map<string, number> } | null = null;
+const monoMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 function toFilter(raw: unknown): Filter | null {
   if (typeof raw !== 'object' || raw === null) return null;
@@ -108,6 +116,12 @@ function onEvent(ws: WebSocket, raw: unknown, text: string): void {
   stats.received++;
   const e = raw as NostrEvent;
   const id = typeof e === 'object' && e !== null && typeof e.id === 'string' ? e.id : '';
+  if (trace !== null) {
+    const at = monoMs();
+    if (!trace.ids.has(id)) trace.ids.set(id, at);
+    const p = Array.isArray(e?.tags) ? e.tags.find((t) => Array.isArray(t) && t[0] === 'p')?.[1] : undefined;
+    if (typeof p === 'string') trace.p.set(p, at);
+  }
   if (values.verify ? !verifyEvent(raw) : !(typeof e === 'object' && e !== null && typeof e.id === 'string' && Array.isArray(e.tags))) {
     stats.invalid++;
     sendOk(ws, id, false, 'invalid: bad id or signature');
@@ -184,7 +198,14 @@ wss.on('connection', (ws, req) => {
       onEvent(ws, a, plain ? text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1) : JSON.stringify(a));
     } else if (type === 'REQ' && typeof a === 'string') onReq(ws, a, rest);
     else if (type === 'CLOSE' && typeof a === 'string') subs.get(ws)?.delete(a);
-    else if (type === 'STATS') send(ws, ['STATS', { ...stats, stored: stored.length, cpuUs: process.cpuUsage(), rss: process.memoryUsage().rss }]);
+    else if (type === 'TRACE' && a === 'start') trace = { ids: new Map(), p: new Map() };
+    else if (type === 'TRACE' && a === 'stop') {
+      const [ids, ps] = rest as [unknown, unknown];
+      const pick = (m: Map<string, number> | undefined, keys: unknown): Record<string, number> =>
+        Object.fromEntries((Array.isArray(keys) ? keys : []).flatMap((k) => (m?.get(String(k)) !== undefined ? [[String(k), m.get(String(k))!]] : [])));
+      send(ws, ['TRACE', { ids: pick(trace?.ids, ids), p: pick(trace?.p, ps) }]);
+      trace = null;
+    } else if (type === 'STATS') send(ws, ['STATS', { ...stats, stored: stored.length, cpuUs: process.cpuUsage(), rss: process.memoryUsage().rss }]);
   });
   ws.on('close', () => subs.delete(ws));
   ws.on('error', () => subs.delete(ws));

@@ -137,6 +137,24 @@ export function renderMarkdown(r: BenchResults): string {
     if (e?.prepareSeconds !== undefined && e.closedLoop !== undefined) after.push(`Pre-building ${fmt(e.closedLoop.sent)}+ requests on 2 worker threads: ${fmt(e.prepareSeconds, 1)} s.`);
     if (v2 !== undefined) after.push(`Protocol-v2 daemon: ready in ${fmt(v2.readyMs)} ms, RSS after its phases ${fmt(v2.rssAfterMb, 1)} MB.`);
     lines.push('', after.join(' '), '');
+    const traced = loads.filter(([, l]) => l.segments !== undefined);
+    if (traced.length > 0) {
+      lines.push(
+        '### Where the latency is spent (open loops; arrival times at the bench relay, one monotonic clock for every process)',
+        '',
+        '`up`: the bench sends → the relay\'s handler gets the request. `node`: from there → the relay\'s handler gets the node\'s reply (the relay forwarding the request, the daemon, the reply\'s way back). `down`: from there → the bench gets the reply. "Slowest 1 %": the mean of each part over the requests whose whole latency is at or above the p99.',
+        '',
+        '| run | up p50 / p99 ms | node p50 / p99 ms | down p50 / p99 ms | slowest 1 %: up / node / down ms |',
+        '| --- | ---: | ---: | ---: | ---: |',
+      );
+      for (const [name, l] of traced) {
+        const g = l.segments!;
+        lines.push(
+          `| ${name} | ${fmt(g.up.p50, 1)} / ${fmt(g.up.p99, 1)} | ${fmt(g.node.p50, 1)} / ${fmt(g.node.p99, 1)} | ${fmt(g.down.p50, 1)} / ${fmt(g.down.p99, 1)} | ${fmt(g.slowest.up, 1)} / ${fmt(g.slowest.node, 1)} / ${fmt(g.slowest.down, 1)} (${fmt(g.slowest.n)}) |`,
+        );
+      }
+      lines.push('');
+    }
   }
   const tl = r.steady?.load.timeline ?? [];
   if (r.steady !== undefined && tl.length > 0) {

@@ -15,6 +15,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { bytesToHex, generateSecretKey } from '../src/crypto/secp.js';
+import { runStagedFlood, stageJunk, stageOneKey, type StagedFlood } from './flood.js';
 import { V2_JUNK_TYPES } from './gen.js';
 import { cpuSeconds, diffCounters, intakeVerdicts, rssMb, settle, startHarness, withTimeout, type BenchRelay, type Harness } from './harness.js';
 import { openLoop, prepareTraders, type LoadResult } from './load.js';
@@ -65,24 +66,14 @@ export interface V2Options {
   phase: (name: string) => () => void;
 }
 
-async function generateFlood(pool: WorkerPool, h: Harness, name: V2FloodName, count: number, o: V2Options): Promise<string[]> {
+async function generateFlood(pool: WorkerPool, h: Harness, name: V2FloodName, count: number, o: V2Options): Promise<StagedFlood> {
   if (name === 'one-key') {
     const tradeSkHex = bytesToHex(generateSecretKey());
     const identitySkHex = bytesToHex(generateSecretKey());
-    const half = Math.ceil(count / 2);
-    const parts = await Promise.all(
-      [half, count - half].map((n, i) =>
-        pool.run<string[]>({ op: 'one-key', count: n, nodePubkey: h.nodePubkey, pow: o.pow, createdAt: o.ahead(), tradeSkHex, identitySkHex }, i),
-      ),
-    );
-    return parts.flat();
+    return stageOneKey(pool, { count, nodePubkey: h.nodePubkey, pow: o.pow, createdAt: o.ahead(), tradeSkHex, identitySkHex });
   }
-  const per = Math.ceil(count / V2_JUNK_TYPES.length);
-  const now = Math.floor(Date.now() / 1000);
-  const parts = await Promise.all(V2_JUNK_TYPES.map((type) => pool.run<string[]>({ op: 'junk', type, count: per, nodePubkey: h.nodePubkey, pow: o.pow, createdAt: now, kind: 14 })));
-  const out: string[] = [];
-  for (let i = 0; i < per; i++) for (const part of parts) if (part[i] !== undefined) out.push(part[i]!);
-  return out;
+  const perType = Math.ceil(count / V2_JUNK_TYPES.length);
+  return stageJunk(pool, { types: V2_JUNK_TYPES, perType, nodePubkey: h.nodePubkey, pow: o.pow, createdAt: Math.floor(Date.now() / 1000), kind: 14 });
 }
 
 async function floodPhase(pool: WorkerPool, h: Harness, relay: BenchRelay, name: V2FloodName, baseline: LoadResult, o: V2Options): Promise<V2Flood> {
@@ -97,8 +88,9 @@ async function floodPhase(pool: WorkerPool, h: Harness, relay: BenchRelay, name:
   const relayBefore = await relay.stats();
   const cpu0 = cpuSeconds(h.pid);
   const t0 = performance.now();
-  const flood = pool.run<{ sent: number; seconds: number; rate: number }>({ op: 'flood', url: relay.url, frames, rate: o.junkRate }, 0);
-  const valid = await withTimeout(`v2 flood ${name}`, 90_000, openLoop(h, traders.traders, o.rate, o.seconds, flood));
+  const startAt = Date.now() + 1000;
+  const flood = runStagedFlood(pool, frames, relay.url, o.junkRate, startAt);
+  const valid = await withTimeout(`v2 flood ${name}`, 90_000, openLoop(h, traders.traders, o.rate, o.seconds, { during: flood, startAt, trace: true }));
   const fr = await flood;
   const settleSeconds = await settle(h.pid, 15_000);
   const cpu = cpuSeconds(h.pid) - cpu0;
@@ -114,7 +106,7 @@ async function floodPhase(pool: WorkerPool, h: Harness, relay: BenchRelay, name:
   const delivered = relayAfter.delivered - relayBefore.delivered - valid.answered;
   return {
     name,
-    junkGenerated: frames.length,
+    junkGenerated: frames.total,
     junkSent: fr.sent,
     junkSendRate: round(fr.rate, 0),
     junkDeliveredToDaemon: delivered - valid.sent,
@@ -137,7 +129,7 @@ export async function v2Phases(pool: WorkerPool, relay: BenchRelay, o: V2Options
   try {
     done = o.phase(`protocol v2: open loop ${o.rate}/s kind 14, ${o.seconds} s`);
     const traders = await prepareTraders(pool, h, { traders: o.rate * 2, perTrader: Math.ceil(o.seconds / 2) + 1, pow: o.pow, rumorCreatedAt: o.ahead(), transport: 'v2' });
-    const open = await withTimeout('v2 open loop', 60_000, openLoop(h, traders.traders, o.rate, o.seconds));
+    const open = await withTimeout('v2 open loop', 60_000, openLoop(h, traders.traders, o.rate, o.seconds, { trace: true }));
     done();
     const floods: V2Flood[] = [];
     if (o.flood) {

@@ -17,7 +17,7 @@ import { dbTradeIndexStore } from './db/trade-index-store.js';
 import { createLndBackend } from './lightning/lnd/index.js';
 import { HttpLnurlResolver } from './lightning/lnurl.js';
 import { Intake } from './nostr/intake.js';
-import { createCryptoExecutor, cryptoThreadsFor } from './nostr/crypto-pool.js';
+import { createCryptoExecutor, cryptoThreadsFor, inlineFromEnv } from './nostr/crypto-pool.js';
 import { RelayOutbox } from './nostr/relay-outbox.js';
 import { RelayPool } from './nostr/relay-pool.js';
 import { ActiveKeys } from './nostr/active-keys.js';
@@ -125,14 +125,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const active = activeKeys === undefined ? 0 : await activeKeys.reload();
     logger.info({ transport: settings.mostro.transport, remembered, active }, 'transports loaded');
   }
-  // Nostr crypto (unwrap, wrap, signatures) on worker threads sized to the cores; the event loop
-  // keeps I/O, routing and SQLite. `[nostr] crypto_threads = 0` keeps it all on this thread.
+  // Nostr crypto (unwrap, wrap, signatures) on worker threads sized to the cores when the event
+  // loop is busy; while it is idle enough, on this thread (no hand-off; crypto-pool.ts
+  // InlinePolicy). `[nostr] crypto_threads = 0` keeps it all on this thread.
+  const inline = inlineFromEnv();
   const crypto = createCryptoExecutor({
     threads: cryptoThreadsFor(settings.nostr.crypto_threads),
     keys,
     logger: logger.child({ module: 'crypto' }),
+    inline,
   });
-  logger.info({ threads: crypto.threads }, 'crypto threads started');
+  logger.info({ threads: crypto.threads, inline: crypto.threads > 0 && inline }, 'crypto threads started');
   const outbox = new RelayOutbox({
     crypto,
     pool,

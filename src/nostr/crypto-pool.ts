@@ -19,6 +19,7 @@
  * not load zod); both executors finish them here, on the calling thread (complete-open.ts).
  */
 import os from 'node:os';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { Piscina } from 'piscina';
 import type { MostroKeys } from '../context.js';
@@ -51,6 +52,8 @@ export interface CryptoPoolStats {
   batches?: number;
   /** Tasks run again after their thread died. */
   retried: number;
+  /** Tasks run on the event-loop thread while it was idle enough (AdaptiveCrypto); absent otherwise. */
+  inline?: number;
 }
 
 export interface CryptoExecutor {
@@ -164,6 +167,7 @@ export class WorkerCrypto implements CryptoExecutor {
   private submitted: Submitted[] = [];
   private flushScheduled = false;
   private batches = 0;
+  private pending = 0;
 
   constructor(o: WorkerCryptoOptions) {
     if (o.threads < 1) throw new RangeError('WorkerCrypto needs at least one thread (use InThreadCrypto for 0)');
@@ -205,15 +209,26 @@ export class WorkerCrypto implements CryptoExecutor {
     return (await this.runOnPool({ op: 'verify-signatures', checks })) as boolean[];
   }
 
+  /** Tasks handed to the threads and not answered yet (AdaptiveCrypto runs inline only at 0). */
+  inFlight(): number {
+    return this.pending;
+  }
+
   /** The task on a worker thread, as runCryptoTask returned it there. */
   private async runOnPool(task: CryptoTask): Promise<unknown> {
-    const reply = await new Promise<CryptoReply>((resolve, reject) => {
-      this.submitted.push({ task, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
+    this.pending++;
+    let reply: CryptoReply;
+    try {
+      reply = await new Promise<CryptoReply>((resolve, reject) => {
+        this.submitted.push({ task, resolve, reject });
+        if (!this.flushScheduled) {
+          this.flushScheduled = true;
+          setImmediate(() => this.flush());
+        }
+      });
+    } finally {
+      this.pending--;
+    }
     if (!reply.ok) {
       this.completed++;
       throw new CryptoTaskError(reply.error);
@@ -274,15 +289,152 @@ export class WorkerCrypto implements CryptoExecutor {
   }
 }
 
+/**
+ * When a task may run on the event-loop thread instead of the pool (AdaptiveCrypto).
+ *
+ * A hand-off to a worker thread costs the event loop about as much as a Schnorr verification and
+ * adds two thread wake-ups to the request's path; on a box whose few cores are shared (the relay,
+ * other services), each wake-up may wait for a core. While the event loop has time to spare, the
+ * task is cheaper and sooner done where it is. The pool earns its keep when the loop is busy.
+ *
+ * Decided per window of `windowMs`: the loop's utilization over the last window (libuv's idle
+ * time, `performance.eventLoopUtilization`) moves the mode to "pool" above `busyAbove` and back to
+ * "inline" below `idleBelow` (hysteresis: with the crypto moved off, the loop's utilization falls,
+ * which must not flip it straight back). In "inline" mode a task runs inline only while the
+ * inline crypto of the current window stays under `inlineShare` of it (a burst overflows to the
+ * pool instead of stalling the loop) and nothing is in the pool (so an inline task never
+ * finishes ahead of one handed over before it).
+ */
+export interface InlinePolicyOptions {
+  windowMs?: number;
+  busyAbove?: number;
+  idleBelow?: number;
+  inlineShare?: number;
+  /** ms, monotonic (tests) */
+  now?: () => number;
+  /** The loop's utilization since the previous call, 0..1 (tests). Default: performance.eventLoopUtilization. */
+  utilization?: () => number;
+}
+
+export const DEFAULT_INLINE_POLICY = { windowMs: 100, busyAbove: 0.6, idleBelow: 0.35, inlineShare: 0.3 } as const;
+
+export class InlinePolicy {
+  private readonly windowMs: number;
+  private readonly busyAbove: number;
+  private readonly idleBelow: number;
+  private readonly inlineShare: number;
+  private readonly now: () => number;
+  private readonly utilization: () => number;
+  private mode: 'inline' | 'pool' = 'inline';
+  private windowStart: number;
+  private inlineMs = 0;
+
+  constructor(o: InlinePolicyOptions = {}) {
+    this.windowMs = o.windowMs ?? DEFAULT_INLINE_POLICY.windowMs;
+    this.busyAbove = o.busyAbove ?? DEFAULT_INLINE_POLICY.busyAbove;
+    this.idleBelow = o.idleBelow ?? DEFAULT_INLINE_POLICY.idleBelow;
+    this.inlineShare = o.inlineShare ?? DEFAULT_INLINE_POLICY.inlineShare;
+    this.now = o.now ?? (() => performance.now());
+    this.utilization = o.utilization ?? loopUtilization();
+    this.windowStart = this.now();
+  }
+
+  /** Whether the next task may run inline, with `poolInFlight` tasks in the pool. */
+  inline(poolInFlight: number): boolean {
+    const now = this.now();
+    if (now - this.windowStart >= this.windowMs) {
+      const u = this.utilization();
+      if (this.mode === 'inline' && u > this.busyAbove) this.mode = 'pool';
+      else if (this.mode === 'pool' && u < this.idleBelow) this.mode = 'inline';
+      this.windowStart = now;
+      this.inlineMs = 0;
+    }
+    return this.mode === 'inline' && poolInFlight === 0 && this.inlineMs < this.windowMs * this.inlineShare;
+  }
+
+  /** An inline task took `ms` of the loop. */
+  spent(ms: number): void {
+    this.inlineMs += ms;
+  }
+
+  get current(): 'inline' | 'pool' {
+    return this.mode;
+  }
+}
+
+/** The event loop's utilization since the previous call of the returned function. */
+function loopUtilization(): () => number {
+  let mark: EventLoopUtilization = performance.eventLoopUtilization();
+  return () => {
+    const next = performance.eventLoopUtilization();
+    const u = performance.eventLoopUtilization(next, mark).utilization;
+    mark = next;
+    return Number.isFinite(u) ? u : 0;
+  };
+}
+
+/**
+ * The pool's threads when the event loop is busy, the event-loop thread when it is not
+ * (InlinePolicy). The daemon's executor when it has crypto threads: a quiet node answers without a
+ * thread hop; a busy one spreads the crypto over the cores. Both paths give the same results for
+ * the same task (the pool is tested against the in-thread path).
+ */
+export class AdaptiveCrypto implements CryptoExecutor {
+  readonly threads: number;
+  private inlineRuns = 0;
+
+  constructor(
+    private readonly inThread: InThreadCrypto,
+    private readonly pool: WorkerCrypto,
+    private readonly policy: InlinePolicy = new InlinePolicy(),
+  ) {
+    this.threads = pool.threads;
+  }
+
+  run<K extends CryptoOp>(task: TaskOf<K>): Promise<CryptoResults[K]> {
+    if (!this.policy.inline(this.pool.inFlight())) return this.pool.run(task);
+    this.inlineRuns++;
+    const t0 = performance.now();
+    try {
+      return this.inThread.run(task);
+    } finally {
+      this.policy.spent(performance.now() - t0);
+    }
+  }
+
+  stats(): CryptoPoolStats {
+    const p = this.pool.stats();
+    return { ...p, completed: p.completed + this.inThread.stats().completed, inline: this.inlineRuns };
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
 export interface CryptoExecutorOptions {
   /** Worker threads (see cryptoThreadsFor); 0 = the event-loop thread. */
   threads: number;
   keys: MostroKeys;
   logger: Logger;
   convKeyCacheSize?: number;
+  /**
+   * With threads: run a task on the event-loop thread while it is idle enough (AdaptiveCrypto;
+   * default true). `MOSTROD_CRYPTO_INLINE=off` turns it off (every task on the pool).
+   */
+  inline?: boolean;
+}
+
+/** `MOSTROD_CRYPTO_INLINE`: `auto` (default) or `off`; anything else stops the start naming the variable. */
+export function inlineFromEnv(env = process.env['MOSTROD_CRYPTO_INLINE']): boolean {
+  if (env === undefined || env === '' || env === 'auto') return true;
+  if (env === 'off') return false;
+  throw new Error(`MOSTROD_CRYPTO_INLINE must be auto or off (got ${JSON.stringify(env)})`);
 }
 
 export function createCryptoExecutor(o: CryptoExecutorOptions): CryptoExecutor {
-  if (o.threads <= 0) return new InThreadCrypto(o.keys, new ConversationKeyCache(o.keys.secretKey, o.convKeyCacheSize ?? 10_000));
-  return new WorkerCrypto(o);
+  const inThread = (): InThreadCrypto => new InThreadCrypto(o.keys, new ConversationKeyCache(o.keys.secretKey, o.convKeyCacheSize ?? 10_000));
+  if (o.threads <= 0) return inThread();
+  const pool = new WorkerCrypto(o);
+  return o.inline === false ? pool : new AdaptiveCrypto(inThread(), pool);
 }

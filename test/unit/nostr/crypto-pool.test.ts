@@ -8,7 +8,7 @@ import { verifyEvent } from '../../../src/crypto/event.js';
 import { generateSecretKey, getPublicKey } from '../../../src/crypto/secp.js';
 import { closeDatabase, type Db } from '../../../src/db/database.js';
 import { dbTradeIndexStore } from '../../../src/db/trade-index-store.js';
-import { InThreadCrypto, MAX_BATCH, WorkerCrypto, type CryptoExecutor } from '../../../src/nostr/crypto-pool.js';
+import { AdaptiveCrypto, InlinePolicy, InThreadCrypto, inlineFromEnv, MAX_BATCH, WorkerCrypto, type CryptoExecutor } from '../../../src/nostr/crypto-pool.js';
 import type { CryptoTask } from '../../../src/nostr/crypto-tasks.js';
 import { buildDirectRequest, openDirectMessage } from '../../../src/nostr/direct-message.js';
 import { unwrapGiftWrap, wrapRequest } from '../../../src/nostr/gift-wrap.js';
@@ -261,5 +261,86 @@ void describe('crypto pool: a worker that dies mid-task', () => {
     assert.deepEqual(actions, ['fiat-sent-ok', 'released'], 'in enqueue order');
     // Both wraps were handed over in one turn: one batch, which died and ran again as a whole.
     assert.deepEqual([pool.stats().workerFailures, pool.stats().retried, pool.stats().batches], [1, 2, 1]);
+  });
+});
+
+void describe('adaptive executor: inline while the event loop is idle, the pool when it is busy', () => {
+  /** A policy on a hand-driven clock, whose utilization readings come from `loads` in turn. */
+  function driven(loads: number[], inlineShare = 0.3): { policy: InlinePolicy; at: { t: number }; reads: () => number } {
+    const at = { t: 0 };
+    let reads = 0;
+    const policy = new InlinePolicy({ windowMs: 100, busyAbove: 0.6, idleBelow: 0.35, inlineShare, now: () => at.t, utilization: () => loads[reads++] ?? 0 });
+    return { policy, at, reads: () => reads };
+  }
+
+  void test('policy: hysteresis between the thresholds, a per-window inline budget, never inline past a pool task', () => {
+    const { policy, at, reads } = driven([0.2, 0.7, 0.5, 0.4, 0.3, 0.9]);
+    assert.equal(policy.inline(0), true, 'starts inline');
+    assert.equal(policy.inline(1), false, 'a task is in the pool: the next one follows it there');
+    policy.spent(29);
+    assert.equal(policy.inline(0), true, '29 of 30 ms spent');
+    policy.spent(1);
+    assert.equal(policy.inline(0), false, 'the window\'s inline budget (30 % of 100 ms) is spent: overflow to the pool');
+    assert.equal(reads(), 0, 'no utilization read inside a window');
+    at.t = 100;
+    assert.equal(policy.inline(0), true, 'new window at 0.2: inline again, budget reset');
+    at.t = 200;
+    assert.equal(policy.inline(0), false, '0.7 > busyAbove: pool');
+    assert.equal(policy.current, 'pool');
+    at.t = 300;
+    assert.equal(policy.inline(0), false, '0.5 is between the thresholds: stays in the pool');
+    at.t = 400;
+    assert.equal(policy.inline(0), false, '0.4: still above idleBelow');
+    at.t = 500;
+    assert.equal(policy.inline(0), true, '0.3 < idleBelow: back inline');
+    at.t = 650;
+    assert.equal(policy.inline(0), false, '0.9: pool');
+    assert.equal(reads(), 6);
+  });
+
+  void test('same results on both paths; each task counted once; inline only while the pool is empty', async () => {
+    const pool = workerPool(1);
+    const inThread = new InThreadCrypto(keys);
+    // utilization read at each new window of the fake clock: busy (→ pool), then idle (→ inline).
+    // The inline budget is measured in real time: the whole window here, so a slow box cannot
+    // push the idle window's tasks to the pool.
+    const { policy, at } = driven([0.95, 0.1], 1);
+    const adaptive = new AdaptiveCrypto(new InThreadCrypto(keys), pool, policy);
+    const reqs = requests(vectorMessages()).slice(0, 24);
+    const tasks: CryptoTask[] = reqs.map(({ event }) => ({ op: 'open-gift-wrap', event, ...FRESH }));
+    const expected = await outcomes(inThread, tasks);
+
+    // window 1 (idle): inline
+    const first = await outcomes(adaptive, tasks.slice(0, 8));
+    assert.deepEqual(first, expected.slice(0, 8));
+    assert.equal(adaptive.stats().inline, 8);
+    assert.equal(pool.stats().completed, 0, 'nothing went to the pool');
+
+    // window 2 (busy): every task goes to the pool; the last one is left in flight
+    at.t = 100;
+    const second = await outcomes(adaptive, tasks.slice(8, 16));
+    assert.deepEqual(second, expected.slice(8, 16));
+    assert.equal(adaptive.stats().inline, 8);
+    assert.equal(pool.stats().completed, 8);
+    const pending = adaptive.run(tasks[16]!);
+    assert.equal(pool.inFlight(), 1);
+
+    // window 3 (idle again), a task still in the pool: the next one follows it there
+    at.t = 250;
+    const behind = adaptive.run(tasks[17]!);
+    assert.equal(adaptive.stats().inline, 8, 'not run inline past a task in the pool');
+    assert.deepEqual(await Promise.all([pending, behind]), expected.slice(16, 18));
+    assert.equal(pool.inFlight(), 0);
+    const rest = await outcomes(adaptive, tasks.slice(18));
+    assert.deepEqual(rest, expected.slice(18));
+    assert.equal(adaptive.stats().inline, 8 + tasks.length - 18);
+    assert.equal(adaptive.stats().completed, tasks.length, 'each task once');
+  });
+
+  void test('MOSTROD_CRYPTO_INLINE: auto or off; anything else names the variable', () => {
+    assert.equal(inlineFromEnv(undefined), true);
+    assert.equal(inlineFromEnv('auto'), true);
+    assert.equal(inlineFromEnv('off'), false);
+    assert.throws(() => inlineFromEnv('yes'), /MOSTROD_CRYPTO_INLINE must be auto or off/);
   });
 });
