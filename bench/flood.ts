@@ -2,8 +2,9 @@
  * Junk floods whose frames stay in the sender threads.
  *
  * The frames of a flood (50,000 of ≈ 3 KB) are generated in the bench's worker threads, kept there
- * (`stage-*` ops of gen-worker.ts) and sent from there, each thread its share at its share of the
- * rate, all starting at one agreed moment together with the valid load. The bench's main thread,
+ * (`stage-*` ops of gen-worker.ts) and sent from there — by one thread unless BENCH_FLOOD_SENDERS
+ * says more, each sender its share at its share of the rate — starting at one agreed moment
+ * together with the valid load. The bench's main thread,
  * which sends the valid requests and times their replies, never holds them: before, it collected
  * every frame and cloned them all to the sender thread, and its own GC pauses and the clone (tens of
  * ms, seen with an event-loop-delay monitor in the bench process) landed in the measured latencies.
@@ -29,14 +30,28 @@ function newKey(): string {
   return randomBytes(6).toString('hex');
 }
 
-/** `perType` frames of each junk type, the types spread over the threads (each interleaves its own). */
+/**
+ * Threads that send a flood, each on its own connection to the relay. One by default, as before
+ * the frames were staged: two senders split the same rate over two sockets, so the relay reads
+ * (and forwards) half as many frames per read (BENCH_FLOOD_SENDERS=2 for that).
+ */
+export function floodSenders(pool: WorkerPool): number {
+  const raw = process.env['BENCH_FLOOD_SENDERS'];
+  if (raw === undefined || raw === '') return 1;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > pool.size) throw new Error(`BENCH_FLOOD_SENDERS must be an integer from 1 to ${pool.size}, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+/** `perType` frames of each junk type, the types spread over the sender threads (each interleaves its own). */
 export async function stageJunk(
   pool: WorkerPool,
   o: { types: readonly JunkType[]; perType: number; nodePubkey: string; pow: number; createdAt: number; kind?: number },
 ): Promise<StagedFlood> {
   const key = newKey();
+  const senders = floodSenders(pool);
   const byWorker: JunkType[][] = Array.from({ length: pool.size }, () => []);
-  o.types.forEach((type, i) => byWorker[i % pool.size]!.push(type));
+  o.types.forEach((type, i) => byWorker[i % senders]!.push(type));
   const perWorker = await Promise.all(
     byWorker.map((types, w) =>
       types.length === 0
@@ -47,15 +62,16 @@ export async function stageJunk(
   return { key, perWorker, total: perWorker.reduce((a, b) => a + b, 0) };
 }
 
-/** `count` frames from one trade/identity key pair, split over the threads. */
+/** `count` frames from one trade/identity key pair, split over the sender threads. */
 export async function stageOneKey(
   pool: WorkerPool,
   o: { count: number; nodePubkey: string; pow: number; createdAt: number; tradeSkHex: string; identitySkHex: string },
 ): Promise<StagedFlood> {
   const key = newKey();
+  const senders = floodSenders(pool);
   const perWorker = await Promise.all(
     Array.from({ length: pool.size }, (_, w) => {
-      const n = Math.floor(o.count / pool.size) + (w < o.count % pool.size ? 1 : 0);
+      const n = w >= senders ? 0 : Math.floor(o.count / senders) + (w < o.count % senders ? 1 : 0);
       return n === 0 ? Promise.resolve(0) : pool.run<number>({ op: 'stage-one-key', key, ...o, count: n }, w);
     }),
   );

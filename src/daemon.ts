@@ -193,6 +193,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     relays: pool,
     intakeCounters: () => intakeCounters.read(),
     outboxStats: () => outbox.stats(),
+    cryptoStats: () => crypto.stats(),
     prices: () => priceSourceAges(ctx.prices),
     priceCurrencies: () => priceCurrencySources(ctx.prices),
     version: MOSTRO_VERSION,

@@ -13,6 +13,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/schema.js';
 import type { LightningBackend, LinkState } from '../lightning/backend.js';
+import type { CryptoPoolStats } from '../nostr/crypto-pool.js';
 import type { OutboxStats } from '../nostr/relay-outbox.js';
 import type { RelayStatus } from '../nostr/relay-pool.js';
 import { ALERT_KINDS, type AlertKind } from '../alerts/incidents.js';
@@ -60,6 +61,8 @@ export interface MetricsSources {
   relays: () => RelayStatus[];
   intake: () => Record<string, number>;
   outbox: () => OutboxCounters | null;
+  /** The crypto executor's counters (crypto-pool.ts); absent: no crypto series. */
+  crypto?: () => CryptoPoolStats;
   prices: () => PriceSourceAge[];
   /** Per currency, the sources of its current price (absent: not exported). */
   priceCurrencies?: () => PriceCurrencySources[];
@@ -236,6 +239,41 @@ export class DaemonMetrics {
         this.inc({ result: 'incomplete' }, s.eventsIncomplete);
       },
     });
+
+    // ---- crypto ----
+    const crypto = src.crypto;
+    if (crypto !== undefined) {
+      new Counter({
+        name: 'mostrod_crypto_tasks_total',
+        help: 'Crypto tasks (unwraps, wraps, signatures) finished, by where they ran: inline (the event-loop thread) or threads (the worker pool)',
+        labelNames: ['where'],
+        registers,
+        collect() {
+          const s = crypto();
+          this.reset();
+          const inline = s.threads === 0 ? s.completed : (s.inline ?? 0);
+          this.inc({ where: 'inline' }, inline);
+          this.inc({ where: 'threads' }, Math.max(0, s.completed - inline));
+        },
+      });
+      new Counter({
+        name: 'mostrod_crypto_thread_failures_total',
+        help: 'Crypto worker threads that died (each replaced; the tasks it held were run again)',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(crypto().workerFailures);
+        },
+      });
+      new Gauge({
+        name: 'mostrod_crypto_queued',
+        help: 'Crypto tasks waiting for a worker thread',
+        registers,
+        collect() {
+          this.set(crypto().queued);
+        },
+      });
+    }
 
     // ---- prices ----
     new Gauge({

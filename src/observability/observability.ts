@@ -14,6 +14,7 @@ import type { PublishResult, RelayStatus } from '../nostr/relay-pool.js';
 import { payoutGraceSeconds } from '../ops/stuck.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import { startHttpServer, type HttpServerHandle } from './http-server.js';
+import type { CryptoPoolStats } from '../nostr/crypto-pool.js';
 import { DaemonMetrics, type JobRun, type OutboxCounters, type PriceCurrencySources, type PriceSourceAge } from './metrics.js';
 import { Monitor } from './monitor.js';
 import { checkReadiness } from './readiness.js';
@@ -30,6 +31,8 @@ export interface ObservabilityDeps {
   };
   intakeCounters: () => Record<string, number>;
   outboxStats: () => OutboxCounters | null;
+  /** The crypto executor's counters (optional: no crypto series without it). */
+  cryptoStats?: () => CryptoPoolStats;
   prices: () => PriceSourceAge[];
   /** Per currency, the sources of its price (optional). */
   priceCurrencies?: () => PriceCurrencySources[];
@@ -83,6 +86,7 @@ export class Observability {
       relays: () => deps.relays.status(),
       intake: deps.intakeCounters,
       outbox: deps.outboxStats,
+      ...(deps.cryptoStats !== undefined ? { crypto: deps.cryptoStats } : {}),
       prices: deps.prices,
       ...(deps.priceCurrencies !== undefined ? { priceCurrencies: deps.priceCurrencies } : {}),
       health: () => this.monitor.latest(),

@@ -54,6 +54,7 @@ async function setup(opts: { admin?: string } = {}): Promise<Setup> {
     },
     intakeCounters: () => ({ dispatched: 5, pow: 2, stale: 1 }),
     outboxStats: () => ({ messagesSent: 7, messagesDropped: 1, eventsPublished: 4, eventsIncomplete: 0 }),
+    cryptoStats: () => ({ threads: 1, queued: 3, completed: 50, inline: 38, workerFailures: 1, retried: 2 }),
     prices: () => [
       { source: 'yadio', ageSeconds: 42, breaker: 'closed', lastSuccessAt: 1_700_000_000 },
       { source: 'coingecko', ageSeconds: null, breaker: 'open', lastSuccessAt: null },
@@ -117,6 +118,10 @@ void describe('observability: /metrics, /healthz, /readyz', () => {
       assert.equal(m.get('mostrod_intake_events_total', { verdict: 'dispatched' }), 5);
       assert.equal(m.get('mostrod_intake_events_total', { verdict: 'pow' }), 2);
       assert.equal(m.get('mostrod_outbox_messages_total', { result: 'sent' }), 7);
+      assert.equal(m.get('mostrod_crypto_tasks_total', { where: 'inline' }), 38);
+      assert.equal(m.get('mostrod_crypto_tasks_total', { where: 'threads' }), 12);
+      assert.equal(m.get('mostrod_crypto_thread_failures_total'), 1);
+      assert.equal(m.get('mostrod_crypto_queued'), 3);
       assert.equal(m.get('mostrod_price_age_seconds', { source: 'yadio' }), 42);
       assert.equal(m.get('mostrod_price_source_last_success_timestamp_seconds', { source: 'yadio' }), 1_700_000_000);
       assert.equal(m.get('mostrod_price_source_breaker_state', { source: 'yadio', state: 'closed' }), 1);
