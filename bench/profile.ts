@@ -1,6 +1,9 @@
 /**
  * CPU profile of the built daemon under the closed loop (not part of `npm run bench`; run it after
- * `npm run build`):  node --import tsx bench/profile.ts [--seconds 10] [--threads N]
+ * `npm run build`):  node --import tsx bench/profile.ts [--seconds 10] [--threads N] [--open RATE]
+ *
+ * `--open RATE`: profile an open loop at RATE requests/s instead (a quiet node's cost per request),
+ * after a 5 s closed loop that is not profiled (JIT warm-up).
  *
  * Starts the daemon with a preload (profile-preload.mjs, through NODE_OPTIONS=--import) that runs
  * the inspector's sampling profiler in every thread — the event loop and each crypto worker —
@@ -13,11 +16,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startBenchRelay, startHarness } from './harness.js';
-import { closedLoop, prepareTraders } from './load.js';
+import { closedLoop, openLoop, prepareTraders } from './load.js';
 import { round } from './stats.js';
 import { WorkerPool } from './workers.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, threads: { type: 'string' }, traders: { type: 'string', default: '50' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '10' }, threads: { type: 'string' }, traders: { type: 'string', default: '50' }, open: { type: 'string' } },
+});
+const OPEN_RATE = values.open !== undefined ? Number(values.open) : undefined;
 const SECONDS = Number(values.seconds);
 const PRELOAD = fileURLToPath(new URL('./profile-preload.mjs', import.meta.url));
 const TRADERS = Number(values.traders);
@@ -88,12 +94,25 @@ try {
   process.env['MOSTROD_PROFILE_SECONDS'] = String(SECONDS);
   const h = await startHarness({ pow: 6, relay, ...(values.threads !== undefined ? { cryptoThreads: Number(values.threads) } : {}) });
   delete process.env['NODE_OPTIONS'];
-  const prep = await prepareTraders(pool, h, { traders: TRADERS, perTrader: Math.ceil((900 * SECONDS) / TRADERS), pow: 6, rumorCreatedAt: Math.floor(Date.now() / 1000) + 270 });
-  writeFileSync(path.join(dir, 'start'), '');
-  const r = await closedLoop(h, prep.traders, SECONDS);
+  const ahead = Math.floor(Date.now() / 1000) + 270;
+  let r;
+  if (OPEN_RATE === undefined) {
+    const prep = await prepareTraders(pool, h, { traders: TRADERS, perTrader: Math.ceil((900 * SECONDS) / TRADERS), pow: 6, rumorCreatedAt: ahead });
+    writeFileSync(path.join(dir, 'start'), '');
+    r = await closedLoop(h, prep.traders, SECONDS);
+  } else {
+    const warm = await prepareTraders(pool, h, { traders: TRADERS, perTrader: Math.ceil(4500 / TRADERS), pow: 6, rumorCreatedAt: ahead });
+    const open = await prepareTraders(pool, h, { traders: OPEN_RATE * 2, perTrader: Math.ceil(SECONDS / 2) + 1, pow: 6, rumorCreatedAt: ahead });
+    await closedLoop(h, warm.traders, 5);
+    await new Promise((res) => setTimeout(res, 2000));
+    writeFileSync(path.join(dir, 'start'), '');
+    r = await openLoop(h, open.traders, OPEN_RATE, SECONDS);
+  }
   await new Promise((res) => setTimeout(res, 2000)); // profiles written
   await h.close();
-  process.stdout.write(`closed loop: ${r.answeredPerSecond} answered/s at ${r.daemonCpuCores} daemon cores, p50 ${r.latencyMs.p50} ms\n\n`);
+  process.stdout.write(
+    `${OPEN_RATE === undefined ? 'closed loop' : `open loop ${OPEN_RATE}/s`}: ${r.answeredPerSecond} answered/s at ${r.daemonCpuCores} daemon cores (${round((r.daemonCpuCores * 1000) / Math.max(1, r.answeredPerSecond), 2)} CPU-ms per request), p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms\n\n`,
+  );
   const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
   for (const f of files) {
     const s = summarize(path.join(dir, f));

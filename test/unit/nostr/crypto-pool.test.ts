@@ -269,7 +269,7 @@ void describe('adaptive executor: inline while the event loop is idle, the pool 
   function driven(loads: number[], inlineShare = 0.3): { policy: InlinePolicy; at: { t: number }; reads: () => number } {
     const at = { t: 0 };
     let reads = 0;
-    const policy = new InlinePolicy({ windowMs: 100, busyAbove: 0.6, idleBelow: 0.35, inlineShare, now: () => at.t, utilization: () => loads[reads++] ?? 0 });
+    const policy = new InlinePolicy({ windowMs: 100, busyAbove: 0.6, idleBelow: 0.35, inlineShare, smoothing: 1, now: () => at.t, utilization: () => loads[reads++] ?? 0 });
     return { policy, at, reads: () => reads };
   }
 
@@ -296,6 +296,21 @@ void describe('adaptive executor: inline while the event loop is idle, the pool 
     at.t = 650;
     assert.equal(policy.inline(0), false, '0.9: pool');
     assert.equal(reads(), 6);
+  });
+
+  void test('policy: the utilization is smoothed over windows (one busy window alone does not switch)', () => {
+    const at = { t: 0 };
+    const loads = [0.5, 1, 0.5, 1, 1, 1, 0, 0, 0, 0];
+    let reads = 0;
+    const policy = new InlinePolicy({ windowMs: 100, busyAbove: 0.8, idleBelow: 0.45, smoothing: 0.5, now: () => at.t, utilization: () => loads[reads++] ?? 0 });
+    const modes: string[] = [];
+    for (let i = 1; i <= loads.length; i++) {
+      at.t = i * 100;
+      policy.inline(0);
+      modes.push(policy.current);
+    }
+    // smoothed: .25 .625 .5625 .78 .89 (→ pool) .95 .47 .24 (→ inline) .12 .06
+    assert.deepEqual(modes, ['inline', 'inline', 'inline', 'inline', 'pool', 'pool', 'pool', 'inline', 'inline', 'inline']);
   });
 
   void test('same results on both paths; each task counted once; inline only while the pool is empty', async () => {
