@@ -16,6 +16,9 @@
  *                         (its baseline), `v2-flood` brings `v2-open`.
  *   BENCH_STEADY_SECONDS  duration of the steady load (default 60; 600 for the issue's 10-minute
  *                         RSS curve). The `steady` time box grows with it.
+ *   BENCH_CRYPTO_THREADS  `[nostr] crypto_threads` of the daemon serving the v1 phases after one-core
+ *                         (default: the daemon's default; diagnosis).
+ *   BENCH_FLOOD_SENDERS   threads (connections) that send a flood: 1 (default) or 2 (bench/flood.ts).
  *   BENCH_RELAY_FANOUT    `batched` (default): the bench relay writes each subscriber the events of
  *                         one inbound read at once, as relays built on uWebSockets (strfry) do;
  *                         `per-event`: one socket write per event (what earlier runs measured).
