@@ -12,8 +12,10 @@ import type { Settings } from './config/types.js';
 import { TaskTracker, type AppContext } from './context.js';
 import { isNostrEventShape } from './crypto/event.js';
 import { cryptoBackend, getPublicKey } from './crypto/secp.js';
-import { closeDatabase, openDatabase } from './db/database.js';
+import { closeDatabase, durabilityOf, openDatabase } from './db/database.js';
+import { durabilityFromEnv } from './db/durability.js';
 import { dbTradeIndexStore } from './db/trade-index-store.js';
+import { DurableLightning } from './lightning/durable.js';
 import { createLndBackend } from './lightning/lnd/index.js';
 import { HttpLnurlResolver } from './lightning/lnurl.js';
 import { Intake } from './nostr/intake.js';
@@ -42,6 +44,11 @@ export interface DaemonOptions {
   settings: Settings;
   logger: Logger;
   clock?: Clock;
+  /**
+   * Called once when the daemon can no longer run safely (an fdatasync of the database failed:
+   * nothing more may leave the process). main.ts shuts down and exits 1. Default: log only.
+   */
+  onFatal?: (err: Error) => void;
 }
 
 export interface Daemon {
@@ -77,15 +84,31 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const keys = { secretKey, pubkey: getPublicKey(secretKey) };
   logger.info({ version: MOSTRO_VERSION, pubkey: keys.pubkey, dir: opts.dir, crypto: cryptoBackend() }, 'starting mostrod');
 
-  const db = await openDatabase(databasePath(opts.dir), { logger: logger.child({ module: 'db' }) });
-
-  const lightning = createLndBackend({
-    host: settings.lightning.lnd_grpc_host,
-    certPath: settings.lightning.lnd_cert_file,
-    macaroonPath: settings.lightning.lnd_macaroon_file,
-    logger: logger.child({ module: 'lnd' }),
-    clock,
+  // Commits are written without an fsync each; every effect that depends on them (relay hand-off,
+  // LND call, admin answer) waits for one shared fdatasync of the WAL (db/durability.ts).
+  // MOSTROD_DB_SYNC=commit: SQLite fsyncs every commit instead, as mostrod does.
+  const durabilityMode = durabilityFromEnv();
+  const db = await openDatabase(databasePath(opts.dir), {
+    logger: logger.child({ module: 'db' }),
+    durability: durabilityMode,
+    onDurabilityLost: (err) => {
+      logger.fatal({ err }, 'database sync failed: nothing more leaves the node; stopping');
+      opts.onFatal?.(err);
+    },
   });
+  const durable = durabilityOf(db).durable;
+  logger.info({ sync: durabilityMode }, 'database open');
+
+  const lightning = new DurableLightning(
+    createLndBackend({
+      host: settings.lightning.lnd_grpc_host,
+      certPath: settings.lightning.lnd_cert_file,
+      macaroonPath: settings.lightning.lnd_macaroon_file,
+      logger: logger.child({ module: 'lnd' }),
+      clock,
+    }),
+    durable,
+  );
   const lnurl = new HttpLnurlResolver({
     timeoutMs: 10_000,
     allowPrivateHosts: settings.mostro.lnurl_allow_private_hosts,
@@ -144,6 +167,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     logger: logger.child({ module: 'outbox' }),
     transports,
     dmLifetimeSeconds: directMessageLifetime(settings),
+    durable,
   });
 
   // Scheduled online backups ([backup] schedule; off without one). Started with the scheduler.

@@ -35,13 +35,28 @@ async function main(): Promise<number | null> {
   const [{ createLogger }, { startDaemon }] = await Promise.all([import('./logger.js'), import('./daemon.js')]);
   const logger = createLogger(process.env);
   let daemon;
+  // A fatal condition while running (the database can no longer sync) stops the daemon, exit 1.
+  let fatal = false;
+  let stopNow: ((reason: string) => void) | null = null;
   try {
-    daemon = await startDaemon({ dir: cli.dir, settings, logger });
+    daemon = await startDaemon({
+      dir: cli.dir,
+      settings,
+      logger,
+      onFatal: () => {
+        fatal = true;
+        stopNow?.('fatal');
+      },
+    });
   } catch (err) {
     logger.fatal({ err }, 'mostrod failed to start');
     return 1;
   }
-  installShutdown(logger, [{ name: 'daemon', run: () => daemon.stop() }]);
+  const shutdown = installShutdown(logger, [{ name: 'daemon', run: () => daemon.stop() }], {
+    exit: (code) => process.exit(fatal ? 1 : code),
+  });
+  stopNow = (reason) => void shutdown.shutdown(reason);
+  if (fatal) stopNow('fatal');
   v8Memory.startGrowing();
   return null; // keep running until a signal
 }

@@ -4,6 +4,7 @@ import type { Database, Statement } from './sqlite-driver.js';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import type { KyselyConfig, SqliteDatabase } from 'kysely';
 import { LruCache } from '../crypto/lru-cache.js';
+import { CommitDurability, openWalBarrier, type DurabilityBarrier, type DurabilityMode } from './durability.js';
 import { loadMigrations, migrate, type MigrationLogger } from './migrator.js';
 import type { Db, DbSchema } from './schema.js';
 
@@ -13,6 +14,14 @@ export interface OpenDatabaseOptions {
   logger?: MigrationLogger;
   /** Override the migrations directory (tests). */
   migrationsDir?: string;
+  /**
+   * How commits reach the disk (durability.ts). `commit` (default): SQLite fsyncs the WAL at every
+   * commit (synchronous = FULL). `barrier` (the daemon): commits are only written (synchronous =
+   * NORMAL) and `durabilityOf(db).durable()` gates every effect on one shared fdatasync.
+   */
+  durability?: DurabilityMode;
+  /** `barrier` mode: called once when an fdatasync fails (the daemon stops). */
+  onDurabilityLost?: (err: Error) => void;
 }
 
 /**
@@ -57,6 +66,7 @@ class SqliteKysely extends Kysely<DbSchema> {
     config: KyselyConfig,
     readonly sqlite: Database,
     readonly statements: StatementCache,
+    readonly durability: DurabilityBarrier,
   ) {
     super(config);
   }
@@ -68,7 +78,9 @@ export const SQLITE_CACHE_KIB = 4000;
 /**
  * Open (creating if needed) the SQLite database and bring its schema up to date.
  * - new file: created exclusively with mode 0600 (like mostrod); removed again if migrating fails;
- * - WAL journal, busy_timeout 5000 ms, foreign_keys on (sqlx's SqlitePool defaults), 4 MB page cache;
+ * - WAL journal, synchronous FULL, busy_timeout 5000 ms, foreign_keys on (sqlx's SqlitePool
+ *   defaults), 4 MB page cache; `durability: 'barrier'` (the daemon): synchronous NORMAL after the
+ *   migrations, with the WAL barrier of durability.ts;
  * - migrations (sqlx-compatible bookkeeping) are applied at every open, not only on creation.
  */
 export async function openDatabase(file: string, opts: OpenDatabaseOptions = {}): Promise<Db> {
@@ -88,6 +100,10 @@ export async function openDatabase(file: string, opts: OpenDatabaseOptions = {})
   }
   try {
     if (!memory) sqlite.pragma('journal_mode = WAL');
+    // Explicit: better-sqlite3 builds SQLite with SQLITE_DEFAULT_WAL_SYNCHRONOUS=1, so a file
+    // already in WAL mode opens with synchronous = NORMAL (no fsync at commit) while a new one gets
+    // FULL. mostrod (sqlx) always sets FULL. Barrier mode lowers it below, after the migrations.
+    if (!memory) sqlite.pragma('synchronous = FULL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
     // Page cache 4 MB (better-sqlite3 compiles SQLite with 16 MB): the daemon's per-request and
@@ -103,8 +119,26 @@ export async function openDatabase(file: string, opts: OpenDatabaseOptions = {})
     throw e;
   }
   if (created) opts.logger?.info(`Successfully created database file at ${file}`);
+  let durability: DurabilityBarrier = new CommitDurability();
+  if (opts.durability === 'barrier' && !memory) {
+    // Migrations above were committed with FULL; from here on a commit is only written.
+    sqlite.pragma('synchronous = NORMAL');
+    try {
+      durability = openWalBarrier(sqlite, file, opts.onDurabilityLost);
+    } catch (e) {
+      sqlite.close();
+      throw e;
+    }
+  }
   const statements = new StatementCache(sqlite);
-  return new SqliteKysely({ dialect: new SqliteDialect({ database: statements }) }, sqlite, statements);
+  return new SqliteKysely({ dialect: new SqliteDialect({ database: statements }) }, sqlite, statements, durability);
+}
+
+const COMMIT_DURABLE = new CommitDurability();
+
+/** The durability barrier of a database opened here (commit-durable for any other Kysely). */
+export function durabilityOf(db: Db): DurabilityBarrier {
+  return db instanceof SqliteKysely ? db.durability : COMMIT_DURABLE;
 }
 
 /** The statement cache of a database opened here (undefined for any other Kysely). */
@@ -114,6 +148,8 @@ export function statementCacheOf(db: Db): StatementCache | undefined {
 
 /** Close the database (waits for Kysely's connection to be released). */
 export async function closeDatabase(db: Db): Promise<void> {
+  // The last sync first (its waiters are effects still leaving), then the connection.
+  await durabilityOf(db).close();
   await db.destroy();
 }
 

@@ -21,6 +21,7 @@
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
+import type { DurableFn } from '../db/durability.js';
 import type { MostroKeys } from '../context.js';
 import type { NostrEvent } from '../crypto/event.js';
 import { LruCache } from '../crypto/lru-cache.js';
@@ -69,6 +70,11 @@ export interface RelayOutboxOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Where wraps and signatures are computed (crypto-pool.ts). Absent = this thread. */
   crypto?: CryptoExecutor;
+  /**
+   * The database's durability barrier (db/durability.ts): every hand-off to the relays first waits
+   * until the commits made before it are on disk. Absent = commits are durable when made.
+   */
+  durable?: DurableFn;
 }
 
 const QUEUES: readonly MessageQueue[] = ['order', 'cant-do', 'restore'];
@@ -254,6 +260,17 @@ export class RelayOutbox implements Outbox {
     }
   }
 
+  /**
+   * pool.publish once the commits made so far are durable. Without a wait (already durable) the
+   * frames are written synchronously as before; waits resolve in request order, so hand-off order
+   * is kept either way.
+   */
+  private handOff(event: NostrEvent, urls?: readonly string[]): Promise<PublishResult[]> {
+    const wait = this.o.durable?.() ?? null;
+    if (wait === null) return this.o.pool.publish(event, urls);
+    return wait.then(() => this.o.pool.publish(event, urls));
+  }
+
   private backoff(policy: RetryPolicy, attempt: number): number {
     const base = Math.min(policy.maxMs, policy.initialMs * 2 ** (attempt - 1));
     return Math.round(base * (0.75 + 0.5 * Math.random()));
@@ -265,7 +282,7 @@ export class RelayOutbox implements Outbox {
     for (let attempt = 1; attempt <= policy.attempts; attempt++) {
       if (attempt > 1) await this.sleep(this.backoff(policy, attempt - 1));
       try {
-        results = await this.o.pool.publish(wrap);
+        results = await this.handOff(wrap);
       } catch (err) {
         results = [{ url: '*', ok: false, message: err instanceof Error ? err.message : String(err) }];
       }
@@ -288,7 +305,7 @@ export class RelayOutbox implements Outbox {
     for (let attempt = 1; attempt <= policy.attempts; attempt++) {
       if (attempt > 1) await this.sleep(this.backoff(policy, attempt - 1));
       try {
-        results = await this.o.pool.publish(event, targets);
+        results = await this.handOff(event, targets);
       } catch (err) {
         results = targets.map((url) => ({ url, ok: false, message: err instanceof Error ? err.message : String(err) }));
       }

@@ -3,6 +3,8 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import type { AppContext } from '../context.js';
+import { durabilityOf } from '../db/database.js';
+import type { DurableFn } from '../db/durability.js';
 import { createAdminService, daemonVersion } from './admin-service.js';
 import { RpcGate, type AuthToken } from './auth.js';
 import { createOperatorService, type OperatorDeps } from './operator-service.js';
@@ -86,8 +88,9 @@ export async function startRpcServer(ctx: AppContext, opts: RpcServerOptions): P
     version: opts.operator?.version ?? daemonVersion(),
   };
   const server = new grpc.Server();
-  server.addService(serviceDef, createAdminService(ctx, gate));
-  server.addService(operatorDef, createOperatorService(ctx, gate, deps, definition));
+  const durable = durabilityOf(ctx.db).durable;
+  server.addService(serviceDef, answerWhenDurable(createAdminService(ctx, gate), durable));
+  server.addService(operatorDef, answerWhenDurable(createOperatorService(ctx, gate, deps, definition), durable));
   new ReflectionService(definition).addToServer(server);
 
   const address = bindAddress(opts.listenAddress, opts.port);
@@ -113,6 +116,32 @@ export async function startRpcServer(ctx: AppContext, opts: RpcServerOptions): P
     return closing;
   };
   return { port, close };
+}
+
+/**
+ * Each unary answer leaves only once the commits made before it are on disk (db/durability.ts): an
+ * admin told "done" is never ahead of the database after a power loss.
+ */
+export function answerWhenDurable(impl: grpc.UntypedServiceImplementation, durable: DurableFn): grpc.UntypedServiceImplementation {
+  const out: grpc.UntypedServiceImplementation = {};
+  for (const [name, handler] of Object.entries(impl)) {
+    if (typeof handler !== 'function' || handler.length !== 2) {
+      out[name] = handler;
+      continue;
+    }
+    const unary = handler as grpc.handleUnaryCall<unknown, unknown>;
+    out[name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      unary(call, (err, value, trailer, flags) => {
+        const wait = durable();
+        if (wait === null) return callback(err, value, trailer, flags);
+        wait.then(
+          () => callback(err, value, trailer, flags),
+          (e: unknown) => callback({ code: grpc.status.INTERNAL, details: e instanceof Error ? e.message : String(e) }),
+        );
+      });
+    }) as grpc.UntypedHandleCall;
+  }
+  return out;
 }
 
 function isServiceDefinition(def: protoLoader.AnyDefinition): def is protoLoader.ServiceDefinition {
