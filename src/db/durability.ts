@@ -29,7 +29,7 @@
  * A failed fdatasync loses durability (Linux may drop the dirty pages: "fsyncgate"): the barrier is
  * poisoned — every waiting and later effect fails — and `onFatal` stops the daemon (exit 1).
  */
-import { fdatasync, openSync, closeSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
 import type { Database } from './sqlite-driver.js';
 
 /** Resolves once every commit made before the call is on disk; null when that is already so. */
@@ -200,6 +200,14 @@ export function openWalBarrier(db: Database, file: string, onFatal?: (err: Error
   db.prepare('SELECT count(*) FROM sqlite_master').pluck().get();
   if (!existsSync(walFile)) throw new Error(`database: WAL file ${walFile} missing after opening in WAL mode`);
   const fd = openSync(walFile, 'r');
+  // What a previous process committed may still be only in the page cache (it crashed, or ran in
+  // barrier mode): its total_changes() is not ours, so sync it now, before this process acts on it.
+  try {
+    fdatasyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
   const barrier = new WalBarrier({
     counter: sqliteChangeCounter(db),
     sync: () => new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err === null ? resolve() : reject(err)))),

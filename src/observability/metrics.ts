@@ -12,6 +12,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/schema.js';
+import { durabilityOf } from '../db/database.js';
 import type { LightningBackend, LinkState } from '../lightning/backend.js';
 import type { CryptoPoolStats } from '../nostr/crypto-pool.js';
 import type { OutboxStats } from '../nostr/relay-outbox.js';
@@ -274,6 +275,35 @@ export class DaemonMetrics {
         },
       });
     }
+
+    // ---- database durability (db/durability.ts) ----
+    const durability = durabilityOf(src.db);
+    new Counter({
+      name: 'mostrod_db_syncs_total',
+      help: 'fdatasync calls of the WAL by the durability barrier (one covers every commit made before it began; 0 with MOSTROD_DB_SYNC=commit)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(durability.stats().syncs);
+      },
+    });
+    new Counter({
+      name: 'mostrod_db_sync_waits_total',
+      help: 'Effects (relay hand-offs, LND calls, admin answers) that waited for a sync of the commits before them',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(durability.stats().waits);
+      },
+    });
+    new Gauge({
+      name: 'mostrod_db_sync_waiting',
+      help: 'Effects waiting for a sync now',
+      registers,
+      collect() {
+        this.set(durability.stats().waiting);
+      },
+    });
 
     // ---- prices ----
     new Gauge({

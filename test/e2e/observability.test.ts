@@ -189,6 +189,10 @@ void describe('e2e operator cockpit: /metrics, /readyz, alert DMs (built daemon)
     assert.ok((m.get('mostrod_job_runs_total', { job: 'monitor' }) ?? 0) >= 1, 'the monitor job runs and is counted');
     assert.ok((m.get('mostrod_job_last_run_timestamp_seconds', { job: 'monitor' }) ?? 0) > 1_700_000_000);
     assert.equal(m.get('mostrod_escrows_near_deadline'), 0);
+    // The daemon runs the durability barrier: the trade's replies and LND calls waited for syncs.
+    assert.ok((m.get('mostrod_db_syncs_total') ?? 0) >= 1, 'the trade\'s commits were synced by the barrier');
+    assert.ok((m.get('mostrod_db_sync_waits_total') ?? 0) >= (m.get('mostrod_db_syncs_total') ?? 0), 'one sync serves one or more waits');
+    assert.equal(m.get('mostrod_db_sync_waiting'), 0);
     assert.deepEqual(await adminDms(), [], 'a healthy trade sends the operator nothing');
   });
 

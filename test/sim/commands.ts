@@ -79,15 +79,22 @@ export const command: fc.Arbitrary<SimCommand> = fc
   )
   .map(readable);
 
+/** The same mix plus power cuts (the machine dies: commits after the last completed sync are lost). */
+export const commandWithPowerCuts: fc.Arbitrary<SimCommand> = fc
+  .oneof(
+    { arbitrary: command, weight: 12 },
+    { arbitrary: fc.record({ t: fc.constant('power-cut' as const), bits: fc.nat({ max: 0xffffff }) }).map(readable), weight: 1 },
+  );
+
 /** A schedule: a couple of orders first (so most steps have something to act on), then anything. */
-export function schedule(maxLength = 80): fc.Arbitrary<SimCommand[]> {
+export function schedule(maxLength = 80, steps: fc.Arbitrary<SimCommand> = command): fc.Arbitrary<SimCommand[]> {
   return fc
     .tuple(
       fc.array(fc.record({ t: fc.constant('new' as const), kind: fc.constantFrom('sell' as const, 'buy' as const) }).map(readable), {
         minLength: 1,
         maxLength: 2,
       }),
-      fc.array(command, { minLength: Math.min(10, maxLength), maxLength, size: 'max' }),
+      fc.array(steps, { minLength: Math.min(10, maxLength), maxLength, size: 'max' }),
     )
     .map(([a, b]) => [...a, ...b]);
 }
@@ -148,6 +155,8 @@ export function parseSchedule(text: string): SimCommand[] {
         return { t: 'link', up: args[0] === 'up' };
       case 'crash':
         return { t: 'crash', bits: parseInt(args[0] ?? '0', 2) };
+      case 'power-cut':
+        return { t: 'power-cut', bits: parseInt(args[0] ?? '0', 2) };
       case 'cancel':
       case 'dispute':
         return { t: name, o: num(args[0]), side: args[1] as 'maker' | 'taker' };

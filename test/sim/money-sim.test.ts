@@ -9,9 +9,13 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { getOrder } from '../../src/db/orders.js';
 import { InvariantViolation, SimWorld, type SimCommand } from '../support/sim-world.js';
-import { parseSchedule, schedule } from './commands.js';
+import { commandWithPowerCuts, parseSchedule, schedule } from './commands.js';
 
 const RUNS = Number(process.env.SIM_RUNS ?? 2000);
+/** SIM_UNGATED=lightning|messages: those effects skip the barrier (to see what the checker then finds). */
+const UNGATED = process.env.SIM_UNGATED === 'lightning' || process.env.SIM_UNGATED === 'messages' ? process.env.SIM_UNGATED : undefined;
+/** Schedules with power cuts (durability barrier, src/db/durability.ts); SIM_POWER_RUNS overrides. */
+const POWER_RUNS = Number(process.env.SIM_POWER_RUNS ?? (process.env.SIM_RUNS !== undefined ? Math.ceil(Number(process.env.SIM_RUNS) / 4) : 500));
 /**
  * The random property runs in the default suite only once the src defects it finds are fixed
  * (/work/briefs/sim-findings.md lists them); until then it runs under `npm run test:sim` (which sets
@@ -205,3 +209,71 @@ void test(`money invariants over ${RUNS} random schedules (seed ${SEED})`, {
   }
   if (STATS !== null) console.log([...STATS.entries()].sort().map(([k, v]) => `${k}=${v}`).join('\n'));
 });
+
+// ---- power cuts: the durability barrier -----------------------------------------------------------
+
+void test('a power cut after the release was committed but before its sync: nothing left the node; a repeated release finishes once', async () => {
+  const w = await SimWorld.create({ powerCuts: true });
+  try {
+    await orderly(w, [
+      { t: 'new', kind: 'sell' },
+      { t: 'take', o: 0, withInvoice: true },
+      { t: 'pay-escrow', o: 0 },
+      { t: 'fiat-sent', o: 0 },
+    ]);
+    await w.apply({ t: 'release', o: 0 });
+    assert.equal((await getOrder(w.ctx.db, w.orders[0]!.id!))?.status, 'settled-hold-invoice', 'the release is committed');
+    assert.ok(!w.node.pending.some((op) => op.label.startsWith('settle')), 'the settle waits for the sync');
+    const sentBefore = w.sent.length;
+    await w.apply({ t: 'power-cut', bits: 0 });
+    assert.equal(w.sent.length, sentBefore, 'no notice of the release left before its sync');
+    assert.equal((await getOrder(w.ctx.db, w.orders[0]!.id!))?.status, 'fiat-sent', 'the unsynced release is lost with the power');
+    await orderly(w, [{ t: 'release', o: 0 }]);
+    await w.quiesce();
+    await w.checkQuiescent();
+    assert.equal((await getOrder(w.ctx.db, w.orders[0]!.id!))?.status, 'success');
+    assert.equal(w.node.ledger.filter((e) => e.kind === 'settle').length, 1);
+  } finally {
+    await w.dispose();
+  }
+});
+
+void test(`money invariants over ${POWER_RUNS} random schedules with power cuts (seed ${SEED})`, {
+  timeout: process.env.SIM_RUNS !== undefined ? Infinity : 600_000,
+}, async () => {
+  const out = await fc.check(
+    fc.asyncProperty(schedule(MAX_STEPS, commandWithPowerCuts), async (cmds) => {
+      const w = await SimWorld.create({ skip: SKIP, powerCuts: true, ...(UNGATED !== undefined ? { ungated: UNGATED } : {}) });
+      try {
+        await w.run(cmds);
+      } finally {
+        await w.dispose();
+      }
+    }),
+    { numRuns: POWER_RUNS, seed: SEED + 1, ...(TIME_LIMIT_MS !== undefined ? { interruptAfterTimeLimit: TIME_LIMIT_MS } : {}) },
+  );
+  if (out.failed) {
+    throw new Error(`${fc.defaultReportMessage(out) ?? 'property failed'}\nInvariant: ${String(out.errorInstance)}`);
+  }
+});
+
+for (const [ungated, invariant] of [
+  ['lightning', /buyer paid at most once|dev fee at most once|settled without a decision|no escrow held/],
+  ['messages', /no escrow held|duplicated terminal notice|paid at most once|cancel notice/],
+] as const) {
+  void test(`the checker is not blind: with ${ungated} effects not waiting for the sync, power cuts break a money invariant`, async () => {
+    const out = await fc.check(
+      fc.asyncProperty(schedule(MAX_STEPS, commandWithPowerCuts), async (cmds) => {
+        const w = await SimWorld.create({ powerCuts: true, ungated });
+        try {
+          await w.run(cmds);
+        } finally {
+          await w.dispose();
+        }
+      }),
+      { numRuns: 500, seed: SEED + 1, endOnFailure: true },
+    );
+    assert.ok(out.failed, `no violation found in ${out.numRuns} schedules`);
+    assert.match(String(out.errorInstance), invariant);
+  });
+}

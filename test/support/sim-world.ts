@@ -10,7 +10,7 @@
  * drives the world to quiescence and checks every invariant. A violation throws an Error whose
  * message names the invariant, the order and the step.
  */
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -22,6 +22,9 @@ import { dispatch } from '../../src/app/router.js';
 import { TaskTracker, type AppContext, type MostroKeys } from '../../src/context.js';
 import { bytesToHex, getPublicKey } from '../../src/crypto/secp.js';
 import { openDatabase, type Db } from '../../src/db/database.js';
+import { sqliteChangeCounter, WalBarrier, type DurableFn } from '../../src/db/durability.js';
+import type { Database } from '../../src/db/sqlite-driver.js';
+import { DurableLightning } from '../../src/lightning/durable.js';
 import { getDisputeByOrder } from '../../src/db/disputes.js';
 import { findOrders, getOrder } from '../../src/db/orders.js';
 import type { OrderRow } from '../../src/db/types.js';
@@ -94,7 +97,8 @@ export type SimCommand =
   | { t: 'link'; up: boolean }
   | { t: 'routes'; pay: PayOutcome }
   | { t: 'lnurl-stale' }
-  | { t: 'crash'; bits: number };
+  | { t: 'crash'; bits: number }
+  | { t: 'power-cut'; bits: number };
 
 export function describeCommand(c: SimCommand): string {
   switch (c.t) {
@@ -132,6 +136,8 @@ export function describeCommand(c: SimCommand): string {
       return `link(${c.up ? 'up' : 'down'})`;
     case 'crash':
       return `crash(${c.bits.toString(2)})`;
+    case 'power-cut':
+      return `power-cut(${c.bits.toString(2)})`;
     case 'cancel':
     case 'dispute':
       return `${c.t}(o${c.o},${c.side})`;
@@ -256,9 +262,26 @@ class SimOutbox implements Outbox {
   constructor(
     private readonly world: SimWorld,
     private readonly proc: number,
+    /** The process's durability barrier (power-cut worlds): a message leaves once its commits are synced. */
+    private readonly durable: DurableFn = () => null,
   ) {}
 
   sendMessage(recipient: string, message: Message, _opts?: SendOptions): void {
+    const wait = this.durable();
+    if (wait === null) {
+      this.record(recipient, message);
+      return;
+    }
+    // Gated like the relay outbox: a process that dies first never sends it.
+    void wait.then(
+      () => {
+        if (this.world.isLive(this.proc)) this.record(recipient, message);
+      },
+      () => undefined,
+    );
+  }
+
+  private record(recipient: string, message: Message): void {
     const rec: SentRecord = {
       step: this.world.stepNo,
       proc: this.proc,
@@ -336,6 +359,8 @@ interface Proc {
   running: Set<Promise<unknown>>;
   jobs: Map<JobName, Promise<unknown>>;
   dead: boolean;
+  /** Power-cut worlds: the fdatasync in flight (completes at the start of the next step, or in drain). */
+  sync: (() => void) | null;
 }
 
 export class InvariantViolation extends Error {
@@ -364,6 +389,15 @@ export interface WorldOptions {
    * past a finding that is already reported (SIM_SKIP in docs/SIMULATION.md).
    */
   skip?: readonly string[];
+  /**
+   * Durability as the daemon runs it (src/db/durability.ts): commits are not synced when made; the
+   * barrier gates Lightning calls and messages on a sync of them. A sync in flight completes at the
+   * start of the next step (in drain as needed) — unless that step is a `power-cut`, which loses
+   * every commit after the last completed sync. Off: every commit is durable when made.
+   */
+  powerCuts?: boolean;
+  /** Power-cut worlds only: these effects do NOT wait for the barrier (proves the checker sees it). */
+  ungated?: 'lightning' | 'messages';
 }
 
 export class SimWorld {
@@ -384,6 +418,8 @@ export class SimWorld {
   stepNo = 0;
   private proc!: Proc;
   private procCount = 0;
+  /** Power-cut worlds: the database file as the last completed sync left it on disk. */
+  private diskImage: Buffer | null = null;
   private buyerInvoiceCount = 0;
   private requestCount = 0;
   /** request_id → the key that sent it (a notice answering its own sender's request is a reply). */
@@ -424,6 +460,11 @@ export class SimWorld {
     return this.proc.ctx;
   }
 
+  /** Process `n` is the running one. */
+  isLive(n: number): boolean {
+    return this.proc.n === n && !this.proc.dead;
+  }
+
   async dispose(): Promise<void> {
     this.proc.dead = true;
     this.proc.client.dead = true;
@@ -454,12 +495,33 @@ export class SimWorld {
     const db = await openDatabase(this.file);
     noSync(db);
     const client = new SimLndClient(this.node, `p${n}`);
+    // Power-cut worlds: the disk holds what the last completed sync covered. At boot that is the
+    // whole file (the daemon fdatasyncs the WAL when it opens the database).
+    let durable: DurableFn = () => null;
+    const syncSlot: { set: (done: () => void) => void } = { set: () => undefined };
+    if (this.opts.powerCuts === true) {
+      const sqlite = (db as unknown as { sqlite: Database }).sqlite;
+      this.diskImage = sqlite.serialize();
+      const barrier = new WalBarrier({
+        counter: sqliteChangeCounter(sqlite),
+        sync: () =>
+          new Promise<void>((resolve) => {
+            // What reaches the disk: the database as committed when the sync starts.
+            const image = sqlite.serialize();
+            syncSlot.set(() => {
+              this.diskImage = image;
+              resolve();
+            });
+          }),
+      });
+      durable = barrier.durable;
+    }
     const ctx: AppContext = {
       settings: this.settings,
       db,
-      lightning: client,
+      lightning: this.opts.ungated === 'lightning' ? client : new DurableLightning(client, durable),
       lnurl: new SimLnurl(this),
-      outbox: new SimOutbox(this, n),
+      outbox: new SimOutbox(this, n, this.opts.ungated === 'messages' ? () => null : durable),
       prices: this.prices,
       keys: this.keys,
       clock: this.clock,
@@ -467,7 +529,10 @@ export class SimWorld {
       locks: new KeyedLock(),
       tasks: new TaskTracker(),
     };
-    const proc: Proc = { n, ctx, client, db, devFeeState: newDevFeeState(), running: new Set(), jobs: new Map(), dead: false };
+    const proc: Proc = { n, ctx, client, db, devFeeState: newDevFeeState(), running: new Set(), jobs: new Map(), dead: false, sync: null };
+    syncSlot.set = (done) => {
+      proc.sync = done;
+    };
     this.proc = proc;
     // As the daemon: reconcile with the node as soon as it is up (escrows re-watched the first time
     // only: the backend re-subscribes its own watches after a reconnect), one reconciliation at a time,
@@ -591,6 +656,8 @@ export class SimWorld {
   async apply(c: SimCommand): Promise<void> {
     this.stepNo += 1;
     this.node.step = this.stepNo;
+    // Time passes between steps: the sync in flight completes, unless the power is cut first.
+    if (c.t !== 'power-cut') await this.completeSync();
     if (this.opts.trace === true) this.trace.push(`${this.stepNo}: ${describeCommand(c)} | pending: ${this.livePending().map((p) => p.label).join(', ')}`);
     await this.exec(c);
     await this.flush();
@@ -793,6 +860,9 @@ export class SimWorld {
       case 'crash':
         await this.crash(c.bits);
         break;
+      case 'power-cut':
+        await this.crash(c.bits, true);
+        break;
     }
   }
 
@@ -830,15 +900,34 @@ export class SimWorld {
     return tracked;
   }
 
-  /** The process dies: pending calls are applied at the node per `bits` or not, answers are lost; a new process boots. */
-  async crash(bits: number): Promise<void> {
+  /**
+   * The process dies: pending calls are applied at the node per `bits` or not, answers are lost; a
+   * new process boots. `powerCut` (power-cut worlds): the machine dies too — the database comes back
+   * as the last completed sync left it (the sync in flight never completes).
+   */
+  async crash(bits: number, powerCut = false): Promise<void> {
     const old = this.proc;
     old.dead = true;
+    old.sync = null;
     this.node.killClient(old.client, (i) => ((bits >> (i % 24)) & 1) === 1);
     old.client.dead = true;
     for (const s of this.sent) if (s.proc === old.n && s.fate === 'queued') s.fate = 'lost';
     await old.db.destroy();
+    if (powerCut && this.diskImage !== null) {
+      for (const f of [`${this.file}-wal`, `${this.file}-shm`]) rmSync(f, { force: true });
+      writeFileSync(this.file, this.diskImage);
+    }
     await this.boot();
+  }
+
+  /** Power-cut worlds: complete the sync in flight (a next one may start from its completion). */
+  private async completeSync(): Promise<boolean> {
+    const done = this.proc.sync;
+    if (done === null) return false;
+    this.proc.sync = null;
+    done();
+    await this.flush();
+    return true;
   }
 
   /** Escrow hashes from the pay-invoice messages sent to sellers. */
@@ -860,6 +949,10 @@ export class SimWorld {
     let idle = 0;
     for (let guard = 0; guard < 10_000; guard += 1) {
       await this.flush();
+      if (await this.completeSync()) {
+        idle = 0;
+        continue;
+      }
       const ops = this.livePending();
       if (ops.length > 0) {
         idle = 0;

@@ -10,8 +10,8 @@
  *  2. refundDecidedEscrow: LND CancelInvoice (cancelEscrow: already canceled / unknown = done). If
  *     LND answers with an error, the status change is reverted and the decision dropped in one
  *     transaction and the error propagates (the caller answers cant-do or retries next tick);
- *  3. the caller publishes, closes a dispute, and finishCancelNotices sends the notices and marks
- *     the decision done.
+ *  3. the caller publishes, closes a dispute, and finishCancelNotices marks the decision done, then
+ *     sends the notices.
  *
  * A crash, a shutdown timeout or a hung LND call between 1 and 3 leaves the decision open:
  * finishOpenCancelDecisions (at boot, and every run of the escrow deadline job) and an ACCEPTED
@@ -112,10 +112,14 @@ export async function refundDecidedEscrow(ctx: AppContext, o: OrderRow, patch: O
   }
 }
 
-/** Step 3: send the notices and mark the decision done (no escrow → just send). */
+/**
+ * Step 3: mark the decision done, then send the notices (no escrow → just send). Marked first: the
+ * notices leave only once the mark is durable (db/durability.ts), so a power cut never lets a
+ * restarted process send them a second time (at most once, like the in-memory outbox queue).
+ */
 export async function finishCancelNotices(ctx: AppContext, o: Pick<OrderRow, 'id' | 'hash'>, notices: readonly Notice[]): Promise<void> {
-  for (const [to, m] of notices) ctx.outbox.sendMessage(to, m);
   if (o.hash !== null) await markCancelDone(ctx.db, o.hash, ctx.clock.now());
+  for (const [to, m] of notices) ctx.outbox.sendMessage(to, m);
 }
 
 export type FinishOutcome = 'done' | 'already-done' | 'conflict' | 'stale' | 'none';
@@ -151,8 +155,9 @@ async function finishLocked(ctx: AppContext, hash: string): Promise<FinishOutcom
   if (o !== undefined && CANCELED_STATUSES.includes(o.status)) await closeDispute(ctx, o, 'seller-refunded');
   const notices = decodeNotices(d.notices);
   if (o !== undefined && d.notices !== null) await publishOrder(ctx, o);
-  for (const [to, m] of notices) ctx.outbox.sendMessage(to, m);
+  // Done first, then the notices (see finishCancelNotices).
   await markCancelDone(ctx.db, hash, ctx.clock.now());
+  for (const [to, m] of notices) ctx.outbox.sendMessage(to, m);
   log.warn({ decidedAt: d.decided_at, notices: notices.length }, 'interrupted escrow cancel finished (seller refunded)');
   return 'done';
 }

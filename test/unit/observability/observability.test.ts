@@ -122,6 +122,9 @@ void describe('observability: /metrics, /healthz, /readyz', () => {
       assert.equal(m.get('mostrod_crypto_tasks_total', { where: 'threads' }), 12);
       assert.equal(m.get('mostrod_crypto_thread_failures_total'), 1);
       assert.equal(m.get('mostrod_crypto_queued'), 3);
+      // A database opened without the barrier: every commit is synced by SQLite, none by the barrier.
+      assert.equal(m.get('mostrod_db_syncs_total'), 0);
+      assert.equal(m.get('mostrod_db_sync_waiting'), 0);
       assert.equal(m.get('mostrod_price_age_seconds', { source: 'yadio' }), 42);
       assert.equal(m.get('mostrod_price_source_last_success_timestamp_seconds', { source: 'yadio' }), 1_700_000_000);
       assert.equal(m.get('mostrod_price_source_breaker_state', { source: 'yadio', state: 'closed' }), 1);
