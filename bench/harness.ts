@@ -4,7 +4,7 @@
  * relay, raw WebSocket connections for the simulated traders, and process CPU/RSS readings.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -105,8 +105,14 @@ export async function startBenchRelay(verify: boolean, o: { batchFanout?: boolea
 /** A raw relay connection (no parsing beyond what the caller does). */
 export class Conn {
   onFrame: (frame: string, atMs: number) => void = () => undefined;
+  /** Set when the relay closed this connection (not by `close()`): a bench figure over it is void. */
+  lostWith: string | null = null;
+  private closing = false;
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (d: Buffer) => this.onFrame(d.toString('utf8'), performance.now()));
+    ws.on('close', (code: number, reason: Buffer) => {
+      if (!this.closing) this.lostWith = `code ${code}${reason.length > 0 ? ` (${reason.toString('utf8')})` : ''}`;
+    });
   }
 
   static async open(url: string): Promise<Conn> {
@@ -123,6 +129,7 @@ export class Conn {
   }
 
   close(): void {
+    this.closing = true;
     this.ws.close();
   }
 }
@@ -254,6 +261,12 @@ export async function startHarness(opts: {
     pid,
     ...(httpPort !== undefined ? { httpUrl: `http://127.0.0.1:${httpPort}` } : {}),
     async close() {
+      const keep = process.env['BENCH_KEEP_LOGS'];
+      if (keep !== undefined && keep !== '') {
+        // diagnosis: keep the daemon's log (the sandbox directory goes with close)
+        mkdirSync(keep, { recursive: true });
+        copyFileSync(sb.logFile, path.join(keep, `mostrod-${pid}.log`));
+      }
       await sb.close();
       if (opts.relay === undefined) await relay.stop();
     },

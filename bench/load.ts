@@ -49,6 +49,9 @@ interface InFlight {
 }
 
 /** Trader connections: one REQ per connection for all the trade keys it will use. */
+/** Trade keys per reply subscription (a REQ of 5,000 keys is ≈ 340 KB; the bench relay takes frames up to 1 MB). */
+const REQ_KEYS = 5_000;
+
 class TrafficClient {
   readonly inflight = new Map<string, InFlight>();
   readonly replies: Array<{ req: GeneratedRequest; event: NostrEvent }> = [];
@@ -66,8 +69,13 @@ class TrafficClient {
     conns.forEach((conn, i) => {
       const keys = traders.filter((_, j) => j % n === i).flatMap((t) => t.requests.map((r) => r.tradePubkey));
       conn.onFrame = (f, at) => c.onFrame(f, at);
-      // gift wraps (v1 replies) and kind 14 (replies to v2 requests), addressed to the trade keys
-      conn.send(JSON.stringify(['REQ', 'replies', { kinds: [1059, KIND_DIRECT_MESSAGE], '#p': keys, limit: 0 }]));
+      // gift wraps (v1 replies) and kind 14 (replies to v2 requests), addressed to the trade keys;
+      // several subscriptions, so that no REQ frame passes the relay's 1 MB frame limit (a long
+      // closed loop pre-builds tens of thousands of trade keys: one REQ of them all got the
+      // connection closed, and the run answered nothing)
+      for (let k = 0; k * REQ_KEYS < keys.length; k++) {
+        conn.send(JSON.stringify(['REQ', `replies-${k}`, { kinds: [1059, KIND_DIRECT_MESSAGE], '#p': keys.slice(k * REQ_KEYS, (k + 1) * REQ_KEYS), limit: 0 }]));
+      }
     });
     await new Promise((r) => setTimeout(r, 300));
     return c;
@@ -97,8 +105,11 @@ class TrafficClient {
     return true;
   }
 
+  /** Closes the connections; throws if the relay closed one during the run (the figures are void). */
   close(): void {
+    const lost = this.conns.map((c) => c.lostWith).filter((x): x is string => x !== null);
     for (const c of this.conns) c.close();
+    if (lost.length > 0) throw new Error(`the bench relay closed ${lost.length} of the load's connections during the run: ${lost.join(', ')}`);
   }
 }
 
