@@ -1,6 +1,6 @@
 /**
  * Event-loop CPU of a new-order request without crypto or sockets (not part of `npm run bench`):
- *   node --import tsx bench/inproc-new-order.ts [--rounds 3] [--count 5000] [--users 100]
+ *   node --import tsx bench/inproc-new-order.ts [--rounds 3] [--count 5000] [--users 100] [--sync barrier|commit]
  *
  * What the daemon does on its event loop for one gift-wrapped new-order once the request is
  * decrypted and parsed: intake's trade-index gate read (`dbTradeIndexStore`), then the router's
@@ -37,6 +37,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     count: { type: 'string', default: '5000' },
     users: { type: 'string', default: '100' },
+    sync: { type: 'string', default: 'barrier' },
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -60,7 +61,9 @@ class StubOutbox implements Outbox {
 }
 
 const dir = mkdtempSync(path.join(tmpdir(), 'inproc-new-order-'));
-const db = await openDatabase(path.join(dir, 'mostro.db'));
+if (values.sync !== 'barrier' && values.sync !== 'commit') throw new Error(`--sync must be barrier or commit, got ${values.sync}`);
+// `barrier`: as the daemon opens it (MOSTROD_DB_SYNC default); `commit`: an fsync per commit.
+const db = await openDatabase(path.join(dir, 'mostro.db'), { durability: values.sync });
 const clock = new FakeClock(1_700_000_000);
 const node = generateSecretKey();
 const settings = testSettings({ nostr: { nsec_privkey: bytesToHex(node) } });

@@ -79,7 +79,7 @@ export const SQLITE_CACHE_KIB = 4000;
  * Open (creating if needed) the SQLite database and bring its schema up to date.
  * - new file: created exclusively with mode 0600 (like mostrod); removed again if migrating fails;
  * - WAL journal, synchronous FULL, busy_timeout 5000 ms, foreign_keys on (sqlx's SqlitePool
- *   defaults), 4 MB page cache; `durability: 'barrier'` (the daemon): synchronous NORMAL after the
+ *   defaults), 4 MB page cache, temporary storage in memory; `durability: 'barrier'` (the daemon): synchronous NORMAL after the
  *   migrations, with the WAL barrier of durability.ts;
  * - migrations (sqlx-compatible bookkeeping) are applied at every open, not only on creation.
  */
@@ -110,6 +110,12 @@ export async function openDatabase(file: string, opts: OpenDatabaseOptions = {})
     // per-job queries touch a few index pages each, and the file stays in the OS page cache; the
     // 16 MB fill up as the database grows and stay in the daemon's RSS (PERFORMANCE.md, Memory).
     sqlite.pragma(`cache_size = -${SQLITE_CACHE_KIB}`);
+    // Statement journals and transient tables in memory. With the default (files), a statement
+    // journal that outgrows 64 KiB within a transaction spills to a new file in /var/tmp: under a
+    // closed loop of new orders the daemon created, unlinked and closed ~70 such files a second
+    // (stat, access ×2, open, unlink, close each, all on the event loop). Nothing in them is needed
+    // after a crash (the WAL is the journal), so memory loses nothing.
+    sqlite.pragma('temp_store = MEMORY');
     migrate(sqlite, loadMigrations(opts.migrationsDir), opts.logger);
   } catch (e) {
     sqlite.close();
