@@ -43,6 +43,8 @@ interface CpuProfile {
 function area(fn: string, url: string): string {
   if (fn === '(idle)' || fn === '(program)' || fn === '(garbage collector)') return fn;
   if (/nostr-wasm|secp256k1|wasm:|noble\/curves|schnorr/i.test(url + fn)) return 'secp256k1 (schnorr, ECDH)';
+  // the native secp256k1 addon's entry points have no url
+  if (url === '' && /^(publicKey|privateKey|ecdh|ecdsa|signature)[A-Z]?/.test(fn)) return 'secp256k1 (schnorr, ECDH)';
   if (/noble\/(hashes|ciphers)|nip44|chacha|hmac|hkdf|sha256/i.test(url + fn)) return 'hashes / NIP-44 cipher';
   if (/better-sqlite3|kysely/.test(url) || /^(all|run|prepare|get)$/.test(fn)) return 'SQLite / Kysely';
   if (/pino|sonic-boom|thread-stream/.test(url)) return 'logging';
