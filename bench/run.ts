@@ -18,6 +18,7 @@
  *                         RSS curve). The `steady` time box grows with it.
  *   BENCH_CRYPTO_THREADS  `[nostr] crypto_threads` of the daemon serving the v1 phases after one-core
  *                         (default: the daemon's default; diagnosis).
+ *   BENCH_TRADERS         traders of the closed loops (diagnosis; default 50)
  *   BENCH_FLOOD_SENDERS   threads (connections) that send a flood: 1 (default) or 2 (bench/flood.ts).
  *   BENCH_RELAY_FANOUT    `batched` (default): the bench relay writes each subscriber the events of
  *                         one inbound read at once, as relays built on uWebSockets (strfry) do;
@@ -43,7 +44,8 @@ import { WorkerPool } from './workers.js';
 
 
 const POW = 6;
-const E2E_TRADERS = 50;
+/** BENCH_TRADERS: traders of the closed loops (diagnosis; the issue's figures use 50). */
+const E2E_TRADERS = Number(process.env['BENCH_TRADERS'] ?? 50);
 const E2E_SECONDS = 12;
 const OPEN_RATE = 100;
 const OPEN_SECONDS = 10;
