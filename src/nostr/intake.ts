@@ -11,8 +11,8 @@
  * verified id and signature.
  *
  * Protocol v2 (kind 14, when served) goes through the same pipeline, dispatched by kind:
- * kind → size → recipient (`p`) → PoW → author allowance → first-contact PoW (author not a known
- * active key, on the claimed id) → content envelope → [shedding] → replay cache → id → NIP-44
+ * kind → size → recipient (`p`) → PoW → first-contact PoW (author not a known active key, on the
+ * claimed id) → author allowance → content envelope → [shedding] → replay cache → id → NIP-44
  * decrypt (one ECDH, cached per author once a decryption succeeded) → event signature →
  * freshness (event created_at) → 3-tuple parse → trade_sig and identity proof → structure →
  * trade index → dispatch. Handlers get the same Message and Inbound
@@ -268,15 +268,20 @@ export class Intake {
 
     // Content that cannot be a NIP-44 v2 payload (length, alphabet, version byte) never decrypts:
     // dropped here, before any crypto.
-    const payload = gatePayload(kind.event);
-    if (!payload.ok) return this.dropped(payload.reason, payload.detail);
-
+    if (author === null) {
+      const payload = gatePayload(kind.event);
+      if (!payload.ok) return this.dropped(payload.reason, payload.detail);
+      return this.pastAdmission(raw, kind.event, direct, null, null, known, now0);
+    }
     // A kind-14 author that spent its allowance — counting its events admitted and not yet charged —
-    // is refused here, before any crypto; an admitted event is charged once verified, or released.
-    if (author === null) return this.pastAdmission(raw, kind.event, direct, null, null, known, now0);
+    // is refused here, before any crypto and before the payload check (a map lookup instead of a
+    // pass over the content: a flooding key's events cost the least); an admitted event is charged
+    // once verified, or released.
     const ticket = this.authors.admit(author, now0);
     if (ticket === null) return this.dropped('author-rate', 'author over its allowance');
     try {
+      const payload = gatePayload(kind.event);
+      if (!payload.ok) return this.dropped(payload.reason, payload.detail);
       return await this.pastAdmission(raw, kind.event, direct, author, ticket, known, now0);
     } finally {
       this.authors.release(ticket);

@@ -283,6 +283,14 @@ void describe('intake v2: per-author admission (a flooding key is refused cheapl
     // Refused before the signature check: a forgery naming the flooder gets the same answer.
     const forged = await intake.handle(forge(buildDirectRequest({ message: fiatSent(), tradeSk: flooder, recipient: nodePk, now: NOW })));
     assert.equal(!forged.ok && forged.reason, 'author-rate');
+    // ... and before the content is even looked at: content that is no NIP-44 payload at all gets
+    // the same answer (the allowance is a map lookup; the payload check a pass over the content).
+    const garbled = buildDirectRequest({ message: fiatSent(), tradeSk: flooder, recipient: nodePk, now: NOW });
+    assert.equal(await intake.handle({ ...garbled, content: '!'.repeat(200) }).then((v) => !v.ok && v.reason), 'author-rate');
+    // A key with allowance left and such content: refused by the payload check (no crypto either).
+    const fresh = buildDirectRequest({ message: fiatSent(), tradeSk: generateSecretKey(), recipient: nodePk, now: NOW });
+    const bad = await intake.handle({ ...fresh, content: '!'.repeat(200) });
+    assert.ok(!bad.ok && bad.reason !== 'author-rate', `payload check for a key with allowance, got ${JSON.stringify(bad)}`);
     // Another key is not affected.
     assert.ok((await intake.handle(buildDirectRequest({ message: fiatSent(), tradeSk: generateSecretKey(), recipient: nodePk, now: NOW }))).ok);
     // One second later the flooder has `rate` events again.
@@ -290,7 +298,7 @@ void describe('intake v2: per-author admission (a flooding key is refused cheapl
     const later: boolean[] = [];
     for (let i = 0; i < 3; i++) later.push((await intake.handle(buildDirectRequest({ message: fiatSent(), tradeSk: flooder, recipient: nodePk, now: NOW + 1 }))).ok);
     assert.deepEqual(later, [true, true, false]);
-    assert.equal(intake.counters()['author-rate'], 9);
+    assert.equal(intake.counters()['author-rate'], 10);
   });
 
   void test('forgeries naming a known key neither spend its allowance nor cost it its known status', async () => {
