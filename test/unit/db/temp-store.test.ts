@@ -2,7 +2,8 @@
  * The daemon's connection keeps SQLite's temporary storage (statement journals, transient tables)
  * in memory. With the default, a statement journal that outgrows 64 KiB inside a transaction
  * spills to a new, already unlinked file in the temp directory (`etilqs_*`) — under a closed loop
- * of new orders that was ~70 files created and deleted a second on the event loop.
+ * of new orders that was ~70 files created and deleted a second on the event loop (SQLite 3.53,
+ * the build Node 20 uses here; 3.54, under Node 22 and 24, did not spill the same transaction).
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
@@ -46,12 +47,19 @@ function spillingTransaction(sqlite: Database): string[] {
 }
 
 void describe('SQLite temporary storage', { skip: !existsSync('/proc/self/fd') ? 'needs /proc/self/fd' : false }, () => {
-  void test('the checker sees a spilled statement journal on a connection with the default temp_store', () => {
+  void test('the checker sees a spilled statement journal on a connection with the default temp_store', (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'mostrod-temp-store-'));
     const sqlite = new Driver(join(dir, 'plain.db'));
     try {
       sqlite.pragma('journal_mode = WAL');
-      assert.ok(spillingTransaction(sqlite).length > 0, 'the default spills the statement journal to a file');
+      const version = (sqlite.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;
+      // SQLite 3.53 (better-sqlite3-node20, Node 20) spills this journal to a file; 3.54
+      // (better-sqlite3 13, Node 22 and 24) kept it in memory by itself — nothing to see there.
+      if (spillingTransaction(sqlite).length === 0 && !version.startsWith('3.53.')) {
+        t.skip(`SQLite ${version} keeps this statement journal in memory even with the default temp_store`);
+        return;
+      }
+      assert.ok(spillingTransaction(sqlite).length > 0, `SQLite ${version}: the default spills the statement journal to a file`);
     } finally {
       sqlite.close();
       rmSync(dir, { recursive: true, force: true });
