@@ -37,7 +37,9 @@ export interface BenchRelay {
 
 /** `batchFanout`: the relay's `--batch-fanout` (one write per subscriber per inbound read; see relay.ts). */
 export async function startBenchRelay(verify: boolean, o: { batchFanout?: boolean } = {}): Promise<BenchRelay> {
-  const child = spawn(process.execPath, ['--import', 'tsx', RELAY_ENTRY, ...(verify ? ['--verify'] : []), ...(o.batchFanout === true ? ['--batch-fanout'] : [])], {
+  // BENCH_RELAY_NODE_OPTIONS: node flags for the bench relay only (diagnosis, e.g. --trace-gc)
+  const relayNodeOptions = (process.env['BENCH_RELAY_NODE_OPTIONS'] ?? '').split(/\s+/).filter((a) => a !== '');
+  const child = spawn(process.execPath, [...relayNodeOptions, '--import', 'tsx', RELAY_ENTRY, ...(verify ? ['--verify'] : []), ...(o.batchFanout === true ? ['--batch-fanout'] : [])], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve, reject) => {

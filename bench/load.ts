@@ -1,3 +1,5 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 /**
  * Load generation against a running harness: simulated traders send pre-built new-order requests
  * (gift wraps, or protocol-v2 kind-14 events) and time each one from send to the node's reply (matched by the reply's `p`
@@ -204,6 +206,7 @@ async function traceSegments(h: Harness, client: TrafficClient): Promise<Latency
     down.push(got - replyAtRelay);
     total.push(client.latencies[i]!);
   });
+  dumpRequests(client, offset, tr);
   const p99 = summarize(total).p99;
   const slow = total.flatMap((t, i) => (t >= p99 ? [i] : []));
   const mean = (xs: number[]): number => round(slow.reduce((a, i) => a + xs[i]!, 0) / Math.max(1, slow.length));
@@ -279,6 +282,26 @@ export async function closedLoop(h: Harness, traders: Trader[], seconds: number)
   };
   client.close();
   return res;
+}
+
+/**
+ * BENCH_DUMP_REQUESTS=dir (diagnosis): each traced load writes one line per answered request —
+ * send time (ms, monotonic), up, node, down, total ms — to dir/requests-<n>.tsv, so a tail can be
+ * placed in time against other processes' logs.
+ */
+let dumps = 0;
+function dumpRequests(client: TrafficClient, offset: number, tr: { ids: Record<string, number>; p: Record<string, number> }): void {
+  const dir = process.env['BENCH_DUMP_REQUESTS'];
+  if (dir === undefined || dir === '') return;
+  const lines = client.answeredReqs.map((r, i) => {
+    const sent = client.sentAts[i]! + offset;
+    const atRelay = tr.ids[r.wrapId] ?? NaN;
+    const replyAtRelay = tr.p[r.tradePubkey] ?? NaN;
+    const total = client.latencies[i]!;
+    return [sent, atRelay - sent, replyAtRelay - atRelay, sent + total - replyAtRelay, total].map((x) => x.toFixed(2)).join('\t') + `\t${r.tradePubkey}`;
+  });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, `requests-${++dumps}.tsv`), `sent\tup\tnode\tdown\ttotal\tkey\n${lines.join('\n')}\n`);
 }
 
 export interface OpenLoopOptions {

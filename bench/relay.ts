@@ -38,7 +38,7 @@ interface Filter {
 }
 
 const { values } = parseArgs({
-  options: { port: { type: 'string', default: '0' }, verify: { type: 'boolean', default: false }, 'batch-fanout': { type: 'boolean', default: false } },
+  options: { port: { type: 'string', default: '0' }, verify: { type: 'boolean', default: false }, 'batch-fanout': { type: 'boolean', default: false }, 'max-stored': { type: 'string', default: '20000' } },
 });
 const BATCH_FANOUT = values['batch-fanout'];
 
@@ -56,7 +56,15 @@ function corkUntilNextTick(socket: { cork(): void; uncork(): void }): void {
 }
 const sockets = new WeakMap<WebSocket, { cork(): void; uncork(): void }>();
 
-const MAX_STORED = 100_000;
+/**
+ * Events kept for REQs (the oldest tenth dropped at a time past it). Every subscription of the
+ * bench is live (`limit: 0`) and opened before its events are sent, so stored events are never
+ * read back by the loads; what the store costs is heap. At 100,000 events (the floods' ≈ 1 KB
+ * kind-14 and gift-wrap events) the relay's heap reached 200–250 MB, and its collections shared
+ * the two vCPUs with the daemon during the floods. A relay in production keeps its events on
+ * disk, on its own machine. `--max-stored N` sets it.
+ */
+const MAX_STORED = Number(values['max-stored']);
 const stored: NostrEvent[] = [];
 const seen = new Set<string>();
 const subs = new Map<WebSocket, Map<string, Filter[]>>();
@@ -167,6 +175,7 @@ function onReq(ws: WebSocket, subId: string, rawFilters: unknown[]): void {
   }
   bySub.set(subId, filters);
   for (const f of filters) {
+    if (f.limit !== undefined && f.limit <= 0) continue; // live only: no pass over the stored events
     const hits = stored.filter((e) => matches(f, e));
     const out = f.limit === undefined ? hits : f.limit <= 0 ? [] : hits.slice(-f.limit);
     for (const e of out) send(ws, ['EVENT', subId, e]);

@@ -284,6 +284,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     ...(activeKeys !== undefined ? { knownSenders: activeKeys } : {}),
     transports,
     outbox,
+    authorLimits: {
+      ...(settings.nostr.author_rate !== undefined ? { rate: settings.nostr.author_rate } : {}),
+      ...(settings.nostr.author_burst !== undefined ? { burst: settings.nostr.author_burst } : {}),
+    },
     dispatch: (msg, inbound) => observability.timeHandler(msg.kind.action, () => dispatch(ctx, msg, inbound)),
   });
   intakeCounters.read = () => intake.counters();

@@ -77,6 +77,10 @@ export const nostrSchema = z.object({
   // Worker threads for the Nostr crypto (unwrap, wrap, signatures). Absent = CPU cores − 1 (at
   // least 1); 0 = all crypto on the event-loop thread.
   crypto_threads: z.number().int().min(0).max(64).optional(),
+  // Protocol v2 (kind 14) per-author admission (author-limiter.ts): verified events per second a
+  // key may sustain, and how many it may send at once. Absent = 5 and 5.
+  author_rate: z.number().positive().max(10_000).optional(),
+  author_burst: z.number().int().min(1).max(10_000).optional(),
 });
 
 const MIN_DEV_FEE_PERCENTAGE = 0.1;

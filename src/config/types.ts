@@ -25,6 +25,10 @@ export interface NostrSettings {
   relays: string[];
   /** Worker threads for the Nostr crypto; absent = cores − 1 (at least 1); 0 = none. */
   crypto_threads?: number;
+  /** Protocol v2: verified kind-14 events per second one author may sustain (default 5). */
+  author_rate?: number;
+  /** Protocol v2: verified kind-14 events one author may send at once (default 5). */
+  author_burst?: number;
 }
 
 export interface MostroSettings {

@@ -34,7 +34,7 @@ export interface AuthorLimits {
 
 export const DEFAULT_AUTHOR_LIMITS: AuthorLimits = {
   rate: 5,
-  burst: 30,
+  burst: 5,
   maxQueued: 8,
   demoteSeconds: 60,
   maxAuthors: 50_000,

@@ -90,6 +90,11 @@ void describe('parseSettings with the mostrod test fixture', () => {
     assert.deepEqual(s.nostr.relays, ['wss://relay.damus.io', 'wss://relay.mostro.network']);
     assert.equal(s.database.url, 'sqlite://mostro.db');
     assert.deepEqual(s.rpc, { enabled: false, listen_address: '127.0.0.1', port: 50051, rate_limiter_stale_duration: 3600 });
+    assert.equal(s.nostr.author_rate, undefined, 'absent = the intake default');
+    assert.equal(s.nostr.author_burst, undefined);
+    const set = parseSettings(fixture().replace('relays = [', 'author_rate = 0.5\nauthor_burst = 12\nrelays = ['), {});
+    assert.equal(set.nostr.author_rate, 0.5);
+    assert.equal(set.nostr.author_burst, 12);
   });
 
   void test('mostro keys: integer literal for a float, defaults for absent optional keys', () => {
@@ -200,6 +205,8 @@ void describe('validation errors name section, key and problem', () => {
     ['lnd host over http', fixture().replace("'https://127.0.0.1:10001'", "'http://127.0.0.1:10001'"), /\[lightning\] lnd_grpc_host: "http:\/\/127\.0\.0\.1:10001" must use https/],
     ['bad nsec', fixture().replace(NSEC, 'nsec1qqqq'), /\[nostr\] nsec_privkey: not a valid nsec/],
     ['rpc enabled with hostname', fixture().replace('enabled = false\nlisten_address = "127.0.0.1"', 'enabled = true\nlisten_address = "localhost"'), /\[rpc\] listen_address: "localhost" is not an IP address/],
+    ['zero author burst', fixture().replace("relays = [", 'author_burst = 0\nrelays = ['), /\[nostr\] author_burst: .*(>=|at least|minimum|too small).*1/i],
+    ['zero author rate', fixture().replace("relays = [", 'author_rate = 0\nrelays = ['), /\[nostr\] author_rate/],
     ['bad toml', 'this is = = not toml', /invalid TOML/],
   ];
   for (const [name, text, re] of cases) {
