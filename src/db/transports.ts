@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { compiledOnce } from './compiled-once.js';
 import type { DbSchema, Executor } from './schema.js';
 
 /**
@@ -43,14 +44,11 @@ export async function getKeyTransport(ex: Executor, pubkey: string): Promise<Key
   return row?.transport ?? null;
 }
 
-/**
- * Remember `pubkey` on `transport`, active at `now`. Compare-and-set upsert: inserts a new key (or
- * one the prune job deleted meanwhile); updates a row whose transport differs (`updated_at` = when
- * the transport last changed) or whose `last_seen_at` is older (it never moves back). Returns
- * whether a row changed (false = it was already so).
- */
-export async function setKeyTransport(ex: Executor, pubkey: string, transport: KeyTransport, now: number): Promise<boolean> {
-  const r = await q(ex)
+// Built once (compiled-once.ts): every v2 first contact writes its key here, and Kysely compiling
+// this upsert per call cost the event loop more than running it.
+const UPSERT_KEY_TRANSPORT = compiledOnce((db, pubkey: string, transport: KeyTransport, now: number) =>
+  db
+    .withTables<{ mostrod_ts_transport: TransportTable }>()
     .insertInto('mostrod_ts_transport')
     .values({ pubkey, transport, first_seen_at: now, updated_at: now, last_seen_at: now })
     .onConflict((oc) =>
@@ -64,9 +62,18 @@ export async function setKeyTransport(ex: Executor, pubkey: string, transport: K
         .where((eb) =>
           eb.or([eb('mostrod_ts_transport.transport', '!=', transport), eb('mostrod_ts_transport.last_seen_at', '<', now)]),
         ),
-    )
-    .executeTakeFirst();
-  return Number(r.numInsertedOrUpdatedRows ?? 0n) > 0;
+    ),
+);
+
+/**
+ * Remember `pubkey` on `transport`, active at `now`. Compare-and-set upsert: inserts a new key (or
+ * one the prune job deleted meanwhile); updates a row whose transport differs (`updated_at` = when
+ * the transport last changed) or whose `last_seen_at` is older (it never moves back). Returns
+ * whether a row changed (false = it was already so).
+ */
+export async function setKeyTransport(ex: Executor, pubkey: string, transport: KeyTransport, now: number): Promise<boolean> {
+  const r = await UPSERT_KEY_TRANSPORT.run(ex, pubkey, transport, now);
+  return Number(r.numAffectedRows ?? 0n) > 0;
 }
 
 /**
@@ -171,3 +178,6 @@ export async function refreshKeptKeys(ex: Executor, rowids: readonly number[], c
     .executeTakeFirst();
   return Number(r.numUpdatedRows);
 }
+
+/** The compiled-once statements of this module (test/unit/db/compiled-once.test.ts). */
+export const TRANSPORT_STATEMENTS = { UPSERT_KEY_TRANSPORT };

@@ -6,6 +6,8 @@ import { compiledOnce, compiledOncePerShape } from '../../../src/db/compiled-onc
 import { ORDER_CHANGE_STATEMENTS } from '../../../src/db/order-changes.js';
 import { ORDER_STATEMENTS, getOrder, insertOrder, orderToDb, setOrderEventId } from '../../../src/db/orders.js';
 import type { UserRow } from '../../../src/db/types.js';
+import { TRANSPORT_STATEMENTS, getKeyTransport, setKeyTransport, type TransportTable } from '../../../src/db/transports.js';
+import { sql } from 'kysely';
 import { USER_STATEMENTS, getLastTradeIndex, getUser, insertUser, raiseLastTradeIndex } from '../../../src/db/users.js';
 import { andAll, expectConditions } from '../../../src/db/row-codec.js';
 import { uuidToBlob } from '../../../src/db/uuid-blob.js';
@@ -68,6 +70,49 @@ function handlerShapedOrder(): ReturnType<typeof makeOrder> {
 void describe('hot statements compiled once: the same SQL and parameters as the Kysely builders they replace', () => {
   // Each reference below is the repository's builder code as it was before (per call), on the
   // daemon's own database handle.
+  void test('transports: the key upsert of every v2 first contact', () => {
+    const now = 1_700_000_000;
+    for (const transport of ['nip44', 'gift-wrap'] as const) {
+      assertSame(
+        TRANSPORT_STATEMENTS.UPSERT_KEY_TRANSPORT.compile(PK, transport, now),
+        db
+          .withTables<{ mostrod_ts_transport: TransportTable }>()
+          .insertInto('mostrod_ts_transport')
+          .values({ pubkey: PK, transport, first_seen_at: now, updated_at: now, last_seen_at: now })
+          .onConflict((oc) =>
+            oc
+              .column('pubkey')
+              .doUpdateSet({
+                transport,
+                updated_at: sql<number>`CASE WHEN mostrod_ts_transport.transport = ${transport} THEN mostrod_ts_transport.updated_at ELSE ${now} END`,
+                last_seen_at: sql<number>`max(mostrod_ts_transport.last_seen_at, ${now})`,
+              })
+              .where((eb) =>
+                eb.or([eb('mostrod_ts_transport.transport', '!=', transport), eb('mostrod_ts_transport.last_seen_at', '<', now)]),
+              ),
+          )
+          .compile(),
+      );
+    }
+  });
+
+  void test('transports: the compiled upsert still reports whether a row changed (insert, no-op, switch, later day, never back)', async () => {
+    const t = 1_700_000_000;
+    assert.equal(await setKeyTransport(db, PK, 'nip44', t), true, 'new key inserted');
+    assert.equal(await setKeyTransport(db, PK, 'nip44', t), false, 'same transport, same time: nothing changes');
+    assert.equal(await setKeyTransport(db, PK, 'nip44', t - 100), false, 'last_seen_at never moves back');
+    assert.equal(await setKeyTransport(db, PK, 'gift-wrap', t + 10), true, 'transport switched');
+    assert.equal(await getKeyTransport(db, PK), 'gift-wrap');
+    assert.equal(await setKeyTransport(db, PK, 'gift-wrap', t + 86_400), true, 'activity on a later day');
+    const row = await db
+      .withTables<{ mostrod_ts_transport: TransportTable }>()
+      .selectFrom('mostrod_ts_transport')
+      .selectAll()
+      .where('pubkey', '=', PK)
+      .executeTakeFirstOrThrow();
+    assert.deepEqual(row, { pubkey: PK, transport: 'gift-wrap', first_seen_at: t, updated_at: t + 10, last_seen_at: t + 86_400 });
+  });
+
   void test('users: select *, the trade-index gate read, the index raise', () => {
     assertSame(
       USER_STATEMENTS.SELECT_USER.compile(PK),
