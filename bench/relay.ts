@@ -65,6 +65,7 @@ const sockets = new WeakMap<WebSocket, { cork(): void; uncork(): void }>();
  * disk, on its own machine. `--max-stored N` sets it.
  */
 const MAX_STORED = Number(values['max-stored']);
+if (!(Number.isInteger(MAX_STORED) && MAX_STORED >= 1)) throw new Error(`--max-stored must be a positive integer, got ${values['max-stored']}`);
 const stored: NostrEvent[] = [];
 const seen = new Set<string>();
 const subs = new Map<WebSocket, Map<string, Filter[]>>();
