@@ -39,7 +39,10 @@ export interface BenchRelay {
 export async function startBenchRelay(verify: boolean, o: { batchFanout?: boolean } = {}): Promise<BenchRelay> {
   // BENCH_RELAY_NODE_OPTIONS: node flags for the bench relay only (diagnosis, e.g. --trace-gc)
   const relayNodeOptions = (process.env['BENCH_RELAY_NODE_OPTIONS'] ?? '').split(/\s+/).filter((a) => a !== '');
-  const child = spawn(process.execPath, [...relayNodeOptions, '--import', 'tsx', RELAY_ENTRY, ...(verify ? ['--verify'] : []), ...(o.batchFanout === true ? ['--batch-fanout'] : [])], {
+  // BENCH_RELAY_MAX_STORED: the relay's --max-stored (diagnosis; relay.ts has the default)
+  const maxStored = process.env['BENCH_RELAY_MAX_STORED'];
+  const storeArgs = maxStored !== undefined && maxStored !== '' ? ['--max-stored', maxStored] : [];
+  const child = spawn(process.execPath, [...relayNodeOptions, '--import', 'tsx', RELAY_ENTRY, ...(verify ? ['--verify'] : []), ...(o.batchFanout === true ? ['--batch-fanout'] : []), ...storeArgs], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve, reject) => {

@@ -7,6 +7,7 @@ import path from 'node:path';
  * replies is opened afterwards to check they are real `new-order` answers.
  */
 import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 import { bytesToHex, generateSecretKey, hexToBytes } from '../src/crypto/secp.js';
 import { openDirectMessage } from '../src/nostr/direct-message.js';
 import { unwrapGiftWrap } from '../src/nostr/gift-wrap.js';
@@ -183,7 +184,14 @@ export interface LatencySegments {
   slowest: { n: number; up: number; node: number; down: number };
 }
 
-async function traceSegments(h: Harness, client: TrafficClient): Promise<LatencySegments> {
+/** Answered requests with their send times (this thread's performance.now()) and latencies, in answer order. */
+interface AnsweredSet {
+  readonly answeredReqs: readonly GeneratedRequest[];
+  readonly sentAts: readonly number[];
+  readonly latencies: readonly number[];
+}
+
+async function traceSegments(h: Harness, client: AnsweredSet): Promise<LatencySegments> {
   const reqs = client.answeredReqs;
   const tr = await h.relay.traceStop(
     reqs.map((r) => r.wrapId),
@@ -290,7 +298,7 @@ export async function closedLoop(h: Harness, traders: Trader[], seconds: number)
  * placed in time against other processes' logs.
  */
 let dumps = 0;
-function dumpRequests(client: TrafficClient, offset: number, tr: { ids: Record<string, number>; p: Record<string, number> }): void {
+function dumpRequests(client: AnsweredSet, offset: number, tr: { ids: Record<string, number>; p: Record<string, number> }): void {
   const dir = process.env['BENCH_DUMP_REQUESTS'];
   if (dir === undefined || dir === '') return;
   const lines = client.answeredReqs.map((r, i) => {
@@ -315,44 +323,226 @@ export interface OpenLoopOptions {
   trace?: boolean;
 }
 
-/** Open loop: requests at a fixed `rate` for `seconds`, round-robin over the traders. */
-export async function openLoop(h: Harness, traders: Trader[], rate: number, seconds: number, o: OpenLoopOptions = {}): Promise<LoadResult> {
-  const client = await TrafficClient.connect(h.relay.url, traders);
-  if (o.trace === true) await h.relay.traceStart();
-  if (o.startAt !== undefined) await new Promise((r) => setTimeout(r, Math.max(0, o.startAt! - Date.now())));
-  const cpu0 = cpuSeconds(h.pid);
-  const box0 = boxCpuSeconds();
-  const t0 = performance.now();
-  const total = Math.floor(rate * seconds);
-  let sent = 0;
-  while (sent < total) {
-    const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * rate) + 1);
-    while (sent < due) {
-      client.send(traders[sent % traders.length]!, sent);
-      sent++;
+/** Monotonic ms on libuv's clock: the same on every thread and process of the machine. */
+function hrNowMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/**
+ * What an open loop's sender measured, as plain data: it runs on the load thread
+ * (bench/load-worker.ts) unless BENCH_LOAD_THREAD=main. Times are monotonic ms (`hrNowMs`).
+ */
+export interface RawOpenLoop {
+  sent: number;
+  /** seconds from the first request sent to the last */
+  elapsed: number;
+  /** when the first request was sent (monotonic ms) */
+  t0Hr: number;
+  /** the answered requests' trade keys, send times (monotonic ms) and latencies, in answer order */
+  answeredKeys: string[];
+  sentAtsHr: number[];
+  latencies: number[];
+  unanswered: number;
+  sampleReplies: Record<string, number>;
+  /** each trader's next request after the loop */
+  next: number[];
+}
+
+/** The moments of an open loop at which the measuring side reads CPU counters or waits. */
+export interface OpenLoopHooks {
+  /** connected and subscribed; nothing sent yet */
+  ready(): Promise<void>;
+  /** the first request is about to be sent */
+  started(): void;
+  /** every request sent, `elapsed` seconds after the first */
+  sentAll(elapsed: number): void;
+  /** every reply in (or 10 s passed); the connections stay open until this resolves */
+  drained(): Promise<void>;
+}
+
+/** Open loop: requests at a fixed `rate` for `seconds`, round-robin over the traders, on this thread. */
+export async function runOpenLoop(url: string, nodePubkey: string, traders: Trader[], rate: number, seconds: number, startAt: number | undefined, hooks: OpenLoopHooks): Promise<RawOpenLoop> {
+  const client = await TrafficClient.connect(url, traders);
+  let closed = false;
+  try {
+    await hooks.ready();
+    if (startAt !== undefined) await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));
+    hooks.started();
+    const t0 = performance.now();
+    const total = Math.floor(rate * seconds);
+    let sent = 0;
+    while (sent < total) {
+      const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * rate) + 1);
+      while (sent < due) {
+        client.send(traders[sent % traders.length]!, sent);
+        sent++;
+      }
+      await new Promise((r) => setTimeout(r, 2));
     }
-    await new Promise((r) => setTimeout(r, 2));
+    const elapsed = (performance.now() - t0) / 1000;
+    hooks.sentAll(elapsed);
+    const deadline = performance.now() + 10_000;
+    while (client.inflight.size > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await hooks.drained();
+    const toHr = hrNowMs() - performance.now();
+    const raw: RawOpenLoop = {
+      sent,
+      elapsed,
+      t0Hr: t0 + toHr,
+      answeredKeys: client.answeredReqs.map((r) => r.tradePubkey),
+      sentAtsHr: client.sentAts.map((s) => s + toHr),
+      latencies: client.latencies,
+      unanswered: client.inflight.size,
+      sampleReplies: checkReplies(client.replies, nodePubkey),
+      next: traders.map((t) => t.next),
+    };
+    closed = true;
+    client.close(); // throws if the relay closed a connection: the figures are void
+    return raw;
+  } finally {
+    if (!closed) {
+      try {
+        client.close();
+      } catch {
+        // the error that got us here is the one to report
+      }
+    }
   }
-  const elapsed = (performance.now() - t0) / 1000;
-  const cpu = cpuSeconds(h.pid) - cpu0;
-  const machine = machineOver(box0, elapsed);
-  const deadline = performance.now() + 10_000;
-  while (client.inflight.size > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  if (o.during !== undefined) await o.during;
-  const segments = o.trace === true ? await traceSegments(h, client) : undefined;
-  const res: LoadResult = {
-    seconds: round(elapsed, 2),
-    sent,
-    answered: client.latencies.length,
-    answeredPerSecond: round(client.latencies.length / elapsed),
-    unanswered: client.inflight.size,
-    latencyMs: summarize(client.latencies),
-    daemonCpuCores: round(cpu / elapsed, 2),
+}
+
+/**
+ * Open loop: requests at a fixed `rate` for `seconds`, round-robin over the traders. The requests
+ * are sent and their replies timed on the load thread (bench/load-worker.ts), not on the bench's
+ * main thread, which holds every phase's pre-built requests (hundreds of MB by the v2 phases): its
+ * garbage collection stalled it up to 150 ms in a measured window (session 9), and those stalls
+ * were counted as the daemon's latency. BENCH_LOAD_THREAD=main sends from the main thread as before
+ * (comparison).
+ */
+export async function openLoop(h: Harness, traders: Trader[], rate: number, seconds: number, o: OpenLoopOptions = {}): Promise<LoadResult> {
+  let cpu0 = 0;
+  let box0 = { busy: 0, steal: 0 };
+  let cpu = 0;
+  let machine = { busyCores: 0, stolenCores: 0 };
+  const hooks: OpenLoopHooks = {
+    ready: async () => {
+      if (o.trace === true) await h.relay.traceStart();
+    },
+    started: () => {
+      cpu0 = cpuSeconds(h.pid);
+      box0 = boxCpuSeconds();
+    },
+    sentAll: (elapsed) => {
+      cpu = cpuSeconds(h.pid) - cpu0;
+      machine = machineOver(box0, elapsed);
+    },
+    drained: async () => {
+      if (o.during !== undefined) await o.during;
+    },
+  };
+  const raw = loadThreadMode() === 'main' ? await runOpenLoop(h.relay.url, h.nodePubkey, traders, rate, seconds, o.startAt, hooks) : await loadThread().run(h.relay.url, h.nodePubkey, traders, rate, seconds, o.startAt, hooks);
+  raw.next.forEach((n, i) => {
+    traders[i]!.next = n;
+  });
+  // back to this thread's performance.now()
+  const toHere = performance.now() - hrNowMs();
+  const byKey = new Map<string, GeneratedRequest>();
+  for (const t of traders) for (const r of t.requests) byKey.set(r.tradePubkey, r);
+  const answered: AnsweredSet = {
+    answeredReqs: raw.answeredKeys.map((k) => byKey.get(k)!),
+    sentAts: raw.sentAtsHr.map((s) => s + toHere),
+    latencies: raw.latencies,
+  };
+  const segments = o.trace === true ? await traceSegments(h, answered) : undefined;
+  return {
+    seconds: round(raw.elapsed, 2),
+    sent: raw.sent,
+    answered: raw.latencies.length,
+    answeredPerSecond: round(raw.latencies.length / raw.elapsed),
+    unanswered: raw.unanswered,
+    latencyMs: summarize(raw.latencies),
+    daemonCpuCores: round(cpu / raw.elapsed, 2),
     machine,
-    sampleReplies: checkReplies(client.replies, h.nodePubkey),
-    timeline: timeline(client.sentAts, client.latencies, o.timelineOrigin ?? t0),
+    sampleReplies: raw.sampleReplies,
+    timeline: timeline(answered.sentAts, raw.latencies, o.timelineOrigin ?? raw.t0Hr + toHere),
     ...(segments !== undefined ? { segments } : {}),
   };
-  client.close();
-  return res;
+}
+
+function loadThreadMode(): 'worker' | 'main' {
+  const raw = process.env['BENCH_LOAD_THREAD'];
+  if (raw === undefined || raw === '' || raw === 'worker') return 'worker';
+  if (raw === 'main') return 'main';
+  throw new Error(`BENCH_LOAD_THREAD must be "worker" or "main", got ${JSON.stringify(raw)}`);
+}
+
+const LOAD_WORKER_URL = new URL('./load-worker.ts', import.meta.url).href;
+
+/** Messages between the load thread and this one (bench/load-worker.ts). */
+export type LoadThreadRequest =
+  | { type: 'run'; id: number; url: string; nodePubkey: string; traders: Trader[]; rate: number; seconds: number; startAt?: number }
+  | { type: 'go' | 'finish'; id: number };
+export type LoadThreadReply =
+  | { type: 'ready'; id: number }
+  | { type: 'started'; id: number }
+  | { type: 'drained'; id: number }
+  | { type: 'sent'; id: number; elapsed: number }
+  | { type: 'result'; id: number; raw: RawOpenLoop }
+  | { type: 'error'; id: number; error: string };
+
+/** One worker thread that sends the open loops, one at a time; started on first use, stopped by closeLoadThread. */
+class LoadThread {
+  private readonly worker: Worker;
+  private seq = 0;
+  private readonly handlers = new Map<number, (m: LoadThreadReply) => void>();
+
+  constructor() {
+    this.worker = new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(LOAD_WORKER_URL)}); })`, { eval: true });
+    this.worker.on('message', (m: LoadThreadReply) => this.handlers.get(m.id)?.(m));
+    this.worker.on('error', (err) => {
+      for (const f of this.handlers.values()) f({ type: 'error', id: -1, error: err.stack ?? err.message });
+    });
+  }
+
+  close(): Promise<number> {
+    return this.worker.terminate();
+  }
+
+  run(url: string, nodePubkey: string, traders: Trader[], rate: number, seconds: number, startAt: number | undefined, hooks: OpenLoopHooks): Promise<RawOpenLoop> {
+    const id = ++this.seq;
+    const post = (m: LoadThreadRequest): void => this.worker.postMessage(m);
+    return new Promise<RawOpenLoop>((resolve, reject) => {
+      const fail = (err: unknown): void => {
+        this.handlers.delete(id);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      };
+      this.handlers.set(id, (m) => {
+        try {
+          if (m.type === 'ready') hooks.ready().then(() => post({ type: 'go', id }), fail);
+          else if (m.type === 'started') hooks.started();
+          else if (m.type === 'sent') hooks.sentAll(m.elapsed);
+          else if (m.type === 'drained') hooks.drained().then(() => post({ type: 'finish', id }), fail);
+          else if (m.type === 'result') {
+            this.handlers.delete(id);
+            resolve(m.raw);
+          } else fail(new Error(`load thread: ${m.error}`));
+        } catch (err) {
+          fail(err);
+        }
+      });
+      post({ type: 'run', id, url, nodePubkey, traders: traders.map((t) => ({ requests: t.requests, next: t.next })), rate, seconds, ...(startAt !== undefined ? { startAt } : {}) });
+    });
+  }
+}
+
+let theLoadThread: LoadThread | undefined;
+function loadThread(): LoadThread {
+  theLoadThread ??= new LoadThread();
+  return theLoadThread;
+}
+
+/** Stop the load thread (if one was started): its sockets and tsx's esbuild service would keep the process alive. */
+export async function closeLoadThread(): Promise<void> {
+  const t = theLoadThread;
+  theLoadThread = undefined;
+  await t?.close();
 }

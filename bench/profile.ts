@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startBenchRelay, startHarness } from './harness.js';
-import { closedLoop, openLoop, prepareTraders } from './load.js';
+import { closedLoop, closeLoadThread, openLoop, prepareTraders } from './load.js';
 import { round } from './stats.js';
 import { WorkerPool } from './workers.js';
 
@@ -128,6 +128,7 @@ try {
 } finally {
   delete process.env['NODE_OPTIONS'];
   await pool.close();
+  await closeLoadThread();
   await relay.stop();
   rmSync(dir, { recursive: true, force: true });
 }

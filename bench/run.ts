@@ -20,6 +20,10 @@
  *                         (default: the daemon's default; diagnosis).
  *   BENCH_TRADERS         traders of the closed loops (diagnosis; default 50)
  *   BENCH_FLOOD_SENDERS   threads (connections) that send a flood: 1 (default) or 2 (bench/flood.ts).
+ *   BENCH_LOAD_THREAD     `worker` (default): the open loops' requests are sent and their replies timed
+ *                         on a worker thread of their own (bench/load-worker.ts); `main`: on the
+ *                         bench's main thread, as before session 10 (comparison).
+ *   BENCH_RELAY_MAX_STORED the bench relay's `--max-stored` (diagnosis; default 20,000).
  *   BENCH_RELAY_FANOUT    `batched` (default): the bench relay writes each subscriber the events of
  *                         one inbound read at once, as relays built on uWebSockets (strfry) do;
  *                         `per-event`: one socket write per event (what earlier runs measured).
@@ -33,7 +37,7 @@ import { cryptoFloorPhase, type FloorResult } from './crypto-phase.js';
 import { runStagedFlood, stageJunk } from './flood.js';
 import { JUNK_TYPES } from './gen.js';
 import { boxCpuSeconds, cpuSeconds, rssMb, startBenchRelay, startHarness, withTimeout, type Harness } from './harness.js';
-import { closedLoop, openLoop, prepareTraders, type LoadResult, type Trader } from './load.js';
+import { closedLoop, closeLoadThread, openLoop, prepareTraders, type LoadResult, type Trader } from './load.js';
 import { relayCeiling, type RelayCeiling } from './relay-ceiling.js';
 import { PHASES, type PhaseId } from './phases.js';
 import { renderMarkdown } from './report.js';
@@ -419,6 +423,7 @@ async function main(): Promise<void> {
   }
   await relay.stop();
   await pool.close();
+  await closeLoadThread();
 
   const results: BenchResults = {
     startedAt,
