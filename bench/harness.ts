@@ -29,7 +29,8 @@ export interface BenchRelay {
   child: ChildProcess;
   stats(): Promise<RelayCounters>;
   /** Start recording arrival times at the relay (see relay.ts, `TRACE`). */
-  traceStart(): Promise<void>;
+  /** Record arrival times from now on: of these event ids and p tags only, or of every event. */
+  traceStart(ids?: string[], pTags?: string[]): Promise<void>;
   /** Arrival times (monotonic ms) of the given event ids and p tags since traceStart; stops recording. */
   traceStop(ids: string[], pTags: string[]): Promise<{ ids: Record<string, number>; p: Record<string, number> }>;
   stop(): Promise<void>;
@@ -73,9 +74,9 @@ export async function startBenchRelay(verify: boolean, o: { batchFanout?: boolea
       c.close();
       return r;
     },
-    async traceStart() {
+    async traceStart(ids, pTags) {
       const c = await Conn.open(url);
-      c.send('["TRACE","start"]');
+      c.send(JSON.stringify(ids !== undefined && pTags !== undefined ? ['TRACE', 'start', ids, pTags] : ['TRACE', 'start']));
       // the relay handles one connection's frames in order: a STATS answer means TRACE was applied
       const p = new Promise<void>((resolve) => {
         c.onFrame = (f) => {

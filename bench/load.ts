@@ -425,7 +425,12 @@ export async function openLoop(h: Harness, traders: Trader[], rate: number, seco
   let machine = { busyCores: 0, stolenCores: 0 };
   const hooks: OpenLoopHooks = {
     ready: async () => {
-      if (o.trace === true) await h.relay.traceStart();
+      if (o.trace !== true) return;
+      const reqs = traders.flatMap((t) => t.requests.slice(t.next));
+      await h.relay.traceStart(
+        reqs.map((r) => r.wrapId),
+        reqs.map((r) => r.tradePubkey),
+      );
     },
     started: () => {
       cpu0 = cpuSeconds(h.pid);

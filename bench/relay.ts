@@ -11,8 +11,10 @@
  * as a public relay would; without it the relay trusts the events (the daemon verifies anyway, and a
  * hostile relay would not filter). Addressable replacement is not implemented (not needed here).
  * A `["STATS"]` frame from any client is answered with `["STATS", {counters, cpu, rss}]`.
- * `["TRACE","start"]` starts recording when each EVENT reached the relay's handler (monotonic clock,
- * ms, `process.hrtime`, the same clock in every process of the machine), by id and by `p` tag;
+ * `["TRACE","start",[ids…],[p tags…]]` starts recording when each EVENT with one of those ids or `p`
+ * tags reached the relay's handler (monotonic clock, ms, `process.hrtime`, the same clock in every
+ * process of the machine); without the lists, every EVENT's (a flood's 50,000 ids in a map that
+ * grows and survives collections: the tracing slowed the relay it measured, so the loads name theirs);
  * `["TRACE","stop",[ids…],[p tags…]]` answers `["TRACE",{ids:{id:ms},p:{tag:ms}}]` for the ones
  * asked (first arrival for an id, last for a p tag) and stops. The bench uses it to split a request's
  * latency into the way up to the relay, the node's part, and the way back (bench/load.ts).
@@ -38,7 +40,7 @@ interface Filter {
 }
 
 const { values } = parseArgs({
-  options: { port: { type: 'string', default: '0' }, verify: { type: 'boolean', default: false }, 'batch-fanout': { type: 'boolean', default: false }, 'max-stored': { type: 'string', default: '20000' } },
+  options: { port: { type: 'string', default: '0' }, verify: { type: 'boolean', default: false }, 'batch-fanout': { type: 'boolean', default: false }, 'max-stored': { type: 'string', default: '0' } },
 });
 const BATCH_FANOUT = values['batch-fanout'];
 
@@ -57,21 +59,26 @@ function corkUntilNextTick(socket: { cork(): void; uncork(): void }): void {
 const sockets = new WeakMap<WebSocket, { cork(): void; uncork(): void }>();
 
 /**
- * Events kept for REQs (the oldest tenth dropped at a time past it). Every subscription of the
- * bench is live (`limit: 0`) and opened before its events are sent, so stored events are never
- * read back by the loads; what the store costs is heap. At 100,000 events (the floods' ≈ 1 KB
- * kind-14 and gift-wrap events) the relay's heap reached 200–250 MB, and its collections shared
- * the two vCPUs with the daemon during the floods. A relay in production keeps its events on
- * disk, on its own machine. `--max-stored N` sets it.
+ * Events kept for REQs (the oldest tenth dropped at a time past it); 0 (the default since session
+ * 10) keeps none, and only the last 20,000 ids for de-duplication. Every subscription of the bench
+ * is live (`limit: 0`) and opened before its events are sent, so stored events are never read back
+ * by the loads; what the store costs is heap and collections on the two vCPUs the daemon uses. At
+ * 100,000 events (the floods' ≈ 1 KB kind-14 and gift-wrap events) the relay's heap reached
+ * 200–250 MB; at 20,000 its collections still took ≈ 1.15 s per `spam,v2-flood` run (≈ 0.5 s with
+ * none kept), each young collection copying the stored events that survived it. A relay in
+ * production keeps its events on disk, on its own machine. `--max-stored N` sets it.
  */
 const MAX_STORED = Number(values['max-stored']);
-if (!(Number.isInteger(MAX_STORED) && MAX_STORED >= 1)) throw new Error(`--max-stored must be a positive integer, got ${values['max-stored']}`);
+if (!(Number.isInteger(MAX_STORED) && MAX_STORED >= 0)) throw new Error(`--max-stored must be an integer ≥ 0, got ${values['max-stored']}`);
+/** Ids remembered for de-duplication when nothing is stored (`--max-stored 0`). */
+const MAX_IDS_UNSTORED = 20_000;
+const unstoredIds: string[] = [];
 const stored: NostrEvent[] = [];
 const seen = new Set<string>();
 const subs = new Map<WebSocket, Map<string, Filter[]>>();
 const stats = { received: 0, accepted: 0, duplicates: 0, invalid: 0, delivered: 0 };
 /** While tracing: arrival at the handler (ms, monotonic) by event id and by `p` tag. */
-let trace: { ids: Map<string, number>; p: Map<string, number> } | null = null;
+let trace: { ids: Map<string, number>; p: Map<string, number>; watchIds: Set<string> | null; watchP: Set<string> | null } | null = null;
 const monoMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 function toFilter(raw: unknown): Filter | null {
@@ -127,9 +134,9 @@ function onEvent(ws: WebSocket, raw: unknown, text: string): void {
   const id = typeof e === 'object' && e !== null && typeof e.id === 'string' ? e.id : '';
   if (trace !== null) {
     const at = monoMs();
-    if (!trace.ids.has(id)) trace.ids.set(id, at);
+    if (!trace.ids.has(id) && (trace.watchIds === null || trace.watchIds.has(id))) trace.ids.set(id, at);
     const p = Array.isArray(e?.tags) ? e.tags.find((t) => Array.isArray(t) && t[0] === 'p')?.[1] : undefined;
-    if (typeof p === 'string') trace.p.set(p, at);
+    if (typeof p === 'string' && (trace.watchP === null || trace.watchP.has(p))) trace.p.set(p, at);
   }
   if (values.verify ? !verifyEvent(raw) : !(typeof e === 'object' && e !== null && typeof e.id === 'string' && Array.isArray(e.tags))) {
     stats.invalid++;
@@ -142,12 +149,19 @@ function onEvent(ws: WebSocket, raw: unknown, text: string): void {
     return;
   }
   seen.add(e.id);
-  stored.push(e);
   // Trimmed a tenth at a time: trimming one event per event shifted the whole 100,000-event array
   // each time, and a relay full of earlier phases' events fell seconds behind a flood.
-  if (stored.length > MAX_STORED + MAX_STORED / 10) {
-    const old = stored.splice(0, stored.length - MAX_STORED);
-    for (const o of old) seen.delete(o.id);
+  if (MAX_STORED === 0) {
+    unstoredIds.push(e.id);
+    if (unstoredIds.length > MAX_IDS_UNSTORED + MAX_IDS_UNSTORED / 10) {
+      for (const old of unstoredIds.splice(0, unstoredIds.length - MAX_IDS_UNSTORED)) seen.delete(old);
+    }
+  } else {
+    stored.push(e);
+    if (stored.length > MAX_STORED + MAX_STORED / 10) {
+      const old = stored.splice(0, stored.length - MAX_STORED);
+      for (const o of old) seen.delete(o.id);
+    }
   }
   stats.accepted++;
   sendOk(ws, e.id, true, '');
@@ -208,7 +222,11 @@ wss.on('connection', (ws, req) => {
       onEvent(ws, a, plain ? text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1) : JSON.stringify(a));
     } else if (type === 'REQ' && typeof a === 'string') onReq(ws, a, rest);
     else if (type === 'CLOSE' && typeof a === 'string') subs.get(ws)?.delete(a);
-    else if (type === 'TRACE' && a === 'start') trace = { ids: new Map(), p: new Map() };
+    else if (type === 'TRACE' && a === 'start') {
+      const [ids, ps] = rest as [unknown, unknown];
+      const watch = (keys: unknown): Set<string> | null => (Array.isArray(keys) ? new Set(keys.map(String)) : null);
+      trace = { ids: new Map(), p: new Map(), watchIds: watch(ids), watchP: watch(ps) };
+    }
     else if (type === 'TRACE' && a === 'stop') {
       const [ids, ps] = rest as [unknown, unknown];
       const pick = (m: Map<string, number> | undefined, keys: unknown): Record<string, number> =>

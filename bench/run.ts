@@ -23,7 +23,7 @@
  *   BENCH_LOAD_THREAD     `worker` (default): the open loops' requests are sent and their replies timed
  *                         on a worker thread of their own (bench/load-worker.ts); `main`: on the
  *                         bench's main thread, as before session 10 (comparison).
- *   BENCH_RELAY_MAX_STORED the bench relay's `--max-stored` (diagnosis; default 20,000).
+ *   BENCH_RELAY_MAX_STORED the bench relay's `--max-stored` (diagnosis; default 0: nothing kept).
  *   BENCH_RELAY_FANOUT    `batched` (default): the bench relay writes each subscriber the events of
  *                         one inbound read at once, as relays built on uWebSockets (strfry) do;
  *                         `per-event`: one socket write per event (what earlier runs measured).
