@@ -16,7 +16,12 @@
  *    before its verified events have emptied its bucket);
  *  - an author whose claimed events failed the signature check is demoted for `demoteSeconds`: its
  *    events take the first-contact lane (not dropped), so forgeries naming an active trader cannot
- *    hog the priority lane either.
+ *    hog the priority lane either;
+ *  - a demoted ("suspected") author whose allowance is held by events still in flight — which a
+ *    forger naming it keeps full — is not refused while it has tokens: its further events are
+ *    admitted unreserved (`admitSuspected`) and charged once verified like any other, so a forgery
+ *    flood naming an active trader costs the node one verification per forgery (bounded by the
+ *    first-contact lane's shedding) but cannot lock the trader's own events out.
  * State per author is bounded (`maxAuthors`, least recently used first out).
  */
 export interface AuthorLimits {
@@ -56,6 +61,8 @@ interface AuthorState {
 export interface AuthorTicket {
   readonly author: string;
   settled: boolean;
+  /** counted in the author's `uncharged` (admit) or not (admitSuspected) */
+  readonly reserved: boolean;
 }
 
 export class AuthorLimiter {
@@ -73,13 +80,26 @@ export class AuthorLimiter {
     this.refill(s, now);
     if (s.tokens - s.uncharged < 1) return null;
     s.uncharged++;
-    return { author, settled: false };
+    return { author, settled: false, reserved: true };
+  }
+
+  /**
+   * After `admit` refused: an event of a demoted author that still has tokens — its allowance is
+   * held by events in flight, forgeries naming it among them — admitted without a reservation
+   * (the caller treats it as first contact); null when the author is not demoted or has no token.
+   */
+  admitSuspected(author: string, now: number): AuthorTicket | null {
+    const s = this.state(author, now);
+    this.refill(s, now);
+    if (s.demotedUntil <= now || s.tokens < 1) return null;
+    return { author, settled: false, reserved: false };
   }
 
   /** An admitted event dropped before it was charged (or whose charge is moot): no allowance spent. */
   release(ticket: AuthorTicket): void {
     if (ticket.settled) return;
     ticket.settled = true;
+    if (!ticket.reserved) return;
     const s = this.authors.get(ticket.author);
     if (s !== undefined && s.uncharged > 0) s.uncharged--;
   }

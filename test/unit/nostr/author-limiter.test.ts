@@ -52,6 +52,25 @@ void describe('AuthorLimiter', () => {
     assert.equal(l.enterPriority('c', 160), true);
   });
 
+  void test('a demoted author with tokens left is admitted unreserved past its in-flight events; charged once verified', () => {
+    const l = new AuthorLimiter(limits);
+    const held = Array.from({ length: 4 }, () => l.admit('a', 100)); // forgeries in flight hold the allowance
+    assert.ok(held.every((t) => t !== null));
+    assert.equal(l.admit('a', 100), null);
+    assert.equal(l.admitSuspected('a', 100), null, 'not demoted: refused');
+    l.demote('a', 100);
+    const t = l.admitSuspected('a', 100);
+    assert.ok(t !== null && !t.reserved);
+    l.release(t); // an unreserved ticket frees nothing
+    assert.equal(l.admit('a', 100), null, 'the reservations still hold');
+    const u = l.admitSuspected('a', 100)!;
+    assert.equal(l.take(u, 100), true, 'verified: charged (3 tokens left)');
+    for (const h of held) l.release(h!); // the forgeries failed: released
+    assert.deepEqual([verified(l, 'a', 100), verified(l, 'a', 100), verified(l, 'a', 100), verified(l, 'a', 100)], [true, true, true, false]);
+    assert.equal(l.admitSuspected('a', 100), null, 'no tokens: refused even when demoted');
+    assert.equal(l.admitSuspected('a', 160), null, 'demotion over');
+  });
+
   void test('bounded: the least recently used author is forgotten first', () => {
     const l = new AuthorLimiter(limits);
     for (const a of ['a', 'b', 'c']) for (let i = 0; i < 4; i++) verified(l, a, 100);

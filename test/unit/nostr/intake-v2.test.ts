@@ -322,6 +322,54 @@ void describe('intake v2: per-author admission (a flooding key is refused cheapl
     assert.deepEqual(real, [true, true, false]);
   });
 
+  void test('a forgery flood naming a known key cannot lock its real events out (forgeries in flight do not hold its allowance)', async () => {
+    const { intake, dispatched } = await setup({}, { burst: 3, rate: 1 });
+    const victim = generateSecretKey();
+    assert.ok((await intake.handle(buildDirectRequest({ message: fiatSent(), tradeSk: victim, recipient: nodePk, now: NOW }))).ok);
+    // One forgery fails its signature check: the key is now suspected of being forged.
+    const first = await intake.handle(forge(buildDirectRequest({ message: fiatSent(), tradeSk: victim, recipient: nodePk, now: NOW })));
+    assert.equal(!first.ok && first.reason, 'signature');
+    // The flood: 200 forgeries in flight at once, the victim's own events among them. Before,
+    // the first forgeries filled the victim's allowance (events admitted and not yet verified
+    // count against it) and its real events were refused as author-rate.
+    const pending: Array<Promise<{ ok: boolean; reason?: string }>> = [];
+    const real: Array<Promise<{ ok: boolean; reason?: string }>> = [];
+    for (let i = 0; i < 200; i++) {
+      pending.push(intake.handle(forge(buildDirectRequest({ message: fiatSent(), tradeSk: victim, recipient: nodePk, now: NOW }))));
+      if (i === 50 || i === 150) real.push(intake.handle(buildDirectRequest({ message: fiatSent(), tradeSk: victim, recipient: nodePk, now: NOW })));
+    }
+    const forgedVerdicts = await Promise.all(pending);
+    const realVerdicts = await Promise.all(real);
+    assert.deepEqual(realVerdicts.map((v) => (v.ok ? 'dispatched' : v.reason)), ['dispatched', 'dispatched']);
+    // Every forgery was checked and dropped for its signature (none reached a handler); the
+    // victim's allowance went only to its own events (1 + 2 of 3).
+    assert.deepEqual(new Set(forgedVerdicts.map((v) => (v.ok ? 'dispatched' : v.reason))), new Set(['signature']));
+    assert.equal(dispatched.length, 3);
+    const after = await intake.handle(buildDirectRequest({ message: fiatSent(), tradeSk: victim, recipient: nodePk, now: NOW }));
+    assert.equal(!after.ok && after.reason, 'author-rate', 'the real key is still held to its own allowance');
+  });
+
+  void test('past its reserved allowance, a suspected key\'s events need pow_first_contact (forging a known key skips no work)', async () => {
+    const { intake } = await setup({ pow_first_contact: 8 }, { burst: 3, rate: 1 });
+    const victim = generateSecretKey();
+    assert.ok((await intake.handle(buildDirectRequest({ message: fiatSent(), tradeSk: victim, recipient: nodePk, now: NOW, pow: 8 }))).ok);
+    assert.equal(await intake.handle(forge(buildDirectRequest({ message: fiatSent(), tradeSk: victim, recipient: nodePk, now: NOW }))).then((v) => !v.ok && v.reason), 'signature');
+    const weakForgery = (): NostrEvent => {
+      let ev = buildDirectRequest({ message: fiatSent(), tradeSk: victim, recipient: nodePk, now: NOW });
+      while (leadingZeroBits(ev.id) >= 8) ev = buildDirectRequest({ message: fiatSent(), tradeSk: victim, recipient: nodePk, now: NOW });
+      return forge(ev);
+    };
+    const flood = Array.from({ length: 20 }, () => intake.handle(weakForgery()));
+    const strong = intake.handle(buildDirectRequest({ message: fiatSent(), tradeSk: victim, recipient: nodePk, now: NOW, pow: 8 }));
+    const verdicts = await Promise.all(flood);
+    // the reserved allowance (2 tokens left) is verified as usual; the rest lacks the work
+    assert.deepEqual(
+      verdicts.map((v) => !v.ok && v.reason),
+      [...Array<string>(2).fill('signature'), ...Array<string>(18).fill('first-contact-pow')],
+    );
+    assert.ok((await strong).ok, 'the real key with the work is served');
+  });
+
   void test('first contact without pow_first_contact is refused before the signature check', async () => {
     const { intake } = await setup({ pow_first_contact: 8 });
     let weak = buildDirectRequest({ message: fiatSent(), tradeSk: generateSecretKey(), recipient: nodePk, now: NOW });
