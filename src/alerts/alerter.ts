@@ -70,6 +70,7 @@ export const ALERT_TITLES: Record<AlertKind, string> = {
   'relays-down': 'Every relay disconnected',
   'price-stale': 'Price feed stale',
   'backup-failed': 'Scheduled backup failing',
+  'intake-overloaded': 'Inbound flood: events shed unchecked',
 };
 
 const RETENTION_SECONDS = 30 * 24 * 3600;

@@ -104,5 +104,26 @@ export function observeConditions(s: HealthSnapshot, t: AlertsSettings): Observa
           : [],
     });
   }
+  // Inbound flood: the intake shed at least overload_shed_events events unchecked in the current
+  // episode (resolved overload_quiet_minutes after the last shedding).
+  const inbound = s.inbound;
+  if (inbound === null || t.overload_shed_events === 0) {
+    out.push({ kind: 'intake-overloaded', known: false, active: [] });
+  } else {
+    const active = inbound.since !== null && inbound.shed >= t.overload_shed_events;
+    const others = inbound.dropped.length === 0 ? '' : ` Dropped at the gates in that time: ${inbound.dropped.map(([v, n]) => `${v} ${n.toLocaleString('en-US')}`).join(', ')}.`;
+    out.push({
+      kind: 'intake-overloaded',
+      known: true,
+      active: active
+        ? [
+            {
+              key: 'intake-overloaded',
+              text: `The intake shed ${inbound.shed.toLocaleString('en-US')} inbound events unchecked since ${new Date((inbound.since ?? s.at) * 1000).toISOString().replace('.000Z', 'Z')} (its crypto backlog was full): requests of real traders may have been among them.${others} A higher [mostro] pow (and pow_first_contact for protocol v2) makes a flood costlier to send.`,
+            },
+          ]
+        : [],
+    });
+  }
   return out;
 }

@@ -198,6 +198,8 @@ export const alertsSchema = z.object({
   relays_down_minutes: uint(32).default(2),
   escrow_deadline_blocks: uint(32).default(72),
   price_stale_seconds: interval().default(1800),
+  overload_shed_events: uint(32).default(100),
+  overload_quiet_minutes: interval().default(10),
 });
 
 /** `[backup]`: scheduled online backups (port); no schedule = none. */

@@ -121,6 +121,13 @@ export interface AlertsSettings {
   escrow_deadline_blocks: number;
   /** alert when the newest price is older than this (default 1800) */
   price_stale_seconds: number;
+  /**
+   * alert when the intake shed at least this many inbound events unchecked (verdict
+   * `overloaded`) in one episode of shedding (default 100; 0 = never)
+   */
+  overload_shed_events: number;
+  /** an episode of shedding ends (and its alert resolves) after this long without any (default 10) */
+  overload_quiet_minutes: number;
 }
 
 /** port: `[backup]` — scheduled online backups of mostro.db; none without a schedule. */

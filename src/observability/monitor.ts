@@ -2,8 +2,9 @@
  * The monitor job body (scheduler job `monitor`, every `[alerts] check_interval_seconds`): takes a
  * health snapshot — LND link and since when it is down, relays and since when none is connected,
  * price age, stranded payouts (src/ops/stuck.ts), escrows near their CLTV deadline (asks LND, only
- * while it is up; the GetInfo doubles as a liveness probe of the link) — keeps it for the metrics,
- * and hands it to the Alerter when alerts are on.
+ * while it is up; the GetInfo doubles as a liveness probe of the link), the intake's shedding since
+ * the last check (episodes: see InboundShedding) — keeps it for the metrics, and hands it to the
+ * Alerter when alerts are on.
  */
 import type { Logger } from 'pino';
 import type { Alerter, AlertRound } from '../alerts/alerter.js';
@@ -16,7 +17,7 @@ import type { LightningBackend } from '../lightning/backend.js';
 import type { RelayStatus } from '../nostr/relay-pool.js';
 import { findEscrowsNearDeadline, findStrandedPayouts, payoutGraceSeconds } from '../ops/stuck.js';
 import type { BackupStatus } from '../ops/backup-job.js';
-import type { EscrowDeadline, HealthSnapshot, StrandedPayout } from './health-snapshot.js';
+import type { EscrowDeadline, HealthSnapshot, InboundShedding, StrandedPayout } from './health-snapshot.js';
 
 function backupSummary(b: BackupStatus | null): HealthSnapshot['backup'] {
   if (b === null || b.schedule === null) return null;
@@ -36,6 +37,57 @@ export interface MonitorDeps {
   alerter: Alerter | null;
   /** Scheduled backups' status (null/absent: not scheduled). */
   backups?: () => BackupStatus | null;
+  /** The intake's verdict counters since start (absent: no shedding figures). */
+  intakeCounters?: () => Record<string, number>;
+}
+
+/** The intake verdict of an event shed unchecked (src/nostr/intake.ts). */
+const SHED = 'overloaded';
+/** Verdicts that are not drops. */
+const NOT_DROPS = new Set(['dispatched', 'dispatch-error', SHED]);
+
+/** Episodes of intake shedding across checks (see InboundShedding). */
+export class SheddingTracker {
+  private last: Record<string, number> = {};
+  private shed = 0;
+  private since: number | null = null;
+  private lastShedAt: number | null = null;
+  private dropped = new Map<string, number>();
+
+  constructor(private readonly quietSeconds: number) {}
+
+  /** Feed the counters read at `at`; returns the state after this check. */
+  observe(counters: Record<string, number>, at: number): InboundShedding {
+    const delta = (k: string): number => Math.max(0, (counters[k] ?? 0) - (this.last[k] ?? 0));
+    const shedNow = delta(SHED);
+    if (shedNow > 0) {
+      if (this.since === null) {
+        this.since = at;
+        this.shed = 0;
+        this.dropped = new Map();
+      }
+      this.shed += shedNow;
+      this.lastShedAt = at;
+    } else if (this.since !== null && this.lastShedAt !== null && at - this.lastShedAt >= this.quietSeconds) {
+      this.since = null;
+      this.shed = 0;
+      this.dropped = new Map();
+    }
+    if (this.since !== null) {
+      for (const k of Object.keys(counters)) {
+        if (NOT_DROPS.has(k)) continue;
+        const d = delta(k);
+        if (d > 0) this.dropped.set(k, (this.dropped.get(k) ?? 0) + d);
+      }
+    }
+    this.last = { ...counters };
+    return {
+      shed: this.shed,
+      since: this.since,
+      lastShedAt: this.lastShedAt,
+      dropped: [...this.dropped].sort((a, b) => b[1] - a[1]),
+    };
+  }
 }
 
 export class Monitor {
@@ -44,8 +96,10 @@ export class Monitor {
   private lndDownSince: number;
   private relaysDownSince: number;
   private readonly offLink: () => void;
+  private readonly shedding: SheddingTracker;
 
   constructor(private readonly deps: MonitorDeps) {
+    this.shedding = new SheddingTracker(deps.settings.alerts.overload_quiet_minutes * 60);
     this.startedAt = deps.clock.now();
     this.lndDownSince = this.startedAt;
     this.relaysDownSince = this.startedAt;
@@ -131,6 +185,7 @@ export class Monitor {
       backup: backupSummary(this.deps.backups?.() ?? null),
       strandedPayouts,
       escrowsNearDeadline,
+      inbound: this.deps.intakeCounters === undefined ? null : this.shedding.observe(this.deps.intakeCounters(), at),
     };
   }
 }

@@ -76,6 +76,7 @@ export class Observability {
       },
       alerter: this.alerter,
       backups: () => ctx.backups?.status() ?? null,
+      intakeCounters: deps.intakeCounters,
     });
     this.metrics = new DaemonMetrics({
       db: ctx.db,

@@ -108,6 +108,8 @@ export function testSettings(overrides: SettingsOverrides = {}): Settings {
       relays_down_minutes: 2,
       escrow_deadline_blocks: 72,
       price_stale_seconds: 1800,
+      overload_shed_events: 100,
+      overload_quiet_minutes: 10,
       ...overrides.alerts,
     },
     backup: { keep: 7, ...overrides.backup },

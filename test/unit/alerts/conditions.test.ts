@@ -10,6 +10,8 @@ const T: AlertsSettings = {
   relays_down_minutes: 2,
   escrow_deadline_blocks: 72,
   price_stale_seconds: 1800,
+  overload_shed_events: 100,
+  overload_quiet_minutes: 10,
 };
 const AT = 1_800_000_000;
 
@@ -23,6 +25,7 @@ function snap(p: Partial<HealthSnapshot> = {}): HealthSnapshot {
     strandedPayouts: [],
     escrowsNearDeadline: [],
     backup: null,
+    inbound: { shed: 0, since: null, lastShedAt: null, dropped: [] },
     ...p,
   };
 }
@@ -45,6 +48,7 @@ void describe('alert conditions from a health snapshot', () => {
         ['payout-stranded', true, 0],
         ['escrow-deadline', true, 0],
         ['backup-failed', false, 0],
+        ['intake-overloaded', true, 0],
       ],
     );
   });
@@ -107,5 +111,21 @@ void describe('alert conditions from a health snapshot', () => {
     assert.match(e.active[1]!.text, /already canceled the escrow HTLC/);
     assert.equal(of(snap({ strandedPayouts: null }), 'payout-stranded').known, false);
     assert.equal(of(snap({ escrowsNearDeadline: null }), 'escrow-deadline').known, false);
+  });
+  void test('inbound flood: active once an episode shed overload_shed_events unchecked, with what the flood was made of; off at 0', () => {
+    const below = of(snap({ inbound: { shed: 99, since: AT - 120, lastShedAt: AT, dropped: [] } }), 'intake-overloaded');
+    assert.deepEqual(below, { kind: 'intake-overloaded', known: true, active: [] });
+    const flood = of(snap({ inbound: { shed: 12_345, since: AT - 120, lastShedAt: AT - 60, dropped: [['pow', 40_000], ['signature', 7]] } }), 'intake-overloaded');
+    assert.equal(flood.active.length, 1);
+    assert.equal(flood.active[0]!.key, 'intake-overloaded');
+    assert.match(flood.active[0]!.text, /shed 12,345 inbound events unchecked since 2027-01-15T07:58:00Z/);
+    assert.match(flood.active[0]!.text, /Dropped at the gates in that time: pow 40,000, signature 7\./);
+    assert.match(flood.active[0]!.text, /\[mostro\] pow/);
+    // the episode ended (no shedding for overload_quiet_minutes): resolved
+    assert.deepEqual(of(snap({ inbound: { shed: 0, since: null, lastShedAt: AT - 600, dropped: [] } }), 'intake-overloaded').active, []);
+    // no intake counters, or the alert switched off: not judged
+    assert.equal(of(snap({ inbound: null }), 'intake-overloaded').known, false);
+    const off = observeConditions(snap({ inbound: { shed: 12_345, since: AT, lastShedAt: AT, dropped: [] } }), { ...T, overload_shed_events: 0 });
+    assert.equal(off.find((o) => o.kind === 'intake-overloaded')?.known, false);
   });
 });

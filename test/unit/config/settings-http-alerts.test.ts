@@ -26,6 +26,8 @@ void describe('[http] and [alerts] settings', () => {
       relays_down_minutes: 2,
       escrow_deadline_blocks: 72,
       price_stale_seconds: 1800,
+      overload_shed_events: 100,
+      overload_quiet_minutes: 10,
     });
   });
 

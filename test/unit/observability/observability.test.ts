@@ -30,7 +30,7 @@ interface Setup {
   base: string;
 }
 
-async function setup(opts: { admin?: string } = {}): Promise<Setup> {
+async function setup(opts: { admin?: string; intake?: Record<string, number> } = {}): Promise<Setup> {
   const ctx = await makeTestContext({
     now: 1_800_000_000,
     settings: {
@@ -52,7 +52,7 @@ async function setup(opts: { admin?: string } = {}): Promise<Setup> {
         return Promise.resolve([{ url: 'ws://a.example', ok: accept.ok, message: accept.ok ? '' : 'not connected' }]);
       },
     },
-    intakeCounters: () => ({ dispatched: 5, pow: 2, stale: 1 }),
+    intakeCounters: () => ({ ...(opts.intake ?? { dispatched: 5, pow: 2, stale: 1 }) }),
     outboxStats: () => ({ messagesSent: 7, messagesDropped: 1, eventsPublished: 4, eventsIncomplete: 0 }),
     cryptoStats: () => ({ threads: 1, queued: 3, completed: 50, inline: 38, workerFailures: 1, retried: 2 }),
     prices: () => [
@@ -311,6 +311,47 @@ void describe('monitor job: health snapshot and operator alerts', () => {
       const last = unwrapGiftWrap(published.at(-1)!, admin.secretKey);
       assert.ok(last.ok);
       assert.match(last.gift.rumor.content, /RESOLVED: LND unreachable/);
+    } finally {
+      await obs.close();
+    }
+  });
+  void test('an inbound flood that makes the intake shed events unchecked alerts the operator once; quiet for overload_quiet_minutes resolves it', async () => {
+    const admin = newKeys();
+    const intake: Record<string, number> = { dispatched: 40, pow: 3 };
+    const { ctx, obs, published } = await setup({ admin: admin.pubkey, intake });
+    const texts = (): string[] =>
+      published.map((e) => {
+        const u = unwrapGiftWrap(e, admin.secretKey);
+        assert.ok(u.ok);
+        return u.gift.rumor.content;
+      });
+    try {
+      await obs.monitor.check();
+      assert.deepEqual(obs.monitor.latest()?.inbound, { shed: 0, since: null, lastShedAt: null, dropped: [] });
+      // a first minute of flood: 60 shed (below the 100 of the default), 30,000 failing PoW
+      Object.assign(intake, { dispatched: 100, pow: 30_003, overloaded: 60 });
+      ctx.clock.advance(60);
+      await obs.monitor.check();
+      assert.equal(texts().length, 0, 'below overload_shed_events');
+      Object.assign(intake, { dispatched: 160, pow: 60_003, overloaded: 160, signature: 5 });
+      ctx.clock.advance(60);
+      await obs.monitor.check();
+      assert.equal(texts().length, 1);
+      assert.match(texts()[0]!, /ALERT: Inbound flood: events shed unchecked\nThe intake shed 160 inbound events unchecked since .*Dropped at the gates in that time: pow 60,000, signature 5\./);
+      // the flood goes on, then stops: no second alert; resolved 10 minutes after the last shedding
+      Object.assign(intake, { overloaded: 400, pow: 90_003 });
+      ctx.clock.advance(60);
+      await obs.monitor.check();
+      for (let i = 0; i < 9; i++) {
+        ctx.clock.advance(60);
+        await obs.monitor.check();
+      }
+      assert.equal(texts().length, 1, 'still open 9 minutes after the last shedding');
+      ctx.clock.advance(60);
+      await obs.monitor.check();
+      assert.equal(texts().length, 2);
+      assert.match(texts()[1]!, /RESOLVED: Inbound flood: events shed unchecked/);
+      assert.deepEqual(obs.monitor.latest()?.inbound?.since, null);
     } finally {
       await obs.close();
     }
