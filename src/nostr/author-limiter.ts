@@ -21,7 +21,8 @@
  *    forger naming it keeps full — is not refused while it has tokens: its further events are
  *    admitted unreserved (`admitSuspected`) and charged once verified like any other, so a forgery
  *    flood naming an active trader costs the node one verification per forgery (bounded by the
- *    first-contact lane's shedding) but cannot lock the trader's own events out.
+ *    first-contact lane's shedding; every event costs that upstream, which verifies first) but
+ *    cannot lock the trader's own events out.
  * State per author is bounded (`maxAuthors`, least recently used first out).
  */
 export interface AuthorLimits {

@@ -277,17 +277,13 @@ export class Intake {
     // is refused here, before any crypto and before the payload check (a map lookup instead of a
     // pass over the content: a flooding key's events cost the least); an admitted event is charged
     // once verified, or released.
-    let ticket = this.authors.admit(author, now0);
-    if (ticket === null && known) {
-      // A known key whose claimed events failed their signature lately, with its allowance held
-      // by events in flight (a forger naming it keeps that full): admitted unreserved, as first
-      // contact — it must carry pow_first_contact, so forging a known key skips no work.
-      ticket = this.authors.admitSuspected(author, now0);
-      const claimed = kind.event['id'];
-      if (ticket !== null && this.firstContactPow > 0 && typeof claimed === 'string' && leadingZeroBits(claimed) < this.firstContactPow) {
-        return this.dropped('first-contact-pow', `past its reserved allowance, a suspected key needs ${this.firstContactPow} bits`);
-      }
-    }
+    // A known key whose claimed events failed their signature lately, with its allowance held by
+    // events in flight (a forger naming it keeps that full), has its further events admitted
+    // unreserved: they take the first-contact lane (it is demoted) and are charged once verified.
+    // They pay the base pow only, as every known key does (upstream #780): requiring
+    // pow_first_contact here would lock the real client out again, and would not make forgeries
+    // costlier — a forger gets the same verifications from the reserved allowances of a few keys.
+    const ticket = this.authors.admit(author, now0) ?? (known ? this.authors.admitSuspected(author, now0) : null);
     if (ticket === null) return this.dropped('author-rate', 'author over its allowance');
     try {
       const payload = gatePayload(kind.event);
