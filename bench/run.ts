@@ -23,6 +23,9 @@
  *   BENCH_LOAD_THREAD     `worker` (default): the open loops' requests are sent and their replies timed
  *                         on a worker thread of their own (bench/load-worker.ts); `main`: on the
  *                         bench's main thread, as before session 10 (comparison).
+ *   BENCH_SPAM_PREFLOOD   junk events sent (at the flood's rate) 2 s before the measured v1 flood, so
+ *                         the daemon and the relay have met junk before (diagnosis: the flood's onset
+ *                         out of the window; default 0).
  *   BENCH_RELAY_MAX_STORED the bench relay's `--max-stored` (diagnosis; default 0: nothing kept).
  *   BENCH_RELAY_FANOUT    `batched` (default): the bench relay writes each subscriber the events of
  *                         one inbound read at once, as relays built on uWebSockets (strfry) do;
@@ -69,6 +72,15 @@ const DEFAULT_CRYPTO_THREADS = ((): number | undefined => {
   if (raw === undefined || raw === '') return undefined;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) throw new Error(`BENCH_CRYPTO_THREADS must be an integer ≥ 0, got ${JSON.stringify(raw)}`);
+  return n;
+})();
+
+/** BENCH_SPAM_PREFLOOD: junk events sent before the measured v1 flood (diagnosis; default 0). */
+const SPAM_PREFLOOD = ((): number => {
+  const raw = process.env['BENCH_SPAM_PREFLOOD'];
+  if (raw === undefined || raw === '') return 0;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`BENCH_SPAM_PREFLOOD must be an integer ≥ 0, got ${JSON.stringify(raw)}`);
   return n;
 })();
 
@@ -279,6 +291,13 @@ async function main(): Promise<void> {
         stageJunk(pool, { types: JUNK_TYPES, perType: Math.ceil(junkCount / JUNK_TYPES.length), nodePubkey: h.nodePubkey, pow: POW, createdAt: now() }),
       );
       const spamTraders = await prepareTraders(pool, h, { traders: OPEN_RATE * 2, perTrader: Math.ceil(OPEN_SECONDS / 2) + 1, pow: POW, rumorCreatedAt: ahead() });
+      if (SPAM_PREFLOOD > 0) {
+        // diagnosis: the daemon and the relay meet junk before the measured flood (its onset out of the window)
+        const preJunk = await stageJunk(pool, { types: JUNK_TYPES, perType: Math.ceil(SPAM_PREFLOOD / JUNK_TYPES.length), nodePubkey: h.nodePubkey, pow: POW, createdAt: now() });
+        await runStagedFlood(pool, preJunk, relay.url, JUNK_RATE, Date.now() + 200);
+        await new Promise((r) => setTimeout(r, 2000));
+        notes.push(`spam: ${SPAM_PREFLOOD} junk events sent at ${JUNK_RATE}/s 2 s before the measured flood (BENCH_SPAM_PREFLOOD; diagnosis)`);
+      }
       const relayBefore = await relay.stats();
       const cpuBefore = cpuSeconds(h.pid);
       const startAt = Date.now() + FLOOD_START_DELAY_MS;
