@@ -13,6 +13,7 @@ import { TaskTracker, type AppContext } from './context.js';
 import { isNostrEventShape } from './crypto/event.js';
 import { cryptoBackend, getPublicKey } from './crypto/secp.js';
 import { closeDatabase, durabilityOf, openDatabase } from './db/database.js';
+import { walCheckpointFromEnv } from './db/wal-checkpointer.js';
 import { durabilityFromEnv } from './db/durability.js';
 import { dbTradeIndexStore } from './db/trade-index-store.js';
 import { DurableLightning } from './lightning/durable.js';
@@ -88,16 +89,21 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   // LND call, admin answer) waits for one shared fdatasync of the WAL (db/durability.ts).
   // MOSTROD_DB_SYNC=commit: SQLite fsyncs every commit instead, as mostrod does.
   const durabilityMode = durabilityFromEnv();
+  // WAL checkpoints on a thread of their own (db/wal-checkpointer.ts); MOSTROD_DB_CHECKPOINT=inline:
+  // SQLite's own, on the event loop, as before.
+  const walCheckpoint = walCheckpointFromEnv();
   const db = await openDatabase(databasePath(opts.dir), {
     logger: logger.child({ module: 'db' }),
     durability: durabilityMode,
+    walCheckpoint,
+    checkpointLogger: logger.child({ module: 'db-checkpoint' }),
     onDurabilityLost: (err) => {
       logger.fatal({ err }, 'database sync failed: nothing more leaves the node; stopping');
       opts.onFatal?.(err);
     },
   });
   const durable = durabilityOf(db).durable;
-  logger.info({ sync: durabilityMode }, 'database open');
+  logger.info({ sync: durabilityMode, checkpoint: walCheckpoint }, 'database open');
 
   const lightning = new DurableLightning(
     createLndBackend({

@@ -5,6 +5,7 @@ import { Kysely, SqliteDialect, sql } from 'kysely';
 import type { KyselyConfig, SqliteDatabase } from 'kysely';
 import { LruCache } from '../crypto/lru-cache.js';
 import { CommitDurability, openWalBarrier, type DurabilityBarrier, type DurabilityMode } from './durability.js';
+import { BACKSTOP_PAGES, WalCheckpointer, type WalCheckpointerLogger } from './wal-checkpointer.js';
 import { loadMigrations, migrate, type MigrationLogger } from './migrator.js';
 import type { Db, DbSchema } from './schema.js';
 
@@ -22,6 +23,14 @@ export interface OpenDatabaseOptions {
   durability?: DurabilityMode;
   /** `barrier` mode: called once when an fdatasync fails (the daemon stops). */
   onDurabilityLost?: (err: Error) => void;
+  /**
+   * Who checkpoints the WAL (wal-checkpointer.ts). `inline` (default): SQLite, in the committing
+   * connection, on this thread. `background` (the daemon): a worker thread; this connection only
+   * past `BACKSTOP_PAGES`. Ignored for an in-memory database.
+   */
+  walCheckpoint?: 'inline' | 'background';
+  /** Where the checkpoint thread reports trouble. */
+  checkpointLogger?: WalCheckpointerLogger;
 }
 
 /**
@@ -67,6 +76,7 @@ class SqliteKysely extends Kysely<DbSchema> {
     readonly sqlite: Database,
     readonly statements: StatementCache,
     readonly durability: DurabilityBarrier,
+    readonly checkpointer: WalCheckpointer | null,
   ) {
     super(config);
   }
@@ -136,8 +146,15 @@ export async function openDatabase(file: string, opts: OpenDatabaseOptions = {})
       throw e;
     }
   }
+  let checkpointer: WalCheckpointer | null = null;
+  if (opts.walCheckpoint === 'background' && !memory) {
+    // The checkpoints' copying and fsyncs on a thread of their own; this connection only past the
+    // backstop (should that thread fall behind or die).
+    sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
+    checkpointer = new WalCheckpointer({ file, ...(opts.checkpointLogger !== undefined ? { logger: opts.checkpointLogger } : {}) });
+  }
   const statements = new StatementCache(sqlite);
-  return new SqliteKysely({ dialect: new SqliteDialect({ database: statements }) }, sqlite, statements, durability);
+  return new SqliteKysely({ dialect: new SqliteDialect({ database: statements }) }, sqlite, statements, durability, checkpointer);
 }
 
 const COMMIT_DURABLE = new CommitDurability();
@@ -152,10 +169,18 @@ export function statementCacheOf(db: Db): StatementCache | undefined {
   return db instanceof SqliteKysely ? db.statements : undefined;
 }
 
+/** The WAL checkpoint thread of a database opened here with `walCheckpoint: 'background'`. */
+export function checkpointerOf(db: Db): WalCheckpointer | null {
+  return db instanceof SqliteKysely ? db.checkpointer : null;
+}
+
 /** Close the database (waits for Kysely's connection to be released). */
 export async function closeDatabase(db: Db): Promise<void> {
-  // The last sync first (its waiters are effects still leaving), then the connection.
+  // The last sync first (its waiters are effects still leaving), then the checkpoint thread (so
+  // that this connection is the last one and SQLite checkpoints and removes the WAL as it closes),
+  // then the connection.
   await durabilityOf(db).close();
+  await checkpointerOf(db)?.close();
   await db.destroy();
 }
 
