@@ -89,8 +89,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   // LND call, admin answer) waits for one shared fdatasync of the WAL (db/durability.ts).
   // MOSTROD_DB_SYNC=commit: SQLite fsyncs every commit instead, as mostrod does.
   const durabilityMode = durabilityFromEnv();
-  // WAL checkpoints on a thread of their own (db/wal-checkpointer.ts); MOSTROD_DB_CHECKPOINT=inline:
-  // SQLite's own, on the event loop, as before.
+  // WAL checkpoints: SQLite's own on the event loop (default), or with MOSTROD_DB_CHECKPOINT=background
+  // on a thread of their own (db/wal-checkpointer.ts).
   const walCheckpoint = walCheckpointFromEnv();
   const db = await openDatabase(databasePath(opts.dir), {
     logger: logger.child({ module: 'db' }),

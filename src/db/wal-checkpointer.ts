@@ -8,7 +8,7 @@
  * second, 7–19 ms each (strace of the daemon under the bench's open loop; docs/PERFORMANCE.md,
  * session 11) — a stall every request behind it waited out.
  *
- * Here a worker thread with its own connection runs `wal_checkpoint(PASSIVE)` every `intervalMs`
+ * With `MOSTROD_DB_CHECKPOINT=background` a worker thread with its own connection runs `wal_checkpoint(PASSIVE)` every `intervalMs`
  * (wal-checkpoint-worker.ts): the copying and the fsyncs happen on that thread, beside the
  * daemon's writes (WAL allows one checkpointer beside a writer). The daemon's connection keeps
  * `wal_autocheckpoint` at `BACKSTOP_PAGES` (10,000 pages, ≈ 40 MB of WAL) rather than 0: should the
@@ -45,13 +45,18 @@ export interface WalCheckpointerStats {
   restarts: number;
 }
 
-/** `MOSTROD_DB_CHECKPOINT`: who checkpoints the daemon's WAL (default `background`). */
+/**
+ * `MOSTROD_DB_CHECKPOINT`: who checkpoints the daemon's WAL. Default `inline` (SQLite, on the event
+ * loop): the thread costs ≈ 16 MB of RSS (a Node worker is a whole isolate; measured with
+ * MALLOC_ARENA_MAX=2), paid at any load, while the stalls it removes matter only on a busy node
+ * (one per ≈ 50 new orders). `background` for a node that trades at high rates.
+ */
 export const DB_CHECKPOINT_ENV = 'MOSTROD_DB_CHECKPOINT';
 
 /** The checkpoint mode from the environment; a bad value throws naming the variable. */
 export function walCheckpointFromEnv(env: NodeJS.ProcessEnv = process.env): 'background' | 'inline' {
   const raw = env[DB_CHECKPOINT_ENV];
-  if (raw === undefined || raw === '') return 'background';
+  if (raw === undefined || raw === '') return 'inline';
   const v = raw.trim().toLowerCase();
   if (v === 'background' || v === 'inline') return v;
   throw new Error(`${DB_CHECKPOINT_ENV}: expected "background" or "inline", got ${JSON.stringify(raw)}`);
@@ -78,7 +83,15 @@ export class WalCheckpointer {
     const data: CheckpointWorkerData = { file: o.file };
     // piscina loads the module as it loads the crypto workers (under tsx too) and replaces a
     // thread that died.
-    this.pool = new Piscina({ filename: workerFile().href, minThreads: 1, maxThreads: 1, idleTimeout: Number.POSITIVE_INFINITY, workerData: data });
+    this.pool = new Piscina({
+      filename: workerFile().href,
+      minThreads: 1,
+      maxThreads: 1,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      workerData: data,
+      // It allocates next to nothing: a small heap keeps the thread's share of the RSS small.
+      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
+    });
     this.pool.on('workerCreate', () => {
       if (++this.created > 1) this.s.restarts++;
     });

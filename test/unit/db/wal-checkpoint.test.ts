@@ -49,9 +49,9 @@ async function autocheckpoint(db: Db): Promise<number> {
 }
 
 void describe('WAL checkpoints', () => {
-  void test('the mode comes from MOSTROD_DB_CHECKPOINT (default background); a bad value names the variable', () => {
-    assert.equal(walCheckpointFromEnv({}), 'background');
-    assert.equal(walCheckpointFromEnv({ MOSTROD_DB_CHECKPOINT: 'Inline' }), 'inline');
+  void test('the mode comes from MOSTROD_DB_CHECKPOINT (default inline); a bad value names the variable', () => {
+    assert.equal(walCheckpointFromEnv({}), 'inline');
+    assert.equal(walCheckpointFromEnv({ MOSTROD_DB_CHECKPOINT: 'Background' }), 'background');
     assert.throws(() => walCheckpointFromEnv({ MOSTROD_DB_CHECKPOINT: 'sometimes' }), /MOSTROD_DB_CHECKPOINT: expected "background" or "inline"/);
   });
 
