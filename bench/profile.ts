@@ -2,6 +2,8 @@
  * CPU profile of the built daemon under the closed loop (not part of `npm run bench`; run it after
  * `npm run build`):  node --import tsx bench/profile.ts [--seconds 10] [--threads N] [--open RATE]
  *
+ * `--keep DIR`: copy the raw .cpuprofile files there (open them in Chrome DevTools or speedscope).
+ *
  * `--open RATE`: profile an open loop at RATE requests/s instead (a quiet node's cost per request),
  * after a 5 s closed loop that is not profiled (JIT warm-up).
  *
@@ -10,7 +12,7 @@
  * during the closed loop, then prints each thread's busy time split by area (crypto, SQLite, JSON,
  * logging, sockets …) and by function (self time, top entries).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +23,7 @@ import { round } from './stats.js';
 import { WorkerPool } from './workers.js';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '10' }, threads: { type: 'string' }, traders: { type: 'string', default: '50' }, open: { type: 'string' } },
+  options: { seconds: { type: 'string', default: '10' }, threads: { type: 'string' }, traders: { type: 'string', default: '50' }, open: { type: 'string' }, keep: { type: 'string' } },
 });
 const OPEN_RATE = values.open !== undefined ? Number(values.open) : undefined;
 const SECONDS = Number(values.seconds);
@@ -116,6 +118,10 @@ try {
     `${OPEN_RATE === undefined ? 'closed loop' : `open loop ${OPEN_RATE}/s`}: ${r.answeredPerSecond} answered/s at ${r.daemonCpuCores} daemon cores (${round((r.daemonCpuCores * 1000) / Math.max(1, r.answeredPerSecond), 2)} CPU-ms per request), p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms\n\n`,
   );
   const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
+  if (values.keep !== undefined) {
+    mkdirSync(values.keep, { recursive: true });
+    for (const f of files) copyFileSync(path.join(dir, f), path.join(values.keep, f));
+  }
   for (const f of files) {
     const s = summarize(path.join(dir, f));
     if (s.busyMs < 200) continue; // threads that did (almost) nothing

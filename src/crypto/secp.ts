@@ -14,10 +14,11 @@
  *   an unknown value or an unavailable choice stops the load with an error naming the variable.
  * - SHA-256: node:crypto (OpenSSL).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { schnorr, secp256k1 as nobleSecp } from '@noble/curves/secp256k1.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { randomBytes } from './random.js';
 import { nativeSchnorr, type SchnorrImpl, type SecpAddon } from './schnorr-native.js';
 
 export { bytesToHex, hexToBytes };
@@ -211,7 +212,7 @@ export function sha256Hex(data: Uint8Array | string): string {
 
 export function generateSecretKey(): Uint8Array {
   for (;;) {
-    const sk = new Uint8Array(randomBytes(32));
+    const sk = randomBytes(32);
     try {
       backend.publicKey(sk);
       return sk;
@@ -227,7 +228,7 @@ export function getPublicKey(secretKey: Uint8Array): string {
 
 /** BIP-340 signature of a 32-byte message. */
 export function schnorrSign(msg32: Uint8Array, secretKey: Uint8Array): string {
-  return bytesToHex(backend.sign(msg32, secretKey, new Uint8Array(randomBytes(32))));
+  return bytesToHex(backend.sign(msg32, secretKey, randomBytes(32)));
 }
 
 /**

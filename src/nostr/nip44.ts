@@ -6,7 +6,8 @@
  * keys    = HKDF-expand(PRK = conversation key, info = nonce, L = 76):
  *           chacha key [0,32), chacha nonce [32,44), hmac key [44,76)
  */
-import { createCipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from '../crypto/random.js';
 
 /** Every decryption failure is one of these (never a raw library error). */
 export class Nip44Error extends Error {
