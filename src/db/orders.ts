@@ -492,12 +492,13 @@ export async function findUnpaidDevFees(ex: Executor): Promise<OrderRow[]> {
  * Claimed by a scheduler cycle: `dev_fee_payment_hash LIKE 'PENDING-%'` (any status). LIKE itself
  * cannot use an index (it ignores ASCII case), so the test is written as the equivalent
  * `upper(substr(hash, 1, 8)) = 'PENDING-'`, which the expression index of migration 20261204000000
- * answers without reading the table.
+ * (partial since 20261207000000: rows with a hash only) answers without reading the table.
  */
 export async function findStaleDevFeeClaims(ex: Executor): Promise<OrderRow[]> {
   const rows = await ex
     .selectFrom('orders')
     .selectAll()
+    .where('dev_fee_payment_hash', 'is not', null) // the index is partial: WHERE dev_fee_payment_hash IS NOT NULL
     .where(sql<string>`upper(substr(dev_fee_payment_hash, 1, 8))`, '=', 'PENDING-')
     .execute();
   return rows.map(orderFromDb);
