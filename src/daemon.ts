@@ -12,7 +12,7 @@ import type { Settings } from './config/types.js';
 import { TaskTracker, type AppContext } from './context.js';
 import { isNostrEventShape } from './crypto/event.js';
 import { cryptoBackend, getPublicKey } from './crypto/secp.js';
-import { closeDatabase, durabilityOf, openDatabase } from './db/database.js';
+import { attachWalCheckpointer, checkpointerOf, closeDatabase, durabilityOf, openDatabase } from './db/database.js';
 import { walCheckpointFromEnv } from './db/wal-checkpointer.js';
 import { durabilityFromEnv } from './db/durability.js';
 import { dbTradeIndexStore } from './db/trade-index-store.js';
@@ -89,13 +89,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   // LND call, admin answer) waits for one shared fdatasync of the WAL (db/durability.ts).
   // MOSTROD_DB_SYNC=commit: SQLite fsyncs every commit instead, as mostrod does.
   const durabilityMode = durabilityFromEnv();
-  // WAL checkpoints: SQLite's own on the event loop (default), or with MOSTROD_DB_CHECKPOINT=background
-  // on a thread of their own (db/wal-checkpointer.ts).
+  // WAL checkpoints off the event loop (db/wal-checkpointer.ts): MOSTROD_DB_CHECKPOINT=auto (default)
+  // on a crypto thread once the pool exists (below), =background on a thread of their own,
+  // =inline SQLite's own on the event loop.
   const walCheckpoint = walCheckpointFromEnv();
   const db = await openDatabase(databasePath(opts.dir), {
     logger: logger.child({ module: 'db' }),
     durability: durabilityMode,
-    walCheckpoint,
+    walCheckpoint: walCheckpoint === 'background' ? 'background' : 'inline',
     checkpointLogger: logger.child({ module: 'db-checkpoint' }),
     onDurabilityLost: (err) => {
       logger.fatal({ err }, 'database sync failed: nothing more leaves the node; stopping');
@@ -103,7 +104,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     },
   });
   const durable = durabilityOf(db).durable;
-  logger.info({ sync: durabilityMode, checkpoint: walCheckpoint }, 'database open');
+  logger.info({ sync: durabilityMode }, 'database open');
 
   const lightning = new DurableLightning(
     createLndBackend({
@@ -165,6 +166,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     inline,
   });
   logger.info({ threads: crypto.threads, inline: crypto.threads > 0 && inline }, 'crypto threads started');
+  if (walCheckpoint === 'auto') {
+    const runner = crypto.checkpointRunner?.() ?? null;
+    if (runner !== null) attachWalCheckpointer(db, runner, logger.child({ module: 'db-checkpoint' }));
+  }
+  const checkpointer = checkpointerOf(db);
+  logger.info({ mode: walCheckpoint, where: checkpointer?.stats().where ?? 'event-loop' }, 'WAL checkpoints');
   const outbox = new RelayOutbox({
     crypto,
     pool,
@@ -345,6 +352,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       await step('outbox', () => outbox.flush(), 5_000);
       offLink();
       await step('relays', () => pool.close(), 5_000);
+      // before the crypto pool: the passes may run on its threads
+      await step('checkpoints', async () => checkpointerOf(db)?.close(), 5_000);
       await step('crypto', () => crypto.close(), 5_000);
       await step('lightning', () => lightning.close(), 5_000);
       await step('transport writes', () => transports.idle(), 2_000);

@@ -5,7 +5,7 @@ import { Kysely, SqliteDialect, sql } from 'kysely';
 import type { KyselyConfig, SqliteDatabase } from 'kysely';
 import { LruCache } from '../crypto/lru-cache.js';
 import { CommitDurability, openWalBarrier, type DurabilityBarrier, type DurabilityMode } from './durability.js';
-import { BACKSTOP_PAGES, WalCheckpointer, type WalCheckpointerLogger } from './wal-checkpointer.js';
+import { BACKSTOP_PAGES, WalCheckpointer, type CheckpointRunner, type WalCheckpointerLogger } from './wal-checkpointer.js';
 import { loadMigrations, migrate, type MigrationLogger } from './migrator.js';
 import type { Db, DbSchema } from './schema.js';
 
@@ -76,7 +76,8 @@ class SqliteKysely extends Kysely<DbSchema> {
     readonly sqlite: Database,
     readonly statements: StatementCache,
     readonly durability: DurabilityBarrier,
-    readonly checkpointer: WalCheckpointer | null,
+    public checkpointer: WalCheckpointer | null,
+    readonly file: string | null,
   ) {
     super(config);
   }
@@ -154,7 +155,7 @@ export async function openDatabase(file: string, opts: OpenDatabaseOptions = {})
     checkpointer = new WalCheckpointer({ file, ...(opts.checkpointLogger !== undefined ? { logger: opts.checkpointLogger } : {}) });
   }
   const statements = new StatementCache(sqlite);
-  return new SqliteKysely({ dialect: new SqliteDialect({ database: statements }) }, sqlite, statements, durability, checkpointer);
+  return new SqliteKysely({ dialect: new SqliteDialect({ database: statements }) }, sqlite, statements, durability, checkpointer, memory ? null : file);
 }
 
 const COMMIT_DURABLE = new CommitDurability();
@@ -169,9 +170,23 @@ export function statementCacheOf(db: Db): StatementCache | undefined {
   return db instanceof SqliteKysely ? db.statements : undefined;
 }
 
-/** The WAL checkpoint thread of a database opened here with `walCheckpoint: 'background'`. */
+/** The WAL checkpointer of a database opened here (`walCheckpoint: 'background'` or attached). */
 export function checkpointerOf(db: Db): WalCheckpointer | null {
   return db instanceof SqliteKysely ? db.checkpointer : null;
+}
+
+/**
+ * Checkpoint the WAL of a database opened here (with `walCheckpoint: 'inline'`) on `runner`'s
+ * thread from now on — the daemon's crypto pool (`MOSTROD_DB_CHECKPOINT=auto`), which exists only
+ * after the database is open. Its connection then checkpoints only past the backstop. Null (and
+ * nothing changed) for an in-memory database, a Kysely not made here, or one that already has a
+ * checkpointer.
+ */
+export function attachWalCheckpointer(db: Db, runner: CheckpointRunner, logger?: WalCheckpointerLogger): WalCheckpointer | null {
+  if (!(db instanceof SqliteKysely) || db.file === null || db.checkpointer !== null) return null;
+  db.sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
+  db.checkpointer = new WalCheckpointer({ file: db.file, runner, ...(logger !== undefined ? { logger } : {}) });
+  return db.checkpointer;
 }
 
 /** Close the database (waits for Kysely's connection to be released). */

@@ -1,11 +1,15 @@
 /**
- * The WAL checkpointer's thread (wal-checkpointer.ts; a one-thread piscina pool): its own SQLite
- * connection to the daemon's file, on which each task runs `PRAGMA wal_checkpoint(PASSIVE)`.
- * PASSIVE copies what it can without waiting for the daemon's connection (SQLite's WAL lets a
- * checkpoint run beside a writer) and fsyncs the WAL and the database file here, not on the
- * event loop.
+ * The WAL checkpoint passes, on a thread that is not the event loop: a connection of its own to the
+ * daemon's file, on which each task runs `PRAGMA wal_checkpoint(PASSIVE)`. PASSIVE copies what it
+ * can without waiting for the daemon's connection (SQLite's WAL lets a checkpoint run beside a
+ * writer) and fsyncs the WAL and the database file here, not on the event loop.
+ *
+ * Two hosts load it (wal-checkpointer.ts): a crypto-pool thread, through the `walCheckpoint` export
+ * of crypto-worker.ts (the default: no thread of its own), or a one-thread piscina pool of its own
+ * (`MOSTROD_DB_CHECKPOINT=background`), through the default export here, whose workerData names
+ * the file.
  */
-import { workerData } from 'node:worker_threads';
+import { isMainThread, workerData } from 'node:worker_threads';
 import Driver, { type Database } from './sqlite-driver.js';
 
 export interface CheckpointWorkerData {
@@ -19,13 +23,20 @@ export interface CheckpointReport {
   busy: boolean;
 }
 
-export type CheckpointTask = 'checkpoint' | 'close';
+export type CheckpointOp = 'checkpoint' | 'close';
 
-const { file } = workerData as CheckpointWorkerData;
-let db: Database | null = null;
+/** A task naming its file (the crypto-pool host serves whatever file it is asked for). */
+export interface CheckpointFileTask {
+  op: CheckpointOp;
+  file: string;
+}
 
-function connection(): Database {
-  if (db !== null) return db;
+/** This thread's connections, by file (one in practice). */
+const connections = new Map<string, Database>();
+
+function connection(file: string): Database {
+  const open = connections.get(file);
+  if (open !== undefined) return open;
   const c = new Driver(file, { fileMustExist: true });
   // A checkpoint syncs the WAL before copying it and the database file after, unless synchronous
   // is OFF on the connection that runs it; NORMAL is what the daemon's connection uses.
@@ -34,16 +45,25 @@ function connection(): Database {
   // A checkpoint copies pages through its own buffer, not the page cache: keep the cache small
   // (better-sqlite3 compiles SQLite with 16 MB per connection; this thread counts in the RSS).
   c.pragma('cache_size = -256');
-  db = c;
+  connections.set(file, c);
   return c;
 }
 
-export default function run(task: CheckpointTask): CheckpointReport | null {
-  if (task === 'close') {
-    db?.close();
-    db = null;
+/** Run one task on this thread: a pass over `file`'s WAL, or close this thread's connection to it. */
+export function runCheckpointTask(task: CheckpointFileTask): CheckpointReport | null {
+  if (task.op === 'close') {
+    connections.get(task.file)?.close();
+    connections.delete(task.file);
     return null;
   }
-  const row = (connection().pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>)[0];
+  const row = (connection(task.file).pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>)[0];
   return { frames: row?.log ?? 0, checkpointed: row?.checkpointed ?? 0, busy: (row?.busy ?? 0) !== 0 };
+}
+
+/** Entry of the checkpointer's own thread (`background`): the file comes from workerData. */
+const ownFile = isMainThread ? undefined : (workerData as Partial<CheckpointWorkerData> | undefined)?.file;
+
+export default function run(op: CheckpointOp): CheckpointReport | null {
+  if (ownFile === undefined) throw new Error('wal-checkpoint-worker: no file in workerData');
+  return runCheckpointTask({ op, file: ownFile });
 }

@@ -4,30 +4,57 @@
  * SQLite checkpoints a WAL database from the connection whose commit takes the WAL past
  * `wal_autocheckpoint` pages (1,000 by default): that commit copies the WAL's pages into the
  * database file and fsyncs both, synchronously. For the daemon that is the event loop, and a new
- * order writes ≈ 20 pages, so at 100 requests/s the loop stopped for a checkpoint about twice a
+ * order writes ≈ 17 pages, so at 100 requests/s the loop stopped for a checkpoint about twice a
  * second, 7–19 ms each (strace of the daemon under the bench's open loop; docs/PERFORMANCE.md,
- * session 11) — a stall every request behind it waited out.
+ * session 11) — a stall every request behind it waited out; under a closed loop at 600/s, ten
+ * times a second.
  *
- * With `MOSTROD_DB_CHECKPOINT=background` a worker thread with its own connection runs `wal_checkpoint(PASSIVE)` every `intervalMs`
- * (wal-checkpoint-worker.ts): the copying and the fsyncs happen on that thread, beside the
- * daemon's writes (WAL allows one checkpointer beside a writer). The daemon's connection keeps
- * `wal_autocheckpoint` at `BACKSTOP_PAGES` (10,000 pages, ≈ 40 MB of WAL) rather than 0: should the
- * thread fall behind or die, the WAL is still checkpointed, with the old stalls. The thread is a
- * one-thread piscina pool: a thread that dies is replaced, and the next pass runs on the new one.
+ * Here a thread that is not the event loop runs `wal_checkpoint(PASSIVE)` with a connection of its
+ * own every `intervalMs` (wal-checkpoint-worker.ts): the copying and the fsyncs happen there,
+ * beside the daemon's writes (WAL allows one checkpointer beside a writer). Which thread is the
+ * runner's choice (`MOSTROD_DB_CHECKPOINT`):
+ * - `auto` (default): the first crypto thread, when the node has one (`crypto_threads` ≥ 1) — no
+ *   thread and no V8 isolate of its own. A pass holds that thread while it runs (the fsyncs,
+ *   mostly), so crypto tasks queued behind it wait; with `crypto_threads = 0`, as `inline`.
+ * - `background`: a one-thread piscina pool of its own (≈ 16 MB of RSS: a Node worker is a whole
+ *   isolate), whatever `crypto_threads` is.
+ * - `inline`: SQLite's own checkpoints on the event loop, as before.
+ * The daemon's connection keeps `wal_autocheckpoint` at `BACKSTOP_PAGES` (10,000 pages, ≈ 40 MB of
+ * WAL) rather than 0: should the passes fall behind or fail, the WAL is still checkpointed, with
+ * the old stalls. piscina replaces a thread that dies; the next pass runs on the new one.
  *
  * Durability is unchanged: a checkpoint only moves committed pages from the WAL into the database
  * file, syncing the WAL first; the durability barrier (durability.ts) keeps syncing the WAL.
  */
 import { Piscina } from 'piscina';
 import type { Worker } from 'node:worker_threads';
-import type { CheckpointReport, CheckpointTask, CheckpointWorkerData } from './wal-checkpoint-worker.js';
+import type { CheckpointFileTask, CheckpointOp, CheckpointReport, CheckpointWorkerData } from './wal-checkpoint-worker.js';
+
+export type { CheckpointFileTask, CheckpointReport };
 
 export interface WalCheckpointerLogger {
   warn(obj: object, msg: string): void;
 }
 
+/**
+ * Where the passes run: something that hands a task to a thread that is not the event loop and
+ * resolves with what `runCheckpointTask` returned there.
+ */
+export interface CheckpointRunner {
+  readonly where: 'crypto-thread' | 'own-thread';
+  run(task: CheckpointFileTask): Promise<CheckpointReport | null>;
+  /** Release what the runner owns (its own pool); a borrowed pool is left alone. */
+  close(): Promise<void>;
+  /** The thread a pass would run on, if the runner knows (tests: to make it fail). */
+  readonly thread?: Worker | null;
+  /** Threads started after the first (own pool only). */
+  readonly restarts?: number;
+}
+
 export interface WalCheckpointerOptions {
   file: string;
+  /** Where the passes run (default: a one-thread pool of its own). */
+  runner?: CheckpointRunner;
   /** How often the thread checkpoints (default 200 ms). */
   intervalMs?: number;
   logger?: WalCheckpointerLogger;
@@ -41,25 +68,28 @@ export interface WalCheckpointerStats {
   lastCheckpointed: number;
   /** passes that failed (an SQLite error, or the thread died during the pass) */
   failures: number;
-  /** threads started after the first (piscina replaces a thread that died) */
+  /** threads started after the first (piscina replaces a thread that died; own thread only) */
   restarts: number;
+  /** where the passes run */
+  where: CheckpointRunner['where'];
 }
 
 /**
- * `MOSTROD_DB_CHECKPOINT`: who checkpoints the daemon's WAL. Default `inline` (SQLite, on the event
- * loop): the thread costs ≈ 16 MB of RSS (a Node worker is a whole isolate; measured with
- * MALLOC_ARENA_MAX=2), paid at any load, while the stalls it removes matter only on a busy node
- * (one per ≈ 50 new orders). `background` for a node that trades at high rates.
+ * `MOSTROD_DB_CHECKPOINT`: who checkpoints the daemon's WAL — `auto` (default: a crypto thread if
+ * there is one, else SQLite on the event loop), `background` (a thread of its own, ≈ 16 MB of RSS)
+ * or `inline` (SQLite on the event loop).
  */
 export const DB_CHECKPOINT_ENV = 'MOSTROD_DB_CHECKPOINT';
 
+export type WalCheckpointMode = 'auto' | 'background' | 'inline';
+
 /** The checkpoint mode from the environment; a bad value throws naming the variable. */
-export function walCheckpointFromEnv(env: NodeJS.ProcessEnv = process.env): 'background' | 'inline' {
+export function walCheckpointFromEnv(env: NodeJS.ProcessEnv = process.env): WalCheckpointMode {
   const raw = env[DB_CHECKPOINT_ENV];
-  if (raw === undefined || raw === '') return 'inline';
+  if (raw === undefined || raw === '') return 'auto';
   const v = raw.trim().toLowerCase();
-  if (v === 'background' || v === 'inline') return v;
-  throw new Error(`${DB_CHECKPOINT_ENV}: expected "background" or "inline", got ${JSON.stringify(raw)}`);
+  if (v === 'auto' || v === 'background' || v === 'inline') return v;
+  throw new Error(`${DB_CHECKPOINT_ENV}: expected "auto", "background" or "inline", got ${JSON.stringify(raw)}`);
 }
 
 /** `wal_autocheckpoint` of the daemon's connection while the thread checkpoints. */
@@ -71,16 +101,14 @@ function workerFile(): URL {
   return new URL(here.endsWith('.ts') ? './wal-checkpoint-worker.ts' : './wal-checkpoint-worker.js', here);
 }
 
-export class WalCheckpointer {
+/** A one-thread piscina pool of the checkpointer's own (`background`). */
+export class OwnCheckpointThread implements CheckpointRunner {
+  readonly where = 'own-thread' as const;
   private readonly pool: Piscina;
-  private readonly timer: NodeJS.Timeout;
-  private inFlight: Promise<void> | null = null;
-  private closed = false;
   private created = 0;
-  private readonly s: WalCheckpointerStats = { passes: 0, lastFrames: 0, lastCheckpointed: 0, failures: 0, restarts: 0 };
 
-  constructor(private readonly o: WalCheckpointerOptions) {
-    const data: CheckpointWorkerData = { file: o.file };
+  constructor(file: string, logger?: WalCheckpointerLogger) {
+    const data: CheckpointWorkerData = { file };
     // piscina loads the module as it loads the crypto workers (under tsx too) and replaces a
     // thread that died.
     this.pool = new Piscina({
@@ -93,32 +121,60 @@ export class WalCheckpointer {
       resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
     });
     this.pool.on('workerCreate', () => {
-      if (++this.created > 1) this.s.restarts++;
+      this.created++;
     });
     this.pool.on('error', (err: unknown) => {
-      o.logger?.warn({ err }, 'WAL checkpoint thread failed while idle; replaced');
+      logger?.warn({ err }, 'WAL checkpoint thread failed while idle; replaced');
     });
+  }
+
+  get restarts(): number {
+    return Math.max(0, this.created - 1);
+  }
+
+  get thread(): Worker | null {
+    return (this.pool.threads[0] as Worker | undefined) ?? null;
+  }
+
+  run(task: CheckpointFileTask): Promise<CheckpointReport | null> {
+    const op: CheckpointOp = task.op;
+    return this.pool.run(op) as Promise<CheckpointReport | null>;
+  }
+
+  close(): Promise<void> {
+    return this.pool.destroy();
+  }
+}
+
+export class WalCheckpointer {
+  private readonly runner: CheckpointRunner;
+  private readonly timer: NodeJS.Timeout;
+  private inFlight: Promise<void> | null = null;
+  private closed = false;
+  private readonly s: Omit<WalCheckpointerStats, 'restarts' | 'where'> = { passes: 0, lastFrames: 0, lastCheckpointed: 0, failures: 0 };
+
+  constructor(private readonly o: WalCheckpointerOptions) {
+    this.runner = o.runner ?? new OwnCheckpointThread(o.file, o.logger);
     this.timer = setInterval(() => this.pass(), o.intervalMs ?? 200);
     this.timer.unref();
   }
 
   stats(): WalCheckpointerStats {
-    return { ...this.s };
+    return { ...this.s, restarts: this.runner.restarts ?? 0, where: this.runner.where };
   }
 
-  /** The running thread (tests: to make it fail). */
+  /** The thread a pass runs on, if the runner knows (tests: to make it fail). */
   get thread(): Worker | null {
-    return (this.pool.threads[0] as Worker | undefined) ?? null;
+    return this.runner.thread ?? null;
   }
 
   private pass(): void {
     if (this.inFlight !== null || this.closed) return;
-    const task: CheckpointTask = 'checkpoint';
-    this.inFlight = (this.pool.run(task) as Promise<CheckpointReport>).then(
+    this.inFlight = this.runner.run({ op: 'checkpoint', file: this.o.file }).then(
       (r) => {
         this.s.passes++;
-        this.s.lastFrames = r.frames;
-        this.s.lastCheckpointed = r.checkpointed;
+        this.s.lastFrames = r?.frames ?? 0;
+        this.s.lastCheckpointed = r?.checkpointed ?? 0;
       },
       (err: unknown) => {
         this.s.failures++;
@@ -129,18 +185,20 @@ export class WalCheckpointer {
     });
   }
 
-  /** Stop, with the thread's connection closed, before the daemon's own connection closes. */
+  /**
+   * Stop, with the thread's connection closed, before the daemon's own connection closes (and, on
+   * a crypto thread, before the crypto pool closes).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
     await this.inFlight;
-    const task: CheckpointTask = 'close';
     try {
-      await this.pool.run(task);
+      await this.runner.run({ op: 'close', file: this.o.file });
     } catch {
       // the thread is gone: so is its connection
     }
-    await this.pool.destroy();
+    await this.runner.close();
   }
 }

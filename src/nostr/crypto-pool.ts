@@ -24,6 +24,7 @@ import type { Logger } from 'pino';
 import { Piscina } from 'piscina';
 import type { MostroKeys } from '../context.js';
 import { ConversationKeyCache } from '../crypto/conversation-key.js';
+import type { CheckpointFileTask, CheckpointReport, CheckpointRunner } from '../db/wal-checkpointer.js';
 import { completeTask } from './complete-open.js';
 import {
   runCryptoTask,
@@ -61,6 +62,11 @@ export interface CryptoExecutor {
   run<K extends CryptoOp>(task: TaskOf<K>): Promise<CryptoResults[K]>;
   stats(): CryptoPoolStats;
   close(): Promise<void>;
+  /**
+   * Runs the database's WAL checkpoint passes on a crypto thread (db/wal-checkpointer.ts); absent
+   * (or null) without threads.
+   */
+  checkpointRunner?(): CheckpointRunner | null;
 }
 
 /** A task failed by itself (bad input); running it again would fail the same way. */
@@ -212,6 +218,19 @@ export class WorkerCrypto implements CryptoExecutor {
   /** Tasks handed to the threads and not answered yet (AdaptiveCrypto runs inline only at 0). */
   inFlight(): number {
     return this.pending;
+  }
+
+  /**
+   * WAL checkpoint passes on these threads (crypto-worker.ts `walCheckpoint`), outside the batches
+   * and the in-flight count: a pass does not hold inline crypto back (AdaptiveCrypto), only the
+   * tasks queued for the thread it runs on, while it runs.
+   */
+  checkpointRunner(): CheckpointRunner {
+    return {
+      where: 'crypto-thread',
+      run: (task: CheckpointFileTask) => this.pool.run(task, { name: 'walCheckpoint' }) as Promise<CheckpointReport | null>,
+      close: () => Promise.resolve(),
+    };
   }
 
   /** The task on a worker thread, as runCryptoTask returned it there. */
@@ -417,6 +436,10 @@ export class AdaptiveCrypto implements CryptoExecutor {
 
   close(): Promise<void> {
     return this.pool.close();
+  }
+
+  checkpointRunner(): CheckpointRunner {
+    return this.pool.checkpointRunner();
   }
 }
 

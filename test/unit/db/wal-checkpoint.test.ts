@@ -10,9 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { sql } from 'kysely';
-import { checkpointerOf, closeDatabase, openDatabase } from '../../../src/db/database.js';
+import { pino } from 'pino';
+import { attachWalCheckpointer, checkpointerOf, closeDatabase, openDatabase } from '../../../src/db/database.js';
 import type { Db } from '../../../src/db/schema.js';
 import { BACKSTOP_PAGES, WalCheckpointer, walCheckpointFromEnv } from '../../../src/db/wal-checkpointer.js';
+import { generateSecretKey, getPublicKey } from '../../../src/crypto/secp.js';
+import { verifyEvent } from '../../../src/crypto/event.js';
+import { createCryptoExecutor, WorkerCrypto } from '../../../src/nostr/crypto-pool.js';
 
 const dirs: string[] = [];
 after(() => {
@@ -49,10 +53,72 @@ async function autocheckpoint(db: Db): Promise<number> {
 }
 
 void describe('WAL checkpoints', () => {
-  void test('the mode comes from MOSTROD_DB_CHECKPOINT (default inline); a bad value names the variable', () => {
-    assert.equal(walCheckpointFromEnv({}), 'inline');
+  void test('the mode comes from MOSTROD_DB_CHECKPOINT (default auto); a bad value names the variable', () => {
+    assert.equal(walCheckpointFromEnv({}), 'auto');
     assert.equal(walCheckpointFromEnv({ MOSTROD_DB_CHECKPOINT: 'Background' }), 'background');
-    assert.throws(() => walCheckpointFromEnv({ MOSTROD_DB_CHECKPOINT: 'sometimes' }), /MOSTROD_DB_CHECKPOINT: expected "background" or "inline"/);
+    assert.equal(walCheckpointFromEnv({ MOSTROD_DB_CHECKPOINT: 'inline' }), 'inline');
+    assert.equal(walCheckpointFromEnv({ MOSTROD_DB_CHECKPOINT: 'auto' }), 'auto');
+    assert.throws(() => walCheckpointFromEnv({ MOSTROD_DB_CHECKPOINT: 'sometimes' }), /MOSTROD_DB_CHECKPOINT: expected "auto", "background" or "inline"/);
+  });
+
+  void test('on a crypto thread (auto): the passes run there beside crypto tasks, uncounted by the inline policy; the WAL is gone after the close', async () => {
+    const file = tempFile();
+    const db = await openDatabase(file, { durability: 'barrier' });
+    const sk = generateSecretKey();
+    const keys = { secretKey: sk, pubkey: getPublicKey(sk) };
+    const pool = new WorkerCrypto({ threads: 1, keys, logger: pino({ level: 'silent' }) });
+    let closed = false;
+    try {
+      const cp = attachWalCheckpointer(db, pool.checkpointRunner());
+      assert.ok(cp !== null);
+      assert.equal(cp.stats().where, 'crypto-thread');
+      assert.equal(checkpointerOf(db), cp);
+      assert.equal(await autocheckpoint(db), BACKSTOP_PAGES);
+      // attached once only
+      assert.equal(attachWalCheckpointer(db, pool.checkpointRunner()), null);
+      // Crypto tasks and checkpoint passes share the thread: both get done.
+      const signing = (async () => {
+        for (let i = 0; i < 50; i++) {
+          const e = await pool.run({ op: 'sign-event', kind: 38383, tags: [['d', String(i)]], content: '', created_at: 1_700_000_000 });
+          assert.ok(verifyEvent(e));
+        }
+      })();
+      await write(db, 200);
+      await signing;
+      await until('a checkpoint pass of the whole WAL on the crypto thread', () => {
+        const s = cp.stats();
+        return s.lastFrames > 0 && s.lastCheckpointed === s.lastFrames;
+      });
+      assert.equal(cp.stats().failures, 0);
+      assert.equal(pool.inFlight(), 0, 'passes are not crypto tasks in flight');
+      // The daemon's order: checkpoints, then the crypto pool, then the database.
+      await cp.close();
+      await pool.close();
+      closed = true;
+      await closeDatabase(db);
+      assert.equal(existsSync(`${file}-wal`), false, 'the crypto thread closed its connection: this one was the last');
+    } finally {
+      if (!closed) {
+        await pool.close();
+        await closeDatabase(db);
+      }
+    }
+  });
+
+  void test('auto without crypto threads, and an in-memory database: nothing attached, SQLite checkpoints inline', async () => {
+    const sk = generateSecretKey();
+    const keys = { secretKey: sk, pubkey: getPublicKey(sk) };
+    const none = createCryptoExecutor({ threads: 0, keys, logger: pino({ level: 'silent' }) });
+    assert.equal(none.checkpointRunner?.() ?? null, null);
+    const pool = new WorkerCrypto({ threads: 1, keys, logger: pino({ level: 'silent' }) });
+    const memory = await openDatabase(':memory:');
+    try {
+      assert.equal(attachWalCheckpointer(memory, pool.checkpointRunner()), null);
+      assert.equal(checkpointerOf(memory), null);
+    } finally {
+      await closeDatabase(memory);
+      await pool.close();
+    }
   });
 
   void test('inline (the default of openDatabase): SQLite checkpoints in this connection, no thread', async () => {
