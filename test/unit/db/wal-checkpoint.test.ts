@@ -105,6 +105,38 @@ void describe('WAL checkpoints', () => {
     }
   });
 
+  void test('on a crypto thread: a thread that dies is replaced by the pool and the passes go on there', async () => {
+    const file = tempFile();
+    const db = await openDatabase(file, { durability: 'barrier' });
+    const sk = generateSecretKey();
+    const pool = new WorkerCrypto({ threads: 1, keys: { secretKey: sk, pubkey: getPublicKey(sk) }, logger: pino({ level: 'silent' }) });
+    const cp = attachWalCheckpointer(db, pool.checkpointRunner());
+    assert.ok(cp !== null);
+    // WorkerCrypto keeps its piscina pool private; the test reaches in to kill the thread.
+    const threads = (): Array<{ terminate(): Promise<number> }> => (pool as unknown as { pool: { threads: Array<{ terminate(): Promise<number> }> } }).pool.threads;
+    try {
+      await write(db, 20);
+      await until('a first pass', () => cp.stats().passes > 0);
+      const first = threads()[0];
+      assert.ok(first !== undefined);
+      await first.terminate();
+      await until('a new thread', () => threads().length === 1 && threads()[0] !== first);
+      const before = cp.stats().passes;
+      await write(db, 100, 20 * 50);
+      await until('passes on the new thread that checkpoint the whole WAL', () => {
+        const s = cp.stats();
+        return s.passes > before && s.lastFrames > 0 && s.lastCheckpointed === s.lastFrames;
+      });
+      // the pool still does its own work
+      const e = await pool.run({ op: 'sign-event', kind: 38383, tags: [], content: '', created_at: 1_700_000_000 });
+      assert.ok(verifyEvent(e));
+    } finally {
+      await cp.close();
+      await pool.close();
+      await closeDatabase(db);
+    }
+  });
+
   void test('auto without crypto threads, and an in-memory database: nothing attached, SQLite checkpoints inline', async () => {
     const sk = generateSecretKey();
     const keys = { secretKey: sk, pubkey: getPublicKey(sk) };
