@@ -12,7 +12,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/schema.js';
-import { durabilityOf } from '../db/database.js';
+import { checkpointerOf, durabilityOf } from '../db/database.js';
 import type { LightningBackend, LinkState } from '../lightning/backend.js';
 import type { CryptoPoolStats } from '../nostr/crypto-pool.js';
 import type { OutboxStats } from '../nostr/relay-outbox.js';
@@ -302,6 +302,33 @@ export class DaemonMetrics {
       registers,
       collect() {
         this.set(durability.stats().waiting);
+      },
+    });
+
+    // ---- WAL checkpoints off the event loop (db/wal-checkpointer.ts; absent when SQLite checkpoints inline) ----
+    const checkpoints = () => checkpointerOf(src.db)?.stats() ?? null;
+    new Counter({
+      name: 'mostrod_db_checkpoint_passes_total',
+      help: 'WAL checkpoint passes run off the event loop, by result (none when SQLite checkpoints on the event loop: crypto_threads = 0 or MOSTROD_DB_CHECKPOINT=inline)',
+      labelNames: ['result'],
+      registers,
+      collect() {
+        this.reset();
+        const c = checkpoints();
+        if (c === null) return;
+        this.inc({ result: 'ok' }, c.passes);
+        this.inc({ result: 'failed' }, c.failures);
+      },
+    });
+    new Gauge({
+      name: 'mostrod_db_wal_frames',
+      help: 'Pages in the WAL at the last checkpoint pass, labelled with where the passes run (the daemon checkpoints on the event loop itself past 10,000)',
+      labelNames: ['where'],
+      registers,
+      collect() {
+        this.reset();
+        const c = checkpoints();
+        if (c !== null && c.passes > 0) this.set({ where: c.where }, c.lastFrames);
       },
     });
 

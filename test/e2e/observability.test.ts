@@ -193,6 +193,11 @@ void describe('e2e operator cockpit: /metrics, /readyz, alert DMs (built daemon)
     assert.ok((m.get('mostrod_db_syncs_total') ?? 0) >= 1, 'the trade\'s commits were synced by the barrier');
     assert.ok((m.get('mostrod_db_sync_waits_total') ?? 0) >= (m.get('mostrod_db_syncs_total') ?? 0), 'one sync serves one or more waits');
     assert.equal(m.get('mostrod_db_sync_waiting'), 0);
+    // The daemon has a crypto thread (crypto_threads defaults to at least one): the WAL is
+    // checkpointed there, every 200 ms, without a failure.
+    assert.ok((m.get('mostrod_db_checkpoint_passes_total', { result: 'ok' }) ?? 0) >= 1, 'checkpoint passes ran off the event loop');
+    assert.equal(m.get('mostrod_db_checkpoint_passes_total', { result: 'failed' }), 0);
+    assert.ok(m.get('mostrod_db_wal_frames', { where: 'crypto-thread' }) !== undefined, 'the WAL size at the last pass is exported, with where the passes run');
     assert.deepEqual(await adminDms(), [], 'a healthy trade sends the operator nothing');
   });
 

@@ -125,6 +125,11 @@ void describe('observability: /metrics, /healthz, /readyz', () => {
       // A database opened without the barrier: every commit is synced by SQLite, none by the barrier.
       assert.equal(m.get('mostrod_db_syncs_total'), 0);
       assert.equal(m.get('mostrod_db_sync_waiting'), 0);
+      // No checkpointer (SQLite checkpoints inline; here an in-memory database): declared, no samples.
+      assert.equal(m.types.get('mostrod_db_checkpoint_passes_total'), 'counter');
+      assert.equal(m.get('mostrod_db_checkpoint_passes_total', { result: 'ok' }), undefined);
+      assert.equal(m.types.get('mostrod_db_wal_frames'), 'gauge');
+      assert.ok(!m.samples.some((x) => x.name === 'mostrod_db_wal_frames'), 'no WAL frames sample');
       assert.equal(m.get('mostrod_price_age_seconds', { source: 'yadio' }), 42);
       assert.equal(m.get('mostrod_price_source_last_success_timestamp_seconds', { source: 'yadio' }), 1_700_000_000);
       assert.equal(m.get('mostrod_price_source_breaker_state', { source: 'yadio', state: 'closed' }), 1);
