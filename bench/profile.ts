@@ -101,7 +101,8 @@ try {
   const ahead = Math.floor(Date.now() / 1000) + 270;
   let r;
   if (OPEN_RATE === undefined) {
-    const prep = await prepareTraders(pool, h, { traders: TRADERS, perTrader: Math.ceil((900 * SECONDS) / TRADERS), pow: 6, rumorCreatedAt: ahead });
+    const prep = await prepareTraders(pool, h, { traders: TRADERS, perTrader: Math.ceil((1000 * (SECONDS + 3)) / TRADERS), pow: 6, rumorCreatedAt: ahead });
+    await closedLoop(h, prep.traders, 3); // JIT warm-up, not profiled (as in run.ts)
     writeFileSync(path.join(dir, 'start'), '');
     r = await closedLoop(h, prep.traders, SECONDS);
   } else {

@@ -113,8 +113,9 @@ export function renderMarkdown(r: BenchResults): string {
     lines.push('');
   }
   const loads: Array<[string, LoadResult]> = [];
-  if (e?.oneCore !== undefined) loads.push([`closed loop, one core (crypto_threads = 0), ${r.config.e2eTraders} traders, ${r.config.e2eSeconds} s`, e.oneCore]);
-  if (e?.closedLoop !== undefined) loads.push([`closed loop, default crypto threads, ${r.config.e2eTraders} traders, ${r.config.e2eSeconds} s`, e.closedLoop]);
+  const warm = r.config.e2eWarmupSeconds !== undefined ? ` after ${r.config.e2eWarmupSeconds} s of warm-up` : '';
+  if (e?.oneCore !== undefined) loads.push([`closed loop, one core (crypto_threads = 0), ${r.config.e2eTraders} traders, ${r.config.e2eSeconds} s${warm}`, e.oneCore]);
+  if (e?.closedLoop !== undefined) loads.push([`closed loop, default crypto threads, ${r.config.e2eTraders} traders, ${r.config.e2eSeconds} s${warm}`, e.closedLoop]);
   if (e?.unloaded !== undefined) loads.push(['closed loop, 1 trader (unloaded latency)', e.unloaded]);
   if (e?.open100 !== undefined) loads.push([`open loop ${r.config.openRate}/s, ${r.config.openSeconds} s`, e.open100]);
   if (s !== undefined) loads.push([`open loop ${r.config.openRate}/s + ${r.config.junkRate}/s junk`, s.valid]);

@@ -54,6 +54,13 @@ const POW = 6;
 /** BENCH_TRADERS: traders of the closed loops (diagnosis; the issue's figures use 50). */
 const E2E_TRADERS = Number(process.env['BENCH_TRADERS'] ?? 50);
 const E2E_SECONDS = 12;
+/**
+ * Each closed loop runs this long first, unmeasured, on the same daemon: V8 compiles the hot paths
+ * of every isolate (the event loop and each crypto thread) during the first seconds, on its helper
+ * threads (session 13: 0 vs 3 s before a 12 s loop, default threads, three pairs: 661 / 585 / 747
+ * vs 834 / 831 / 711 answered/s).
+ */
+const E2E_WARMUP_SECONDS = 3;
 const OPEN_RATE = 100;
 const OPEN_SECONDS = 10;
 const JUNK_RATE = 5000;
@@ -121,7 +128,7 @@ export interface BenchResults {
   startedAt: string;
   durationSeconds: number;
   machine: { cpus: number; model: string; node: string; loadavgStart: number[]; loadavgEnd: number[]; commit: string };
-  config: { pow: number; e2eTraders: number; e2eSeconds: number; openRate: number; openSeconds: number; junkRate: number; steadySeconds: number };
+  config: { pow: number; e2eTraders: number; e2eSeconds: number; e2eWarmupSeconds?: number; openRate: number; openSeconds: number; junkRate: number; steadySeconds: number };
   /** The phases run (BENCH_PHASES; all by default). Sections of phases not run are absent. */
   phases: PhaseId[];
   floor?: FloorResult;
@@ -228,11 +235,12 @@ async function main(): Promise<void> {
 
   let oneCore: LoadResult | undefined;
   if (want.has('one-core')) {
-    done = phase(`end to end, one core (crypto_threads = 0): closed loop, ${E2E_TRADERS} traders, ${E2E_SECONDS} s`);
+    done = phase(`end to end, one core (crypto_threads = 0): closed loop, ${E2E_TRADERS} traders, ${E2E_WARMUP_SECONDS} s warm-up + ${E2E_SECONDS} s`);
     const h1 = await startHarness({ pow: POW, relay, cryptoThreads: 0 });
     cleanups.push(() => h1.close());
-    const perTrader1 = Math.ceil((Math.max(500, (floor?.oneCore ?? 0) * 1.2) * E2E_SECONDS) / E2E_TRADERS);
+    const perTrader1 = Math.ceil((Math.max(500, (floor?.oneCore ?? 0) * 1.2) * (E2E_SECONDS + E2E_WARMUP_SECONDS)) / E2E_TRADERS);
     const prep1 = await withTimeout('traffic generation', 400_000, prepareTraders(pool, h1, { traders: E2E_TRADERS, perTrader: perTrader1, pow: POW, rumorCreatedAt: ahead() }));
+    await withTimeout('closed loop warm-up (one core)', 60_000, closedLoop(h1, prep1.traders, E2E_WARMUP_SECONDS));
     oneCore = await withTimeout('closed loop (one core)', 60_000, closedLoop(h1, prep1.traders, E2E_SECONDS));
     if (prep1.traders.some((t) => t.next >= t.requests.length)) notes.push('one-core closed loop: some traders ran out of pre-built requests (throughput figure is a lower bound)');
     await h1.close();
@@ -255,11 +263,12 @@ async function main(): Promise<void> {
     let prepareSeconds: number | undefined;
     if (want.has('closed')) {
       done = phase('end to end: traffic generation');
-      const perTrader = Math.ceil((Math.max(800, (floor?.twoCores ?? 0) * 1.2) * E2E_SECONDS) / E2E_TRADERS);
+      const perTrader = Math.ceil((Math.max(800, (floor?.twoCores ?? 0) * 1.2) * (E2E_SECONDS + E2E_WARMUP_SECONDS)) / E2E_TRADERS);
       const prep = await withTimeout('traffic generation', 400_000, prepareTraders(pool, h, { traders: E2E_TRADERS, perTrader, pow: POW, rumorCreatedAt: ahead() }));
       prepareSeconds = round(prep.seconds);
       done();
-      done = phase(`end to end: closed loop, ${E2E_TRADERS} traders, ${E2E_SECONDS} s`);
+      done = phase(`end to end: closed loop, ${E2E_TRADERS} traders, ${E2E_WARMUP_SECONDS} s warm-up + ${E2E_SECONDS} s`);
+      await withTimeout('closed loop warm-up', 60_000, closedLoop(h, prep.traders, E2E_WARMUP_SECONDS));
       closed = await withTimeout('closed loop', 60_000, closedLoop(h, prep.traders, E2E_SECONDS));
       done();
       if (prep.traders.some((t) => t.next >= t.requests.length)) notes.push('closed loop: some traders ran out of pre-built requests (throughput figure is a lower bound)');
@@ -448,7 +457,7 @@ async function main(): Promise<void> {
     startedAt,
     durationSeconds: round((performance.now() - t0) / 1000),
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? '?', node: process.version, loadavgStart, loadavgEnd: os.loadavg().map((x) => round(x, 2)), commit: gitCommit() },
-    config: { pow: POW, e2eTraders: E2E_TRADERS, e2eSeconds: E2E_SECONDS, openRate: OPEN_RATE, openSeconds: OPEN_SECONDS, junkRate: JUNK_RATE, steadySeconds: STEADY_SECONDS },
+    config: { pow: POW, e2eTraders: E2E_TRADERS, e2eSeconds: E2E_SECONDS, e2eWarmupSeconds: E2E_WARMUP_SECONDS, openRate: OPEN_RATE, openSeconds: OPEN_SECONDS, junkRate: JUNK_RATE, steadySeconds: STEADY_SECONDS },
     phases: PHASES.filter((p) => want.has(p)),
     ...(floor !== undefined ? { floor } : {}),
     ...(e2e !== undefined ? { e2e } : {}),

@@ -49,8 +49,10 @@ export interface CryptoPoolStats {
   completed: number;
   /** Threads that died under a task (each was replaced). */
   workerFailures: number;
-  /** Messages sent to the threads (a batch of a turn's tasks, or one task); 0 with no threads. */
+  /** Messages sent to the threads (a batch of tasks, or one task); 0 with no threads. */
   batches?: number;
+  /** Batches handed to the threads and not answered yet (at most threads × BATCHES_PER_THREAD). */
+  batchesInFlight?: number;
   /** Tasks run again after their thread died. */
   retried: number;
   /** Tasks run on the event-loop thread while it was idle enough (AdaptiveCrypto); absent otherwise. */
@@ -139,9 +141,22 @@ export interface WorkerCryptoOptions {
    * lets each thread's grow to 32 MB under load.
    */
   youngGenerationMb?: number;
+  /**
+   * Batches handed to each thread at once (default BATCHES_PER_THREAD): one running, the next
+   * already in the thread's port. 1 = a thread waits for the event loop between batches.
+   */
+  batchesPerThread?: number;
 }
 
 export const WORKER_YOUNG_GENERATION_MB = 6;
+
+/**
+ * Two batches per thread: while one runs, the next (formed from everything submitted meanwhile)
+ * waits in the thread's port, so the thread goes on without waiting for the event loop to take its
+ * answer first. With one, a thread idled for the length of whatever the event loop was doing when
+ * each batch finished (docs/PERFORMANCE.md, session 13).
+ */
+export const BATCHES_PER_THREAD = 2;
 
 /** Most tasks in one message to a thread (bounds how long a batch holds its first result back). */
 export const MAX_BATCH = 16;
@@ -174,12 +189,17 @@ export class WorkerCrypto implements CryptoExecutor {
   private flushScheduled = false;
   private batches = 0;
   private pending = 0;
+  /** Batches handed to piscina and not answered yet, and how many may be. */
+  private outstanding = 0;
+  private readonly maxOutstanding: number;
 
   constructor(o: WorkerCryptoOptions) {
     if (o.threads < 1) throw new RangeError('WorkerCrypto needs at least one thread (use InThreadCrypto for 0)');
     this.threads = o.threads;
     this.maxAttempts = Math.max(1, o.maxAttempts ?? 3);
     this.logger = o.logger;
+    const perThread = Math.max(1, Math.floor(o.batchesPerThread ?? BATCHES_PER_THREAD));
+    this.maxOutstanding = o.threads * perThread;
     const data: CryptoWorkerData & Record<string, unknown> = {
       ...o.workerData,
       nodeSecretKey: o.keys.secretKey,
@@ -191,7 +211,7 @@ export class WorkerCrypto implements CryptoExecutor {
       minThreads: o.threads,
       maxThreads: o.threads,
       idleTimeout: Number.POSITIVE_INFINITY,
-      concurrentTasksPerWorker: 1,
+      concurrentTasksPerWorker: perThread,
       workerData: data,
       resourceLimits: { maxYoungGenerationSizeMb: o.youngGenerationMb ?? WORKER_YOUNG_GENERATION_MB },
     });
@@ -255,38 +275,59 @@ export class WorkerCrypto implements CryptoExecutor {
     return reply.value;
   }
 
-  /** This turn's tasks, in batches: one per thread, more only past MAX_BATCH tasks each. */
+  /**
+   * Hands the submitted tasks to the threads while a batch slot is free: at most MAX_BATCH tasks a
+   * batch, spread over the threads, and at most `maxOutstanding` batches unanswered. What does not
+   * fit waits here, in order, and leaves with the next answered batch (runBatch), so a batch is
+   * formed when a thread can take it, from everything submitted until then.
+   */
   private flush(): void {
     this.flushScheduled = false;
-    const all = this.submitted;
-    this.submitted = [];
-    const size = Math.min(MAX_BATCH, Math.ceil(all.length / this.threads));
-    for (let i = 0; i < all.length; i += size) void this.runBatch(all.slice(i, i + size));
+    while (this.submitted.length > 0 && this.outstanding < this.maxOutstanding) {
+      const size = Math.min(MAX_BATCH, Math.ceil(this.submitted.length / this.threads));
+      void this.runBatch(this.submitted.splice(0, size));
+    }
   }
 
   private async runBatch(batch: Submitted[]): Promise<void> {
     const message: CryptoTask | CryptoBatch = batch.length === 1 ? batch[0]!.task : { op: 'batch', tasks: batch.map((b) => b.task) };
     this.batches++;
-    for (let attempt = 1; ; attempt++) {
-      let reply: CryptoReply | CryptoReply[];
-      try {
-        reply = (await this.pool.run(message)) as CryptoReply | CryptoReply[];
-      } catch (err) {
-        // runPoolMessage never throws: a rejection means the thread died under the batch.
-        this.workerFailures++;
-        if (this.closing || attempt >= this.maxAttempts) {
-          const ops = batch.map((b) => b.task.op).join(', ');
-          for (const b of batch) b.reject(new CryptoPoolError(`crypto task ${b.task.op} failed on ${attempt} thread(s)`, { cause: err }));
-          this.logger.error({ err, ops, attempt }, 'crypto pool: tasks failed on every thread tried');
-          return;
+    this.outstanding++;
+    let released = false;
+    // Frees this batch's slot and hands the next batch over, before this one's callers run (they
+    // may hold the event loop a while: the thread gets its next batch first).
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.outstanding--;
+      this.flush();
+    };
+    try {
+      for (let attempt = 1; ; attempt++) {
+        let reply: CryptoReply | CryptoReply[];
+        try {
+          reply = (await this.pool.run(message)) as CryptoReply | CryptoReply[];
+        } catch (err) {
+          // runPoolMessage never throws: a rejection means the thread died under the batch.
+          this.workerFailures++;
+          if (this.closing || attempt >= this.maxAttempts) {
+            release();
+            const ops = batch.map((b) => b.task.op).join(', ');
+            for (const b of batch) b.reject(new CryptoPoolError(`crypto task ${b.task.op} failed on ${attempt} thread(s)`, { cause: err }));
+            this.logger.error({ err, ops, attempt }, 'crypto pool: tasks failed on every thread tried');
+            return;
+          }
+          this.retried += batch.length;
+          this.logger.warn({ err, ops: batch.map((b) => b.task.op), attempt }, 'crypto pool: worker thread died under a batch; running it again');
+          continue;
         }
-        this.retried += batch.length;
-        this.logger.warn({ err, ops: batch.map((b) => b.task.op), attempt }, 'crypto pool: worker thread died under a batch; running it again');
-        continue;
+        release();
+        const replies = Array.isArray(reply) ? reply : [reply];
+        batch.forEach((b, i) => b.resolve(replies[i] ?? { ok: false, error: 'crypto pool: no reply for the task' }));
+        return;
       }
-      const replies = Array.isArray(reply) ? reply : [reply];
-      batch.forEach((b, i) => b.resolve(replies[i] ?? { ok: false, error: 'crypto pool: no reply for the task' }));
-      return;
+    } finally {
+      release();
     }
   }
 
@@ -296,6 +337,7 @@ export class WorkerCrypto implements CryptoExecutor {
       queued: this.pool.queueSize + this.submitted.length,
       completed: this.completed,
       batches: this.batches,
+      batchesInFlight: this.outstanding,
       workerFailures: this.workerFailures,
       retried: this.retried,
     };

@@ -5,11 +5,14 @@
  */
 import { workerData } from 'node:worker_threads';
 import { runCheckpointTask, type CheckpointFileTask, type CheckpointReport } from '../db/wal-checkpoint-worker.js';
+import { threadProfilerFromEnv } from '../observability/thread-profiler.js';
 import { cryptoStateFrom, runPoolMessage, type CryptoBatch, type CryptoReply, type CryptoState, type CryptoTask } from './crypto-tasks.js';
 
 const state: CryptoState = cryptoStateFrom(workerData);
+const profiler = threadProfilerFromEnv();
 
 export default function handle(message: CryptoTask | CryptoBatch): CryptoReply | CryptoReply[] {
+  profiler?.tick();
   return runPoolMessage(state, message);
 }
 
@@ -19,5 +22,6 @@ export default function handle(message: CryptoTask | CryptoBatch): CryptoReply |
  * connection, opened at the first pass.
  */
 export function walCheckpoint(task: CheckpointFileTask): CheckpointReport | null {
+  profiler?.tick(); // passes come every 200 ms, so a profile ends on time after the load stops
   return runCheckpointTask(task);
 }

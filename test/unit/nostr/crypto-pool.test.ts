@@ -8,7 +8,7 @@ import { verifyEvent } from '../../../src/crypto/event.js';
 import { generateSecretKey, getPublicKey } from '../../../src/crypto/secp.js';
 import { closeDatabase, type Db } from '../../../src/db/database.js';
 import { dbTradeIndexStore } from '../../../src/db/trade-index-store.js';
-import { AdaptiveCrypto, InlinePolicy, InThreadCrypto, inlineFromEnv, MAX_BATCH, WorkerCrypto, type CryptoExecutor } from '../../../src/nostr/crypto-pool.js';
+import { AdaptiveCrypto, BATCHES_PER_THREAD, InlinePolicy, InThreadCrypto, inlineFromEnv, MAX_BATCH, WorkerCrypto, type CryptoExecutor } from '../../../src/nostr/crypto-pool.js';
 import type { CryptoTask } from '../../../src/nostr/crypto-tasks.js';
 import { buildDirectRequest, openDirectMessage } from '../../../src/nostr/direct-message.js';
 import { unwrapGiftWrap, wrapRequest } from '../../../src/nostr/gift-wrap.js';
@@ -180,6 +180,31 @@ void describe('crypto pool: the same results as the in-thread path', () => {
     assert.deepEqual([pool.stats().workerFailures, pool.stats().retried], [0, 0]);
   });
 
+  void test('batches leave as a thread can take them: two per thread at most, formed from what waited', async () => {
+    assert.equal(BATCHES_PER_THREAD, 2);
+    const pool = workerPool(1);
+    const recipients = Array.from({ length: 10 }, () => generateSecretKey());
+    // PoW 12 makes each wrap take milliseconds, so the first two are still running while the
+    // other eight are submitted, one per event-loop turn (as replies are, under load).
+    const wrap = (sk: Uint8Array): Promise<NostrEvent> =>
+      pool.run({ op: 'wrap-message', message: req('fiat-sent'), recipient: getPublicKey(sk), now: NOW, pow: 12 });
+    const runs: Array<Promise<NostrEvent>> = [];
+    for (const sk of recipients) {
+      runs.push(wrap(sk));
+      await new Promise((r) => setImmediate(r));
+    }
+    const mid = pool.stats();
+    assert.equal(mid.batchesInFlight, 2, 'two batches handed over, no more');
+    assert.equal(mid.queued, 8, 'the other eight wait in the pool');
+    const wraps = await Promise.all(runs);
+    wraps.forEach((w, i) => assert.ok(unwrapGiftWrap(w, recipients[i]!).ok, `wrap ${i} readable by its recipient`));
+    const end = pool.stats();
+    // One by one, the ten would have gone as ten messages; the eight that waited left together
+    // (or in two batches if the first answer came back before the last submission).
+    assert.ok((end.batches ?? 0) <= 4, `${end.batches} batches`);
+    assert.deepEqual([end.batchesInFlight, end.queued, end.completed], [0, 0, 10]);
+  });
+
   void test('a task that fails by itself rejects on both paths (and is not retried)', async () => {
     const bad: CryptoTask = { op: 'wrap-message', message: req('fiat-sent'), recipient: 'not a key', now: NOW, pow: 0 };
     const pool = workerPool(1);
@@ -234,6 +259,19 @@ void describe('crypto pool: a worker that dies mid-task', () => {
     assert.ok((await intake.handle(second)).ok);
     assert.equal(dispatched.length, 2);
     assert.deepEqual(intake.counters(), { dispatched: 2, duplicate: 1 });
+  });
+
+  void test('two batches on a thread that dies: both run again, each task answered once', async () => {
+    const pool = crashingPool();
+    const recipients = Array.from({ length: 40 }, () => generateSecretKey());
+    const runs = recipients.map((sk) => pool.run({ op: 'wrap-message', message: req('fiat-sent'), recipient: getPublicKey(sk), now: NOW, pow: 0 }));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(pool.stats().batchesInFlight, 2, 'two batches of 16 on the thread; 8 tasks wait');
+    const wraps = await Promise.all(runs);
+    wraps.forEach((w, i) => assert.ok(unwrapGiftWrap(w, recipients[i]!).ok, `wrap ${i} readable by its recipient`));
+    const s = pool.stats();
+    // The thread died under the first batch: both it and the one queued behind it ran again.
+    assert.deepEqual([s.workerFailures, s.retried, s.batches, s.completed, s.batchesInFlight], [2, 32, 3, 40, 0]);
   });
 
   void test('outbox: a reply whose wrap thread died is sent once, readable by its recipient', async () => {
