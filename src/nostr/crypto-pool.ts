@@ -3,12 +3,15 @@
  * the cores, so the event loop keeps only I/O, routing and SQLite, or — with 0 threads — on the
  * event-loop thread itself. Both give the same results for the same task.
  *
- * Tasks handed over in one event-loop turn go to the threads together: split into at most one batch
- * per thread (of at most MAX_BATCH tasks), each batch one piscina task, answered with one reply per
- * task. A hand-off costs the event loop about as much as a native Schnorr verification; batching
- * pays it once per batch, and the replies of a batch resume their callers in one turn, so the
- * frames they send leave in one socket write (relay-socket.ts). Each task still gets its own
- * result or error; an idle node sends batches of one.
+ * Tasks go to the threads in batches (of at most MAX_BATCH tasks, spread over the threads), each
+ * batch one piscina task, answered with one reply per task. A batch is formed when a thread can take
+ * it: at most BATCHES_PER_THREAD batches per thread are unanswered (one running, the next waiting in
+ * the thread's port); what is submitted meanwhile waits here, in order, and leaves as one batch when
+ * a batch is answered — before that batch's callers run. A hand-off costs the event loop about as
+ * much as a native Schnorr verification; batching pays it once per batch, and the replies of a
+ * batch resume their callers in one turn, so the frames they send leave in one socket write
+ * (relay-socket.ts). Each task still gets its own result or error; an idle node sends batches of
+ * one.
  *
  * A worker that dies (crash, exit, out of memory) is replaced by piscina; the tasks it was running
  * (its whole batch) are run again on another thread (tasks are pure: opening an event twice gives the same verdict,
