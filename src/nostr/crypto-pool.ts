@@ -347,6 +347,9 @@ export class WorkerCrypto implements CryptoExecutor {
   }
 
   async close(): Promise<void> {
+    // Tasks already accepted finish first, those waiting here for a batch slot included (piscina
+    // would abort a task handed to it once it is closing). The daemon bounds the wait (shutdown step).
+    while (this.submitted.length > 0 || this.outstanding > 0) await new Promise((r) => setTimeout(r, 2));
     this.closing = true;
     await this.pool.close({ force: false });
     await this.pool.destroy();

@@ -205,6 +205,18 @@ void describe('crypto pool: the same results as the in-thread path', () => {
     assert.deepEqual([end.batchesInFlight, end.queued, end.completed], [0, 0, 10]);
   });
 
+  void test('close: tasks waiting for a batch slot still finish', async () => {
+    const pool = new WorkerCrypto({ threads: 1, keys, logger });
+    const recipients = Array.from({ length: 40 }, () => generateSecretKey());
+    const runs = recipients.map((sk) => pool.run({ op: 'wrap-message', message: req('fiat-sent'), recipient: getPublicKey(sk), now: NOW, pow: 0 }));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(pool.stats().queued, 8, 'two batches of 16 on the thread, 8 tasks wait');
+    await pool.close();
+    const wraps = await Promise.all(runs);
+    wraps.forEach((w, i) => assert.ok(unwrapGiftWrap(w, recipients[i]!).ok, `wrap ${i} readable by its recipient`));
+    assert.equal(pool.stats().completed, 40);
+  });
+
   void test('a task that fails by itself rejects on both paths (and is not retried)', async () => {
     const bad: CryptoTask = { op: 'wrap-message', message: req('fiat-sent'), recipient: 'not a key', now: NOW, pow: 0 };
     const pool = workerPool(1);
