@@ -74,7 +74,7 @@ export function renderMarkdown(r: BenchResults): string {
   if (r.cheapJunk !== undefined) {
     const c = r.cheapJunk;
     lines.push(
-      `| junk failing a cheap gate (kind, size, PoW, duplicate) < 0.02 CPU-ms per event | ${fmt(c.cpuMsPerEvent, 4)} CPU-ms per event (${fmt(c.sent)} malformed / no-PoW events at ${fmt(c.rate)}/s) | ${verdict(c.cpuMsPerEvent < 0.02)} |`,
+      `| junk failing a cheap gate (kind, size, PoW, duplicate) < 0.02 CPU-ms per event | ${fmt(c.cpuMsPerEvent, 4)} CPU-ms per event (${c.rounds !== undefined ? `median of ${c.rounds.length} rounds: ${c.rounds.map((x) => fmt(x, 4)).join(' / ')}; each ` : ''}${fmt(c.sent)} malformed / no-PoW events at ${fmt(c.rate)}/s) | ${verdict(c.cpuMsPerEvent < 0.02)} |`,
     );
   }
   if (e !== undefined && Number.isFinite(e.daemonRssAfterLoadMb)) lines.push(`| RSS < 150 MB after the whole load | ${fmt(e.daemonRssAfterLoadMb, 1)} MB | ${verdict(e.daemonRssAfterLoadMb < 150)} |`);

@@ -114,7 +114,7 @@ void describe('native BIP-340 Schnorr', () => {
     assert.equal(bytesToHex(impl.sign(msg, sk, aux)), bytesToHex(nobleBackend.sign(msg, sk, aux)));
   });
 
-  void test('mutated and crafted signatures: the same verdict as noble and WASM libsecp256k1 (4,100 cases)', () => {
+  void test('mutated and crafted signatures: the same verdict as noble and WASM libsecp256k1 (4,126 cases)', () => {
     const fb = countingFallback();
     const impl = nativeSchnorr(addon, fb);
     const next = stream('schnorr-native verify');
@@ -171,6 +171,31 @@ void describe('native BIP-340 Schnorr', () => {
       cases.push(['odd-y R', sig, msg, pk]);
       oddR++;
     }
+    // The recovery path's edges: R at infinity (s·G = e·P), pk = 0, and keys in [n, p) that are on
+    // the curve (they take the two-multiplication path).
+    for (let i = 0; i < 20; i++) {
+      const d0 = big(next()) % n;
+      if (d0 === 0n) continue;
+      const pPoint = nobleCurve.Point.BASE.multiply(d0).toAffine();
+      const d = pPoint.y % 2n === 0n ? d0 : n - d0;
+      const pk = bytes32(pPoint.x);
+      const msg = next();
+      const r = next();
+      const e = big(tagged('BIP0340/challenge', r, pk, msg)) % n;
+      cases.push(['R at infinity', Uint8Array.from([...r, ...bytes32((e * d) % n)]), msg, pk]);
+    }
+    const sample = cases[0]!;
+    cases.push(['pk = 0', sample[1], sample[2], new Uint8Array(32)]);
+    let highKeys = 0;
+    for (let x = n; highKeys < 5; x++) {
+      try {
+        nobleCurve.Point.fromHex(`02${x.toString(16)}`);
+      } catch {
+        continue; // not the x of a point
+      }
+      highKeys++;
+      cases.push(['pk in [n, p)', sample[1], sample[2], bytes32(x)]);
+    }
     let fallbacks = 0;
     for (const [kind, sig, msg, pk] of cases) {
       const before = fb.calls;
@@ -186,6 +211,7 @@ void describe('native BIP-340 Schnorr', () => {
       assert.equal(got, wasm, `${kind} (wasm)`);
     }
     assert.equal(cases.filter(([k]) => k === 'valid').length, 400);
+    assert.equal(cases.filter(([k]) => k === 'R at infinity').length, 20);
     assert.equal(fallbacks, 400, 'only the s = 0 signatures go to the reference implementation');
   });
 
