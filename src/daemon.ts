@@ -309,6 +309,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   pool.onEvent((event) => {
     void intake.handle(event);
   });
+  // A kind-14 author over its allowance is refused from the raw frame, before decoding.
+  pool.setFrameGate((frame) => intake.refusesFrame(frame));
 
   pool.start();
   // Ready = subscribed on at least one relay (requests published before that are never replayed).

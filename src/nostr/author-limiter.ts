@@ -96,6 +96,19 @@ export class AuthorLimiter {
     return { author, settled: false, reserved: false };
   }
 
+  /**
+   * Would `admit` and `admitSuspected` both refuse an event of `author` now? Changes nothing (not
+   * even the least-recently-used order): a look at a frame before it is decoded
+   * (Intake.refusesFrame). An author without state is never refused here.
+   */
+  refuses(author: string, now: number): boolean {
+    const s = this.authors.get(author);
+    if (s === undefined) return false;
+    const tokens = now > s.at ? Math.min(this.limits.burst, s.tokens + (now - s.at) * this.limits.rate) : s.tokens;
+    if (tokens - s.uncharged >= 1) return false;
+    return !(s.demotedUntil > now && tokens >= 1);
+  }
+
   /** An admitted event dropped before it was charged (or whose charge is moot): no allowance spent. */
   release(ticket: AuthorTicket): void {
     if (ticket.settled) return;

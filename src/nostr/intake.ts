@@ -15,7 +15,9 @@
  * claimed id) → author allowance → content envelope → [shedding] → replay cache → id → NIP-44
  * decrypt (one ECDH, cached per author once a decryption succeeded) → event signature →
  * freshness (event created_at) → 3-tuple parse → trade_sig and identity proof → structure →
- * trade index → dispatch. Handlers get the same Message and Inbound
+ * trade index → dispatch. A kind-14 author over its allowance is refused even earlier, from the
+ * raw frame before it is decoded (refusesFrame, wired as the relay pool's frame gate): a flooding
+ * key's events cost a byte search and a map lookup. Handlers get the same Message and Inbound
  * either way; the transport each trade key spoke is recorded (persisted) before its request is
  * dispatched, so every message to that key, replies and unsolicited ones, goes out on it.
  *
@@ -55,6 +57,7 @@ import {
 import type { Outbox } from './outbox.js';
 import { leadingZeroBits } from './pow.js';
 import { ReplayCache } from './replay-cache.js';
+import { rawDirectAuthor } from './relay-pool.js';
 import { enforcedFirstContactPow, KIND_DIRECT_MESSAGE, subscriptionKinds, type WireTransport } from './transport.js';
 
 export type { DropReason, TradeIndexStore } from './intake-gates.js';
@@ -160,6 +163,7 @@ const DUPLICATE: OpenOutcome = { signedId: null, verdict: { ok: false, reason: '
 export class Intake {
   private readonly limits: IntakeLimits;
   private readonly kinds: readonly number[];
+  private readonly servesDirect: boolean;
   private readonly firstContactPow: number;
   private readonly sealKeys: ConversationKeyCache;
   private readonly replay: ReplayCache;
@@ -183,6 +187,7 @@ export class Intake {
     this.limits = { ...DEFAULT_INTAKE_LIMITS, ...deps.limits };
     this.authors = new AuthorLimiter({ ...DEFAULT_AUTHOR_LIMITS, ...deps.authorLimits });
     this.kinds = subscriptionKinds(deps.settings);
+    this.servesDirect = this.kinds.includes(KIND_DIRECT_MESSAGE);
     this.firstContactPow = enforcedFirstContactPow(deps.settings);
     // Conversation keys of the node key with seal authors (v1) and event authors (v2) alike.
     this.sealKeys = new ConversationKeyCache(deps.keys.secretKey, this.limits.sealKeyCacheSize);
@@ -208,6 +213,20 @@ export class Intake {
     this.inflight.add(tracked);
     void tracked.finally(() => this.inflight.delete(tracked));
     return tracked;
+  }
+
+  /**
+   * The raw frame (relay-pool.ts setFrameGate, before decoding) of a kind-14 event whose author
+   * spent its allowance: refused at once and counted as 'author-rate', as process() would have
+   * refused the decoded event (AuthorLimiter.refuses is the condition of both admissions failing,
+   * so this only ever drops what process() drops). Everything else is decoded and gated as usual.
+   */
+  refusesFrame(frame: Buffer): boolean {
+    if (!this.servesDirect) return false;
+    const author = rawDirectAuthor(frame);
+    if (author === null || !this.authors.refuses(author, this.deps.clock.now())) return false;
+    this.count('author-rate');
+    return true;
   }
 
   /** Resolves when every event handed to handle() so far (and meanwhile) has finished. */

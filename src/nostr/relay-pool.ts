@@ -132,6 +132,37 @@ export function lacksPow(frame: Buffer, bits: number): boolean {
   return zeros < bits;
 }
 
+const KIND_KEY = Buffer.from('"kind":');
+const PUBKEY_KEY = Buffer.from('"pubkey":"');
+
+/**
+ * The author of a kind-14 EVENT frame, read from its raw bytes: the first `"kind":` key must hold
+ * 14 and the first `"pubkey":"` key 64 lowercase hex digits, as every client serializes an event;
+ * null for anything else (other kinds, other spellings, whitespace around the colon): those frames
+ * are decoded and gated as usual. A quote inside a JSON string is escaped, so these byte sequences
+ * can only be keys; an event whose frame names two authors is the sender's own problem (a gate on
+ * this author only ever drops — never admits — see Intake.refusesFrame).
+ */
+export function rawDirectAuthor(frame: Buffer): string | null {
+  if (frame.length < EVENT_FRAME_PREFIX.length + 80 || !frame.subarray(0, EVENT_FRAME_PREFIX.length).equals(EVENT_FRAME_PREFIX)) return null;
+  const k = frame.indexOf(KIND_KEY, EVENT_FRAME_PREFIX.length);
+  if (k < 0) return null;
+  const d = k + KIND_KEY.length;
+  // "14" followed by a byte that ends a JSON number
+  if (frame[d] !== 49 || frame[d + 1] !== 52) return null;
+  const after = frame[d + 2];
+  if (after !== 44 && after !== 125 && after !== 32) return null;
+  const at = frame.indexOf(PUBKEY_KEY, EVENT_FRAME_PREFIX.length);
+  if (at < 0) return null;
+  const start = at + PUBKEY_KEY.length;
+  if (start + 65 > frame.length || frame[start + 64] !== 34) return null;
+  for (let i = start; i < start + 64; i++) {
+    const c = frame[i]!;
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return null;
+  }
+  return frame.toString('latin1', start, start + 64);
+}
+
 const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 1000, maxMs: 60_000, factor: 2, jitter: 0.3 };
 /** A connection that stayed up this long resets the backoff. */
 const STABLE_MS = 10_000;
@@ -250,6 +281,10 @@ class RelayConnection {
       return;
     }
     if (this.pool.minPowBits > 0 && lacksPow(data, this.pool.minPowBits)) {
+      this.dropped++;
+      return;
+    }
+    if (this.pool.frameGate !== null && this.pool.frameGate(data)) {
       this.dropped++;
       return;
     }
@@ -472,6 +507,8 @@ export class RelayPool {
   readonly minPowBits: number;
   private readonly dedupe: boolean;
   private filter: Filter | null;
+  /** See setFrameGate. */
+  frameGate: ((frame: Buffer) => boolean) | null = null;
 
   constructor(o: RelayPoolOptions) {
     this.opts = {
@@ -498,6 +535,16 @@ export class RelayPool {
           : null;
     const urls = [...new Set(o.urls)];
     this.relays = urls.map((u) => new RelayConnection(u, this));
+  }
+
+  /**
+   * A check of each EVENT frame's raw bytes after the size and PoW checks and before decoding:
+   * true drops the frame (counted in the relay's `dropped`). The daemon refuses there the frames of
+   * a kind-14 author over its allowance (Intake.refusesFrame), so a flooding key's events cost no
+   * UTF-8 check, no JSON parse and no gate.
+   */
+  setFrameGate(gate: ((frame: Buffer) => boolean) | null): void {
+    this.frameGate = gate;
   }
 
   /** Listen for verified, de-duplicated events; returns an unsubscribe function. */

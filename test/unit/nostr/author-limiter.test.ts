@@ -81,4 +81,47 @@ void describe('AuthorLimiter', () => {
     assert.notEqual(l.admit('c', 100), null, 'forgotten');
     assert.equal(l.admit('b', 100), null, 'kept');
   });
+  void test('refuses: exactly when admit and admitSuspected would both refuse, and it changes nothing', () => {
+    const l = new AuthorLimiter({ ...limits, maxAuthors: 10 });
+    assert.equal(l.refuses('a', 100), false, 'unknown author');
+    assert.equal(l.size, 0, 'no state created');
+    const tickets = Array.from({ length: 4 }, () => l.admit('a', 100));
+    assert.equal(l.refuses('a', 100), true, 'its tokens are all held by events in flight');
+    l.demote('a', 100);
+    assert.equal(l.refuses('a', 100), false, 'demoted with tokens: admitSuspected would admit');
+    assert.notEqual(l.admitSuspected('a', 100), null);
+    for (const t of tickets) l.take(t!, 100);
+    assert.equal(l.refuses('a', 100), true, 'spent and demoted, no token');
+    assert.equal(l.admit('a', 100), null);
+    assert.equal(l.admitSuspected('a', 100), null);
+    assert.equal(l.refuses('a', 101), false, 'refilled a second later (pure: the bucket itself is not touched)');
+    assert.equal(l.refuses('a', 100), true, 'still spent at 100');
+    // it does not refresh the least-recently-used order: 'a' is still the oldest
+    for (const k of ['b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j']) l.admit(k, 100);
+    l.refuses('a', 100);
+    l.admit('k', 100);
+    assert.equal(l.refuses('a', 100), false, "'a' was evicted: refuses did not touch it");
+    // across random histories refuses equals 'both admissions refuse'
+    let seed = 7;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const m = new AuthorLimiter({ ...limits, maxAuthors: 100 });
+    let now = 1000;
+    const open: ReturnType<AuthorLimiter['admit']>[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const who = ['x', 'y', 'z'][rnd(3)]!;
+      const op = rnd(6);
+      if (op === 0) now += rnd(2);
+      else if (op === 1) m.demote(who, now);
+      else if (op === 2 && open.length > 0) {
+        const t = open.splice(rnd(open.length), 1)[0]!;
+        if (rnd(2) === 0) m.take(t!, now);
+        else m.release(t!);
+      } else {
+        const predicted = m.refuses(who, now);
+        const t = m.admit(who, now) ?? m.admitSuspected(who, now);
+        assert.equal(predicted, t === null, `step ${i}`);
+        if (t !== null) open.push(t);
+      }
+    }
+  });
 });

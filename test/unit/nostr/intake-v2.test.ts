@@ -389,4 +389,32 @@ void describe('intake v2: per-author admission (a flooding key is refused cheapl
     // none waits in a crypto lane (where it could get other users' first contacts shed).
     assert.equal(verdicts.filter((v) => !v.ok && v.reason === 'author-rate').length, 191);
   });
+  void test('the raw-frame gate refuses exactly the frames of a key over its allowance, before decoding, counted as author-rate', async () => {
+    const { intake } = await setup({}, { burst: 3, rate: 1 });
+    const flooder = generateSecretKey();
+    const frame = (e: NostrEvent) => Buffer.from(JSON.stringify(['EVENT', 'sub', e]));
+    const mk = (sk = flooder) => buildDirectRequest({ message: fiatSent(), tradeSk: sk, recipient: nodePk, now: NOW });
+    assert.equal(intake.refusesFrame(frame(mk())), false, 'a key never seen');
+    for (let i = 0; i < 3; i++) assert.ok((await intake.handle(mk())).ok);
+    const before = intake.counters()['author-rate'] ?? 0;
+    const refusedFrame = frame(mk());
+    assert.equal(intake.refusesFrame(refusedFrame), true, 'spent: refused from the frame');
+    assert.equal(intake.counters()['author-rate'], before + 1, 'counted as the decoded event would be');
+    // the decoded event of a refused frame is refused by the pipeline too
+    const decoded = await intake.handle((JSON.parse(refusedFrame.toString()) as unknown[])[2]);
+    assert.equal(!decoded.ok && decoded.reason, 'author-rate');
+    assert.equal(intake.refusesFrame(frame(mk(generateSecretKey()))), false, 'another key');
+    // a gift wrap is never refused from the frame, even one whose wrapping key is the flooder's
+    const wrap = wrapRequest({ message: fiatSent(), tradeSk: flooder, recipient: nodePk, now: NOW });
+    assert.equal(intake.refusesFrame(frame({ ...wrap, pubkey: getPublicKey(flooder) })), false);
+  });
+
+  void test('a gift-wrap-only node never refuses a frame by its author', async () => {
+    const { intake } = await setup({ transport: 'gift-wrap' }, { burst: 1, rate: 1 });
+    const flooder = generateSecretKey();
+    const e = buildDirectRequest({ message: fiatSent(), tradeSk: flooder, recipient: nodePk, now: NOW });
+    await intake.handle(e);
+    await intake.handle(e);
+    assert.equal(intake.refusesFrame(Buffer.from(JSON.stringify(['EVENT', 'sub', e]))), false);
+  });
 });

@@ -1,9 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { finalizeEvent } from '../../../src/crypto/event.js';
+import { finalizeEvent, type NostrEvent } from '../../../src/crypto/event.js';
 import { generateSecretKey, getPublicKey } from '../../../src/crypto/secp.js';
-import { lacksPow, RelayPool } from '../../../src/nostr/relay-pool.js';
+import { lacksPow, rawDirectAuthor, RelayPool } from '../../../src/nostr/relay-pool.js';
 import { leadingZeroBits, minePow } from '../../../src/nostr/pow.js';
 import type { SocketFactory, SocketHandlers } from '../../../src/nostr/relay-socket.js';
 import { FakeClock } from '../../support/fake-clock.js';
@@ -104,6 +104,50 @@ void describe('RelayPool (fake sockets)', () => {
     assert.equal(lacksPow(f('f'.repeat(64), '["OK",{'), 4), false, 'not an EVENT frame');
     assert.equal(lacksPow(f('f'.repeat(64), '[ "EVENT","s",{'), 4), false, 'other spacing: parser decides');
     assert.equal(lacksPow(Buffer.from('["EVENT","s",{"content":"\\"id\\":\\"' + 'f'.repeat(64) + '","kind":1}]'), 4), false, 'escaped id in content is not a key');
+  });
+
+  void test('rawDirectAuthor reads a kind-14 author from the raw frame; anything unusual is left to the parser', () => {
+    const a = 'ab'.repeat(32);
+    const f = (body: string, pre = '["EVENT","s",{') => Buffer.from(`${pre}"id":"${'0'.repeat(64)}",${body},"content":"x","sig":"${'1'.repeat(128)}"}]`);
+    assert.equal(rawDirectAuthor(f(`"pubkey":"${a}","created_at":1,"kind":14,"tags":[]`)), a);
+    assert.equal(rawDirectAuthor(f(`"kind":14,"pubkey":"${a}"`)), a, 'key order does not matter');
+    // a real event, as a client serializes it
+    const real = finalizeEvent({ kind: 14, created_at: 1, tags: [['p', pk]], content: 'c' }, author);
+    assert.equal(rawDirectAuthor(Buffer.from(JSON.stringify(['EVENT', 's', real]))), real.pubkey);
+    assert.equal(rawDirectAuthor(f(`"pubkey":"${a}","kind":1059`)), null, 'a gift wrap');
+    assert.equal(rawDirectAuthor(f(`"pubkey":"${a}","kind":140`)), null, 'kind 140');
+    assert.equal(rawDirectAuthor(f(`"pubkey":"${a}","kind":1`)), null, 'kind 1');
+    assert.equal(rawDirectAuthor(f(`"pubkey":"${a}","kind": 14`)), null, 'other spacing: parser decides');
+    assert.equal(rawDirectAuthor(f(`"pubkey":"${a.toUpperCase()}","kind":14`)), null, 'upper-case hex: parser decides');
+    assert.equal(rawDirectAuthor(f(`"pubkey":"${a}0","kind":14`)), null, '65 digits');
+    assert.equal(rawDirectAuthor(f(`"pubkey":"${a}","kind":14`, '["OK",{')), null, 'not an EVENT frame');
+    assert.equal(rawDirectAuthor(Buffer.from(`["EVENT","s",{"content":"\\"pubkey\\":\\"${a}\\"","kind":14,"pubkey":"${'cd'.repeat(32)}","id":"${'0'.repeat(64)}","sig":"${'1'.repeat(128)}"}]`)), 'cd'.repeat(32), 'escaped pubkey in content is not a key');
+  });
+
+  void test('a frame gate drops frames before they are decoded, counted as dropped', async () => {
+    const net = new FakeNet();
+    const pool = makePool(net);
+    const got: string[] = [];
+    pool.onEvent((e) => void got.push(e.id));
+    pool.start();
+    net.last('ws://a').h.onOpen();
+    const refused = ev('refused');
+    const passed = ev('passed');
+    const seen: string[] = [];
+    pool.setFrameGate((frame) => {
+      seen.push(frame.toString('utf8'));
+      return frame.includes(refused.id);
+    });
+    const frame = (e: NostrEvent) => Buffer.from(JSON.stringify(['EVENT', pool.subId, e]));
+    net.last('ws://a').h.onMessage(frame(refused));
+    net.last('ws://a').h.onMessage(frame(passed));
+    assert.deepEqual(got, [passed.id]);
+    assert.equal(seen.length, 2);
+    assert.equal(pool.status()[0]!.dropped, 1);
+    pool.setFrameGate(null);
+    net.last('ws://a').h.onMessage(frame(ev('after')));
+    assert.equal(got.length, 2);
+    await pool.close();
   });
 
   void test('publish resolves per relay: OK, refusal, not connected, and connection loss', async () => {
