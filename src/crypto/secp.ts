@@ -8,7 +8,7 @@
  *   its npm tarball for linux-x64, darwin-arm64, win32-x64) — about 40x faster than pure JS; falls
  *   back to @noble/curves.
  * - Schnorr sign/verify and public-key derivation: BIP-340 composed from the same native addon's
- *   group and scalar operations (`schnorr-native.ts`; verify 283 → ~110 µs, sign 274 → ~60 µs here);
+ *   group and scalar operations (`schnorr-native.ts`; verify 283 → ~70 µs, sign 274 → ~60 µs here);
  *   else `tiny-secp256k1` (libsecp256k1 compiled to WASM, about 5x faster than pure JS); else
  *   @noble/curves. `MOSTROD_SCHNORR_BACKEND=native|wasm|noble` picks one (diagnosis, benchmarks);
  *   an unknown value or an unavailable choice stops the load with an error naming the variable.
