@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { freePort, startSandbox, type Sandbox } from '../test/support/sandbox.js';
+import { registerCollector } from './equipment-gc.js';
 
 const RELAY_ENTRY = fileURLToPath(new URL('./relay.ts', import.meta.url));
 
@@ -33,6 +34,8 @@ export interface BenchRelay {
   traceStart(ids?: string[], pTags?: string[]): Promise<void>;
   /** Arrival times (monotonic ms) of the given event ids and p tags since traceStart; stops recording. */
   traceStop(ids: string[], pTags: string[]): Promise<{ ids: Record<string, number>; p: Record<string, number> }>;
+  /** A full collection of the relay's heap (relay.ts `GC`); ms, or null without gc(). */
+  collectGarbage(): Promise<number | null>;
   stop(): Promise<void>;
 }
 
@@ -43,7 +46,9 @@ export async function startBenchRelay(verify: boolean, o: { batchFanout?: boolea
   // BENCH_RELAY_MAX_STORED: the relay's --max-stored (diagnosis; relay.ts has the default)
   const maxStored = process.env['BENCH_RELAY_MAX_STORED'];
   const storeArgs = maxStored !== undefined && maxStored !== '' ? ['--max-stored', maxStored] : [];
-  const child = spawn(process.execPath, [...relayNodeOptions, '--import', 'tsx', RELAY_ENTRY, ...(verify ? ['--verify'] : []), ...(o.batchFanout === true ? ['--batch-fanout'] : []), ...storeArgs], {
+  // --no-memory-reducer: an idle relay does not start a major collection of its own in a measured
+  // window; bench/equipment-gc.ts collects it before each one instead
+  const child = spawn(process.execPath, ['--no-memory-reducer', ...relayNodeOptions, '--import', 'tsx', RELAY_ENTRY, ...(verify ? ['--verify'] : []), ...(o.batchFanout === true ? ['--batch-fanout'] : []), ...storeArgs], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve, reject) => {
@@ -59,7 +64,7 @@ export async function startBenchRelay(verify: boolean, o: { batchFanout?: boolea
     });
     child.once('exit', (code) => reject(new Error(`bench relay exited (${code})`)));
   });
-  return {
+  const relay: BenchRelay = {
     url,
     child,
     async stats() {
@@ -99,13 +104,28 @@ export async function startBenchRelay(verify: boolean, o: { batchFanout?: boolea
       c.close();
       return r;
     },
+    async collectGarbage() {
+      const c = await Conn.open(url);
+      const p = new Promise<number | null>((resolve) => {
+        c.onFrame = (f) => {
+          if (f.startsWith('["GC"')) resolve((JSON.parse(f) as [string, number | null])[1]);
+        };
+      });
+      c.send('["GC"]');
+      const r = await p;
+      c.close();
+      return r;
+    },
     async stop() {
+      unregister();
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       await exited;
     },
   };
+  const unregister = registerCollector(() => relay.collectGarbage());
+  return relay;
 }
 
 /** A raw relay connection (no parsing beyond what the caller does). */

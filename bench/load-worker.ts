@@ -5,6 +5,7 @@
  * driven by messages: run → ready → go → started → sent → drained → finish → result.
  */
 import { parentPort } from 'node:worker_threads';
+import { collectThisThread } from './equipment-gc.js';
 import { runOpenLoop, type LoadThreadReply, type LoadThreadRequest } from './load.js';
 
 const port = parentPort;
@@ -30,7 +31,8 @@ port.on('message', (m: LoadThreadRequest) => {
     ready: () => {
       const go = waitFor(id, 'go');
       post({ type: 'ready', id });
-      return go;
+      // this thread's heap is collected once the others are (the main thread's ready hook), before the first send
+      return go.then(() => void collectThisThread());
     },
     started: () => post({ type: 'started', id }),
     sentAll: (elapsed) => post({ type: 'sent', id, elapsed }),

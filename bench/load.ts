@@ -16,6 +16,7 @@ import type { NostrEvent } from '../src/crypto/event.js';
 import { parseDirectContent } from '../src/protocol/direct.js';
 import { parseRumorContent } from '../src/protocol/parse.js';
 import type { Message } from '../src/protocol/types.js';
+import { collectEquipment } from './equipment-gc.js';
 import type { GeneratedRequest, TraderSpec } from './gen.js';
 import { boxCpuSeconds, Conn, cpuSeconds, type Harness } from './harness.js';
 import { round, summarize, type LatencySummary } from './stats.js';
@@ -425,6 +426,9 @@ export async function openLoop(h: Harness, traders: Trader[], rate: number, seco
   let machine = { busyCores: 0, stolenCores: 0 };
   const hooks: OpenLoopHooks = {
     ready: async () => {
+      // the equipment's collections before the window, not in it (equipment-gc.ts); the load
+      // thread collects its own heap after this, before its first send
+      await collectEquipment();
       if (o.trace !== true) return;
       const reqs = traders.flatMap((t) => t.requests.slice(t.next));
       await h.relay.traceStart(

@@ -10,7 +10,8 @@
  * `--verify` checks id and signature with the daemon's fast crypto (libsecp256k1 WASM + node sha256),
  * as a public relay would; without it the relay trusts the events (the daemon verifies anyway, and a
  * hostile relay would not filter). Addressable replacement is not implemented (not needed here).
- * A `["STATS"]` frame from any client is answered with `["STATS", {counters, cpu, rss}]`.
+ * A `["STATS"]` frame from any client is answered with `["STATS", {counters, cpu, rss}]`; a `["GC"]` frame
+ * runs a full collection of the relay's heap and is answered with `["GC", ms]` (bench/equipment-gc.ts).
  * `["TRACE","start",[ids…],[p tags…]]` starts recording when each EVENT with one of those ids or `p`
  * tags reached the relay's handler (monotonic clock, ms, `process.hrtime`, the same clock in every
  * process of the machine); without the lists, every EVENT's (a flood's 50,000 ids in a map that
@@ -28,6 +29,7 @@
 import { parseArgs } from 'node:util';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { verifyEvent, type NostrEvent } from '../src/crypto/event.js';
+import { collectThisThread } from './equipment-gc.js';
 
 interface Filter {
   ids?: Set<string>;
@@ -233,7 +235,8 @@ wss.on('connection', (ws, req) => {
         Object.fromEntries((Array.isArray(keys) ? keys : []).flatMap((k) => (m?.get(String(k)) !== undefined ? [[String(k), m.get(String(k))!]] : [])));
       send(ws, ['TRACE', { ids: pick(trace?.ids, ids), p: pick(trace?.p, ps) }]);
       trace = null;
-    } else if (type === 'STATS') send(ws, ['STATS', { ...stats, stored: stored.length, cpuUs: process.cpuUsage(), rss: process.memoryUsage().rss }]);
+    } else if (type === 'GC') send(ws, ['GC', collectThisThread()]);
+    else if (type === 'STATS') send(ws, ['STATS', { ...stats, stored: stored.length, cpuUs: process.cpuUsage(), rss: process.memoryUsage().rss }]);
   });
   ws.on('close', () => subs.delete(ws));
   ws.on('error', () => subs.delete(ws));

@@ -227,6 +227,10 @@ async function main(): Promise<void> {
       ? `daemon environment: MALLOC_ARENA_MAX=${SHIPPED_MALLOC_ARENA_MAX}, as contrib/mostrod.service and the Dockerfile set it (a run started with another MALLOC_ARENA_MAX keeps its own, e.g. \`MALLOC_ARENA_MAX=8 npm run bench\` for glibc's default on this box)`
       : `daemon environment: MALLOC_ARENA_MAX=${process.env['MALLOC_ARENA_MAX'] ?? 'unset'} (contrib/mostrod.service and the Dockerfile set ${SHIPPED_MALLOC_ARENA_MAX})`,
   );
+  const reducerOff = process.execArgv.includes('--no-memory-reducer');
+  notes.push(
+    `bench equipment: a full collection in the bench's threads and the relay before each open loop (bench/equipment-gc.ts); V8's memory reducer off in the relay and ${reducerOff ? 'in the bench (`node --no-memory-reducer`, as `npm run bench` starts it)' : 'NOT in the bench (start it with `node --no-memory-reducer`, as `npm run bench` does)'}; the daemon is left as it is`,
+  );
   notes.push(`bench relay fan-out: ${fanout === 'batched' ? 'batched (each subscriber gets the events of one inbound read in one write, as uWebSockets relays do)' : 'one write per event'} (BENCH_RELAY_FANOUT)`);
   const relay = await startBenchRelay(false, { batchFanout: fanout === 'batched' });
   cleanups.push(() => relay.stop());

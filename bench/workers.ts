@@ -4,6 +4,7 @@
  * imports the TypeScript module (STACK.md §0).
  */
 import { Worker } from 'node:worker_threads';
+import { registerCollector } from './equipment-gc.js';
 import type { WorkerTask } from './gen-worker.js';
 
 const WORKER_URL = new URL('./gen-worker.ts', import.meta.url).href;
@@ -18,6 +19,7 @@ export class WorkerPool {
   private readonly pending = new Map<number, Pending>();
   private seq = 0;
   private next = 0;
+  private readonly unregister: () => void;
 
   constructor(readonly size: number) {
     for (let i = 0; i < size; i++) {
@@ -37,6 +39,8 @@ export class WorkerPool {
       });
       this.workers.push(w);
     }
+    // a full collection in every thread before a measured window (equipment-gc.ts)
+    this.unregister = registerCollector(() => Promise.all(this.workers.map((_, i) => this.run({ op: 'gc' }, i))));
   }
 
   /** Run a task on worker `index` (default: round robin). */
@@ -50,6 +54,7 @@ export class WorkerPool {
   }
 
   async close(): Promise<void> {
+    this.unregister();
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }
