@@ -2,7 +2,7 @@
  * Junk floods whose frames stay in the sender threads.
  *
  * The frames of a flood (50,000 of ≈ 3 KB) are generated in the bench's worker threads, kept there
- * (`stage-*` ops of gen-worker.ts) and sent from there — by one thread unless BENCH_FLOOD_SENDERS
+ * outside the V8 heap (`stage-*` ops of gen-worker.ts: one Buffer per staging call) and sent from there — by one thread unless BENCH_FLOOD_SENDERS
  * says more, each sender its share at its share of the rate — starting at one agreed moment
  * together with the valid load. The bench's main thread,
  * which sends the valid requests and times their replies, never holds them: before, it collected
