@@ -105,7 +105,7 @@ export function renderMarkdown(r: BenchResults): string {
     lines.push('## Crypto floor (one Mostro unwrap + one reply wrap, daemon modules)', '');
     lines.push('| variant | pairs/s |', '| --- | ---: |');
     lines.push(`| one thread (median of ${f.runs.length}: ${f.runs.map((x) => fmt(x)).join(', ')}) | ${fmt(f.oneCore)} |`);
-    lines.push(`| one thread, wrap verified twice (relay pool + intake, as the daemon does today) | ${fmt(f.oneCoreDoubleVerify)} |`);
+    lines.push(`| one thread, wrap verified twice (relay pool + intake; the daemon's pool now checks the shape only, src/daemon.ts) | ${fmt(f.oneCoreDoubleVerify)} |`);
     lines.push(`| two worker threads together | ${fmt(f.twoCores)} (×${fmt(f.scaling, 2)}) |`);
     lines.push(
       `| protocol v2 (kind 14 in, kind 14 out), one thread (median of ${f.v2Runs.length}: ${f.v2Runs.map((x) => fmt(x)).join(', ')}) | ${fmt(f.v2OneCore)} (×${fmt(f.v2OneCore / f.oneCore, 2)} of v1) |`,
