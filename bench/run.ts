@@ -83,6 +83,15 @@ const DEFAULT_CRYPTO_THREADS = ((): number | undefined => {
   return n;
 })();
 
+/**
+ * Requests per second the closed loops are pre-built for when the floor phase did not run (a
+ * partial run): well above what this daemon answers on a 2-vCPU box, so that no trader runs out
+ * of requests. Until session 16 a partial run fell back to 500/s (one core) and 800/s (threads):
+ * the loops ran out at about those rates and every partial closed-loop figure was capped there.
+ */
+const PARTIAL_ONE_CORE_RATE = 1_500;
+const PARTIAL_TWO_CORE_RATE = 2_000;
+
 /** BENCH_SPAM_PREFLOOD: junk events sent before the measured v1 flood (diagnosis; default 0). */
 const SPAM_PREFLOOD = ((): number => {
   const raw = process.env['BENCH_SPAM_PREFLOOD'];
@@ -244,7 +253,7 @@ async function main(): Promise<void> {
     done = phase(`end to end, one core (crypto_threads = 0): closed loop, ${E2E_TRADERS} traders, ${E2E_WARMUP_SECONDS} s warm-up + ${E2E_SECONDS} s`);
     const h1 = await startHarness({ pow: POW, relay, cryptoThreads: 0 });
     cleanups.push(() => h1.close());
-    const perTrader1 = Math.ceil((Math.max(500, (floor?.oneCore ?? 0) * 1.2) * (E2E_SECONDS + E2E_WARMUP_SECONDS)) / E2E_TRADERS);
+    const perTrader1 = Math.ceil(((floor !== undefined ? Math.max(500, floor.oneCore * 1.2) : PARTIAL_ONE_CORE_RATE) * (E2E_SECONDS + E2E_WARMUP_SECONDS)) / E2E_TRADERS);
     const prep1 = await withTimeout('traffic generation', 400_000, prepareTraders(pool, h1, { traders: E2E_TRADERS, perTrader: perTrader1, pow: POW, rumorCreatedAt: ahead() }));
     await withTimeout('closed loop warm-up (one core)', 60_000, closedLoop(h1, prep1.traders, E2E_WARMUP_SECONDS));
     oneCore = await withTimeout('closed loop (one core)', 60_000, closedLoop(h1, prep1.traders, E2E_SECONDS));
@@ -269,7 +278,7 @@ async function main(): Promise<void> {
     let prepareSeconds: number | undefined;
     if (want.has('closed')) {
       done = phase('end to end: traffic generation');
-      const perTrader = Math.ceil((Math.max(800, (floor?.twoCores ?? 0) * 1.2) * (E2E_SECONDS + E2E_WARMUP_SECONDS)) / E2E_TRADERS);
+      const perTrader = Math.ceil(((floor !== undefined ? Math.max(800, floor.twoCores * 1.2) : PARTIAL_TWO_CORE_RATE) * (E2E_SECONDS + E2E_WARMUP_SECONDS)) / E2E_TRADERS);
       const prep = await withTimeout('traffic generation', 400_000, prepareTraders(pool, h, { traders: E2E_TRADERS, perTrader, pow: POW, rumorCreatedAt: ahead() }));
       prepareSeconds = round(prep.seconds);
       done();
