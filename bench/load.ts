@@ -166,6 +166,8 @@ export interface LoadResult {
   timeline?: TimelineBucket[];
   /** Each answered request's latency split at the relay (open loops run with `trace`). */
   segments?: LatencySegments;
+  /** A closed loop's traders ran out of pre-built requests: its throughput is a lower bound. */
+  ranOut?: true;
 }
 
 /**
@@ -288,6 +290,7 @@ export async function closedLoop(h: Harness, traders: Trader[], seconds: number)
     machine,
     sampleReplies: checkReplies(client.replies, h.nodePubkey),
     timeline: timeline(client.sentAts, client.latencies, t0),
+    ...(traders.some((t) => t.next >= t.requests.length) ? { ranOut: true as const } : {}),
   };
   client.close();
   return res;
