@@ -19,7 +19,7 @@ import { dbTradeIndexStore } from './db/trade-index-store.js';
 import { DurableLightning } from './lightning/durable.js';
 import { createLndBackend } from './lightning/lnd/index.js';
 import { HttpLnurlResolver } from './lightning/lnurl.js';
-import { Intake } from './nostr/intake.js';
+import { IDLE_INTAKE, Intake, type CryptoLane, type IntakeLoad } from './nostr/intake.js';
 import { createCryptoExecutor, cryptoThreadsFor, inlineFromEnv } from './nostr/crypto-pool.js';
 import { RelayOutbox } from './nostr/relay-outbox.js';
 import { RelayPool } from './nostr/relay-pool.js';
@@ -224,11 +224,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   };
   // Operator cockpit ([http], [alerts]): metrics, monitor job, alert DMs, HTTP listener.
   const intakeCounters: { read: () => Record<string, number> } = { read: () => ({}) };
+  const intakeLoad: { read: (() => IntakeLoad) | null } = { read: null };
   const observability = new Observability({
     ctx,
     dbFile: databasePath(opts.dir),
     relays: pool,
     intakeCounters: () => intakeCounters.read(),
+    intakeLoad: () => intakeLoad.read?.() ?? IDLE_INTAKE,
     outboxStats: () => outbox.stats(),
     cryptoStats: () => crypto.stats(),
     prices: () => priceSourceAges(ctx.prices),
@@ -302,8 +304,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       ...(settings.nostr.author_burst !== undefined ? { burst: settings.nostr.author_burst } : {}),
     },
     dispatch: (msg, inbound) => observability.timeHandler(msg.kind.action, () => dispatch(ctx, msg, inbound)),
+    ...(settings.http.enabled ? { onLaneWait: (lane: CryptoLane, seconds: number) => observability.observeLaneWait(lane, seconds) } : {}),
   });
   intakeCounters.read = () => intake.counters();
+  intakeLoad.read = () => intake.stats();
   // A listener that was asked for but cannot bind stops the start (a HEALTHCHECK would fail anyway).
   await observability.startHttp();
   pool.onEvent((event) => {

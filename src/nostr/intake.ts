@@ -137,6 +137,11 @@ export interface IntakeDeps {
   crypto?: CryptoExecutor;
   /** Protocol v2 per-author admission (author-limiter.ts). Absent = DEFAULT_AUTHOR_LIMITS. */
   authorLimits?: Partial<AuthorLimits>;
+  /**
+   * Told, for every event that enters a crypto lane, how long it waited there for a crypto slot
+   * (0 when it started at once): `mostrod_intake_lane_wait_seconds`. Absent = not measured.
+   */
+  onLaneWait?: (lane: CryptoLane, seconds: number) => void;
 }
 
 /**
@@ -450,13 +455,17 @@ export class Intake {
 
   /** Wait for a crypto slot in `lane`, run `f`, give the slot back. */
   private async inLane<T>(lane: CryptoLane, f: () => Promise<T>): Promise<T> {
+    const observe = this.deps.onLaneWait;
     if (lane === 'priority' && this.lanes.priority.length === 0 && this.inCrypto < this.maxCryptoInFlight) {
       this.inCrypto++; // a free slot and nobody ahead: priority work starts at once
+      observe?.(lane, 0);
     } else {
+      const queuedAt = observe === undefined ? 0 : performance.now();
       await new Promise<void>((resolve) => {
         this.lanes[lane].push(resolve);
         this.scheduleCrypto();
       });
+      observe?.(lane, (performance.now() - queuedAt) / 1000);
     }
     try {
       return await f();
@@ -536,3 +545,20 @@ export class Intake {
     };
   }
 }
+
+/** The intake's load figures (queues, crypto in flight, sheds per lane), read by /metrics. */
+export type IntakeLoad = ReturnType<Intake['stats']>;
+
+/** The load of an intake that has not started (all zero). */
+export const IDLE_INTAKE: IntakeLoad = {
+  active: 0,
+  queued: 0,
+  pendingCrypto: 0,
+  priorityQueued: 0,
+  firstContactQueued: 0,
+  inCrypto: 0,
+  shedPriority: 0,
+  shedFirstContact: 0,
+  replayCache: 0,
+  sealKeyCache: 0,
+};

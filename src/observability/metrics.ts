@@ -6,8 +6,8 @@
  * Most values are read at scrape time from the surfaces the daemon already keeps (intake verdict
  * counters, relay pool status, outbox stats, the LND link state, the price service, the monitor's
  * last health snapshot) and from a few indexed aggregate queries over the database (./db-stats.ts),
- * computed once per scrape. Two things are pushed as they happen: handler latency by action and
- * scheduler job runs.
+ * computed once per scrape. Three things are pushed as they happen: handler latency by action,
+ * the intake's crypto-lane waits, and scheduler job runs.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Clock } from '../clock.js';
@@ -15,6 +15,7 @@ import type { Db } from '../db/schema.js';
 import { checkpointerOf, durabilityOf } from '../db/database.js';
 import type { LightningBackend, LinkState } from '../lightning/backend.js';
 import type { CryptoPoolStats } from '../nostr/crypto-pool.js';
+import type { CryptoLane, IntakeLoad } from '../nostr/intake.js';
 import type { OutboxStats } from '../nostr/relay-outbox.js';
 import type { RelayStatus } from '../nostr/relay-pool.js';
 import { ALERT_KINDS, type AlertKind } from '../alerts/incidents.js';
@@ -61,6 +62,8 @@ export interface MetricsSources {
   lightning: Pick<LightningBackend, 'state' | 'info' | 'lastError'>;
   relays: () => RelayStatus[];
   intake: () => Record<string, number>;
+  /** The intake's queues and per-lane sheds (absent: no such series). */
+  intakeLoad?: () => IntakeLoad;
   outbox: () => OutboxCounters | null;
   /** The crypto executor's counters (crypto-pool.ts); absent: no crypto series. */
   crypto?: () => CryptoPoolStats;
@@ -81,6 +84,7 @@ const LINK_STATES: readonly LinkState[] = ['connecting', 'up', 'down'];
 export class DaemonMetrics {
   readonly registry = new Registry();
   private readonly handlerLatency: Histogram<'action'>;
+  private readonly laneWait: Record<CryptoLane, { observe(seconds: number): void }>;
   private readonly jobLastRun: Gauge<'job'>;
   private readonly jobDuration: Gauge<'job'>;
   private readonly jobRuns: Counter<'job'>;
@@ -435,6 +439,50 @@ export class DaemonMetrics {
       },
     });
 
+    const intakeLoad = src.intakeLoad;
+    if (intakeLoad !== undefined) {
+      new Gauge({
+        name: 'mostrod_intake_queued',
+        help: 'Inbound events waiting inside the daemon: for a crypto slot in the priority or first-contact lane, or (authenticated) for a handler slot',
+        labelNames: ['stage'],
+        registers,
+        collect() {
+          const l = intakeLoad();
+          this.set({ stage: 'priority' }, l.priorityQueued);
+          this.set({ stage: 'first-contact' }, l.firstContactQueued);
+          this.set({ stage: 'handler' }, l.queued);
+        },
+      });
+      new Gauge({
+        name: 'mostrod_intake_crypto_in_flight',
+        help: 'Inbound events whose crypto checks are running (on the event loop or the worker threads)',
+        registers,
+        collect() {
+          this.set(intakeLoad().inCrypto);
+        },
+      });
+      new Counter({
+        name: 'mostrod_intake_lane_shed_total',
+        help: 'Inbound events refused before any crypto because their crypto lane was full, by lane (part of verdict="overloaded")',
+        labelNames: ['lane'],
+        registers,
+        collect() {
+          const l = intakeLoad();
+          this.reset();
+          this.inc({ lane: 'priority' }, l.shedPriority);
+          this.inc({ lane: 'first-contact' }, l.shedFirstContact);
+        },
+      });
+    }
+    const laneWait = new Histogram({
+      name: 'mostrod_intake_lane_wait_seconds',
+      help: 'Time an inbound event waited in its crypto lane for a slot (0 when it started at once), by lane',
+      labelNames: ['lane'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.laneWait = { priority: laneWait.labels({ lane: 'priority' }), 'first-contact': laneWait.labels({ lane: 'first-contact' }) };
+
     // ---- handlers and jobs (pushed) ----
     this.handlerLatency = new Histogram({
       name: 'mostrod_handler_duration_seconds',
@@ -462,6 +510,11 @@ export class DaemonMetrics {
 
   observeHandler(action: string, seconds: number): void {
     this.handlerLatency.observe({ action }, seconds);
+  }
+
+  /** An inbound event's wait in a crypto lane (Intake's onLaneWait). */
+  observeLaneWait(lane: CryptoLane, seconds: number): void {
+    this.laneWait[lane].observe(seconds);
   }
 
   observeJob(run: JobRun): void {

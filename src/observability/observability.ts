@@ -15,6 +15,7 @@ import { payoutGraceSeconds } from '../ops/stuck.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import { startHttpServer, type HttpServerHandle } from './http-server.js';
 import type { CryptoPoolStats } from '../nostr/crypto-pool.js';
+import type { CryptoLane, IntakeLoad } from '../nostr/intake.js';
 import { DaemonMetrics, type JobRun, type OutboxCounters, type PriceCurrencySources, type PriceSourceAge } from './metrics.js';
 import { Monitor } from './monitor.js';
 import { checkReadiness } from './readiness.js';
@@ -30,6 +31,8 @@ export interface ObservabilityDeps {
     publish(event: NostrEvent): Promise<PublishResult[]>;
   };
   intakeCounters: () => Record<string, number>;
+  /** The intake's queues and per-lane sheds (optional: no such series without it). */
+  intakeLoad?: () => IntakeLoad;
   outboxStats: () => OutboxCounters | null;
   /** The crypto executor's counters (optional: no crypto series without it). */
   cryptoStats?: () => CryptoPoolStats;
@@ -86,6 +89,7 @@ export class Observability {
       lightning: ctx.lightning,
       relays: () => deps.relays.status(),
       intake: deps.intakeCounters,
+      ...(deps.intakeLoad !== undefined ? { intakeLoad: deps.intakeLoad } : {}),
       outbox: deps.outboxStats,
       ...(deps.cryptoStats !== undefined ? { crypto: deps.cryptoStats } : {}),
       prices: deps.prices,
@@ -125,6 +129,11 @@ export class Observability {
 
   observeJob(run: JobRun): void {
     this.metrics.observeJob(run);
+  }
+
+  /** An inbound event's wait in a crypto lane (the intake's onLaneWait). */
+  observeLaneWait(lane: CryptoLane, seconds: number): void {
+    this.metrics.observeLaneWait(lane, seconds);
   }
 
   /** Start the HTTP listener when `[http] enabled`. Throws when the address cannot be bound. */

@@ -145,6 +145,10 @@ void describe('e2e operator cockpit: /metrics, /readyz, alert DMs (built daemon)
     assert.equal(m.get('mostrod_orders', { status: 'pending' }), 1);
     assert.equal(m.get('mostrod_handler_duration_seconds_count', { action: 'new-order' }), 1);
     assert.ok((m.get('mostrod_intake_events_total', { verdict: 'dispatched' }) ?? 0) >= dispatched0 + 1);
+    // Every gift wrap first waits in the first-contact lane; nothing is left queued once answered.
+    assert.ok((m.get('mostrod_intake_lane_wait_seconds_count', { lane: 'first-contact' }) ?? 0) >= 1);
+    assert.equal(m.get('mostrod_intake_queued', { stage: 'first-contact' }), 0);
+    assert.equal(m.get('mostrod_intake_lane_shed_total', { lane: 'first-contact' }), 0);
 
     await buyer.send(msg('take-sell', orderId, { requestId: 2n, tradeIndex: 1 }), { tradeKey: tb });
     const ask = await expectMsg(buyer, tb, 'add-invoice', { id: orderId, requestId: 2n });

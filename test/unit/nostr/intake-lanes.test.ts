@@ -12,7 +12,7 @@ import { dbTradeIndexStore } from '../../../src/db/trade-index-store.js';
 import { ActiveKeys } from '../../../src/nostr/active-keys.js';
 import { buildDirectRequest } from '../../../src/nostr/direct-message.js';
 import { wrapRequest } from '../../../src/nostr/gift-wrap.js';
-import { Intake, type IntakeLimits } from '../../../src/nostr/intake.js';
+import { Intake, type CryptoLane, type IntakeLimits } from '../../../src/nostr/intake.js';
 import { TransportRegistry } from '../../../src/nostr/transport-registry.js';
 import { testDb } from '../../support/db.js';
 import { FakeClock } from '../../support/fake-clock.js';
@@ -30,7 +30,7 @@ after(async () => {
   for (const db of dbs) await closeDatabase(db);
 });
 
-async function setup(limits: Partial<IntakeLimits>) {
+async function setup(limits: Partial<IntakeLimits>, onLaneWait?: (lane: CryptoLane, seconds: number) => void) {
   const db = await testDb();
   dbs.push(db);
   const settings = testSettings({ mostro: { transport: 'both' } });
@@ -48,6 +48,7 @@ async function setup(limits: Partial<IntakeLimits>) {
     transports: new TransportRegistry(db, settings, logger),
     dispatch: async () => {},
     limits,
+    ...(onLaneWait !== undefined ? { onLaneWait } : {}),
   });
   return { intake, known };
 }
@@ -87,5 +88,23 @@ void describe('intake lanes', () => {
     const s = intake.stats();
     assert.deepEqual([s.shedFirstContact, s.shedPriority, s.pendingCrypto, s.inCrypto], [7, 0, 0, 0]);
     assert.deepEqual(intake.counters(), { overloaded: 7, signature: 5, dispatched: 1 });
+  });
+
+  void test('every event that enters a lane reports its wait there once: queued ones a positive wait, a free slot 0', async () => {
+    const waits: Array<[CryptoLane, number]> = [];
+    const { intake, known } = await setup({ cryptoBatch: 1 }, (lane, seconds) => waits.push([lane, seconds]));
+    const trade = generateSecretKey();
+    known.add(getPublicKey(trade));
+    // 10 first-contact events: that lane always queues (slots are handed out on a later turn).
+    const junk = await Promise.all(Array.from({ length: 10 }, (_, i) => intake.handle(forged(i))));
+    assert.ok(junk.every((v) => !v.ok && v.reason === 'signature'));
+    const fc = waits.filter(([l]) => l === 'first-contact').map(([, s]) => s);
+    assert.equal(fc.length, 10, 'one report per first-contact event');
+    assert.ok(fc.every((s) => s > 0 && s < 60), `positive waits, in seconds: ${fc.join(', ')}`);
+    // A known key's kind 14 with nothing ahead starts at once in the priority lane: a wait of 0.
+    waits.length = 0;
+    const mine = await intake.handle(buildDirectRequest({ message: req('fiat-sent', { id: ORDER_ID, requestId: 7n }), tradeSk: trade, recipient: nodePk, now: NOW }));
+    assert.ok(mine.ok);
+    assert.deepEqual(waits, [['priority', 0]]);
   });
 });

@@ -9,6 +9,7 @@ import { sql } from 'kysely';
 import { insertOrder } from '../../../src/db/orders.js';
 import type { NostrEvent } from '../../../src/crypto/event.js';
 import { unwrapGiftWrap } from '../../../src/nostr/gift-wrap.js';
+import { IDLE_INTAKE } from '../../../src/nostr/intake.js';
 import type { PublishResult, RelayStatus } from '../../../src/nostr/relay-pool.js';
 import { DaemonMetrics } from '../../../src/observability/metrics.js';
 import type { BackupStatus } from '../../../src/ops/backup-job.js';
@@ -55,6 +56,7 @@ async function setup(opts: { admin?: string; intake?: Record<string, number> } =
     intakeCounters: () => ({ ...(opts.intake ?? { dispatched: 5, pow: 2, stale: 1 }) }),
     outboxStats: () => ({ messagesSent: 7, messagesDropped: 1, eventsPublished: 4, eventsIncomplete: 0 }),
     cryptoStats: () => ({ threads: 1, queued: 3, completed: 50, inline: 38, workerFailures: 1, retried: 2 }),
+    intakeLoad: () => ({ ...IDLE_INTAKE, priorityQueued: 2, firstContactQueued: 40, queued: 1, inCrypto: 16, shedPriority: 0, shedFirstContact: 9 }),
     prices: () => [
       { source: 'yadio', ageSeconds: 42, breaker: 'closed', lastSuccessAt: 1_700_000_000 },
       { source: 'coingecko', ageSeconds: null, breaker: 'open', lastSuccessAt: null },
@@ -122,6 +124,24 @@ void describe('observability: /metrics, /healthz, /readyz', () => {
       assert.equal(m.get('mostrod_crypto_tasks_total', { where: 'threads' }), 12);
       assert.equal(m.get('mostrod_crypto_thread_failures_total'), 1);
       assert.equal(m.get('mostrod_crypto_queued'), 3);
+      assert.equal(m.get('mostrod_intake_queued', { stage: 'priority' }), 2);
+      assert.equal(m.get('mostrod_intake_queued', { stage: 'first-contact' }), 40);
+      assert.equal(m.get('mostrod_intake_queued', { stage: 'handler' }), 1);
+      assert.equal(m.get('mostrod_intake_crypto_in_flight'), 16);
+      assert.equal(m.get('mostrod_intake_lane_shed_total', { lane: 'first-contact' }), 9);
+      assert.equal(m.get('mostrod_intake_lane_shed_total', { lane: 'priority' }), 0);
+      assert.equal(m.types.get('mostrod_intake_lane_shed_total'), 'counter');
+      // Lane waits are pushed: declared before any, counted per lane once observed.
+      assert.equal(m.types.get('mostrod_intake_lane_wait_seconds'), 'histogram');
+      obs.observeLaneWait('priority', 0);
+      obs.observeLaneWait('first-contact', 0.003);
+      obs.observeLaneWait('first-contact', 0.2);
+      const w = await scrape(base);
+      assert.equal(w.get('mostrod_intake_lane_wait_seconds_count', { lane: 'priority' }), 1);
+      assert.equal(w.get('mostrod_intake_lane_wait_seconds_count', { lane: 'first-contact' }), 2);
+      assert.equal(w.get('mostrod_intake_lane_wait_seconds_bucket', { lane: 'first-contact', le: '0.005' }), 1);
+      assert.equal(w.get('mostrod_intake_lane_wait_seconds_bucket', { lane: 'first-contact', le: '0.25' }), 2);
+      assert.ok(Math.abs((w.get('mostrod_intake_lane_wait_seconds_sum', { lane: 'first-contact' }) ?? 0) - 0.203) < 1e-9);
       // A database opened without the barrier: every commit is synced by SQLite, none by the barrier.
       assert.equal(m.get('mostrod_db_syncs_total'), 0);
       assert.equal(m.get('mostrod_db_sync_waiting'), 0);
