@@ -237,6 +237,39 @@ export async function intakeVerdicts(h: Harness): Promise<Record<string, number>
   return out;
 }
 
+/** Cumulative bucket counts of `mostrod_intake_lane_wait_seconds` per lane (`le` in seconds → count). */
+export type LaneWaitBuckets = Record<string, Map<number, number>>;
+
+/** The daemon's crypto-lane wait histogram from /metrics (null: /metrics unavailable). */
+export async function laneWaitBuckets(h: Harness): Promise<LaneWaitBuckets | null> {
+  if (h.httpUrl === undefined) return null;
+  const res = await fetch(`${h.httpUrl}/metrics`);
+  const text = await res.text();
+  const out: LaneWaitBuckets = {};
+  for (const m of text.matchAll(/^mostrod_intake_lane_wait_seconds_bucket\{([^}]*)\} (\S+)$/gm)) {
+    const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1]!, l[2]!]));
+    const lane = labels['lane'];
+    const leText = labels['le'];
+    if (lane === undefined || leText === undefined) continue;
+    (out[lane] ??= new Map()).set(leText === '+Inf' ? Number.POSITIVE_INFINITY : Number(leText), Number(m[2]));
+  }
+  return out;
+}
+
+/** Per lane, over b − a: events that entered the lane and the bucket bound (ms) under which 99 % of them waited. */
+export function laneWaitP99(a: LaneWaitBuckets, b: LaneWaitBuckets): Record<string, { n: number; p99AtMostMs: number }> {
+  const out: Record<string, { n: number; p99AtMostMs: number }> = {};
+  for (const [lane, after] of Object.entries(b)) {
+    const before = a[lane] ?? new Map<number, number>();
+    const bounds = [...after.keys()].sort((x, y) => x - y);
+    const n = (after.get(Number.POSITIVE_INFINITY) ?? 0) - (before.get(Number.POSITIVE_INFINITY) ?? 0);
+    if (n <= 0) continue;
+    const bound = bounds.find((le) => (after.get(le) ?? 0) - (before.get(le) ?? 0) >= 0.99 * n) ?? Number.POSITIVE_INFINITY;
+    out[lane] = { n, p99AtMostMs: bound * 1000 };
+  }
+  return out;
+}
+
 /** b − a per key (keys of either), dropping zeros. */
 export function diffCounters(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};

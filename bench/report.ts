@@ -200,14 +200,21 @@ export function renderMarkdown(r: BenchResults): string {
   if (v2 !== undefined && v2.floods.length > 0) {
     lines.push('## Protocol v2 (kind 14) floods', '');
     lines.push(
-      'Daemon with `transport = "both"`; the valid load is the v2 open loop (fresh trade key per request: first contact). Intake verdicts are the daemon\'s own counters (`mostrod_intake_events_total` from /metrics) over the window and the settling after it; `overloaded` = shed (before decryption, or after the signature when the priority lane is full). Daemon CPU for the junk = the window\'s CPU minus the valid requests answered × their cost in the v2 open loop, minus idle.',
+      'Daemon with `transport = "both"`; the valid load is the v2 open loop (fresh trade key per request: first contact). Intake verdicts are the daemon\'s own counters (`mostrod_intake_events_total` from /metrics) over the window and the settling after it; `overloaded` = shed (before decryption, or after the signature when the priority lane is full). Lane waits: from the daemon\'s `mostrod_intake_lane_wait_seconds` over the same span, per crypto lane the events that entered it and the histogram bucket 99 % of their waits for a crypto slot stayed under (a wait of 0 is an event that started at once). Daemon CPU for the junk = the window\'s CPU minus the valid requests answered × their cost in the v2 open loop, minus idle.',
       '',
     );
-    lines.push('| flood | junk sent (rate) | delivered to daemon | valid p50 / p99 ms | unanswered | daemon CPU-s per 1,000 junk (capacity /s per core) | settle s | RSS MB | intake verdicts (junk + valid) | dropped before intake (relay pool) |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |');
+    lines.push('| flood | junk sent (rate) | delivered to daemon | valid p50 / p99 ms | unanswered | daemon CPU-s per 1,000 junk (capacity /s per core) | settle s | RSS MB | intake verdicts (junk + valid) | dropped before intake (relay pool) | lane wait p99 (events) |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |');
     for (const fl of v2.floods) {
       const verdicts = fl.intakeVerdicts === null ? 'n/a' : Object.entries(fl.intakeVerdicts).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${fmt(v)}`).join(', ');
+      const waits =
+        fl.laneWait === undefined || fl.laneWait === null
+          ? 'n/a'
+          : Object.entries(fl.laneWait)
+              .sort((a, b) => a[0].localeCompare(b[0]))
+              .map(([lane, w]) => `${lane} ≤ ${Number.isFinite(w.p99AtMostMs) ? `${fmt(w.p99AtMostMs, 1)} ms` : 'over 5 s'} (${fmt(w.n)})`)
+              .join(', ') || 'none';
       lines.push(
-        `| ${V2_FLOOD_LABEL[fl.name]} | ${fmt(fl.junkSent)} (${fmt(fl.junkSendRate)}/s) | ${fmt(fl.junkDeliveredToDaemon)} | ${fmt(fl.valid.latencyMs.p50, 1)} / ${fmt(fl.valid.latencyMs.p99, 1)} | ${fmt(fl.valid.unanswered)} of ${fmt(fl.valid.sent)} | ${fmt(fl.daemonCpuSecondsPerThousandJunk, 3)} (${fmt(fl.junkShedCapacityPerCore)}) | ${fmt(fl.settleSeconds, 1)} | ${fmt(fl.rssAfterMb, 1)} | ${verdicts} | ${fl.droppedBeforeIntake === null ? 'n/a' : fmt(fl.droppedBeforeIntake)} |`,
+        `| ${V2_FLOOD_LABEL[fl.name]} | ${fmt(fl.junkSent)} (${fmt(fl.junkSendRate)}/s) | ${fmt(fl.junkDeliveredToDaemon)} | ${fmt(fl.valid.latencyMs.p50, 1)} / ${fmt(fl.valid.latencyMs.p99, 1)} | ${fmt(fl.valid.unanswered)} of ${fmt(fl.valid.sent)} | ${fmt(fl.daemonCpuSecondsPerThousandJunk, 3)} (${fmt(fl.junkShedCapacityPerCore)}) | ${fmt(fl.settleSeconds, 1)} | ${fmt(fl.rssAfterMb, 1)} | ${verdicts} | ${fl.droppedBeforeIntake === null ? 'n/a' : fmt(fl.droppedBeforeIntake)} | ${waits} |`,
       );
     }
     lines.push('');

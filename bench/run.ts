@@ -233,7 +233,7 @@ async function main(): Promise<void> {
   if (fanout !== 'batched' && fanout !== 'per-event') throw new Error(`BENCH_RELAY_FANOUT must be batched or per-event, got ${JSON.stringify(fanout)}`);
   notes.push(
     process.env['MALLOC_ARENA_MAX'] === SHIPPED_MALLOC_ARENA_MAX
-      ? `daemon environment: MALLOC_ARENA_MAX=${SHIPPED_MALLOC_ARENA_MAX}, as contrib/mostrod.service and the Dockerfile set it (a run started with another MALLOC_ARENA_MAX keeps its own, e.g. \`MALLOC_ARENA_MAX=8 npm run bench\` for glibc's default on this box)`
+      ? `daemon environment: MALLOC_ARENA_MAX=${SHIPPED_MALLOC_ARENA_MAX}, as contrib/mostrod.service and the Dockerfile set it (a run started with another MALLOC_ARENA_MAX keeps its own, e.g. \`MALLOC_ARENA_MAX=${8 * os.availableParallelism()} npm run bench\` for glibc's default on this box: 8 arenas per core)`
       : `daemon environment: MALLOC_ARENA_MAX=${process.env['MALLOC_ARENA_MAX'] ?? 'unset'} (contrib/mostrod.service and the Dockerfile set ${SHIPPED_MALLOC_ARENA_MAX})`,
   );
   const reducerOff = process.execArgv.includes('--no-memory-reducer');

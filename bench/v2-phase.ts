@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { bytesToHex, generateSecretKey } from '../src/crypto/secp.js';
 import { runStagedFlood, stageJunk, stageOneKey, type StagedFlood } from './flood.js';
 import { V2_JUNK_TYPES } from './gen.js';
-import { cpuSeconds, diffCounters, intakeVerdicts, rssMb, settle, startHarness, withTimeout, type BenchRelay, type Harness } from './harness.js';
+import { cpuSeconds, diffCounters, intakeVerdicts, laneWaitBuckets, laneWaitP99, rssMb, settle, startHarness, withTimeout, type BenchRelay, type Harness } from './harness.js';
 import { openLoop, prepareTraders, type LoadResult } from './load.js';
 import { round } from './stats.js';
 import type { WorkerPool } from './workers.js';
@@ -45,6 +45,12 @@ export interface V2Flood {
    * by the relay pool (frame size, event shape, duplicate id) before the intake gates.
    */
   droppedBeforeIntake: number | null;
+  /**
+   * Per crypto lane, over the window and the settling: events that entered it and the bound their
+   * wait for a crypto slot stayed under for 99 % of them (`mostrod_intake_lane_wait_seconds`; null:
+   * /metrics unavailable).
+   */
+  laneWait: Record<string, { n: number; p99AtMostMs: number }> | null;
   rssAfterMb: number;
 }
 
@@ -85,6 +91,7 @@ async function floodPhase(pool: WorkerPool, h: Harness, relay: BenchRelay, name:
   await new Promise((r) => setTimeout(r, 2000));
   const idleCores = (cpuSeconds(h.pid) - idle0) / 2;
   const verdicts0 = await intakeVerdicts(h);
+  const waits0 = await laneWaitBuckets(h);
   const relayBefore = await relay.stats();
   const cpu0 = cpuSeconds(h.pid);
   const t0 = performance.now();
@@ -97,6 +104,7 @@ async function floodPhase(pool: WorkerPool, h: Harness, relay: BenchRelay, name:
   const window = (performance.now() - t0) / 1000;
   const relayAfter = await relay.stats();
   const verdicts1 = await intakeVerdicts(h);
+  const waits1 = await laneWaitBuckets(h);
   // junk CPU = the window's CPU − the valid requests answered × what one cost in the v2 open loop
   // (scaled by answers, not by seconds: on a shared machine a starved daemon may use less CPU under
   // the flood than without it) − idle for the rest of the window.
@@ -117,6 +125,7 @@ async function floodPhase(pool: WorkerPool, h: Harness, relay: BenchRelay, name:
     settleSeconds: round(settleSeconds, 1),
     intakeVerdicts: verdicts,
     droppedBeforeIntake: verdicts === null ? null : Math.max(0, delivered - Object.values(verdicts).reduce((a, b) => a + b, 0)),
+    laneWait: waits0 !== null && waits1 !== null ? laneWaitP99(waits0, waits1) : null,
     rssAfterMb: rssMb(h.pid),
   };
 }
