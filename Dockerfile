@@ -17,8 +17,8 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim
-# MALLOC_ARENA_MAX: 2 glibc malloc arenas instead of 8 per core (about 10 MB less RSS in one early
-# measurement; later bench pairs saw no difference beyond their spread: docs/PERFORMANCE.md, session 16)
+# MALLOC_ARENA_MAX: 2 glibc malloc arenas instead of 8 per core (about 8-10 MB less RSS after the
+# bench's load in interleaved runs: docs/PERFORMANCE.md, session 17)
 ENV NODE_ENV=production MOSTROD_LOG_LEVEL=info MALLOC_ARENA_MAX=2
 RUN useradd --create-home --uid 10001 mostro && mkdir /config && chown mostro /config
 WORKDIR /app
