@@ -47,6 +47,7 @@ import { renderMarkdown } from './report.js';
 import { scalePhase, type ScaleResult } from './scale-phase.js';
 import { round } from './stats.js';
 import { v2Phases, type V2Result } from './v2-phase.js';
+import { SHIPPED_MALLOC_ENV } from '../src/malloc-env.js';
 import { WorkerPool } from './workers.js';
 
 
@@ -212,12 +213,14 @@ const pool = new WorkerPool(2);
 /** Run on failure so no relay/daemon process outlives the bench. */
 const cleanups: Array<() => Promise<unknown>> = [() => pool.close()];
 /**
- * The daemon runs with the environment operators get from contrib/mostrod.service and the
- * Dockerfile: glibc malloc limited to 2 arenas (glibc reads it at process start, so the daemon
- * cannot set it itself). Set before any daemon is spawned; a value given to the bench is kept.
+ * The daemons run with the glibc malloc settings operators get from contrib/mostrod.service and
+ * the Dockerfile (src/malloc-env.ts; glibc reads them at process start, so the daemon cannot set
+ * them itself), handed to the daemons only (MOSTROD_DAEMON_ENV, test/support/sandbox.ts): the relay
+ * and the bench keep glibc's defaults. A value given to the bench is kept, e.g.
+ * `MALLOC_MMAP_THRESHOLD_=131072 npm run bench`.
  */
-const SHIPPED_MALLOC_ARENA_MAX = '2';
-process.env['MALLOC_ARENA_MAX'] ??= SHIPPED_MALLOC_ARENA_MAX;
+const daemonMalloc = Object.entries(SHIPPED_MALLOC_ENV).map(([name, shipped]) => [name, process.env[name] ?? shipped] as const);
+process.env['MOSTROD_DAEMON_ENV'] = [process.env['MOSTROD_DAEMON_ENV'] ?? '', ...daemonMalloc.map(([n, v]) => `${n}=${v}`)].join(' ').trim();
 
 async function main(): Promise<void> {
   process.stderr.write(`[bench] phases: ${PHASES.filter((p) => want.has(p)).join(', ')}\n`);
@@ -231,10 +234,12 @@ async function main(): Promise<void> {
 
   const fanout = process.env['BENCH_RELAY_FANOUT'] ?? 'batched';
   if (fanout !== 'batched' && fanout !== 'per-event') throw new Error(`BENCH_RELAY_FANOUT must be batched or per-event, got ${JSON.stringify(fanout)}`);
+  const asShipped = daemonMalloc.every(([n, v]) => SHIPPED_MALLOC_ENV[n] === v);
   notes.push(
-    process.env['MALLOC_ARENA_MAX'] === SHIPPED_MALLOC_ARENA_MAX
-      ? `daemon environment: MALLOC_ARENA_MAX=${SHIPPED_MALLOC_ARENA_MAX}, as contrib/mostrod.service and the Dockerfile set it (a run started with another MALLOC_ARENA_MAX keeps its own, e.g. \`MALLOC_ARENA_MAX=${8 * os.availableParallelism()} npm run bench\` for glibc's default on this box: 8 arenas per core)`
-      : `daemon environment: MALLOC_ARENA_MAX=${process.env['MALLOC_ARENA_MAX'] ?? 'unset'} (contrib/mostrod.service and the Dockerfile set ${SHIPPED_MALLOC_ARENA_MAX})`,
+    `daemon environment: ${daemonMalloc.map(([n, v]) => `${n}=${v}`).join(' ')}` +
+      (asShipped
+        ? `, as contrib/mostrod.service and the Dockerfile set them; the relay and the bench run with glibc's defaults (a run started with other values keeps its own, e.g. \`MALLOC_ARENA_MAX=${8 * os.availableParallelism()} npm run bench\` for glibc's default arenas on this box: 8 per core)`
+        : ` (contrib/mostrod.service and the Dockerfile set ${Object.entries(SHIPPED_MALLOC_ENV).map(([n, v]) => `${n}=${v}`).join(' ')})`),
   );
   const reducerOff = process.execArgv.includes('--no-memory-reducer');
   notes.push(

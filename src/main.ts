@@ -10,6 +10,7 @@ import { v8Memory } from './v8-memory-boot.js';
 import { parseCli } from './cli.js';
 import { ConfigError } from './errors.js';
 import { installShutdown } from './shutdown.js';
+import { mallocEnvReport, runsOnGlibc, SHIPPED_MALLOC_ENV } from './malloc-env.js';
 
 async function main(): Promise<number | null> {
   const cli = parseCli(process.argv.slice(2));
@@ -34,6 +35,16 @@ async function main(): Promise<number | null> {
   }
   const [{ createLogger }, { startDaemon }] = await Promise.all([import('./logger.js'), import('./daemon.js')]);
   const logger = createLogger(process.env);
+  const glibc = runsOnGlibc();
+  const malloc = mallocEnvReport(process.env, glibc);
+  if (malloc.differing.length > 0) {
+    logger.warn(
+      { malloc: malloc.settings, shipped: SHIPPED_MALLOC_ENV, differing: malloc.differing },
+      'glibc malloc settings differ from those of contrib/mostrod.service and the Dockerfile: expect about 10-20 MB more RSS (README "Memory and floods")',
+    );
+  } else if (glibc) {
+    logger.info({ malloc: malloc.settings }, 'glibc malloc settings as shipped');
+  }
   let daemon;
   // A fatal condition while running (the database can no longer sync) stops the daemon, exit 1.
   let fatal = false;

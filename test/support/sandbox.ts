@@ -151,12 +151,21 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       if (sandbox.daemon !== null) throw new Error('daemon already running');
       // MOSTROD_DAEMON_NODE_OPTIONS: node flags for the daemon only (e.g. --heapsnapshot-signal for a diagnosis run)
       const daemonNodeOptions = process.env['MOSTROD_DAEMON_NODE_OPTIONS'];
+      // MOSTROD_DAEMON_ENV: extra `NAME=value` pairs (space-separated) for the daemon's environment
+      // only, not the relay's or the bench's (e.g. glibc malloc variables in an A/B run)
+      const daemonEnv = Object.fromEntries(
+        (process.env['MOSTROD_DAEMON_ENV'] ?? '')
+          .split(/\s+/)
+          .filter((kv) => kv.includes('='))
+          .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+      );
       const child = spawn(process.execPath, [DAEMON_ENTRY, '-d', dir], {
         env: {
           ...process.env,
           MOSTROD_LOG_LEVEL: opts.logLevel ?? 'info',
           MOSTRO_NSEC_PRIVKEY: '',
           ...(daemonNodeOptions !== undefined ? { NODE_OPTIONS: daemonNodeOptions } : {}),
+          ...daemonEnv,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
