@@ -10,9 +10,10 @@
  *   to the kernel when freed. V8's optimizing compiler takes its working memory in 8–32 KiB blocks;
  *   compiling a few large functions at start (Node's CommonJS export lexer, protobufjs's decoders)
  *   briefly needs 20–30 MB of them, and with glibc's default (blocks under 128 KiB, and more once
- *   large blocks were freed, come from the main heap) about half of the starts kept 10–20 MB of
- *   that heap for the process's life. Interleaved runs: RSS after the bench's load 128.1–128.3 MB
- *   with it, 135.2–139.6 MB without, same throughput (docs/PERFORMANCE.md, session 18).
+ *   large blocks were freed, come from the main heap) about 4 starts in 10 on Node 20 kept 10–20 MB
+ *   of that heap for the process's life. Interleaved runs: RSS after the bench's load 128.1–128.3 MB
+ *   with it, 135.2–139.6 MB without, same throughput. Node 22 and 24 start without that burst; the
+ *   variable still saves 4–7 MB there (docs/PERFORMANCE.md, session 18).
  */
 export const SHIPPED_MALLOC_ENV: Readonly<Record<string, string>> = {
   MALLOC_ARENA_MAX: '2',
