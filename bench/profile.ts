@@ -59,9 +59,33 @@ function area(fn: string, url: string): string {
   return 'other libraries';
 }
 
+/** Area of a nameless native frame by its caller: the two addons' callers in the daemon. */
+function nativeArea(caller: { url: string }): string | undefined {
+  if (/\/dist\/crypto\/(secp|schnorr)|secp256k1\/lib\//.test(caller.url)) return 'secp256k1 (schnorr, ECDH)';
+  if (/\/dist\/db\/|better-sqlite3|kysely/.test(caller.url)) return 'SQLite / Kysely';
+  return undefined;
+}
+
 function summarize(file: string): { busyMs: number; idleMs: number; byArea: Array<[string, number]>; top: Array<[string, number]> } {
   const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parentOf = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
+  /**
+   * The two addons' functions (better-sqlite3's `run`, `all` …; secp256k1's) are named in Node
+   * 20's profiles, but nameless or all named `Secp256k1Addon` in Node 24's. So a frame without a
+   * script whose nearest caller with one is an addon's JS wrapper or the daemon's database or
+   * crypto code is counted there, named after that caller.
+   */
+  const namedCaller = (id: number): ProfileNode['callFrame'] | undefined => {
+    let q = parentOf.get(id);
+    while (q !== undefined) {
+      const f = byId.get(q)?.callFrame;
+      if (f !== undefined && (f.functionName !== '' || f.url !== '')) return f;
+      q = parentOf.get(q);
+    }
+    return undefined;
+  };
   const self = new Map<number, number>();
   p.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000));
   const byArea = new Map<string, number>();
@@ -77,9 +101,17 @@ function summarize(file: string): { busyMs: number; idleMs: number; byArea: Arra
       idle += ms;
       continue;
     }
-    const a = area(functionName, url);
+    const short = (u: string): string => u.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/dist\//, 'dist/');
+    const native = url === '' && !functionName.startsWith('(');
+    const found = native ? namedCaller(id) : undefined;
+    const callerArea = found !== undefined ? nativeArea(found) : undefined;
+    const caller = callerArea !== undefined || (found !== undefined && functionName === '') ? found : undefined;
+    const a = callerArea ?? (caller !== undefined ? area(caller.functionName, caller.url) : area(functionName, url));
     byArea.set(a, (byArea.get(a) ?? 0) + ms);
-    const key = `${functionName || '(anonymous)'} ${url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/dist\//, 'dist/')}:${lineNumber + 1}`;
+    const key =
+      caller !== undefined
+        ? `(native) under ${caller.functionName || '(anonymous)'} ${short(caller.url)}:${caller.lineNumber + 1}`
+        : `${functionName || '(anonymous)'} ${short(url)}:${lineNumber + 1}`;
     byFn.set(key, (byFn.get(key) ?? 0) + ms);
   }
   const busy = total - idle;

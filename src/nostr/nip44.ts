@@ -6,7 +6,7 @@
  * keys    = HKDF-expand(PRK = conversation key, info = nonce, L = 76):
  *           chacha key [0,32), chacha nonce [32,44), hmac key [44,76)
  */
-import { createCipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
 import { randomBytes } from '../crypto/random.js';
 
 /** Every decryption failure is one of these (never a raw library error). */
@@ -30,11 +30,20 @@ export function calcPaddedLen(len: number): number {
   return chunk * (Math.floor((len - 1) / chunk) + 1);
 }
 
+/*
+ * Keys reach createHmac / createCipheriv as KeyObjects, never as bytes. Node 24 tells a KeyObject
+ * or CryptoKey argument from bytes by reading private slots inside try/catch, so a Buffer key
+ * throws and catches two TypeErrors, stack traces included, in every call: 11.7 µs for a
+ * createHmac that costs 2.0 µs on Node 20 and 22 (docs/PERFORMANCE.md, session 19). A KeyObject
+ * passes the first check at once (2.2 µs), and createSecretKey takes bytes without those checks
+ * (≈ 1.3 µs). The three HKDF blocks share one KeyObject.
+ */
 function messageKeys(conversationKey: Uint8Array, nonce: Uint8Array) {
   // HKDF-expand with SHA-256: T(i) = HMAC(PRK, T(i-1) || info || i); 3 blocks = 96 bytes ≥ 76.
-  const t1 = createHmac('sha256', conversationKey).update(nonce).update(Buffer.of(1)).digest();
-  const t2 = createHmac('sha256', conversationKey).update(t1).update(nonce).update(Buffer.of(2)).digest();
-  const t3 = createHmac('sha256', conversationKey).update(t2).update(nonce).update(Buffer.of(3)).digest();
+  const prk = createSecretKey(conversationKey);
+  const t1 = createHmac('sha256', prk).update(nonce).update(Buffer.of(1)).digest();
+  const t2 = createHmac('sha256', prk).update(t1).update(nonce).update(Buffer.of(2)).digest();
+  const t3 = createHmac('sha256', prk).update(t2).update(nonce).update(Buffer.of(3)).digest();
   const okm = Buffer.concat([t1, t2, t3]);
   return {
     chachaKey: okm.subarray(0, 32),
@@ -47,12 +56,12 @@ function chacha20(key: Uint8Array, nonce12: Uint8Array, data: Uint8Array): Buffe
   // OpenSSL's chacha20 IV is 16 bytes: 32-bit little-endian block counter (0) then the 96-bit nonce.
   const iv = Buffer.alloc(16);
   iv.set(nonce12, 4);
-  const c = createCipheriv('chacha20', key, iv);
+  const c = createCipheriv('chacha20', createSecretKey(key), iv);
   return Buffer.concat([c.update(data), c.final()]);
 }
 
 function hmacAad(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array): Buffer {
-  return createHmac('sha256', key).update(nonce).update(ciphertext).digest();
+  return createHmac('sha256', createSecretKey(key)).update(nonce).update(ciphertext).digest();
 }
 
 function pad(plaintext: string): Buffer {

@@ -1,5 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import nodeCrypto from 'node:crypto';
+import { syncBuiltinESMExports } from 'node:module';
 import * as ntNip44 from 'nostr-tools/nip44';
 import { conversationKey } from '../../../src/crypto/conversation-key.js';
 import { generateSecretKey, getPublicKey, hexToBytes } from '../../../src/crypto/secp.js';
@@ -48,5 +50,34 @@ void describe('NIP-44 v2', () => {
     }
     assert.throws(() => nip44Decrypt(good, other), Nip44Error);
     assert.throws(() => nip44Encrypt('', ck), Nip44Error);
+  });
+});
+
+void describe('NIP-44 keys reach node:crypto as KeyObjects', () => {
+  // Node 24 spends ≈ 10 µs per createHmac / createCipheriv telling a Buffer key from a KeyObject
+  // (two TypeErrors thrown and caught); a KeyObject skips that. A regression would not show on
+  // Node 20 or 22, where the check is cheap, so the calls are watched here.
+  void test('every createHmac and createCipheriv of an encryption, a decryption and a conversation key gets a KeyObject', (t) => {
+    const seen: string[] = [];
+    const watch = (name: 'createHmac' | 'createCipheriv'): void => {
+      const original = nodeCrypto[name] as (...args: unknown[]) => unknown;
+      t.mock.method(nodeCrypto, name, (...args: unknown[]) => {
+        seen.push(`${name}:${args[1] instanceof nodeCrypto.KeyObject ? 'KeyObject' : typeof args[1]}`);
+        return original(...args);
+      });
+    };
+    watch('createHmac');
+    watch('createCipheriv');
+    syncBuiltinESMExports();
+    try {
+      const ck = conversationKey(generateSecretKey(), getPublicKey(generateSecretKey()));
+      assert.equal(nip44Decrypt(nip44Encrypt('hello', ck), ck), 'hello');
+    } finally {
+      t.mock.restoreAll();
+      syncBuiltinESMExports();
+    }
+    // conversation key: 1 HMAC; encryption and decryption: 3 HKDF blocks + the MAC + the cipher each
+    assert.equal(seen.length, 1 + 2 * 5, seen.join(' '));
+    assert.deepEqual(new Set(seen), new Set(['createHmac:KeyObject', 'createCipheriv:KeyObject']));
   });
 });
