@@ -10,7 +10,7 @@
  * the file.
  */
 import { isMainThread, workerData } from 'node:worker_threads';
-import Driver, { type Database } from './sqlite-driver.js';
+import Driver, { type Database, type Statement } from './sqlite-driver.js';
 
 export interface CheckpointWorkerData {
   file: string;
@@ -31,10 +31,16 @@ export interface CheckpointFileTask {
   file: string;
 }
 
-/** This thread's connections, by file (one in practice). */
-const connections = new Map<string, Database>();
+/**
+ * This thread's connections, by file (one in practice), each with its pass statement prepared
+ * once. better-sqlite3 13 (Node 22 and 24) never frees a statement it prepared until the
+ * connection closes, garbage collected or not (≈ 3.7 KB each); `pragma()` prepares one per call,
+ * so a pass every 200 ms grew this thread's malloc arena by ≈ 1 MB a minute (docs/PERFORMANCE.md,
+ * session 19). better-sqlite3 12 (Node 20) frees them.
+ */
+const connections = new Map<string, { db: Database; pass: Statement }>();
 
-function connection(file: string): Database {
+function connection(file: string): { db: Database; pass: Statement } {
   const open = connections.get(file);
   if (open !== undefined) return open;
   const c = new Driver(file, { fileMustExist: true });
@@ -45,18 +51,19 @@ function connection(file: string): Database {
   // A checkpoint copies pages through its own buffer, not the page cache: keep the cache small
   // (better-sqlite3 compiles SQLite with 16 MB per connection; this thread counts in the RSS).
   c.pragma('cache_size = -256');
-  connections.set(file, c);
-  return c;
+  const entry = { db: c, pass: c.prepare('PRAGMA wal_checkpoint(PASSIVE)') };
+  connections.set(file, entry);
+  return entry;
 }
 
 /** Run one task on this thread: a pass over `file`'s WAL, or close this thread's connection to it. */
 export function runCheckpointTask(task: CheckpointFileTask): CheckpointReport | null {
   if (task.op === 'close') {
-    connections.get(task.file)?.close();
+    connections.get(task.file)?.db.close();
     connections.delete(task.file);
     return null;
   }
-  const row = (connection(task.file).pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>)[0];
+  const row = connection(task.file).pass.get() as { busy: number; log: number; checkpointed: number } | undefined;
   return { frames: row?.log ?? 0, checkpointed: row?.checkpointed ?? 0, busy: (row?.busy ?? 0) !== 0 };
 }
 

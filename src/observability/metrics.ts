@@ -12,7 +12,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/schema.js';
-import { checkpointerOf, durabilityOf } from '../db/database.js';
+import { checkpointerOf, durabilityOf, statementCacheOf } from '../db/database.js';
 import type { LightningBackend, LinkState } from '../lightning/backend.js';
 import type { CryptoPoolStats } from '../nostr/crypto-pool.js';
 import type { CryptoLane, IntakeLoad } from '../nostr/intake.js';
@@ -306,6 +306,19 @@ export class DaemonMetrics {
       registers,
       collect() {
         this.set(durability.stats().waiting);
+      },
+    });
+
+    // Flat after warm-up: better-sqlite3 13 (Node 22 and 24) frees a statement only when the
+    // connection closes, so statements prepared again and again (cache evictions) are memory kept.
+    new Counter({
+      name: 'mostrod_db_statements_prepared_total',
+      help: 'SQL statements the daemon connection prepared (statement cache misses); should stop rising once the daemon is warm',
+      registers,
+      collect() {
+        this.reset();
+        const cache = statementCacheOf(src.db);
+        if (cache !== undefined) this.inc(cache.prepared);
       },
     });
 

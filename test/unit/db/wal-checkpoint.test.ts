@@ -14,6 +14,8 @@ import { pino } from 'pino';
 import { attachWalCheckpointer, checkpointerOf, closeDatabase, openDatabase } from '../../../src/db/database.js';
 import type { Db } from '../../../src/db/schema.js';
 import { BACKSTOP_PAGES, WalCheckpointer, walCheckpointFromEnv } from '../../../src/db/wal-checkpointer.js';
+import { runCheckpointTask } from '../../../src/db/wal-checkpoint-worker.js';
+import Driver from '../../../src/db/sqlite-driver.js';
 import { generateSecretKey, getPublicKey } from '../../../src/crypto/secp.js';
 import { verifyEvent } from '../../../src/crypto/event.js';
 import { createCryptoExecutor, WorkerCrypto } from '../../../src/nostr/crypto-pool.js';
@@ -150,6 +152,33 @@ void describe('WAL checkpoints', () => {
     } finally {
       await closeDatabase(memory);
       await pool.close();
+    }
+  });
+
+  void test('a pass prepares nothing: its statement is prepared once per connection (better-sqlite3 13 keeps every statement until the close)', async (t) => {
+    const file = tempFile();
+    const db = await openDatabase(file);
+    try {
+      await write(db, 4);
+      assert.ok(runCheckpointTask({ op: 'checkpoint', file }) !== null); // opens this thread's connection
+      const prepare = t.mock.method(Driver.prototype, 'prepare');
+      const pragma = t.mock.method(Driver.prototype, 'pragma');
+      let last = null;
+      for (let i = 0; i < 50; i++) {
+        await write(db, 1, 1_000 + i * 50);
+        last = runCheckpointTask({ op: 'checkpoint', file });
+      }
+      assert.equal(prepare.mock.callCount() + pragma.mock.callCount(), 0, 'no statement prepared by 50 passes');
+      assert.ok(last !== null && last.frames > 0 && last.checkpointed === last.frames && !last.busy, JSON.stringify(last));
+      t.mock.restoreAll();
+      assert.equal(runCheckpointTask({ op: 'close', file }), null);
+      // closed: the next pass opens a new connection and prepares its statement again
+      const again = t.mock.method(Driver.prototype, 'prepare');
+      assert.ok(runCheckpointTask({ op: 'checkpoint', file }) !== null);
+      assert.equal(again.mock.callCount(), 1);
+    } finally {
+      runCheckpointTask({ op: 'close', file });
+      await closeDatabase(db);
     }
   });
 

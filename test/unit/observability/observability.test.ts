@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
+import { statementCacheOf } from '../../../src/db/database.js';
 import { insertOrder } from '../../../src/db/orders.js';
 import type { NostrEvent } from '../../../src/crypto/event.js';
 import { unwrapGiftWrap } from '../../../src/nostr/gift-wrap.js';
@@ -150,6 +151,11 @@ void describe('observability: /metrics, /healthz, /readyz', () => {
       assert.equal(m.get('mostrod_db_checkpoint_passes_total', { result: 'ok' }), undefined);
       assert.equal(m.types.get('mostrod_db_wal_frames'), 'gauge');
       assert.ok(!m.samples.some((x) => x.name === 'mostrod_db_wal_frames'), 'no WAL frames sample');
+      // The statement cache's misses: as many as it prepared, and a scrape prepares nothing.
+      const prepared = statementCacheOf(ctx.db)?.prepared ?? -1;
+      assert.ok(prepared > 0);
+      assert.equal(m.get('mostrod_db_statements_prepared_total'), prepared);
+      assert.equal((await scrape(base)).get('mostrod_db_statements_prepared_total'), prepared);
       assert.equal(m.get('mostrod_price_age_seconds', { source: 'yadio' }), 42);
       assert.equal(m.get('mostrod_price_source_last_success_timestamp_seconds', { source: 'yadio' }), 1_700_000_000);
       assert.equal(m.get('mostrod_price_source_breaker_state', { source: 'yadio', state: 'closed' }), 1);
