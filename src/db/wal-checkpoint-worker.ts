@@ -33,10 +33,11 @@ export interface CheckpointFileTask {
 
 /**
  * This thread's connections, by file (one in practice), each with its pass statement prepared
- * once. better-sqlite3 13 (Node 22 and 24) never frees a statement it prepared until the
- * connection closes, garbage collected or not (≈ 3.7 KB each); `pragma()` prepares one per call,
- * so a pass every 200 ms grew this thread's malloc arena by ≈ 1 MB a minute (docs/PERFORMANCE.md,
- * session 19). better-sqlite3 12 (Node 20) frees them.
+ * once. better-sqlite3 13 (Node 22 and 24) frees a collected statement (≈ 3.7 KB) from a later
+ * turn of the thread's event loop, and a crypto thread (piscina, waiting on Atomics) barely turns
+ * its loop: `pragma()` prepares a statement per call, so a pass every 200 ms grew this thread's
+ * malloc arena by ≈ 1 MB a minute (docs/PERFORMANCE.md, session 19). better-sqlite3 12 (Node 20)
+ * frees them during the collection.
  */
 const connections = new Map<string, { db: Database; pass: Statement }>();
 

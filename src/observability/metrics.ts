@@ -309,8 +309,9 @@ export class DaemonMetrics {
       },
     });
 
-    // Flat after warm-up: better-sqlite3 13 (Node 22 and 24) frees a statement only when the
-    // connection closes, so statements prepared again and again (cache evictions) are memory kept.
+    // Flat after warm-up: a statement prepared again and again (cache evictions) is a prepare per
+    // use, and on better-sqlite3 13 (Node 22 and 24) its memory comes back only after a collection
+    // and a later event-loop turn (docs/PERFORMANCE.md, session 19).
     new Counter({
       name: 'mostrod_db_statements_prepared_total',
       help: 'SQL statements the daemon connection prepared (statement cache misses); should stop rising once the daemon is warm',
