@@ -9,6 +9,15 @@ import type { Observation } from './alerter.js';
 /** How long a first connection attempt to LND may take before it counts as down. */
 export const FIRST_CONNECT_SECONDS = 60;
 
+/**
+ * A count with thousands separators, 12345 → "12,345" (what toLocaleString('en-US') gives, without
+ * the ICU data that call loads into memory: src/ops/cron.ts).
+ */
+export function groupDigits(n: number): string {
+  const digits = String(Math.round(Math.abs(n)));
+  return (n < 0 ? '-' : '') + digits.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
 export function observeConditions(s: HealthSnapshot, t: AlertsSettings): Observation[] {
   const out: Observation[] = [];
 
@@ -111,7 +120,7 @@ export function observeConditions(s: HealthSnapshot, t: AlertsSettings): Observa
     out.push({ kind: 'intake-overloaded', known: false, active: [] });
   } else {
     const active = inbound.since !== null && inbound.shed >= t.overload_shed_events;
-    const others = inbound.dropped.length === 0 ? '' : ` Dropped at the gates in that time: ${inbound.dropped.map(([v, n]) => `${v} ${n.toLocaleString('en-US')}`).join(', ')}.`;
+    const others = inbound.dropped.length === 0 ? '' : ` Dropped at the gates in that time: ${inbound.dropped.map(([v, n]) => `${v} ${groupDigits(n)}`).join(', ')}.`;
     out.push({
       kind: 'intake-overloaded',
       known: true,
@@ -119,7 +128,7 @@ export function observeConditions(s: HealthSnapshot, t: AlertsSettings): Observa
         ? [
             {
               key: 'intake-overloaded',
-              text: `The intake shed ${inbound.shed.toLocaleString('en-US')} inbound events unchecked since ${new Date((inbound.since ?? s.at) * 1000).toISOString().replace('.000Z', 'Z')} (its crypto backlog was full): requests of real traders may have been among them.${others} A higher [mostro] pow (and pow_first_contact for protocol v2) makes a flood costlier to send.`,
+              text: `The intake shed ${groupDigits(inbound.shed)} inbound events unchecked since ${new Date((inbound.since ?? s.at) * 1000).toISOString().replace('.000Z', 'Z')} (its crypto backlog was full): requests of real traders may have been among them.${others} A higher [mostro] pow (and pow_first_contact for protocol v2) makes a flood costlier to send.`,
             },
           ]
         : [],

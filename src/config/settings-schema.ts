@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { isIP } from 'node:net';
-import cron from 'node-cron';
 import { parseAdminPubkey } from '../alerts/admin-key.js';
+import { cronProblem } from '../ops/cron.js';
 import { priceSchema } from './price-schema.js';
 
 /**
@@ -206,7 +206,10 @@ export const alertsSchema = z.object({
 export const backupSchema = z.object({
   schedule: z
     .string()
-    .refine((v) => cron.validate(v), { message: 'must be a cron expression (5 or 6 fields, e.g. "0 3 * * *")' })
+    .superRefine((v, ctx) => {
+      const problem = cronProblem(v);
+      if (problem !== null) ctx.addIssue({ code: 'custom', message: `must be a cron expression (5 or 6 fields, e.g. "0 3 * * *"): ${problem}` });
+    })
     .optional(),
   dir: z.string().min(1).optional(),
   keep: uint(32)

@@ -132,7 +132,7 @@ export interface AlertsSettings {
 
 /** port: `[backup]` — scheduled online backups of mostro.db; none without a schedule. */
 export interface BackupSettings {
-  /** cron expression (node-cron; 5 fields, or 6 with seconds first), evaluated in UTC */
+  /** cron expression (5 fields, or 6 with seconds first), evaluated in UTC: src/ops/cron.ts */
   schedule?: string;
   /** where backups go (default `<settings dir>/backups`; relative = relative to the settings dir) */
   dir?: string;

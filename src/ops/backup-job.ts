@@ -1,6 +1,6 @@
 /**
  * Scheduled online backups (`[backup] schedule`, `dir`, `keep`): on every tick of the cron schedule
- * (node-cron, evaluated in UTC, never two runs at once) the database is copied with the same
+ * (`cron.ts`, evaluated in UTC, never two runs at once: a tick during a run joins it) the database is copied with the same
  * online backup as `mostrod-backup` (SQLite backup API, `PRAGMA integrity_check` on the copy, rows
  * counted, renamed into place only when sound), then the oldest scheduled backups beyond `keep`
  * are deleted. Failures are logged, counted and reported by status() (for metrics and alerts); a
@@ -9,9 +9,9 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import cron, { type ScheduledTask } from 'node-cron';
 import type { Clock } from '../clock.js';
 import type { BackupSettings } from '../config/types.js';
+import { parseCron, scheduleCron, type CronTask } from './cron.js';
 import { runBackup, type BackupResult } from '../tools/backup.js';
 
 /** Scheduled backup files: mostro-20261203T031500Z.db (optionally -N when a second is taken twice). */
@@ -56,7 +56,7 @@ function stamp(ms: number): string {
 }
 
 export class BackupJob {
-  private task: ScheduledTask | null = null;
+  private task: CronTask | null = null;
   private running: Promise<BackupResult | null> | null = null;
   private readonly state: Omit<BackupStatus, 'schedule' | 'dir' | 'keep' | 'nextRunAt'> = {
     runs: 0,
@@ -78,8 +78,7 @@ export class BackupJob {
   start(): void {
     const schedule = this.o.settings.schedule;
     if (schedule === undefined || this.task !== null) return;
-    this.task = cron.createTask(schedule, () => this.runOnce(), { name: 'backup', noOverlap: true, timezone: 'Etc/UTC' });
-    void this.task.start();
+    this.task = scheduleCron(parseCron(schedule), () => this.runOnce());
     this.o.logger.info({ schedule, dir: this.dir, keep: this.o.settings.keep }, 'scheduled backups on');
   }
 
@@ -87,7 +86,7 @@ export class BackupJob {
   async stop(): Promise<void> {
     const task = this.task;
     this.task = null;
-    if (task !== null) await task.destroy();
+    task?.stop();
     if (this.running !== null) await this.running;
   }
 
@@ -103,13 +102,13 @@ export class BackupJob {
   }
 
   status(): BackupStatus {
-    const next = this.task?.getNextRun() ?? null;
+    const next = this.task?.nextRun() ?? null;
     return {
       schedule: this.o.settings.schedule ?? null,
       dir: this.dir,
       keep: this.o.settings.keep,
       ...this.state,
-      nextRunAt: next === null ? null : Math.floor(next.getTime() / 1000),
+      nextRunAt: next === null ? null : Math.floor(next / 1000),
     };
   }
 

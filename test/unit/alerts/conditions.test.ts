@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { observeConditions } from '../../../src/alerts/conditions.js';
+import { groupDigits, observeConditions } from '../../../src/alerts/conditions.js';
 import type { AlertsSettings } from '../../../src/config/types.js';
 import type { HealthSnapshot } from '../../../src/observability/health-snapshot.js';
 
@@ -127,5 +127,11 @@ void describe('alert conditions from a health snapshot', () => {
     assert.equal(of(snap({ inbound: null }), 'intake-overloaded').known, false);
     const off = observeConditions(snap({ inbound: { shed: 12_345, since: AT, lastShedAt: AT, dropped: [] } }), { ...T, overload_shed_events: 0 });
     assert.equal(off.find((o) => o.kind === 'intake-overloaded')?.known, false);
+  });
+
+  void test('counts are grouped as en-US does, without the locale API', () => {
+    for (const n of [0, 7, 999, 1000, 12_345, 999_999, 1_000_000, 40_000, 123_456_789, 2 ** 40, -1234]) {
+      assert.equal(groupDigits(n), n.toLocaleString('en-US'), String(n));
+    }
   });
 });
