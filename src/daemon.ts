@@ -21,6 +21,7 @@ import { createLndBackend } from './lightning/lnd/index.js';
 import { HttpLnurlResolver } from './lightning/lnurl.js';
 import { IDLE_INTAKE, Intake, type CryptoLane, type IntakeLoad } from './nostr/intake.js';
 import { createCryptoExecutor, cryptoThreadsFor, inlineFromEnv } from './nostr/crypto-pool.js';
+import type { MessageQueue } from './nostr/outbox.js';
 import { RelayOutbox } from './nostr/relay-outbox.js';
 import { RelayPool } from './nostr/relay-pool.js';
 import { ActiveKeys } from './nostr/active-keys.js';
@@ -172,6 +173,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   }
   const checkpointer = checkpointerOf(db);
   logger.info({ mode: walCheckpoint, where: checkpointer?.stats().where ?? 'event-loop' }, 'WAL checkpoints');
+  // Set once the metrics exist (below), only with [http] enabled.
+  const handOffs: { observe: ((queue: MessageQueue, seconds: number) => void) | null } = { observe: null };
   const outbox = new RelayOutbox({
     crypto,
     pool,
@@ -181,6 +184,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     transports,
     dmLifetimeSeconds: directMessageLifetime(settings),
     durable,
+    onHandOff: (queue, seconds) => handOffs.observe?.(queue, seconds),
   });
 
   // Scheduled online backups ([backup] schedule; off without one). Started with the scheduler.
@@ -238,6 +242,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     version: MOSTRO_VERSION,
     logger: logger.child({ module: 'observability' }),
   });
+  if (settings.http.enabled) handOffs.observe = (queue, seconds) => observability.observeHandOff(queue, seconds);
   const scheduler = new Scheduler({
     clock,
     logger: logger.child({ module: 'scheduler' }),

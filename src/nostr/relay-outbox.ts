@@ -19,6 +19,7 @@
  * the lowest id — STACK.md §8), and publishes to every relay, retrying the relays that refused
  * or did not answer (upstream #872/#888).
  */
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { DurableFn } from '../db/durability.js';
@@ -75,6 +76,13 @@ export interface RelayOutboxOptions {
    * until the commits made before it are on disk. Absent = commits are durable when made.
    */
   durable?: DurableFn;
+  /**
+   * Called once per message when its frame is first handed to the relays, with the seconds since
+   * sendMessage queued it: the queue's window, the wrap (crypto thread), the wait for the messages
+   * before it and for the durability barrier's sync. Not called again on a retry, nor for a message
+   * dropped before any hand-off (its wrap failed, or it has no form on the recipient's protocol).
+   */
+  onHandOff?: (queue: MessageQueue, seconds: number) => void;
 }
 
 const QUEUES: readonly MessageQueue[] = ['order', 'cant-do', 'restore'];
@@ -83,6 +91,9 @@ interface QueuedMessage {
   to: string;
   message: Message;
   createdAt: number;
+  queue: MessageQueue;
+  /** performance.now() when queued (onHandOff) */
+  queuedAt: number;
   done: () => void;
 }
 
@@ -145,7 +156,7 @@ export class RelayOutbox implements Outbox {
     // A message to a key is activity of that key: its remembered transport is kept a retention
     // period from now (transport-registry.ts), so the transport it is wrapped on is still known.
     this.o.transports?.touch?.(recipient, createdAt);
-    state.items.push({ to: recipient, message, createdAt, done });
+    state.items.push({ to: recipient, message, createdAt, queue, queuedAt: performance.now(), done });
     this.pump(state);
   }
 
@@ -265,10 +276,13 @@ export class RelayOutbox implements Outbox {
    * frames are written synchronously as before; waits resolve in request order, so hand-off order
    * is kept either way.
    */
-  private handOff(event: NostrEvent, urls?: readonly string[]): Promise<PublishResult[]> {
+  private handOff(event: NostrEvent, urls?: readonly string[], onWrite?: () => void): Promise<PublishResult[]> {
     const wait = this.o.durable?.() ?? null;
-    if (wait === null) return this.o.pool.publish(event, urls);
-    return wait.then(() => this.o.pool.publish(event, urls));
+    const write = (): Promise<PublishResult[]> => {
+      onWrite?.();
+      return this.o.pool.publish(event, urls);
+    };
+    return wait === null ? write() : wait.then(write);
   }
 
   private backoff(policy: RetryPolicy, attempt: number): number {
@@ -279,10 +293,12 @@ export class RelayOutbox implements Outbox {
   private async deliver(wrap: NostrEvent, item: QueuedMessage): Promise<void> {
     const policy = this.messageRetry;
     let results: PublishResult[] = [];
+    const observe = this.o.onHandOff;
+    const firstWrite = observe === undefined ? undefined : () => observe(item.queue, (performance.now() - item.queuedAt) / 1000);
     for (let attempt = 1; attempt <= policy.attempts; attempt++) {
       if (attempt > 1) await this.sleep(this.backoff(policy, attempt - 1));
       try {
-        results = await this.handOff(wrap);
+        results = await this.handOff(wrap, undefined, attempt === 1 ? firstWrite : undefined);
       } catch (err) {
         results = [{ url: '*', ok: false, message: err instanceof Error ? err.message : String(err) }];
       }

@@ -85,6 +85,7 @@ export class DaemonMetrics {
   readonly registry = new Registry();
   private readonly handlerLatency: Histogram<'action'>;
   private readonly laneWait: Record<CryptoLane, { observe(seconds: number): void }>;
+  private readonly replyHandOff: Histogram<'queue'>;
   private readonly jobLastRun: Gauge<'job'>;
   private readonly jobDuration: Gauge<'job'>;
   private readonly jobRuns: Counter<'job'>;
@@ -496,6 +497,13 @@ export class DaemonMetrics {
       registers,
     });
     this.laneWait = { priority: laneWait.labels({ lane: 'priority' }), 'first-contact': laneWait.labels({ lane: 'first-contact' }) };
+    this.replyHandOff = new Histogram({
+      name: 'mostrod_outbox_handoff_seconds',
+      help: 'Time from a message to a user being queued (by its handler) to its frame being handed to the relays: the outbox window, the wrap, the messages before it and the durability sync, by queue',
+      labelNames: ['queue'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
 
     // ---- handlers and jobs (pushed) ----
     this.handlerLatency = new Histogram({
@@ -524,6 +532,11 @@ export class DaemonMetrics {
 
   observeHandler(action: string, seconds: number): void {
     this.handlerLatency.observe({ action }, seconds);
+  }
+
+  /** A message's time from queued to handed to the relays (RelayOutbox's onHandOff). */
+  observeHandOff(queue: string, seconds: number): void {
+    this.replyHandOff.observe({ queue }, seconds);
   }
 
   /** An inbound event's wait in a crypto lane (Intake's onLaneWait). */

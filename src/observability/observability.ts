@@ -136,6 +136,10 @@ export class Observability {
     this.metrics.observeLaneWait(lane, seconds);
   }
 
+  observeHandOff(queue: string, seconds: number): void {
+    this.metrics.observeHandOff(queue, seconds);
+  }
+
   /** Start the HTTP listener when `[http] enabled`. Throws when the address cannot be bound. */
   async startHttp(): Promise<void> {
     const { ctx } = this.deps;

@@ -53,6 +53,35 @@ void describe('RelayOutbox', () => {
     assert.equal(ob.stats().messagesSent, 5);
   });
 
+  void test('onHandOff: once per message when its frame first goes out (not again on a retry), with the queue and the time since it was queued, the durability wait included', async () => {
+    const pub = new FakePublisher(['ws://a'], (url, _e, call) => ({ url, ok: call !== 2, message: call === 2 ? 'blocked: no' : '' }));
+    let release!: () => void;
+    const synced = new Promise<void>((r) => (release = r));
+    let open = false;
+    const seen: Array<{ queue: string; seconds: number; publishedBefore: number }> = [];
+    const ob = outbox(pub, new FakeClock(), {
+      durable: () => (open ? null : synced),
+      messageRetry: { attempts: 2 },
+      onHandOff: (queue: string, seconds: number) => seen.push({ queue, seconds, publishedBefore: pub.calls.length }),
+    });
+    const to = getPublicKey(generateSecretKey());
+    ob.sendMessage(to, req('fiat-sent-ok'), { queue: 'order' });
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(seen.length, 0, 'nothing handed off before the sync');
+    open = true;
+    release();
+    await ob.flush();
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]!.queue, 'order');
+    assert.equal(seen[0]!.publishedBefore, 0, 'observed as the frame is written');
+    assert.ok(seen[0]!.seconds >= 0.025 && seen[0]!.seconds < 10, `${seen[0]!.seconds} s includes the wait for the sync`);
+    // Refused by the relay on its first attempt (call 2), accepted on the retry: still one observation.
+    ob.sendMessage(to, req('canceled', { id: 'ede61c96-4c13-4519-bf3a-dcf7f1e9d842' }), { queue: 'cant-do' });
+    await ob.flush();
+    assert.equal(pub.calls.length, 3);
+    assert.deepEqual(seen.map((x) => x.queue), ['order', 'cant-do']);
+  });
+
   void test('a message accepted by one relay of two counts as sent; refused everywhere → retried then dropped', async () => {
     const pub = new FakePublisher(['ws://a', 'ws://b'], (url) => ({ url, ok: url === 'ws://b', message: url === 'ws://b' ? '' : 'blocked: no' }));
     const ob = outbox(pub, new FakeClock(), { messageRetry: { attempts: 3 } });

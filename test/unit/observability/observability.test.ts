@@ -143,6 +143,14 @@ void describe('observability: /metrics, /healthz, /readyz', () => {
       assert.equal(w.get('mostrod_intake_lane_wait_seconds_bucket', { lane: 'first-contact', le: '0.005' }), 1);
       assert.equal(w.get('mostrod_intake_lane_wait_seconds_bucket', { lane: 'first-contact', le: '0.25' }), 2);
       assert.ok(Math.abs((w.get('mostrod_intake_lane_wait_seconds_sum', { lane: 'first-contact' }) ?? 0) - 0.203) < 1e-9);
+      // Replies' hand-off times are pushed by the outbox, per queue.
+      assert.equal(m.types.get('mostrod_outbox_handoff_seconds'), 'histogram');
+      obs.observeHandOff('order', 0.004);
+      obs.observeHandOff('order', 0.03);
+      const h = await scrape(base);
+      assert.equal(h.get('mostrod_outbox_handoff_seconds_count', { queue: 'order' }), 2);
+      assert.equal(h.get('mostrod_outbox_handoff_seconds_bucket', { queue: 'order', le: '0.005' }), 1);
+      assert.equal(h.get('mostrod_outbox_handoff_seconds_bucket', { queue: 'order', le: '0.05' }), 2);
       // A database opened without the barrier: every commit is synced by SQLite, none by the barrier.
       assert.equal(m.get('mostrod_db_syncs_total'), 0);
       assert.equal(m.get('mostrod_db_sync_waiting'), 0);
