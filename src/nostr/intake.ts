@@ -355,12 +355,19 @@ export class Intake {
       }
       if (outcome.signedId === null && forged(outcome.verdict.reason)) this.authors.demote(author, clock.now());
     } else {
-      // With a pool and nothing verified waiting, a gift wrap's signature check and unwrap go to
-      // the pool as one task (one round trip); otherwise the signature alone, then the priority lane.
-      const combine = this.crypto.threads > 0 && !direct && this.lanes.priority.length === 0;
+      // With a pool and nothing verified waiting, an event's signature check and the rest of its
+      // crypto (a gift wrap's seal and freshness, a kind 14's freshness and tuple signatures) go to
+      // the pool as one task (one round trip); otherwise the signature alone, then the priority
+      // lane. Either way nothing past the event's signature runs for an event whose signature
+      // fails: the task stops there.
+      const combine = this.crypto.threads > 0 && this.lanes.priority.length === 0;
       const first = await this.inLane('first-contact', (): Promise<VerifyOutcome | OpenOutcome | null> => {
         if (typeof claimedId === 'string' && this.replay.seen(claimedId, clock.now())) return Promise.resolve(null);
-        if (combine) return this.crypto.run({ op: 'open-gift-wrap', event: raw, now: clock.now(), ...fresh });
+        if (combine) {
+          return direct
+            ? this.crypto.run({ op: 'open-direct', event: raw, knownAuthor: known, firstContactPow: this.firstContactPow, now: clock.now(), ...fresh })
+            : this.crypto.run({ op: 'open-gift-wrap', event: raw, now: clock.now(), ...fresh });
+        }
         return this.crypto.run({ op: 'verify-event', event: raw });
       });
       if (first === null) return this.dropped('duplicate');
