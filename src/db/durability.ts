@@ -17,9 +17,16 @@
  * a reboot), a settle follows its durable release. What can be lost is only state nobody was told
  * about yet, exactly as with a crash just before the commit.
  *
- * One fdatasync covers every commit before it began (group commit): while one runs, the effects
- * asked for meanwhile wait for the next, which starts when it ends — at most one sync in flight, and
- * none while nothing was written. It runs on libuv's thread pool, so the event loop keeps working.
+ * One fdatasync covers every commit before it began (group commit). An effect asked for while a
+ * sync runs that began before its commits needs another: it starts at once, beside the first, so
+ * the effect waits for one sync, not for the end of the running one and then a whole next one (a
+ * disk that stalls for 20 ms made such effects wait 40; session 21). At most two run at a time
+ * (fdatasync takes one of libuv's four thread-pool threads while it lasts); effects asked for while
+ * two run wait for the next, which starts when one of them ends — and none runs while nothing was
+ * written. fdatasync's guarantee is per call (everything written to the file before the call is on
+ * disk when it returns, whatever other calls run), so syncs may end in any order: the barrier
+ * counts as durable what the furthest-reaching finished one covered. On libuv's thread pool, so
+ * the event loop keeps working.
  *
  * Which commits a sync covers: SQLite's `total_changes()` counts every row written on this
  * connection. A barrier asked for at count N is satisfied by a sync that started when the count was
@@ -56,6 +63,9 @@ export interface DurabilityStats {
 }
 
 export type DurabilityMode = 'barrier' | 'commit';
+
+/** fdatasyncs of the WAL that may run at once (see the module comment). */
+export const MAX_SYNCS_IN_FLIGHT = 2;
 
 /** `MOSTROD_DB_SYNC`: how commits reach the disk (default `barrier`). */
 export const DB_SYNC_ENV = 'MOSTROD_DB_SYNC';
@@ -113,7 +123,10 @@ interface Waiter {
 export class WalBarrier implements DurabilityBarrier {
   /** Changes count known durable. */
   private syncedTo: number;
-  private inFlight = false;
+  /** Syncs running. */
+  private inFlight = 0;
+  /** The changes count the furthest-reaching running sync covers (meaningful while inFlight > 0). */
+  private inFlightCovers = 0;
   private scheduled = false;
   private readonly waiters: Waiter[] = [];
   private failure: Error | null = null;
@@ -142,26 +155,39 @@ export class WalBarrier implements DurabilityBarrier {
   }
 
   async close(): Promise<void> {
-    if (!this.inFlight && !this.scheduled && this.waiters.length === 0) return;
+    if (this.inFlight === 0 && !this.scheduled && this.waiters.length === 0) return;
     await new Promise<void>((r) => this.idleWaiters.push(r));
   }
 
-  /** Start a sync unless one runs or is scheduled; it will start the next itself. */
+  /**
+   * Start a sync for the waiters no running sync covers, unless one is scheduled or
+   * MAX_SYNCS_IN_FLIGHT run (the next to end kicks again).
+   */
   private kick(): void {
-    if (this.inFlight || this.scheduled || this.waiters.length === 0) return;
+    if (this.scheduled || this.waiters.length === 0 || this.failure !== null) return;
+    if (this.inFlight >= MAX_SYNCS_IN_FLIGHT) return;
+    // Targets grow in request order: a running sync that covers the last waiter covers them all.
+    if (this.inFlight > 0 && this.waiters[this.waiters.length - 1]!.target <= this.inFlightCovers) return;
     this.scheduled = true;
     this.start();
   }
 
   private start(): void {
+    if (this.failure !== null) {
+      // poisoned while this start waited for a transaction to end: nobody waits for it any more
+      this.scheduled = false;
+      if (this.inFlight === 0) for (const r of this.idleWaiters.splice(0)) r();
+      return;
+    }
     if (this.o.counter.inTransaction()) {
       // The count includes the open transaction's rows: starting now would claim them durable.
       this.defer(() => this.start());
       return;
     }
     this.scheduled = false;
-    this.inFlight = true;
     const covers = this.o.counter.totalChanges();
+    this.inFlightCovers = this.inFlight === 0 ? covers : Math.max(this.inFlightCovers, covers);
+    this.inFlight++;
     this.counts.syncs++;
     this.o.sync().then(
       () => this.finished(covers, null),
@@ -170,23 +196,26 @@ export class WalBarrier implements DurabilityBarrier {
   }
 
   private finished(covers: number, err: Error | null): void {
-    this.inFlight = false;
+    this.inFlight--;
     if (err !== null) {
+      // Two syncs may fail: the barrier is poisoned, and the daemon told, once.
+      const first = this.failure === null;
       this.failure ??= new Error(`database sync (fdatasync of the WAL) failed: ${err.message}`, { cause: err });
       for (const w of this.waiters.splice(0)) w.reject(this.failure);
-      this.o.onFatal?.(this.failure);
+      if (first) this.o.onFatal?.(this.failure);
     } else {
+      // A sync that began later may end first: what is durable is the furthest any finished one covered.
       if (covers > this.syncedTo) this.syncedTo = covers;
       // Targets grow in request order: the satisfied waiters are a prefix, resolved in order.
       let n = 0;
-      while (n < this.waiters.length && this.waiters[n]!.target <= covers) n++;
+      while (n < this.waiters.length && this.waiters[n]!.target <= this.syncedTo) n++;
       for (const w of this.waiters.splice(0, n)) w.resolve();
     }
     if (this.waiters.length > 0) {
       this.kick();
       return;
     }
-    for (const r of this.idleWaiters.splice(0)) r();
+    if (this.inFlight === 0) for (const r of this.idleWaiters.splice(0)) r();
   }
 }
 

@@ -359,8 +359,11 @@ interface Proc {
   running: Set<Promise<unknown>>;
   jobs: Map<JobName, Promise<unknown>>;
   dead: boolean;
-  /** Power-cut worlds: the fdatasync in flight (completes at the start of the next step, or in drain). */
-  sync: (() => void) | null;
+  /**
+   * Power-cut worlds: the fdatasyncs in flight, oldest first (up to two: durability.ts); the oldest
+   * completes at the start of the next step, or in drain.
+   */
+  syncs: Array<() => void>;
 }
 
 export class InvariantViolation extends Error {
@@ -529,9 +532,9 @@ export class SimWorld {
       locks: new KeyedLock(),
       tasks: new TaskTracker(),
     };
-    const proc: Proc = { n, ctx, client, db, devFeeState: newDevFeeState(), running: new Set(), jobs: new Map(), dead: false, sync: null };
+    const proc: Proc = { n, ctx, client, db, devFeeState: newDevFeeState(), running: new Set(), jobs: new Map(), dead: false, syncs: [] };
     syncSlot.set = (done) => {
-      proc.sync = done;
+      proc.syncs.push(done);
     };
     this.proc = proc;
     // As the daemon: reconcile with the node as soon as it is up (escrows re-watched the first time
@@ -656,7 +659,7 @@ export class SimWorld {
   async apply(c: SimCommand): Promise<void> {
     this.stepNo += 1;
     this.node.step = this.stepNo;
-    // Time passes between steps: the sync in flight completes, unless the power is cut first.
+    // Time passes between steps: the oldest sync in flight completes, unless the power is cut first.
     if (c.t !== 'power-cut') await this.completeSync();
     if (this.opts.trace === true) this.trace.push(`${this.stepNo}: ${describeCommand(c)} | pending: ${this.livePending().map((p) => p.label).join(', ')}`);
     await this.exec(c);
@@ -903,12 +906,12 @@ export class SimWorld {
   /**
    * The process dies: pending calls are applied at the node per `bits` or not, answers are lost; a
    * new process boots. `powerCut` (power-cut worlds): the machine dies too — the database comes back
-   * as the last completed sync left it (the sync in flight never completes).
+   * as the last completed sync left it (the syncs in flight never complete).
    */
   async crash(bits: number, powerCut = false): Promise<void> {
     const old = this.proc;
     old.dead = true;
-    old.sync = null;
+    old.syncs = [];
     this.node.killClient(old.client, (i) => ((bits >> (i % 24)) & 1) === 1);
     old.client.dead = true;
     for (const s of this.sent) if (s.proc === old.n && s.fate === 'queued') s.fate = 'lost';
@@ -920,11 +923,10 @@ export class SimWorld {
     await this.boot();
   }
 
-  /** Power-cut worlds: complete the sync in flight (a next one may start from its completion). */
+  /** Power-cut worlds: complete the oldest sync in flight (a next one may start from its completion). */
   private async completeSync(): Promise<boolean> {
-    const done = this.proc.sync;
-    if (done === null) return false;
-    this.proc.sync = null;
+    const done = this.proc.syncs.shift();
+    if (done === undefined) return false;
     done();
     await this.flush();
     return true;
