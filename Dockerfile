@@ -40,5 +40,7 @@ EXPOSE 9464
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
     CMD ["node", "/app/dist/tools/readyz-probe.js", "-d", "/config"]
 VOLUME ["/config"]
-ENTRYPOINT ["node", "/app/dist/main.js"]
+# --no-short-builtin-calls: V8 does not map its builtins a second time into the main isolate's code
+# range (about 1 MB less RSS; the daemon sets it itself for its threads: src/v8-memory.ts)
+ENTRYPOINT ["node", "--no-short-builtin-calls", "/app/dist/main.js"]
 CMD ["-d", "/config"]

@@ -48,6 +48,7 @@ import { scalePhase, type ScaleResult } from './scale-phase.js';
 import { round } from './stats.js';
 import { v2Phases, type V2Result } from './v2-phase.js';
 import { SHIPPED_MALLOC_ENV } from '../src/malloc-env.js';
+import { SHIPPED_NODE_FLAGS } from '../src/v8-memory.js';
 import { WorkerPool } from './workers.js';
 
 
@@ -221,6 +222,13 @@ const cleanups: Array<() => Promise<unknown>> = [() => pool.close()];
  */
 const daemonMalloc = Object.entries(SHIPPED_MALLOC_ENV).map(([name, shipped]) => [name, process.env[name] ?? shipped] as const);
 process.env['MOSTROD_DAEMON_ENV'] = [process.env['MOSTROD_DAEMON_ENV'] ?? '', ...daemonMalloc.map(([n, v]) => `${n}=${v}`)].join(' ').trim();
+/**
+ * And with the node flags of the unit and the Dockerfile (src/v8-memory.ts), on the daemon's
+ * command line (MOSTROD_DAEMON_NODE_ARGS, test/support/sandbox.ts; V8 flags are refused in
+ * NODE_OPTIONS). A run started with MOSTROD_DAEMON_NODE_ARGS set keeps its own.
+ */
+const daemonNodeArgs = process.env['MOSTROD_DAEMON_NODE_ARGS'] ?? SHIPPED_NODE_FLAGS.join(' ');
+process.env['MOSTROD_DAEMON_NODE_ARGS'] = daemonNodeArgs;
 
 async function main(): Promise<void> {
   process.stderr.write(`[bench] phases: ${PHASES.filter((p) => want.has(p)).join(', ')}\n`);
@@ -240,6 +248,9 @@ async function main(): Promise<void> {
       (asShipped
         ? `, as contrib/mostrod.service and the Dockerfile set them; the relay and the bench run with glibc's defaults (a run started with other values keeps its own, e.g. \`MALLOC_ARENA_MAX=${8 * os.availableParallelism()} npm run bench\` for glibc's default arenas on this box: 8 per core)`
         : ` (contrib/mostrod.service and the Dockerfile set ${Object.entries(SHIPPED_MALLOC_ENV).map(([n, v]) => `${n}=${v}`).join(' ')})`),
+  );
+  notes.push(
+    `daemon node flags: ${daemonNodeArgs === '' ? '(none)' : daemonNodeArgs}${daemonNodeArgs === SHIPPED_NODE_FLAGS.join(' ') ? ', as contrib/mostrod.service and the Dockerfile start it' : ` (contrib/mostrod.service and the Dockerfile start it with ${SHIPPED_NODE_FLAGS.join(' ')})`}`,
   );
   const reducerOff = process.execArgv.includes('--no-memory-reducer');
   notes.push(

@@ -1,6 +1,15 @@
+import { createRequire } from 'node:module';
 import pino from 'pino';
 import type { DestinationStream, Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
+
+/**
+ * pino-pretty and its 40-odd modules are loaded only for a terminal: a daemon under systemd or in a
+ * container writes JSON and keeps their source and code out of its heap.
+ */
+function loadPretty(): typeof PinoPretty {
+  return createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
+}
 
 /**
  * Root logger (pino). JSON lines on stdout by default; human-readable (pino-pretty, no worker
@@ -47,7 +56,7 @@ export function createLogger(env: NodeJS.ProcessEnv, opts: CreateLoggerOptions =
   const usePretty = opts.pretty ?? (opts.destination === undefined && process.stdout.isTTY === true);
   const options = { level, base: { name: 'mostrod' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
   const dest: DestinationStream =
-    opts.destination ?? (usePretty ? pretty({ colorize: true, translateTime: 'SYS:standard' }) : pino.destination(1));
+    opts.destination ?? (usePretty ? loadPretty()({ colorize: true, translateTime: 'SYS:standard' }) : pino.destination(1));
   const logger = pino(options, dest);
   if (fromEnv.invalid !== undefined && opts.level === undefined) {
     logger.warn(`unknown log level ${JSON.stringify(fromEnv.invalid)} in MOSTROD_LOG_LEVEL/LOG_LEVEL; using info`);

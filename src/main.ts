@@ -7,6 +7,7 @@
 // dynamically in main() so that the loader's parsing of the module graph (~9 MB of source)
 // already runs under it.
 import { v8Memory } from './v8-memory-boot.js';
+import { missingNodeFlags, SHIPPED_NODE_FLAGS } from './v8-memory.js';
 import { parseCli } from './cli.js';
 import { ConfigError } from './errors.js';
 import { installShutdown } from './shutdown.js';
@@ -44,6 +45,13 @@ async function main(): Promise<number | null> {
     );
   } else if (glibc) {
     logger.info({ malloc: malloc.settings }, 'glibc malloc settings as shipped');
+  }
+  const missingFlags = missingNodeFlags(process.execArgv);
+  if (missingFlags.length > 0) {
+    logger.warn(
+      { nodeFlags: process.execArgv, shipped: SHIPPED_NODE_FLAGS, missing: missingFlags },
+      'node started without the flags of contrib/mostrod.service and the Dockerfile: expect about 1 MB more RSS (README "Memory and floods")',
+    );
   }
   let daemon;
   // A fatal condition while running (the database can no longer sync) stops the daemon, exit 1.

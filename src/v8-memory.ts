@@ -13,10 +13,18 @@
  *    reached it, adjusted after every collection — the cap that --max-semi-space-size would give
  *    (1 during start-up: see V8Memory.startGrowing).
  *
- * An operator's own flags win: a `--max-semi-space-size` or `--heap-growing-percent` on the node
- * command line or in NODE_OPTIONS turns the matching part off. Flags are process-wide, so the
- * crypto worker threads follow the same growing rules (their young generation also has its own
- * cap, see crypto-pool.ts).
+ * A third flag is read when an isolate is created, so from JS it reaches only the isolates made
+ * after it is set (the crypto and checkpoint threads); the main isolate gets it from the command
+ * line (SHIPPED_NODE_FLAGS):
+ *  - `--no-short-builtin-calls`: V8 maps its builtins' code a second time into each isolate's code
+ *    range, next to the JIT code, so calls to them are short; the pages touched count in RSS twice.
+ *    Off: ≈ 1–2 MB less after the bench's load on Node 24 (one isolate ≈ 1 MB), the throughput
+ *    within the machine's spread (docs/PERFORMANCE.md, session 22).
+ *
+ * An operator's own flags win: a `--max-semi-space-size` or `--heap-growing-percent` (or either
+ * form of `--short-builtin-calls`) on the node command line or in NODE_OPTIONS turns the matching
+ * part off. Flags are process-wide, so the crypto worker threads follow the same growing rules
+ * (their young generation also has its own cap, see crypto-pool.ts).
  */
 import { PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
@@ -25,12 +33,20 @@ import v8 from 'node:v8';
 export const NEW_SPACE_CAP_BYTES = 8 * 1024 * 1024;
 /** Old generation: next major collection at 1.2 × the live size. */
 export const HEAP_GROWING_PERCENT = 20;
+/**
+ * Node flags the daemon is meant to be started with (contrib/mostrod.service, the Dockerfile and
+ * the bench's daemons carry them): V8 reads them when the main isolate is made, before any of our
+ * code runs.
+ */
+export const SHIPPED_NODE_FLAGS: readonly string[] = ['--no-short-builtin-calls'];
 
 export interface V8MemoryPlan {
   /** Set --heap-growing-percent (the operator did not). */
   heapGrowingPercent: number | null;
   /** Cap the young generation at this many bytes (the operator set no semi-space size). */
   newSpaceCapBytes: number | null;
+  /** Turn short builtin calls off for the isolates made from now on (the operator named neither form). */
+  noShortBuiltinCalls: boolean;
 }
 
 function flagName(arg: string): string {
@@ -43,7 +59,22 @@ export function v8MemoryPlan(execArgv: readonly string[], nodeOptions: string | 
   return {
     heapGrowingPercent: given.has('--heap-growing-percent') ? null : HEAP_GROWING_PERCENT,
     newSpaceCapBytes: given.has('--max-semi-space-size') || given.has('--semi-space-growth-factor') ? null : NEW_SPACE_CAP_BYTES,
+    noShortBuiltinCalls: !given.has('--short-builtin-calls') && !given.has('--no-short-builtin-calls'),
   };
+}
+
+/** `--no-x` and `--x` name the same V8 flag. */
+function flagBase(arg: string): string {
+  return flagName(arg).replace(/^--no-/, '--');
+}
+
+/**
+ * The shipped node flags this process's command line does not name in either form ([] when started
+ * as shipped, or when the operator chose otherwise on purpose).
+ */
+export function missingNodeFlags(execArgv: readonly string[]): string[] {
+  const given = new Set(execArgv.map(flagBase));
+  return SHIPPED_NODE_FLAGS.filter((f) => !given.has(flagBase(f)));
 }
 
 function newSpaceBytes(): number {
@@ -67,6 +98,7 @@ export interface V8Memory {
  */
 export function applyV8MemoryPlan(plan: V8MemoryPlan): V8Memory {
   if (plan.heapGrowingPercent !== null) v8.setFlagsFromString(`--heap-growing-percent=${plan.heapGrowingPercent}`);
+  if (plan.noShortBuiltinCalls) v8.setFlagsFromString('--no-short-builtin-calls');
   const cap = plan.newSpaceCapBytes;
   let growing = true; // V8's default factor
   const adjust = (allow: boolean): void => {

@@ -159,7 +159,10 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
           .filter((kv) => kv.includes('='))
           .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
       );
-      const child = spawn(process.execPath, [DAEMON_ENTRY, '-d', dir], {
+      // MOSTROD_DAEMON_NODE_ARGS: node/V8 flags on the daemon's command line (V8 flags such as
+      // --no-short-builtin-calls are refused in NODE_OPTIONS); space-separated
+      const daemonNodeArgs = (process.env['MOSTROD_DAEMON_NODE_ARGS'] ?? '').split(/\s+/).filter((a) => a !== '');
+      const child = spawn(process.execPath, [...daemonNodeArgs, DAEMON_ENTRY, '-d', dir], {
         env: {
           ...process.env,
           MOSTROD_LOG_LEVEL: opts.logLevel ?? 'info',

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { createLogger, logLevelFromEnv } from '../../src/logger.js';
 
 function sink(): { stream: Writable; lines: () => Array<Record<string, unknown>> } {
@@ -41,4 +43,28 @@ void test('secrets are redacted', () => {
   const out = JSON.stringify(s.lines());
   assert.doesNotMatch(out, /nsec1secret|pppp|"k"/);
   assert.match(out, /\[redacted\]/);
+});
+
+void test('pino-pretty is loaded only for pretty output, and then prints human-readable lines', () => {
+  const logger = fileURLToPath(new URL('../../src/logger.ts', import.meta.url));
+  const script = (pretty: boolean): string => `
+import { createRequire } from 'node:module';
+import { createLogger } from ${JSON.stringify(logger)};
+const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('/pino-pretty/'));
+const before = loaded();
+createLogger({}, { pretty: ${pretty} }).info({ n: 1 }, 'hello there');
+process.stderr.write(JSON.stringify({ before, after: loaded() }));
+`;
+  const run = (pretty: boolean): { out: string; loaded: { before: boolean; after: boolean } } => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script(pretty)], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return { out: r.stdout, loaded: JSON.parse(r.stderr.slice(r.stderr.lastIndexOf('{"before"'))) as { before: boolean; after: boolean } };
+  };
+  const json = run(false);
+  assert.deepEqual(json.loaded, { before: false, after: false });
+  assert.equal((JSON.parse(json.out.trim()) as { msg: string }).msg, 'hello there');
+  const pretty = run(true);
+  assert.deepEqual(pretty.loaded, { before: false, after: true });
+  assert.match(pretty.out, /INFO.*hello there/);
+  assert.doesNotMatch(pretty.out, /^\{/m);
 });

@@ -2,13 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { HEAP_GROWING_PERCENT, NEW_SPACE_CAP_BYTES, v8MemoryPlan } from '../../src/v8-memory.js';
+import { readFileSync } from 'node:fs';
+import { HEAP_GROWING_PERCENT, missingNodeFlags, NEW_SPACE_CAP_BYTES, SHIPPED_NODE_FLAGS, v8MemoryPlan } from '../../src/v8-memory.js';
 
 const V8_MEMORY = fileURLToPath(new URL('../../src/v8-memory.ts', import.meta.url));
 
 void test('v8MemoryPlan: both limits by default; an operator flag (argv or NODE_OPTIONS, - or _) turns its part off', () => {
-  const both = { heapGrowingPercent: HEAP_GROWING_PERCENT, newSpaceCapBytes: NEW_SPACE_CAP_BYTES };
-  const cases: Array<[string[], string | undefined, { heapGrowingPercent: number | null; newSpaceCapBytes: number | null }]> = [
+  const both = { heapGrowingPercent: HEAP_GROWING_PERCENT, newSpaceCapBytes: NEW_SPACE_CAP_BYTES, noShortBuiltinCalls: true };
+  const cases: Array<[string[], string | undefined, { heapGrowingPercent: number | null; newSpaceCapBytes: number | null; noShortBuiltinCalls: boolean }]> = [
     [[], undefined, both],
     [['--enable-source-maps'], '--max-old-space-size=512', both],
     [['--max-semi-space-size=4'], undefined, { ...both, newSpaceCapBytes: null }],
@@ -16,7 +17,9 @@ void test('v8MemoryPlan: both limits by default; an operator flag (argv or NODE_
     [['--max_semi_space_size', '4'], undefined, { ...both, newSpaceCapBytes: null }],
     [['--semi-space-growth-factor=3'], undefined, { ...both, newSpaceCapBytes: null }],
     [['--heap-growing-percent=50'], undefined, { ...both, heapGrowingPercent: null }],
-    [['--heap_growing_percent=50', '--max-semi-space-size=2'], undefined, { heapGrowingPercent: null, newSpaceCapBytes: null }],
+    [['--heap_growing_percent=50', '--max-semi-space-size=2'], undefined, { heapGrowingPercent: null, newSpaceCapBytes: null, noShortBuiltinCalls: true }],
+    [['--short-builtin-calls'], undefined, { ...both, noShortBuiltinCalls: false }],
+    [['--no_short_builtin_calls'], undefined, { ...both, noShortBuiltinCalls: false }],
   ];
   for (const [argv, nodeOptions, want] of cases) assert.deepEqual(v8MemoryPlan(argv, nodeOptions), want, `${argv.join(' ')} | ${nodeOptions}`);
 });
@@ -47,4 +50,62 @@ void test('applyV8MemoryPlan: the young generation stays within its cap where V8
   const capped = newSpaceAfterLoad(true);
   assert.ok(uncapped > capMb, `V8 default grew the new space to ${uncapped} MB (test premise: > ${capMb})`);
   assert.ok(capped <= capMb, `capped new space ${capped} MB > ${capMb}`);
+});
+
+void test('missingNodeFlags: the shipped flags the command line lacks; either form of a flag counts as chosen', () => {
+  assert.deepEqual(SHIPPED_NODE_FLAGS, ['--no-short-builtin-calls']);
+  assert.deepEqual(missingNodeFlags([]), ['--no-short-builtin-calls']);
+  assert.deepEqual(missingNodeFlags(['--enable-source-maps']), ['--no-short-builtin-calls']);
+  assert.deepEqual(missingNodeFlags(['--no-short-builtin-calls']), []);
+  assert.deepEqual(missingNodeFlags(['--no_short_builtin_calls']), []);
+  assert.deepEqual(missingNodeFlags(['--short-builtin-calls']), [], 'the operator chose it');
+});
+
+void test('contrib/mostrod.service and the Dockerfile start node with exactly the shipped flags', () => {
+  const root = new URL('../../', import.meta.url);
+  const unit = readFileSync(new URL('contrib/mostrod.service', root), 'utf8');
+  const docker = readFileSync(new URL('Dockerfile', root), 'utf8');
+  const flags = SHIPPED_NODE_FLAGS.join(' ');
+  assert.match(unit, new RegExp(`^ExecStart=/usr/bin/node ${flags} /opt/mostrod/dist/main\\.js `, 'm'));
+  const entry = /^ENTRYPOINT (\[.*\])$/m.exec(docker);
+  assert.ok(entry, 'Dockerfile ENTRYPOINT');
+  assert.deepEqual(JSON.parse(entry[1]!), ['node', ...SHIPPED_NODE_FLAGS, '/app/dist/main.js']);
+});
+
+/**
+ * Executable mappings of the node binary in a fresh process that starts `workers` worker threads
+ * (after applying the boot plan, or not). With short builtin calls V8 maps the builtins' code once
+ * more into each isolate's code range: one more mapping of the binary per isolate.
+ */
+function binaryCodeMappings(opts: { plan: boolean; workers: number; nodeFlags?: string[] }): number {
+  const script = `
+import { applyV8MemoryPlan, v8MemoryPlan } from ${JSON.stringify(V8_MEMORY)};
+import { readFileSync, realpathSync } from 'node:fs';
+if (${opts.plan}) applyV8MemoryPlan(v8MemoryPlan(process.execArgv, undefined));
+const { Worker } = await import('node:worker_threads');
+for (let i = 0; i < ${opts.workers}; i++) {
+  const w = new Worker('setTimeout(() => {}, 10000)', { eval: true });
+  await new Promise((r) => w.once('online', r));
+  w.unref();
+}
+const exe = realpathSync(process.execPath);
+const maps = readFileSync('/proc/self/maps', 'utf8').split('\\n').filter((l) => l.endsWith(exe) && l.split(/\\s+/)[1].includes('x'));
+process.stdout.write(String(maps.length));
+process.exit(0);
+`;
+  const r = spawnSync(process.execPath, [...(opts.nodeFlags ?? []), '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return Number(r.stdout);
+}
+
+void test('the boot plan turns short builtin calls off for the isolates made after it; the shipped flag for the main one', { skip: process.platform !== 'linux' || process.arch !== 'x64' }, () => {
+  const bare = binaryCodeMappings({ plan: false, workers: 0 });
+  // premise: on this machine (x64, >= 4 GB) every isolate maps the builtins once more
+  assert.equal(binaryCodeMappings({ plan: false, workers: 2 }), bare + 2, 'test premise: two workers add two mappings without the plan');
+  assert.equal(binaryCodeMappings({ plan: true, workers: 2 }), bare, 'with the plan the workers add none');
+  // with the shipped flag the isolates there before the plan (the main one; on Node 20 also the
+  // loader hooks' thread of --import tsx) map none either
+  const shipped = binaryCodeMappings({ plan: false, workers: 0, nodeFlags: [...SHIPPED_NODE_FLAGS] });
+  assert.ok(shipped < bare, `the shipped flag: ${shipped} mappings, without it ${bare}`);
+  assert.equal(binaryCodeMappings({ plan: true, workers: 2, nodeFlags: [...SHIPPED_NODE_FLAGS] }), shipped);
 });

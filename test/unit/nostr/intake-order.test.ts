@@ -85,10 +85,21 @@ function request(i: number): NostrEvent {
   return wrapRequest({ message: req('fiat-sent', { id: 'ede61c96-4c13-4519-bf3a-dcf7f1e9d842', requestId: BigInt(i) }), tradeSk: generateSecretKey(), recipient: nodePk, now: NOW });
 }
 
+/**
+ * 300 random bytes in base64 that are not a NIP-44 payload: the first byte is never 2 (the version).
+ * With 2 there (1 draw in 256) the envelope gate rightly passes the junk on to one ECDH, which made
+ * the tests below fail now and then.
+ */
+function junkContent(): string {
+  const b = randomBytes(300);
+  if (b[0] === 2) b[0] = 3;
+  return b.toString('base64');
+}
+
 void describe('intake gate order: cheapest failing check first', () => {
   void test('nip44Precheck accepts every real payload and refuses what cannot be one', () => {
     for (let i = 0; i < 200; i++) assert.equal(nip44Precheck(nip44Encrypt('x'.repeat(1 + (i % 90)), randomBytes(32))), null);
-    assert.match(nip44Precheck(randomBytes(300).toString('base64')) ?? '', /version|length|base64/);
+    assert.match(nip44Precheck(junkContent()) ?? '', /version|length|base64/);
     assert.equal(nip44Precheck(42), 'payload must be a string');
     assert.equal(nip44Precheck('#' + 'A'.repeat(200)), 'unknown encryption version');
     // a version byte other than 2 (0x01 encodes as "AQ…")
@@ -98,7 +109,7 @@ void describe('intake gate order: cheapest failing check first', () => {
 
   void test('gift wrap: content that is not a NIP-44 payload is refused with no curve operation, signature good or bad', async () => {
     const { intake } = await setup();
-    const junk = randomBytes(300).toString('base64');
+    const junk = junkContent();
     const good = signedWith(1059, junk);
     const bad = { ...signedWith(1059, junk), sig: bytesToHex(randomBytes(64)) };
     for (const ev of [good, bad]) {
@@ -140,7 +151,7 @@ void describe('intake gate order: cheapest failing check first', () => {
   void test('kind 14: junk content from a fresh key costs nothing; a payload not for the node one ECDH; neither caches a key', async () => {
     const { intake } = await setup();
     const sk = generateSecretKey();
-    const junk = await spent(() => intake.handle(signedWith(14, randomBytes(300).toString('base64'), sk)));
+    const junk = await spent(() => intake.handle(signedWith(14, junkContent(), sk)));
     assert.equal(reason(junk.verdict), 'unwrap');
     assert.deepEqual([junk.verify, junk.ecdh], [0, 0]);
     const other = await spent(() => intake.handle({ ...signedWith(14, payloadForSomeoneElse(), sk), sig: bytesToHex(randomBytes(64)) }));
