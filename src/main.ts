@@ -4,7 +4,7 @@
  * daemon.ts (the composition root).
  */
 // First: V8 heap sizing (v8-memory.ts). The settings, logger and daemon modules are imported
-// dynamically in main() so that the loader's parsing of the module graph (~9 MB of source)
+// dynamically in main() so that the loader's parsing of the module graph (~4.5 MB of source)
 // already runs under it.
 import { v8Memory } from './v8-memory-boot.js';
 import { missingNodeFlags, SHIPPED_NODE_FLAGS } from './v8-memory.js';
