@@ -5,9 +5,8 @@
  * `allowPrivateHosts` (tests only) lifts the scheme and address rules.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import http from 'node:http';
-import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
+import { http, https } from '../node-http.js';
 import { isForbiddenAddress } from './ip-policy.js';
 import { LnurlError } from './lnurl-error.js';
 

@@ -5,9 +5,10 @@
  *   GET /readyz   200 / 503 with a JSON body naming each check (readiness)
  * HEAD is answered like GET without a body; other methods get 405, other paths 404.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { http } from '../node-http.js';
 import type { Readiness } from './readiness.js';
 
 export interface HttpServerDeps {
@@ -46,7 +47,7 @@ async function route(deps: HttpServerDeps, req: IncomingMessage, res: ServerResp
 }
 
 export async function startHttpServer(deps: HttpServerDeps, listen: { host: string; port: number }): Promise<HttpServerHandle> {
-  const server: Server = createServer((req, res) => {
+  const server: Server = http.createServer((req, res) => {
     route(deps, req, res).catch((err: unknown) => {
       deps.logger.error({ err, url: req.url }, 'http: request failed');
       if (!res.headersSent) send(res, false, 500, 'text/plain; charset=utf-8', 'internal error\n');

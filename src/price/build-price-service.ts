@@ -17,13 +17,11 @@ export interface PriceServiceDeps {
   userAgent: string;
   /** reads kind 30078 from the node's relays (needed only when the nostr provider is enabled) */
   nostrReader: NostrRatesReader | null;
-  /** injected for tests */
-  fetchImpl?: typeof fetch;
 }
 
 /** The registry: the one place that maps a provider id to its adapter. */
 function buildProvider(p: EffectiveProvider, cfg: EffectivePriceConfig, deps: PriceServiceDeps): PriceProvider {
-  const http = { urls: p.urls, userAgent: deps.userAgent, ...(deps.fetchImpl !== undefined ? { fetchImpl: deps.fetchImpl } : {}) };
+  const http = { urls: p.urls, userAgent: deps.userAgent };
   switch (p.id) {
     case 'yadio':
       return new YadioProvider(http);

@@ -1,5 +1,6 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { HttpGet } from '../../../src/price/http-get.js';
 import { PriceFetchError } from '../../../src/price/price-fetch-error.js';
 import { BlockchainProvider } from '../../../src/price/providers/blockchain.js';
 import { CoinGeckoProvider } from '../../../src/price/providers/coingecko.js';
@@ -66,14 +67,14 @@ void describe('price providers parse their API sample response (test/fixtures/pr
   });
 
   void test('coingecko: a pro-api base sends the pro header; errors never carry the key', async () => {
-    let seen: Headers | undefined;
-    const fetchImpl: typeof fetch = (_url, init) => {
-      seen = new Headers(init?.headers);
-      return Promise.resolve(new Response('{"error":"bad key"}', { status: 401 }));
+    let seen: Record<string, string> | undefined;
+    const httpGet: HttpGet = (_url, req) => {
+      seen = req.headers;
+      return Promise.resolve({ status: 401, body: '{"error":"bad key"}' });
     };
-    const p = new CoinGeckoProvider({ urls: ['https://pro-api.coingecko.com/api/v3'], userAgent: UA, apiKey: 'CG-pro', fetchImpl });
+    const p = new CoinGeckoProvider({ urls: ['https://pro-api.coingecko.com/api/v3'], userAgent: UA, apiKey: 'CG-pro', httpGet });
     const err = await failure(p);
-    assert.equal(seen?.get('x-cg-pro-api-key'), 'CG-pro');
+    assert.equal(seen?.['x-cg-pro-api-key'], 'CG-pro');
     assert.ok(!err.message.includes('CG-pro'));
     assert.match(err.message, /HTTP 401/);
   });

@@ -1,5 +1,8 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { HttpGet } from '../../../src/price/http-get.js';
 import { PriceFetchError } from '../../../src/price/price-fetch-error.js';
 import { YadioProvider } from '../../../src/price/providers/yadio.js';
 import { closedPortUrl, PriceServer } from '../../support/price-server.js';
@@ -10,12 +13,12 @@ const UA = 'mostro/0.17.1';
 class Yadio {
   readonly name = 'yadio';
   private readonly p: YadioProvider;
-  constructor(private readonly o: { baseUrl: string; timeoutMs: number; userAgent: string; maxBodyBytes?: number; fetchImpl?: typeof fetch }) {
+  constructor(private readonly o: { baseUrl: string; timeoutMs: number; userAgent: string; maxBodyBytes?: number; httpGet?: HttpGet }) {
     this.p = new YadioProvider({
       urls: [o.baseUrl],
       userAgent: o.userAgent,
       ...(o.maxBodyBytes !== undefined ? { maxBodyBytes: o.maxBodyBytes } : {}),
-      ...(o.fetchImpl !== undefined ? { fetchImpl: o.fetchImpl } : {}),
+      ...(o.httpGet !== undefined ? { httpGet: o.httpGet } : {}),
     });
   }
   async fetchRates(): Promise<Map<string, number>> {
@@ -148,42 +151,54 @@ void describe('YadioProvider (GET /exrates/BTC) against a local Yadio-compatible
   });
 });
 
-void describe('YadioProvider (GET /exrates/BTC) with an injected fetch', () => {
-  void test('a streamed body without content-length is cut at the limit', async () => {
-    let pulls = 0;
-    const fetchImpl: typeof fetch = () => {
-      const stream = new ReadableStream<Uint8Array>({
-        pull(controller) {
-          pulls += 1;
-          controller.enqueue(new TextEncoder().encode(' '.repeat(1000)));
-          if (pulls > 1000) controller.close();
-        },
-      });
-      return Promise.resolve(new Response(stream, { status: 200 }));
-    };
-    const p = new Yadio({ baseUrl: 'http://x.invalid', timeoutMs: 2000, userAgent: UA, fetchImpl, maxBodyBytes: 10_000 });
-    assert.equal((await fetchError(p)).code, 'too-large');
-    assert.ok(pulls < 100, `read ${pulls} chunks`);
+void describe('YadioProvider (GET /exrates/BTC): the body limit on a streamed answer', () => {
+  void test('a chunked body without content-length is cut at the limit', async () => {
+    let writes = 0;
+    const server: Server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const timer = setInterval(() => {
+        writes += 1;
+        if (writes > 1000) {
+          clearInterval(timer);
+          res.end();
+          return;
+        }
+        res.write(' '.repeat(1000));
+      }, 1);
+      res.on('close', () => clearInterval(timer));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const p = new Yadio({ baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 5000, userAgent: UA, maxBodyBytes: 10_000 });
+      assert.equal((await fetchError(p)).code, 'too-large');
+      assert.ok(writes < 100, `the server wrote ${writes} chunks before the client hung up`);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
+});
 
-  void test('uses the injected fetch with the expected URL and headers', async () => {
-    const calls: Array<{ url: string; ua: string | null }> = [];
-    const fetchImpl: typeof fetch = (input, init) => {
-      calls.push({ url: String(input), ua: new Headers(init?.headers).get('user-agent') });
-      return Promise.resolve(Response.json({ BTC: { USD: 61_000 } }));
+void describe('YadioProvider (GET /exrates/BTC) with an injected GET', () => {
+  void test('asks the injected GET for the expected URL with the expected headers and body limit', async () => {
+    const calls: Array<{ url: string; ua: string | undefined; max: number }> = [];
+    const httpGet: HttpGet = (url, req) => {
+      calls.push({ url, ua: req.headers['user-agent'], max: req.maxBodyBytes });
+      return Promise.resolve({ status: 200, body: JSON.stringify({ BTC: { USD: 61_000 } }) });
     };
-    const p = new Yadio({ baseUrl: 'https://api.yadio.io', timeoutMs: 2000, userAgent: UA, fetchImpl });
+    const p = new Yadio({ baseUrl: 'https://api.yadio.io', timeoutMs: 2000, userAgent: UA, httpGet });
     assert.deepEqual([...(await p.fetchRates()).entries()], [['USD', 61_000]]);
-    assert.deepEqual(calls, [{ url: 'https://api.yadio.io/exrates/BTC', ua: UA }]);
+    assert.deepEqual(calls, [{ url: 'https://api.yadio.io/exrates/BTC', ua: UA, max: 2 * 1024 * 1024 }]);
   });
 
-  void test('a fetch rejection becomes a transport PriceFetchError with the cause kept', async () => {
-    const cause = new TypeError('fetch failed');
+  void test('a transport rejection becomes a transport PriceFetchError with the cause kept', async () => {
+    const cause = new Error('socket hang up');
     const p = new Yadio({
       baseUrl: 'http://x.invalid',
       timeoutMs: 2000,
       userAgent: UA,
-      fetchImpl: () => Promise.reject(cause),
+      httpGet: () => Promise.reject(cause),
     });
     const err = await fetchError(p);
     assert.equal(err.code, 'transport');
