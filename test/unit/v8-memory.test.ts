@@ -7,9 +7,9 @@ import { HEAP_GROWING_PERCENT, missingNodeFlags, NEW_SPACE_CAP_BYTES, SHIPPED_NO
 
 const V8_MEMORY = fileURLToPath(new URL('../../src/v8-memory.ts', import.meta.url));
 
-void test('v8MemoryPlan: both limits by default; an operator flag (argv or NODE_OPTIONS, - or _) turns its part off', () => {
-  const both = { heapGrowingPercent: HEAP_GROWING_PERCENT, newSpaceCapBytes: NEW_SPACE_CAP_BYTES, noShortBuiltinCalls: true };
-  const cases: Array<[string[], string | undefined, { heapGrowingPercent: number | null; newSpaceCapBytes: number | null; noShortBuiltinCalls: boolean }]> = [
+void test('v8MemoryPlan: every part by default; an operator flag (argv or NODE_OPTIONS, - or _) turns its part off', () => {
+  const both = { heapGrowingPercent: HEAP_GROWING_PERCENT, newSpaceCapBytes: NEW_SPACE_CAP_BYTES, noShortBuiltinCalls: true, flushBaselineCode: true };
+  const cases: Array<[string[], string | undefined, { heapGrowingPercent: number | null; newSpaceCapBytes: number | null; noShortBuiltinCalls: boolean; flushBaselineCode: boolean }]> = [
     [[], undefined, both],
     [['--enable-source-maps'], '--max-old-space-size=512', both],
     [['--max-semi-space-size=4'], undefined, { ...both, newSpaceCapBytes: null }],
@@ -17,9 +17,11 @@ void test('v8MemoryPlan: both limits by default; an operator flag (argv or NODE_
     [['--max_semi_space_size', '4'], undefined, { ...both, newSpaceCapBytes: null }],
     [['--semi-space-growth-factor=3'], undefined, { ...both, newSpaceCapBytes: null }],
     [['--heap-growing-percent=50'], undefined, { ...both, heapGrowingPercent: null }],
-    [['--heap_growing_percent=50', '--max-semi-space-size=2'], undefined, { heapGrowingPercent: null, newSpaceCapBytes: null, noShortBuiltinCalls: true }],
+    [['--heap_growing_percent=50', '--max-semi-space-size=2'], undefined, { ...both, heapGrowingPercent: null, newSpaceCapBytes: null }],
     [['--short-builtin-calls'], undefined, { ...both, noShortBuiltinCalls: false }],
     [['--no_short_builtin_calls'], undefined, { ...both, noShortBuiltinCalls: false }],
+    [['--no-flush-baseline-code'], undefined, { ...both, flushBaselineCode: false }],
+    [['--flush_baseline_code'], undefined, { ...both, flushBaselineCode: false }],
   ];
   for (const [argv, nodeOptions, want] of cases) assert.deepEqual(v8MemoryPlan(argv, nodeOptions), want, `${argv.join(' ')} | ${nodeOptions}`);
 });
@@ -119,4 +121,45 @@ void test('the boot plan turns short builtin calls off for the isolates made aft
   const shipped = binaryCodeMappings({ plan: false, workers: 0, nodeFlags: [...SHIPPED_NODE_FLAGS] });
   assert.ok(shipped < bare, `the shipped flag: ${shipped} copies, without it ${bare}`);
   assert.equal(binaryCodeMappings({ plan: true, workers: 2, nodeFlags: [...SHIPPED_NODE_FLAGS] }), shipped);
+});
+
+/**
+ * In a fresh process: a function compiled to baseline (Sparkplug) code, then left alone through
+ * major collections that the allocation brings (V8 ages code only in those, not in forced ones).
+ * Returns whether it still has baseline code.
+ */
+function baselineKeptAfterColdGcs(applyPlan: boolean): boolean {
+  const script = `
+import { PerformanceObserver } from 'node:perf_hooks';
+import { constants } from 'node:perf_hooks';
+import { applyV8MemoryPlan, v8MemoryPlan } from ${JSON.stringify(V8_MEMORY)};
+if (${applyPlan}) applyV8MemoryPlan(v8MemoryPlan([], undefined));
+// V8 intrinsics through the Function constructor: the module text itself goes through tsx.
+const compileBaseline = new Function('f', '%CompileBaseline(f);');
+const isBaseline = new Function('f', 'return %ActiveTierIsSparkplug(f);');
+function cold(a, b) { return a * b + a - b; }
+compileBaseline(cold);
+cold(1, 2);
+if (!isBaseline(cold)) throw new Error('premise: cold has no baseline code');
+let majors = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) if (e.detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majors++;
+}).observe({ entryTypes: ['gc'] });
+let keep = [];
+for (let round = 0; round < 5000 && majors < 12; round++) {
+  for (let i = 0; i < 20000; i++) keep.push({ i, s: 'x' + i });
+  if (keep.length > 200000) keep = [];
+  await new Promise((r) => setImmediate(r));
+}
+if (majors < 12) throw new Error('premise: only ' + majors + ' major collections');
+process.stdout.write(String(isBaseline(cold)));
+`;
+  const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout === 'true';
+}
+
+void test('the boot plan lets major collections drop the baseline code of a function gone cold (V8 keeps it by default)', () => {
+  assert.equal(baselineKeptAfterColdGcs(false), true, 'premise: without the plan V8 keeps baseline code');
+  assert.equal(baselineKeptAfterColdGcs(true), false);
 });
