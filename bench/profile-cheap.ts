@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runStagedFlood, stageJunk } from './flood.js';
 import { cpuSeconds, startBenchRelay, startHarness } from './harness.js';
+import { shortUrl, unbundle, type CpuProfile } from './profile-source.js';
 import { round } from './stats.js';
 import { WorkerPool } from './workers.js';
 
@@ -37,18 +38,9 @@ const RATE = Number(values.rate);
 const POW = 6;
 const PRELOAD = fileURLToPath(new URL('./profile-preload.mjs', import.meta.url));
 
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-}
-interface CpuProfile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
-
 function summarize(file: string): { busyMs: number; top: Array<[string, number]> } {
   const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  unbundle(p);
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const byFn = new Map<string, number>();
   let busy = 0;
@@ -58,7 +50,7 @@ function summarize(file: string): { busyMs: number; top: Array<[string, number]>
     const ms = (p.timeDeltas[i] ?? 0) / 1000;
     busy += ms;
     const { functionName, url, lineNumber } = n.callFrame;
-    const key = `${functionName || '(anonymous)'} ${url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/dist\//, 'dist/')}:${lineNumber + 1}`;
+    const key = `${functionName || '(anonymous)'} ${shortUrl(url)}:${lineNumber + 1}`;
     byFn.set(key, (byFn.get(key) ?? 0) + ms);
   });
   return { busyMs: round(busy, 0), top: [...byFn].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => [k, round(v, 1)]) };

@@ -18,6 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startBenchRelay, startHarness } from './harness.js';
+import { shortUrl, unbundle, type CpuProfile, type ProfileNode } from './profile-source.js';
 import { closedLoop, closeLoadThread, openLoop, prepareTraders } from './load.js';
 import { round } from './stats.js';
 import { WorkerPool } from './workers.js';
@@ -30,16 +31,6 @@ const SECONDS = Number(values.seconds);
 const PRELOAD = fileURLToPath(new URL('./profile-preload.mjs', import.meta.url));
 const TRADERS = Number(values.traders);
 
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface CpuProfile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
 
 /** Area of a function by where it lives (coarse, for the summary table). */
 function area(fn: string, url: string): string {
@@ -54,20 +45,21 @@ function area(fn: string, url: string): string {
   if (/zod/.test(url)) return 'zod';
   if (/piscina/.test(url) || /postMessage|receiveMessageOnPort|Atomics/.test(fn)) return 'thread messaging';
   if (/JSON|parse|stringify/.test(fn)) return 'JSON';
-  if (url.includes('/dist/')) return 'daemon code';
+  if (url.includes('/dist/') || url.includes('/src/')) return 'daemon code';
   if (url.startsWith('node:') || url === '') return 'node internals';
   return 'other libraries';
 }
 
 /** Area of a nameless native frame by its caller: the two addons' callers in the daemon. */
 function nativeArea(caller: { url: string }): string | undefined {
-  if (/\/dist\/crypto\/(secp|schnorr)|secp256k1\/lib\//.test(caller.url)) return 'secp256k1 (schnorr, ECDH)';
-  if (/\/dist\/db\/|better-sqlite3|kysely/.test(caller.url)) return 'SQLite / Kysely';
+  if (/\/(dist|src)\/crypto\/(secp|schnorr)|secp256k1\/lib\//.test(caller.url)) return 'secp256k1 (schnorr, ECDH)';
+  if (/\/(dist|src)\/db\/|better-sqlite3|kysely/.test(caller.url)) return 'SQLite / Kysely';
   return undefined;
 }
 
 function summarize(file: string): { busyMs: number; idleMs: number; byArea: Array<[string, number]>; top: Array<[string, number]> } {
   const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  unbundle(p);
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parentOf = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
@@ -101,7 +93,6 @@ function summarize(file: string): { busyMs: number; idleMs: number; byArea: Arra
       idle += ms;
       continue;
     }
-    const short = (u: string): string => u.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*\/dist\//, 'dist/');
     const native = url === '' && !functionName.startsWith('(');
     const found = native ? namedCaller(id) : undefined;
     const callerArea = found !== undefined ? nativeArea(found) : undefined;
@@ -110,8 +101,8 @@ function summarize(file: string): { busyMs: number; idleMs: number; byArea: Arra
     byArea.set(a, (byArea.get(a) ?? 0) + ms);
     const key =
       caller !== undefined
-        ? `(native) under ${caller.functionName || '(anonymous)'} ${short(caller.url)}:${caller.lineNumber + 1}`
-        : `${functionName || '(anonymous)'} ${short(url)}:${lineNumber + 1}`;
+        ? `(native) under ${caller.functionName || '(anonymous)'} ${shortUrl(caller.url)}:${caller.lineNumber + 1}`
+        : `${functionName || '(anonymous)'} ${shortUrl(url)}:${lineNumber + 1}`;
     byFn.set(key, (byFn.get(key) ?? 0) + ms);
   }
   const busy = total - idle;

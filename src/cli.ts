@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { packageFile } from './package-root.js';
 
 /**
  * Command line of mostrod (DAEMON.md §1.1): one option `-d/--dirsettings <DIR>` (default
@@ -12,7 +13,7 @@ export type CliResult = { dir: string } | { exit: number; output: string };
 const ABOUT = 'A P2P lightning exchange over Nostr';
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+  const pkg = JSON.parse(readFileSync(packageFile('package.json'), 'utf8')) as { version?: string };
   return pkg.version ?? 'unknown';
 }
 

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { packageFile } from './package-root.js';
 
 /**
  * The daemon's version as published in the info event (`mostro_version`) and by GetVersion.
@@ -13,8 +14,8 @@ function readJson(url: URL): Record<string, unknown> | null {
   }
 }
 
-const pkg = readJson(new URL('../package.json', import.meta.url));
-const build = readJson(new URL('../dist/build-info.json', import.meta.url));
+const pkg = readJson(packageFile('package.json'));
+const build = readJson(packageFile('dist/build-info.json'));
 
 export const MOSTRO_VERSION: string = typeof pkg?.['version'] === 'string' ? pkg['version'] : '0.0.0';
 export const MOSTRO_COMMIT_HASH: string = typeof build?.['commit'] === 'string' ? build['commit'] : '';

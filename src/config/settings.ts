@@ -6,6 +6,7 @@ import { ConfigError } from '../errors.js';
 import { parseNodeSecretKey } from './node-key.js';
 import { settingsSchema } from './settings-schema.js';
 import type { Settings } from './types.js';
+import { packageFile } from '../package-root.js';
 
 export { parseNodeSecretKey } from './node-key.js';
 
@@ -16,7 +17,7 @@ export const NSEC_ENV = 'MOSTRO_NSEC_PRIVKEY';
 
 /** The settings template shipped with the package (settings.tpl.toml at the package root). */
 export function templateText(): string {
-  return readFileSync(new URL('../../settings.tpl.toml', import.meta.url), 'utf8');
+  return readFileSync(packageFile('settings.tpl.toml'), 'utf8');
 }
 
 export function settingsPath(dir: string): string {

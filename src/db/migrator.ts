@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Database } from './sqlite-driver.js';
+import { packageFile } from '../package-root.js';
 
 /**
  * A small sqlx-compatible migrator.
@@ -36,9 +37,9 @@ export class MigrationError extends Error {
   }
 }
 
-/** The package's migrations/ directory (works from src/db and from dist/db). */
+/** The package's migrations/ directory. */
 export function defaultMigrationsDir(): string {
-  return fileURLToPath(new URL('../../migrations/', import.meta.url));
+  return fileURLToPath(packageFile('migrations/'));
 }
 
 /** sqlx-core 0.6 `ensure_migrations_table` for SQLite, verbatim schema. */

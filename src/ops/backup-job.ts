@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { BackupSettings } from '../config/types.js';
 import { parseCron, scheduleCron, type CronTask } from './cron.js';
-import { runBackup, type BackupResult } from '../tools/backup.js';
+import { runBackup, type BackupResult } from './backup.js';
 
 /** Scheduled backup files: mostro-20261203T031500Z.db (optionally -N when a second is taken twice). */
 const BACKUP_FILE = /^mostro-\d{8}T\d{6}Z(-\d+)?\.db$/;

@@ -12,6 +12,7 @@ import { buildMessage } from '../protocol/build.js';
 import type { Message } from '../protocol/types.js';
 import { describeFailure, parseRequestId, parseUuidField } from './input.js';
 import type { Caller, RpcGate } from './auth.js';
+import { packageFile } from '../package-root.js';
 
 /** Wire shapes of mostro.admin.v1 (proto-loader with keepCase). */
 interface AdminRequest {
@@ -32,7 +33,7 @@ type Unary<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sen
 
 /** The daemon version reported by GetVersion (package.json's, i.e. the mostrod version ported). */
 export function daemonVersion(): string {
-  const pkg: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  const pkg: unknown = JSON.parse(readFileSync(packageFile('package.json'), 'utf8'));
   if (typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string') {
     return pkg.version;
   }

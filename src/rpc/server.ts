@@ -9,12 +9,13 @@ import { createAdminService, daemonVersion } from './admin-service.js';
 import { RpcGate, type AuthToken } from './auth.js';
 import { createOperatorService, type OperatorDeps } from './operator-service.js';
 import { RateLimiter } from './rate-limiter.js';
+import { packageFile } from '../package-root.js';
 
-/** proto/admin.proto at the package root (resolves from src/rpc and from dist/rpc alike). */
-export const ADMIN_PROTO_PATH = fileURLToPath(new URL('../../proto/admin.proto', import.meta.url));
+/** proto/admin.proto at the package root. */
+export const ADMIN_PROTO_PATH = fileURLToPath(packageFile('proto/admin.proto'));
 export const ADMIN_SERVICE_NAME = 'mostro.admin.v1.AdminService';
 /** proto/operator.proto (this port's operator service). */
-export const OPERATOR_PROTO_PATH = fileURLToPath(new URL('../../proto/operator.proto', import.meta.url));
+export const OPERATOR_PROTO_PATH = fileURLToPath(packageFile('proto/operator.proto'));
 export const OPERATOR_SERVICE_NAME = 'mostro.operator.v1.OperatorService';
 
 /** proto-loader options shared by the server, the tests and scripts (snake_case fields kept). */

@@ -17,8 +17,9 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { parse as parseToml } from 'smol-toml';
 import { clientTokenFromFile } from '../rpc/auth.js';
+import { packageRoot } from '../package-root.js';
 
-const ROOT = new URL('../../', import.meta.url);
+const ROOT = packageRoot();
 const ADMIN_PROTO = fileURLToPath(new URL('proto/admin.proto', ROOT));
 const OPERATOR_PROTO = fileURLToPath(new URL('proto/operator.proto', ROOT));
 const LOADER: protoLoader.Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };

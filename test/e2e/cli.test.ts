@@ -83,8 +83,20 @@ void describe('e2e: mostrod command line (built daemon)', () => {
     assert.match(r.stderr, /unexpected argument '--bogus'/);
   });
 
-  void test('a running daemon exits 0 on SIGTERM', async () => {
-    const e = await startE2E();
+  void test('a running daemon exits 0 on SIGTERM, and never loaded undici', async () => {
+    // The built-ins the whole run loaded, written at exit by a preload (test/fixtures). On Node 22+
+    // an ES import of node:http loads undici (src/node-http.ts); the bundle must not bring it back.
+    const loadedOut = path.join(tmp, 'loaded-builtins.json');
+    const preload = new URL('../fixtures/loaded-builtins.mjs', import.meta.url).href;
+    process.env['MOSTROD_DAEMON_NODE_OPTIONS'] = `--import=${preload}`;
+    process.env['MOSTROD_TEST_LOADED_OUT'] = loadedOut;
+    let e;
+    try {
+      e = await startE2E();
+    } finally {
+      delete process.env['MOSTROD_DAEMON_NODE_OPTIONS'];
+      delete process.env['MOSTROD_TEST_LOADED_OUT'];
+    }
     try {
       assert.ok(e.sb.daemon !== null);
       const code = await e.sb.stopDaemon('SIGTERM');
@@ -93,5 +105,8 @@ void describe('e2e: mostrod command line (built daemon)', () => {
     } finally {
       await e.close();
     }
+    const builtins = JSON.parse(readFileSync(loadedOut, 'utf8')) as string[];
+    assert.ok(builtins.includes('http') && builtins.includes('https'), `premise: the daemon loaded http and https (${builtins.join(' ')})`);
+    assert.ok(!builtins.includes('internal/deps/undici/undici'), 'the daemon loaded undici');
   });
 });
