@@ -1,9 +1,16 @@
 // The daemon's production build: src/main.ts and its two worker entry points bundled into
 // dist/main.js, dist/crypto-worker.js and dist/wal-checkpoint-worker.js (over tsc's main.js; the
-// rest of dist/ stays tsc's output, which the tools run). One module per file instead of ~400:
-// V8 keeps one script, no per-module records or scopes, and the source is ASCII without comments,
-// so it is held one byte per character. docs/PERFORMANCE.md (session 24) has the figures.
-import { writeFileSync } from 'node:fs';
+// rest of dist/ stays tsc's output, which the tools run), with the code they share or load later
+// in dist/chunk-<hash>.js files. A few scripts instead of ~400 modules: V8 keeps no per-module
+// records or scopes, and the source is ASCII without comments, so it is held one byte per
+// character. docs/PERFORMANCE.md (session 24) has the figures.
+//
+// Split, not one file per entry point: what main.ts imports dynamically (settings, logger, daemon)
+// stays in chunks loaded by that import(), so main.js itself loads nothing but Node's built-ins and
+// the V8 heap sizing (src/v8-memory-boot.ts) runs before any package is loaded. In one file, the
+// packages loaded from node_modules (imported statically) loaded before it, and on Node 22 about
+// 2 starts in 5 then kept a grown young generation (≈ +25 MB RSS).
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 /**
@@ -31,6 +38,11 @@ export const EXTERNAL = [
   'utf-8-validate',
 ];
 
+// Chunks of an earlier build (their names change with their content).
+for (const f of readdirSync('dist', { withFileTypes: true })) {
+  if (f.isFile() && /^chunk-[A-Z0-9]+\.js(\.map)?$/.test(f.name)) rmSync(`dist/${f.name}`);
+}
+
 const result = await build({
   entryPoints: {
     main: 'src/main.ts',
@@ -39,6 +51,9 @@ const result = await build({
   },
   outdir: 'dist',
   bundle: true,
+  splitting: true,
+  // Beside the entry points: a chunk's import.meta.url resolves the worker files as theirs does.
+  chunkNames: 'chunk-[hash]',
   platform: 'node',
   format: 'esm',
   target: 'node20',
@@ -56,9 +71,12 @@ const result = await build({
 if (result.errors.length > 0) process.exit(1);
 
 /**
- * dist/bundle.json: per bundle, its size, the packages inside it (bytes of each), our source files in
- * it, and what it loads at run time (Node's built-ins and EXTERNAL). test/unit/bundle.test.ts checks it against
- * package.json: every package loaded at run time must be a dependency (kept by `npm prune --omit=dev`).
+ * dist/bundle.json: per output (entry point or chunk), its size, the entry point it is made for (or
+ * null), the packages inside it (bytes of each), our source files in it, the chunks it imports
+ * statically (`chunks`) and what it loads from outside at run time (`loads`: Node's built-ins and
+ * EXTERNAL; `imports`: those of them loaded as ES modules). test/unit/bundle.test.ts checks it
+ * against package.json: every package loaded at run time must be a dependency (kept by
+ * `npm prune --omit=dev`).
  */
 const bundles = {};
 for (const [file, out] of Object.entries(result.metafile.outputs)) {
@@ -72,9 +90,15 @@ for (const [file, out] of Object.entries(result.metafile.outputs)) {
     packages[key] = (packages[key] ?? 0) + bytesInOutput;
   }
   const external = out.imports.filter((i) => i.external);
-  const unique = (list) => [...new Set(list.map((i) => i.path))].sort();
-  // `imports`: loaded as ES modules (import statements, import()); `loads`: all, require() included.
-  const imports = unique(external.filter((i) => i.kind !== 'require-call'));
-  bundles[file.replace(/^dist\//, '')] = { bytes: out.bytes, packages, loads: unique(external), imports, sources: sources.sort() };
+  const unique = (list) => [...new Set(list.map((i) => i.path.replace(/^dist\//, '')))].sort();
+  bundles[file.replace(/^dist\//, '')] = {
+    bytes: out.bytes,
+    entry: out.entryPoint ?? null,
+    packages,
+    sources: sources.sort(),
+    chunks: unique(out.imports.filter((i) => !i.external && i.kind === 'import-statement')),
+    loads: unique(external),
+    imports: unique(external.filter((i) => i.kind !== 'require-call')),
+  };
 }
 writeFileSync('dist/bundle.json', `${JSON.stringify({ external: EXTERNAL, bundles }, null, 1)}\n`);

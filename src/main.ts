@@ -4,8 +4,9 @@
  * daemon.ts (the composition root).
  */
 // First: V8 heap sizing (v8-memory.ts). The settings, logger and daemon modules are imported
-// dynamically in main() so that the loader's parsing of the module graph (~4.5 MB of source)
-// already runs under it.
+// dynamically in main() so that their evaluation already runs under it (in the bundle,
+// scripts/bundle.mjs, they are initialized at that import() too; the packages loaded from
+// node_modules, which the bundle imports statically, load before it).
 import { v8Memory } from './v8-memory-boot.js';
 import { missingNodeFlags, SHIPPED_NODE_FLAGS } from './v8-memory.js';
 import { parseCli } from './cli.js';
