@@ -1,7 +1,8 @@
 /**
  * CPU profiles of the bundled daemon (scripts/bundle.mjs): every frame of its code and of the
- * bundled packages is in dist/main.js or dist/crypto-worker.js. `unbundle` gives each such frame
- * back the file and line it came from (src/…, node_modules/…) from the bundle's source map.
+ * bundled packages is in dist/main.js, dist/crypto-worker.js or a dist/chunk-*.js. `unbundle` gives
+ * each such frame back the file and line it came from (src/…, node_modules/…) from the source map
+ * beside it.
  */
 import { readFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
@@ -19,7 +20,7 @@ export interface CpuProfile {
   timeDeltas: number[];
 }
 
-const BUNDLE = /\/dist\/(main|crypto-worker|wal-checkpoint-worker)\.js$/;
+const BUNDLE = /\/dist\/(main|crypto-worker|wal-checkpoint-worker|chunk-[A-Z0-9]+)\.js$/;
 const sourceMaps = new Map<string, SourceMap | null>();
 
 /** Rewrites the bundle's frames of `p` to their original files and lines (in place). */
