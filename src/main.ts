@@ -47,6 +47,7 @@ async function main(): Promise<number | null> {
   } else if (glibc) {
     logger.info({ malloc: malloc.settings }, 'glibc malloc settings as shipped');
   }
+  logger.debug({ v8: v8Memory.plan }, 'V8 settings the daemon applied (src/v8-memory.ts; null = left to the operator or to V8)');
   const missingFlags = missingNodeFlags(process.execArgv);
   if (missingFlags.length > 0) {
     logger.warn(

@@ -28,9 +28,20 @@
  *    the bench's load on Node 24, the throughput within the machine's spread (session 23). A
  *    function that runs again is compiled again.
  *
+ * A fifth bounds where V8's optimizing compiler runs (read each time it posts work, so it holds from
+ * the moment it is set; V8 12 and later, i.e. Node 22 and 24 — Node 20's V8 does not know it):
+ *  - `--concurrent-turbofan-max-threads=1`: TurboFan compiles on at most one of V8's platform
+ *    threads (Node 22's default is all four, Node 24's four). When traffic of a new shape arrives
+ *    — a flood's first seconds make a hundred-odd functions hot at once — its jobs (50–120 ms each
+ *    on the bench machine) otherwise took more than one of a 2-vCPU box's cores beside the event
+ *    loop, which then waited in the run queue while frames piled up in its socket: the v2 floods'
+ *    slowest requests (docs/PERFORMANCE.md, session 25). Optimized code arrives a little later; the
+ *    closed loops showed no cost.
+ *
  * An operator's own flags win: a `--max-semi-space-size` or `--heap-growing-percent` (or either
- * form of `--short-builtin-calls` or `--flush-baseline-code`) on the node command line or in
- * NODE_OPTIONS turns the matching part off. Flags are process-wide, so the crypto worker threads follow the same growing rules
+ * form of `--short-builtin-calls` or `--flush-baseline-code`, or a
+ * `--concurrent-turbofan-max-threads`) on the node command line or in NODE_OPTIONS turns the
+ * matching part off. Flags are process-wide, so the crypto worker threads follow the same growing rules
  * (their young generation also has its own cap, see crypto-pool.ts).
  */
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -40,6 +51,10 @@ import v8 from 'node:v8';
 export const NEW_SPACE_CAP_BYTES = 8 * 1024 * 1024;
 /** Old generation: next major collection at 1.2 × the live size. */
 export const HEAP_GROWING_PERCENT = 20;
+/** Platform threads V8's optimizing compiler may use at once. */
+export const TURBOFAN_THREADS = 1;
+/** The first V8 major version that has `--concurrent-turbofan-max-threads` (Node 22's is 12.4). */
+const TURBOFAN_THREADS_FROM_V8 = 12;
 /**
  * Node flags the daemon is meant to be started with (contrib/mostrod.service, the Dockerfile and
  * the bench's daemons carry them): V8 reads them when the main isolate is made, before any of our
@@ -56,20 +71,26 @@ export interface V8MemoryPlan {
   noShortBuiltinCalls: boolean;
   /** Let major collections drop the baseline code of functions gone cold (the operator named neither form). */
   flushBaselineCode: boolean;
+  /** Cap TurboFan's concurrent threads at this many (null: the operator set it, or this V8 lacks the flag). */
+  turbofanThreads: number | null;
 }
 
 function flagName(arg: string): string {
   return arg.split('=')[0]!.replace(/_/g, '-');
 }
 
-/** What to set, given the node command-line flags and NODE_OPTIONS the process was started with. */
-export function v8MemoryPlan(execArgv: readonly string[], nodeOptions: string | undefined): V8MemoryPlan {
+/**
+ * What to set, given the node command-line flags and NODE_OPTIONS the process was started with, and
+ * V8's version (`process.versions.v8`).
+ */
+export function v8MemoryPlan(execArgv: readonly string[], nodeOptions: string | undefined, v8Version: string = process.versions.v8): V8MemoryPlan {
   const given = new Set([...execArgv, ...(nodeOptions ?? '').split(/\s+/)].filter((a) => a.startsWith('--')).map(flagName));
   return {
     heapGrowingPercent: given.has('--heap-growing-percent') ? null : HEAP_GROWING_PERCENT,
     newSpaceCapBytes: given.has('--max-semi-space-size') || given.has('--semi-space-growth-factor') ? null : NEW_SPACE_CAP_BYTES,
     noShortBuiltinCalls: !given.has('--short-builtin-calls') && !given.has('--no-short-builtin-calls'),
     flushBaselineCode: !given.has('--flush-baseline-code') && !given.has('--no-flush-baseline-code'),
+    turbofanThreads: given.has('--concurrent-turbofan-max-threads') || Number.parseInt(v8Version, 10) < TURBOFAN_THREADS_FROM_V8 ? null : TURBOFAN_THREADS,
   };
 }
 
@@ -110,6 +131,7 @@ export function applyV8MemoryPlan(plan: V8MemoryPlan): V8Memory {
   if (plan.heapGrowingPercent !== null) v8.setFlagsFromString(`--heap-growing-percent=${plan.heapGrowingPercent}`);
   if (plan.noShortBuiltinCalls) v8.setFlagsFromString('--no-short-builtin-calls');
   if (plan.flushBaselineCode) v8.setFlagsFromString('--flush-baseline-code');
+  if (plan.turbofanThreads !== null) v8.setFlagsFromString(`--concurrent-turbofan-max-threads=${plan.turbofanThreads}`);
   const cap = plan.newSpaceCapBytes;
   let growing = true; // V8's default factor
   const adjust = (allow: boolean): void => {

@@ -3,13 +3,17 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
-import { HEAP_GROWING_PERCENT, missingNodeFlags, NEW_SPACE_CAP_BYTES, SHIPPED_NODE_FLAGS, v8MemoryPlan } from '../../src/v8-memory.js';
+import { HEAP_GROWING_PERCENT, missingNodeFlags, NEW_SPACE_CAP_BYTES, SHIPPED_NODE_FLAGS, TURBOFAN_THREADS, v8MemoryPlan } from '../../src/v8-memory.js';
 
 const V8_MEMORY = fileURLToPath(new URL('../../src/v8-memory.ts', import.meta.url));
 
+/** V8 of Node 22 (has --concurrent-turbofan-max-threads) and of Node 20 (does not). */
+const V8_NODE22 = '12.4.254.21-node.33';
+const V8_NODE20 = '11.3.244.8-node.38';
+
 void test('v8MemoryPlan: every part by default; an operator flag (argv or NODE_OPTIONS, - or _) turns its part off', () => {
-  const both = { heapGrowingPercent: HEAP_GROWING_PERCENT, newSpaceCapBytes: NEW_SPACE_CAP_BYTES, noShortBuiltinCalls: true, flushBaselineCode: true };
-  const cases: Array<[string[], string | undefined, { heapGrowingPercent: number | null; newSpaceCapBytes: number | null; noShortBuiltinCalls: boolean; flushBaselineCode: boolean }]> = [
+  const both = { heapGrowingPercent: HEAP_GROWING_PERCENT, newSpaceCapBytes: NEW_SPACE_CAP_BYTES, noShortBuiltinCalls: true, flushBaselineCode: true, turbofanThreads: TURBOFAN_THREADS };
+  const cases: Array<[string[], string | undefined, { heapGrowingPercent: number | null; newSpaceCapBytes: number | null; noShortBuiltinCalls: boolean; flushBaselineCode: boolean; turbofanThreads: number | null }]> = [
     [[], undefined, both],
     [['--enable-source-maps'], '--max-old-space-size=512', both],
     [['--max-semi-space-size=4'], undefined, { ...both, newSpaceCapBytes: null }],
@@ -22,8 +26,29 @@ void test('v8MemoryPlan: every part by default; an operator flag (argv or NODE_O
     [['--no_short_builtin_calls'], undefined, { ...both, noShortBuiltinCalls: false }],
     [['--no-flush-baseline-code'], undefined, { ...both, flushBaselineCode: false }],
     [['--flush_baseline_code'], undefined, { ...both, flushBaselineCode: false }],
+    [['--concurrent-turbofan-max-threads=4'], undefined, { ...both, turbofanThreads: null }],
+    [[], '--concurrent_turbofan_max_threads=0', { ...both, turbofanThreads: null }],
   ];
-  for (const [argv, nodeOptions, want] of cases) assert.deepEqual(v8MemoryPlan(argv, nodeOptions), want, `${argv.join(' ')} | ${nodeOptions}`);
+  for (const [argv, nodeOptions, want] of cases) assert.deepEqual(v8MemoryPlan(argv, nodeOptions, V8_NODE22), want, `${argv.join(' ')} | ${nodeOptions}`);
+  assert.equal(v8MemoryPlan([], undefined, V8_NODE20).turbofanThreads, null, "Node 20's V8 lacks the flag");
+  assert.equal(v8MemoryPlan([], undefined, '13.6.233.17-node.37').turbofanThreads, TURBOFAN_THREADS, "Node 24's V8");
+});
+
+void test('applyV8MemoryPlan: every flag of the plan is one this V8 knows (it prints "unrecognized flag" otherwise)', () => {
+  const script = `
+import { applyV8MemoryPlan, v8MemoryPlan } from ${JSON.stringify(V8_MEMORY)};
+const plan = v8MemoryPlan([], undefined);
+applyV8MemoryPlan(plan);
+process.stdout.write('\\nPLAN ' + JSON.stringify(plan) + '\\n');
+`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stdout + r.stderr, /unrecognized flag/i);
+  const line = /^PLAN (\{.*\})$/m.exec(r.stdout);
+  assert.ok(line, r.stdout);
+  const plan = JSON.parse(line[1]!) as { turbofanThreads: number | null };
+  const major = Number.parseInt(process.versions.v8, 10);
+  assert.equal(plan.turbofanThreads, major >= 12 ? TURBOFAN_THREADS : null, `V8 ${process.versions.v8}`);
 });
 
 /** New-space size (MB) after allocating with survivors, in a fresh process, with or without the cap. */
