@@ -148,7 +148,10 @@ export function renderMarkdown(r: BenchResults): string {
     const after: string[] = [];
     if (e !== undefined && Number.isFinite(e.readyMs)) after.push(`Daemon ready (empty DB): ${fmt(e.readyMs)} ms. Daemon RSS after the load: ${fmt(e.daemonRssAfterLoadMb, 1)} MB.`);
     if (e?.prepareSeconds !== undefined && e.closedLoop !== undefined) after.push(`Pre-building ${fmt(e.closedLoop.sent)}+ requests on 2 worker threads: ${fmt(e.prepareSeconds, 1)} s.`);
-    if (v2 !== undefined) after.push(`Protocol-v2 daemon: ready in ${fmt(v2.readyMs)} ms, RSS after its phases ${fmt(v2.rssAfterMb, 1)} MB.`);
+    if (v2 !== undefined) {
+      const warm = v2.warmUp !== undefined ? `; before its open loop an unmeasured ${fmt(v2.warmUp.seconds)} s closed loop of kind 14 (${fmt(v2.warmUp.answered)} answered, JIT warm-up as for the v1 daemon)` : '; no warm-up (BENCH_V2_WARMUP_SECONDS=0: its open loop and floods met a fresh process)';
+      after.push(`Protocol-v2 daemon: ready in ${fmt(v2.readyMs)} ms${warm}, RSS after its phases ${fmt(v2.rssAfterMb, 1)} MB.`);
+    }
     lines.push('', after.join(' '), '');
     const traced = loads.filter(([, l]) => l.segments !== undefined);
     if (traced.length > 0) {

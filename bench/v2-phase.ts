@@ -18,11 +18,15 @@ import { bytesToHex, generateSecretKey } from '../src/crypto/secp.js';
 import { runStagedFlood, stageJunk, stageOneKey, type StagedFlood } from './flood.js';
 import { V2_JUNK_TYPES } from './gen.js';
 import { cpuSeconds, diffCounters, intakeVerdicts, laneWaitBuckets, laneWaitP99, rssMb, settle, startHarness, withTimeout, type BenchRelay, type Harness } from './harness.js';
-import { openLoop, prepareTraders, type LoadResult } from './load.js';
+import { closedLoop, openLoop, prepareTraders, type LoadResult } from './load.js';
 import { round } from './stats.js';
 import type { WorkerPool } from './workers.js';
 
 export type V2FloodName = 'one-key' | 'mixed';
+
+/** Traders of the v2 warm-up loop, and a rate above what the daemon answers (requests to build). */
+const WARM_UP_TRADERS = 50;
+const WARM_UP_RATE_BOUND = 1_000;
 
 export interface V2Flood {
   name: V2FloodName;
@@ -56,6 +60,8 @@ export interface V2Flood {
 
 export interface V2Result {
   readyMs: number;
+  /** the unmeasured v2 closed loop run first (JIT warm-up), or absent when turned off */
+  warmUp?: { seconds: number; answered: number };
   open: LoadResult;
   floods: V2Flood[];
   rssAfterMb: number;
@@ -67,6 +73,8 @@ export interface V2Options {
   seconds: number;
   junkRate: number;
   flood: boolean;
+  /** seconds of unmeasured v2 closed loop before the v2 open loop (0: none) */
+  warmUpSeconds: number;
   /** created_at for requests (ahead of now, within the daemon's 300 s future bound) */
   ahead: () => number;
   phase: (name: string) => () => void;
@@ -136,6 +144,16 @@ export async function v2Phases(pool: WorkerPool, relay: BenchRelay, o: V2Options
   cleanups.push(() => h.close());
   done();
   try {
+    let warmUp: V2Result['warmUp'];
+    if (o.warmUpSeconds > 0) {
+      // As the v1 daemon's closed loops do for its own flood: V8 compiles the request path while
+      // nothing is measured, so the figures below are a running node's, not a fresh process's.
+      done = o.phase(`protocol v2: warm-up, closed loop of kind 14 for ${o.warmUpSeconds} s (not measured)`);
+      const warm = await prepareTraders(pool, h, { traders: WARM_UP_TRADERS, perTrader: Math.ceil((WARM_UP_RATE_BOUND * o.warmUpSeconds) / WARM_UP_TRADERS), pow: o.pow, rumorCreatedAt: o.ahead(), transport: 'v2' });
+      const r = await withTimeout('v2 warm-up', 60_000 + o.warmUpSeconds * 1000, closedLoop(h, warm.traders, o.warmUpSeconds));
+      warmUp = { seconds: o.warmUpSeconds, answered: r.latencyMs.n };
+      done();
+    }
     done = o.phase(`protocol v2: open loop ${o.rate}/s kind 14, ${o.seconds} s`);
     const traders = await prepareTraders(pool, h, { traders: o.rate * 2, perTrader: Math.ceil(o.seconds / 2) + 1, pow: o.pow, rumorCreatedAt: o.ahead(), transport: 'v2' });
     const open = await withTimeout('v2 open loop', 60_000, openLoop(h, traders.traders, o.rate, o.seconds, { trace: true }));
@@ -148,7 +166,7 @@ export async function v2Phases(pool: WorkerPool, relay: BenchRelay, o: V2Options
         done();
       }
     }
-    return { readyMs: round(h.readyMs, 0), open, floods, rssAfterMb: rssMb(h.pid) };
+    return { readyMs: round(h.readyMs, 0), ...(warmUp !== undefined ? { warmUp } : {}), open, floods, rssAfterMb: rssMb(h.pid) };
   } finally {
     await h.close();
   }
