@@ -228,10 +228,18 @@ const cleanups: Array<() => Promise<unknown>> = [() => pool.close()];
  * the Dockerfile (src/malloc-env.ts; glibc reads them at process start, so the daemon cannot set
  * them itself), handed to the daemons only (MOSTROD_DAEMON_ENV, test/support/sandbox.ts): the relay
  * and the bench keep glibc's defaults. A value given to the bench is kept, e.g.
- * `MALLOC_MMAP_THRESHOLD_=131072 npm run bench`.
+ * `MALLOC_MMAP_THRESHOLD_=131072 npm run bench`, and one given in MOSTROD_DAEMON_ENV reaches the
+ * daemons only (until session 26 the shipped value was appended after it, and won).
  */
-const daemonMalloc = Object.entries(SHIPPED_MALLOC_ENV).map(([name, shipped]) => [name, process.env[name] ?? shipped] as const);
-process.env['MOSTROD_DAEMON_ENV'] = [process.env['MOSTROD_DAEMON_ENV'] ?? '', ...daemonMalloc.map(([n, v]) => `${n}=${v}`)].join(' ').trim();
+const daemonEnvGiven = process.env['MOSTROD_DAEMON_ENV'] ?? '';
+const daemonEnvValues = new Map(
+  daemonEnvGiven
+    .split(/\s+/)
+    .filter((kv) => kv.includes('='))
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const),
+);
+const daemonMalloc = Object.entries(SHIPPED_MALLOC_ENV).map(([name, shipped]) => [name, daemonEnvValues.get(name) ?? process.env[name] ?? shipped] as const);
+process.env['MOSTROD_DAEMON_ENV'] = [daemonEnvGiven, ...daemonMalloc.filter(([n]) => !daemonEnvValues.has(n)).map(([n, v]) => `${n}=${v}`)].join(' ').trim();
 /**
  * And with the node flags of the unit and the Dockerfile (src/v8-memory.ts), on the daemon's
  * command line (MOSTROD_DAEMON_NODE_ARGS, test/support/sandbox.ts; V8 flags are refused in
