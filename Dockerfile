@@ -19,9 +19,9 @@ RUN npm run build && npm prune --omit=dev
 FROM node:24-bookworm-slim
 # MALLOC_ARENA_MAX: 2 glibc malloc arenas instead of 8 per core (about 8-10 MB less RSS after the
 # bench's load in interleaved runs: docs/PERFORMANCE.md, session 17). MALLOC_MMAP_THRESHOLD_: blocks
-# of 16 KiB and more returned to the kernel when freed (the optimizing compiler's burst at start does
-# not stay in the heap: about 7-10 MB less RSS; src/malloc-env.ts, docs/PERFORMANCE.md session 18)
-ENV NODE_ENV=production MOSTROD_LOG_LEVEL=info MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=16384
+# of 128 KiB and more returned to the kernel when freed, the threshold fixed there (not lower: each
+# socket read takes a 64 KiB buffer; src/malloc-env.ts, docs/PERFORMANCE.md session 26)
+ENV NODE_ENV=production MOSTROD_LOG_LEVEL=info MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072
 RUN useradd --create-home --uid 10001 mostro && mkdir /config && chown mostro /config
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules

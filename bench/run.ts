@@ -228,7 +228,7 @@ const cleanups: Array<() => Promise<unknown>> = [() => pool.close()];
  * the Dockerfile (src/malloc-env.ts; glibc reads them at process start, so the daemon cannot set
  * them itself), handed to the daemons only (MOSTROD_DAEMON_ENV, test/support/sandbox.ts): the relay
  * and the bench keep glibc's defaults. A value given to the bench is kept, e.g.
- * `MALLOC_MMAP_THRESHOLD_=131072 npm run bench`, and one given in MOSTROD_DAEMON_ENV reaches the
+ * `MALLOC_MMAP_THRESHOLD_=16384 npm run bench`, and one given in MOSTROD_DAEMON_ENV reaches the
  * daemons only (until session 26 the shipped value was appended after it, and won).
  */
 const daemonEnvGiven = process.env['MOSTROD_DAEMON_ENV'] ?? '';

@@ -6,18 +6,19 @@
  *
  * - `MALLOC_ARENA_MAX=2`: 2 arenas instead of 8 per core for the daemon's threads (about 8–10 MB
  *   less RSS after the bench's load; docs/PERFORMANCE.md, session 17).
- * - `MALLOC_MMAP_THRESHOLD_=16384`: blocks of 16 KiB and more are mapped on their own and returned
- *   to the kernel when freed. V8's optimizing compiler takes its working memory in 8–32 KiB blocks;
- *   compiling a few large functions at start (Node's CommonJS export lexer, protobufjs's decoders)
- *   briefly needs 20–30 MB of them, and with glibc's default (blocks under 128 KiB, and more once
- *   large blocks were freed, come from the main heap) about 4 starts in 10 on Node 20 kept 10–20 MB
- *   of that heap for the process's life. Interleaved runs: RSS after the bench's load 128.1–128.3 MB
- *   with it, 135.2–139.6 MB without, same throughput. Node 22 and 24 start without that burst; the
- *   variable still saves 4–7 MB there (docs/PERFORMANCE.md, session 18).
+ * - `MALLOC_MMAP_THRESHOLD_=131072`: blocks of 128 KiB and more are mapped on their own and
+ *   returned to the kernel when freed, and the threshold stays there (glibc's default starts at
+ *   128 KiB and rises after large frees, after which ever larger blocks come from the heap and can
+ *   stay in it). Sessions 18–25 shipped 16384 (16 KiB), which also mapped the 8–32 KiB blocks of
+ *   V8's compiler at start (on Node 20 about 4 starts in 10 otherwise keep 10–20 MB of them in the
+ *   heap). But every socket read takes a 64 KiB buffer from malloc, so at 16 KiB each read mapped,
+ *   faulted in and unmapped its buffer: on a VM where page faults and TLB flushes go through the
+ *   hypervisor that doubled the CPU a junk frame costs (0.028–0.031 → 0.011–0.018 CPU-ms in
+ *   interleaved runs) for 1–5 MB of RSS (docs/PERFORMANCE.md, session 26).
  */
 export const SHIPPED_MALLOC_ENV: Readonly<Record<string, string>> = {
   MALLOC_ARENA_MAX: '2',
-  MALLOC_MMAP_THRESHOLD_: '16384',
+  MALLOC_MMAP_THRESHOLD_: '131072',
 };
 
 export interface MallocEnvReport {
