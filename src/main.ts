@@ -42,7 +42,7 @@ async function main(): Promise<number | null> {
   if (malloc.differing.length > 0) {
     logger.warn(
       { malloc: malloc.settings, shipped: SHIPPED_MALLOC_ENV, differing: malloc.differing },
-      'glibc malloc settings differ from those of contrib/mostrod.service and the Dockerfile: expect about 10-20 MB more RSS (README "Memory and floods")',
+      'glibc malloc settings differ from those of contrib/mostrod.service and the Dockerfile: without MALLOC_ARENA_MAX=2 expect about 8-10 MB more RSS; a MALLOC_MMAP_THRESHOLD_ under 64 KiB costs CPU on every socket read, none lets glibc keep ever larger blocks in its heap (README "Memory and floods")',
     );
   } else if (glibc) {
     logger.info({ malloc: malloc.settings }, 'glibc malloc settings as shipped');
