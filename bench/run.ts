@@ -23,6 +23,8 @@
  *   BENCH_LOAD_THREAD     `worker` (default): the open loops' requests are sent and their replies timed
  *                         on a worker thread of their own (bench/load-worker.ts); `main`: on the
  *                         bench's main thread, as before session 10 (comparison).
+ *   BENCH_E2E_WARMUP_SECONDS the unmeasured closed loop before each v1 closed loop (default 3;
+ *                         diagnosis: 25 s gave the same one-core figure, session 27).
  *   BENCH_V2_WARMUP_SECONDS the unmeasured v2 closed loop before the v2 phases (default 10; 0: the
  *                         v2 daemon meets its open loop and floods fresh, as before session 26).
  *   BENCH_SPAM_PREFLOOD   junk events sent (at the flood's rate) 2 s before the measured v1 flood, so
@@ -62,9 +64,10 @@ const E2E_SECONDS = 12;
  * Each closed loop runs this long first, unmeasured, on the same daemon: V8 compiles the hot paths
  * of every isolate (the event loop and each crypto thread) during the first seconds, on its helper
  * threads (session 13: 0 vs 3 s before a 12 s loop, default threads, three pairs: 661 / 585 / 747
- * vs 834 / 831 / 711 answered/s).
+ * vs 834 / 831 / 711 answered/s). BENCH_E2E_WARMUP_SECONDS changes it (diagnosis; 25 s gave the same
+ * one-core figure as 3 s in session 27).
  */
-const E2E_WARMUP_SECONDS = 3;
+const E2E_WARMUP_SECONDS = envInteger('BENCH_E2E_WARMUP_SECONDS', 3, 0);
 /**
  * The protocol-v2 daemon starts fresh for the v2 phases; before session 26 it met its floods after
  * only the 10 s v2 open loop at 100/s, while the v1 daemon met its own after 18 s of closed loops.
