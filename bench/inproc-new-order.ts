@@ -1,12 +1,15 @@
 /**
  * Event-loop CPU of a new-order request without crypto or sockets (not part of `npm run bench`):
- *   node --import tsx bench/inproc-new-order.ts [--rounds 3] [--count 5000] [--users 100] [--sync barrier|commit]
+ *   node --import tsx bench/inproc-new-order.ts [--rounds 3] [--count 5000] [--users 100] [--sync barrier|commit] [--no-prepare]
  *
  * What the daemon does on its event loop for one gift-wrapped new-order once the request is
  * decrypted and parsed: intake's trade-index gate read (`dbTradeIndexStore`), then the router's
- * `dispatch` → new-order handler → trade index raise + order insert (one transaction) → 38383
- * publication (outbox stubbed: no signature, no socket; the publication ledger on, as in the daemon)
- * → event id + change-log clear + ledger row (one transaction) → the reply handed to the outbox.
+ * `dispatch` → new-order handler → one transaction: trade index raise, the 38383 event prepared
+ * (created_at and id, no signature), the order insert with that id, the change-log clear and the
+ * ledger row → the event handed to the outbox (stubbed: no signature, no socket; the publication
+ * ledger on, as in the daemon) → the reply handed to the outbox. `--no-prepare`: the path before
+ * session 27 (insert and raise, then the publication, then the id, change log and ledger in a
+ * second transaction).
  * SQLite is a WAL file in a temporary directory, opened as the daemon opens it. `count` requests per
  * round, one at a time; CPU from process.cpuUsage() (user + system) per round. Prints each round and
  * the median CPU-ms per request.
@@ -20,11 +23,12 @@ import { pino } from 'pino';
 import { KeyedLock } from '../src/app/locks.js';
 import { dispatch } from '../src/app/router.js';
 import { TaskTracker, type AppContext } from '../src/context.js';
+import { getEventHash } from '../src/crypto/event.js';
 import { bytesToHex, generateSecretKey, getPublicKey } from '../src/crypto/secp.js';
 import { closeDatabase, openDatabase } from '../src/db/database.js';
 import { dbTradeIndexStore } from '../src/db/trade-index-store.js';
 import { insertUser } from '../src/db/users.js';
-import type { EventTemplate, Outbox, PublishOptions } from '../src/nostr/outbox.js';
+import type { EventTemplate, Outbox, PreparedEvent, PublishOptions } from '../src/nostr/outbox.js';
 import { PublicationLedgerOutbox } from '../src/ops/publication-ledger.js';
 import { buildMessage } from '../src/protocol/build.js';
 import type { Message } from '../src/protocol/types.js';
@@ -38,16 +42,33 @@ const { values } = parseArgs({
     count: { type: 'string', default: '5000' },
     users: { type: 'string', default: '100' },
     sync: { type: 'string', default: 'barrier' },
+    'no-prepare': { type: 'boolean', default: false },
   },
 });
 const ROUNDS = Number(values.rounds);
 const COUNT = Number(values.count);
 const USERS = Number(values.users);
 
-/** Outbox with no crypto and no sockets: an event id per publication, messages counted. */
+/**
+ * Outbox with no signatures and no sockets: an event id per publication, messages counted. Like the
+ * daemon's outbox it prepares events (their id hashed on this thread, as RelayOutbox.prepare does),
+ * so a new order is one transaction; `--no-prepare` leaves that out (the two-transaction path).
+ */
 class StubOutbox implements Outbox {
   sent = 0;
   private seq = 0;
+  readonly prepare?: (event: EventTemplate) => PreparedEvent;
+  readonly publishPrepared?: (event: PreparedEvent) => void;
+  constructor(private readonly pubkey: string, prepares: boolean) {
+    if (prepares) {
+      this.prepare = (event) => {
+        const created_at = event.created_at ?? 1_700_000_000;
+        const id = getEventHash({ pubkey: this.pubkey, created_at, kind: event.kind, tags: event.tags, content: event.content });
+        return { id, kind: event.kind, tags: event.tags, content: event.content, created_at };
+      };
+      this.publishPrepared = () => {};
+    }
+  }
   sendMessage(): void {
     this.sent++;
   }
@@ -68,7 +89,7 @@ const clock = new FakeClock(1_700_000_000);
 const node = generateSecretKey();
 const settings = testSettings({ nostr: { nsec_privkey: bytesToHex(node) } });
 const logger = pino({ level: 'silent' });
-const stub = new StubOutbox();
+const stub = new StubOutbox(getPublicKey(node), !values['no-prepare']);
 const ctx: AppContext = {
   settings,
   db,

@@ -26,6 +26,15 @@ export interface PublishOptions {
   writes?: Array<(ex: Executor) => Promise<void>>;
 }
 
+/** An event with its created_at and id fixed, not signed yet (Outbox.prepare). */
+export interface PreparedEvent {
+  readonly id: string;
+  readonly kind: number;
+  readonly tags: string[][];
+  readonly content: string;
+  readonly created_at: number;
+}
+
 /**
  * Where handlers, flows and jobs put what goes out. Implementations: the relay outbox (gift-wraps
  * and publishes with retries) and the memory outbox used by tests.
@@ -48,6 +57,18 @@ export interface Outbox {
    * Resolves with the event id once signed (publication continues in the background).
    */
   publish(event: EventTemplate, opts?: PublishOptions): Promise<string>;
+  /**
+   * Fix an event's created_at as `publish` would and compute its id, without signing or sending
+   * anything. The caller records the id in the transaction that makes the event true (a new
+   * order's insert) and calls `publishPrepared` once that transaction committed; a failed one
+   * publishes nothing. So the event is signed and handed to the relays after the commit (the
+   * durability barrier covers it), and the id needs no second transaction. `opts.writes` as for
+   * `publish`. Optional, together with `publishPrepared`: without them callers publish first and
+   * record the id after.
+   */
+  prepare?(event: EventTemplate, opts?: PublishOptions): PreparedEvent;
+  /** Sign and publish an event from `prepare` (publication continues in the background). */
+  publishPrepared?(event: PreparedEvent): void;
   /** Wait until everything queued so far was handed to relays (or dropped after retries). */
   flush(): Promise<void>;
 }

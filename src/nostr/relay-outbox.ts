@@ -24,12 +24,12 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { DurableFn } from '../db/durability.js';
 import type { MostroKeys } from '../context.js';
-import type { NostrEvent } from '../crypto/event.js';
+import { getEventHash, type NostrEvent } from '../crypto/event.js';
 import { LruCache } from '../crypto/lru-cache.js';
 import type { Message } from '../protocol/types.js';
 import { toProtocolV1 } from '../protocol/v1-compat.js';
 import { InThreadCrypto, type CryptoExecutor } from './crypto-pool.js';
-import type { EventTemplate, MessageQueue, Outbox, SendOptions } from './outbox.js';
+import type { EventTemplate, MessageQueue, Outbox, PreparedEvent, SendOptions } from './outbox.js';
 import type { PublishResult } from './relay-pool.js';
 import type { TransportResolver } from './transport-registry.js';
 import type { WireTransport } from './transport.js';
@@ -195,6 +195,40 @@ export class RelayOutbox implements Outbox {
   }
 
   publish(template: EventTemplate): Promise<string> {
+    const createdAt = this.reserveCreatedAt(template);
+    const signed = this.crypto.run({ op: 'sign-event', kind: template.kind, tags: template.tags, content: template.content, created_at: createdAt });
+    this.track(signed.then((event) => this.publishWithRetry(event), () => undefined));
+    return signed.then((event) => event.id);
+  }
+
+  prepare(template: EventTemplate): PreparedEvent {
+    const createdAt = this.reserveCreatedAt(template);
+    const id = getEventHash({ pubkey: this.o.keys.pubkey, created_at: createdAt, kind: template.kind, tags: template.tags, content: template.content });
+    return { id, kind: template.kind, tags: template.tags, content: template.content, created_at: createdAt };
+  }
+
+  publishPrepared(event: PreparedEvent): void {
+    const signed = this.crypto.run({ op: 'sign-event', kind: event.kind, tags: event.tags, content: event.content, created_at: event.created_at });
+    this.track(
+      signed.then(
+        (e) => {
+          // The same fields and key give the same id; anything else is a bug worth seeing.
+          if (e.id !== event.id) this.o.logger.error({ kind: e.kind, prepared: event.id, signed: e.id }, 'outbox: a prepared event was signed with another id');
+          return this.publishWithRetry(e);
+        },
+        (err: unknown) => {
+          this.o.logger.error({ err, kind: event.kind, id: event.id }, 'outbox: could not sign a prepared event; not published');
+        },
+      ),
+    );
+  }
+
+  /**
+   * The created_at an event gets: the template's (default now), and for addressable and
+   * replaceable kinds strictly after the last one of the same (kind, d), so a later state always
+   * replaces an earlier one.
+   */
+  private reserveCreatedAt(template: EventTemplate): number {
     let createdAt = template.created_at ?? this.o.clock.now();
     if (isReplaceable(template.kind)) {
       const d = template.kind >= 30000 ? (template.tags.find((t) => t[0] === 'd')?.[1] ?? '') : '';
@@ -207,9 +241,7 @@ export class RelayOutbox implements Outbox {
       // rather than up to 100,000 orders.
       this.lastCreatedAt.evictWhile((t) => t < createdAt - 60);
     }
-    const signed = this.crypto.run({ op: 'sign-event', kind: template.kind, tags: template.tags, content: template.content, created_at: createdAt });
-    this.track(signed.then((event) => this.publishWithRetry(event), () => undefined));
-    return signed.then((event) => event.id);
+    return createdAt;
   }
 
   async flush(): Promise<void> {

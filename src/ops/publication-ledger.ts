@@ -11,7 +11,7 @@ import type { Clock } from '../clock.js';
 import { compiledOnce } from '../db/compiled-once.js';
 import type { Db, Executor } from '../db/schema.js';
 import { ORDER_EVENT_KIND } from '../nostr/events.js';
-import type { EventTemplate, Outbox, PublishOptions, SendOptions } from '../nostr/outbox.js';
+import type { EventTemplate, Outbox, PreparedEvent, PublishOptions, SendOptions } from '../nostr/outbox.js';
 import type { Message } from '../protocol/types.js';
 import { opsDb } from './tables.js';
 
@@ -55,12 +55,27 @@ export async function recordOrderPublication(
 }
 
 export class PublicationLedgerOutbox implements Outbox {
+  /** Present when the inner outbox prepares events: the ledger row joins the caller's transaction. */
+  readonly prepare?: (event: EventTemplate, opts?: PublishOptions) => PreparedEvent;
+  readonly publishPrepared?: (event: PreparedEvent) => void;
+
   constructor(
     private readonly inner: Outbox,
     private readonly db: Db,
     private readonly clock: Clock,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    const prepare = inner.prepare?.bind(inner);
+    const publishPrepared = inner.publishPrepared?.bind(inner);
+    if (prepare !== undefined && publishPrepared !== undefined) {
+      this.prepare = (event, opts) => {
+        const prepared = prepare(event, opts);
+        void this.record(event, prepared.id, prepared.created_at, opts);
+        return prepared;
+      };
+      this.publishPrepared = publishPrepared;
+    }
+  }
 
   sendMessage(recipient: string, message: Message, opts?: SendOptions): void {
     this.inner.sendMessage(recipient, message, opts);
@@ -78,24 +93,30 @@ export class PublicationLedgerOutbox implements Outbox {
    */
   async publish(event: EventTemplate, opts?: PublishOptions): Promise<string> {
     const id = await this.inner.publish(event, opts);
-    if (event.kind === ORDER_EVENT_KIND) {
-      const orderId = tagValue(event.tags, 'd');
-      const status = tagValue(event.tags, 's');
-      if (orderId !== undefined && status !== undefined) {
-        const now = this.clock.now();
-        const entry = { orderId, status, eventId: id, createdAt: event.created_at ?? now, recordedAt: now };
-        const write = async (ex: Executor): Promise<void> => {
-          try {
-            await recordOrderPublication(ex, entry);
-          } catch (err) {
-            this.logger.error({ err, orderId, status }, 'order publication not recorded in the ledger');
-          }
-        };
-        if (opts?.writes !== undefined) opts.writes.push(write);
-        else await write(this.db);
-      }
-    }
+    await this.record(event, id, event.created_at, opts);
     return id;
+  }
+
+  /**
+   * The ledger row of an order event: appended to `opts.writes` when the caller commits them,
+   * written here otherwise.
+   */
+  private async record(event: EventTemplate, id: string, createdAt: number | undefined, opts?: PublishOptions): Promise<void> {
+    if (event.kind !== ORDER_EVENT_KIND) return;
+    const orderId = tagValue(event.tags, 'd');
+    const status = tagValue(event.tags, 's');
+    if (orderId === undefined || status === undefined) return;
+    const now = this.clock.now();
+    const entry = { orderId, status, eventId: id, createdAt: createdAt ?? now, recordedAt: now };
+    const write = async (ex: Executor): Promise<void> => {
+      try {
+        await recordOrderPublication(ex, entry);
+      } catch (err) {
+        this.logger.error({ err, orderId, status }, 'order publication not recorded in the ledger');
+      }
+    };
+    if (opts?.writes !== undefined) opts.writes.push(write);
+    else await write(this.db);
   }
 
   flush(): Promise<void> {

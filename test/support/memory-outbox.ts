@@ -1,6 +1,6 @@
-import { finalizeEvent, type Event } from 'nostr-tools/pure';
+import { finalizeEvent, getEventHash, getPublicKey, type Event } from 'nostr-tools/pure';
 import type { Clock } from '../../src/clock.js';
-import type { EventTemplate, MessageQueue, Outbox, SendOptions } from '../../src/nostr/outbox.js';
+import type { EventTemplate, MessageQueue, Outbox, PreparedEvent, SendOptions } from '../../src/nostr/outbox.js';
 import type { Action, Message } from '../../src/protocol/types.js';
 
 export interface SentMessage {
@@ -37,6 +37,26 @@ export class MemoryOutbox implements Outbox {
     return Promise.resolve(signed.id);
   }
 
+  /** Prepared events not published (yet): a transaction that failed leaves its event here. */
+  readonly prepared: PreparedEvent[] = [];
+
+  prepare(event: EventTemplate): PreparedEvent {
+    const created_at = event.created_at ?? this.clock?.now() ?? Math.floor(Date.now() / 1000);
+    const unsigned = { kind: event.kind, tags: event.tags, content: event.content, created_at, pubkey: getPublicKey(this.secretKey) };
+    const p = { id: getEventHash(unsigned), kind: event.kind, tags: event.tags, content: event.content, created_at };
+    this.prepared.push(p);
+    return p;
+  }
+
+  publishPrepared(event: PreparedEvent): void {
+    const i = this.prepared.indexOf(event);
+    if (i < 0) throw new Error('publishPrepared: not an event of prepare()');
+    this.prepared.splice(i, 1);
+    const signed = finalizeEvent({ kind: event.kind, tags: event.tags, content: event.content, created_at: event.created_at }, this.secretKey);
+    if (signed.id !== event.id) throw new Error(`publishPrepared: signed id ${signed.id} differs from the prepared ${event.id}`);
+    this.published.push(signed);
+  }
+
   flush(): Promise<void> {
     return Promise.resolve();
   }
@@ -56,5 +76,6 @@ export class MemoryOutbox implements Outbox {
   clear(): void {
     this.sent.length = 0;
     this.published.length = 0;
+    this.prepared.length = 0;
   }
 }

@@ -4,6 +4,7 @@ import { clearOrderChange } from '../../db/order-changes.js';
 import { setOrderEventId } from '../../db/orders.js';
 import type { DisputeRow, OrderRow } from '../../db/types.js';
 import { buildDisputeEvent, buildOrderEvent, networkTagValue, publicStatusFor } from '../../nostr/events.js';
+import type { PreparedEvent } from '../../nostr/outbox.js';
 import { makerRating } from './reputation.js';
 
 /**
@@ -66,6 +67,57 @@ export async function publishOrder(
     await clearOrderChange(trx, o.id, o.status);
     for (const write of writes) await write(trx);
   });
+}
+
+/** A new order's 38383 event, prepared inside the order's own transaction (prepareOrderEvent). */
+export interface PreparedOrderEvent {
+  event: PreparedEvent;
+  /** The outbox's own records (the publication ledger), for the order's transaction. */
+  writes: Array<(ex: Executor) => Promise<void>>;
+}
+
+/**
+ * One transaction for a new order instead of two. Inside the transaction that inserts `o`, once
+ * its rating is known: the 38383 event's created_at and id are fixed (no signature yet), the row
+ * goes in with that id, and `recordPreparedOrderEvent` clears the change-log entry the insert made
+ * and adds the ledger row. After the commit `publishPreparedOrderEvent` signs and publishes it (the
+ * durability barrier then covers the insert). Before, the event was signed between two
+ * transactions: the insert, then the id, change log and ledger — and the second rewrote pages the
+ * first had just written (docs/PERFORMANCE.md, session 27). A transaction that fails publishes
+ * nothing. Null when the outbox cannot prepare events, or the status is not published: the
+ * caller inserts the row as it is and calls publishOrder after the commit, as before.
+ */
+export function prepareOrderEvent(
+  ctx: AppContext,
+  o: OrderRow,
+  rating: { total_rating: number; total_reviews: number; days: number } | null,
+): PreparedOrderEvent | null {
+  const { outbox } = ctx;
+  if (outbox.prepare === undefined || outbox.publishPrepared === undefined) return null;
+  const status = orderPublicStatus(o);
+  if (status === null) return null;
+  const template = buildOrderEvent({
+    order: o,
+    status,
+    rating: o.status === 'pending' ? rating : null,
+    settings: ctx.settings,
+    nodePubkey: ctx.keys.pubkey,
+    network: networkTagValue(ctx.lightning.info?.networks ?? null),
+    now: ctx.clock.now(),
+  });
+  const writes: Array<(ex: Executor) => Promise<void>> = [];
+  return { event: outbox.prepare(template, { writes }), writes };
+}
+
+/** In the order's transaction, after its insert: the change-log entry cleared, the ledger row added. */
+export async function recordPreparedOrderEvent(trx: Executor, o: OrderRow, prepared: PreparedOrderEvent): Promise<void> {
+  await clearOrderChange(trx, o.id, o.status);
+  for (const write of prepared.writes) await write(trx);
+}
+
+/** After the order's transaction committed: sign and publish its prepared event. */
+export function publishPreparedOrderEvent(ctx: AppContext, prepared: PreparedOrderEvent): void {
+  ctx.outbox.publishPrepared?.(prepared.event);
 }
 
 /** Publish the dispute's kind-38386 event (d = dispute id, s = dispute status, initiator tag). */

@@ -1,5 +1,6 @@
 import type { AppContext } from '../../context.js';
 import { getUser, type UserReputation } from '../../db/users.js';
+import type { Executor } from '../../db/schema.js';
 import type { OrderRow } from '../../db/types.js';
 import { CantDoError } from '../../errors.js';
 import { buildMessage } from '../../protocol/build.js';
@@ -24,11 +25,20 @@ export async function makerRating(
   ctx: AppContext,
   o: OrderRow,
 ): Promise<{ total_rating: number; total_reviews: number; days: number }> {
+  return makerRatingIn(ctx.db, o, ctx.clock.now());
+}
+
+/** makerRating read through `ex` (the database, or an open transaction). */
+export async function makerRatingIn(
+  ex: Executor,
+  o: OrderRow,
+  now: number,
+): Promise<{ total_rating: number; total_reviews: number; days: number }> {
   const identity = o.kind === 'sell' ? o.master_seller_pubkey : o.master_buyer_pubkey;
   // Full privacy (identity == trade key) or no identity: zeros, as mostrod.
   if (identity === null || identity === o.creator_pubkey) return { total_rating: 0, total_reviews: 0, days: 0 };
-  const user = await getUser(ctx.db, identity);
-  return user === undefined ? { total_rating: 0, total_reviews: 0, days: 0 } : makerRatingOf(user, ctx.clock.now());
+  const user = await getUser(ex, identity);
+  return user === undefined ? { total_rating: 0, total_reviews: 0, days: 0 } : makerRatingOf(user, now);
 }
 
 /** makerRating from a users row already at hand (same numbers as userInfo). */

@@ -10,8 +10,8 @@ import { buildMessage } from '../../protocol/build.js';
 import type { SmallOrder } from '../../protocol/types.js';
 import type { Handler } from '../handler.js';
 import { toSmallOrder } from '../flows/order-view.js';
-import { publishOrder } from '../flows/publish.js';
-import { makerRatingOf } from '../flows/reputation.js';
+import { prepareOrderEvent, publishOrder, publishPreparedOrderEvent, recordPreparedOrderEvent } from '../flows/publish.js';
+import { makerRatingIn, makerRatingOf } from '../flows/reputation.js';
 import { checkIdentity, nodeNetwork, raiseTradeIndex, resolveTradeIndex, safeNumber } from '../flows/take-terms.js';
 
 const HOUR = 3600;
@@ -151,16 +151,22 @@ export const newOrder: Handler = async (ctx, msg, inbound) => {
     payout_lost_success_hash: null,
   };
 
-  // 7. Record the trade index and insert the order atomically.
-  // The index update returns the maker's reputation columns, so the 38383 rating needs no re-read.
-  const raised = await ctx.db.transaction().execute(async (trx) => {
+  // 7. Record the trade index and insert the order atomically, with its 38383 event's id, change
+  // log and ledger row in the same transaction (publish.ts prepareOrderEvent); the event is signed
+  // and published after the commit. The index update returns the maker's reputation columns, so
+  // the rating needs no re-read unless the raise did not apply.
+  const { prepared, rating } = await ctx.db.transaction().execute(async (trx) => {
     const user = await raiseTradeIndex(trx, inbound, tradeIndex);
-    await insertOrder(trx, row);
-    return user;
+    const now = ctx.clock.now();
+    const rating = user !== undefined && inbound.identity !== inbound.tradeKey ? makerRatingOf(user, now) : await makerRatingIn(trx, row, now);
+    const prepared = prepareOrderEvent(ctx, row, rating);
+    await insertOrder(trx, prepared === null ? row : { ...row, event_id: prepared.event.id });
+    if (prepared !== null) await recordPreparedOrderEvent(trx, row, prepared);
+    return { prepared, rating };
   });
 
-  const rating = raised !== undefined && inbound.identity !== inbound.tradeKey ? makerRatingOf(raised, ctx.clock.now()) : undefined;
-  await publishOrder(ctx, row, rating !== undefined ? { rating } : {});
+  if (prepared !== null) publishPreparedOrderEvent(ctx, prepared);
+  else await publishOrder(ctx, row, { rating });
   ctx.outbox.sendMessage(
     inbound.tradeKey,
     buildMessage({

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import type { NostrEvent } from '../../../src/crypto/event.js';
+import { verifyEvent, type NostrEvent } from '../../../src/crypto/event.js';
 import { generateSecretKey, getPublicKey } from '../../../src/crypto/secp.js';
 import { unwrapGiftWrap } from '../../../src/nostr/gift-wrap.js';
 import { RelayOutbox, type Publisher } from '../../../src/nostr/relay-outbox.js';
@@ -157,6 +157,40 @@ void describe('RelayOutbox', () => {
     await ob.publish(tmpl('o1', 'canceled'));
     await ob.flush();
     assert.equal(pub.calls.at(-1)!.event.created_at, 1_700_000_010);
+  });
+
+  void test('prepare fixes created_at (as publish, per (kind, d)) and the id, sends nothing; publishPrepared signs that very event and hands it off only past the durability barrier', async () => {
+    const pub = new FakePublisher(['ws://a']);
+    const clock = new FakeClock(1_700_000_000);
+    let release!: () => void;
+    const synced = new Promise<void>((r) => (release = r));
+    let open = false;
+    const ob = outbox(pub, clock, { durable: () => (open ? null : synced) });
+    const tmpl = (d: string, s: string) => ({ kind: 38383, tags: [['d', d], ['s', s]], content: '' });
+    const first = ob.prepare(tmpl('o1', 'pending'));
+    const second = ob.prepare(tmpl('o1', 'in-progress'));
+    assert.deepEqual([first.created_at, second.created_at], [1_700_000_000, 1_700_000_001], 'a later state of the same order gets a later created_at');
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(pub.calls.length, 0, 'prepare publishes nothing');
+    // A prepared event that is never published (its transaction failed) leaves no trace on relays;
+    // the created_at it took still keeps the next one of its order later.
+    const id = await ob.publish(tmpl('o1', 'success'));
+    ob.publishPrepared(second);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(pub.calls.length, 0, 'nothing handed off before the sync');
+    open = true;
+    release();
+    await ob.flush();
+    const evs = pub.calls.map((c) => c.event);
+    assert.equal(evs.length, 2);
+    const prepared = evs.find((e) => e.id === second.id);
+    assert.ok(prepared, 'the published event has the prepared id');
+    assert.equal(verifyEvent(prepared), true);
+    assert.equal(prepared.pubkey, keys.pubkey);
+    assert.equal(prepared.created_at, second.created_at);
+    assert.deepEqual(prepared.tags, second.tags);
+    assert.equal(evs.find((e) => e.id === id)!.created_at, 1_700_000_002);
+    assert.ok(!evs.some((e) => e.id === first.id), 'the unpublished one never went out');
   });
 
   void test('publish retries only the relays that refused or timed out', async () => {

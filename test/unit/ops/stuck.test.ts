@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { publishOrder } from '../../../src/app/flows/publish.js';
-import { casUpdateOrder, insertOrder } from '../../../src/db/orders.js';
+import { casUpdateOrder, findOrders, insertOrder } from '../../../src/db/orders.js';
 import { PublicationLedgerOutbox } from '../../../src/ops/publication-ledger.js';
 import {
   expectedPublicStatus,
@@ -12,7 +12,10 @@ import {
   findUnpaidSettled,
   payoutGraceSeconds,
 } from '../../../src/ops/stuck.js';
+import { opsDb } from '../../../src/ops/tables.js';
 import { makeOrder } from '../../support/db.js';
+import { party, req, smallOrder } from '../../support/trade-fixtures.js';
+import { newOrder } from '../../../src/app/handlers/new-order.js';
 import { makeTestContext } from '../../support/test-context.js';
 import { escrowedTrade, openDispute } from '../app/handlers/dispute-fixture.js';
 
@@ -78,6 +81,24 @@ void describe('stuck-state queries', () => {
     await publishOrder(ledgerCtx, { ...o, status: 'canceled' });
     assert.deepEqual(await findLaggingPublications(ctx.db), []);
     assert.equal(expectedPublicStatus({ kind: 'sell', status: 'fiat-sent' }), 'in-progress');
+  });
+
+  void test('a new order (one transaction, prepared event): its ledger row is committed with it, at the id and created_at published', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const ledgerCtx = { ...ctx, outbox: new PublicationLedgerOutbox(ctx.outbox, ctx.db, ctx.clock, ctx.logger) };
+    const maker = await party(ctx);
+    await newOrder(ledgerCtx, req('new-order', { requestId: 1n, tradeIndex: 1n, payload: { order: smallOrder({ amount: 100_000n, fiat_amount: 50n }) } }), maker.inbound);
+    const [o] = await findOrders(ctx.db, {});
+    assert.ok(o);
+    const ev = ctx.outbox.eventsOfKind(38383).at(-1);
+    assert.ok(ev);
+    const row = await opsDb(ctx.db).selectFrom('mostrod_ts_order_publications').selectAll().where('order_id', '=', o.id).executeTakeFirst();
+    assert.deepEqual(row && { status: row.status, event_id: row.event_id, created_at: row.created_at }, { status: 'pending', event_id: ev.id, created_at: ev.created_at });
+    assert.deepEqual(await findLaggingPublications(ctx.db), []);
+    // Without prepare in the inner outbox, the decorator has none either (callers fall back).
+    const plain = new PublicationLedgerOutbox({ sendMessage: () => {}, publish: () => Promise.resolve(''), flush: () => Promise.resolve() }, ctx.db, ctx.clock, ctx.logger);
+    assert.equal(plain.prepare, undefined);
+    assert.equal(plain.publishPrepared, undefined);
   });
 
   void test('open disputes whose order left the dispute status', async () => {

@@ -1,6 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { newOrder } from '../../../../src/app/handlers/new-order.js';
+import { sql } from 'kysely';
+import { countOrderChanges } from '../../../../src/db/order-changes.js';
 import { findOrders, getOrder } from '../../../../src/db/orders.js';
 import { getUser } from '../../../../src/db/users.js';
 import { SilentError } from '../../../../src/errors.js';
@@ -148,6 +150,28 @@ void describe('new-order: happy paths', () => {
     assert.equal(far.expires_at, NOW + 15 * 86_400);
     const near = await createOrder(ctx, maker, { amount: 100_000n, fiat_amount: 50n, expires_at: BigInt(NOW + 3600) }, { tradeIndex: 2n });
     assert.equal(near.expires_at, NOW + 3600);
+  });
+
+  void test('one transaction: the row goes in with its 38383 id, no change-log entry is left, the event is signed after the commit', async () => {
+    const ctx = await ctxWithFee();
+    const maker = await party(ctx);
+    const o = await createOrder(ctx, maker, { amount: 100_000n, fiat_amount: 50n });
+    const ev = lastOrderEvent(ctx, o.id);
+    assert.ok(ev);
+    assert.equal((await getOrder(ctx.db, o.id))?.event_id, ev.id);
+    assert.equal(await countOrderChanges(ctx.db), 0, 'the insert logged a change, the same transaction cleared it');
+    assert.equal(ctx.outbox.prepared.length, 0, 'every prepared event was published');
+  });
+
+  void test('a new order whose transaction fails publishes nothing and leaves nothing', async () => {
+    const ctx = await ctxWithFee();
+    const maker = await party(ctx);
+    await sql`CREATE TRIGGER test_refuse_orders BEFORE INSERT ON orders BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`.execute(ctx.db);
+    await assert.rejects(attempt(ctx, maker.inbound, { amount: 100_000n, fiat_amount: 50n }), /refused by the test/);
+    await assertNothingWritten(ctx);
+    assert.equal(await countOrderChanges(ctx.db), 0);
+    assert.equal(ctx.outbox.prepared.length, 1, 'the event was prepared in the transaction and never published');
+    assert.equal((await getUser(ctx.db, maker.identity.pubkey))?.last_trade_index, 0, 'the trade index raise rolled back with it');
   });
 
   void test('rating tag reflects the maker users row', async () => {
