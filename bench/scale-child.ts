@@ -21,6 +21,7 @@ import { finalizeEvent } from '../src/crypto/event.js';
 import { bytesToHex, generateSecretKey, getPublicKey } from '../src/crypto/secp.js';
 import { closeDatabase, openDatabase, type Db } from '../src/db/database.js';
 import { getDisputeByOrder } from '../src/db/disputes.js';
+import { OrderChangeAcks } from '../src/db/order-changes.js';
 import { listClaimableEvents } from '../src/db/event-queue.js';
 import { listOrderChanges } from '../src/db/order-changes.js';
 import {
@@ -48,7 +49,7 @@ import { uuidToBlob } from '../src/db/uuid-blob.js';
 import { getUser } from '../src/db/users.js';
 import type { OrderRow } from '../src/db/types.js';
 import { buildOrderEvent, networkTagValue } from '../src/nostr/events.js';
-import type { EventTemplate, Outbox } from '../src/nostr/outbox.js';
+import type { EventTemplate, Outbox, PublishOptions } from '../src/nostr/outbox.js';
 import { EXPIRE_BATCH, expirePendingOrders } from '../src/scheduler/jobs/expire-pending-orders.js';
 import { newBookSyncState, republishChangedOrders } from '../src/scheduler/jobs/republish-changed-orders.js';
 import { PRUNE_BATCH, pruneTransports } from '../src/scheduler/jobs/prune-transports.js';
@@ -67,9 +68,10 @@ class SigningOutbox implements Outbox {
   published = 0;
   constructor(private readonly sk: Uint8Array, private readonly pk: string) {}
   sendMessage(): void {}
-  publish(e: EventTemplate): Promise<string> {
+  publish(e: EventTemplate, opts?: PublishOptions): Promise<string> {
     const signed = finalizeEvent({ kind: e.kind, tags: e.tags, content: e.content, created_at: e.created_at ?? now }, this.sk, this.pk);
     this.published++;
+    opts?.onOutcome?.(true); // accepted at once: the change-log rows go with the next batch
     return Promise.resolve(signed.id);
   }
   flush(): Promise<void> {
@@ -268,6 +270,7 @@ const ctx: AppContext = {
   logger: pino({ level: 'silent' }),
   locks: new KeyedLock(),
   tasks: new TaskTracker(),
+  orderChangeAcks: new OrderChangeAcks(db, pino({ level: 'silent' })),
 };
 
 // Full republish of the pending book (what mostrod 0.18.3's hourly sweep did; this daemon never
@@ -303,12 +306,14 @@ for (const o of pending.filter((x) => x.expires_at > now).slice(0, CHANGED)) {
 await republishChangedOrders(ctx, bookState);
 const passT0 = performance.now();
 const pass = await republishChangedOrders(ctx, bookState);
+await ctx.orderChangeAcks.flush(); // the change-log deletes of the accepted events, part of the pass's cost
 const incremental = { changed: CHANGED, republished: pass.republished, passMs: round(performance.now() - passT0, 2), idlePassMs, published: outbox.published - published0 };
 
 const expiredCount = (await findExpiredPending(db, now)).length;
 const publishedBeforeExpiry = outbox.published;
 const jobT0 = performance.now();
 await expirePendingOrders(ctx);
+await ctx.orderChangeAcks.flush();
 const expiryJob = { expired: expiredCount, seconds: round((performance.now() - jobT0) / 1000, 3), published: outbox.published - publishedBeforeExpiry };
 const jobT1 = performance.now();
 await expirePendingOrders(ctx);

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
 import type { Settings } from './config/types.js';
 import type { Db } from './db/database.js';
+import type { OrderChangeAcks } from './db/order-changes.js';
 import type { LightningBackend } from './lightning/backend.js';
 import type { LnurlResolver } from './lightning/lnurl.js';
 import type { Outbox } from './nostr/outbox.js';
@@ -34,6 +35,8 @@ export interface AppContext {
   locks: KeyedLock;
   /** Background work (payouts, ...) that shutdown must wait for. */
   tasks: TaskTracker;
+  /** Order change-log rows deleted once a relay accepted their 38383 event (db/order-changes.ts). */
+  orderChangeAcks: OrderChangeAcks;
   /** Which transport each trade key speaks (protocol v2); absent = gift wrap for every key. */
   transports?: KeyTransports;
   /** Scheduled backups ([backup]): status for the operator, metrics and alerts. Absent in tests. */

@@ -16,6 +16,7 @@ import { attachWalCheckpointer, checkpointerOf, closeDatabase, durabilityOf, ope
 import { walCheckpointFromEnv } from './db/wal-checkpointer.js';
 import { durabilityFromEnv } from './db/durability.js';
 import { dbTradeIndexStore } from './db/trade-index-store.js';
+import { OrderChangeAcks } from './db/order-changes.js';
 import { DurableLightning } from './lightning/durable.js';
 import { createLndBackend } from './lightning/lnd/index.js';
 import { HttpLnurlResolver } from './lightning/lnurl.js';
@@ -205,6 +206,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     logger,
     locks: new KeyedLock(),
     tasks: new TaskTracker(),
+    orderChangeAcks: new OrderChangeAcks(db, logger.child({ module: 'order-changes' })),
     transports,
   };
 
@@ -363,6 +365,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       await step('outbox', () => outbox.flush(), 5_000);
       offLink();
       await step('relays', () => pool.close(), 5_000);
+      // the change-log rows of the order events relays accepted (the rest stay for the republish job)
+      await step('order change log', () => ctx.orderChangeAcks.flush(), 5_000);
       // before the crypto pool: the passes may run on its threads
       await step('checkpoints', async () => checkpointerOf(db)?.close(), 5_000);
       await step('crypto', () => crypto.close(), 5_000);

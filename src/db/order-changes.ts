@@ -1,14 +1,16 @@
 import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
 import { compiledOnce } from './compiled-once.js';
-import type { DbSchema, Executor } from './schema.js';
+import type { Db, DbSchema, Executor } from './schema.js';
 import { blobToUuid, tryUuidToBlob } from './uuid-blob.js';
 
 /**
  * Order change log (table `mostrod_ts_order_changes`, migration 20261204000000). SQLite triggers
  * write one row per order when it is inserted or its status changes (a newer change replaces the
- * row with a higher `seq`); the order-event publisher deletes the row once the kind-38383 event for
- * that status is out. What is left is exactly the set of orders whose public event lags the DB, so
- * republishing costs what changed, not the size of the book.
+ * row with a higher `seq`); the row is deleted once a relay accepted the kind-38383 event for that
+ * change (OrderChangeAcks, below). What is left is exactly the set of orders whose public event is
+ * not on any relay yet — in flight, refused by every relay, or lost with a process that stopped
+ * before it reached one — so republishing costs what changed, not the size of the book.
  */
 export interface OrderChangesTable {
   seq: number | null;
@@ -66,8 +68,138 @@ const CLEAR_ORDER_CHANGE = compiledOnce((db, blob: Uint8Array, status: string) =
   q(db).deleteFrom('mostrod_ts_order_changes').where('order_id', '=', blob).where('status', '=', status),
 );
 
+// Run by every order publication: the change the event publishes (read in the transaction that made
+// it, or before the publication), and its delete once a relay accepted the event.
+const SELECT_ORDER_CHANGE = compiledOnce((db, blob: Uint8Array) =>
+  q(db).selectFrom('mostrod_ts_order_changes').selectAll().where('order_id', '=', blob),
+);
+const CLEAR_ACCEPTED_CHANGE = compiledOnce((db, blob: Uint8Array, seq: number) =>
+  q(db).deleteFrom('mostrod_ts_order_changes').where('order_id', '=', blob).where('seq', '=', seq),
+);
+
 /** The hot statements of this module, for the SQL-equality test. */
-export const ORDER_CHANGE_STATEMENTS = { CLEAR_ORDER_CHANGE };
+export const ORDER_CHANGE_STATEMENTS = { CLEAR_ORDER_CHANGE, SELECT_ORDER_CHANGE, CLEAR_ACCEPTED_CHANGE };
+
+/**
+ * The change an order event for `status` publishes: its `seq` when the order's row in the log
+ * records that status, else null (nothing lags for it: the row was cleared, or a newer change
+ * replaced it).
+ */
+export async function pendingChangeSeq(ex: Executor, orderId: string, status: string): Promise<number | null> {
+  const blob = tryUuidToBlob(orderId);
+  if (!blob) return null;
+  const r = (await SELECT_ORDER_CHANGE.run(ex, blob)).rows[0];
+  return r !== undefined && r.status === status && r.seq !== null ? r.seq : null;
+}
+
+/**
+ * Change-log rows finished by an accepted publication. The row of an order's change is deleted
+ * only once a relay accepted the 38383 event that publishes it (`Outbox` `onOutcome(true)`), not
+ * when the event is queued: a process that stops between the commit and the relay's OK, or relays
+ * that refuse the event through every retry, leave the row, and the republish job
+ * (scheduler/jobs/republish-changed-orders.ts) publishes the order again.
+ *
+ * Deletes are batched — one transaction per `delayMs` (or per `maxBatch` accepted events) instead
+ * of a commit per publication — and each deletes the row only if it still has the published
+ * change's `seq` (a newer change of the same order stays). A batch lost with the process only
+ * makes the job publish those orders once more. `pending` tells the job which changes have a
+ * publication under way or accepted (its delete not written yet), so it does not stack a second one
+ * on it.
+ */
+export class OrderChangeAcks {
+  /** `${orderId}:${seq}` → publications of that change not settled yet. */
+  private readonly inflight = new Map<string, number>();
+  private batch: Array<{ key: string; blob: Uint8Array; seq: number }> = [];
+  /** Keys of the accepted publications whose delete is not written yet. */
+  private readonly accepted = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
+  private writing: Promise<void> = Promise.resolve();
+  private cleared = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly logger: Logger,
+    private readonly delayMs = 100,
+    private readonly maxBatch = 256,
+  ) {}
+
+  /**
+   * A publication of the event for change `seq` of the order starts. Returns its outcome callback
+   * (pass it as the outbox's `onOutcome`; only its first call counts): accepted → the row is
+   * deleted with the next batch; refused or failed → the row stays for the republish job.
+   */
+  publishing(orderId: string, seq: number): (accepted: boolean) => void {
+    const key = `${orderId}:${seq}`;
+    this.inflight.set(key, (this.inflight.get(key) ?? 0) + 1);
+    let settled = false;
+    return (accepted) => {
+      if (settled) return;
+      settled = true;
+      const n = (this.inflight.get(key) ?? 1) - 1;
+      if (n > 0) this.inflight.set(key, n);
+      else this.inflight.delete(key);
+      if (accepted) this.enqueue(key, orderId, seq);
+    };
+  }
+
+  /**
+   * True while a publication of change `seq` of the order is under way (neither accepted nor given
+   * up), or accepted with its row's delete not written yet.
+   */
+  pending(orderId: string, seq: number): boolean {
+    const key = `${orderId}:${seq}`;
+    return this.inflight.has(key) || this.accepted.has(key);
+  }
+
+  /** Publications under way, and rows deleted so far (metrics, tests). */
+  stats(): { inFlight: number; queued: number; cleared: number } {
+    let inFlight = 0;
+    for (const n of this.inflight.values()) inFlight += n;
+    return { inFlight, queued: this.batch.length, cleared: this.cleared };
+  }
+
+  /** Delete the rows of every publication accepted so far (tests; shutdown, before the DB closes). */
+  async flush(): Promise<void> {
+    this.write();
+    await this.writing;
+  }
+
+  private enqueue(key: string, orderId: string, seq: number): void {
+    const blob = tryUuidToBlob(orderId);
+    if (!blob) return;
+    this.accepted.add(key);
+    this.batch.push({ key, blob, seq });
+    if (this.batch.length >= this.maxBatch) this.write();
+    else if (this.timer === null) {
+      this.timer = setTimeout(() => this.write(), this.delayMs);
+      this.timer.unref();
+    }
+  }
+
+  private write(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    if (this.batch.length === 0) return;
+    const rows = this.batch;
+    this.batch = [];
+    this.writing = this.writing.then(async () => {
+      try {
+        const deleted = await this.db.transaction().execute(async (trx) => {
+          let n = 0;
+          for (const r of rows) n += Number((await CLEAR_ACCEPTED_CHANGE.run(trx, r.blob, r.seq)).numAffectedRows ?? 0n);
+          return n;
+        });
+        this.cleared += deleted;
+      } catch (err) {
+        // The rows stay: the republish job publishes those orders once more.
+        this.logger.error({ err, rows: rows.length }, 'order change log: accepted publications not cleared');
+      }
+      for (const r of rows) this.accepted.delete(r.key);
+    });
+  }
+}
 
 /**
  * The order's event for `status` is published (or `status` is not a public one): delete its change

@@ -24,6 +24,13 @@ export interface PublishOptions {
    * transaction carries both. Each write must not throw (it logs its own failure).
    */
   writes?: Array<(ex: Executor) => Promise<void>>;
+  /**
+   * Called once with the publication's outcome: true as soon as a relay accepted the event (the
+   * outbox goes on retrying the relays that did not), false when no relay accepted it through all
+   * retries, or it could not be signed. The order publisher deletes the change-log row the event
+   * publishes only then (db/order-changes.ts OrderChangeAcks). Must not throw.
+   */
+  onOutcome?: (accepted: boolean) => void;
 }
 
 /** An event with its created_at and id fixed, not signed yet (Outbox.prepare). */
@@ -67,8 +74,11 @@ export interface Outbox {
    * record the id after.
    */
   prepare?(event: EventTemplate, opts?: PublishOptions): PreparedEvent;
-  /** Sign and publish an event from `prepare` (publication continues in the background). */
-  publishPrepared?(event: PreparedEvent): void;
+  /**
+   * Sign and publish an event from `prepare` (publication continues in the background);
+   * `opts.onOutcome` as for `publish`.
+   */
+  publishPrepared?(event: PreparedEvent, opts?: Pick<PublishOptions, 'onOutcome'>): void;
   /** Wait until everything queued so far was handed to relays (or dropped after retries). */
   flush(): Promise<void>;
 }

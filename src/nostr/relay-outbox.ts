@@ -29,7 +29,7 @@ import { LruCache } from '../crypto/lru-cache.js';
 import type { Message } from '../protocol/types.js';
 import { toProtocolV1 } from '../protocol/v1-compat.js';
 import { InThreadCrypto, type CryptoExecutor } from './crypto-pool.js';
-import type { EventTemplate, MessageQueue, Outbox, PreparedEvent, SendOptions } from './outbox.js';
+import type { EventTemplate, MessageQueue, Outbox, PreparedEvent, PublishOptions, SendOptions } from './outbox.js';
 import type { PublishResult } from './relay-pool.js';
 import type { TransportResolver } from './transport-registry.js';
 import type { WireTransport } from './transport.js';
@@ -194,10 +194,11 @@ export class RelayOutbox implements Outbox {
     return this.crypto.run({ op: 'wrap-message', message: v1, recipient: item.to, now: item.createdAt, pow });
   }
 
-  publish(template: EventTemplate): Promise<string> {
+  publish(template: EventTemplate, opts?: PublishOptions): Promise<string> {
     const createdAt = this.reserveCreatedAt(template);
     const signed = this.crypto.run({ op: 'sign-event', kind: template.kind, tags: template.tags, content: template.content, created_at: createdAt });
-    this.track(signed.then((event) => this.publishWithRetry(event), () => undefined));
+    const onOutcome = opts?.onOutcome;
+    this.track(signed.then((event) => this.publishWithRetry(event, onOutcome), () => onOutcome?.(false)));
     return signed.then((event) => event.id);
   }
 
@@ -207,17 +208,19 @@ export class RelayOutbox implements Outbox {
     return { id, kind: template.kind, tags: template.tags, content: template.content, created_at: createdAt };
   }
 
-  publishPrepared(event: PreparedEvent): void {
+  publishPrepared(event: PreparedEvent, opts?: Pick<PublishOptions, 'onOutcome'>): void {
     const signed = this.crypto.run({ op: 'sign-event', kind: event.kind, tags: event.tags, content: event.content, created_at: event.created_at });
+    const onOutcome = opts?.onOutcome;
     this.track(
       signed.then(
         (e) => {
           // The same fields and key give the same id; anything else is a bug worth seeing.
           if (e.id !== event.id) this.o.logger.error({ kind: e.kind, prepared: event.id, signed: e.id }, 'outbox: a prepared event was signed with another id');
-          return this.publishWithRetry(e);
+          return this.publishWithRetry(e, onOutcome);
         },
         (err: unknown) => {
           this.o.logger.error({ err, kind: event.kind, id: event.id }, 'outbox: could not sign a prepared event; not published');
+          onOutcome?.(false);
         },
       ),
     );
@@ -346,10 +349,12 @@ export class RelayOutbox implements Outbox {
     );
   }
 
-  private async publishWithRetry(event: NostrEvent): Promise<void> {
+  /** `onOutcome` (PublishOptions): true at the first relay's OK, false if none accepted it through every retry. */
+  private async publishWithRetry(event: NostrEvent, onOutcome?: (accepted: boolean) => void): Promise<void> {
     const policy = this.publishRetry;
     let targets: readonly string[] = this.o.pool.urls();
     let results: PublishResult[] = [];
+    let accepted = false;
     for (let attempt = 1; attempt <= policy.attempts; attempt++) {
       if (attempt > 1) await this.sleep(this.backoff(policy, attempt - 1));
       try {
@@ -357,15 +362,21 @@ export class RelayOutbox implements Outbox {
       } catch (err) {
         results = targets.map((url) => ({ url, ok: false, message: err instanceof Error ? err.message : String(err) }));
       }
+      if (!accepted && results.some((r) => r.ok)) {
+        accepted = true;
+        onOutcome?.(true);
+      }
       const failed = results.filter((r) => !r.ok);
       if (failed.length === 0) {
         this.counters.eventsPublished++;
+        if (!accepted) onOutcome?.(false); // no relay to publish to
         return;
       }
       targets = failed.map((r) => r.url);
       this.o.logger.debug({ kind: event.kind, id: event.id, attempt, failed }, 'outbox: publish incomplete; will retry');
     }
     this.counters.eventsIncomplete++;
+    if (!accepted) onOutcome?.(false);
     this.o.logger.warn(
       { kind: event.kind, id: event.id, relays: results.filter((r) => !r.ok).map((r) => `${r.url}: ${r.message}`) },
       'outbox: event not accepted by every relay after retries',

@@ -57,7 +57,7 @@ export async function recordOrderPublication(
 export class PublicationLedgerOutbox implements Outbox {
   /** Present when the inner outbox prepares events: the ledger row joins the caller's transaction. */
   readonly prepare?: (event: EventTemplate, opts?: PublishOptions) => PreparedEvent;
-  readonly publishPrepared?: (event: PreparedEvent) => void;
+  readonly publishPrepared?: (event: PreparedEvent, opts?: Pick<PublishOptions, 'onOutcome'>) => void;
 
   constructor(
     private readonly inner: Outbox,

@@ -1,6 +1,6 @@
 import { finalizeEvent, getEventHash, getPublicKey, type Event } from 'nostr-tools/pure';
 import type { Clock } from '../../src/clock.js';
-import type { EventTemplate, MessageQueue, Outbox, PreparedEvent, SendOptions } from '../../src/nostr/outbox.js';
+import type { EventTemplate, MessageQueue, Outbox, PreparedEvent, PublishOptions, SendOptions } from '../../src/nostr/outbox.js';
 import type { Action, Message } from '../../src/protocol/types.js';
 
 export interface SentMessage {
@@ -9,10 +9,16 @@ export interface SentMessage {
   queue: MessageQueue;
 }
 
-/** Outbox for tests: records messages and signs published events with the node key. */
+/**
+ * Outbox for tests: records messages and signs published events with the node key. A published
+ * event counts as accepted by a relay at once (`onOutcome(true)`), unless `refuse` is set: then
+ * every relay refused it (`onOutcome(false)`).
+ */
 export class MemoryOutbox implements Outbox {
   readonly sent: SentMessage[] = [];
   readonly published: Event[] = [];
+  /** Publications from now on are refused by every relay (still recorded in `published`). */
+  refuse = false;
 
   constructor(
     private readonly secretKey: Uint8Array,
@@ -23,7 +29,7 @@ export class MemoryOutbox implements Outbox {
     this.sent.push({ to: recipient, message, queue: opts?.queue ?? 'order' });
   }
 
-  publish(event: EventTemplate): Promise<string> {
+  publish(event: EventTemplate, opts?: PublishOptions): Promise<string> {
     const signed = finalizeEvent(
       {
         kind: event.kind,
@@ -34,6 +40,7 @@ export class MemoryOutbox implements Outbox {
       this.secretKey,
     );
     this.published.push(signed);
+    opts?.onOutcome?.(!this.refuse);
     return Promise.resolve(signed.id);
   }
 
@@ -48,13 +55,14 @@ export class MemoryOutbox implements Outbox {
     return p;
   }
 
-  publishPrepared(event: PreparedEvent): void {
+  publishPrepared(event: PreparedEvent, opts?: Pick<PublishOptions, 'onOutcome'>): void {
     const i = this.prepared.indexOf(event);
     if (i < 0) throw new Error('publishPrepared: not an event of prepare()');
     this.prepared.splice(i, 1);
     const signed = finalizeEvent({ kind: event.kind, tags: event.tags, content: event.content, created_at: event.created_at }, this.secretKey);
     if (signed.id !== event.id) throw new Error(`publishPrepared: signed id ${signed.id} differs from the prepared ${event.id}`);
     this.published.push(signed);
+    opts?.onOutcome?.(!this.refuse);
   }
 
   flush(): Promise<void> {

@@ -24,6 +24,7 @@ import { bytesToHex, getPublicKey } from '../../src/crypto/secp.js';
 import { openDatabase, type Db } from '../../src/db/database.js';
 import { sqliteChangeCounter, WalBarrier, type DurableFn } from '../../src/db/durability.js';
 import type { Database } from '../../src/db/sqlite-driver.js';
+import { OrderChangeAcks } from '../../src/db/order-changes.js';
 import { DurableLightning } from '../../src/lightning/durable.js';
 import { getDisputeByOrder } from '../../src/db/disputes.js';
 import { findOrders, getOrder } from '../../src/db/orders.js';
@@ -295,6 +296,9 @@ class SimOutbox implements Outbox {
     this.world.sent.push(rec);
   }
 
+  // No relay answers (`onOutcome` is never called): the order book is not what this world checks,
+  // and an accepted publication would start OrderChangeAcks's batch timer, a write at a moment the
+  // world does not choose.
   publish(_event: EventTemplate): Promise<string> {
     this.world.publishedCount += 1;
     return Promise.resolve(`${this.proc}:${this.world.publishedCount}`);
@@ -531,6 +535,7 @@ export class SimWorld {
       logger: this.makeLogger(n),
       locks: new KeyedLock(),
       tasks: new TaskTracker(),
+      orderChangeAcks: new OrderChangeAcks(db, this.makeLogger(n)),
     };
     const proc: Proc = { n, ctx, client, db, devFeeState: newDevFeeState(), running: new Set(), jobs: new Map(), dead: false, syncs: [] };
     syncSlot.set = (done) => {

@@ -26,6 +26,7 @@ import type { LnurlResolver } from '../../src/lightning/lnurl.js';
 import type { CachedPrice, PriceService, PriceStatus } from '../../src/price/types.js';
 import type { Clock } from '../../src/clock.js';
 import { testDb } from './db.js';
+import { OrderChangeAcks } from '../../src/db/order-changes.js';
 import { FakeClock } from './fake-clock.js';
 import { FakeLightning } from './fake-lightning.js';
 import { MemoryOutbox } from './memory-outbox.js';
@@ -249,9 +250,11 @@ export async function makeTestContext(overrides: TestContextOverrides = {}): Pro
     ...overrides.settings,
     nostr: { nsec_privkey: bytesToHex(node.secretKey), ...overrides.settings?.nostr },
   });
+  const db = await testDb();
+  const logger = overrides.logger ?? pino({ level: 'silent' });
   return {
     settings,
-    db: await testDb(),
+    db,
     lightning: new FakeLightning({ network: overrides.network ?? 'regtest' }),
     lnurl: new FakeLnurlResolver(),
     outbox: new MemoryOutbox(node.secretKey, clock),
@@ -261,9 +264,10 @@ export async function makeTestContext(overrides: TestContextOverrides = {}): Pro
     ),
     keys,
     clock,
-    logger: overrides.logger ?? pino({ level: 'silent' }),
+    logger,
     locks: new KeyedLock(),
     tasks: new TaskTracker(),
+    orderChangeAcks: new OrderChangeAcks(db, logger),
   };
 }
 

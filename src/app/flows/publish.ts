@@ -1,6 +1,6 @@
 import type { AppContext } from '../../context.js';
 import type { Executor } from '../../db/schema.js';
-import { clearOrderChange } from '../../db/order-changes.js';
+import { clearOrderChange, pendingChangeSeq } from '../../db/order-changes.js';
 import { setOrderEventId } from '../../db/orders.js';
 import type { DisputeRow, OrderRow } from '../../db/types.js';
 import { buildDisputeEvent, buildOrderEvent, networkTagValue, publicStatusFor } from '../../nostr/events.js';
@@ -20,25 +20,30 @@ export function orderPublicStatus(o: Pick<OrderRow, 'kind' | 'status'>): string 
   return publicStatusFor(o.kind, o.status);
 }
 
+/** What publishOrder did: queued the event, had nothing to publish, or could not queue it (logged). */
+export type OrderPublication = 'queued' | 'not-public' | 'failed';
+
 /**
  * Publish the order's kind-38383 event if its status is publishable, then record the new event id
- * with a targeted UPDATE (only if the order still has that status) and clear the order's entry in
- * the change log (db/order-changes.ts), which the republish job reads. Relay problems never throw
- * here: the outbox retries publication; a signing/queueing failure is logged with its cause and the
- * caller's state change stands (the next publish of the order replaces the event anyway).
- * `opts.rating`: the maker's rating of a pending order when the caller already has the users row
- * (new-order); otherwise it is read here.
+ * with a targeted UPDATE (only if the order still has that status). The order's entry in the change
+ * log (db/order-changes.ts), which the republish job reads, is deleted once a relay accepted the
+ * event (ctx.orderChangeAcks), not when it is queued: a process that stops before a relay has it,
+ * or relays that refuse it through every retry, leave the order to the job. Relay problems never
+ * throw here: the outbox retries publication; a signing/queueing failure is logged with its cause
+ * and the caller's state change stands (the job or the next publish of the order replaces the
+ * event). `opts.rating`: the maker's rating of a pending order when the caller already has the
+ * users row (new-order); otherwise it is read here.
  */
 export async function publishOrder(
   ctx: AppContext,
   o: OrderRow,
   opts: { rating?: { total_rating: number; total_reviews: number; days: number } } = {},
-): Promise<void> {
+): Promise<OrderPublication> {
   const status = orderPublicStatus(o);
   if (status === null) {
     // Not a public status: nothing lags on relays for it (the order change log entry is done).
     await clearOrderChange(ctx.db, o.id, o.status);
-    return;
+    return 'not-public';
   }
   const rating = o.status === 'pending' ? (opts.rating ?? (await makerRating(ctx, o))) : null;
   const now = ctx.clock.now();
@@ -51,41 +56,48 @@ export async function publishOrder(
     network: networkTagValue(ctx.lightning.info?.networks ?? null),
     now,
   });
+  // The change this event publishes (none when it was published already, e.g. an edit that kept
+  // the status): its row goes once a relay accepted the event.
+  const seq = await pendingChangeSeq(ctx.db, o.id, o.status);
+  const onOutcome = seq === null ? undefined : ctx.orderChangeAcks.publishing(o.id, seq);
   let eventId: string;
   const writes: Array<(ex: Executor) => Promise<void>> = [];
   try {
-    eventId = await ctx.outbox.publish(template, { writes });
+    eventId = await ctx.outbox.publish(template, { writes, ...(onOutcome === undefined ? {} : { onOutcome }) });
   } catch (err) {
+    onOutcome?.(false);
     ctx.logger.error({ err, orderId: o.id, status: o.status }, 'order event could not be queued for publication');
-    return;
+    return 'failed';
   }
-  // Record the event id, clear the order's change-log entry — the event for this status is out
-  // (see db/order-changes.ts) — and the outbox's own record (publication ledger) in one transaction:
-  // one commit per publication instead of three.
+  // Record the event id and the outbox's own record (publication ledger) in one transaction.
   await ctx.db.transaction().execute(async (trx) => {
     await setOrderEventId(trx, o.id, o.status, eventId);
-    await clearOrderChange(trx, o.id, o.status);
     for (const write of writes) await write(trx);
   });
+  return 'queued';
 }
 
 /** A new order's 38383 event, prepared inside the order's own transaction (prepareOrderEvent). */
 export interface PreparedOrderEvent {
+  orderId: string;
   event: PreparedEvent;
   /** The outbox's own records (the publication ledger), for the order's transaction. */
   writes: Array<(ex: Executor) => Promise<void>>;
+  /** The change-log entry the event publishes (recordPreparedOrderEvent); null = none. */
+  seq: number | null;
 }
 
 /**
  * One transaction for a new order instead of two. Inside the transaction that inserts `o`, once
  * its rating is known: the 38383 event's created_at and id are fixed (no signature yet), the row
- * goes in with that id, and `recordPreparedOrderEvent` clears the change-log entry the insert made
+ * goes in with that id, and `recordPreparedOrderEvent` notes the change-log entry the insert made
  * and adds the ledger row. After the commit `publishPreparedOrderEvent` signs and publishes it (the
- * durability barrier then covers the insert). Before, the event was signed between two
- * transactions: the insert, then the id, change log and ledger — and the second rewrote pages the
- * first had just written (docs/PERFORMANCE.md, session 27). A transaction that fails publishes
- * nothing. Null when the outbox cannot prepare events, or the status is not published: the
- * caller inserts the row as it is and calls publishOrder after the commit, as before.
+ * durability barrier then covers the insert); the change-log entry is deleted once a relay
+ * accepted the event (as publishOrder). Before, the event was signed between two transactions: the
+ * insert, then the id, change log and ledger — and the second rewrote pages the first had just
+ * written (docs/PERFORMANCE.md, session 27). A transaction that fails publishes nothing. Null when
+ * the outbox cannot prepare events, or the status is not published: the caller inserts the row as
+ * it is and calls publishOrder after the commit, as before.
  */
 export function prepareOrderEvent(
   ctx: AppContext,
@@ -106,18 +118,19 @@ export function prepareOrderEvent(
     now: ctx.clock.now(),
   });
   const writes: Array<(ex: Executor) => Promise<void>> = [];
-  return { event: outbox.prepare(template, { writes }), writes };
+  return { orderId: o.id, event: outbox.prepare(template, { writes }), writes, seq: null };
 }
 
-/** In the order's transaction, after its insert: the change-log entry cleared, the ledger row added. */
+/** In the order's transaction, after its insert: the change-log entry noted, the ledger row added. */
 export async function recordPreparedOrderEvent(trx: Executor, o: OrderRow, prepared: PreparedOrderEvent): Promise<void> {
-  await clearOrderChange(trx, o.id, o.status);
+  prepared.seq = await pendingChangeSeq(trx, o.id, o.status);
   for (const write of prepared.writes) await write(trx);
 }
 
 /** After the order's transaction committed: sign and publish its prepared event. */
 export function publishPreparedOrderEvent(ctx: AppContext, prepared: PreparedOrderEvent): void {
-  ctx.outbox.publishPrepared?.(prepared.event);
+  const onOutcome = prepared.seq === null ? undefined : ctx.orderChangeAcks.publishing(prepared.orderId, prepared.seq);
+  ctx.outbox.publishPrepared?.(prepared.event, onOutcome === undefined ? undefined : { onOutcome });
 }
 
 /** Publish the dispute's kind-38386 event (d = dispute id, s = dispute status, initiator tag). */

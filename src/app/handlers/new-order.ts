@@ -151,9 +151,9 @@ export const newOrder: Handler = async (ctx, msg, inbound) => {
     payout_lost_success_hash: null,
   };
 
-  // 7. Record the trade index and insert the order atomically, with its 38383 event's id, change
-  // log and ledger row in the same transaction (publish.ts prepareOrderEvent); the event is signed
-  // and published after the commit. The index update returns the maker's reputation columns, so
+  // 7. Record the trade index and insert the order atomically, with its 38383 event's id and
+  // ledger row in the same transaction (publish.ts prepareOrderEvent); the event is signed and
+  // published after the commit (its change-log entry goes once a relay accepted it). The index update returns the maker's reputation columns, so
   // the rating needs no re-read unless the raise did not apply.
   const { prepared, rating } = await ctx.db.transaction().execute(async (trx) => {
     const user = await raiseTradeIndex(trx, inbound, tradeIndex);

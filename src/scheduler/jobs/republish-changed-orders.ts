@@ -1,4 +1,4 @@
-import { orderPublicStatus, publishOrder } from '../../app/flows/publish.js';
+import { publishOrder } from '../../app/flows/publish.js';
 import type { AppContext } from '../../context.js';
 import { clearOrderChange, getOrderChange, lastOrderChangeSeq, listOrderChanges } from '../../db/order-changes.js';
 import { getOrder } from '../../db/orders.js';
@@ -18,7 +18,10 @@ export interface BookSyncSummary {
   republished: number;
   /** Changes to a status that is not public (nothing to publish), or of deleted orders. */
   cleared: number;
-  /** Changes handled meanwhile by their own path (or replaced by a newer change). */
+  /**
+   * Changes handled meanwhile by their own path (or replaced by a newer change), or whose event is
+   * still on its way to the relays.
+   */
   skipped: number;
 }
 
@@ -26,17 +29,20 @@ export interface BookSyncSummary {
 export const BOOK_SYNC_BATCH = 500;
 
 /**
- * Job (every 60 s): republish the kind-38383 event of every order whose public event lags its DB
- * status — a publication that failed to be signed/queued, or a process that stopped between the
- * state change and the publication. The order change log (db/order-changes.ts) holds exactly those
- * orders, so a pass costs what changed since the last publication, never the whole book (mostrod
+ * Job (every 60 s): republish the kind-38383 event of every order whose public event is not on any
+ * relay — a publication that failed to be signed/queued, one every relay refused through all the
+ * outbox's retries, or a process that stopped between the state change and a relay's OK. The order
+ * change log (db/order-changes.ts) holds exactly those orders (a row goes once a relay accepted its
+ * event), so a pass costs what changed since the last publication, never the whole book (mostrod
  * 0.18.3 re-sent the whole pending book hourly; 0.18.5 removed that for the traffic and the reset
  * `created_at` it caused).
  *
  * A change is handled only once a whole pass has gone by since it was written (the watermark), so
  * the path that made it has had time to publish it itself; the first pass after a start only
- * records the watermark. Each order is handled under its lock and only if its change row is still
- * the listed one.
+ * records the watermark. Each order is handled under its lock, only if its change row is still the
+ * listed one, and not while a publication of that change is under way (the outbox retries it; once
+ * it gives up, the next pass publishes again) or accepted with its row's delete not written yet.
+ * `republished` counts events queued; their rows go when a relay accepts them.
  */
 export async function republishChangedOrders(ctx: AppContext, state: BookSyncState): Promise<BookSyncSummary> {
   const summary: BookSyncSummary = { republished: 0, cleared: 0, skipped: 0 };
@@ -48,7 +54,7 @@ export async function republishChangedOrders(ctx: AppContext, state: BookSyncSta
     try {
       await ctx.locks.run(`order:${listed.order_id}`, async () => {
         const current = await getOrderChange(ctx.db, listed.order_id);
-        if (current === undefined || current.seq !== listed.seq) {
+        if (current === undefined || current.seq !== listed.seq || ctx.orderChangeAcks.pending(listed.order_id, listed.seq)) {
           summary.skipped += 1;
           return;
         }
@@ -59,11 +65,11 @@ export async function republishChangedOrders(ctx: AppContext, state: BookSyncSta
           summary.cleared += 1;
           return;
         }
-        await publishOrder(ctx, o);
-        // Status edited with triggers off (row not replaced): the event just published is current.
+        const published = await publishOrder(ctx, o);
+        if (published === 'failed') return; // not queued: next pass
+        // Status edited with triggers off (row not replaced): the event just queued is current.
         if (o.status !== current.status) await clearOrderChange(ctx.db, o.id, current.status);
-        if ((await getOrderChange(ctx.db, o.id)) !== undefined) return; // not published: next pass
-        if (orderPublicStatus(o) === null) summary.cleared += 1;
+        if (published === 'not-public') summary.cleared += 1;
         else summary.republished += 1;
       });
     } catch (err) {

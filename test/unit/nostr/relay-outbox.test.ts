@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { verifyEvent, type NostrEvent } from '../../../src/crypto/event.js';
 import { generateSecretKey, getPublicKey } from '../../../src/crypto/secp.js';
+import type { CryptoExecutor } from '../../../src/nostr/crypto-pool.js';
 import { unwrapGiftWrap } from '../../../src/nostr/gift-wrap.js';
 import { RelayOutbox, type Publisher } from '../../../src/nostr/relay-outbox.js';
 import type { PublishResult } from '../../../src/nostr/relay-pool.js';
@@ -213,5 +214,33 @@ void describe('RelayOutbox', () => {
     await ob.flush();
     assert.equal(pub.calls.length, 4);
     assert.equal(ob.stats().eventsIncomplete, 1);
+  });
+
+  void test('onOutcome: true once, at the first relay that accepts (retries of the others go on); false when none accepts through the retries or the event cannot be signed', async () => {
+    // ws://a accepts on the second attempt, ws://b on the third.
+    const pub = new FakePublisher(['ws://a', 'ws://b'], (url, _e, call) => ({ url, ok: call >= (url === 'ws://a' ? 2 : 3), message: 'timeout' }));
+    const ob = outbox(pub);
+    const outcomes: Array<[boolean, number]> = [];
+    await ob.publish({ kind: 38383, tags: [['d', 'x']], content: '' }, { onOutcome: (ok) => outcomes.push([ok, pub.calls.length]) });
+    await ob.flush();
+    assert.deepEqual(outcomes, [[true, 2]], 'once, when ws://a accepted; not again for ws://b');
+    assert.equal(pub.calls.length, 3);
+
+    const refused = new FakePublisher(['ws://a', 'ws://b'], (url) => ({ url, ok: false, message: 'blocked' }));
+    const ob2 = outbox(refused, new FakeClock(), { publishRetry: { attempts: 3 } });
+    const prepared = ob2.prepare({ kind: 38383, tags: [['d', 'y']], content: '' });
+    const refusedOutcomes: boolean[] = [];
+    ob2.publishPrepared(prepared, { onOutcome: (ok) => refusedOutcomes.push(ok) });
+    await ob2.flush();
+    assert.deepEqual(refusedOutcomes, [false], 'given up after 3 attempts');
+    assert.equal(refused.calls.length, 3);
+
+    const unsignable = outbox(pub, new FakeClock(), {
+      crypto: { threads: 0, run: () => Promise.reject(new Error('crypto thread gone')), close: async () => {} } as unknown as CryptoExecutor,
+    });
+    const failed: boolean[] = [];
+    await assert.rejects(unsignable.publish({ kind: 38383, tags: [['d', 'z']], content: '' }, { onOutcome: (ok) => failed.push(ok) }), /crypto thread gone/);
+    await unsignable.flush();
+    assert.deepEqual(failed, [false]);
   });
 });

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { newOrder } from '../../../../src/app/handlers/new-order.js';
 import { sql } from 'kysely';
-import { countOrderChanges } from '../../../../src/db/order-changes.js';
+import { countOrderChanges, getOrderChange } from '../../../../src/db/order-changes.js';
 import { findOrders, getOrder } from '../../../../src/db/orders.js';
 import { getUser } from '../../../../src/db/users.js';
 import { SilentError } from '../../../../src/errors.js';
@@ -152,15 +152,27 @@ void describe('new-order: happy paths', () => {
     assert.equal(near.expires_at, NOW + 3600);
   });
 
-  void test('one transaction: the row goes in with its 38383 id, no change-log entry is left, the event is signed after the commit', async () => {
+  void test('one transaction: the row goes in with its 38383 id, the event is signed after the commit, its change-log entry goes once a relay accepted it', async () => {
     const ctx = await ctxWithFee();
     const maker = await party(ctx);
     const o = await createOrder(ctx, maker, { amount: 100_000n, fiat_amount: 50n });
     const ev = lastOrderEvent(ctx, o.id);
     assert.ok(ev);
     assert.equal((await getOrder(ctx.db, o.id))?.event_id, ev.id);
-    assert.equal(await countOrderChanges(ctx.db), 0, 'the insert logged a change, the same transaction cleared it');
     assert.equal(ctx.outbox.prepared.length, 0, 'every prepared event was published');
+    assert.equal(await countOrderChanges(ctx.db), 1, 'the insert logged a change; the acceptance is batched');
+    await ctx.orderChangeAcks.flush();
+    assert.equal(await countOrderChanges(ctx.db), 0, 'accepted: the change-log entry is gone');
+  });
+
+  void test('a new order whose event every relay refused stays in the change log (the republish job publishes it again)', async () => {
+    const ctx = await ctxWithFee();
+    const maker = await party(ctx);
+    ctx.outbox.refuse = true;
+    const o = await createOrder(ctx, maker, { amount: 100_000n, fiat_amount: 50n });
+    await ctx.orderChangeAcks.flush();
+    assert.equal((await getOrderChange(ctx.db, o.id))?.status, 'pending');
+    assert.equal(ctx.orderChangeAcks.stats().inFlight, 0, 'given up: not in flight any more');
   });
 
   void test('a new order whose transaction fails publishes nothing and leaves nothing', async () => {

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { publishOrder } from '../../../../src/app/flows/publish.js';
 import { countOrderChanges, getOrderChange } from '../../../../src/db/order-changes.js';
 import { casUpdateOrder, insertOrder } from '../../../../src/db/orders.js';
-import type { EventTemplate } from '../../../../src/nostr/outbox.js';
+import { OrderChangeAcks } from '../../../../src/db/order-changes.js';
+import type { EventTemplate, PublishOptions } from '../../../../src/nostr/outbox.js';
 import {
   newBookSyncState,
   republishChangedOrders,
@@ -19,12 +20,21 @@ const NOW = 1_700_000_000;
 /** A memory outbox whose next `failures` publications fail to be queued (signing/queueing error). */
 class FlakyOutbox extends MemoryOutbox {
   failures = 0;
-  override publish(event: EventTemplate): Promise<string> {
+  override publish(event: EventTemplate, opts?: PublishOptions): Promise<string> {
     if (this.failures > 0) {
       this.failures -= 1;
       return Promise.reject(new Error('outbox refused the event'));
     }
-    return super.publish(event);
+    return super.publish(event, opts);
+  }
+}
+
+/** A memory outbox whose publications get no relay answer until the test settles them (`held`). */
+class SilentRelaysOutbox extends MemoryOutbox {
+  readonly held: Array<(accepted: boolean) => void> = [];
+  override publish(event: EventTemplate, opts?: PublishOptions): Promise<string> {
+    if (opts?.onOutcome !== undefined) this.held.push(opts.onOutcome);
+    return super.publish(event, {});
   }
 }
 
@@ -37,13 +47,21 @@ async function publishedBook(ctx: TestContext, n: number): Promise<string[]> {
     await publishOrder(ctx, o);
     ids.push(o.id);
   }
+  await ctx.orderChangeAcks.flush(); // the relays accepted them: their change-log rows go
   return ids;
+}
+
+/** One pass, then the change-log deletes of the events the relays accepted during it. */
+async function pass(ctx: TestContext, state: BookSyncState): Promise<{ republished: number; cleared: number; skipped: number }> {
+  const summary = await republishChangedOrders(ctx, state);
+  await ctx.orderChangeAcks.flush();
+  return summary;
 }
 
 /** Two passes: the first moves the watermark past what exists now, the second handles it. */
 async function twoPasses(ctx: TestContext, state: BookSyncState): Promise<{ republished: number; cleared: number; skipped: number }> {
-  await republishChangedOrders(ctx, state);
-  return republishChangedOrders(ctx, state);
+  await pass(ctx, state);
+  return pass(ctx, state);
 }
 
 void describe('order book republish job: only orders whose public event lags', () => {
@@ -64,9 +82,9 @@ void describe('order book republish job: only orders whose public event lags', (
 
     ctx.outbox.clear();
     // The first pass after the change leaves it to the path that made it.
-    assert.deepEqual(await republishChangedOrders(ctx, state), { republished: 0, cleared: 0, skipped: 0 });
+    assert.deepEqual(await pass(ctx, state), { republished: 0, cleared: 0, skipped: 0 });
     assert.equal(ctx.outbox.published.length, 0);
-    assert.deepEqual(await republishChangedOrders(ctx, state), { republished: 2, cleared: 0, skipped: 0 });
+    assert.deepEqual(await pass(ctx, state), { republished: 2, cleared: 0, skipped: 0 });
     const events = ctx.outbox.eventsOfKind(38383);
     assert.deepEqual(events.map((e) => tag(e, 'd')?.[0]).sort(), [...lagging].sort(), 'exactly the two lagging orders');
     for (const id of lagging) {
@@ -94,13 +112,13 @@ void describe('order book republish job: only orders whose public event lags', (
     assert.equal(outbox.published.length, 0);
     assert.ok(await getOrderChange(ctx.db, o.id), 'the order lags');
 
-    await republishChangedOrders(ctx, state);
-    assert.deepEqual(await republishChangedOrders(ctx, state), { republished: 0, cleared: 0, skipped: 0 }, 'second failure: still lagging');
+    await pass(ctx, state);
+    assert.deepEqual(await pass(ctx, state), { republished: 0, cleared: 0, skipped: 0 }, 'second failure: still lagging');
     assert.ok(await getOrderChange(ctx.db, o.id));
-    assert.deepEqual(await republishChangedOrders(ctx, state), { republished: 1, cleared: 0, skipped: 0 });
+    assert.deepEqual(await pass(ctx, state), { republished: 1, cleared: 0, skipped: 0 });
     assert.equal(outbox.eventsOfKind(38383).length, 1);
     assert.deepEqual(tag(outbox.eventsOfKind(38383)[0]!, 's'), ['pending']);
-    assert.deepEqual(await republishChangedOrders(ctx, state), { republished: 0, cleared: 0, skipped: 0 });
+    assert.deepEqual(await pass(ctx, state), { republished: 0, cleared: 0, skipped: 0 });
     assert.equal(outbox.eventsOfKind(38383).length, 1);
   });
 
@@ -136,12 +154,68 @@ void describe('order book republish job: only orders whose public event lags', (
     assert.equal(ctx.outbox.eventsOfKind(38383).length, 1, 'one event: the handler’s');
   });
 
+  void test('an event every relay refused keeps its order in the log: the job publishes it again until one accepts it', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const state = newBookSyncState();
+    ctx.outbox.refuse = true;
+    const [id] = await publishedBook(ctx, 1);
+    assert.equal(ctx.outbox.eventsOfKind(38383).length, 1, 'queued and refused');
+    assert.equal((await getOrderChange(ctx.db, id!))?.status, 'pending', 'not on any relay: the order lags');
+    assert.deepEqual(await twoPasses(ctx, state), { republished: 1, cleared: 0, skipped: 0 }, 'refused again');
+    assert.ok(await getOrderChange(ctx.db, id!));
+    ctx.outbox.refuse = false;
+    assert.deepEqual(await pass(ctx, state), { republished: 1, cleared: 0, skipped: 0 });
+    assert.equal(await getOrderChange(ctx.db, id!), undefined, 'accepted: the row is gone');
+    assert.deepEqual(await pass(ctx, state), { republished: 0, cleared: 0, skipped: 0 });
+    assert.equal(ctx.outbox.eventsOfKind(38383).length, 3);
+  });
+
+  void test('a publication still waiting for the relays is not stacked; a process that stopped before their OK is repaired after the restart', async () => {
+    const base = await makeTestContext({ now: NOW });
+    const outbox = new SilentRelaysOutbox(base.keys.secretKey, base.clock);
+    const ctx: TestContext = { ...base, outbox };
+    const state = newBookSyncState();
+    const [id] = await publishedBook(ctx, 1);
+    assert.equal(outbox.held.length, 1);
+    assert.ok(ctx.orderChangeAcks.pending(id!, (await getOrderChange(ctx.db, id!))!.seq));
+    assert.deepEqual(await twoPasses(ctx, state), { republished: 0, cleared: 0, skipped: 1 }, 'in flight: left to the outbox');
+    assert.equal(outbox.eventsOfKind(38383).length, 1);
+
+    // The outbox gives up (no relay accepted it): the next pass publishes again.
+    outbox.held.shift()!(false);
+    assert.deepEqual(await pass(ctx, state), { republished: 1, cleared: 0, skipped: 0 });
+    assert.equal(outbox.eventsOfKind(38383).length, 2);
+
+    // The process stops before any relay answered; a new one (same database) repairs the order.
+    const restarted: TestContext = { ...ctx, outbox: new MemoryOutbox(ctx.keys.secretKey, ctx.clock), orderChangeAcks: new OrderChangeAcks(ctx.db, ctx.logger) };
+    const fresh = newBookSyncState();
+    assert.deepEqual(await pass(restarted, fresh), { republished: 0, cleared: 0, skipped: 0 }, 'the first pass after a start only takes the watermark');
+    assert.deepEqual(await pass(restarted, fresh), { republished: 1, cleared: 0, skipped: 0 });
+    assert.deepEqual(tag(restarted.outbox.eventsOfKind(38383)[0]!, 's'), ['pending']);
+    assert.equal(await getOrderChange(ctx.db, id!), undefined);
+  });
+
+  void test('an accepted publication whose delete is not written yet is not published again', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const state = newBookSyncState();
+    const [id] = await publishedBook(ctx, 1);
+    assert.ok(await casUpdateOrder(ctx.db, id!, { status: 'pending' }, { status: 'canceled' }));
+    await pass(ctx, state); // watermark covers the change
+    await publishOrder(ctx, await reload(ctx, id!)); // its own path: accepted, delete batched
+    ctx.outbox.clear();
+    assert.deepEqual(await republishChangedOrders(ctx, state), { republished: 0, cleared: 0, skipped: 1 });
+    assert.equal(ctx.outbox.published.length, 0);
+    await ctx.orderChangeAcks.flush();
+    assert.equal(await getOrderChange(ctx.db, id!), undefined);
+  });
+
   void test('the triggers log inserts and status changes only (other columns do not make an order lag)', async () => {
     const ctx = await makeTestContext({ now: NOW });
     const o = makeOrder({ status: 'pending' });
     await insertOrder(ctx.db, o);
     assert.equal((await getOrderChange(ctx.db, o.id))?.status, 'pending');
     await publishOrder(ctx, o);
+    await ctx.orderChangeAcks.flush();
     assert.equal(await getOrderChange(ctx.db, o.id), undefined);
     assert.ok(await casUpdateOrder(ctx.db, o.id, { status: 'pending' }, { premium: 5, fiat_amount: 20 }));
     assert.equal(await getOrderChange(ctx.db, o.id), undefined, 'same status: not a change');
