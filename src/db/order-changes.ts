@@ -69,16 +69,13 @@ const CLEAR_ORDER_CHANGE = compiledOnce((db, blob: Uint8Array, status: string) =
 );
 
 // Run by every order publication: the change the event publishes (read in the transaction that made
-// it, or before the publication), and its delete once a relay accepted the event.
+// it, or before the publication).
 const SELECT_ORDER_CHANGE = compiledOnce((db, blob: Uint8Array) =>
   q(db).selectFrom('mostrod_ts_order_changes').selectAll().where('order_id', '=', blob),
 );
-const CLEAR_ACCEPTED_CHANGE = compiledOnce((db, blob: Uint8Array, seq: number) =>
-  q(db).deleteFrom('mostrod_ts_order_changes').where('order_id', '=', blob).where('seq', '=', seq),
-);
 
 /** The hot statements of this module, for the SQL-equality test. */
-export const ORDER_CHANGE_STATEMENTS = { CLEAR_ORDER_CHANGE, SELECT_ORDER_CHANGE, CLEAR_ACCEPTED_CHANGE };
+export const ORDER_CHANGE_STATEMENTS = { CLEAR_ORDER_CHANGE, SELECT_ORDER_CHANGE };
 
 /**
  * The change an order event for `status` publishes: its `seq` when the order's row in the log
@@ -99,9 +96,10 @@ export async function pendingChangeSeq(ex: Executor, orderId: string, status: st
  * that refuse the event through every retry, leave the row, and the republish job
  * (scheduler/jobs/republish-changed-orders.ts) publishes the order again.
  *
- * Deletes are batched — one transaction per `delayMs` (or per `maxBatch` accepted events) instead
- * of a commit per publication — and each deletes the row only if it still has the published
- * change's `seq` (a newer change of the same order stays). A batch lost with the process only
+ * Deletes are batched — one statement per `delayMs` (or per `maxBatch` accepted events) instead
+ * of a commit per publication — by `seq`: the log's rowid (AUTOINCREMENT, never reused, and a newer
+ * change of an order replaces its row with a new one), so a delete takes exactly the change that
+ * was published and never a newer change of the same order. A batch lost with the process only
  * makes the job publish those orders once more. `pending` tells the job which changes have a
  * publication under way or accepted (its delete not written yet), so it does not stack a second one
  * on it.
@@ -109,7 +107,7 @@ export async function pendingChangeSeq(ex: Executor, orderId: string, status: st
 export class OrderChangeAcks {
   /** `${orderId}:${seq}` → publications of that change not settled yet. */
   private readonly inflight = new Map<string, number>();
-  private batch: Array<{ key: string; blob: Uint8Array; seq: number }> = [];
+  private batch: Array<{ key: string; seq: number }> = [];
   /** Keys of the accepted publications whose delete is not written yet. */
   private readonly accepted = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
@@ -138,7 +136,7 @@ export class OrderChangeAcks {
       const n = (this.inflight.get(key) ?? 1) - 1;
       if (n > 0) this.inflight.set(key, n);
       else this.inflight.delete(key);
-      if (accepted) this.enqueue(key, orderId, seq);
+      if (accepted) this.enqueue(key, seq);
     };
   }
 
@@ -164,11 +162,9 @@ export class OrderChangeAcks {
     await this.writing;
   }
 
-  private enqueue(key: string, orderId: string, seq: number): void {
-    const blob = tryUuidToBlob(orderId);
-    if (!blob) return;
+  private enqueue(key: string, seq: number): void {
     this.accepted.add(key);
-    this.batch.push({ key, blob, seq });
+    this.batch.push({ key, seq });
     if (this.batch.length >= this.maxBatch) this.write();
     else if (this.timer === null) {
       this.timer = setTimeout(() => this.write(), this.delayMs);
@@ -186,12 +182,11 @@ export class OrderChangeAcks {
     this.batch = [];
     this.writing = this.writing.then(async () => {
       try {
-        const deleted = await this.db.transaction().execute(async (trx) => {
-          let n = 0;
-          for (const r of rows) n += Number((await CLEAR_ACCEPTED_CHANGE.run(trx, r.blob, r.seq)).numAffectedRows ?? 0n);
-          return n;
-        });
-        this.cleared += deleted;
+        const r = await q(this.db)
+          .deleteFrom('mostrod_ts_order_changes')
+          .where('seq', 'in', rows.map((x) => x.seq))
+          .executeTakeFirst();
+        this.cleared += Number(r.numDeletedRows);
       } catch (err) {
         // The rows stay: the republish job publishes those orders once more.
         this.logger.error({ err, rows: rows.length }, 'order change log: accepted publications not cleared');
