@@ -1,9 +1,11 @@
 /**
  * Database gauges read at scrape time: a handful of aggregate queries over `orders`, each served by
- * the status indexes (idx_orders_status_*), so a scrape costs a few index range scans.
+ * the status indexes (idx_orders_status_*), so a scrape costs a few index range scans; and the size
+ * of the order change log (orders whose event no relay has accepted yet).
  */
 import { statSync } from 'node:fs';
 import { sql } from 'kysely';
+import { countOrderChanges } from '../db/order-changes.js';
 import type { Db } from '../db/schema.js';
 import { ORDER_STATUSES, type Status } from '../protocol/types.js';
 
@@ -24,6 +26,11 @@ export interface DbStats {
   payoutsFailed: number;
   devFeeOwedSats: number;
   devFeePaidSats: number;
+  /**
+   * Orders whose current 38383 event no relay has accepted yet: in flight, refused by every relay,
+   * or lost with a stop (the order change log; the book-sync job republishes them).
+   */
+  orderEventsUnaccepted: number;
 }
 
 /** Statuses in which the seller's hold invoice is accepted and held. */
@@ -64,6 +71,8 @@ export async function readDbStats(db: Db, now: number, payoutGraceSeconds: numbe
            SUM(CASE WHEN dev_fee_paid = 1 THEN dev_fee ELSE 0 END) AS paid
     FROM orders WHERE status IN ('settled-hold-invoice', 'success') AND dev_fee > 0`.execute(db);
 
+  const unaccepted = await countOrderChanges(db);
+
   const h = held.rows[0];
   const p = payouts.rows[0];
   const d = devFee.rows[0];
@@ -78,6 +87,7 @@ export async function readDbStats(db: Db, now: number, payoutGraceSeconds: numbe
     payoutsFailed: num(p?.failed),
     devFeeOwedSats: num(d?.owed),
     devFeePaidSats: num(d?.paid),
+    orderEventsUnaccepted: unaccepted,
   };
 }
 

@@ -118,6 +118,11 @@ export class DaemonMetrics {
     });
     const devFee = new Gauge({ name: 'mostrod_dev_fee_sats', help: 'Development fee: owed (settled trades not yet paid) and paid', labelNames: ['state'], registers });
     const dbSize = new Gauge({ name: 'mostrod_db_size_bytes', help: 'Size of the SQLite database file plus its WAL', registers });
+    const unaccepted = new Gauge({
+      name: 'mostrod_order_events_unaccepted',
+      help: 'Orders whose current kind-38383 event no relay has accepted yet (in flight, refused by every relay, or lost with a stop); the book-sync job republishes them',
+      registers,
+    });
     this.applyDbStats = (s: DbStats): void => {
       for (const [status, n] of s.ordersByStatus) orders.set({ status }, n);
       completed.set(s.tradesCompleted);
@@ -130,6 +135,7 @@ export class DaemonMetrics {
       devFee.set({ state: 'owed' }, s.devFeeOwedSats);
       devFee.set({ state: 'paid' }, s.devFeePaidSats);
       dbSize.set(databaseSizeBytes(src.dbFile));
+      unaccepted.set(s.orderEventsUnaccepted);
     };
 
     // ---- escrows near their CLTV deadline (monitor job: needs the chain tip and LND lookups) ----

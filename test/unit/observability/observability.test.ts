@@ -110,6 +110,7 @@ void describe('observability: /metrics, /healthz, /readyz', () => {
       assert.equal(m.get('mostrod_payouts', { state: 'failed' }), 1);
       assert.equal(m.get('mostrod_dev_fee_sats', { state: 'owed' }), 20);
       assert.equal(m.get('mostrod_dev_fee_sats', { state: 'paid' }), 30);
+      assert.equal(m.get('mostrod_order_events_unaccepted'), 10, 'inserted, never published: every order lags');
       assert.equal(m.get('mostrod_lightning_up'), 1);
       assert.equal(m.get('mostrod_lightning_state', { state: 'up' }), 1);
       assert.equal(m.get('mostrod_lightning_block_height'), 1000);
