@@ -72,6 +72,11 @@ export interface CryptoExecutor {
    * (or null) without threads.
    */
   checkpointRunner?(): CheckpointRunner | null;
+  /**
+   * Hands what was submitted so far to the threads now, if a batch slot is free, instead of at the
+   * end of the event-loop turn (absent without threads).
+   */
+  flushNow?(): void;
 }
 
 /** A task failed by itself (bad input); running it again would fail the same way. */
@@ -254,6 +259,11 @@ export class WorkerCrypto implements CryptoExecutor {
       run: (task: CheckpointFileTask) => this.pool.run(task, { name: 'walCheckpoint' }) as Promise<CheckpointReport | null>,
       close: () => Promise.resolve(),
     };
+  }
+
+  /** Sends what was submitted this turn now (a batch slot permitting) instead of at its end. */
+  flushNow(): void {
+    if (this.flushScheduled) this.flush();
   }
 
   /** The task on a worker thread, as runCryptoTask returned it there. */
@@ -488,6 +498,10 @@ export class AdaptiveCrypto implements CryptoExecutor {
 
   checkpointRunner(): CheckpointRunner {
     return this.pool.checkpointRunner();
+  }
+
+  flushNow(): void {
+    this.pool.flushNow();
   }
 }
 

@@ -91,6 +91,12 @@ export interface IntakeLimits {
   maxPendingCrypto: number;
   /** Events taken through the crypto gates per event-loop turn. Default 64. */
   cryptoBatch: number;
+  /**
+   * With a crypto pool, a round of crypto slots handed out takes microseconds; one that took
+   * longer than this (ms) ran crypto on the event-loop thread after all (AdaptiveCrypto) and makes
+   * the next round wait for the next turn (scheduleCrypto). Default 1.
+   */
+  inlineRoundMs: number;
 }
 
 export const DEFAULT_INTAKE_LIMITS: IntakeLimits = {
@@ -103,6 +109,7 @@ export const DEFAULT_INTAKE_LIMITS: IntakeLimits = {
   sealKeyCacheSize: 10_000,
   maxPendingCrypto: 1_000,
   cryptoBatch: 64,
+  inlineRoundMs: 1,
 };
 
 /** Trade keys and solvers allowed to skip the first-contact PoW (see active-keys.ts). */
@@ -184,6 +191,8 @@ export class Intake {
   private inCrypto = 0;
   private readonly maxCryptoInFlight: number;
   private cryptoScheduled = false;
+  /** The last round ran crypto on this thread (see scheduleCrypto). */
+  private yieldBeforeNextRound = false;
   private readonly shed: Record<CryptoLane, number> = { priority: 0, 'first-contact': 0 };
   /** Kind-14 authors: allowance, priority-lane share, demotion after forged signatures. */
   private readonly authors: AuthorLimiter;
@@ -460,20 +469,30 @@ export class Intake {
     return false;
   }
 
-  /** Wait for a crypto slot in `lane`, run `f`, give the slot back. */
-  private async inLane<T>(lane: CryptoLane, f: () => Promise<T>): Promise<T> {
+  /**
+   * Wait for a crypto slot in `lane`, run `f`, give the slot back. A queued event's `f` is started
+   * by scheduleCrypto itself (not by a continuation a microtask later), so with a pool the task is
+   * already handed to it when scheduleCrypto asks the pool to send what it holds (flushNow).
+   */
+  private inLane<T>(lane: CryptoLane, f: () => Promise<T>): Promise<T> {
     const observe = this.deps.onLaneWait;
     if (lane === 'priority' && this.lanes.priority.length === 0 && this.inCrypto < this.maxCryptoInFlight) {
       this.inCrypto++; // a free slot and nobody ahead: priority work starts at once
       observe?.(lane, 0);
-    } else {
-      const queuedAt = observe === undefined ? 0 : performance.now();
-      await new Promise<void>((resolve) => {
-        this.lanes[lane].push(resolve);
-        this.scheduleCrypto();
-      });
-      observe?.(lane, (performance.now() - queuedAt) / 1000);
+      return this.inSlot(f);
     }
+    const queuedAt = observe === undefined ? 0 : performance.now();
+    return new Promise<T>((resolve, reject) => {
+      this.lanes[lane].push(() => {
+        observe?.(lane, (performance.now() - queuedAt) / 1000);
+        this.inSlot(f).then(resolve, reject);
+      });
+      this.scheduleCrypto();
+    });
+  }
+
+  /** Runs `f` in a slot already counted in inCrypto, and gives the slot back once it settles. */
+  private async inSlot<T>(f: () => Promise<T>): Promise<T> {
     try {
       return await f();
     } finally {
@@ -483,27 +502,44 @@ export class Intake {
   }
 
   /**
-   * Slots are handed out a batch per event-loop turn (setImmediate), priority lane first, while
-   * fewer than maxCryptoInFlight tasks run, so the socket keeps being read while a backlog is
-   * worked off and a flood of first-contact events never delays a verified one.
+   * Slots are handed out priority lane first, while fewer than maxCryptoInFlight tasks run, so a
+   * flood of first-contact events never delays a verified one. On this thread (no pool) a batch is
+   * started per event-loop turn (setImmediate), so the socket keeps being read while a backlog is
+   * worked off. With a pool, starting a task only hands it over: the slots a pool batch's answer
+   * freed are filled in the same turn (a microtask, once every task of the answer gave its slot
+   * back) and the new tasks leave for the threads at once (flushNow), before that answer's handlers
+   * run — otherwise the threads wait idle for the length of those handlers each round. A round in
+   * which crypto ran on this thread after all (AdaptiveCrypto, an idle loop) lets I/O in before
+   * the next one.
    */
   private scheduleCrypto(): void {
     if (this.cryptoScheduled || this.inCrypto >= this.maxCryptoInFlight) return;
     if (this.lanes.priority.length === 0 && this.lanes['first-contact'].length === 0) return;
     this.cryptoScheduled = true;
-    setImmediate(() => {
-      this.cryptoScheduled = false;
-      let started = 0;
-      while (started < Math.max(1, this.limits.cryptoBatch) && this.inCrypto < this.maxCryptoInFlight) {
-        const go = this.lanes.priority.shift() ?? this.lanes['first-contact'].shift();
-        if (go === undefined) break;
-        this.inCrypto++;
-        started++;
-        go();
-      }
-      this.scheduleCrypto();
-    });
+    const pool = this.crypto.threads > 0;
+    if (pool && !this.yieldBeforeNextRound) queueMicrotask(this.startCryptoRound);
+    else setImmediate(this.startCryptoRound);
   }
+
+  /** One round of scheduleCrypto. */
+  private readonly startCryptoRound = (): void => {
+    this.cryptoScheduled = false;
+    const pool = this.crypto.threads > 0;
+    const t0 = pool ? performance.now() : 0;
+    let started = 0;
+    while (started < Math.max(1, this.limits.cryptoBatch) && this.inCrypto < this.maxCryptoInFlight) {
+      const go = this.lanes.priority.shift() ?? this.lanes['first-contact'].shift();
+      if (go === undefined) break;
+      this.inCrypto++;
+      started++;
+      go();
+    }
+    if (pool && started > 0) {
+      this.crypto.flushNow?.();
+      this.yieldBeforeNextRound = performance.now() - t0 > this.limits.inlineRoundMs;
+    }
+    this.scheduleCrypto();
+  };
 
   private acquire(): Promise<boolean> {
     if (this.active < this.limits.maxConcurrent) {
