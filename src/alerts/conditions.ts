@@ -134,5 +134,28 @@ export function observeConditions(s: HealthSnapshot, t: AlertsSettings): Observa
         : [],
     });
   }
+  // Order book: the oldest order event no relay accepted has waited order_events_unaccepted_minutes
+  // while a relay was connected (the outbox retries for about 2 minutes, the book-sync job
+  // republishes every minute): connected relays refuse the node's events. With none connected
+  // relays-down speaks, and nothing is opened or resolved here.
+  const book = s.book;
+  if (book === null || t.order_events_unaccepted_minutes === 0 || s.relays.connected === 0) {
+    out.push({ kind: 'order-events-unaccepted', known: false, active: [] });
+  } else {
+    const waited = book.oldestSince === null ? 0 : s.at - Math.max(book.oldestSince, s.relays.connectedSince);
+    out.push({
+      kind: 'order-events-unaccepted',
+      known: true,
+      active:
+        book.oldestSince !== null && waited >= t.order_events_unaccepted_minutes * 60
+          ? [
+              {
+                key: 'order-events-unaccepted',
+                text: `${groupDigits(book.unaccepted)} order(s) have a public event (kind 38383) that no relay accepted; the oldest has waited ${Math.floor(waited / 60)} min with ${s.relays.connected} of ${s.relays.total} relays connected. Traders see those orders as they were before. The relays may refuse the node's events (a paid or whitelisting relay, a rate limit, a blocked key: the log's "event not accepted by every relay after retries" lines give each relay's answer), or the book-sync job fails (its errors are in the log).`,
+              },
+            ]
+          : [],
+    });
+  }
   return out;
 }

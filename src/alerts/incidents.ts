@@ -6,9 +6,26 @@
 import type { Kysely } from 'kysely';
 import type { Db, DbSchema } from '../db/schema.js';
 
-export type AlertKind = 'payout-stranded' | 'escrow-deadline' | 'lnd-down' | 'relays-down' | 'price-stale' | 'backup-failed' | 'intake-overloaded';
+export type AlertKind =
+  | 'payout-stranded'
+  | 'escrow-deadline'
+  | 'lnd-down'
+  | 'relays-down'
+  | 'price-stale'
+  | 'backup-failed'
+  | 'intake-overloaded'
+  | 'order-events-unaccepted';
 
-export const ALERT_KINDS: readonly AlertKind[] = ['payout-stranded', 'escrow-deadline', 'lnd-down', 'relays-down', 'price-stale', 'backup-failed', 'intake-overloaded'];
+export const ALERT_KINDS: readonly AlertKind[] = [
+  'payout-stranded',
+  'escrow-deadline',
+  'lnd-down',
+  'relays-down',
+  'price-stale',
+  'backup-failed',
+  'intake-overloaded',
+  'order-events-unaccepted',
+];
 
 export type AlertIncidentsTable = {
   id: number | null;

@@ -128,6 +128,11 @@ export interface AlertsSettings {
   overload_shed_events: number;
   /** an episode of shedding ends (and its alert resolves) after this long without any (default 10) */
   overload_quiet_minutes: number;
+  /**
+   * alert when an order's kind-38383 event has not been accepted by any relay for this long while
+   * a relay was connected (default 15; 0 = never)
+   */
+  order_events_unaccepted_minutes: number;
 }
 
 /** port: `[backup]` — scheduled online backups of mostro.db; none without a schedule. */

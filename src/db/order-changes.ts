@@ -206,6 +206,19 @@ export async function clearOrderChange(ex: Executor, orderId: string, status: st
   return (await CLEAR_ORDER_CHANGE.run(ex, blob, status)).numAffectedRows === 1n;
 }
 
+/**
+ * The log's size and its lowest and highest change numbers (null when empty): the monitor's
+ * book-lag check (observability/monitor.ts BookLagTracker). min and max of the rowid are two index
+ * probes; the count walks the log, which holds only the orders whose event lags.
+ */
+export async function orderChangeSpan(ex: Executor): Promise<{ count: number; oldest: number | null; newest: number | null }> {
+  const r = await q(ex)
+    .selectFrom('mostrod_ts_order_changes')
+    .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.min('seq').as('lo'), eb.fn.max('seq').as('hi')])
+    .executeTakeFirstOrThrow();
+  return { count: Number(r.n), oldest: r.lo === null ? null : Number(r.lo), newest: r.hi === null ? null : Number(r.hi) };
+}
+
 /** Number of orders whose public event lags (metrics, tests). */
 export async function countOrderChanges(ex: Executor): Promise<number> {
   const r = await q(ex)

@@ -35,6 +35,22 @@ export interface InboundShedding {
 }
 
 /**
+ * Orders whose current kind-38383 event no relay has accepted yet (the order change log,
+ * db/order-changes.ts): normally only events on their way, gone within seconds; rows that stay
+ * mean the relays refuse the node's events or the book-sync job cannot republish them.
+ */
+export interface BookLag {
+  /** rows in the change log */
+  unaccepted: number;
+  /**
+   * unix s by which the oldest of them had been written at the latest: the first check since the
+   * start that saw a change number at least as high (so never more than its true age; a restart
+   * starts counting again). null when the log is empty.
+   */
+  oldestSince: number | null;
+}
+
+/**
  * What the monitor job saw at one check (the input of the alert conditions, and of the metrics
  * that need the Lightning node: escrows near their deadline). A `null` list could not be
  * determined this time (database error, LND down).
@@ -55,6 +71,11 @@ export interface HealthSnapshot {
     total: number;
     /** unix s since which no relay is connected (meaningful when connected === 0) */
     allDownSince: number;
+    /**
+     * unix s of the first check of the current stretch of checks that each saw a relay connected
+     * (meaningful when connected > 0)
+     */
+    connectedSince: number;
     /** per relay: "url: state (last error)" */
     detail: string;
   };
@@ -65,4 +86,6 @@ export interface HealthSnapshot {
   escrowsNearDeadline: EscrowDeadline[] | null;
   /** Inbound shedding; null when the monitor has no intake counters. */
   inbound: InboundShedding | null;
+  /** The order book's unaccepted events; null when the log could not be read this time. */
+  book: BookLag | null;
 }

@@ -149,6 +149,16 @@ export class DaemonMetrics {
       },
     });
     new Gauge({
+      name: 'mostrod_order_events_unaccepted_oldest_seconds',
+      help: 'How long the oldest order event no relay accepted has been waiting, as of the last monitor check (counted from the first check that saw it: never more than its true age); 0 when none; NaN while unknown',
+      registers,
+      collect() {
+        const s = src.health();
+        const book = s?.book;
+        this.set(s === null || s === undefined || book === null || book === undefined ? Number.NaN : book.oldestSince === null ? 0 : s.at - book.oldestSince);
+      },
+    });
+    new Gauge({
       name: 'mostrod_monitor_last_check_timestamp_seconds',
       help: 'Unix time of the last monitor check (health snapshot)',
       registers,

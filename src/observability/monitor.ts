@@ -3,7 +3,8 @@
  * health snapshot — LND link and since when it is down, relays and since when none is connected,
  * price age, stranded payouts (src/ops/stuck.ts), escrows near their CLTV deadline (asks LND, only
  * while it is up; the GetInfo doubles as a liveness probe of the link), the intake's shedding since
- * the last check (episodes: see InboundShedding) — keeps it for the metrics, and hands it to the
+ * the last check (episodes: see InboundShedding), the order book's events no relay accepted (see
+ * BookLagTracker) — keeps it for the metrics, and hands it to the
  * Alerter when alerts are on.
  */
 import type { Logger } from 'pino';
@@ -17,7 +18,8 @@ import type { LightningBackend } from '../lightning/backend.js';
 import type { RelayStatus } from '../nostr/relay-pool.js';
 import { findEscrowsNearDeadline, findStrandedPayouts, payoutGraceSeconds } from '../ops/stuck.js';
 import type { BackupStatus } from '../ops/backup-job.js';
-import type { EscrowDeadline, HealthSnapshot, InboundShedding, StrandedPayout } from './health-snapshot.js';
+import { orderChangeSpan } from '../db/order-changes.js';
+import type { BookLag, EscrowDeadline, HealthSnapshot, InboundShedding, StrandedPayout } from './health-snapshot.js';
 
 function backupSummary(b: BackupStatus | null): HealthSnapshot['backup'] {
   if (b === null || b.schedule === null) return null;
@@ -90,13 +92,47 @@ export class SheddingTracker {
   }
 }
 
+/**
+ * How long the oldest row of the order change log has been there, from the log's change numbers
+ * alone (the table has no timestamps, and the Rust daemon writes it too through the triggers).
+ * Change numbers only grow (AUTOINCREMENT), and so does the log's lowest one (a newer change of an
+ * order replaces its row with a higher number). Each check that sees a higher top number than
+ * before records (check time, top); the oldest row was written no later than the first recorded
+ * check whose top reaches its number. Records below the log's lowest number are dropped, so what
+ * is kept spans one lag episode; past MAX_MARKS the oldest record goes, which only makes the
+ * reported age smaller.
+ */
+export class BookLagTracker {
+  static readonly MAX_MARKS = 10_000;
+  private marks: Array<{ at: number; seq: number }> = [];
+  private top = 0;
+
+  observe(span: { count: number; oldest: number | null; newest: number | null }, at: number): BookLag {
+    if (span.newest !== null && span.newest > this.top) {
+      this.top = span.newest;
+      this.marks.push({ at, seq: span.newest });
+      if (this.marks.length > BookLagTracker.MAX_MARKS) this.marks.shift();
+    }
+    if (span.oldest === null) {
+      this.marks = this.marks.slice(-1);
+      return { unaccepted: 0, oldestSince: null };
+    }
+    let drop = 0;
+    while (drop < this.marks.length - 1 && this.marks[drop]!.seq < span.oldest) drop++;
+    if (drop > 0) this.marks.splice(0, drop);
+    return { unaccepted: span.count, oldestSince: this.marks[0]?.at ?? at };
+  }
+}
+
 export class Monitor {
   private snapshot: HealthSnapshot | null = null;
   private readonly startedAt: number;
   private lndDownSince: number;
   private relaysDownSince: number;
+  private relaysUpSince = Number.POSITIVE_INFINITY;
   private readonly offLink: () => void;
   private readonly shedding: SheddingTracker;
+  private readonly bookLag = new BookLagTracker();
 
   constructor(private readonly deps: MonitorDeps) {
     this.shedding = new SheddingTracker(deps.settings.alerts.overload_quiet_minutes * 60);
@@ -133,8 +169,20 @@ export class Monitor {
     if (lightning.state !== 'up' && !Number.isFinite(this.lndDownSince)) this.lndDownSince = at;
     const relays = this.deps.relays();
     const connected = relays.filter((r) => r.state === 'open').length;
-    if (connected > 0) this.relaysDownSince = Number.POSITIVE_INFINITY;
-    else if (!Number.isFinite(this.relaysDownSince)) this.relaysDownSince = at;
+    if (connected > 0) {
+      this.relaysDownSince = Number.POSITIVE_INFINITY;
+      if (!Number.isFinite(this.relaysUpSince)) this.relaysUpSince = at;
+    } else {
+      this.relaysUpSince = Number.POSITIVE_INFINITY;
+      if (!Number.isFinite(this.relaysDownSince)) this.relaysDownSince = at;
+    }
+
+    let book: BookLag | null = null;
+    try {
+      book = this.bookLag.observe(await orderChangeSpan(db), at);
+    } catch (err) {
+      logger.error({ err }, 'monitor: order change log query failed');
+    }
 
     let strandedPayouts: StrandedPayout[] | null = null;
     try {
@@ -179,6 +227,7 @@ export class Monitor {
         connected,
         total: relays.length,
         allDownSince: Number.isFinite(this.relaysDownSince) ? this.relaysDownSince : at,
+        connectedSince: Number.isFinite(this.relaysUpSince) ? this.relaysUpSince : at,
         detail: relays.map((r) => `${r.url}: ${r.state}${r.lastError !== null ? ` (${r.lastError})` : ''}`).join('; '),
       },
       price: { newestFetchedAt: this.deps.priceFetchedAt() },
@@ -186,6 +235,7 @@ export class Monitor {
       strandedPayouts,
       escrowsNearDeadline,
       inbound: this.deps.intakeCounters === undefined ? null : this.shedding.observe(this.deps.intakeCounters(), at),
+      book,
     };
   }
 }

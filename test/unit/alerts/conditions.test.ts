@@ -12,6 +12,7 @@ const T: AlertsSettings = {
   price_stale_seconds: 1800,
   overload_shed_events: 100,
   overload_quiet_minutes: 10,
+  order_events_unaccepted_minutes: 15,
 };
 const AT = 1_800_000_000;
 
@@ -20,12 +21,13 @@ function snap(p: Partial<HealthSnapshot> = {}): HealthSnapshot {
     at: AT,
     startedAt: AT - 10_000,
     lightning: { state: 'up', downSince: AT, lastError: null },
-    relays: { connected: 1, total: 1, allDownSince: AT, detail: 'ws://r: open' },
+    relays: { connected: 1, total: 1, allDownSince: AT, connectedSince: AT - 10_000, detail: 'ws://r: open' },
     price: { newestFetchedAt: AT - 60 },
     strandedPayouts: [],
     escrowsNearDeadline: [],
     backup: null,
     inbound: { shed: 0, since: null, lastShedAt: null, dropped: [] },
+    book: { unaccepted: 0, oldestSince: null },
     ...p,
   };
 }
@@ -49,6 +51,7 @@ void describe('alert conditions from a health snapshot', () => {
         ['escrow-deadline', true, 0],
         ['backup-failed', false, 0],
         ['intake-overloaded', true, 0],
+        ['order-events-unaccepted', true, 0],
       ],
     );
   });
@@ -68,10 +71,10 @@ void describe('alert conditions from a health snapshot', () => {
   });
 
   void test('relays: none connected for relays_down_minutes is active, naming each relay', () => {
-    const o = of(snap({ relays: { connected: 0, total: 2, allDownSince: AT - 120, detail: 'ws://a: backoff (refused); ws://b: connecting' } }), 'relays-down');
+    const o = of(snap({ relays: { connected: 0, total: 2, allDownSince: AT - 120, connectedSince: AT, detail: 'ws://a: backoff (refused); ws://b: connecting' } }), 'relays-down');
     assert.equal(o.active.length, 1);
     assert.match(o.active[0]!.text, /None of the 2 relays is connected \(for 2 min\): ws:\/\/a: backoff \(refused\); ws:\/\/b: connecting/);
-    assert.equal(of(snap({ relays: { connected: 0, total: 2, allDownSince: AT - 119, detail: '' } }), 'relays-down').known, false);
+    assert.equal(of(snap({ relays: { connected: 0, total: 2, allDownSince: AT - 119, connectedSince: AT, detail: '' } }), 'relays-down').known, false);
   });
 
   void test('prices: stale past price_stale_seconds; never fetched counts from the start', () => {
@@ -127,6 +130,27 @@ void describe('alert conditions from a health snapshot', () => {
     assert.equal(of(snap({ inbound: null }), 'intake-overloaded').known, false);
     const off = observeConditions(snap({ inbound: { shed: 12_345, since: AT, lastShedAt: AT, dropped: [] } }), { ...T, overload_shed_events: 0 });
     assert.equal(off.find((o) => o.kind === 'intake-overloaded')?.known, false);
+  });
+
+  void test('order events no relay accepted: active once the oldest waited order_events_unaccepted_minutes with a relay connected; not judged with none; off at 0', () => {
+    const kind = 'order-events-unaccepted';
+    const relays = (connected: number, connectedSince: number) => ({ connected, total: 3, allDownSince: AT, connectedSince, detail: '' });
+    // a handful in flight, seen for the first time a minute ago: nothing
+    assert.deepEqual(of(snap({ book: { unaccepted: 4, oldestSince: AT - 60 } }), kind), { kind, known: true, active: [] });
+    assert.deepEqual(of(snap({ book: { unaccepted: 1, oldestSince: AT - 899 } }), kind).active, []);
+    const lag = of(snap({ book: { unaccepted: 1_234, oldestSince: AT - 900 }, relays: relays(2, AT - 5_000) }), kind);
+    assert.equal(lag.active.length, 1);
+    assert.equal(lag.active[0]!.key, kind);
+    assert.match(lag.active[0]!.text, /^1,234 order\(s\) have a public event \(kind 38383\) that no relay accepted; the oldest has waited 15 min with 2 of 3 relays connected\./);
+    assert.match(lag.active[0]!.text, /event not accepted by every relay after retries/);
+    // the relays came back 5 minutes ago after an outage: counted from then, not from the change
+    assert.deepEqual(of(snap({ book: { unaccepted: 50, oldestSince: AT - 3_600 }, relays: relays(1, AT - 300) }), kind).active, []);
+    assert.equal(of(snap({ book: { unaccepted: 50, oldestSince: AT - 3_600 }, relays: relays(1, AT - 900) }), kind).active.length, 1);
+    // no relay connected (relays-down speaks), the log unreadable, or the alert off: not judged
+    assert.equal(of(snap({ book: { unaccepted: 50, oldestSince: AT - 3_600 }, relays: relays(0, AT) }), kind).known, false);
+    assert.equal(of(snap({ book: null }), kind).known, false);
+    const off = observeConditions(snap({ book: { unaccepted: 50, oldestSince: AT - 3_600 } }), { ...T, order_events_unaccepted_minutes: 0 });
+    assert.equal(off.find((o) => o.kind === kind)?.known, false);
   });
 
   void test('counts are grouped as en-US does, without the locale API', () => {

@@ -28,6 +28,7 @@ void describe('[http] and [alerts] settings', () => {
       price_stale_seconds: 1800,
       overload_shed_events: 100,
       overload_quiet_minutes: 10,
+      order_events_unaccepted_minutes: 15,
     });
   });
 

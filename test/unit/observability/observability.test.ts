@@ -355,6 +355,70 @@ void describe('monitor job: health snapshot and operator alerts', () => {
       await obs.close();
     }
   });
+  void test('order events no relay accepts for order_events_unaccepted_minutes alert the operator once; their acceptance resolves it; counting stops while no relay is connected', async () => {
+    const admin = newKeys();
+    const { ctx, obs, published, relays, base } = await setup({ admin: admin.pubkey });
+    const texts = (): string[] =>
+      published.map((e) => {
+        const u = unwrapGiftWrap(e, admin.secretKey);
+        assert.ok(u.ok);
+        return u.gift.rumor.content;
+      });
+    const oldest = async (): Promise<number | undefined> => (await scrape(base)).get('mostrod_order_events_unaccepted_oldest_seconds');
+    try {
+      await obs.monitor.check();
+      assert.deepEqual(obs.monitor.latest()?.book, { unaccepted: 0, oldestSince: null });
+      assert.equal(await oldest(), 0);
+      // two new orders whose events no relay accepts (the triggers write the change log)
+      const a = makeOrder({ status: 'pending' });
+      const b = makeOrder({ status: 'pending' });
+      await insertOrder(ctx.db, a);
+      await insertOrder(ctx.db, b);
+      const t0 = ctx.clock.now();
+      for (let i = 0; i < 14; i++) {
+        ctx.clock.advance(60);
+        await obs.monitor.check();
+      }
+      assert.equal(obs.monitor.latest()?.book?.oldestSince, t0 + 60);
+      assert.equal(texts().length, 0, '13 minutes since the first check that saw them');
+      assert.equal(await oldest(), 13 * 60);
+      ctx.clock.advance(120);
+      await obs.monitor.check();
+      assert.equal(texts().length, 1);
+      assert.match(texts()[0]!, /ALERT: Order book events refused by the relays\n2 order\(s\) have a public event \(kind 38383\) that no relay accepted; the oldest has waited 15 min with 1 of 1 relays connected/);
+      // a relay accepts both events (their rows go): resolved at the next check
+      const rows = (await sql<{ seq: number; status: string }>`SELECT seq, status FROM mostrod_ts_order_changes ORDER BY seq`.execute(ctx.db)).rows;
+      assert.equal(rows.length, 2);
+      ctx.orderChangeAcks.publishing(a.id, rows[0]!.seq)(true);
+      ctx.orderChangeAcks.publishing(b.id, rows[1]!.seq)(true);
+      await ctx.orderChangeAcks.flush();
+      ctx.clock.advance(60);
+      await obs.monitor.check();
+      assert.equal(texts().length, 2);
+      assert.match(texts()[1]!, /RESOLVED: Order book events refused by the relays/);
+      assert.equal(await oldest(), 0);
+      // a new lagging order while every relay is down: not judged; counted from the reconnection
+      await insertOrder(ctx.db, makeOrder({ status: 'pending' }));
+      relays[0]!.state = 'closed';
+      for (let i = 0; i < 30; i++) {
+        ctx.clock.advance(60);
+        await obs.monitor.check();
+      }
+      const alerts = texts().filter((t) => t.includes('Order book events'));
+      assert.equal(alerts.length, 2, 'nothing while no relay is connected');
+      relays[0]!.state = 'open';
+      for (let i = 0; i < 15; i++) {
+        ctx.clock.advance(60);
+        await obs.monitor.check();
+      }
+      assert.equal(texts().filter((t) => t.includes('ALERT: Order book events')).length, 1, '14 minutes since the first check that saw a relay again');
+      ctx.clock.advance(60);
+      await obs.monitor.check();
+      assert.equal(texts().filter((t) => t.includes('ALERT: Order book events')).length, 2);
+    } finally {
+      await obs.close();
+    }
+  });
   void test('an inbound flood that makes the intake shed events unchecked alerts the operator once; quiet for overload_quiet_minutes resolves it', async () => {
     const admin = newKeys();
     const intake: Record<string, number> = { dispatched: 40, pow: 3 };
