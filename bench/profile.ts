@@ -11,6 +11,10 @@
  * the inspector's sampling profiler in every thread — the event loop and each crypto worker —
  * during the closed loop, then prints each thread's busy time split by area (crypto, SQLite, JSON,
  * logging, sockets …) and by function (self time, top entries).
+ *
+ * `--alloc`: where the garbage comes from instead — V8's sampling heap profiler in every thread,
+ * counting the objects collected meanwhile too; prints each thread's allocated bytes per request
+ * by function (self) and the callers of the largest allocation sites.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,12 +28,14 @@ import { round } from './stats.js';
 import { WorkerPool } from './workers.js';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '10' }, threads: { type: 'string' }, traders: { type: 'string', default: '50' }, open: { type: 'string' }, keep: { type: 'string' } },
+  options: { seconds: { type: 'string', default: '10' }, threads: { type: 'string' }, traders: { type: 'string', default: '50' }, open: { type: 'string' }, keep: { type: 'string' }, alloc: { type: 'boolean', default: false } },
 });
 const OPEN_RATE = values.open !== undefined ? Number(values.open) : undefined;
 const SECONDS = Number(values.seconds);
 const PRELOAD = fileURLToPath(new URL('./profile-preload.mjs', import.meta.url));
 const TRADERS = Number(values.traders);
+const ALLOC = values.alloc === true;
+const EXT = ALLOC ? '.heapprofile' : '.cpuprofile';
 
 
 /** Area of a function by where it lives (coarse, for the summary table). */
@@ -110,6 +116,45 @@ function summarize(file: string): { busyMs: number; idleMs: number; byArea: Arra
   return { busyMs: round(busy, 0), idleMs: round(idle, 0), byArea: sort(byArea), top: sort(byFn).slice(0, 15) };
 }
 
+interface HeapNode {
+  id: number;
+  callFrame: ProfileNode['callFrame'];
+  selfSize: number;
+  children: HeapNode[];
+}
+
+/** A sampling heap profile: bytes allocated per function (self) and the call paths of the largest sites. */
+function summarizeAlloc(file: string, requests: number): { mb: number; top: Array<[string, number]>; paths: Array<[string, number]> } {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as { head: HeapNode };
+  const all: HeapNode[] = [];
+  const parent = new Map<number, HeapNode>();
+  const walk = (n: HeapNode): void => {
+    all.push(n);
+    for (const c of n.children) {
+      parent.set(c.id, n);
+      walk(c);
+    }
+  };
+  walk(p.head);
+  unbundle({ nodes: all as unknown as ProfileNode[], samples: [], timeDeltas: [] });
+  const name = (n: HeapNode): string => `${n.callFrame.functionName || '(anonymous)'} ${shortUrl(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
+  const byFn = new Map<string, number>();
+  const byPath = new Map<string, number>();
+  let total = 0;
+  for (const n of all) {
+    if (n.selfSize === 0) continue;
+    total += n.selfSize;
+    byFn.set(name(n), (byFn.get(name(n)) ?? 0) + n.selfSize);
+    const chain = [name(n)];
+    for (let q = parent.get(n.id); q !== undefined && chain.length < 4; q = parent.get(q.id)) if (q.callFrame.url !== '' || q.callFrame.functionName !== '(root)') chain.push(name(q));
+    const key = chain.join(' ← ');
+    byPath.set(key, (byPath.get(key) ?? 0) + n.selfSize);
+  }
+  const perRequest = (m: Map<string, number>, k: number): Array<[string, number]> =>
+    [...m].sort((a, b) => b[1] - a[1]).slice(0, k).map(([f, bytes]) => [f, round(bytes / Math.max(1, requests) / 1024, 2)]);
+  return { mb: round(total / 1024 / 1024, 1), top: perRequest(byFn, 20), paths: perRequest(byPath, 12) };
+}
+
 const dir = mkdtempSync(path.join(tmpdir(), 'mostrod-profile-'));
 const relay = await startBenchRelay(false);
 const pool = new WorkerPool(2);
@@ -119,6 +164,7 @@ try {
   process.env['NODE_OPTIONS'] = `--import=${PRELOAD}`;
   process.env['MOSTROD_PROFILE_DIR'] = dir;
   process.env['MOSTROD_PROFILE_SECONDS'] = String(SECONDS);
+  if (ALLOC) process.env['MOSTROD_PROFILE_KIND'] = 'alloc';
   const h = await startHarness({ pow: 6, relay, ...(values.threads !== undefined ? { cryptoThreads: Number(values.threads) } : {}) });
   delete process.env['NODE_OPTIONS'];
   const ahead = Math.floor(Date.now() / 1000) + 270;
@@ -141,12 +187,22 @@ try {
   process.stdout.write(
     `${OPEN_RATE === undefined ? 'closed loop' : `open loop ${OPEN_RATE}/s`}: ${r.answeredPerSecond} answered/s at ${r.daemonCpuCores} daemon cores (${round((r.daemonCpuCores * 1000) / Math.max(1, r.answeredPerSecond), 2)} CPU-ms per request), p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms\n\n`,
   );
-  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.error'))) process.stdout.write(`profiler failed in thread ${f.replace(/\.error$/, '')}: ${readFileSync(path.join(dir, f), 'utf8')}\n`);
+  const files = readdirSync(dir).filter((f) => f.endsWith(EXT)).sort();
   if (values.keep !== undefined) {
     mkdirSync(values.keep, { recursive: true });
     for (const f of files) copyFileSync(path.join(dir, f), path.join(values.keep, f));
   }
-  for (const f of files) {
+  for (const f of ALLOC ? files : []) {
+    const s = summarizeAlloc(path.join(dir, f), r.answered);
+    if (s.mb < 1) continue;
+    process.stdout.write(`### ${f} — ${s.mb} MB allocated in ${SECONDS} s, ${round((s.mb * 1024) / Math.max(1, r.answered), 1)} KB per answered request\n\n| function (self) | KB per request |\n| --- | ---: |\n`);
+    for (const [fn, kb] of s.top) process.stdout.write(`| \`${fn}\` | ${kb} |\n`);
+    process.stdout.write(`\n| allocation site ← callers | KB per request |\n| --- | ---: |\n`);
+    for (const [fn, kb] of s.paths) process.stdout.write(`| \`${fn}\` | ${kb} |\n`);
+    process.stdout.write('\n');
+  }
+  for (const f of ALLOC ? [] : files) {
     const s = summarize(path.join(dir, f));
     if (s.busyMs < 200) continue; // threads that did (almost) nothing
     process.stdout.write(`### ${f} — busy ${s.busyMs} ms, idle ${s.idleMs} ms\n\n| area | share of busy time |\n| --- | ---: |\n`);
