@@ -172,6 +172,11 @@ interface PendingOk {
   timer: NodeJS.Timeout;
 }
 
+/** A NIP-01 EVENT frame. */
+function eventFrame(event: NostrEvent): string {
+  return JSON.stringify(['EVENT', event]);
+}
+
 class RelayConnection {
   state: RelayState = 'closed';
   connectedAt: number | null = null;
@@ -375,7 +380,8 @@ class RelayConnection {
   /** Current rate-limit backoff step (ms); doubles on each `rate-limited:`, cleared by an accepted event. */
   private slowStepMs = 0;
 
-  async publish(event: NostrEvent): Promise<PublishResult> {
+  /** `frame`: the event's EVENT frame (serialized once by the pool for every relay). */
+  async publish(event: NostrEvent, frame: string = eventFrame(event)): Promise<PublishResult> {
     const wait = this.slowUntilMs - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait).unref());
     if (this.state !== 'open' || this.socket === null) {
@@ -392,7 +398,7 @@ class RelayConnection {
       const list = this.pending.get(event.id);
       if (list === undefined) this.pending.set(event.id, [entry]);
       else list.push(entry);
-      socket.send(JSON.stringify(['EVENT', event]));
+      socket.send(frame);
     });
     if (!result.ok) {
       if (result.message === 'timeout' || result.message === 'connection closed') this.publishFailures++;
@@ -597,10 +603,15 @@ export class RelayPool {
     return true;
   }
 
-  /** Send `event` to every relay (or to `urls`) and collect each relay's OK (or failure). */
+  /**
+   * Send `event` to every relay (or to `urls`) and collect each relay's OK (or failure). The frame
+   * is serialized once for all of them (a node with eight relays used to stringify each reply and
+   * order event eight times).
+   */
   publish(event: NostrEvent, urls?: readonly string[]): Promise<PublishResult[]> {
     const targets = urls === undefined ? this.relays : this.relays.filter((r) => urls.includes(r.url));
-    return Promise.all(targets.map((r) => r.publish(event)));
+    const frame = eventFrame(event);
+    return Promise.all(targets.map((r) => r.publish(event, frame)));
   }
 
   status(): RelayStatus[] {

@@ -172,6 +172,37 @@ void describe('RelayPool (fake sockets)', () => {
     await pool.close();
   });
 
+  void test('an event goes to every relay as the same frame, serialized once for all of them', async () => {
+    const net = new FakeNet();
+    const urls = ['ws://a', 'ws://b', 'ws://c', 'ws://d'];
+    const pool = makePool(net, urls);
+    pool.start();
+    try {
+      for (const u of urls) net.last(u).h.onOpen();
+      const e = ev('x'.repeat(2000));
+      const stringify = JSON.stringify;
+      let frames = 0;
+      JSON.stringify = ((value: unknown, ...rest: unknown[]) => {
+        if (Array.isArray(value) && value[0] === 'EVENT') frames++;
+        return (stringify as (v: unknown, ...r: unknown[]) => string)(value, ...rest);
+      }) as typeof JSON.stringify;
+      let p: ReturnType<typeof pool.publish>;
+      try {
+        p = pool.publish(e);
+      } finally {
+        JSON.stringify = stringify;
+      }
+      for (const u of urls) {
+        assert.deepEqual(net.last(u).sent.slice(1), [JSON.stringify(['EVENT', e])], u);
+        net.last(u).h.onMessage(Buffer.from(JSON.stringify(['OK', e.id, true, ''])));
+      }
+      assert.ok((await p).every((r) => r.ok));
+      assert.equal(frames, 1, 'EVENT frames serialized');
+    } finally {
+      await pool.close();
+    }
+  });
+
   void test("a relay's rate-limited: refusal slows further publishing to that relay only; an accept lifts it", async () => {
     const net = new FakeNet();
     const pool = new RelayPool({ urls: ['ws://a', 'ws://b'], pubkey: pk, clock: new FakeClock(), logger: pino({ level: 'silent' }), socketFactory: net.factory, backoff: { initialMs: 80, maxMs: 400, jitter: 0 }, publishTimeoutMs: 1000 });
