@@ -30,6 +30,12 @@
  * check costs about as much as one ECDH and a flood of validly signed junk is cheap to produce.
  * (0.17.1 checks the trade index before the structure; checking structure first means a
  * malformed request no longer creates a user row.)
+ *
+ * Copies: the relay pool hands over every relay's copy of an event (it does not de-duplicate, so a
+ * forged copy can never shadow the real one). A copy whose id is in the replay cache (verified
+ * before) costs nothing; one read while another copy with the same id is in crypto waits for that
+ * copy's verification and is a duplicate if it verified (openOnce), so a node on several relays
+ * unwraps each request once even under load.
  */
 import type { Logger } from 'pino';
 import type { Inbound } from '../app/inbound.js';
@@ -169,6 +175,11 @@ function forged(reason: DropReason): boolean {
   return reason === 'signature' || reason === 'unwrap';
 }
 
+/** A copy of an event whose crypto is under way (Intake.openOnce): that copy's verification. */
+interface InFlightCopy {
+  copyOf: Promise<boolean>;
+}
+
 /** Marks an event found in the replay cache before its crypto ran. */
 const DUPLICATE: OpenOutcome = { signedId: null, verdict: { ok: false, reason: 'duplicate' } };
 
@@ -196,6 +207,11 @@ export class Intake {
   private readonly shed: Record<CryptoLane, number> = { priority: 0, 'first-contact': 0 };
   /** Kind-14 authors: allowance, priority-lane share, demotion after forged signatures. */
   private readonly authors: AuthorLimiter;
+  /**
+   * Events whose crypto is under way, by claimed id: resolves true once that copy's id and
+   * signature verified (see openOnce).
+   */
+  private readonly opening = new Map<string, Promise<boolean>>();
 
   constructor(private readonly deps: IntakeDeps) {
     this.limits = { ...DEFAULT_INTAKE_LIMITS, ...deps.limits };
@@ -354,14 +370,17 @@ export class Intake {
     const fresh = { pastSeconds: limits.pastSeconds, futureSeconds: limits.futureSeconds };
     let outcome: OpenOutcome;
     if (knownAuthor) {
+      let opened: OpenOutcome | InFlightCopy;
       try {
-        outcome = await this.inLane('priority', () => {
-          if (typeof claimedId === 'string' && this.replay.seen(claimedId, clock.now())) return Promise.resolve(null);
-          return this.crypto.run({ op: 'open-direct', event: raw, knownAuthor: true, firstContactPow: this.firstContactPow, now: clock.now(), ...fresh });
-        }).then((o) => o ?? DUPLICATE);
+        opened = await this.inLane('priority', () => {
+          if (typeof claimedId === 'string' && this.replay.seen(claimedId, clock.now())) return Promise.resolve(DUPLICATE);
+          return this.openOnce(claimedId, () => this.crypto.run({ op: 'open-direct', event: raw, knownAuthor: true, firstContactPow: this.firstContactPow, now: clock.now(), ...fresh }));
+        });
       } finally {
         this.authors.leavePriority(author);
       }
+      if ('copyOf' in opened) return this.afterCopy(opened, () => this.pastAdmission(raw, event, direct, author, ticket, known, now0));
+      outcome = opened;
       if (outcome.signedId === null && forged(outcome.verdict.reason)) this.authors.demote(author, clock.now());
     } else {
       // With a pool and nothing verified waiting, an event's signature check and the rest of its
@@ -370,16 +389,19 @@ export class Intake {
       // lane. Either way nothing past the event's signature runs for an event whose signature
       // fails: the task stops there.
       const combine = this.crypto.threads > 0 && this.lanes.priority.length === 0;
-      const first = await this.inLane('first-contact', (): Promise<VerifyOutcome | OpenOutcome | null> => {
+      const first = await this.inLane('first-contact', (): Promise<VerifyOutcome | OpenOutcome | InFlightCopy | null> => {
         if (typeof claimedId === 'string' && this.replay.seen(claimedId, clock.now())) return Promise.resolve(null);
-        if (combine) {
-          return direct
-            ? this.crypto.run({ op: 'open-direct', event: raw, knownAuthor: known, firstContactPow: this.firstContactPow, now: clock.now(), ...fresh })
-            : this.crypto.run({ op: 'open-gift-wrap', event: raw, now: clock.now(), ...fresh });
-        }
-        return this.crypto.run({ op: 'verify-event', event: raw });
+        return this.openOnce(claimedId, (): Promise<VerifyOutcome | OpenOutcome> => {
+          if (combine) {
+            return direct
+              ? this.crypto.run({ op: 'open-direct', event: raw, knownAuthor: known, firstContactPow: this.firstContactPow, now: clock.now(), ...fresh })
+              : this.crypto.run({ op: 'open-gift-wrap', event: raw, now: clock.now(), ...fresh });
+          }
+          return this.crypto.run({ op: 'verify-event', event: raw });
+        });
       });
       if (first === null) return this.dropped('duplicate');
+      if ('copyOf' in first) return this.afterCopy(first, () => this.pastAdmission(raw, event, direct, author, ticket, known, now0));
       if (first.signedId === null) {
         if (author !== null && known && forged(first.verdict.reason)) this.authors.demote(author, clock.now());
         return this.dropped(first.verdict.reason, first.verdict.detail);
@@ -459,6 +481,48 @@ export class Intake {
     } finally {
       this.release();
     }
+  }
+
+  /**
+   * Runs `open` (the crypto that verifies the event's id and signature, and maybe more) unless a
+   * copy with the same claimed id is in crypto already — the same event from another relay, read
+   * before the first copy's signature verified. Such a copy does not pay the crypto again: it
+   * gets that copy's verification to wait for (InFlightCopy, outside any crypto slot). The replay
+   * cache only learns an id once its signature verified, so before this every relay's copy that
+   * started its crypto meanwhile paid for the whole of it (a node with eight relays, under load:
+   * up to eight unwraps per request).
+   */
+  private openOnce<T extends { signedId: string | null }>(claimedId: unknown, open: () => Promise<T>): Promise<T | InFlightCopy> {
+    if (typeof claimedId !== 'string') return open();
+    const running = this.opening.get(claimedId);
+    if (running !== undefined) return Promise.resolve({ copyOf: running });
+    const p = open();
+    const verified = p.then(
+      (o) => o.signedId !== null,
+      () => false,
+    );
+    this.opening.set(claimedId, verified);
+    // A verified id stays until the next turn, by when the copy that verified it has put it in the
+    // replay cache; a failed one goes at once, so the copies waiting for it run their own crypto.
+    void verified.then((ok) => {
+      const done = (): void => {
+        if (this.opening.get(claimedId) === verified) this.opening.delete(claimedId);
+      };
+      if (ok) setImmediate(done);
+      else done();
+    });
+    return p;
+  }
+
+  /**
+   * A copy whose twin was in crypto: a duplicate once the twin's id and signature verified (the twin
+   * goes on, or was dropped for what this copy would be dropped for too). If the twin failed (a
+   * forged copy read first, or a crypto thread that failed it), this copy is processed on its own,
+   * from the shedding on: a forged copy never shadows the real event.
+   */
+  private async afterCopy(copy: InFlightCopy, again: () => Promise<Verdict>): Promise<Verdict> {
+    if (await copy.copyOf) return this.dropped('duplicate', 'a copy of an event in crypto');
+    return again();
   }
 
   /** Room in `lane` for one more event? Counts a shed verdict per lane when not (unless `count` is false). */
