@@ -109,7 +109,10 @@ export interface LightningBackend {
   watchInvoice(hashHex: string, listener: (update: InvoiceUpdate) => void): () => void;
   /** Send a payment and resolve with its final (or last known, on timeout) state. */
   sendPayment(req: SendPaymentRequest): Promise<PaymentResult>;
-  /** Ask the node about a payment by hash. `unknown` if the node never saw it. */
+  /**
+   * Ask the node about a payment by hash. `unknown` if the node never saw it — and, from the
+   * daemon's backend (DurableLightning), only if no send of it from this process is under way.
+   */
   trackPayment(hashHex: string): Promise<PaymentResult>;
   decodePaymentRequest(paymentRequest: string): Promise<DecodedPaymentRequest>;
   close(): Promise<void>;

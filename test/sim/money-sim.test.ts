@@ -129,7 +129,7 @@ void test('the checker is not blind: a terminal notice sent again after a restar
  * commands (not `progress`, whose move lists may be re-weighted). Each must now hold every invariant;
  * an `open` one (its src fix has not landed) runs only with SIM_RUNS set (npm run test:sim).
  */
-const FINDINGS: { id: string; open: boolean; what: string; schedule: string }[] = [
+const FINDINGS: { id: string; open: boolean; what: string; schedule: string; powerCuts?: boolean }[] = [
   {
     id: 'F1',
     open: false,
@@ -172,11 +172,19 @@ const FINDINGS: { id: string; open: boolean; what: string; schedule: string }[] 
     schedule:
       'new-sell,new-sell,take(o0+addr),take(o1+addr),run(4),pay-escrow(o0),pay-escrow(o1),run(4),fiat-sent(o0),fiat-sent(o1),release(o0),release(o1),run(1),run(1),run(1),run(1),lnurl-stale,run(1),run(1),op(#1,ok),op(#1,ok),op(#1,ok)',
   },
+  {
+    id: 'F7',
+    open: false,
+    what: 'payout reconciliation while the payout’s send still waited for the sync: LND did not know the hash yet, the claim was cleared and a fresh address invoice paid — the buyer paid twice',
+    schedule:
+      'new-sell,take(o0+inv),run(1),pay-escrow(o0),run(1),op(#0,ok),fiat-sent(o0),release(o0),add-invoice(o0+addr),run(5),job(payout-reconcile),time(+30s),run(2),run(3),op(#0,ok)',
+    powerCuts: true,
+  },
 ];
 
 for (const f of FINDINGS) {
   void test(`finding ${f.id}: ${f.what}`, { skip: f.open && process.env.SIM_RUNS === undefined ? 'open finding (sim-findings.md): runs under npm run test:sim' : false }, async () => {
-    const w = await SimWorld.create();
+    const w = await SimWorld.create(f.powerCuts === true ? { powerCuts: true } : {});
     try {
       await w.run(parseSchedule(f.schedule));
     } finally {
@@ -264,7 +272,13 @@ for (const [ungated, invariant] of [
   void test(`the checker is not blind: with ${ungated} effects not waiting for the sync, power cuts break a money invariant`, async () => {
     const out = await fc.check(
       fc.asyncProperty(schedule(MAX_STEPS, commandWithPowerCuts), async (cmds) => {
-        const w = await SimWorld.create({ powerCuts: true, ungated });
+        // Ungated Lightning calls also make a restarted daemon repeat notices; skipped here, so the
+        // search goes on until a money invariant breaks (whatever the seed).
+        const w = await SimWorld.create({
+          powerCuts: true,
+          ungated,
+          ...(ungated === 'lightning' ? { skip: ['no duplicated terminal notice', 'no duplicated terminal notice across restarts'] } : {}),
+        });
         try {
           await w.run(cmds);
         } finally {

@@ -2,6 +2,8 @@
  * Replay one schedule with a step trace: `SIM_REPLAY='new-sell,take(o0+inv),…' node --import tsx
  * test/sim/replay.ts`. Prints every step (with the Lightning ops pending before it), the messages
  * sent, warnings/errors logged, the node ledger and the invariant that failed, if any.
+ * `SIM_POWER_CUTS=1` replays a schedule of the power-cut property (power-cut steps, the durability
+ * barrier modelled).
  */
 import { SimWorld } from '../support/sim-world.js';
 import { parseSchedule } from './commands.js';
@@ -12,7 +14,7 @@ if (text === undefined) {
   process.exit(2);
 }
 const skip = (process.env.SIM_SKIP ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '');
-const w = await SimWorld.create({ trace: true, skip });
+const w = await SimWorld.create({ trace: true, skip, ...(process.env.SIM_POWER_CUTS === '1' ? { powerCuts: true } : {}) });
 let failure: unknown = null;
 try {
   await w.run(parseSchedule(text));

@@ -25,6 +25,7 @@ import { RelayOutbox, type Publisher } from '../../../src/nostr/relay-outbox.js'
 import type { NostrEvent } from '../../../src/crypto/event.js';
 import { answerWhenDurable } from '../../../src/rpc/server.js';
 import { FakeClock } from '../../support/fake-clock.js';
+import { signedInvoice } from '../../support/test-context.js';
 import { req } from '../../support/trade-fixtures.js';
 
 /** A connection model: committed rows, an open transaction's rows, SQLite's total_changes(). */
@@ -325,6 +326,7 @@ void describe('effects wait for the barrier', () => {
         if (name === 'info' || name === 'lastError') return null;
         return (..._args: unknown[]) => {
           seen.push(String(name));
+          if (name === 'trackPayment') return Promise.resolve({ hash: '00', state: 'unknown' });
           return name === 'watchInvoice' || name === 'onStateChange' ? () => {} : Promise.resolve(null);
         };
       },
@@ -346,6 +348,50 @@ void describe('effects wait for the barrier', () => {
     await Promise.all(effects);
     assert.deepEqual(seen.slice(5), ['addHoldInvoice', 'settleHoldInvoice', 'cancelHoldInvoice', 'sendPayment']);
     assert.equal(ln.state, 'up');
+  });
+
+  void test('lightning: a payment whose send waits for the sync (or is under way) is in flight, never unknown, to anyone who asks', async () => {
+    const g = gate();
+    const hash = 'ab'.repeat(32);
+    const pr = signedInvoice({ sats: 1000, now: 1_700_000_000, hash });
+    let lndKnows = false;
+    let finishSend!: () => void;
+    const inner = new Proxy({} as LightningBackend, {
+      get: (_t, name) => {
+        if (name === 'trackPayment') return () => Promise.resolve({ hash, state: lndKnows ? 'succeeded' : 'unknown' });
+        if (name === 'sendPayment')
+          return () =>
+            new Promise((resolve) => {
+              finishSend = () => {
+                lndKnows = true;
+                resolve({ hash, state: 'succeeded' });
+              };
+            });
+        return () => Promise.resolve(null);
+      },
+    });
+    const ln = new DurableLightning(inner, g.durable);
+    assert.equal((await ln.trackPayment(hash)).state, 'unknown', 'nothing sent: LND’s answer stands');
+    const sent = ln.sendPayment({ paymentRequest: pr, feeLimitSats: 1, timeoutSeconds: 1 });
+    assert.equal((await ln.trackPayment(hash)).state, 'in_flight', 'waiting for the sync: LND does not know it yet, but it will leave');
+    assert.equal((await ln.trackPayment(hash.toUpperCase())).state, 'in_flight');
+    g.open();
+    await new Promise((r) => setTimeout(r, 0));
+    assert.equal((await ln.trackPayment(hash)).state, 'in_flight', 'handed to LND, not registered yet');
+    finishSend();
+    assert.equal((await sent).state, 'succeeded');
+    assert.deepEqual(ln.sendsUnderWay(), []);
+    assert.equal((await ln.trackPayment(hash)).state, 'succeeded');
+    // A send that failed before reaching LND: its end is visible before the caller asks again.
+    lndKnows = false;
+    const failing = new DurableLightning(
+      new Proxy({} as LightningBackend, {
+        get: (_t, name) => (name === 'sendPayment' ? () => Promise.reject(new Error('connection refused')) : () => Promise.resolve({ hash, state: 'unknown' })),
+      }),
+      () => null,
+    );
+    await assert.rejects(failing.sendPayment({ paymentRequest: pr, feeLimitSats: 1, timeoutSeconds: 1 }).then(() => undefined), /connection refused/);
+    assert.equal((await failing.trackPayment(hash)).state, 'unknown');
   });
 
   void test('admin RPC: the answer leaves after the sync; a failed sync answers INTERNAL', async () => {
