@@ -180,6 +180,14 @@ const FINDINGS: { id: string; open: boolean; what: string; schedule: string; pow
       'new-sell,take(o0+inv),run(1),pay-escrow(o0),run(1),op(#0,ok),fiat-sent(o0),release(o0),add-invoice(o0+addr),run(5),job(payout-reconcile),time(+30s),run(2),run(3),op(#0,ok)',
     powerCuts: true,
   },
+  {
+    id: 'F8',
+    open: false,
+    what: 'a release finished from LND’s SETTLED update sent its notices before the payout-started mark; a power cut after they left made the restarted daemon send them again',
+    schedule:
+      'new-sell,take(o0+inv),run(1),pay-escrow(o0),run(2),fiat-sent(o0),release(o0),op(#0,lost),op(#0,ok),op(#0,fail),job(expire-pending-orders),add-invoice(o0),power-cut(0),job(expire-pending-orders),run(1),run(1),run(1)',
+    powerCuts: true,
+  },
 ];
 
 for (const f of FINDINGS) {
