@@ -188,6 +188,14 @@ const FINDINGS: { id: string; open: boolean; what: string; schedule: string; pow
       'new-sell,take(o0+inv),run(1),pay-escrow(o0),run(2),fiat-sent(o0),release(o0),op(#0,lost),op(#0,ok),op(#0,fail),job(expire-pending-orders),add-invoice(o0),power-cut(0),job(expire-pending-orders),run(1),run(1),run(1)',
     powerCuts: true,
   },
+  {
+    id: 'F9',
+    open: true,
+    what: 'a process crash between the release’s payout-started mark and the sync its notices wait for: the queued released / hold-invoice-payment-settled are lost, and the mark keeps the restarted daemon from sending them (the payout still completes)',
+    schedule:
+      'new-sell,new-sell,take(o0+inv),op(#0,ok),pay-escrow(o0),run(2),take(o1+inv),fiat-sent(o0),take(o1+inv),release(o0),op(#1,late),run(1),run(2),crash(0),run(1),run(1),add-invoice(o0),run(1),time(+30s),run(1)',
+    powerCuts: true,
+  },
 ];
 
 for (const f of FINDINGS) {
