@@ -281,6 +281,18 @@ export function diffCounters(a: Record<string, number>, b: Record<string, number
 }
 
 /**
+ * `BENCH_DAEMON_RELAY_COPIES=N` (diagnosis, default 1): the daemon is given the bench relay N times
+ * (as N URLs: `ws://host:port/copy-2` …), so it holds N connections and subscriptions and reads
+ * every request N times — what a node on N relays sees, each relay forwarding the client's copy.
+ */
+function daemonRelayUrls(url: string): string[] {
+  const raw = process.env['BENCH_DAEMON_RELAY_COPIES'];
+  const n = raw === undefined || raw === '' ? 1 : Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 16) throw new Error(`BENCH_DAEMON_RELAY_COPIES must be an integer from 1 to 16, got ${JSON.stringify(raw)}`);
+  return Array.from({ length: n }, (_, i) => (i === 0 ? url : `${url.replace(/\/$/, '')}/copy-${i + 1}`));
+}
+
+/**
  * The built daemon against the bench relay. `dbFile` (optional) is copied in as its database first;
  * `cryptoThreads` sets `[nostr] crypto_threads` (absent = the daemon's default, cores − 1);
  * `transport` sets `[mostro] transport` (absent = the daemon's default, "gift-wrap": v1 only;
@@ -302,7 +314,7 @@ export async function startHarness(opts: {
     logLevel: 'info',
     settings: {
       mostro: { pow: opts.pow, ...(opts.transport !== undefined ? { transport: opts.transport } : {}) },
-      nostr: { relays: [relay.url], ...(opts.cryptoThreads !== undefined ? { crypto_threads: opts.cryptoThreads } : {}) },
+      nostr: { relays: daemonRelayUrls(relay.url), ...(opts.cryptoThreads !== undefined ? { crypto_threads: opts.cryptoThreads } : {}) },
       ...(httpPort !== undefined ? { http: { enabled: true, listen_address: '127.0.0.1', port: httpPort } } : {}),
     },
   });
