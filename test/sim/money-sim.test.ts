@@ -196,6 +196,14 @@ const FINDINGS: { id: string; open: boolean; what: string; schedule: string; pow
       'new-sell,new-sell,take(o0+inv),op(#0,ok),pay-escrow(o0),run(2),take(o1+inv),fiat-sent(o0),take(o1+inv),release(o0),op(#1,late),run(1),run(2),crash(0),run(1),run(1),add-invoice(o0),run(1),time(+30s),run(1)',
     powerCuts: true,
   },
+  {
+    id: 'F10',
+    open: true,
+    what: 'F6 across a power cut: order B resolved an address invoice, the record of it was lost with the power before any sync, and the shared LNURL provider handed that invoice to order A later — A paid B’s buyer, B paid its buyer again',
+    schedule:
+      'new-sell,new-sell,take(o1+inv),run(1),pay-escrow(o1),run(1),op(#0,ok),fiat-sent(o1),release(o3),add-invoice(o1+addr),take(o0+inv),op(#0,ok),run(3),pay-escrow(o0),blocks(+1),power-cut(0),pay-escrow(o0),run(2),fiat-sent(o0),release(o0),lnurl-stale,add-invoice(o0+addr),run(3),add-invoice(o0),run(3),lnurl-stale,blocks(+1),op(#0,ok),cancel(o0,maker),power-cut(101100110100001001110111),power-cut(0),run(1),finish-payment(#0,fail)',
+    powerCuts: true,
+  },
 ];
 
 for (const f of FINDINGS) {
