@@ -82,6 +82,8 @@ export interface DecodedPaymentRequest {
   network: string;
   payee: string;
   description?: string;
+  /** hex sha256 from the `h` field (LNURL-pay invoices commit to the service's metadata with it) */
+  descriptionHash?: string;
 }
 
 export type LinkState = 'connecting' | 'up' | 'down';

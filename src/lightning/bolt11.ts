@@ -8,9 +8,9 @@
  * by crypto/secp.ts (the native secp256k1 addon the daemon loads for ECDH, 0.1 ms; @noble/curves
  * as the fallback, ~5 ms). It accepts and decodes what the package accepted, with these differences,
  * all from BOLT 11 (and as LND's zpay32 reads them), checked by test/unit/lightning/bolt11-*.test.ts:
- * - `p`, `n` fields whose length is not 52 / 53 words are skipped (the package took them, so an
+ * - `p`, `h`, `n` fields whose length is not 52 / 52 / 53 words are skipped (the package took them, so an
  *   invoice with an extra short `n` was refused, one with an extra long `p` had no valid hash);
- * - of repeated `p`, `d`, `n`, `x`, `c` fields the first counts (the package kept the last);
+ * - of repeated `p`, `d`, `h`, `n`, `x`, `c` fields the first counts (the package kept the last);
  * - an unknown even ("required") feature bit in the `9` field is refused (the package ignored it;
  *   LND refuses to pay such an invoice).
  * Like the package: an `n` field must equal the recovered key; `f` fields of version 17/18 must
@@ -234,6 +234,7 @@ export function decodeBolt11(paymentRequest: string): DecodedPaymentRequest {
 
   let hash: string | undefined;
   let description: string | undefined;
+  let descriptionHash: string | undefined;
   let nodeKey: string | undefined;
   let expiry: number | undefined;
   let cltv: number | undefined;
@@ -254,6 +255,9 @@ export function decodeBolt11(paymentRequest: string): DecodedPaymentRequest {
       case 13: // d: description (UTF-8)
         if (description === undefined) description = Buffer.from(wordsToBytes(words, start, end)).toString('utf8');
         break;
+      case 23: // h: sha256 of the description (LNURL-pay: of the service's metadata)
+        if (descriptionHash === undefined && length === 52) descriptionHash = Buffer.from(wordsToBytes(words, start, end)).toString('hex');
+        break;
       case 19: // n: payee node key
         if (nodeKey === undefined && length === 53) nodeKey = Buffer.from(wordsToBytes(words, start, end)).toString('hex');
         break;
@@ -270,7 +274,7 @@ export function decodeBolt11(paymentRequest: string): DecodedPaymentRequest {
         if (!featuresSeen) checkFeatures(words, start, end);
         featuresSeen = true;
         break;
-      default: // s, h, r, m and unknown fields: nothing we use
+      default: // s, r, m and unknown fields: nothing we use
     }
   }
   if (hash === undefined) throw invalid('no payment hash');
@@ -297,6 +301,7 @@ export function decodeBolt11(paymentRequest: string): DecodedPaymentRequest {
     payee,
   };
   if (description !== undefined) decoded.description = description;
+  if (descriptionHash !== undefined) decoded.descriptionHash = descriptionHash;
   return decoded;
 }
 

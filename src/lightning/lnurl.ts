@@ -5,6 +5,7 @@
  */
 import { bech32 } from '@scure/base';
 import type { Logger } from 'pino';
+import { sha256Hex } from '../crypto/secp.js';
 import { decodeBolt11, sameNetwork } from './bolt11.js';
 import { LnurlError } from './lnurl-error.js';
 import { safeGet, type SafeGetOptions } from './safe-get.js';
@@ -106,6 +107,8 @@ interface PayParams {
   callback: URL;
   minSendable: bigint;
   maxSendable: bigint;
+  /** the raw `metadata` string; the invoice's `h` field must be its sha256 (LUD-06 step 6) */
+  metadata: string;
 }
 
 function parseJson(body: string): unknown {
@@ -133,6 +136,47 @@ function errorReason(o: Record<string, unknown>): string | null {
     return typeof o['reason'] === 'string' ? o['reason'].slice(0, 200) : 'unspecified';
   }
   return null;
+}
+
+/**
+ * The checks on an invoice an LNURL-pay service returned for `amountSats` (LUD-06 steps 6–7, and
+ * upstream #858/#861's network and CLTV checks); returns it decoded, throws LnurlError otherwise.
+ * - Exactly the amount asked for.
+ * - An `h` field equal to sha256 of the service's `metadata` string, as LUD-06 requires of every
+ *   wallet. A Lightning address's metadata names the address (LUD-16: `text/identifier` or
+ *   `text/email`), so this binds the invoice to the address it was asked from: an invoice the
+ *   service issued for another user (a stale or cached answer) is refused, whatever the daemon
+ *   remembers of earlier resolutions (finding F10, docs/SIMULATION.md).
+ * - The node's network, a CLTV delta within the cap, not expired.
+ */
+export function verifyLnurlInvoice(pr: string, amountSats: number, metadata: string, opts: ResolveInvoiceOptions = {}): DecodedPaymentRequest {
+  let decoded: DecodedPaymentRequest;
+  try {
+    decoded = decodeBolt11(pr);
+  } catch (err) {
+    throw new LnurlError('invoice', `callback returned an invalid invoice: ${(err as Error).message}`, { cause: err });
+  }
+  const msat = BigInt(amountSats) * 1000n;
+  if (decoded.amountMsat !== msat) {
+    throw new LnurlError('amount', `invoice is for ${decoded.amountMsat} msat, expected ${msat}`);
+  }
+  const expected = sha256Hex(metadata); // a string is hashed as its UTF-8 bytes
+  if (decoded.descriptionHash === undefined) {
+    throw new LnurlError('invoice', 'invoice has no description hash (LUD-06: it must commit to the service metadata)');
+  }
+  if (decoded.descriptionHash !== expected) {
+    throw new LnurlError('invoice', 'invoice description hash is not the hash of the service metadata (issued for another request?)');
+  }
+  if (opts.nodeNetwork && !sameNetwork(decoded.network, opts.nodeNetwork)) {
+    throw new LnurlError('invoice', `invoice is for ${decoded.network}, node is on ${opts.nodeNetwork}`);
+  }
+  if (opts.maxFinalCltvDelta !== undefined && decoded.minFinalCltvExpiry > opts.maxFinalCltvDelta) {
+    throw new LnurlError('invoice', `invoice min_final_cltv_expiry ${decoded.minFinalCltvExpiry} > ${opts.maxFinalCltvDelta}`);
+  }
+  if (opts.now !== undefined && decoded.timestamp + decoded.expirySeconds <= opts.now) {
+    throw new LnurlError('invoice', 'invoice already expired');
+  }
+  return decoded;
 }
 
 export interface HttpLnurlResolverOptions {
@@ -180,24 +224,7 @@ export class HttpLnurlResolver implements LnurlResolver {
     if (reason !== null) throw new LnurlError('protocol', `service refused: ${reason}`);
     const pr = o['pr'];
     if (typeof pr !== 'string' || pr.length === 0) throw new LnurlError('protocol', 'callback returned no invoice');
-    let decoded: DecodedPaymentRequest;
-    try {
-      decoded = decodeBolt11(pr);
-    } catch (err) {
-      throw new LnurlError('invoice', `callback returned an invalid invoice: ${(err as Error).message}`, { cause: err });
-    }
-    if (decoded.amountMsat !== msat) {
-      throw new LnurlError('amount', `invoice is for ${decoded.amountMsat} msat, expected ${msat}`);
-    }
-    if (opts.nodeNetwork && !sameNetwork(decoded.network, opts.nodeNetwork)) {
-      throw new LnurlError('invoice', `invoice is for ${decoded.network}, node is on ${opts.nodeNetwork}`);
-    }
-    if (opts.maxFinalCltvDelta !== undefined && decoded.minFinalCltvExpiry > opts.maxFinalCltvDelta) {
-      throw new LnurlError('invoice', `invoice min_final_cltv_expiry ${decoded.minFinalCltvExpiry} > ${opts.maxFinalCltvDelta}`);
-    }
-    if (opts.now !== undefined && decoded.timestamp + decoded.expirySeconds <= opts.now) {
-      throw new LnurlError('invoice', 'invoice already expired');
-    }
+    const decoded = verifyLnurlInvoice(pr, amountSats, params.metadata, opts);
     this.logger.debug({ target, amountSats, hash: decoded.hash }, 'lnurl resolved invoice');
     return pr.trim();
   }
@@ -221,7 +248,9 @@ export class HttpLnurlResolver implements LnurlResolver {
     const minSendable = msatField(o, 'minSendable');
     const maxSendable = msatField(o, 'maxSendable');
     if (minSendable > maxSendable) throw new LnurlError('protocol', 'minSendable > maxSendable');
-    return { callback, minSendable, maxSendable };
+    const metadata = o['metadata'];
+    if (typeof metadata !== 'string' || metadata.length === 0) throw new LnurlError('protocol', 'missing metadata');
+    return { callback, minSendable, maxSendable, metadata };
   }
 
   private assertSendable(p: PayParams, amountSats: number): bigint {

@@ -3,7 +3,9 @@
  * test/sim/replay.ts`. Prints every step (with the Lightning ops pending before it), the messages
  * sent, warnings/errors logged, the node ledger and the invariant that failed, if any.
  * `SIM_POWER_CUTS=1` replays a schedule of the power-cut property (power-cut steps, the durability
- * barrier modelled).
+ * barrier modelled). The LNURL provider's metadata is as in the property the schedule came from
+ * (`shared` in the crash-only one, `per-address` with power cuts); `SIM_LNURL_METADATA=shared` or
+ * `per-address` overrides it (the FINDINGS entries marked sharedLnurlMetadata replay with `shared`).
  */
 import { SimWorld } from '../support/sim-world.js';
 import { parseSchedule } from './commands.js';
@@ -14,7 +16,9 @@ if (text === undefined) {
   process.exit(2);
 }
 const skip = (process.env.SIM_SKIP ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '');
-const w = await SimWorld.create({ trace: true, skip, ...(process.env.SIM_POWER_CUTS === '1' ? { powerCuts: true } : {}) });
+const powerCuts = process.env.SIM_POWER_CUTS === '1';
+const lnurlMetadata = process.env.SIM_LNURL_METADATA === 'shared' || process.env.SIM_LNURL_METADATA === 'per-address' ? process.env.SIM_LNURL_METADATA : powerCuts ? 'per-address' : 'shared';
+const w = await SimWorld.create({ trace: true, skip, lnurlMetadata, ...(powerCuts ? { powerCuts: true } : {}) });
 let failure: unknown = null;
 try {
   await w.run(parseSchedule(text));

@@ -120,6 +120,8 @@ export function referenceDecode(paymentRequest: string): DecodedPaymentRequest {
     payee: d.payeeNodeKey,
   };
   if (typeof d.tagsObject.description === 'string') decoded.description = d.tagsObject.description;
+  const h = d.tagsObject.purpose_commit_hash;
+  if (typeof h === 'string' && /^[0-9a-f]{64}$/.test(h)) decoded.descriptionHash = h;
   return decoded;
 }
 

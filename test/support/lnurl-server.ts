@@ -4,6 +4,7 @@
  * script misbehaviour (wrong amount, wrong network, hangs, …) for the resolver's tests. Use it with
  * `allowPrivateHosts: true` (plain http, loopback).
  */
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Network } from '../../src/lightning/bolt11.js';
@@ -27,15 +28,21 @@ export type LnurlUserMode =
   /** never answers the first request */
   | 'hang'
   /** answers the first request with a body larger than 1 MiB */
-  | 'huge';
+  | 'huge'
+  /** the invoice commits to another user's metadata (`h` of `other`'s): a stale or misrouted answer */
+  | 'foreign-description-hash'
+  /** the invoice carries a plain `d` description and no `h` */
+  | 'no-description-hash'
+  /** the first answer has no `metadata` */
+  | 'no-metadata';
 
 export interface LnurlServerOptions {
   network?: Network;
   /** msat; default 1 000 … 1 000 000 000 */
   minSendable?: bigint;
   maxSendable?: bigint;
-  /** issue invoices another way (e.g. `sim.createPayeeInvoice`) */
-  issueInvoice?: (amountMsat: bigint, user: string) => string;
+  /** issue invoices another way (e.g. `sim.createPayeeInvoice`); `descriptionHash` is the `h` field to write */
+  issueInvoice?: (amountMsat: bigint, user: string, descriptionHash: string) => string;
 }
 
 export interface LnurlServer {
@@ -58,6 +65,13 @@ export async function startLnurlServer(opts: LnurlServerOptions = {}): Promise<L
   const minSendable = opts.minSendable ?? 1000n;
   const maxSendable = opts.maxSendable ?? 1_000_000_000n;
   let origin = '';
+  /** LUD-06 metadata naming the address (LUD-16 `text/identifier`); invoices commit to its sha256 */
+  const metadataOf = (user: string): string =>
+    JSON.stringify([
+      ['text/plain', `pay ${user}`],
+      ['text/identifier', `${user}@${new URL(origin).host}`],
+    ]);
+  const metadataHash = (user: string): string => createHash('sha256').update(metadataOf(user)).digest('hex');
 
   const json = (res: http.ServerResponse, status: number, body: unknown): void => {
     res.writeHead(status, { 'content-type': 'application/json' });
@@ -85,7 +99,7 @@ export async function startLnurlServer(opts: LnurlServerOptions = {}): Promise<L
         callback: `${origin}/lnurlp/callback/${encodeURIComponent(user)}?k1=abc`,
         minSendable: Number(minSendable),
         maxSendable: Number(maxSendable),
-        metadata: JSON.stringify([['text/plain', `pay ${user}`]]),
+        ...(mode === 'no-metadata' ? {} : { metadata: metadataOf(user) }),
       });
     }
     if (cb) {
@@ -95,14 +109,15 @@ export async function startLnurlServer(opts: LnurlServerOptions = {}): Promise<L
       const msat = BigInt(amount);
       if (mode === 'error-status') return json(res, 200, { status: 'ERROR', reason: 'no liquidity' });
       if (mode === 'garbage-pr') return json(res, 200, { pr: 'lnbcrt1garbage', routes: [] });
+      const h = metadataHash(mode === 'foreign-description-hash' ? `${user}-other` : user);
       let pr: string;
-      if (opts.issueInvoice && mode === 'ok') pr = opts.issueInvoice(msat, user);
+      if (opts.issueInvoice && mode === 'ok') pr = opts.issueInvoice(msat, user, h);
       else {
         pr = signInvoice({
           amountMsat: mode === 'wrong-amount' ? msat + 1000n : msat,
           network: mode === 'wrong-network' ? (network === 'mainnet' ? 'testnet' : 'mainnet') : network,
           minFinalCltv: mode === 'big-cltv' ? 1000 : 80,
-          description: `pay ${user}`,
+          ...(mode === 'no-description-hash' ? { description: `pay ${user}` } : { descriptionHash: h }),
         }).paymentRequest;
       }
       return json(res, 200, { pr, routes: [] });

@@ -90,7 +90,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const prices = await PriceServer.start({ USD: 100_000, EUR: 90_000, VES: 5_000_000_000, ARS: 100_000_000 });
   const lnurl = await startLnurlServer({
     network: sim.network,
-    issueInvoice: (amountMsat) => sim.createPayeeInvoice({ amountMsat }).paymentRequest,
+    issueInvoice: (amountMsat, _user, descriptionHash) => sim.createPayeeInvoice({ amountMsat, descriptionHash }).paymentRequest,
   });
   const nodeSecretKey = generateSecretKey();
   const nodePubkey = getPublicKey(nodeSecretKey);

@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { KeyedLock } from '../../src/app/locks.js';
 import { dispatch } from '../../src/app/router.js';
 import { TaskTracker, type AppContext, type MostroKeys } from '../../src/context.js';
-import { bytesToHex, getPublicKey } from '../../src/crypto/secp.js';
+import { bytesToHex, getPublicKey, sha256Hex } from '../../src/crypto/secp.js';
 import { openDatabase, type Db } from '../../src/db/database.js';
 import { sqliteChangeCounter, WalBarrier, type DurableFn } from '../../src/db/durability.js';
 import type { Database } from '../../src/db/sqlite-driver.js';
@@ -29,7 +29,7 @@ import { DurableLightning } from '../../src/lightning/durable.js';
 import { getDisputeByOrder } from '../../src/db/disputes.js';
 import { findOrders, getOrder } from '../../src/db/orders.js';
 import type { OrderRow } from '../../src/db/types.js';
-import type { LnurlResolver } from '../../src/lightning/lnurl.js';
+import { verifyLnurlInvoice, type LnurlResolver, type ResolveInvoiceOptions } from '../../src/lightning/lnurl.js';
 import type { EventTemplate, Outbox, SendOptions } from '../../src/nostr/outbox.js';
 import { buildMessage } from '../../src/protocol/build.js';
 import type { Action, Message, Payload, Status } from '../../src/protocol/types.js';
@@ -180,11 +180,11 @@ const PAYEE_KEY = '66'.repeat(32);
 /** Every world starts its clock here (pooled invoices are dated from it). */
 export const SIM_START = 1_700_000_000;
 
-function makeInvoice(sats: number | null, description: string): string {
+function makeInvoice(sats: number | null, description: string, descriptionHash?: string): string {
   const tags = [
     { tagName: 'payment_hash', data: bytesToHex(new Uint8Array(randomBytes(32))) },
     { tagName: 'payment_secret', data: bytesToHex(new Uint8Array(randomBytes(32))) },
-    { tagName: 'description', data: description },
+    descriptionHash !== undefined ? { tagName: 'purpose_commit_hash', data: descriptionHash } : { tagName: 'description', data: description },
     { tagName: 'expire_time', data: 30 * 86_400 },
     { tagName: 'min_final_cltv_expiry', data: 18 },
   ];
@@ -204,13 +204,14 @@ function makeInvoice(sats: number | null, description: string): string {
 class InvoicePool {
   private readonly pools = new Map<string, string[]>();
 
-  get(key: string, index: number, sats: number | null, description: string): string {
+  /** `descriptionHash` (an `h` field instead of the description) must be the same for every call with `key`. */
+  get(key: string, index: number, sats: number | null, description: string, descriptionHash?: string): string {
     let pool = this.pools.get(key);
     if (pool === undefined) {
       pool = [];
       this.pools.set(key, pool);
     }
-    while (pool.length <= index) pool.push(makeInvoice(sats, description));
+    while (pool.length <= index) pool.push(makeInvoice(sats, description, descriptionHash));
     return pool[index]!;
   }
 }
@@ -318,13 +319,26 @@ class SimLnurl implements LnurlResolver {
     return Promise.resolve();
   }
 
-  resolveInvoice(target: string, amountSats: number): Promise<string> {
+  /**
+   * The provider's answer (simulated), then the daemon's own checks of it (`verifyLnurlInvoice`, as
+   * HttpLnurlResolver runs them): among them, that the invoice commits to the target's metadata.
+   */
+  resolveInvoice(target: string, amountSats: number, opts?: ResolveInvoiceOptions): Promise<string> {
+    const metadata = this.world.lnurlMetadata(target);
     const m = /^o(\d+)@sim\.test$/.exec(target);
-    if (m !== null) return Promise.resolve(this.world.resolveBuyerAddress(Number(m[1]), amountSats));
-    const pr = POOL.get(`devfee:${amountSats}`, this.world.devFeeInvoices.length, amountSats, `dev fee ${amountSats}`);
-    this.world.devFeeInvoices.push(pr);
-    this.world.devFeeHashes.add(decodeCached(pr).hash);
-    void target;
+    let pr: string;
+    if (m !== null) pr = this.world.resolveBuyerAddress(Number(m[1]), amountSats);
+    else {
+      const h = sha256Hex(metadata);
+      pr = POOL.get(`devfee:${amountSats}:${h}`, this.world.devFeeInvoices.length, amountSats, `dev fee ${amountSats}`, h);
+      this.world.devFeeInvoices.push(pr);
+      this.world.devFeeHashes.add(decodeCached(pr).hash);
+    }
+    try {
+      verifyLnurlInvoice(pr, amountSats, metadata, opts);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     return Promise.resolve(pr);
   }
 }
@@ -405,6 +419,14 @@ export interface WorldOptions {
   powerCuts?: boolean;
   /** Power-cut worlds only: these effects do NOT wait for the barrier (proves the checker sees it). */
   ungated?: 'lightning' | 'messages';
+  /**
+   * The metadata the LNURL provider serves, to which its invoices commit (`h`). `per-address`
+   * (default): it names the address, as LUD-16 requires, so an invoice handed to another address
+   * (lnurl-stale) fails the daemon's LUD-06 check. `shared`: one metadata for every address (a bare
+   * LNURL-pay service may do that), so a stale invoice of another order passes that check and only
+   * the daemon's records of earlier resolutions can refuse it (findings F5, F6).
+   */
+  lnurlMetadata?: 'per-address' | 'shared';
 }
 
 export class SimWorld {
@@ -428,6 +450,8 @@ export class SimWorld {
   /** Power-cut worlds: the database file as the last completed sync left it on disk. */
   private diskImage: Buffer | null = null;
   private buyerInvoiceCount = 0;
+  /** Address invoices issued so far per pool key (the pool index of the next one). */
+  private readonly addressInvoiceCount = new Map<string, number>();
   private requestCount = 0;
   /** request_id → the key that sent it (a notice answering its own sender's request is a reply). */
   private readonly requests = new Map<bigint, string>();
@@ -601,6 +625,16 @@ export class SimWorld {
     return live[o % live.length]!;
   }
 
+  /** The LUD-06 metadata the LNURL provider serves for `target` (see `lnurlMetadata` in the options). */
+  lnurlMetadata(target: string): string {
+    return this.opts.lnurlMetadata === 'shared'
+      ? JSON.stringify([['text/plain', 'sim LNURL provider']])
+      : JSON.stringify([
+          ['text/plain', `pay ${target}`],
+          ['text/identifier', target],
+        ]);
+  }
+
   /** The buyer's LNURL provider (address `o<n>@sim.test`): a fresh invoice, or a stale one (lnurl-stale). */
   resolveBuyerAddress(n: number, amountSats: number): string {
     const order = this.orders.find((x) => x.n === n);
@@ -608,7 +642,11 @@ export class SimWorld {
       this.staleLnurl = false;
       return this.lastLnurl.pr;
     }
-    const pr = POOL.get(`buyer-ln:${amountSats}`, this.buyerInvoiceCount++, amountSats, 'buyer payout (address)');
+    const h = sha256Hex(this.lnurlMetadata(`o${n}@sim.test`));
+    const key = `buyer-ln:${amountSats}:${h}`;
+    const index = this.addressInvoiceCount.get(key) ?? 0;
+    this.addressInvoiceCount.set(key, index + 1);
+    const pr = POOL.get(key, index, amountSats, 'buyer payout (address)', h);
     order?.invoices.set(decodeCached(pr).hash, pr);
     this.lastLnurl = { order: n, pr };
     return pr;

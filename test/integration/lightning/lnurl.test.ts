@@ -1,4 +1,5 @@
 /** HttpLnurlResolver against a local LNURL-pay server (and the SSRF policy without it). */
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
@@ -33,6 +34,9 @@ void describe('HttpLnurlResolver against a local LNURL-pay server', () => {
       ['broke', 'error-status'],
       ['garbage', 'garbage-pr'],
       ['huge', 'huge'],
+      ['misrouted', 'foreign-description-hash'],
+      ['plain', 'no-description-hash'],
+      ['mute', 'no-metadata'],
     ] as const) {
       server.setMode(u, m);
     }
@@ -87,6 +91,24 @@ void describe('HttpLnurlResolver against a local LNURL-pay server', () => {
     );
   });
 
+  void test('an invoice that does not commit to the address metadata is refused (LUD-06 step 6; finding F10)', async () => {
+    // Another user's invoice (a stale or misrouted answer): the right amount, network and CLTV, but
+    // its `h` is the hash of the other user's metadata.
+    await assert.rejects(resolver.resolveInvoice(server.address('misrouted'), 1000), rejectsWith('invoice', /not the hash of the service metadata/));
+    await assert.rejects(resolver.resolveInvoice(server.address('plain'), 1000), rejectsWith('invoice', /no description hash/));
+    // A service without metadata cannot be checked: refused already when the address is given.
+    await assert.rejects(resolver.check(server.address('mute')), rejectsWith('protocol', /missing metadata/));
+    // The accepted invoice's `h` is sha256 of the metadata the first request served.
+    const pr = await resolver.resolveInvoice(server.address('alice'), 1000);
+    const first = server.requests.filter((r) => r.startsWith('/.well-known/lnurlp/alice')).length;
+    assert.ok(first > 0);
+    const meta = JSON.stringify([
+      ['text/plain', 'pay alice'],
+      ['text/identifier', `alice@127.0.0.1:${server.port}`],
+    ]);
+    assert.equal(decodeBolt11(pr).descriptionHash, createHash('sha256').update(meta).digest('hex'));
+  });
+
   void test('a hanging server times out', async () => {
     server.setMode('sloth', 'hang');
     const quick = new HttpLnurlResolver({ timeoutMs: 200, allowPrivateHosts: true, logger });
@@ -131,7 +153,7 @@ void describe('LNURL server issuing invoices from the LND simulator', () => {
   let server: LnurlServer;
   before(async () => {
     sim = await startLndSim();
-    server = await startLnurlServer({ issueInvoice: (msat) => sim.createPayeeInvoice({ amountMsat: msat }).paymentRequest });
+    server = await startLnurlServer({ issueInvoice: (msat, _user, h) => sim.createPayeeInvoice({ amountMsat: msat, descriptionHash: h }).paymentRequest });
     server.setMode('bob', 'ok');
   });
   after(async () => {

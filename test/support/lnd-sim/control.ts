@@ -79,6 +79,7 @@ export async function startSimControl(sim: LndSim, port = 0): Promise<{ port: nu
         ...(typeof b['amountMsat'] === 'string' ? { amountMsat: BigInt(b['amountMsat']) } : {}),
         ...(typeof b['expirySeconds'] === 'number' ? { expirySeconds: b['expirySeconds'] } : {}),
         ...(typeof b['minFinalCltv'] === 'number' ? { minFinalCltv: b['minFinalCltv'] } : {}),
+        ...(typeof b['descriptionHash'] === 'string' ? { descriptionHash: b['descriptionHash'] } : {}),
       }),
     'POST /stop': () => sim.stop(),
     'POST /restart': () => sim.restart(),
@@ -154,7 +155,7 @@ export class LndSimClient {
   dropStreams(withError = false): Promise<void> {
     return this.call('POST', '/drop-streams', { withError });
   }
-  createPayeeInvoice(o: { sats?: number | null; amountMsat?: bigint; expirySeconds?: number; minFinalCltv?: number }): Promise<{
+  createPayeeInvoice(o: { sats?: number | null; amountMsat?: bigint; expirySeconds?: number; minFinalCltv?: number; descriptionHash?: string }): Promise<{
     paymentRequest: string;
     hash: string;
     preimage: string;

@@ -26,6 +26,8 @@ export interface SignInvoiceOptions {
   expirySeconds?: number;
   minFinalCltv?: number;
   description?: string;
+  /** hex sha256 written as the `h` field instead of a `d` description (LNURL-pay invoices) */
+  descriptionHash?: string;
   /** hex; default random */
   preimage?: string;
   /** hex; default sha256(preimage) */
@@ -55,7 +57,9 @@ export function signInvoice(opts: SignInvoiceOptions = {}): SignedInvoice {
     tags: [
       { tagName: 'payment_hash', data: hash },
       { tagName: 'payment_secret', data: randomBytes(32).toString('hex') },
-      { tagName: 'description', data: opts.description ?? 'mostrod test invoice' },
+      opts.descriptionHash !== undefined
+        ? { tagName: 'purpose_commit_hash', data: opts.descriptionHash }
+        : { tagName: 'description', data: opts.description ?? 'mostrod test invoice' },
       { tagName: 'expire_time', data: opts.expirySeconds ?? 3600 * 24 },
       { tagName: 'min_final_cltv_expiry', data: opts.minFinalCltv ?? 80 },
     ],

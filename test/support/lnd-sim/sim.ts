@@ -116,7 +116,7 @@ export interface LndSim {
   /** Ends (or errors) every open invoice subscription stream. */
   dropStreams(opts?: { withError?: boolean }): void;
   /** A BOLT11 invoice from another node for this network (what a buyer would give). */
-  createPayeeInvoice(opts: { sats?: number | null; expirySeconds?: number; minFinalCltv?: number; amountMsat?: bigint }): {
+  createPayeeInvoice(opts: { sats?: number | null; expirySeconds?: number; minFinalCltv?: number; amountMsat?: bigint; descriptionHash?: string }): {
     paymentRequest: string;
     hash: string;
     preimage: string;
@@ -571,6 +571,7 @@ export async function startLndSim(opts: LndSimOptions = {}): Promise<LndSim> {
         ...(o.amountMsat !== undefined ? { amountMsat: o.amountMsat } : {}),
         ...(o.expirySeconds !== undefined ? { expirySeconds: o.expirySeconds } : {}),
         ...(o.minFinalCltv !== undefined ? { minFinalCltv: o.minFinalCltv } : {}),
+        ...(o.descriptionHash !== undefined ? { descriptionHash: o.descriptionHash } : {}),
       });
       knownPreimages.set(signed.hash, signed.preimage);
       return { paymentRequest: signed.paymentRequest, hash: signed.hash, preimage: signed.preimage };

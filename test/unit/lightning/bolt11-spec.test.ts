@@ -19,6 +19,8 @@ import {
 
 const PAYEE = '03e7156ae33b0a208d0744199163177e909e80176e55d97a2f221ede0f934dd9ad';
 const H = '0001020304050607080900010203040506070809000102030405060708090102';
+/** sha256 of the BOLT 11 examples' long description ("One piece of chocolate cake, …"), their `h` field. */
+const CAKE = '3925b6f67e2c340036ed12093dd44e0368df1b6ea26c53dbe4811f58fd5db8c1';
 
 /** The examples of BOLT 11 (lightning/bolts 11-payment-encoding.md), all signed by the same key. */
 const VALID: ReadonlyArray<readonly [string, string, DecodedPaymentRequest]> = [
@@ -40,32 +42,32 @@ const VALID: ReadonlyArray<readonly [string, string, DecodedPaymentRequest]> = [
   [
     '$24, hashed description',
     'lnbc20m1pvjluezpp5qqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqypqhp58yjmdan79s6qqdhdzgynm4zwqd5d7xmw5fk98klysy043l2ahrqscc6gd6ql3jrc5yzme8v4ntcewwz5cnw92tz0pc8qcuufvq7khhr8wpald05e92xw006sq94mg8v2ndf4sefvf9sygkshp5zfem29trqq2yxxz7',
-    { hash: H, amountMsat: 2000000000n, timestamp: 1496314658, expirySeconds: 3600, minFinalCltvExpiry: 18, network: 'mainnet', payee: PAYEE },
+    { hash: H, amountMsat: 2000000000n, timestamp: 1496314658, expirySeconds: 3600, minFinalCltvExpiry: 18, network: 'mainnet', payee: PAYEE, descriptionHash: CAKE },
   ],
   [
     'testnet, P2PKH fallback',
     'lntb20m1pvjluezhp58yjmdan79s6qqdhdzgynm4zwqd5d7xmw5fk98klysy043l2ahrqspp5qqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqypqfpp3x9et2e20v6pu37c5d9vax37wxq72un98kmzzhznpurw9sgl2v0nklu2g4d0keph5t7tj9tcqd8rexnd07ux4uv2cjvcqwaxgj7v4uwn5wmypjd5n69z2xm3xgksg28nwht7f6zspwp3f9t',
-    { hash: H, amountMsat: 2000000000n, timestamp: 1496314658, expirySeconds: 3600, minFinalCltvExpiry: 18, network: 'testnet', payee: PAYEE },
+    { hash: H, amountMsat: 2000000000n, timestamp: 1496314658, expirySeconds: 3600, minFinalCltvExpiry: 18, network: 'testnet', payee: PAYEE, descriptionHash: CAKE },
   ],
   [
     'P2PKH fallback and routing hints',
     'lnbc20m1pvjluezpp5qqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqypqhp58yjmdan79s6qqdhdzgynm4zwqd5d7xmw5fk98klysy043l2ahrqsfpp3qjmp7lwpagxun9pygexvgpjdc4jdj85fr9yq20q82gphp2nflc7jtzrcazrra7wwgzxqc8u7754cdlpfrmccae92qgzqvzq2ps8pqqqqqqpqqqqq9qqqvpeuqafqxu92d8lr6fvg0r5gv0heeeqgcrqlnm6jhphu9y00rrhy4grqszsvpcgpy9qqqqqqgqqqqq7qqzqj9n4evl6mr5aj9f58zp6fyjzup6ywn3x6sk8akg5v4tgn2q8g4fhx05wf6juaxu9760yp46454gpg5mtzgerlzezqcqvjnhjh8z3g2qqdhhwkj',
-    { hash: H, amountMsat: 2000000000n, timestamp: 1496314658, expirySeconds: 3600, minFinalCltvExpiry: 18, network: 'mainnet', payee: PAYEE },
+    { hash: H, amountMsat: 2000000000n, timestamp: 1496314658, expirySeconds: 3600, minFinalCltvExpiry: 18, network: 'mainnet', payee: PAYEE, descriptionHash: CAKE },
   ],
   [
     'P2SH fallback',
     'lnbc20m1pvjluezhp58yjmdan79s6qqdhdzgynm4zwqd5d7xmw5fk98klysy043l2ahrqspp5qqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqypqfppj3a24vwu6r8ejrss3axul8rxldph2q7z9kmrgvr7xlaqm47apw3d48zm203kzcq357a4ls9al2ea73r8jcceyjtya6fu5wzzpe50zrge6ulk4nvjcpxlekvmxl6qcs9j3tz0469gq5g658y',
-    { hash: H, amountMsat: 2000000000n, timestamp: 1496314658, expirySeconds: 3600, minFinalCltvExpiry: 18, network: 'mainnet', payee: PAYEE },
+    { hash: H, amountMsat: 2000000000n, timestamp: 1496314658, expirySeconds: 3600, minFinalCltvExpiry: 18, network: 'mainnet', payee: PAYEE, descriptionHash: CAKE },
   ],
   [
     'P2WPKH fallback',
     'lnbc20m1pvjluezhp58yjmdan79s6qqdhdzgynm4zwqd5d7xmw5fk98klysy043l2ahrqspp5qqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqypqfppqw508d6qejxtdg4y5r3zarvary0c5xw7kepvrhrm9s57hejg0p662ur5j5cr03890fa7k2pypgttmh4897d3raaq85a293e9jpuqwl0rnfuwzam7yr8e690nd2ypcq9hlkdwdvycqa0qza8',
-    { hash: H, amountMsat: 2000000000n, timestamp: 1496314658, expirySeconds: 3600, minFinalCltvExpiry: 18, network: 'mainnet', payee: PAYEE },
+    { hash: H, amountMsat: 2000000000n, timestamp: 1496314658, expirySeconds: 3600, minFinalCltvExpiry: 18, network: 'mainnet', payee: PAYEE, descriptionHash: CAKE },
   ],
   [
     'P2WSH fallback',
     'lnbc20m1pvjluezhp58yjmdan79s6qqdhdzgynm4zwqd5d7xmw5fk98klysy043l2ahrqspp5qqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqypqfp4qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3q28j0v3rwgy9pvjnd48ee2pl8xrpxysd5g44td63g6xcjcu003j3qe8878hluqlvl3km8rm92f5stamd3jw763n3hck0ct7p8wwj463cql26ava',
-    { hash: H, amountMsat: 2000000000n, timestamp: 1496314658, expirySeconds: 3600, minFinalCltvExpiry: 18, network: 'mainnet', payee: PAYEE },
+    { hash: H, amountMsat: 2000000000n, timestamp: 1496314658, expirySeconds: 3600, minFinalCltvExpiry: 18, network: 'mainnet', payee: PAYEE, descriptionHash: CAKE },
   ],
   [
     'pico-BTC amount, expiry a week, cltv 10, routing hint',
@@ -263,7 +265,7 @@ void describe('decodeBolt11: crafted invoices', () => {
     assert.equal(decodeBolt11(invoice([p(), d(long)])).description, long);
   });
 
-  void test('unknown fields, s, h, r, m are skipped', () => {
+  void test('unknown fields, s, r, m are skipped; h is read', () => {
     const pr = invoice([
       field(0, [1, 2, 3]),
       field(16, bytesToWords(new Uint8Array(32).fill(17))),
@@ -273,8 +275,14 @@ void describe('decodeBolt11: crafted invoices', () => {
       field(31, []),
       field(3, bytesToWords(new Uint8Array(51).fill(2))),
     ]);
-    assert.deepEqual(decodeBolt11(pr), decoded());
+    assert.deepEqual(decodeBolt11(pr), decoded({ descriptionHash: '05'.repeat(32) }));
     sameResult(pr);
+  });
+
+  void test('h: the first of 52 words counts, other lengths are skipped (BOLT 11)', () => {
+    const h = (fill: number, bytes = 32): number[] => field(23, bytesToWords(new Uint8Array(bytes).fill(fill)));
+    assert.deepEqual(decodeBolt11(invoice([p(), h(7, 31), h(8), h(9)])), decoded({ descriptionHash: '08'.repeat(32) }));
+    assert.deepEqual(decodeBolt11(invoice([p(), h(7, 33)])), decoded());
   });
 
   void test('a field cut short by the signature keeps what is left (as the package)', () => {
