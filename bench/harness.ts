@@ -237,6 +237,25 @@ export async function intakeVerdicts(h: Harness): Promise<Record<string, number>
   return out;
 }
 
+/**
+ * The daemon's crypto tasks by where they ran (`mostrod_crypto_tasks_total{where=inline|helped|threads}`
+ * from /metrics; null: /metrics unavailable).
+ */
+export async function cryptoTasks(h: Harness): Promise<Record<string, number> | null> {
+  if (h.httpUrl === undefined) return null;
+  const res = await fetch(`${h.httpUrl}/metrics`);
+  const text = await res.text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^mostrod_crypto_tasks_total\{where="([^"]+)"\} (\S+)$/gm)) out[m[1]!] = Number(m[2]);
+  return out;
+}
+
+/** b − a per key (what ran between two readings of cryptoTasks); null if either is. */
+export function cryptoTasksBetween(a: Record<string, number> | null, b: Record<string, number> | null): Record<string, number> | null {
+  if (a === null || b === null) return null;
+  return Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v - (a[k] ?? 0)]));
+}
+
 /** Cumulative bucket counts of `mostrod_intake_lane_wait_seconds` per lane (`le` in seconds → count). */
 export type LaneWaitBuckets = Record<string, Map<number, number>>;
 

@@ -43,7 +43,7 @@ import { fileURLToPath } from 'node:url';
 import { cryptoFloorPhase, type FloorResult } from './crypto-phase.js';
 import { runStagedFlood, stageJunk } from './flood.js';
 import { JUNK_TYPES } from './gen.js';
-import { boxCpuSeconds, cpuSeconds, rssMb, settle, startBenchRelay, startHarness, withTimeout, type Harness } from './harness.js';
+import { boxCpuSeconds, cpuSeconds, cryptoTasks, cryptoTasksBetween, rssMb, settle, startBenchRelay, startHarness, withTimeout, type Harness } from './harness.js';
 import { closedLoop, closeLoadThread, openLoop, prepareTraders, type LoadResult, type Trader } from './load.js';
 import { relayCeiling, type RelayCeiling } from './relay-ceiling.js';
 import { PHASES, type PhaseId } from './phases.js';
@@ -123,6 +123,14 @@ const SPAM_PREFLOOD = envInteger('BENCH_SPAM_PREFLOOD', 0, 0);
 /** BENCH_STEADY_SECONDS: the steady load (the issue asks 10 minutes; the default keeps the bench's budget). */
 function steadySeconds(): number {
   return envInteger('BENCH_STEADY_SECONDS', 60, 5);
+}
+
+/** `inline 12, helped 3, threads 900` (crypto task counts by where they ran). */
+function fmtTasks(t: Record<string, number>): string {
+  return Object.entries(t)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
 }
 
 /** BENCH_PHASES: the phases to run (default all), with the phases they need added. */
@@ -308,7 +316,7 @@ async function main(): Promise<void> {
   let usedTraders: Trader[] = [];
   if (v1Phases.some((p) => want.has(p))) {
     done = phase('end to end: daemon start (default crypto threads)');
-    const h: Harness = await startHarness({ pow: POW, relay, ...(DEFAULT_CRYPTO_THREADS !== undefined ? { cryptoThreads: DEFAULT_CRYPTO_THREADS } : {}) });
+    const h: Harness = await startHarness({ pow: POW, relay, http: true, ...(DEFAULT_CRYPTO_THREADS !== undefined ? { cryptoThreads: DEFAULT_CRYPTO_THREADS } : {}) });
     cleanups.push(() => h.close());
     done();
     let closed: LoadResult | undefined;
@@ -321,7 +329,10 @@ async function main(): Promise<void> {
       done();
       done = phase(`end to end: closed loop, ${E2E_TRADERS} traders, ${E2E_WARMUP_SECONDS} s warm-up + ${E2E_SECONDS} s`);
       await withTimeout('closed loop warm-up', 60_000, closedLoop(h, prep.traders, E2E_WARMUP_SECONDS));
+      const tasksBefore = await cryptoTasks(h);
       closed = await withTimeout('closed loop', 60_000, closedLoop(h, prep.traders, E2E_SECONDS));
+      const closedCrypto = cryptoTasksBetween(tasksBefore, await cryptoTasks(h));
+      if (closedCrypto !== null) notes.push(`closed loop (default threads): the daemon's crypto tasks by where they ran (mostrod_crypto_tasks_total): ${fmtTasks(closedCrypto)}`);
       done();
       if (closed.ranOut === true) notes.push('closed loop: some traders ran out of pre-built requests (throughput figure is a lower bound)');
       usedTraders = prep.traders;
@@ -360,6 +371,7 @@ async function main(): Promise<void> {
         notes.push(`spam: ${SPAM_PREFLOOD} junk events sent at ${JUNK_RATE}/s 2 s before the measured flood (BENCH_SPAM_PREFLOOD; diagnosis)`);
       }
       const relayBefore = await relay.stats();
+      const spamTasksBefore = await cryptoTasks(h);
       const cpuBefore = cpuSeconds(h.pid);
       const startAt = Date.now() + FLOOD_START_DELAY_MS;
       const flood = runStagedFlood(pool, junk, relay.url, JUNK_RATE, startAt);
@@ -368,6 +380,8 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 1000));
       const cpuSpam = cpuSeconds(h.pid) - cpuBefore;
       const relayAfter = await relay.stats();
+      const spamCrypto = cryptoTasksBetween(spamTasksBefore, await cryptoTasks(h));
+      if (spamCrypto !== null) notes.push(`spam: the daemon's crypto tasks over the flood by where they ran (mostrod_crypto_tasks_total): ${fmtTasks(spamCrypto)}`);
       done();
       // Daemon CPU for the junk = CPU of the flooded window minus what the same valid load cost without the flood.
       // (the daemon idles through FLOOD_START_DELAY_MS, so that second is left out of the estimate: the junk CPU errs high)

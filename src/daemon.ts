@@ -167,7 +167,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     logger: logger.child({ module: 'crypto' }),
     inline,
   });
-  logger.info({ threads: crypto.threads, inline: crypto.threads > 0 && inline }, 'crypto threads started');
+  logger.info({ threads: crypto.threads, inline: crypto.threads > 0 ? inline : 'off' }, 'crypto threads started');
   if (walCheckpoint === 'auto') {
     const runner = crypto.checkpointRunner?.() ?? null;
     if (runner !== null) attachWalCheckpointer(db, runner, logger.child({ module: 'db-checkpoint' }));

@@ -60,6 +60,11 @@ export interface CryptoPoolStats {
   retried: number;
   /** Tasks run on the event-loop thread while it was idle enough (AdaptiveCrypto); absent otherwise. */
   inline?: number;
+  /**
+   * Tasks that waited for a batch slot and were run on the event-loop thread instead (the loop
+   * helping a backlogged pool, AdaptiveCrypto); absent without a helper.
+   */
+  helped?: number;
 }
 
 export interface CryptoExecutor {
@@ -120,6 +125,11 @@ export class InThreadCrypto implements CryptoExecutor {
     this.completed++;
     if (!reply.ok) return Promise.reject(new CryptoTaskError(reply.error));
     return completeTask(task, reply.value, (checks) => Promise.resolve(verifySignatures(checks))) as Promise<CryptoResults[K]>;
+  }
+
+  /** The task's raw reply, as a worker thread would give it (WorkerCrypto's helper). */
+  reply(task: CryptoTask): CryptoReply {
+    return runCryptoTask(this.state, task);
   }
 
   stats(): CryptoPoolStats {
@@ -200,6 +210,10 @@ export class WorkerCrypto implements CryptoExecutor {
   /** Batches handed to piscina and not answered yet, and how many may be. */
   private outstanding = 0;
   private readonly maxOutstanding: number;
+  /** Runs a waiting task on the event-loop thread (setHelper); null = never. */
+  private helper: { run: (task: CryptoTask) => CryptoReply; may: () => boolean } | null = null;
+  private helpScheduled = false;
+  private helped = 0;
 
   constructor(o: WorkerCryptoOptions) {
     if (o.threads < 1) throw new RangeError('WorkerCrypto needs at least one thread (use InThreadCrypto for 0)');
@@ -261,6 +275,42 @@ export class WorkerCrypto implements CryptoExecutor {
     };
   }
 
+  /**
+   * Lets the event loop help when the threads are behind: while tasks wait here for a batch slot
+   * (every slot taken), the oldest one is run by `run` on the calling thread, one per event-loop
+   * turn (`setImmediate`, after the turn's I/O) and only while `may()` says the loop has time to
+   * spare. Its reply is handled exactly as a thread's. A task so run may finish ahead of tasks
+   * handed to the threads before it, as a task on a second thread may.
+   */
+  setHelper(run: (task: CryptoTask) => CryptoReply, may: () => boolean): void {
+    this.helper = { run, may };
+  }
+
+  private scheduleHelp(): void {
+    if (this.helper === null || this.helpScheduled || this.submitted.length === 0) return;
+    this.helpScheduled = true;
+    setImmediate(this.help);
+  }
+
+  private readonly help = (): void => {
+    this.helpScheduled = false;
+    const helper = this.helper;
+    // A free slot takes what waits (flush); the threads are not behind.
+    if (helper === null || this.submitted.length === 0 || this.outstanding < this.maxOutstanding) return;
+    // A busy loop does not help; the next answered batch asks again.
+    if (!helper.may()) return;
+    const next = this.submitted.shift()!;
+    let reply: CryptoReply;
+    try {
+      reply = helper.run(next.task);
+    } catch (err) {
+      reply = { ok: false, error: err instanceof Error ? err.message : String(err) };
+    }
+    this.helped++;
+    next.resolve(reply);
+    this.scheduleHelp();
+  };
+
   /** Sends what was submitted this turn now (a batch slot permitting) instead of at its end. */
   flushNow(): void {
     if (this.flushScheduled) this.flush();
@@ -300,6 +350,7 @@ export class WorkerCrypto implements CryptoExecutor {
       const size = Math.min(MAX_BATCH, Math.ceil(this.submitted.length / this.threads));
       void this.runBatch(this.submitted.splice(0, size));
     }
+    this.scheduleHelp();
   }
 
   private async runBatch(batch: Submitted[]): Promise<void> {
@@ -353,6 +404,7 @@ export class WorkerCrypto implements CryptoExecutor {
       batchesInFlight: this.outstanding,
       workerFailures: this.workerFailures,
       retried: this.retried,
+      ...(this.helper !== null ? { helped: this.helped } : {}),
     };
   }
 
@@ -390,6 +442,12 @@ export interface InlinePolicyOptions {
   busyAbove?: number;
   idleBelow?: number;
   inlineShare?: number;
+  /**
+   * The loop helps a backlogged pool (WorkerCrypto.setHelper) while its smoothed utilization is
+   * below this (the help counts in it, so the loop keeps this share of its time for I/O, routing
+   * and SQLite). 0 = never helps.
+   */
+  helpBelow?: number;
   /** Weight of the last window in the smoothed utilization, 0 < smoothing ≤ 1 (1 = the last window alone). */
   smoothing?: number;
   /** ms, monotonic (tests) */
@@ -398,13 +456,14 @@ export interface InlinePolicyOptions {
   utilization?: () => number;
 }
 
-export const DEFAULT_INLINE_POLICY = { windowMs: 100, busyAbove: 0.8, idleBelow: 0.45, inlineShare: 0.3, smoothing: 0.3 } as const;
+export const DEFAULT_INLINE_POLICY = { windowMs: 100, busyAbove: 0.8, idleBelow: 0.45, inlineShare: 0.3, smoothing: 0.3, helpBelow: 0.85 } as const;
 
 export class InlinePolicy {
   private readonly windowMs: number;
   private readonly busyAbove: number;
   private readonly idleBelow: number;
   private readonly inlineShare: number;
+  private readonly helpBelow: number;
   private readonly smoothing: number;
   private smoothed = 0;
   private readonly now: () => number;
@@ -418,6 +477,7 @@ export class InlinePolicy {
     this.busyAbove = o.busyAbove ?? DEFAULT_INLINE_POLICY.busyAbove;
     this.idleBelow = o.idleBelow ?? DEFAULT_INLINE_POLICY.idleBelow;
     this.inlineShare = o.inlineShare ?? DEFAULT_INLINE_POLICY.inlineShare;
+    this.helpBelow = o.helpBelow ?? DEFAULT_INLINE_POLICY.helpBelow;
     this.smoothing = Math.min(1, Math.max(0.01, o.smoothing ?? DEFAULT_INLINE_POLICY.smoothing));
     this.now = o.now ?? (() => performance.now());
     this.utilization = o.utilization ?? loopUtilization();
@@ -426,15 +486,25 @@ export class InlinePolicy {
 
   /** Whether the next task may run inline, with `poolInFlight` tasks in the pool. */
   inline(poolInFlight: number): boolean {
-    const now = this.now();
-    if (now - this.windowStart >= this.windowMs) {
-      const u = (this.smoothed = this.smoothing * this.utilization() + (1 - this.smoothing) * this.smoothed);
-      if (this.mode === 'inline' && u > this.busyAbove) this.mode = 'pool';
-      else if (this.mode === 'pool' && u < this.idleBelow) this.mode = 'inline';
-      this.windowStart = now;
-      this.inlineMs = 0;
-    }
+    this.refresh();
     return this.mode === 'inline' && poolInFlight === 0 && this.inlineMs < this.windowMs * this.inlineShare;
+  }
+
+  /** Whether the loop may help a backlogged pool now (see `helpBelow`). */
+  mayHelp(): boolean {
+    this.refresh();
+    return this.smoothed < this.helpBelow;
+  }
+
+  /** Closes the window when it is over: the smoothed utilization and the mode follow it. */
+  private refresh(): void {
+    const now = this.now();
+    if (now - this.windowStart < this.windowMs) return;
+    const u = (this.smoothed = this.smoothing * this.utilization() + (1 - this.smoothing) * this.smoothed);
+    if (this.mode === 'inline' && u > this.busyAbove) this.mode = 'pool';
+    else if (this.mode === 'pool' && u < this.idleBelow) this.mode = 'inline';
+    this.windowStart = now;
+    this.inlineMs = 0;
   }
 
   /** An inline task took `ms` of the loop. */
@@ -472,8 +542,10 @@ export class AdaptiveCrypto implements CryptoExecutor {
     private readonly inThread: InThreadCrypto,
     private readonly pool: WorkerCrypto,
     private readonly policy: InlinePolicy = new InlinePolicy(),
+    help = true,
   ) {
     this.threads = pool.threads;
+    if (help) pool.setHelper((task) => inThread.reply(task), () => policy.mayHelp());
   }
 
   run<K extends CryptoOp>(task: TaskOf<K>): Promise<CryptoResults[K]> {
@@ -512,22 +584,27 @@ export interface CryptoExecutorOptions {
   logger: Logger;
   convKeyCacheSize?: number;
   /**
-   * With threads: run a task on the event-loop thread while it is idle enough (AdaptiveCrypto;
-   * default true). `MOSTROD_CRYPTO_INLINE=off` turns it off (every task on the pool).
+   * With threads (AdaptiveCrypto; default `auto`): `auto` runs a task on the event-loop thread
+   * while it is idle enough, and lets the loop help the threads when they are behind and it has
+   * time to spare; `no-help` only the former; `off` (or false) every task on the pool.
+   * `MOSTROD_CRYPTO_INLINE` sets it (inlineFromEnv).
    */
-  inline?: boolean;
+  inline?: InlineMode | boolean;
 }
 
-/** `MOSTROD_CRYPTO_INLINE`: `auto` (default) or `off`; anything else stops the start naming the variable. */
-export function inlineFromEnv(env = process.env['MOSTROD_CRYPTO_INLINE']): boolean {
-  if (env === undefined || env === '' || env === 'auto') return true;
-  if (env === 'off') return false;
-  throw new Error(`MOSTROD_CRYPTO_INLINE must be auto or off (got ${JSON.stringify(env)})`);
+export type InlineMode = 'auto' | 'no-help' | 'off';
+
+/** `MOSTROD_CRYPTO_INLINE`: `auto` (default), `no-help` or `off`; anything else stops the start naming the variable. */
+export function inlineFromEnv(env = process.env['MOSTROD_CRYPTO_INLINE']): InlineMode {
+  if (env === undefined || env === '' || env === 'auto') return 'auto';
+  if (env === 'off' || env === 'no-help') return env;
+  throw new Error(`MOSTROD_CRYPTO_INLINE must be auto, no-help or off (got ${JSON.stringify(env)})`);
 }
 
 export function createCryptoExecutor(o: CryptoExecutorOptions): CryptoExecutor {
   const inThread = (): InThreadCrypto => new InThreadCrypto(o.keys, new ConversationKeyCache(o.keys.secretKey, o.convKeyCacheSize ?? 10_000));
   if (o.threads <= 0) return inThread();
   const pool = new WorkerCrypto(o);
-  return o.inline === false ? pool : new AdaptiveCrypto(inThread(), pool);
+  const mode: InlineMode = o.inline === undefined || o.inline === true ? 'auto' : o.inline === false ? 'off' : o.inline;
+  return mode === 'off' ? pool : new AdaptiveCrypto(inThread(), pool, new InlinePolicy(), mode === 'auto');
 }

@@ -267,15 +267,18 @@ export class DaemonMetrics {
     if (crypto !== undefined) {
       new Counter({
         name: 'mostrod_crypto_tasks_total',
-        help: 'Crypto tasks (unwraps, wraps, signatures) finished, by where they ran: inline (the event-loop thread) or threads (the worker pool)',
+        help:
+          'Crypto tasks (unwraps, wraps, signatures) finished, by where they ran: inline (the event-loop thread, an idle loop), helped (the event-loop thread, for threads that were behind) or threads (the worker pool)',
         labelNames: ['where'],
         registers,
         collect() {
           const s = crypto();
           this.reset();
           const inline = s.threads === 0 ? s.completed : (s.inline ?? 0);
+          const helped = s.threads === 0 ? 0 : (s.helped ?? 0);
           this.inc({ where: 'inline' }, inline);
-          this.inc({ where: 'threads' }, Math.max(0, s.completed - inline));
+          this.inc({ where: 'helped' }, helped);
+          this.inc({ where: 'threads' }, Math.max(0, s.completed - inline - helped));
         },
       });
       new Counter({

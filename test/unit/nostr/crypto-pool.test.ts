@@ -403,10 +403,80 @@ void describe('adaptive executor: inline while the event loop is idle, the pool 
     assert.equal(adaptive.stats().completed, tasks.length, 'each task once');
   });
 
-  void test('MOSTROD_CRYPTO_INLINE: auto or off; anything else names the variable', () => {
-    assert.equal(inlineFromEnv(undefined), true);
-    assert.equal(inlineFromEnv('auto'), true);
-    assert.equal(inlineFromEnv('off'), false);
-    assert.throws(() => inlineFromEnv('yes'), /MOSTROD_CRYPTO_INLINE must be auto or off/);
+  void test('policy: the loop helps only while its smoothed utilization is below helpBelow', () => {
+    const at = { t: 0 };
+    const loads = [0.5, 0.9, 0.7];
+    let reads = 0;
+    const policy = new InlinePolicy({ windowMs: 100, helpBelow: 0.8, smoothing: 1, now: () => at.t, utilization: () => loads[reads++] ?? 0 });
+    assert.equal(policy.mayHelp(), true, 'starts idle');
+    at.t = 100;
+    assert.equal(policy.mayHelp(), true, '0.5');
+    at.t = 200;
+    assert.equal(policy.mayHelp(), false, '0.9 ≥ 0.8');
+    assert.equal(policy.mayHelp(), false, 'the same window');
+    at.t = 300;
+    assert.equal(policy.mayHelp(), true, '0.7');
+    assert.equal(new InlinePolicy({ helpBelow: 0 }).mayHelp(), false, '0 = never');
+  });
+
+  void test('MOSTROD_CRYPTO_INLINE: auto, no-help or off; anything else names the variable', () => {
+    assert.equal(inlineFromEnv(undefined), 'auto');
+    assert.equal(inlineFromEnv('auto'), 'auto');
+    assert.equal(inlineFromEnv('no-help'), 'no-help');
+    assert.equal(inlineFromEnv('off'), 'off');
+    assert.throws(() => inlineFromEnv('yes'), /MOSTROD_CRYPTO_INLINE must be auto, no-help or off/);
+  });
+});
+
+void describe('the event loop helps a pool whose threads are behind', () => {
+  const reqs = requests(vectorMessages()).slice(0, 60);
+  const tasks: CryptoTask[] = reqs.map(({ event }) => ({ op: 'open-gift-wrap', event, ...FRESH }));
+  const turns = async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+  };
+
+  // (a helper that never runs would leave the first 8 waiting behind the closed gate: bounded)
+  void test('tasks waiting for a batch slot run on the loop while it may help: same results, each once; none while it may not', { timeout: 30_000 }, async () => {
+    const gate = new Int32Array(new SharedArrayBuffer(4));
+    const pool = workerPool(1, { workerFile: new URL('../../support/gated-crypto-worker.ts', import.meta.url), workerData: { gate } });
+    const inThread = new InThreadCrypto(keys);
+    const expected = await outcomes(new InThreadCrypto(keys), tasks);
+    let may = true;
+    pool.setHelper((t) => inThread.reply(t), () => may);
+
+    // 40 tasks, one thread, two batch slots of 16: 8 wait for a slot. The gate holds both batches,
+    // so only the loop can answer those 8.
+    const first = tasks.slice(0, 40).map((t) => pool.run(t));
+    const waiting = Promise.all(first.slice(32));
+    assert.deepEqual(await waiting, expected.slice(32, 40), 'the waiting tasks answered by the loop, with the thread\'s results');
+    assert.equal(pool.stats().helped, 8);
+    assert.equal(pool.stats().batches, 2, 'nothing more went to the thread');
+
+    Atomics.store(gate, 0, 1);
+    Atomics.notify(gate, 0);
+    assert.deepEqual(await Promise.all(first), expected.slice(0, 40));
+    assert.equal(pool.stats().batches, 2, 'the helped tasks were not sent to the thread as well');
+
+    // A loop that may not help leaves the waiting tasks to the thread.
+    Atomics.store(gate, 0, 0);
+    may = false;
+    const second = tasks.slice(40, 60).map((t) => pool.run(t));
+    let settled = 0;
+    for (const p of second) void p.then(() => settled++);
+    await turns(20);
+    assert.equal(settled, 0, 'nothing answered while the thread is held');
+    assert.equal(pool.stats().helped, 8, 'no help');
+    Atomics.store(gate, 0, 1);
+    Atomics.notify(gate, 0);
+    assert.deepEqual(await Promise.all(second), expected.slice(40, 60));
+    assert.equal(pool.stats().batches, 4, '16 + 4 went to the thread');
+  });
+
+  void test('the adaptive executor wires the help (auto) and leaves it out (no-help)', async () => {
+    const withHelp = new AdaptiveCrypto(new InThreadCrypto(keys), workerPool(1));
+    const without = new AdaptiveCrypto(new InThreadCrypto(keys), workerPool(1), new InlinePolicy(), false);
+    assert.equal(withHelp.stats().helped, 0);
+    assert.equal(without.stats().helped, undefined);
+    await Promise.all([withHelp.close(), without.close()]);
   });
 });

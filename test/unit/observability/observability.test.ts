@@ -56,7 +56,7 @@ async function setup(opts: { admin?: string; intake?: Record<string, number> } =
     },
     intakeCounters: () => ({ ...(opts.intake ?? { dispatched: 5, pow: 2, stale: 1 }) }),
     outboxStats: () => ({ messagesSent: 7, messagesDropped: 1, eventsPublished: 4, eventsIncomplete: 0 }),
-    cryptoStats: () => ({ threads: 1, queued: 3, completed: 50, inline: 38, workerFailures: 1, retried: 2 }),
+    cryptoStats: () => ({ threads: 1, queued: 3, completed: 50, inline: 30, helped: 8, workerFailures: 1, retried: 2 }),
     intakeLoad: () => ({ ...IDLE_INTAKE, priorityQueued: 2, firstContactQueued: 40, queued: 1, inCrypto: 16, shedPriority: 0, shedFirstContact: 9 }),
     prices: () => [
       { source: 'yadio', ageSeconds: 42, breaker: 'closed', lastSuccessAt: 1_700_000_000 },
@@ -122,7 +122,8 @@ void describe('observability: /metrics, /healthz, /readyz', () => {
       assert.equal(m.get('mostrod_intake_events_total', { verdict: 'dispatched' }), 5);
       assert.equal(m.get('mostrod_intake_events_total', { verdict: 'pow' }), 2);
       assert.equal(m.get('mostrod_outbox_messages_total', { result: 'sent' }), 7);
-      assert.equal(m.get('mostrod_crypto_tasks_total', { where: 'inline' }), 38);
+      assert.equal(m.get('mostrod_crypto_tasks_total', { where: 'inline' }), 30);
+      assert.equal(m.get('mostrod_crypto_tasks_total', { where: 'helped' }), 8);
       assert.equal(m.get('mostrod_crypto_tasks_total', { where: 'threads' }), 12);
       assert.equal(m.get('mostrod_crypto_thread_failures_total'), 1);
       assert.equal(m.get('mostrod_crypto_queued'), 3);
