@@ -34,6 +34,10 @@
  *   BENCH_RELAY_FANOUT    `batched` (default): the bench relay writes each subscriber the events of
  *                         one inbound read at once, as relays built on uWebSockets (strfry) do;
  *                         `per-event`: one socket write per event (what earlier runs measured).
+ *   BENCH_DAEMON_METRICS  1: the v1 daemon runs its [http] listener, and the report's notes give its
+ *                         crypto tasks by where they ran over the closed loop and the flood
+ *                         (`mostrod_crypto_tasks_total`; diagnosis, default off: the histograms and
+ *                         process collectors it turns on cost CPU on the measured path).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -316,7 +320,7 @@ async function main(): Promise<void> {
   let usedTraders: Trader[] = [];
   if (v1Phases.some((p) => want.has(p))) {
     done = phase('end to end: daemon start (default crypto threads)');
-    const h: Harness = await startHarness({ pow: POW, relay, http: true, ...(DEFAULT_CRYPTO_THREADS !== undefined ? { cryptoThreads: DEFAULT_CRYPTO_THREADS } : {}) });
+    const h: Harness = await startHarness({ pow: POW, relay, http: process.env['BENCH_DAEMON_METRICS'] === '1', ...(DEFAULT_CRYPTO_THREADS !== undefined ? { cryptoThreads: DEFAULT_CRYPTO_THREADS } : {}) });
     cleanups.push(() => h.close());
     done();
     let closed: LoadResult | undefined;
