@@ -1,3 +1,4 @@
+import type { NostrEvent } from '../crypto/event.js';
 import type { Executor } from '../db/schema.js';
 import type { Message } from '../protocol/types.js';
 
@@ -14,6 +15,25 @@ export type MessageQueue = 'order' | 'cant-do' | 'restore';
 export interface SendOptions {
   /** Which FIFO queue (mostrod keeps three); default 'order'. */
   queue?: MessageQueue;
+  /** The message is a stored notice (app/flows/notices.ts): see DurableNotice. */
+  notice?: DurableNotice;
+}
+
+/**
+ * A message stored in the durable outbox (`mostrod_ts_notices`). The outbox sends `event` as is
+ * when an earlier attempt made it (the same event id: relays and clients drop a repeat); otherwise
+ * it wraps the message, calls `wrapped` and hands the event to the relays only once that resolved
+ * (and, as every hand-off, after the durability barrier, which then covers the recorded event).
+ */
+export interface DurableNotice {
+  readonly id: number;
+  readonly event: NostrEvent | null;
+  /** Record the wrapped event; a rejection leaves the notice stored, unsent, for a later attempt. */
+  wrapped(event: NostrEvent): Promise<void>;
+  /** A relay accepted the event, or the message has no form on the recipient's protocol. Must not throw. */
+  done(): void;
+  /** No relay accepted it through every retry (or it could not be wrapped): it stays stored. Must not throw. */
+  released(): void;
 }
 
 export interface PublishOptions {

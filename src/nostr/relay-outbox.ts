@@ -29,7 +29,7 @@ import { LruCache } from '../crypto/lru-cache.js';
 import type { Message } from '../protocol/types.js';
 import { toProtocolV1 } from '../protocol/v1-compat.js';
 import { InThreadCrypto, type CryptoExecutor } from './crypto-pool.js';
-import type { EventTemplate, MessageQueue, Outbox, PreparedEvent, PublishOptions, SendOptions } from './outbox.js';
+import type { DurableNotice, EventTemplate, MessageQueue, Outbox, PreparedEvent, PublishOptions, SendOptions } from './outbox.js';
 import type { PublishResult } from './relay-pool.js';
 import type { TransportResolver } from './transport-registry.js';
 import type { WireTransport } from './transport.js';
@@ -95,6 +95,8 @@ interface QueuedMessage {
   /** performance.now() when queued (onHandOff) */
   queuedAt: number;
   done: () => void;
+  /** A stored notice (outbox.ts DurableNotice). */
+  notice: DurableNotice | undefined;
 }
 
 interface QueueState {
@@ -147,6 +149,7 @@ export class RelayOutbox implements Outbox {
     if (state === undefined) throw new Error(`unknown queue ${queue}`);
     if (queue === 'cant-do' && state.items.length >= (this.o.maxCantDoQueued ?? 1000)) {
       this.counters.messagesDropped++;
+      opts?.notice?.released();
       return;
     }
     let done!: () => void;
@@ -156,7 +159,7 @@ export class RelayOutbox implements Outbox {
     // A message to a key is activity of that key: its remembered transport is kept a retention
     // period from now (transport-registry.ts), so the transport it is wrapped on is still known.
     this.o.transports?.touch?.(recipient, createdAt);
-    state.items.push({ to: recipient, message, createdAt, queue, queuedAt: performance.now(), done });
+    state.items.push({ to: recipient, message, createdAt, queue, queuedAt: performance.now(), done, notice: opts?.notice });
     this.pump(state);
   }
 
@@ -174,8 +177,20 @@ export class RelayOutbox implements Outbox {
     return this.o.transports?.transportOf(recipient) ?? 'gift-wrap';
   }
 
-  /** The event carrying `item` on its recipient's transport; null = not expressible there. */
+  /**
+   * The event carrying `item` on its recipient's transport; null = not expressible there. A stored
+   * notice keeps the event an earlier attempt made, and a new one is recorded before it is used.
+   */
   private async wrap(item: QueuedMessage): Promise<NostrEvent | null> {
+    const notice = item.notice;
+    if (notice === undefined) return this.wrapNew(item);
+    if (notice.event !== null) return notice.event;
+    const event = await this.wrapNew(item);
+    if (event !== null) await notice.wrapped(event);
+    return event;
+  }
+
+  private async wrapNew(item: QueuedMessage): Promise<NostrEvent | null> {
     const pow = this.o.pow ?? 0;
     if (this.transportOf(item.to) === 'nip44') {
       this.wrapped.nip44++;
@@ -289,8 +304,12 @@ export class RelayOutbox implements Outbox {
           wrap = await wrapped;
         } catch (err) {
           await previous;
-          this.o.logger.error({ err, action: item.message.kind.action }, 'outbox: could not wrap message; dropped');
+          this.o.logger.error(
+            { err, action: item.message.kind.action, notice: item.notice?.id },
+            item.notice === undefined ? 'outbox: could not wrap message; dropped' : 'outbox: could not wrap or record a stored notice; kept for a later attempt',
+          );
           this.counters.messagesDropped++;
+          item.notice?.released();
           finish();
           return;
         }
@@ -298,6 +317,7 @@ export class RelayOutbox implements Outbox {
         if (wrap === null) {
           this.o.logger.warn({ action: item.message.kind.action }, 'outbox: message not expressible for a protocol-v1 client; dropped');
           this.counters.messagesDropped++;
+          item.notice?.done();
           finish();
           return;
         }
@@ -339,13 +359,15 @@ export class RelayOutbox implements Outbox {
       }
       if (results.some((r) => r.ok)) {
         this.counters.messagesSent++;
+        item.notice?.done();
         return;
       }
     }
     this.counters.messagesDropped++;
+    item.notice?.released();
     this.o.logger.warn(
       { action: item.message.kind.action, attempts: policy.attempts, relays: results.map((r) => `${r.url}: ${r.message}`) },
-      'outbox: message not accepted by any relay; dropped',
+      item.notice === undefined ? 'outbox: message not accepted by any relay; dropped' : 'outbox: stored notice not accepted by any relay; kept for the next redelivery',
     );
   }
 

@@ -5,6 +5,7 @@
  */
 import { statSync } from 'node:fs';
 import { sql } from 'kysely';
+import { countNotices } from '../db/notices.js';
 import { countOrderChanges } from '../db/order-changes.js';
 import type { Db } from '../db/schema.js';
 import { ORDER_STATUSES, type Status } from '../protocol/types.js';
@@ -31,6 +32,8 @@ export interface DbStats {
    * or lost with a stop (the order change log; the book-sync job republishes them).
    */
   orderEventsUnaccepted: number;
+  /** Stored trade notices no relay has accepted yet (the durable outbox, app/flows/notices.ts). */
+  noticesUnaccepted: number;
 }
 
 /** Statuses in which the seller's hold invoice is accepted and held. */
@@ -88,6 +91,7 @@ export async function readDbStats(db: Db, now: number, payoutGraceSeconds: numbe
     devFeeOwedSats: num(d?.owed),
     devFeePaidSats: num(d?.paid),
     orderEventsUnaccepted: unaccepted,
+    noticesUnaccepted: await countNotices(db),
   };
 }
 

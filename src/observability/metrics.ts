@@ -123,6 +123,11 @@ export class DaemonMetrics {
       help: 'Orders whose current kind-38383 event no relay has accepted yet (in flight, refused by every relay, or lost with a stop); the book-sync job republishes them',
       registers,
     });
+    const notices = new Gauge({
+      name: 'mostrod_notices_unaccepted',
+      help: 'Stored trade notices (release, payout, cancel) no relay has accepted yet; the notice-redelivery job sends them again every minute',
+      registers,
+    });
     this.applyDbStats = (s: DbStats): void => {
       for (const [status, n] of s.ordersByStatus) orders.set({ status }, n);
       completed.set(s.tradesCompleted);
@@ -136,6 +141,7 @@ export class DaemonMetrics {
       devFee.set({ state: 'paid' }, s.devFeePaidSats);
       dbSize.set(databaseSizeBytes(src.dbFile));
       unaccepted.set(s.orderEventsUnaccepted);
+      notices.set(s.noticesUnaccepted);
     };
 
     // ---- escrows near their CLTV deadline (monitor job: needs the chain tip and LND lookups) ----

@@ -7,6 +7,7 @@
  */
 import type { AppContext } from '../context.js';
 import { newDevFeeState, payDevFees, type DevFeeState } from './jobs/dev-fee.js';
+import { redeliverNotices } from '../app/flows/notices.js';
 import { guardEscrowDeadlines } from './jobs/escrow-deadline.js';
 import { expirePendingOrders } from './jobs/expire-pending-orders.js';
 import { reconcilePayoutsJob } from './jobs/payout-reconcile.js';
@@ -41,6 +42,7 @@ export const JOB_INTERVALS = {
   escrowDeadline: 60,
   bookSync: 60,
   transportPrune: 3600,
+  noticeRedelivery: 60,
 } as const;
 
 /** Job names as registered (for runNow, logs and tests). */
@@ -57,6 +59,7 @@ export const JOB_NAMES = [
   'escrow-deadline',
   'book-sync',
   'transport-prune',
+  'notice-redelivery',
 ] as const;
 
 export function registerJobs(scheduler: Scheduler, ctx: AppContext, deps: JobDeps): void {
@@ -91,5 +94,9 @@ export function registerJobs(scheduler: Scheduler, ctx: AppContext, deps: JobDep
   // Bounded per-key transport registry ([mostro] transport_retention_days).
   scheduler.every('transport-prune', JOB_INTERVALS.transportPrune, async () => {
     await pruneTransports(ctx);
+  });
+  // The durable outbox: stored notices no relay accepted yet (flows/notices.ts).
+  scheduler.every('notice-redelivery', JOB_INTERVALS.noticeRedelivery, async () => {
+    await redeliverNotices(ctx);
   });
 }

@@ -192,10 +192,18 @@ const FINDINGS: { id: string; open: boolean; what: string; schedule: string; pow
   },
   {
     id: 'F9',
-    open: true,
-    what: 'a process crash between the release’s payout-started mark and the sync its notices wait for: the queued released / hold-invoice-payment-settled are lost, and the mark keeps the restarted daemon from sending them (the payout still completes)',
+    open: false,
+    what: 'notices queued in memory behind a durable mark are lost with the process (here a cancel’s, while the relay is down; first found on a release’s), and the mark keeps the restarted daemon from sending them (fixed: the durable outbox, flows/notices.ts)',
     schedule:
-      'new-sell,new-sell,take(o0+inv),op(#0,ok),pay-escrow(o0),run(2),take(o1+inv),fiat-sent(o0),take(o1+inv),release(o0),op(#1,late),run(1),run(2),crash(0),run(1),run(1),add-invoice(o0),run(1),time(+30s),run(1)',
+      'new-sell,relay(down),take(o0+inv),run(1),pay-escrow(o0),cancel(o0,maker),run(3),admin-cancel(o0),power-cut(0),dup-update(#0),run(1),job(dev-fee),job(dev-fee),lnurl-stale,job(dev-fee),run(1),op(#0,ok),run(1),op(#0,ok),relay(up)',
+    powerCuts: true,
+  },
+  {
+    id: 'F11',
+    open: false,
+    what: 'a maker cancel of a pending order (here the taker had backed out after the escrow was paid and refunded) wrote the status, then published, then queued `canceled`: a power cut after the status’s sync and before the notice’s lost the notice and kept the status (fixed: the notice is stored with the status change)',
+    schedule:
+      'new-sell,take(o0+inv),op(#0,ok),pay-escrow(o0),cancel(o0,taker),cancel(o0,maker),run(3),job(dev-fee),run(1),power-cut(0),op(#0,ok),solver-take(o0),add-invoice(o0),job(dev-fee),job(dev-fee),job(dev-fee),run(1),take(o0),job(dev-fee),op(#0,ok)',
     powerCuts: true,
   },
   {
@@ -332,3 +340,13 @@ for (const [ungated, invariant] of [
     assert.match(String(out.errorInstance), invariant);
   });
 }
+
+void test('the checker is not blind: with notices finished as they are queued (before the durable outbox), the F9 schedule loses the seller’s cancel notice', async () => {
+  const f9 = FINDINGS.find((f) => f.id === 'F9')!;
+  const w = await SimWorld.create({ powerCuts: true, volatileNotices: true });
+  try {
+    await assert.rejects(w.run(parseSchedule(f9.schedule)), (e: unknown) => e instanceof InvariantViolation && /every party gets its path/.test(e.message));
+  } finally {
+    await w.dispose();
+  }
+});

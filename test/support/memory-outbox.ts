@@ -1,6 +1,6 @@
 import { finalizeEvent, getEventHash, getPublicKey, type Event } from 'nostr-tools/pure';
 import type { Clock } from '../../src/clock.js';
-import type { EventTemplate, MessageQueue, Outbox, PreparedEvent, PublishOptions, SendOptions } from '../../src/nostr/outbox.js';
+import type { DurableNotice, EventTemplate, MessageQueue, Outbox, PreparedEvent, PublishOptions, SendOptions } from '../../src/nostr/outbox.js';
 import type { Action, Message } from '../../src/protocol/types.js';
 
 export interface SentMessage {
@@ -25,8 +25,19 @@ export class MemoryOutbox implements Outbox {
     private readonly clock?: Clock,
   ) {}
 
+  /**
+   * Stored notices (outbox.ts DurableNotice) count as accepted by a relay at once (`done`), unless
+   * `holdNotices` is set: then they are recorded and left in flight (see `heldNotices`).
+   */
+  holdNotices = false;
+  readonly heldNotices: DurableNotice[] = [];
+
   sendMessage(recipient: string, message: Message, opts?: SendOptions): void {
     this.sent.push({ to: recipient, message, queue: opts?.queue ?? 'order' });
+    const notice = opts?.notice;
+    if (notice === undefined) return;
+    if (this.holdNotices) this.heldNotices.push(notice);
+    else notice.done();
   }
 
   publish(event: EventTemplate, opts?: PublishOptions): Promise<string> {

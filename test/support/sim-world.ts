@@ -30,7 +30,7 @@ import { getDisputeByOrder } from '../../src/db/disputes.js';
 import { findOrders, getOrder } from '../../src/db/orders.js';
 import type { OrderRow } from '../../src/db/types.js';
 import { verifyLnurlInvoice, type LnurlResolver, type ResolveInvoiceOptions } from '../../src/lightning/lnurl.js';
-import type { EventTemplate, Outbox, SendOptions } from '../../src/nostr/outbox.js';
+import type { DurableNotice, EventTemplate, Outbox, SendOptions } from '../../src/nostr/outbox.js';
 import { buildMessage } from '../../src/protocol/build.js';
 import type { Action, Message, Payload, Status } from '../../src/protocol/types.js';
 import { bootReconcile } from '../../src/scheduler/register.js';
@@ -258,6 +258,10 @@ export interface SentRecord {
   payload: Payload | null;
   /** delivered to the relay / still queued / lost with the process queue at a crash. */
   fate: 'delivered' | 'queued' | 'lost';
+  /** A stored notice's event id (the relay keeps one copy of an event: a repeat is not recorded). */
+  eventId?: string;
+  /** The stored notice, finished (`done`) once the relay has its event. */
+  notice?: DurableNotice;
 }
 
 class SimOutbox implements Outbox {
@@ -268,22 +272,58 @@ class SimOutbox implements Outbox {
     private readonly durable: DurableFn = () => null,
   ) {}
 
-  sendMessage(recipient: string, message: Message, _opts?: SendOptions): void {
+  sendMessage(recipient: string, message: Message, opts?: SendOptions): void {
+    const notice = opts?.notice;
+    if (notice !== undefined && this.world.volatileNotices) notice.done();
+    else if (notice !== undefined) {
+      void this.sendNotice(recipient, message, notice).catch(() => undefined);
+      return;
+    }
+    this.gated(() => this.record(recipient, message));
+  }
+
+  /** Run `fn` once the durability barrier allows a hand-off, unless the process died first. */
+  private gated(fn: () => void): void {
     const wait = this.durable();
     if (wait === null) {
-      this.record(recipient, message);
+      fn();
       return;
     }
     // Gated like the relay outbox: a process that dies first never sends it.
     void wait.then(
       () => {
-        if (this.world.isLive(this.proc)) this.record(recipient, message);
+        if (this.world.isLive(this.proc)) fn();
       },
       () => undefined,
     );
   }
 
-  private record(recipient: string, message: Message): void {
+  /**
+   * A stored notice, as the relay outbox sends it: the event an earlier attempt recorded, or a new
+   * one recorded first (`wrapped`); the relay keeps one copy per event id.
+   */
+  private async sendNotice(recipient: string, message: Message, notice: DurableNotice): Promise<void> {
+    let event = notice.event;
+    if (event === null) {
+      this.world.noticeEvents += 1;
+      const id = `sim-notice-${this.world.noticeEvents}`;
+      event = { id, pubkey: recipient, created_at: this.world.clock.now(), kind: 1059, tags: [], content: '', sig: id };
+      await notice.wrapped(event);
+      if (!this.world.isLive(this.proc)) return;
+    }
+    const eventId = event.id;
+    this.gated(() => {
+      if (this.world.sent.some((r) => r.eventId === eventId && r.fate === 'delivered')) {
+        notice.done(); // the relay answers a repeat with OK (duplicate) and sends it to nobody
+        return;
+      }
+      const rec = this.record(recipient, message, eventId);
+      if (rec.fate === 'delivered') notice.done();
+      else rec.notice = notice;
+    });
+  }
+
+  private record(recipient: string, message: Message, eventId?: string): SentRecord {
     const rec: SentRecord = {
       step: this.world.stepNo,
       proc: this.proc,
@@ -293,8 +333,10 @@ class SimOutbox implements Outbox {
       requestId: message.kind.request_id,
       payload: message.kind.payload,
       fate: this.world.relayUp ? 'delivered' : 'queued',
+      ...(eventId !== undefined ? { eventId } : {}),
     };
     this.world.sent.push(rec);
+    return rec;
   }
 
   // No relay answers (`onOutcome` is never called): the order book is not what this world checks,
@@ -420,6 +462,11 @@ export interface WorldOptions {
   /** Power-cut worlds only: these effects do NOT wait for the barrier (proves the checker sees it). */
   ungated?: 'lightning' | 'messages';
   /**
+   * Stored notices behave as before the durable outbox: finished (row deleted) as they are queued,
+   * so one lost with its process is never sent again (proves the checker sees finding F9).
+   */
+  volatileNotices?: boolean;
+  /**
    * The metadata the LNURL provider serves, to which its invoices commit (`h`). `per-address`
    * (default): it names the address, as LUD-16 requires, so an invoice handed to another address
    * (lnurl-stale) fails the daemon's LUD-06 check. `shared`: one metadata for every address (a bare
@@ -439,6 +486,11 @@ export class SimWorld {
   readonly devFeeHashes = new Set<string>();
   publishedCount = 0;
   relayUp = true;
+  get volatileNotices(): boolean {
+    return this.opts.volatileNotices === true;
+  }
+  /** Stored-notice events made so far (their ids). */
+  noticeEvents = 0;
   /** What sendPayment ops completed by `run` (and by quiescence: always succeed) end with. */
   routes: PayOutcome = 'succeed';
   /** The next Lightning-address resolution returns the invoice last resolved for another order. */
@@ -525,6 +577,8 @@ export class SimWorld {
     const n = this.procCount;
     const db = await openDatabase(this.file);
     noSync(db);
+    // Before the durable outbox there were no stored notices to find after a restart.
+    if (this.opts.volatileNotices === true) (db as unknown as { sqlite: Database }).sqlite.exec('DELETE FROM mostrod_ts_notices');
     const client = new SimLndClient(this.node, `p${n}`);
     // Power-cut worlds: the disk holds what the last completed sync covered. At boot that is the
     // whole file (the daemon fdatasyncs the WAL when it opens the database).
@@ -901,7 +955,14 @@ export class SimWorld {
         break;
       case 'relay':
         this.relayUp = c.up;
-        if (c.up) for (const s of this.sent) if (s.fate === 'queued') s.fate = 'delivered';
+        if (c.up) {
+          for (const s of this.sent) {
+            if (s.fate !== 'queued') continue;
+            s.fate = 'delivered';
+            s.notice?.done();
+            delete s.notice;
+          }
+        }
         break;
       case 'crash':
         await this.crash(c.bits);
@@ -1129,7 +1190,8 @@ export class SimWorld {
     const isReply = (r: SentRecord) => r.requestId !== null && this.requests.get(r.requestId) === r.to;
     const seen = new Map<string, SentRecord[]>();
     for (const s of this.sent) {
-      if (!TERMINAL_NOTICES.includes(s.action) || s.orderId === null) continue;
+      // A message lost with its process's queue reached nobody (a stored notice is then sent again).
+      if (!TERMINAL_NOTICES.includes(s.action) || s.orderId === null || s.fate === 'lost') continue;
       const key = `${s.to}|${s.orderId}|${s.action}`;
       const prior = seen.get(key) ?? [];
       seen.set(key, [...prior, s]);
@@ -1154,7 +1216,7 @@ export class SimWorld {
       const row = byId.get(o.id);
       if (row === undefined) continue;
       const paid = this.node.ledger.filter((e) => e.kind === 'payment-succeeded' && o.invoices.has(e.hash)).length;
-      const msgsTo = (k: Keys) => this.sent.filter((s) => s.to === k.pubkey && s.orderId === o.id).map((s) => s.action);
+      const msgsTo = (k: Keys) => this.sent.filter((s) => s.to === k.pubkey && s.orderId === o.id && s.fate !== 'lost').map((s) => s.action);
       // Every settled escrow ends paid or stranded-and-reported.
       for (const h of o.escrows) {
         if (!settled.has(h)) continue;

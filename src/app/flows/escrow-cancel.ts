@@ -10,8 +10,9 @@
  *  2. refundDecidedEscrow: LND CancelInvoice (cancelEscrow: already canceled / unknown = done). If
  *     LND answers with an error, the status change is reverted and the decision dropped in one
  *     transaction and the error propagates (the caller answers cant-do or retries next tick);
- *  3. the caller publishes, closes a dispute, and finishCancelNotices marks the decision done, then
- *     sends the notices.
+ *  3. the caller publishes, closes a dispute, and finishCancelNotices marks the decision done and
+ *     stores the notices in one transaction, then sends them (the durable outbox, flows/notices.ts).
+ *     Without an escrow, step 1 stores and sends them with the status change.
  *
  * A crash, a shutdown timeout or a hung LND call between 1 and 3 leaves the decision open:
  * finishOpenCancelDecisions (at boot, and every run of the escrow deadline job) and an ACCEPTED
@@ -35,14 +36,14 @@ import { casUpdateOrder, getOrder, type OrderExpect, type OrderPatch } from '../
 import type { OrderRow } from '../../db/types.js';
 import { parseMessageText } from '../../protocol/parse.js';
 import { serializeMessage } from '../../protocol/serialize.js';
-import type { Message, Status } from '../../protocol/types.js';
+import type { Status } from '../../protocol/types.js';
 import { closeDispute } from './dispute-close.js';
+import { commitWithNotices, type Notice } from './notices.js';
 import { cancelEscrow } from './escrow.js';
 import { expectPatched } from './order-reset.js';
 import { publishOrder } from './publish.js';
 
-/** A message to one party, sent once the refund is confirmed. */
-export type Notice = readonly [recipient: string, message: Message];
+export type { Notice } from './notices.js';
 
 /** Statuses that record a decision to refund the seller. */
 export const CANCELED_STATUSES: readonly Status[] = ['canceled', 'cooperatively-canceled', 'canceled-by-admin', 'expired'];
@@ -69,7 +70,11 @@ function decodeNotices(text: string | null): Notice[] {
 
 /**
  * Step 1: compare-and-set `o` (expect → patch) and, if `o` has an escrow, record the cancel
- * decision, in one transaction. True iff the compare-and-set won.
+ * decision (with its notices, sent once the refund is confirmed), in one transaction. Without an
+ * escrow there is nothing to wait for: the notices are stored in that transaction (durable outbox,
+ * flows/notices.ts) and sent at once, and finishCancelNotices has nothing left to do — a power cut
+ * can no longer keep the new status and lose them (they were written in a later transaction).
+ * True iff the compare-and-set won.
  */
 export async function decideEscrowCancel(
   ctx: AppContext,
@@ -78,12 +83,11 @@ export async function decideEscrowCancel(
 ): Promise<boolean> {
   const hash = o.hash;
   const now = ctx.clock.now();
+  if (hash === null) return commitWithNotices(ctx, (trx) => casUpdateOrder(trx, o.id, spec.expect, spec.patch), spec.notices);
   return ctx.db.transaction().execute(async (trx) => {
     const won = await casUpdateOrder(trx, o.id, spec.expect, spec.patch);
     if (!won) return false;
-    if (hash !== null) {
-      await recordCancelDecision(trx, { hash, order_id: o.id, reason: spec.reason, notices: encodeNotices(spec.notices) }, now);
-    }
+    await recordCancelDecision(trx, { hash, order_id: o.id, reason: spec.reason, notices: encodeNotices(spec.notices) }, now);
     return true;
   });
 }
@@ -113,13 +117,21 @@ export async function refundDecidedEscrow(ctx: AppContext, o: OrderRow, patch: O
 }
 
 /**
- * Step 3: mark the decision done, then send the notices (no escrow → just send). Marked first: the
- * notices leave only once the mark is durable (db/durability.ts), so a power cut never lets a
- * restarted process send them a second time (at most once, like the in-memory outbox queue).
+ * Step 3: mark the decision done and store the notices in one transaction, then send them. The
+ * durable outbox (flows/notices.ts) delivers them whatever crash follows, and a restart never sends
+ * them as a second distinct message. Without an escrow, step 1 already stored and sent them.
  */
 export async function finishCancelNotices(ctx: AppContext, o: Pick<OrderRow, 'id' | 'hash'>, notices: readonly Notice[]): Promise<void> {
-  if (o.hash !== null) await markCancelDone(ctx.db, o.hash, ctx.clock.now());
-  for (const [to, m] of notices) ctx.outbox.sendMessage(to, m);
+  const hash = o.hash;
+  if (hash === null) return;
+  await commitWithNotices(
+    ctx,
+    async (trx) => {
+      await markCancelDone(trx, hash, ctx.clock.now());
+      return true;
+    },
+    notices,
+  );
 }
 
 export type FinishOutcome = 'done' | 'already-done' | 'conflict' | 'stale' | 'none';
@@ -155,9 +167,8 @@ async function finishLocked(ctx: AppContext, hash: string): Promise<FinishOutcom
   if (o !== undefined && CANCELED_STATUSES.includes(o.status)) await closeDispute(ctx, o, 'seller-refunded');
   const notices = decodeNotices(d.notices);
   if (o !== undefined && d.notices !== null) await publishOrder(ctx, o);
-  // Done first, then the notices (see finishCancelNotices).
-  await markCancelDone(ctx.db, hash, ctx.clock.now());
-  for (const [to, m] of notices) ctx.outbox.sendMessage(to, m);
+  // Done, with the notices stored in the same transaction (see finishCancelNotices).
+  await finishCancelNotices(ctx, { id: d.order_id, hash }, notices);
   log.warn({ decidedAt: d.decided_at, notices: notices.length }, 'interrupted escrow cancel finished (seller refunded)');
   return 'done';
 }

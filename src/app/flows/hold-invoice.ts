@@ -10,7 +10,7 @@ import type { CantDoReason, Status } from '../../protocol/types.js';
 import { closeDispute } from './dispute-close.js';
 import { CANCELED_STATUSES, finishCancelDecision, refundEscrowOfCanceledOrder } from './escrow-cancel.js';
 import { buyerAmount, sellerAmount, toSmallOrder, wireIndex } from './order-view.js';
-import { markPayoutStarted, startPayout } from './payout.js';
+import { markPayoutStarted, releaseNotices, startPayout } from './payout.js';
 import { publishOrder } from './publish.js';
 import { notifyTakerReputation } from './reputation.js';
 
@@ -340,16 +340,11 @@ export async function finishSettledEscrow(ctx: AppContext, o: OrderRow): Promise
     );
     const settled: OrderRow = { ...o, status: 'settled-hold-invoice' };
     await closeDispute(ctx, settled, 'settled');
-    // As in release: the durable payout-started mark, then the notices with no await in between.
-    // Their sync covers the mark, so a power cut after they left never makes the payout
-    // reconciliation send them again (it resumes only a payout that never started: simulation
-    // finding F8); a crash before the mark leaves them to that resumption, sent once.
-    await markPayoutStarted(ctx, o.id);
-    if (o.buyer_pubkey !== null) ctx.outbox.sendMessage(o.buyer_pubkey, buildMessage({ action: 'released', id: o.id, requestId: null }));
-    if (o.seller_pubkey !== null) {
-      ctx.outbox.sendMessage(o.seller_pubkey, buildMessage({ action: 'hold-invoice-payment-settled', id: o.id, requestId: null }));
-      ctx.outbox.sendMessage(o.seller_pubkey, buildMessage({ action: 'rate', id: o.id, requestId: null }));
-    }
+    // As in release: the notices are stored with the durable payout-started mark (flows/notices.ts).
+    // A power cut before its sync loses both (the payout reconciliation, seeing a payout that never
+    // started, sends them once: simulation finding F8); a crash after the commit leaves them to the
+    // durable outbox (F9).
+    await markPayoutStarted(ctx, o.id, releaseNotices(o, null));
     startPayout(ctx, o.id, null);
     return 'released';
   }

@@ -42,6 +42,7 @@ import { recordResolvedInvoice } from '../../db/resolved-invoices.js';
 import { routingFeeLimit } from '../../lightning/routing-fee.js';
 import { buildMessage } from '../../protocol/build.js';
 import { closeDispute } from './dispute-close.js';
+import { commitWithNotices, type Notice } from './notices.js';
 import { settleEscrow } from './escrow.js';
 import { buyerAmount, toSmallOrder } from './order-view.js';
 import { publishOrder } from './publish.js';
@@ -347,25 +348,29 @@ async function finishSuccess(ctx: AppContext, orderId: string, hash: string, req
     } else if (o.payout_payment_hash === null) {
       log.warn({ hash }, 'buyer payout SUCCEEDED after its claim was resolved; completing the order (the buyer was paid)');
     }
-    const won = await casUpdateOrder(
-      ctx.db,
-      orderId,
-      { status: 'settled-hold-invoice', payout_payment_hash: o.payout_payment_hash, payout_claim_seq: o.payout_claim_seq },
-      { status: 'success', payout_payment_hash: hash },
+    const buyer = o.buyer_pubkey;
+    // The notices are stored with the status change (flows/notices.ts): delivered whatever crash follows.
+    const won = await commitWithNotices(
+      ctx,
+      (trx) =>
+        casUpdateOrder(
+          trx,
+          orderId,
+          { status: 'settled-hold-invoice', payout_payment_hash: o.payout_payment_hash, payout_claim_seq: o.payout_claim_seq },
+          { status: 'success', payout_payment_hash: hash },
+        ),
+      buyer === null
+        ? []
+        : [
+            [buyer, buildMessage({ action: 'purchase-completed', id: orderId, requestId: null })],
+            [buyer, buildMessage({ action: 'rate', id: orderId, requestId })],
+          ],
     );
     if (!won) continue; // the row changed between the read and the write: decide again on a fresh read
     log.info({ hash }, 'buyer paid; order completed');
     const done: OrderRow = { ...o, status: 'success', payout_payment_hash: hash };
-    const buyer = o.buyer_pubkey;
-    if (buyer !== null) {
-      ctx.outbox.sendMessage(buyer, buildMessage({ action: 'purchase-completed', id: orderId, requestId: null }));
-    }
     await publishOrder(ctx, done);
-    if (buyer !== null) {
-      ctx.outbox.sendMessage(buyer, buildMessage({ action: 'rate', id: orderId, requestId }));
-    } else {
-      log.error('completed order has no buyer trade key; buyer not notified');
-    }
+    if (buyer === null) log.error('completed order has no buyer trade key; buyer not notified');
     return 'completed';
   }
   log.error({ hash }, 'CRITICAL: buyer payout SUCCEEDED but the order kept changing; ACTION REQUIRED');
@@ -423,29 +428,11 @@ async function recordFailure(
   } else if (attempts < P) {
     attempts += 1;
   }
-  const won = await casUpdateOrder(
-    ctx.db,
-    orderId,
-    {
-      status: 'settled-hold-invoice',
-      payout_payment_hash: claim.hash,
-      payout_claim_seq: claim.seq,
-      failed_payment: o.failed_payment,
-      payment_attempts: o.payment_attempts,
-    },
-    { failed_payment: failed, payment_attempts: attempts, payout_payment_hash: null, payout_claimed_at: ctx.clock.now() },
-  );
-  if (!won) return false;
   const updated: OrderRow = { ...o, failed_payment: failed, payment_attempts: attempts, payout_payment_hash: null };
-  ctx.logger.warn({ orderId, hash: claim.hash, seq: claim.seq, reason, attempts, of: P }, 'buyer payout failed');
-
   const buyer = o.buyer_pubkey;
-  if (buyer === null) {
-    ctx.logger.error({ orderId }, 'failed payout on an order without a buyer trade key; buyer not notified');
-    return true;
-  }
-  if (first) {
-    ctx.outbox.sendMessage(
+  const notices: Notice[] = [];
+  if (buyer !== null && first) {
+    notices.push([
       buyer,
       buildMessage({
         action: 'payment-failed',
@@ -458,18 +445,40 @@ async function recordFailure(
           },
         },
       }),
-    );
+    ]);
   }
-  if (attempts >= P) {
-    const amount = buyerAmount(o);
-    if (amount <= 0) {
-      ctx.logger.error({ orderId }, 'payout amount is zero; cannot ask the buyer for a new invoice');
-    } else {
-      ctx.outbox.sendMessage(
-        buyer,
-        buildMessage({ action: 'add-invoice', id: orderId, requestId, payload: { order: toSmallOrder(updated, { amount }) } }),
-      );
-    }
+  const amount = buyerAmount(o);
+  if (buyer !== null && attempts >= P && amount > 0) {
+    notices.push([
+      buyer,
+      buildMessage({ action: 'add-invoice', id: orderId, requestId, payload: { order: toSmallOrder(updated, { amount }) } }),
+    ]);
+  }
+  // The notices are stored with the failure count (flows/notices.ts): the buyer is asked for a new
+  // invoice whatever crash follows (a lost add-invoice would leave the order waiting for nobody).
+  const won = await commitWithNotices(
+    ctx,
+    (trx) =>
+      casUpdateOrder(
+        trx,
+        orderId,
+        {
+          status: 'settled-hold-invoice',
+          payout_payment_hash: claim.hash,
+          payout_claim_seq: claim.seq,
+          failed_payment: o.failed_payment,
+          payment_attempts: o.payment_attempts,
+        },
+        { failed_payment: failed, payment_attempts: attempts, payout_payment_hash: null, payout_claimed_at: ctx.clock.now() },
+      ),
+    notices,
+  );
+  if (!won) return false;
+  ctx.logger.warn({ orderId, hash: claim.hash, seq: claim.seq, reason, attempts, of: P }, 'buyer payout failed');
+  if (buyer === null) {
+    ctx.logger.error({ orderId }, 'failed payout on an order without a buyer trade key; buyer not notified');
+  } else if (attempts >= P && amount <= 0) {
+    ctx.logger.error({ orderId }, 'payout amount is zero; cannot ask the buyer for a new invoice');
   }
   return true;
 }
@@ -628,18 +637,35 @@ function payoutNeverStarted(o: OrderRow): boolean {
 /**
  * `payout_claimed_at := now` on a settled-hold-invoice order without a claim that never had one:
  * the durable mark that the release's (or admin-settle's) notices went out and its payout started.
- * The release paths write it right before sending their notices, with no await in between, so a
- * restart resends them only when they were never sent (reconcilePayouts, finishSettledClaim).
+ * The release paths store their notices in the mark's transaction (flows/notices.ts), so a
+ * restart's reconciliation (reconcilePayouts, finishSettledClaim) sends them only when the mark is
+ * missing, and the durable outbox delivers the stored ones whatever crash follows.
  * Every attempt after this keeps payout_claimed_at set (claim time, or the time of the last failure).
- * Idempotent: false when the mark (or a claim) is already there.
+ * Idempotent: false (and no notice stored) when the mark (or a claim) is already there.
  */
-export async function markPayoutStarted(ctx: AppContext, orderId: string): Promise<boolean> {
-  return casUpdateOrder(
-    ctx.db,
-    orderId,
-    { status: 'settled-hold-invoice', payout_payment_hash: null, payout_claimed_at: null },
-    { payout_claimed_at: ctx.clock.now() },
+export async function markPayoutStarted(ctx: AppContext, orderId: string, notices: readonly Notice[] = []): Promise<boolean> {
+  return commitWithNotices(
+    ctx,
+    (trx) =>
+      casUpdateOrder(
+        trx,
+        orderId,
+        { status: 'settled-hold-invoice', payout_payment_hash: null, payout_claimed_at: null },
+        { payout_claimed_at: ctx.clock.now() },
+      ),
+    notices,
   );
+}
+
+/** What a release tells the parties: `released` to the buyer, `hold-invoice-payment-settled` and `rate` to the seller. */
+export function releaseNotices(o: Pick<OrderRow, 'id' | 'buyer_pubkey' | 'seller_pubkey'>, sellerRequestId: bigint | null): Notice[] {
+  const out: Notice[] = [];
+  if (o.buyer_pubkey !== null) out.push([o.buyer_pubkey, buildMessage({ action: 'released', id: o.id, requestId: null })]);
+  if (o.seller_pubkey !== null) {
+    out.push([o.seller_pubkey, buildMessage({ action: 'hold-invoice-payment-settled', id: o.id, requestId: sellerRequestId })]);
+    out.push([o.seller_pubkey, buildMessage({ action: 'rate', id: o.id, requestId: null })]);
+  }
+  return out;
 }
 
 /**
@@ -683,15 +709,10 @@ async function finishSettledClaim(ctx: AppContext, orderId: string): Promise<'se
       return null;
     }
     // The crash also lost the release's notifications: close an open dispute and tell both parties
-    // (as release does) before the payout starts. The payout-started mark comes right before the
-    // notices (no await in between), so a crash never sends them once more.
+    // (as release does) before the payout starts. The notices are stored with the payout-started
+    // mark (flows/notices.ts), so they are sent once whatever crash follows.
     await closeDispute(ctx, o, 'settled');
-    if (!(await markPayoutStarted(ctx, o.id))) return null;
-    if (o.buyer_pubkey !== null) ctx.outbox.sendMessage(o.buyer_pubkey, buildMessage({ action: 'released', id: o.id, requestId: null }));
-    if (o.seller_pubkey !== null) {
-      ctx.outbox.sendMessage(o.seller_pubkey, buildMessage({ action: 'hold-invoice-payment-settled', id: o.id, requestId: null }));
-      ctx.outbox.sendMessage(o.seller_pubkey, buildMessage({ action: 'rate', id: o.id, requestId: null }));
-    }
+    if (!(await markPayoutStarted(ctx, o.id, releaseNotices(o, null)))) return null;
     startPayout(ctx, o.id, null);
     return outcome;
   });

@@ -53,15 +53,13 @@ export const adminSettle: Handler = async (ctx, msg, inbound) => {
 
   const settled = { ...order, status: 'settled-hold-invoice' as const };
   await closeDispute(ctx, settled, 'settled');
-  // The durable "notices sent" mark, then the notices with no await in between (see release).
-  await markPayoutStarted(ctx, order.id);
-  ctx.outbox.sendMessage(
-    inbound.tradeKey,
-    buildMessage({ action: 'admin-settled', id: order.id, requestId, tradeIndex }),
-  );
+  // The notices stored with the durable payout-started mark (see release).
   const toParties = buildMessage({ action: 'admin-settled', id: order.id, requestId: null, tradeIndex });
-  ctx.outbox.sendMessage(seller, toParties);
-  ctx.outbox.sendMessage(buyer, toParties);
+  await markPayoutStarted(ctx, order.id, [
+    [inbound.tradeKey, buildMessage({ action: 'admin-settled', id: order.id, requestId, tradeIndex })],
+    [seller, toParties],
+    [buyer, toParties],
+  ]);
 
   startPayout(ctx, order.id, requestId);
 };

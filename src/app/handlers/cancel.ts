@@ -9,6 +9,7 @@ import type { Inbound } from '../inbound.js';
 import { closeDispute } from '../flows/dispute-close.js';
 import type { CancelReason } from '../../db/escrow-cancels.js';
 import { decideEscrowCancel, finishCancelNotices, refundDecidedEscrow, type Notice } from '../flows/escrow-cancel.js';
+import { commitWithNotices } from '../flows/notices.js';
 import { requireLightning } from '../flows/lightning-guard.js';
 import { toSmallOrder } from '../flows/order-view.js';
 import { takerResetPatch, undoPatch } from '../flows/order-reset.js';
@@ -63,10 +64,15 @@ export const cancel: Handler = async (ctx, msg, inbound) => {
 
 async function cancelPending(ctx: AppContext, { o, inbound, requestId }: CancelRequest): Promise<void> {
   if (o.creator_pubkey === null || inbound.tradeKey !== o.creator_pubkey) throw new CantDoError('is_not_your_order');
-  const won = await casUpdateOrder(ctx.db, o.id, { status: 'pending', creator_pubkey: o.creator_pubkey }, { status: 'canceled' });
+  // The notice is stored with the status change (durable outbox, flows/notices.ts): a crash or a
+  // power cut never keeps the one without the other.
+  const won = await commitWithNotices(
+    ctx,
+    (trx) => casUpdateOrder(trx, o.id, { status: 'pending', creator_pubkey: o.creator_pubkey }, { status: 'canceled' }),
+    [[inbound.tradeKey, buildMessage({ action: 'canceled', id: o.id, requestId })]],
+  );
   if (!won) throw new CantDoError('not_allowed_by_status', `order ${o.id} changed before cancel`);
   await publishOrder(ctx, { ...o, status: 'canceled' });
-  ctx.outbox.sendMessage(inbound.tradeKey, buildMessage({ action: 'canceled', id: o.id, requestId }));
 }
 
 /**

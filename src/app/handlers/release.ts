@@ -11,6 +11,7 @@ import { closeDispute } from '../flows/dispute-close.js';
 import { settleEscrow } from '../flows/escrow.js';
 import { requireLightning } from '../flows/lightning-guard.js';
 import { toSmallOrder } from '../flows/order-view.js';
+import type { Notice } from '../flows/notices.js';
 import { markPayoutStarted, startPayout } from '../flows/payout.js';
 import { publishOrder } from '../flows/publish.js';
 import { planRangeChild, type NextTrade } from '../flows/range-child.js';
@@ -114,20 +115,19 @@ export const release: Handler = async (ctx, msg, inbound) => {
   const settled: OrderRow = { ...o, status: 'settled-hold-invoice' };
   if (child !== null) ctx.logger.info({ orderId: o.id, childId: child.id }, 'release: range child order created');
 
-  // 5. Notifications. Everything that awaits comes before the durable "notices sent" mark, and
-  // the notices go out right after it with no await in between: a crash before the mark leaves the
-  // order to reconcilePayouts, which sends them once; a crash after it never sends them again.
+  // 5. Notifications, stored in the transaction of the durable "notices sent" mark (flows/notices.ts):
+  // a crash before it leaves the order to reconcilePayouts, which sends them once; after it, the
+  // durable outbox delivers them (again after a restart, as the same events).
   await closeDispute(ctx, settled, 'settled');
   const makerTradeKey = child === null ? null : child.kind === 'sell' ? o.seller_pubkey : o.buyer_pubkey;
   // The maker named the next trade key: it is answered on the transport the maker speaks.
   if (child !== null && child.creator_pubkey !== null && makerTradeKey !== null) {
     await ctx.transports?.inherit(child.creator_pubkey, makerTradeKey, ctx.clock.now());
   }
-  await markPayoutStarted(ctx, o.id);
-  ctx.outbox.sendMessage(buyer, buildMessage({ action: 'released', id: o.id, requestId: null }));
+  const notices: Notice[] = [[buyer, buildMessage({ action: 'released', id: o.id, requestId: null })]];
   if (child !== null && child.creator_pubkey !== null) {
     const index = child.kind === 'sell' ? child.trade_index_seller : child.trade_index_buyer;
-    ctx.outbox.sendMessage(
+    notices.push([
       child.creator_pubkey,
       buildMessage({
         action: 'new-order',
@@ -136,10 +136,11 @@ export const release: Handler = async (ctx, msg, inbound) => {
         tradeIndex: index === null ? null : BigInt(index),
         payload: { order: toSmallOrder(child, { tradeKeys: false }) },
       }),
-    );
+    ]);
   }
-  ctx.outbox.sendMessage(seller, buildMessage({ action: 'hold-invoice-payment-settled', id: o.id, requestId }));
-  ctx.outbox.sendMessage(seller, buildMessage({ action: 'rate', id: o.id, requestId: null }));
+  notices.push([seller, buildMessage({ action: 'hold-invoice-payment-settled', id: o.id, requestId })]);
+  notices.push([seller, buildMessage({ action: 'rate', id: o.id, requestId: null })]);
+  await markPayoutStarted(ctx, o.id, notices);
   if (child !== null && child.creator_pubkey !== null) await publishOrder(ctx, child);
 
   // 6. Payout, off the request path.

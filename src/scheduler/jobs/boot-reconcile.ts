@@ -1,5 +1,6 @@
 import { finishOpenCancelDecisions, refundStrandedCanceledEscrows, type CancelReconcileSummary } from '../../app/flows/escrow-cancel.js';
 import { rewatchOpenEscrows } from '../../app/flows/hold-invoice.js';
+import { redeliverNotices, type RedeliverySummary } from '../../app/flows/notices.js';
 import { reconcilePayouts, type ReconcileSummary } from '../../app/flows/payout.js';
 import type { AppContext } from '../../context.js';
 import { reconcileDevFees, type DevFeeState } from './dev-fee.js';
@@ -15,6 +16,8 @@ export interface BootReconcileOptions {
 }
 
 export interface BootReconcileSummary {
+  /** Stored notices (durable outbox) handed to the outbox again. */
+  notices: RedeliverySummary | null;
   escrowsWatched: number | null;
   /** Cancel decisions whose CancelInvoice never ran, finished now (issue 12 defect 2). */
   cancels: CancelReconcileSummary | null;
@@ -37,6 +40,7 @@ export interface BootReconcileSummary {
  */
 export async function bootReconcile(ctx: AppContext, opts: BootReconcileOptions = {}): Promise<BootReconcileSummary> {
   const summary: BootReconcileSummary = {
+    notices: null,
     escrowsWatched: null,
     cancels: null,
     strandedRefunds: null,
@@ -44,6 +48,13 @@ export async function bootReconcile(ctx: AppContext, opts: BootReconcileOptions 
     devFees: false,
     failed: [],
   };
+  // Stored notices a previous process may not have delivered (flows/notices.ts); no LND needed.
+  try {
+    summary.notices = await redeliverNotices(ctx);
+  } catch (err) {
+    summary.failed.push('notices');
+    ctx.logger.error({ err }, 'boot reconciliation: stored notices not redelivered');
+  }
   // Cancel decisions first: their escrows must be refunded whatever else happens at boot.
   try {
     summary.cancels = await finishOpenCancelDecisions(ctx);

@@ -244,3 +244,74 @@ void describe('RelayOutbox', () => {
     assert.deepEqual(failed, [false]);
   });
 });
+
+void describe('RelayOutbox: stored notices (durable outbox)', () => {
+  /** A DurableNotice whose calls are recorded in `log` (with the publish calls made before each). */
+  function notice(pub: FakePublisher, log: string[], id: number, event: NostrEvent | null = null, refuseRecord = false) {
+    const recorded: NostrEvent[] = [];
+    return {
+      recorded,
+      n: {
+        id,
+        event,
+        wrapped: (e: NostrEvent) => {
+          log.push(`wrapped ${id} after ${pub.calls.length} publishes`);
+          recorded.push(e);
+          return refuseRecord ? Promise.reject(new Error('disk full')) : Promise.resolve();
+        },
+        done: () => log.push(`done ${id}`),
+        released: () => log.push(`released ${id}`),
+      },
+    };
+  }
+
+  void test('a new notice: its event is recorded before the first hand-off, and it is done once a relay accepted it', async () => {
+    const pub = new FakePublisher(['ws://a', 'ws://b'], (url) => ({ url, ok: url === 'ws://b', message: '' }));
+    const ob = outbox(pub);
+    const user = generateSecretKey();
+    const log: string[] = [];
+    const { n, recorded } = notice(pub, log, 1);
+    ob.sendMessage(getPublicKey(user), req('released'), { notice: n });
+    await ob.flush();
+    assert.deepEqual(log, ['wrapped 1 after 0 publishes', 'done 1']);
+    assert.equal(pub.calls.length, 1);
+    assert.equal(pub.calls[0]!.event.id, recorded[0]!.id, 'the recorded event is the one handed to the relays');
+    assert.ok(unwrapGiftWrap(pub.calls[0]!.event, user).ok);
+  });
+
+  void test('a notice with a recorded event: sent as is (same id, nothing wrapped)', async () => {
+    const pub = new FakePublisher(['ws://a']);
+    const ob = outbox(pub);
+    const user = generateSecretKey();
+    const first = new FakePublisher(['ws://a']);
+    const maker = outbox(first);
+    maker.sendMessage(getPublicKey(user), req('released'));
+    await maker.flush();
+    const earlier = first.calls[0]!.event;
+    const log: string[] = [];
+    ob.sendMessage(getPublicKey(user), req('released'), { notice: notice(pub, log, 2, earlier).n });
+    await ob.flush();
+    assert.deepEqual(log, ['done 2']);
+    assert.deepEqual(pub.calls.map((c) => c.event), [earlier]);
+  });
+
+  void test('no relay accepts it through every retry, or its event cannot be recorded: released (kept stored), never done', async () => {
+    const pub = new FakePublisher(['ws://a'], (url) => ({ url, ok: false, message: 'blocked' }));
+    const ob = outbox(pub, new FakeClock(), { messageRetry: { attempts: 2 } });
+    const to = getPublicKey(generateSecretKey());
+    const log: string[] = [];
+    ob.sendMessage(to, req('released'), { notice: notice(pub, log, 3).n });
+    await ob.flush();
+    assert.deepEqual(log, ['wrapped 3 after 0 publishes', 'released 3']);
+    assert.equal(pub.calls.length, 2);
+
+    const ok = new FakePublisher(['ws://a']);
+    const ob2 = outbox(ok);
+    const log2: string[] = [];
+    ob2.sendMessage(to, req('released'), { notice: notice(ok, log2, 4, null, true).n });
+    ob2.sendMessage(to, req('rate'));
+    await ob2.flush();
+    assert.deepEqual(log2, ['wrapped 4 after 0 publishes', 'released 4']);
+    assert.equal(ok.calls.length, 1, 'only the other message left; the unrecorded event never did');
+  });
+});

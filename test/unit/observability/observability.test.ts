@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { statementCacheOf } from '../../../src/db/database.js';
+import { insertNotices } from '../../../src/db/notices.js';
 import { insertOrder } from '../../../src/db/orders.js';
 import type { NostrEvent } from '../../../src/crypto/event.js';
 import { unwrapGiftWrap } from '../../../src/nostr/gift-wrap.js';
@@ -96,6 +97,7 @@ void describe('observability: /metrics, /healthz, /readyz', () => {
       await insertOrder(ctx.db, makeOrder({ status: 'success', dev_fee: 20, dev_fee_paid: 0, taken_at: now - 900 }));
       await insertOrder(ctx.db, makeOrder({ status: 'cooperatively-canceled', taken_at: now - 600 }));
       await insertOrder(ctx.db, makeOrder({ status: 'canceled', taken_at: 0 }));
+      await insertNotices(ctx.db, [{ orderId: null, recipient: 'a'.repeat(64), message: '{}' }, { orderId: null, recipient: 'b'.repeat(64), message: '{}' }], now);
 
       const m = await scrape(base);
       assert.equal(m.get('mostrod_orders', { status: 'pending' }), 1);
@@ -111,6 +113,7 @@ void describe('observability: /metrics, /healthz, /readyz', () => {
       assert.equal(m.get('mostrod_dev_fee_sats', { state: 'owed' }), 20);
       assert.equal(m.get('mostrod_dev_fee_sats', { state: 'paid' }), 30);
       assert.equal(m.get('mostrod_order_events_unaccepted'), 10, 'inserted, never published: every order lags');
+      assert.equal(m.get('mostrod_notices_unaccepted'), 2, 'stored notices no relay accepted yet');
       assert.equal(m.get('mostrod_lightning_up'), 1);
       assert.equal(m.get('mostrod_lightning_state', { state: 'up' }), 1);
       assert.equal(m.get('mostrod_lightning_block_height'), 1000);

@@ -139,6 +139,7 @@ void describe('registerJobs', () => {
         { name: 'escrow-deadline', seconds: 60 },
         { name: 'book-sync', seconds: 60 },
         { name: 'transport-prune', seconds: 3600 },
+        { name: 'notice-redelivery', seconds: 60 },
       ],
     );
     assert.deepEqual(scheduler.list().map((j) => j.name), [...JOB_NAMES]);
