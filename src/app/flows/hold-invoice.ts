@@ -8,6 +8,7 @@ import type { InvoiceUpdate } from '../../lightning/backend.js';
 import { buildMessage } from '../../protocol/build.js';
 import type { CantDoReason, Status } from '../../protocol/types.js';
 import { closeDispute } from './dispute-close.js';
+import { commitWithNotices, type Notice } from './notices.js';
 import { CANCELED_STATUSES, finishCancelDecision, refundEscrowOfCanceledOrder } from './escrow-cancel.js';
 import { buyerAmount, sellerAmount, toSmallOrder, wireIndex } from './order-view.js';
 import { markPayoutStarted, releaseNotices, startPayout } from './payout.js';
@@ -81,7 +82,38 @@ export async function createEscrow(ctx: AppContext, o: OrderRow, opts: CreateEsc
     dev_fee: o.dev_fee,
     fiat_amount: o.fiat_amount,
   };
-  const won = await casUpdateOrder(ctx.db, o.id, { status: opts.fromStatus, hash: null }, patch);
+  const updated: OrderRow = { ...o, ...patch, status: 'waiting-payment', hash, preimage: bytesToHex(preimage) };
+  const notices: Notice[] = [
+    [
+      updated.seller_pubkey ?? o.seller_pubkey,
+      buildMessage({
+        action: 'pay-invoice',
+        id: o.id,
+        requestId: opts.requestId,
+        tradeIndex: wireIndex(updated.trade_index_seller),
+        payload: {
+          payment_request: [
+            toSmallOrder(updated, { status: 'waiting-payment', amount: amountSats, tradeKeys: false, invoice: false }),
+            invoice.paymentRequest,
+            null,
+          ],
+        },
+      }),
+    ],
+    [
+      updated.buyer_pubkey ?? o.buyer_pubkey,
+      buildMessage({
+        action: 'waiting-seller-to-pay',
+        id: o.id,
+        requestId: opts.requestId,
+        tradeIndex: wireIndex(updated.trade_index_buyer),
+        payload: null,
+      }),
+    ],
+  ];
+  // Stored with the take (durable outbox, flows/notices.ts): the seller gets the invoice to pay
+  // whatever crash follows.
+  const won = await commitWithNotices(ctx, (trx) => casUpdateOrder(trx, o.id, { status: opts.fromStatus, hash: null }, patch), notices);
   if (!won) {
     try {
       await ctx.lightning.cancelHoldInvoice(hash);
@@ -90,34 +122,6 @@ export async function createEscrow(ctx: AppContext, o: OrderRow, opts: CreateEsc
     }
     throw new CantDoError(opts.lostRace ?? 'not_allowed_by_status', `order ${o.id} is no longer ${opts.fromStatus}`);
   }
-  const updated: OrderRow = { ...o, ...patch, status: 'waiting-payment', hash, preimage: bytesToHex(preimage) };
-
-  ctx.outbox.sendMessage(
-    updated.seller_pubkey ?? o.seller_pubkey,
-    buildMessage({
-      action: 'pay-invoice',
-      id: o.id,
-      requestId: opts.requestId,
-      tradeIndex: wireIndex(updated.trade_index_seller),
-      payload: {
-        payment_request: [
-          toSmallOrder(updated, { status: 'waiting-payment', amount: amountSats, tradeKeys: false, invoice: false }),
-          invoice.paymentRequest,
-          null,
-        ],
-      },
-    }),
-  );
-  ctx.outbox.sendMessage(
-    updated.buyer_pubkey ?? o.buyer_pubkey,
-    buildMessage({
-      action: 'waiting-seller-to-pay',
-      id: o.id,
-      requestId: opts.requestId,
-      tradeIndex: wireIndex(updated.trade_index_buyer),
-      payload: null,
-    }),
-  );
   await publishOrder(ctx, updated);
   watchEscrow(ctx, updated, opts.requestId);
   return (await getOrder(ctx.db, o.id)) ?? updated;
@@ -209,19 +213,10 @@ export async function onEscrowAccepted(ctx: AppContext, hash: string, requestId:
     }
     const now = ctx.clock.now();
     const next: Status = o.buyer_invoice !== null ? 'active' : 'waiting-buyer-invoice';
-    const won = await casUpdateOrder(
-      ctx.db,
-      o.id,
-      { status: 'waiting-payment', hash },
-      { status: next, invoice_held_at: now },
-    );
-    if (!won) {
-      log.info('hold invoice accepted but the order changed meanwhile');
-      return;
-    }
     const updated: OrderRow = { ...o, status: next, invoice_held_at: now };
+    const notices: Notice[] = [];
     const send = (to: string, action: 'buyer-took-order' | 'hold-invoice-payment-accepted' | 'add-invoice' | 'waiting-buyer-invoice', payload: Parameters<typeof buildMessage>[0]['payload']) =>
-      ctx.outbox.sendMessage(to, buildMessage({ action, id: o.id, requestId, tradeIndex: null, payload }));
+      notices.push([to, buildMessage({ action, id: o.id, requestId, tradeIndex: null, payload })]);
     if (next === 'active') {
       send(o.seller_pubkey, 'buyer-took-order', {
         order: toSmallOrder(updated, { amount: sellerAmount(o), invoice: false }),
@@ -234,6 +229,19 @@ export async function onEscrowAccepted(ctx: AppContext, hash: string, requestId:
         order: toSmallOrder(updated, { amount: buyerAmount(o), tradeKeys: false, invoice: false }),
       });
       send(o.seller_pubkey, 'waiting-buyer-invoice', null);
+    }
+    // The notices are stored with the status change (durable outbox, flows/notices.ts): the parties
+    // learn that the escrow is held whatever crash follows (a lost notice left the trade waiting).
+    const won = await commitWithNotices(
+      ctx,
+      (trx) => casUpdateOrder(trx, o.id, { status: 'waiting-payment', hash }, { status: next, invoice_held_at: now }),
+      notices,
+    );
+    if (!won) {
+      log.info('hold invoice accepted but the order changed meanwhile');
+      return;
+    }
+    if (next !== 'active') {
       // Decided on the status the order had (waiting-payment), as mostrod: buy → seller's reputation
       // to the buyer. A sell order cannot normally get here (it always carries an invoice).
       if (o.kind === 'buy') await notifyTakerReputation(ctx, updated, 'waiting-payment');

@@ -1,3 +1,4 @@
+import { commitWithNotices } from '../flows/notices.js';
 import { casUpdateOrder, getOrder } from '../../db/orders.js';
 import type { OrderRow } from '../../db/types.js';
 import { CantDoError, SilentError } from '../../errors.js';
@@ -64,34 +65,35 @@ export const addInvoice: Handler = async (ctx, msg, inbound) => {
 
   if (escrowPaid) {
     // Buy order whose seller already paid the escrow: straight to active.
-    const won = await casUpdateOrder(
-      ctx.db,
-      order.id,
-      { status: 'waiting-buyer-invoice', hash: order.hash },
-      { status: 'active', buyer_invoice: invoice },
+    const updated: OrderRow = { ...order, status: 'active', buyer_invoice: invoice };
+    // Stored with the status change (durable outbox, flows/notices.ts).
+    const won = await commitWithNotices(
+      ctx,
+      (trx) => casUpdateOrder(trx, order.id, { status: 'waiting-buyer-invoice', hash: order.hash }, { status: 'active', buyer_invoice: invoice }),
+      [
+        [
+          order.seller_pubkey,
+          buildMessage({
+            action: 'buyer-took-order',
+            id: order.id,
+            requestId: null,
+            tradeIndex: null,
+            payload: { order: toSmallOrder(updated, { amount: sellerAmount(updated), invoice: false }) },
+          }),
+        ],
+        [
+          inbound.tradeKey,
+          buildMessage({
+            action: 'hold-invoice-payment-accepted',
+            id: order.id,
+            requestId,
+            tradeIndex: null,
+            payload: { order: toSmallOrder(updated, { amount: buyerAmount(updated) }) },
+          }),
+        ],
+      ],
     );
     if (!won) throw new CantDoError('not_allowed_by_status');
-    const updated: OrderRow = { ...order, status: 'active', buyer_invoice: invoice };
-    ctx.outbox.sendMessage(
-      order.seller_pubkey,
-      buildMessage({
-        action: 'buyer-took-order',
-        id: order.id,
-        requestId: null,
-        tradeIndex: null,
-        payload: { order: toSmallOrder(updated, { amount: sellerAmount(updated), invoice: false }) },
-      }),
-    );
-    ctx.outbox.sendMessage(
-      inbound.tradeKey,
-      buildMessage({
-        action: 'hold-invoice-payment-accepted',
-        id: order.id,
-        requestId,
-        tradeIndex: null,
-        payload: { order: toSmallOrder(updated, { amount: buyerAmount(updated) }) },
-      }),
-    );
     await publishOrder(ctx, updated); // active is not published; kept for uniformity
     return;
   }

@@ -1,3 +1,4 @@
+import { commitWithNotices } from '../flows/notices.js';
 import { randomUUID } from 'node:crypto';
 import { insertDispute, getDisputeByOrder, DuplicateDisputeError } from '../../db/disputes.js';
 import { casUpdateOrder, getOrder } from '../../db/orders.js';
@@ -50,7 +51,10 @@ export const dispute: Handler = async (ctx, msg, inbound) => {
     taken_at: 0,
   };
 
-  await ctx.db.transaction().execute(async (trx) => {
+  const counterpart = initiator === 'buyer' ? seller : buyer;
+  const payload = { dispute: [row.id, null] as [string, null] };
+  // The notices are stored with the dispute (durable outbox, flows/notices.ts).
+  await commitWithNotices(ctx, async (trx) => {
     const won = await casUpdateOrder(
       trx,
       order.id,
@@ -70,18 +74,11 @@ export const dispute: Handler = async (ctx, msg, inbound) => {
       }
       throw err;
     }
-  });
-
-  const counterpart = initiator === 'buyer' ? seller : buyer;
-  const payload = { dispute: [row.id, null] as [string, null] };
-  ctx.outbox.sendMessage(
-    counterpart,
-    buildMessage({ action: 'dispute-initiated-by-peer', id: order.id, requestId, payload }),
-  );
-  ctx.outbox.sendMessage(
-    inbound.tradeKey,
-    buildMessage({ action: 'dispute-initiated-by-you', id: order.id, requestId, payload }),
-  );
+    return true;
+  }, [
+    [counterpart, buildMessage({ action: 'dispute-initiated-by-peer', id: order.id, requestId, payload })],
+    [inbound.tradeKey, buildMessage({ action: 'dispute-initiated-by-you', id: order.id, requestId, payload })],
+  ]);
 
   await publishDispute(ctx, row, initiator);
 };

@@ -1,3 +1,4 @@
+import { commitWithNotices } from '../flows/notices.js';
 import { casUpdateOrder, getOrder, type OrderPatch } from '../../db/orders.js';
 import { CantDoError, SilentError } from '../../errors.js';
 import { buildMessage } from '../../protocol/build.js';
@@ -40,25 +41,15 @@ export const fiatSent: Handler = async (ctx, msg, inbound) => {
     patch.next_trade_pubkey = payload.next_trade[0];
     patch.next_trade_index = payload.next_trade[1];
   }
-  const won = await casUpdateOrder(ctx.db, o.id, { status: 'active', buyer_pubkey: buyer }, patch);
+  // The notices are stored with the status change (durable outbox, flows/notices.ts): the seller
+  // learns that fiat was sent whatever crash follows.
+  const won = await commitWithNotices(
+    ctx,
+    (trx) => casUpdateOrder(trx, o.id, { status: 'active', buyer_pubkey: buyer }, patch),
+    [
+      [seller, buildMessage({ action: 'fiat-sent-ok', id: o.id, requestId: null, payload: { peer: { pubkey: buyer, reputation: null } } })],
+      [buyer, buildMessage({ action: 'fiat-sent-ok', id: o.id, requestId, payload: { peer: { pubkey: seller, reputation: null } } })],
+    ],
+  );
   if (!won) throw new CantDoError('not_allowed_by_status', `order ${o.id} changed before fiat-sent`);
-
-  ctx.outbox.sendMessage(
-    seller,
-    buildMessage({
-      action: 'fiat-sent-ok',
-      id: o.id,
-      requestId: null,
-      payload: { peer: { pubkey: buyer, reputation: null } },
-    }),
-  );
-  ctx.outbox.sendMessage(
-    buyer,
-    buildMessage({
-      action: 'fiat-sent-ok',
-      id: o.id,
-      requestId,
-      payload: { peer: { pubkey: seller, reputation: null } },
-    }),
-  );
 };
