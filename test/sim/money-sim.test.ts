@@ -28,6 +28,8 @@ const TIME_LIMIT_MS = process.env.SIM_TIME_LIMIT_MS !== undefined ? Number(proce
 /** SIM_SKIP: comma-separated invariant names to record instead of failing (explore past a reported finding). */
 const SKIP = (process.env.SIM_SKIP ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '');
 const MAX_STEPS = Number(process.env.SIM_MAX_STEPS ?? 80);
+/** SIM_LNURL_METADATA=shared|per-address: the LNURL provider's metadata in the power-cut property (default per-address). */
+const LNURL_METADATA = process.env.SIM_LNURL_METADATA === 'shared' || process.env.SIM_LNURL_METADATA === 'per-address' ? process.env.SIM_LNURL_METADATA : undefined;
 /** SIM_STATS=1 prints what the schedules reached (statuses, ledger effects, restarts). */
 const STATS = process.env.SIM_STATS === '1' ? new Map<string, number>() : null;
 
@@ -300,7 +302,12 @@ void test(`money invariants over ${POWER_RUNS} random schedules with power cuts 
 }, async () => {
   const out = await fc.check(
     fc.asyncProperty(schedule(MAX_STEPS, commandWithPowerCuts), async (cmds) => {
-      const w = await SimWorld.create({ skip: SKIP, powerCuts: true, ...(UNGATED !== undefined ? { ungated: UNGATED } : {}) });
+      const w = await SimWorld.create({
+        skip: SKIP,
+        powerCuts: true,
+        ...(UNGATED !== undefined ? { ungated: UNGATED } : {}),
+        ...(LNURL_METADATA !== undefined ? { lnurlMetadata: LNURL_METADATA } : {}),
+      });
       try {
         await w.run(cmds);
       } finally {
