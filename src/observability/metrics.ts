@@ -125,7 +125,7 @@ export class DaemonMetrics {
     });
     const notices = new Gauge({
       name: 'mostrod_notices_unaccepted',
-      help: 'Stored trade notices (release, payout, cancel) no relay has accepted yet; the notice-redelivery job sends them again every minute',
+      help: 'Stored trade notices (the messages of every trade step) no relay has accepted yet; the notice-redelivery job sends them again every minute',
       registers,
     });
     this.applyDbStats = (s: DbStats): void => {

@@ -1,10 +1,11 @@
 /**
- * The durable outbox: notices a durable mark says were sent (simulation finding F9).
+ * The durable outbox: the notices of a trade step, stored with the step (simulation findings F9, F11).
  *
  * Some notices follow a mark that keeps a restarted daemon from sending them again: a release's
  * payout-started mark (`released`, `hold-invoice-payment-settled`, `rate`, `admin-settled`), a
- * payout's end (`purchase-completed`, `payment-failed`, `add-invoice`), a finished escrow cancel.
- * Messages wait in memory until the durability barrier's sync (db/durability.ts): written "mark,
+ * payout's end (`purchase-completed`, `payment-failed`, `add-invoice`), a finished escrow cancel;
+ * the others follow a status change nobody would announce again (the take's `pay-invoice`, the
+ * escrow accepted, `fiat-sent-ok`, a dispute): lost, they leave the trade waiting. Messages wait in memory until the durability barrier's sync (db/durability.ts): written "mark,
  * then send", a process that died in between lost them for good; written "send, then mark", a
  * restart sent them twice. Here the notices are rows of `mostrod_ts_notices` written in the mark's
  * own transaction (commitWithNotices), so both happen or neither:
