@@ -1,3 +1,4 @@
+import { commitWithNotices, type Notice } from '../flows/notices.js';
 import type { AppContext } from '../../context.js';
 import { casUpdateDispute, getDispute } from '../../db/disputes.js';
 import { getOrder } from '../../db/orders.js';
@@ -46,34 +47,25 @@ export const adminTakeDispute: Handler = async (ctx, msg, inbound) => {
   const taken: DisputeRow = { ...d, status: 'in-progress', solver_pubkey: solver, taken_at: now };
   const info = await solverDisputeInfo(ctx, order, taken, initiator);
 
-  const won = await casUpdateDispute(
-    ctx.db,
-    d.id,
-    { status: d.status, solver_pubkey: d.solver_pubkey },
-    { status: 'in-progress', solver_pubkey: solver, taken_at: now },
-  );
-  if (!won) throw new CantDoError('not_allowed_by_status', `dispute ${d.id} changed while being taken`);
-  ctx.logger.info({ disputeId: d.id, solver, previous: d.solver_pubkey }, 'dispute taken');
-
-  ctx.outbox.sendMessage(
-    solver,
-    buildMessage({
-      wrapper: 'dispute',
-      action: 'admin-took-dispute',
-      id: d.id,
-      requestId,
-      payload: { dispute: [d.id, info] },
-    }),
-  );
-
   const toParties = buildMessage({
     action: 'admin-took-dispute',
     id: order.id,
     requestId,
     payload: { peer: { pubkey: solver, reputation: null } },
   });
-  if (order.buyer_pubkey !== null) ctx.outbox.sendMessage(order.buyer_pubkey, toParties);
-  if (order.seller_pubkey !== null) ctx.outbox.sendMessage(order.seller_pubkey, toParties);
+  const notices: Notice[] = [
+    [solver, buildMessage({ wrapper: 'dispute', action: 'admin-took-dispute', id: d.id, requestId, payload: { dispute: [d.id, info] } })],
+  ];
+  if (order.buyer_pubkey !== null) notices.push([order.buyer_pubkey, toParties]);
+  if (order.seller_pubkey !== null) notices.push([order.seller_pubkey, toParties]);
+  // Stored with the take (durable outbox, flows/notices.ts): the parties learn who solves it.
+  const won = await commitWithNotices(
+    ctx,
+    (trx) => casUpdateDispute(trx, d.id, { status: d.status, solver_pubkey: d.solver_pubkey }, { status: 'in-progress', solver_pubkey: solver, taken_at: now }),
+    notices,
+  );
+  if (!won) throw new CantDoError('not_allowed_by_status', `dispute ${d.id} changed while being taken`);
+  ctx.logger.info({ disputeId: d.id, solver, previous: d.solver_pubkey }, 'dispute taken');
 
   const previous = d.solver_pubkey;
   if (previous !== null && previous !== solver) {

@@ -41,11 +41,13 @@ import {
   refundDecidedEscrow,
   type Notice,
 } from '../../app/flows/escrow-cancel.js';
+import { commitWithNotices } from '../../app/flows/notices.js';
 import { finishSettledEscrow, onEscrowAccepted } from '../../app/flows/hold-invoice.js';
 import { publishDispute, publishOrder } from '../../app/flows/publish.js';
 import type { AppContext } from '../../context.js';
 import { casUpdateDispute, getDisputeByOrder, insertDispute } from '../../db/disputes.js';
 import { casUpdateOrder, findOpenEscrows, getOrder } from '../../db/orders.js';
+import type { Executor } from '../../db/schema.js';
 import type { DisputeRow, OrderRow } from '../../db/types.js';
 import type { InvoiceLookup } from '../../lightning/backend.js';
 import { buildMessage } from '../../protocol/build.js';
@@ -222,7 +224,9 @@ async function cancelTrade(ctx: AppContext, o: OrderRow, facts: Facts): Promise<
 async function openDeadlineDispute(ctx: AppContext, o: OrderRow, facts: Facts): Promise<void> {
   const log = ctx.logger.child({ orderId: o.id, flow: 'escrow-deadline' });
   const now = ctx.clock.now();
-  const dispute = await ctx.db.transaction().execute(async (trx): Promise<DisputeRow | null> => {
+  // The notices are stored with the dispute (durable outbox, flows/notices.ts).
+  let dispute: DisputeRow | null = null;
+  const opened = async (trx: Executor): Promise<DisputeRow | null> => {
     const won = await casUpdateOrder(
       trx,
       o.id,
@@ -255,21 +259,25 @@ async function openDeadlineDispute(ctx: AppContext, o: OrderRow, facts: Facts): 
     });
     if (!ok) throw new Error(`dispute ${existing.id} changed while reopening it`);
     return reopened;
-  });
-  if (dispute === null) return;
-  log.warn({ ...facts, disputeId: dispute.id }, 'escrow deadline: dispute opened for a fiat-sent order before the hold invoice expires');
-  const payload = { dispute: [dispute.id, null] as [string, null] };
-  if (o.buyer_pubkey !== null) {
-    ctx.outbox.sendMessage(
-      o.buyer_pubkey,
-      buildMessage({ action: 'dispute-initiated-by-you', id: o.id, requestId: null, payload }),
-    );
-  }
-  if (o.seller_pubkey !== null) {
-    ctx.outbox.sendMessage(
-      o.seller_pubkey,
-      buildMessage({ action: 'dispute-initiated-by-peer', id: o.id, requestId: null, payload }),
-    );
-  }
-  await publishDispute(ctx, dispute, 'buyer');
+  };
+  const notices = (): Notice[] => {
+    if (dispute === null) return [];
+    const payload = { dispute: [dispute.id, null] as [string, null] };
+    const out: Notice[] = [];
+    if (o.buyer_pubkey !== null) out.push([o.buyer_pubkey, buildMessage({ action: 'dispute-initiated-by-you', id: o.id, requestId: null, payload })]);
+    if (o.seller_pubkey !== null) out.push([o.seller_pubkey, buildMessage({ action: 'dispute-initiated-by-peer', id: o.id, requestId: null, payload })]);
+    return out;
+  };
+  await commitWithNotices(
+    ctx,
+    async (trx) => {
+      dispute = await opened(trx);
+      return dispute !== null;
+    },
+    notices,
+  );
+  const row = dispute as DisputeRow | null;
+  if (row === null) return;
+  log.warn({ ...facts, disputeId: row.id }, 'escrow deadline: dispute opened for a fiat-sent order before the hold invoice expires');
+  await publishDispute(ctx, row, 'buyer');
 }
