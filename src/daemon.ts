@@ -122,6 +122,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     timeoutMs: 10_000,
     allowPrivateHosts: settings.mostro.lnurl_allow_private_hosts,
     logger: logger.child({ module: 'lnurl' }),
+    // A service's invoice issued before this process started is refused (simulation finding F10s).
+    issuedNotBefore: clock.now(),
   });
   const priceConfig = effectivePriceConfig(settings);
   const priceLogger = logger.child({ module: 'price' });

@@ -22,6 +22,15 @@ export interface ResolveInvoiceOptions {
   maxFinalCltvDelta?: number;
   /** Unix seconds; when given the invoice must not be expired. */
   now?: number;
+  /**
+   * Unix seconds; an invoice timestamped before it is refused. The daemon passes the time its
+   * process started: an invoice a service issued before then may be one a previous process was
+   * handed for another order and whose record a power cut lost (simulation finding F10s: a service
+   * whose metadata does not name the user can hand it to the next caller, and nothing else tells
+   * it apart). A fresh invoice is timestamped at the request, after the start (a service whose
+   * clock is behind ours is refused for that long after a start: the payout retries later).
+   */
+  issuedNotBefore?: number;
 }
 
 export interface LnurlResolver {
@@ -176,7 +185,18 @@ export function verifyLnurlInvoice(pr: string, amountSats: number, metadata: str
   if (opts.now !== undefined && decoded.timestamp + decoded.expirySeconds <= opts.now) {
     throw new LnurlError('invoice', 'invoice already expired');
   }
+  if (opts.issuedNotBefore !== undefined) assertIssuedNotBefore(decoded.timestamp, opts.issuedNotBefore);
   return decoded;
+}
+
+/** ResolveInvoiceOptions.issuedNotBefore: throws when an invoice's timestamp is before `notBefore`. */
+export function assertIssuedNotBefore(timestamp: number, notBefore: number): void {
+  if (timestamp < notBefore) {
+    throw new LnurlError(
+      'invoice',
+      `invoice issued at ${timestamp}, before this process started (${notBefore}): possibly one issued for another request (or the service's clock is behind)`,
+    );
+  }
 }
 
 export interface HttpLnurlResolverOptions {
@@ -187,15 +207,19 @@ export interface HttpLnurlResolverOptions {
   logger: Logger;
   /** default 256 KiB */
   maxBodyBytes?: number;
+  /** ResolveInvoiceOptions.issuedNotBefore for every resolution (the daemon: its start time). */
+  issuedNotBefore?: number;
 }
 
 export class HttpLnurlResolver implements LnurlResolver {
   private readonly get: SafeGetOptions;
   private readonly logger: Logger;
   private readonly allowPrivateHosts: boolean;
+  private readonly issuedNotBefore: number | undefined;
 
   constructor(opts: HttpLnurlResolverOptions) {
     this.allowPrivateHosts = opts.allowPrivateHosts;
+    this.issuedNotBefore = opts.issuedNotBefore;
     this.logger = opts.logger;
     this.get = {
       timeoutMs: opts.timeoutMs,
@@ -224,7 +248,10 @@ export class HttpLnurlResolver implements LnurlResolver {
     if (reason !== null) throw new LnurlError('protocol', `service refused: ${reason}`);
     const pr = o['pr'];
     if (typeof pr !== 'string' || pr.length === 0) throw new LnurlError('protocol', 'callback returned no invoice');
-    const decoded = verifyLnurlInvoice(pr, amountSats, params.metadata, opts);
+    const decoded = verifyLnurlInvoice(pr, amountSats, params.metadata, {
+      ...(this.issuedNotBefore !== undefined ? { issuedNotBefore: this.issuedNotBefore } : {}),
+      ...opts,
+    });
     this.logger.debug({ target, amountSats, hash: decoded.hash }, 'lnurl resolved invoice');
     return pr.trim();
   }

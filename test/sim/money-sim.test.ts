@@ -218,10 +218,10 @@ const FINDINGS: { id: string; open: boolean; what: string; schedule: string; pow
   },
   {
     id: 'F10s',
-    open: true,
-    what: 'F10 with a provider whose metadata does not name the address (one metadata for every user): the stale invoice passes the LUD-06 check, and the lost record cannot refuse it',
+    open: false,
+    what: 'F10 with a provider whose metadata does not name the user (one metadata for every user): after a power cut lost the record that an invoice was issued for one order, the provider handed it to another, which paid it — one buyer paid twice (fixed: an LNURL invoice issued before the process started is refused)',
     schedule:
-      'new-sell,new-sell,take(o1+inv),run(1),pay-escrow(o1),run(1),op(#0,ok),fiat-sent(o1),release(o3),add-invoice(o1+addr),take(o0+inv),op(#0,ok),run(3),pay-escrow(o0),blocks(+1),power-cut(0),pay-escrow(o0),run(2),fiat-sent(o0),release(o0),lnurl-stale,add-invoice(o0+addr),run(3),add-invoice(o0),run(3),lnurl-stale,blocks(+1),op(#0,ok),cancel(o0,maker),power-cut(101100110100001001110111),power-cut(0),run(1),finish-payment(#0,fail)',
+      'new-sell,new-sell,take(o0+inv),run(1),pay-escrow(o0),take(o3),lnurl-stale,run(1),run(1),add-invoice(o1+addr),fiat-sent(o0),run(1),release(o0),pay-escrow(o3),run(2),fiat-sent(o3),run(1),op(#0,ok),release(o1),finish-payment(#0,fail),run(5),power-cut(0),run(1),time(+30s),add-invoice(o0+addr),cancel(o0,maker),job(payout-retries),run(1),add-invoice(o0),op(#0,ok),add-invoice(o0),add-invoice(o0)',
     powerCuts: true,
     sharedLnurlMetadata: true,
   },
@@ -353,6 +353,16 @@ void test('the checker is not blind: with notices finished as they are queued (b
   const w = await SimWorld.create({ powerCuts: true, volatileNotices: true });
   try {
     await assert.rejects(w.run(parseSchedule(f9.schedule)), (e: unknown) => e instanceof InvariantViolation && /every party gets its path/.test(e.message));
+  } finally {
+    await w.dispose();
+  }
+});
+
+void test('the checker is not blind: without the LNURL freshness rule, the F10s schedule pays a buyer twice', async () => {
+  const f = FINDINGS.find((x) => x.id === 'F10s')!;
+  const w = await SimWorld.create({ powerCuts: true, lnurlMetadata: 'shared', lnurlFreshness: false });
+  try {
+    await assert.rejects(w.run(parseSchedule(f.schedule)), (e: unknown) => e instanceof InvariantViolation && /buyer paid at most once/.test(e.message));
   } finally {
     await w.dispose();
   }

@@ -6,6 +6,7 @@
  * barrier modelled). The LNURL provider's metadata is as in the property the schedule came from
  * (`shared` in the crash-only one, `per-address` with power cuts); `SIM_LNURL_METADATA=shared` or
  * `per-address` overrides it (the FINDINGS entries marked sharedLnurlMetadata replay with `shared`).
+ * `SIM_LNURL_FRESHNESS=0` replays without the daemon's LNURL freshness rule.
  */
 import { SimWorld } from '../support/sim-world.js';
 import { parseSchedule } from './commands.js';
@@ -18,7 +19,9 @@ if (text === undefined) {
 const skip = (process.env.SIM_SKIP ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '');
 const powerCuts = process.env.SIM_POWER_CUTS === '1';
 const lnurlMetadata = process.env.SIM_LNURL_METADATA === 'shared' || process.env.SIM_LNURL_METADATA === 'per-address' ? process.env.SIM_LNURL_METADATA : powerCuts ? 'per-address' : 'shared';
-const w = await SimWorld.create({ trace: true, skip, lnurlMetadata, ...(powerCuts ? { powerCuts: true } : {}) });
+// SIM_LNURL_FRESHNESS=0: the daemon without the LNURL freshness rule (finding F10s).
+const lnurlFreshness = process.env.SIM_LNURL_FRESHNESS !== '0';
+const w = await SimWorld.create({ trace: true, skip, lnurlMetadata, lnurlFreshness, ...(powerCuts ? { powerCuts: true } : {}) });
 let failure: unknown = null;
 try {
   await w.run(parseSchedule(text));

@@ -34,7 +34,9 @@ export type LnurlUserMode =
   /** the invoice carries a plain `d` description and no `h` */
   | 'no-description-hash'
   /** the first answer has no `metadata` */
-  | 'no-metadata';
+  | 'no-metadata'
+  /** the invoice is timestamped an hour ago (a stale invoice kept from an earlier request) */
+  | 'stale';
 
 export interface LnurlServerOptions {
   network?: Network;
@@ -117,6 +119,7 @@ export async function startLnurlServer(opts: LnurlServerOptions = {}): Promise<L
           amountMsat: mode === 'wrong-amount' ? msat + 1000n : msat,
           network: mode === 'wrong-network' ? (network === 'mainnet' ? 'testnet' : 'mainnet') : network,
           minFinalCltv: mode === 'big-cltv' ? 1000 : 80,
+          ...(mode === 'stale' ? { timestamp: Math.floor(Date.now() / 1000) - 3600 } : {}),
           ...(mode === 'no-description-hash' ? { description: `pay ${user}` } : { descriptionHash: h }),
         }).paymentRequest;
       }

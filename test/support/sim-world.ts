@@ -29,7 +29,7 @@ import { DurableLightning } from '../../src/lightning/durable.js';
 import { getDisputeByOrder } from '../../src/db/disputes.js';
 import { findOrders, getOrder } from '../../src/db/orders.js';
 import type { OrderRow } from '../../src/db/types.js';
-import { verifyLnurlInvoice, type LnurlResolver, type ResolveInvoiceOptions } from '../../src/lightning/lnurl.js';
+import { assertIssuedNotBefore, verifyLnurlInvoice, type LnurlResolver, type ResolveInvoiceOptions } from '../../src/lightning/lnurl.js';
 import type { DurableNotice, EventTemplate, Outbox, SendOptions } from '../../src/nostr/outbox.js';
 import { buildMessage } from '../../src/protocol/build.js';
 import type { Action, Message, Payload, Status } from '../../src/protocol/types.js';
@@ -218,6 +218,9 @@ class InvoicePool {
 
 const POOL = new InvoicePool();
 
+/** Seconds a power cut keeps the node down (the machine reboots before the daemon starts again). */
+const REBOOT_SECONDS = 30;
+
 // ---- template database ---------------------------------------------------------------------------
 
 let templateFile: string | null = null;
@@ -355,7 +358,11 @@ class SimOutbox implements Outbox {
 // ---- LNURL (dev fund) ----------------------------------------------------------------------------
 
 class SimLnurl implements LnurlResolver {
-  constructor(private readonly world: SimWorld) {}
+  /** `startedAt`: the process's start (sim time), the daemon's `issuedNotBefore`. */
+  constructor(
+    private readonly world: SimWorld,
+    private readonly startedAt: number,
+  ) {}
 
   check(_target: string, _amountSats?: number): Promise<void> {
     return Promise.resolve();
@@ -376,8 +383,13 @@ class SimLnurl implements LnurlResolver {
       this.world.devFeeInvoices.push(pr);
       this.world.devFeeHashes.add(decodeCached(pr).hash);
     }
+    // When the provider first handed this invoice out, in sim time (the pooled invoices' own
+    // timestamps are not the world's clock): the daemon's freshness rule runs on it.
+    const issuedAt = this.world.lnurlIssuedAt.get(pr) ?? this.world.clock.now();
+    this.world.lnurlIssuedAt.set(pr, issuedAt);
     try {
       verifyLnurlInvoice(pr, amountSats, metadata, opts);
+      if (this.world.lnurlFreshness) assertIssuedNotBefore(issuedAt, this.startedAt);
     } catch (err) {
       return Promise.reject(err as Error);
     }
@@ -466,6 +478,8 @@ export interface WorldOptions {
    * so one lost with its process is never sent again (proves the checker sees finding F9).
    */
   volatileNotices?: boolean;
+  /** false: the daemon without the LNURL freshness rule (shows finding F10s). Default true. */
+  lnurlFreshness?: boolean;
   /**
    * The metadata the LNURL provider serves, to which its invoices commit (`h`). `per-address`
    * (default): it names the address, as LUD-16 requires, so an invoice handed to another address
@@ -489,6 +503,12 @@ export class SimWorld {
   get volatileNotices(): boolean {
     return this.opts.volatileNotices === true;
   }
+  /** The daemon's LNURL freshness rule (src/lightning/lnurl.ts issuedNotBefore); off = before session 32. */
+  get lnurlFreshness(): boolean {
+    return this.opts.lnurlFreshness !== false;
+  }
+  /** When (sim time) the LNURL provider first handed out each invoice. */
+  readonly lnurlIssuedAt = new Map<string, number>();
   /** Stored-notice events made so far (their ids). */
   noticeEvents = 0;
   /** What sendPayment ops completed by `run` (and by quiescence: always succeed) end with. */
@@ -605,7 +625,7 @@ export class SimWorld {
       settings: this.settings,
       db,
       lightning: this.opts.ungated === 'lightning' ? client : new DurableLightning(client, durable),
-      lnurl: new SimLnurl(this),
+      lnurl: new SimLnurl(this, this.clock.now()),
       outbox: new SimOutbox(this, n, this.opts.ungated === 'messages' ? () => null : durable),
       prices: this.prices,
       keys: this.keys,
@@ -1024,6 +1044,8 @@ export class SimWorld {
       for (const f of [`${this.file}-wal`, `${this.file}-shm`]) rmSync(f, { force: true });
       writeFileSync(this.file, this.diskImage);
     }
+    // The machine reboots: time passes before the daemon is up again.
+    if (powerCut) this.clock.advance(REBOOT_SECONDS);
     await this.boot();
   }
 

@@ -37,6 +37,7 @@ void describe('HttpLnurlResolver against a local LNURL-pay server', () => {
       ['misrouted', 'foreign-description-hash'],
       ['plain', 'no-description-hash'],
       ['mute', 'no-metadata'],
+      ['stale', 'stale'],
     ] as const) {
       server.setMode(u, m);
     }
@@ -107,6 +108,17 @@ void describe('HttpLnurlResolver against a local LNURL-pay server', () => {
       ['text/identifier', `alice@127.0.0.1:${server.port}`],
     ]);
     assert.equal(decodeBolt11(pr).descriptionHash, createHash('sha256').update(meta).digest('hex'));
+  });
+
+  void test('an invoice issued before the process started is refused when the resolver is told its start (finding F10s)', async () => {
+    const started = Math.floor(Date.now() / 1000) - 60;
+    const daemon = new HttpLnurlResolver({ timeoutMs: 2000, allowPrivateHosts: true, logger, issuedNotBefore: started });
+    await assert.rejects(daemon.resolveInvoice(server.address('stale'), 1000), rejectsWith('invoice', /before this process started/));
+    assert.equal(decodeBolt11(await daemon.resolveInvoice(server.address('alice'), 1000)).amountMsat, 1_000_000n, 'a fresh invoice passes');
+    // Without a start time (the default) the timestamp is not judged.
+    assert.equal(decodeBolt11(await resolver.resolveInvoice(server.address('stale'), 1000)).amountMsat, 1_000_000n);
+    // A per-call option overrides the resolver's.
+    await assert.rejects(resolver.resolveInvoice(server.address('alice'), 1000, { issuedNotBefore: started + 7200 }), rejectsWith('invoice', /before this process started/));
   });
 
   void test('a hanging server times out', async () => {
