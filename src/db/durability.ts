@@ -130,6 +130,8 @@ export class WalBarrier implements DurabilityBarrier {
   private scheduled = false;
   private readonly waiters: Waiter[] = [];
   private failure: Error | null = null;
+  /** close() was called: a connection closed under a pending start is the shutdown, not a fault. */
+  private closing = false;
   private idleWaiters: Array<() => void> = [];
   private counts = { syncs: 0, waits: 0 };
   private readonly defer: (fn: () => void) => void;
@@ -155,6 +157,7 @@ export class WalBarrier implements DurabilityBarrier {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     if (this.inFlight === 0 && !this.scheduled && this.waiters.length === 0) return;
     await new Promise<void>((r) => this.idleWaiters.push(r));
   }
@@ -179,13 +182,25 @@ export class WalBarrier implements DurabilityBarrier {
       if (this.inFlight === 0) for (const r of this.idleWaiters.splice(0)) r();
       return;
     }
-    if (this.o.counter.inTransaction()) {
+    let open: boolean;
+    let covers: number;
+    try {
+      open = this.o.counter.inTransaction();
+      covers = open ? 0 : this.o.counter.totalChanges();
+    } catch (err) {
+      // The connection is gone (closed under a start that waited for a transaction, or broken):
+      // nothing can be made durable any more. Fatal unless the barrier is being closed.
+      this.scheduled = false;
+      this.inFlight++;
+      this.finished(0, err instanceof Error ? err : new Error(String(err)), !this.closing);
+      return;
+    }
+    if (open) {
       // The count includes the open transaction's rows: starting now would claim them durable.
       this.defer(() => this.start());
       return;
     }
     this.scheduled = false;
-    const covers = this.o.counter.totalChanges();
     this.inFlightCovers = this.inFlight === 0 ? covers : Math.max(this.inFlightCovers, covers);
     this.inFlight++;
     this.counts.syncs++;
@@ -195,14 +210,14 @@ export class WalBarrier implements DurabilityBarrier {
     );
   }
 
-  private finished(covers: number, err: Error | null): void {
+  private finished(covers: number, err: Error | null, fatal = true): void {
     this.inFlight--;
     if (err !== null) {
       // Two syncs may fail: the barrier is poisoned, and the daemon told, once.
       const first = this.failure === null;
       this.failure ??= new Error(`database sync (fdatasync of the WAL) failed: ${err.message}`, { cause: err });
       for (const w of this.waiters.splice(0)) w.reject(this.failure);
-      if (first) this.o.onFatal?.(this.failure);
+      if (first && fatal) this.o.onFatal?.(this.failure);
     } else {
       // A sync that began later may end first: what is durable is the furthest any finished one covered.
       if (covers > this.syncedTo) this.syncedTo = covers;

@@ -220,6 +220,37 @@ void describe('durability barrier', () => {
     ]);
   });
 
+  void test('the connection closed under a start that waited for a transaction: waiters fail, fatal unless the barrier is closing', async () => {
+    for (const closing of [false, true]) {
+      let closed = false;
+      const conn = new ModelConnection();
+      const counter: ChangeCounter = {
+        totalChanges: () => {
+          if (closed) throw new TypeError('The database connection is not open');
+          return conn.totalChanges();
+        },
+        inTransaction: () => {
+          if (closed) throw new TypeError('The database connection is not open');
+          return conn.inTransaction();
+        },
+      };
+      const deferred: Array<() => void> = [];
+      const fatal: Error[] = [];
+      const barrier = new WalBarrier({ counter, sync: () => Promise.resolve(), defer: (fn) => deferred.push(fn), onFatal: (e) => fatal.push(e) });
+      conn.write(1);
+      conn.begin();
+      const wait = barrier.durable();
+      assert.ok(wait !== null);
+      const done = closing ? barrier.close() : Promise.resolve();
+      closed = true;
+      deferred.shift()!(); // the start retried after the transaction: the connection is gone
+      await assert.rejects(wait, /database sync .* failed: The database connection is not open/);
+      await done;
+      assert.equal(fatal.length, closing ? 0 : 1);
+      assert.equal(barrier.stats().failed, true);
+    }
+  });
+
   void test('MOSTROD_DB_SYNC: barrier by default, commit on request, a bad value names the variable', () => {
     assert.equal(durabilityFromEnv({}), 'barrier');
     assert.equal(durabilityFromEnv({ MOSTROD_DB_SYNC: 'Commit' }), 'commit');
