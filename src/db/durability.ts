@@ -34,7 +34,9 @@
  * transaction's rows as if committed). Rolled-back rows only cause an unneeded sync.
  *
  * A failed fdatasync loses durability (Linux may drop the dirty pages: "fsyncgate"): the barrier is
- * poisoned — every waiting and later effect fails — and `onFatal` stops the daemon (exit 1).
+ * poisoned — every waiting and later effect fails — and `onFatal` stops the daemon (exit 1). A
+ * connection that is gone when a start (deferred while a transaction was open) reads its counter
+ * poisons it the same way; `onFatal` is not called then if the barrier is being closed (shutdown).
  */
 import { closeSync, existsSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
 import type { Database } from './sqlite-driver.js';
