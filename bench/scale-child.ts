@@ -213,6 +213,8 @@ const perJob: Record<string, () => Promise<unknown>> = {
   failedPayouts: () => findFailedPayouts(db),
   payoutRetriesDue: () => findOrders(db, { status: 'settled-hold-invoice', payout_payment_hash: null }),
   payoutReconcile: () => findOrders(db, { status: 'settled-hold-invoice' }),
+  // The range child of a release being finished (payout reconciliation, SETTLED-escrow path).
+  rangeChildOf: () => findOrders(db, { range_parent_id: built.sampleIds[0]! }),
   unpaidDevFees: () => findUnpaidDevFees(db),
   staleDevFeeClaims: () => findStaleDevFeeClaims(db),
   unverifiedPaidDevFees: () => findUnverifiedPaidDevFees(db, 0, 200),

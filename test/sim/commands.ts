@@ -86,11 +86,16 @@ export const commandWithPowerCuts: fc.Arbitrary<SimCommand> = fc
     { arbitrary: fc.record({ t: fc.constant('power-cut' as const), bits: fc.nat({ max: 0xffffff }) }).map(readable), weight: 1 },
   );
 
+/** A new order: fixed-amount two times in three, else a range order (its release creates a child). */
+const newOrder: fc.Arbitrary<SimCommand> = fc
+  .record({ kind: fc.constantFrom('sell' as const, 'buy' as const), range: fc.nat({ max: 2 }) })
+  .map(({ kind, range }) => (range === 2 ? { t: 'new' as const, kind, range: true } : { t: 'new' as const, kind }));
+
 /** A schedule: a couple of orders first (so most steps have something to act on), then anything. */
 export function schedule(maxLength = 80, steps: fc.Arbitrary<SimCommand> = command): fc.Arbitrary<SimCommand[]> {
   return fc
     .tuple(
-      fc.array(fc.record({ t: fc.constant('new' as const), kind: fc.constantFrom('sell' as const, 'buy' as const) }).map(readable), {
+      fc.array(newOrder.map(readable), {
         minLength: 1,
         maxLength: 2,
       }),
@@ -116,6 +121,10 @@ export function parseSchedule(text: string): SimCommand[] {
         return { t: 'new', kind: 'sell' };
       case 'new-buy':
         return { t: 'new', kind: 'buy' };
+      case 'new-sell-range':
+        return { t: 'new', kind: 'sell', range: true };
+      case 'new-buy-range':
+        return { t: 'new', kind: 'buy', range: true };
       case 'take':
         return {
           t: 'take',

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { getOrder } from '../../src/db/orders.js';
+import { randomUUID } from 'node:crypto';
+import { findOrders, getOrder, insertOrder } from '../../src/db/orders.js';
 import { InvariantViolation, SimWorld, type SimCommand } from '../support/sim-world.js';
 import { commandWithPowerCuts, parseSchedule, schedule } from './commands.js';
 
@@ -65,6 +66,39 @@ void test('a whole sell trade in the simulated world: escrow settled once, buyer
     assert.ok(toBuyer.includes('purchase-completed'), toBuyer.join(','));
   } finally {
     await w.dispose();
+  }
+});
+
+void test('range orders in the simulated world: the released trade leaves one child for the maker’s next key, announced once', async () => {
+  for (const kind of ['sell', 'buy'] as const) {
+    const w = await SimWorld.create();
+    try {
+      await orderly(w, [
+        { t: 'new', kind, range: true },
+        { t: 'take', o: 0, withInvoice: true },
+        { t: 'pay-escrow', o: 0 },
+        ...(kind === 'buy' ? [{ t: 'add-invoice' as const, o: 0 }] : []),
+        { t: 'fiat-sent', o: 0 },
+        { t: 'release', o: 0 },
+      ]);
+      await w.quiesce();
+      await w.checkQuiescent();
+      const o = w.orders[0]!;
+      assert.equal((await getOrder(w.ctx.db, o.id!))?.status, 'success', kind);
+      const children = await findOrders(w.ctx.db, { range_parent_id: o.id! });
+      assert.deepEqual(children.map((c) => [c.kind, c.status, c.creator_pubkey, c.min_amount, c.max_amount]), [[kind, 'pending', o.next.pubkey, 5, 20]], kind);
+      assert.deepEqual(w.sent.filter((m) => m.to === o.next.pubkey).map((m) => [m.action, m.orderId]), [['new-order', children[0]!.id]], kind);
+
+      // The checker is not blind: a child its maker never heard of, or a second child, is reported.
+      const announce = w.sent.findIndex((m) => m.to === o.next.pubkey);
+      const [told] = w.sent.splice(announce, 1);
+      await assert.rejects(w.checkQuiescent(), (e: unknown) => e instanceof InvariantViolation && /range child announced to its maker/.test(e.message));
+      w.sent.push(told!);
+      await insertOrder(w.ctx.db, { ...children[0]!, id: randomUUID() });
+      await assert.rejects(w.checkQuiescent(), (e: unknown) => e instanceof InvariantViolation && /range child at most once/.test(e.message));
+    } finally {
+      await w.dispose();
+    }
   }
 });
 
@@ -207,6 +241,21 @@ const FINDINGS: { id: string; open: boolean; what: string; schedule: string; pow
     schedule:
       'new-sell,take(o0+inv),op(#0,ok),pay-escrow(o0),cancel(o0,taker),cancel(o0,maker),run(3),job(dev-fee),run(1),power-cut(0),op(#0,ok),solver-take(o0),add-invoice(o0),job(dev-fee),job(dev-fee),job(dev-fee),run(1),take(o0),job(dev-fee),op(#0,ok)',
     powerCuts: true,
+  },
+  {
+    id: 'F12',
+    open: false,
+    what: 'a range order’s release cut short by a power cut after the settle, before its notices: the payout reconciliation resumed the release but never told the maker of the child order inserted with the claim (fixed: it sends the child’s new-order with the release notices and publishes the child)',
+    schedule:
+      'new-sell-range,take(o0+inv),run(2),pay-escrow(o0),link(up),run(1),fiat-sent(o0),add-solver,power-cut(0),fiat-sent(o0),release(o0),add-invoice(o0),power-cut(0),op(#0,ok)',
+    powerCuts: true,
+  },
+  {
+    id: 'F13',
+    open: false,
+    what: 'a range order’s settle whose answer was lost: the claim and its child were reverted, LND had settled, and the SETTLED update finished the release without a child — the maker’s remainder was gone (fixed: the claim records a sell maker’s next_trade on the order and the SETTLED update creates the child from it)',
+    schedule:
+      'new-sell-range,take(o0+inv),run(1),pay-escrow(o0),run(2),fiat-sent(o0),release(o0),op(#0,lost),op(#1,fail),run(1),run(1),fiat-sent(o0),add-invoice(o0),run(1),op(#0,ok),add-invoice(o0),run(1),job(dev-fee),job(dev-fee)',
   },
   {
     id: 'F10',

@@ -71,7 +71,7 @@ export type Side = 'maker' | 'taker';
 
 /** One step of a schedule. `o` picks an order (index modulo the orders created so far). */
 export type SimCommand =
-  | { t: 'new'; kind: 'sell' | 'buy' }
+  | { t: 'new'; kind: 'sell' | 'buy'; range?: boolean }
   | { t: 'take'; o: number; withInvoice: boolean; addr?: boolean }
   | { t: 'add-invoice'; o: number; addr?: boolean }
   | { t: 'pay-escrow'; o: number }
@@ -104,7 +104,7 @@ export type SimCommand =
 export function describeCommand(c: SimCommand): string {
   switch (c.t) {
     case 'new':
-      return `new-${c.kind}`;
+      return `new-${c.kind}${c.range === true ? '-range' : ''}`;
     case 'take':
       return `take(o${c.o}${c.addr === true ? '+addr' : c.withInvoice ? '+inv' : ''})`;
     case 'add-invoice':
@@ -413,6 +413,13 @@ export interface SimOrder {
   escrows: string[];
   /** Settle decisions the harness sent (release by the seller, admin-settle by the admin). */
   decisions: string[];
+  /**
+   * A range order (fiat 5–30 USD at market price, taken for 10): the maker names `next` as its next
+   * trade key (a sell maker in release, a buy maker in fiat-sent) and the daemon creates the
+   * remainder (5–20) as a child order for it when the trade is released.
+   */
+  range: boolean;
+  next: Keys;
 }
 
 interface LogRecord {
@@ -455,6 +462,10 @@ const TERMINAL_NOTICES: readonly Action[] = [
 ];
 const CANCEL_NOTICES: readonly Action[] = ['canceled', 'admin-canceled', 'cooperative-cancel-accepted'];
 const HELD_OK: readonly Status[] = ['waiting-buyer-invoice', 'active', 'fiat-sent', 'dispute'];
+/** Range orders (SimOrder.range): bounds in fiat, and what the taker takes (the remainder 5–20 stays a range). */
+const RANGE_MIN = 5n;
+const RANGE_MAX = 30n;
+const RANGE_TAKE = 10n;
 
 export interface WorldOptions {
   /** Log every step (debugging a shrunk schedule). */
@@ -736,7 +747,7 @@ export class SimWorld {
     return pr;
   }
 
-  private async newOrder(kind: 'sell' | 'buy'): Promise<void> {
+  private async newOrder(kind: 'sell' | 'buy', range: boolean): Promise<void> {
     const n = this.orders.length + 1;
     const maker = keysFrom(n, 1);
     const taker = keysFrom(n, 2);
@@ -751,17 +762,19 @@ export class SimWorld {
       invoices: new Map(),
       escrows: [],
       decisions: [],
+      range,
+      next: keysFrom(n, 3),
     };
     this.orders.push(order);
     const before = new Set((await findOrders(this.proc.ctx.db, {})).map((r) => r.id));
     const small = {
       kind,
       status: 'pending' as const,
-      amount: 10_000n,
+      amount: range ? 0n : 10_000n,
       fiat_code: 'USD',
-      min_amount: null,
-      max_amount: null,
-      fiat_amount: 100n,
+      min_amount: range ? RANGE_MIN : null,
+      max_amount: range ? RANGE_MAX : null,
+      fiat_amount: range ? 0n : 100n,
       payment_method: 'cash',
       premium: 0n,
       created_at: 0n,
@@ -854,17 +867,22 @@ export class SimWorld {
         this.staleLnurl = true;
         break;
       case 'new':
-        await this.newOrder(c.kind);
+        await this.newOrder(c.kind, c.range === true);
         break;
       case 'take': {
         const o = this.pickOrder(c.o);
         if (o === null) break;
+        const amount = o.range ? RANGE_TAKE : null;
         if (o.kind === 'sell') {
           const payload: Payload | null =
-            c.withInvoice || c.addr === true ? { payment_request: [null, this.buyerTarget(o, c.addr), null] } : null;
+            c.withInvoice || c.addr === true
+              ? { payment_request: [null, this.buyerTarget(o, c.addr), amount] }
+              : amount === null
+                ? null
+                : { amount };
           this.send(o.taker, 'take-sell', o.id!, payload);
         } else {
-          this.send(o.taker, 'take-buy', o.id!);
+          this.send(o.taker, 'take-buy', o.id!, amount === null ? null : { amount });
         }
         break;
       }
@@ -884,14 +902,14 @@ export class SimWorld {
       }
       case 'fiat-sent': {
         const o = this.pickOrder(c.o);
-        if (o !== null) this.send(o.buyer, 'fiat-sent', o.id!);
+        if (o !== null) this.send(o.buyer, 'fiat-sent', o.id!, o.range && o.kind === 'buy' ? { next_trade: [o.next.pubkey, 1] } : null);
         break;
       }
       case 'release': {
         const o = this.pickOrder(c.o);
         if (o === null) break;
         o.decisions.push(`release@${this.stepNo}`);
-        this.send(o.seller, 'release', o.id!);
+        this.send(o.seller, 'release', o.id!, o.range && o.kind === 'sell' ? { next_trade: [o.next.pubkey, 1] } : null);
         break;
       }
       case 'cancel': {
@@ -1280,12 +1298,46 @@ export class SimWorld {
         }
       }
     }
+    this.checkRangeChildren(rows, settled);
     // Every successful dev-fee payment belongs to exactly one order that records it as paid.
     for (const e of this.node.ledger) {
       if (e.kind !== 'payment-succeeded' || !this.devFeeHashes.has(e.hash)) continue;
       const owners = rows.filter((r) => r.dev_fee_payment_hash === e.hash);
       if (owners.length !== 1 || owners[0]!.dev_fee_paid !== 1) {
         this.fail('dev fee at most once', `dev fee payment ${short(e.hash)} succeeded but ${owners.length} order(s) record it (paid=${owners[0]?.dev_fee_paid ?? '-'})`);
+      }
+    }
+  }
+
+  /**
+   * Range orders at quiescence: a released range order has exactly one child (the remainder) for the
+   * maker's next trade key, created only for a settled escrow, and its maker was told once
+   * (`new-order` for the child to the next key).
+   */
+  private checkRangeChildren(rows: readonly OrderRow[], settled: ReadonlySet<string>): void {
+    for (const o of this.orders) {
+      if (!o.range || o.id === null) continue;
+      const row = rows.find((r) => r.id === o.id);
+      if (row === undefined) continue;
+      const children = rows.filter((r) => r.range_parent_id === o.id);
+      if (children.length > 1) this.fail('range child at most once', `order o${o.n} has ${children.length} children`);
+      const escrowSettled = o.escrows.some((h) => settled.has(h));
+      for (const child of children) {
+        if (!escrowSettled) this.fail('range child only for a settled trade', `order o${o.n} (${row.status}) has a child but no escrow of it was settled`);
+        if (child.creator_pubkey !== o.next.pubkey) this.fail('range child for the maker’s next key', `order o${o.n}'s child belongs to ${child.creator_pubkey?.slice(0, 8) ?? 'nobody'}`);
+        const told = this.sent.filter((m) => m.to === o.next.pubkey && m.orderId === child.id && m.action === 'new-order' && m.fate !== 'lost');
+        if (told.length === 0) this.fail('range child announced to its maker', `order o${o.n} (${row.status}): its child was never announced to the maker`);
+        if (told.length > 1) {
+          this.fail('range child announced to its maker once', `order o${o.n}: new-order of its child sent ${told.length} times (steps ${told.map((m) => m.step).join(', ')})`);
+        }
+      }
+      // Released only by the seller (no admin or solver settle, which create no child), and the maker
+      // named its next key (a buy maker at fiat-sent: a trade released from a dispute may skip it).
+      const released = escrowSettled && (row.status === 'settled-hold-invoice' || row.status === 'success');
+      const onlyReleases = o.decisions.length > 0 && o.decisions.every((d) => d.startsWith('release@'));
+      const named = o.kind === 'sell' || row.next_trade_pubkey !== null;
+      if (released && onlyReleases && named && children.length === 0) {
+        this.fail('released range order has its child', `order o${o.n} (${row.status}) was released but no child order exists`);
       }
     }
   }

@@ -46,6 +46,7 @@ import { commitWithNotices, type Notice } from './notices.js';
 import { settleEscrow } from './escrow.js';
 import { buyerAmount, toSmallOrder } from './order-view.js';
 import { publishOrder } from './publish.js';
+import { findRangeChild, rangeChildNotice } from './range-child.js';
 
 /** What one payout attempt ended with. */
 export type PayoutOutcome =
@@ -657,10 +658,19 @@ export async function markPayoutStarted(ctx: AppContext, orderId: string, notice
   );
 }
 
-/** What a release tells the parties: `released` to the buyer, `hold-invoice-payment-settled` and `rate` to the seller. */
-export function releaseNotices(o: Pick<OrderRow, 'id' | 'buyer_pubkey' | 'seller_pubkey'>, sellerRequestId: bigint | null): Notice[] {
+/**
+ * What a release tells the parties: `released` to the buyer, the range child's `new-order` to its
+ * maker (when one was created, rangeChildNotice), `hold-invoice-payment-settled` and `rate` to the
+ * seller.
+ */
+export function releaseNotices(
+  o: Pick<OrderRow, 'id' | 'buyer_pubkey' | 'seller_pubkey'>,
+  sellerRequestId: bigint | null,
+  childNotice: Notice | null = null,
+): Notice[] {
   const out: Notice[] = [];
   if (o.buyer_pubkey !== null) out.push([o.buyer_pubkey, buildMessage({ action: 'released', id: o.id, requestId: null })]);
+  if (childNotice !== null) out.push(childNotice);
   if (o.seller_pubkey !== null) {
     out.push([o.seller_pubkey, buildMessage({ action: 'hold-invoice-payment-settled', id: o.id, requestId: sellerRequestId })]);
     out.push([o.seller_pubkey, buildMessage({ action: 'rate', id: o.id, requestId: null })]);
@@ -711,8 +721,13 @@ async function finishSettledClaim(ctx: AppContext, orderId: string): Promise<'se
     // The crash also lost the release's notifications: close an open dispute and tell both parties
     // (as release does) before the payout starts. The notices are stored with the payout-started
     // mark (flows/notices.ts), so they are sent once whatever crash follows.
+    // A range child was inserted with the claim; its maker was never told (the new-order notice
+    // goes with the mark), nor was it published by the release (the book-sync job may have).
     await closeDispute(ctx, o, 'settled');
-    if (!(await markPayoutStarted(ctx, o.id, releaseNotices(o, null)))) return null;
+    const child = await findRangeChild(ctx, o);
+    const childNotice = child === null ? null : await rangeChildNotice(ctx, o, child, null);
+    if (!(await markPayoutStarted(ctx, o.id, releaseNotices(o, null, childNotice)))) return null;
+    if (child !== null && childNotice !== null && child.status === 'pending') await publishOrder(ctx, child);
     startPayout(ctx, o.id, null);
     return outcome;
   });

@@ -1,9 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../../context.js';
 import type { Executor } from '../../db/database.js';
-import { insertOrder, newOrderRow } from '../../db/orders.js';
+import { findOrders, insertOrder, newOrderRow, type OrderPatch } from '../../db/orders.js';
 import type { OrderRow } from '../../db/types.js';
+import { getUser, setLastTradeIndex } from '../../db/users.js';
+import { buildMessage } from '../../protocol/build.js';
 import { parsePubkeyText } from '../../protocol/pubkey.js';
+import type { Notice } from './notices.js';
+import { toSmallOrder } from './order-view.js';
 
 /** The maker's next trade key and index (`next_trade` payload). */
 export interface NextTrade {
@@ -48,10 +52,7 @@ export function planRangeChild(
     next = nextTrade;
   } else if (parent.kind === 'buy' && parent.creator_pubkey !== null && parent.creator_pubkey === parent.buyer_pubkey) {
     side = 'buyer';
-    next =
-      parent.next_trade_pubkey !== null && parent.next_trade_index !== null
-        ? { pubkey: parent.next_trade_pubkey, index: parent.next_trade_index }
-        : null;
+    next = storedNextTrade(parent);
   } else {
     return { child: null, reason: 'the maker is neither the seller of a sell order nor the buyer of a buy order' };
   }
@@ -90,27 +91,103 @@ export function planRangeChild(
 }
 
 /**
- * Plan (see planRangeChild) and INSERT the child with `trx` — the caller's transaction, so the
- * child row is written together with the parent's state change. Returns the child, or null when
- * no child is due or the maker side cannot be assigned (logged; never blocks the parent's payout).
- * An INSERT failure propagates (the caller rolls back its transaction and continues without child).
+ * The maker's `next_trade` as recorded on a range parent: a buy maker's from its fiat-sent, a sell
+ * maker's from the release's claim (`sellerNextTradePatch`). What a path that finishes a release
+ * without the release message (finishSettledEscrow) plans the child with.
  */
-export async function createRangeChild(
+export function storedNextTrade(parent: Pick<OrderRow, 'next_trade_pubkey' | 'next_trade_index'>): NextTrade | null {
+  return parent.next_trade_pubkey !== null && parent.next_trade_index !== null
+    ? { pubkey: parent.next_trade_pubkey, index: parent.next_trade_index }
+    : null;
+}
+
+/**
+ * What the release's claim writes beside its status: on a range SELL order whose maker is the
+ * seller, the `next_trade` of this release message (or none). The claim is reverted when the
+ * settle fails; if LND settled after all, the SETTLED update finishes the release without the
+ * message, and plans the child from these fields. Other orders: nothing (a buy maker's fields come
+ * from fiat-sent; fiat-sent never stores a buyer's key on a sell order, upstream #891).
+ */
+export function sellerNextTradePatch(parent: OrderRow, nextTrade: NextTrade | null): OrderPatch {
+  const sellMaker = parent.kind === 'sell' && parent.creator_pubkey !== null && parent.creator_pubkey === parent.seller_pubkey;
+  if (!sellMaker || parent.min_amount === null || parent.max_amount === null) return {};
+  return { next_trade_pubkey: nextTrade?.pubkey ?? null, next_trade_index: nextTrade?.index ?? null };
+}
+
+/**
+ * Run `write` (the parent's compare-and-set) and, when it wins, INSERT `child` in the same
+ * transaction (advancing the maker's last_trade_index, see insertChild). If the child cannot be
+ * inserted, the transaction is run again without it: the child is dropped (logged), the parent's
+ * change stands (#873). Returns whether `write` won and the child that was created.
+ */
+export async function commitWithRangeChild(
   ctx: AppContext,
-  trx: Executor,
-  parent: OrderRow,
-  nextTrade: NextTrade | null,
-): Promise<OrderRow | null> {
-  const plan = planRangeChild(parent, nextTrade, {
-    now: ctx.clock.now(),
-    expirationHours: ctx.settings.mostro.expiration_hours,
-  });
-  if (plan.child === null) {
-    if (parent.min_amount !== null && parent.max_amount !== null) {
-      ctx.logger.info({ orderId: parent.id, reason: plan.reason }, 'no range child order');
-    }
-    return null;
+  parentId: string,
+  child: OrderRow | null,
+  write: (trx: Executor) => Promise<boolean>,
+): Promise<{ won: boolean; child: OrderRow | null }> {
+  const run = (withChild: OrderRow | null): Promise<boolean> =>
+    ctx.db.transaction().execute(async (trx) => {
+      if (!(await write(trx))) return false;
+      if (withChild !== null) await insertChild(trx, withChild);
+      return true;
+    });
+  if (child === null) return { won: await run(null), child: null };
+  try {
+    const won = await run(child);
+    return { won, child: won ? child : null };
+  } catch (err) {
+    ctx.logger.error({ err, orderId: parentId, childId: child.id }, 'range child order could not be created');
+    return { won: await run(null), child: null };
   }
-  await insertOrder(trx, plan.child);
-  return plan.child;
+}
+
+/**
+ * INSERT the child and advance the maker's last_trade_index to the child's index when it is
+ * higher (0.17.1 never did, HQ-4).
+ */
+async function insertChild(trx: Executor, child: OrderRow): Promise<void> {
+  await insertOrder(trx, child);
+  const master = child.kind === 'sell' ? child.master_seller_pubkey : child.master_buyer_pubkey;
+  const index = child.kind === 'sell' ? child.trade_index_seller : child.trade_index_buyer;
+  if (master !== null && master !== child.creator_pubkey && index !== null) {
+    const user = await getUser(trx, master);
+    if (user !== undefined && user.last_trade_index < index) {
+      await setLastTradeIndex(trx, master, index, user.last_trade_index);
+    }
+  }
+}
+
+/** The range child created with `parent`'s release (at most one; null when none was). */
+export async function findRangeChild(ctx: AppContext, parent: Pick<OrderRow, 'id'>): Promise<OrderRow | null> {
+  const children = await findOrders(ctx.db, { range_parent_id: parent.id });
+  return children.find((c) => c.creator_pubkey !== null) ?? null;
+}
+
+/**
+ * Tell the maker of a range child about it: the maker's new trade key is answered on the
+ * transport its previous key speaks (v1 gift wrap or v2), and the returned `new-order` notice
+ * (request id `requestId`, trade index = the child's) is for the caller to store with its durable
+ * mark (flows/notices.ts). Null when the child has no maker key.
+ */
+export async function rangeChildNotice(
+  ctx: AppContext,
+  parent: Pick<OrderRow, 'seller_pubkey' | 'buyer_pubkey'>,
+  child: OrderRow,
+  requestId: bigint | null,
+): Promise<Notice | null> {
+  if (child.creator_pubkey === null) return null;
+  const previousKey = child.kind === 'sell' ? parent.seller_pubkey : parent.buyer_pubkey;
+  if (previousKey !== null) await ctx.transports?.inherit(child.creator_pubkey, previousKey, ctx.clock.now());
+  const index = child.kind === 'sell' ? child.trade_index_seller : child.trade_index_buyer;
+  return [
+    child.creator_pubkey,
+    buildMessage({
+      action: 'new-order',
+      id: child.id,
+      requestId,
+      tradeIndex: index === null ? null : BigInt(index),
+      payload: { order: toSmallOrder(child, { tradeKeys: false }) },
+    }),
+  ];
 }

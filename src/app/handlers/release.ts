@@ -1,20 +1,15 @@
-import type { Executor } from '../../db/database.js';
-import { casUpdateOrder, getOrder, insertOrder } from '../../db/orders.js';
-import { getUser, setLastTradeIndex } from '../../db/users.js';
+import { casUpdateOrder, getOrder } from '../../db/orders.js';
 import type { OrderRow } from '../../db/types.js';
 import { uuidToBlob } from '../../db/uuid-blob.js';
 import { CantDoError, SilentError } from '../../errors.js';
-import { buildMessage } from '../../protocol/build.js';
 import type { Status } from '../../protocol/types.js';
 import type { Handler } from '../handler.js';
 import { closeDispute } from '../flows/dispute-close.js';
 import { settleEscrow } from '../flows/escrow.js';
 import { requireLightning } from '../flows/lightning-guard.js';
-import { toSmallOrder } from '../flows/order-view.js';
-import type { Notice } from '../flows/notices.js';
-import { markPayoutStarted, startPayout } from '../flows/payout.js';
+import { markPayoutStarted, releaseNotices, startPayout } from '../flows/payout.js';
 import { publishOrder } from '../flows/publish.js';
-import { planRangeChild, type NextTrade } from '../flows/range-child.js';
+import { commitWithRangeChild, planRangeChild, rangeChildNotice, sellerNextTradePatch, type NextTrade } from '../flows/range-child.js';
 
 const RELEASABLE: readonly Status[] = ['fiat-sent', 'dispute'];
 
@@ -65,30 +60,18 @@ export const release: Handler = async (ctx, msg, inbound) => {
     ctx.logger.info({ orderId: o.id, reason: plan.reason }, 'release: no range child order');
   }
 
-  // 2. Claim (and the child row, in the same transaction).
+  // 2. Claim (and the child row, in the same transaction). A sell maker's next_trade is recorded on
+  // the order with the claim, so a release finished later from LND's SETTLED update (after this
+  // claim is reverted below) can still create the child.
   const previous = o.status;
-  const claim = (withChild: OrderRow | null): Promise<boolean> =>
-    ctx.db.transaction().execute(async (trx) => {
-      const won = await casUpdateOrder(
-        trx,
-        o.id,
-        { status: previous, hash: o.hash, preimage: o.preimage, seller_pubkey: seller },
-        { status: 'settled-hold-invoice' },
-      );
-      if (!won) return false;
-      if (withChild !== null) await insertChild(trx, withChild);
-      return true;
-    });
-  let child = plan.child;
-  let claimed: boolean;
-  try {
-    claimed = await claim(child);
-  } catch (err) {
-    if (child === null) throw err;
-    ctx.logger.error({ err, orderId: o.id, childId: child.id }, 'release: range child order could not be created');
-    child = null;
-    claimed = await claim(null);
-  }
+  const { won: claimed, child } = await commitWithRangeChild(ctx, o.id, plan.child, (trx) =>
+    casUpdateOrder(
+      trx,
+      o.id,
+      { status: previous, hash: o.hash, preimage: o.preimage, seller_pubkey: seller },
+      { status: 'settled-hold-invoice', ...sellerNextTradePatch(o, nextTrade) },
+    ),
+  );
   if (!claimed) throw new CantDoError('not_allowed_by_status', `order ${o.id} changed before release`);
 
   // 3. Settle; on failure undo the claim (and the child) and answer.
@@ -119,46 +102,10 @@ export const release: Handler = async (ctx, msg, inbound) => {
   // a crash before it leaves the order to reconcilePayouts, which sends them once; after it, the
   // durable outbox delivers them (again after a restart, as the same events).
   await closeDispute(ctx, settled, 'settled');
-  const makerTradeKey = child === null ? null : child.kind === 'sell' ? o.seller_pubkey : o.buyer_pubkey;
-  // The maker named the next trade key: it is answered on the transport the maker speaks.
-  if (child !== null && child.creator_pubkey !== null && makerTradeKey !== null) {
-    await ctx.transports?.inherit(child.creator_pubkey, makerTradeKey, ctx.clock.now());
-  }
-  const notices: Notice[] = [[buyer, buildMessage({ action: 'released', id: o.id, requestId: null })]];
-  if (child !== null && child.creator_pubkey !== null) {
-    const index = child.kind === 'sell' ? child.trade_index_seller : child.trade_index_buyer;
-    notices.push([
-      child.creator_pubkey,
-      buildMessage({
-        action: 'new-order',
-        id: child.id,
-        requestId,
-        tradeIndex: index === null ? null : BigInt(index),
-        payload: { order: toSmallOrder(child, { tradeKeys: false }) },
-      }),
-    ]);
-  }
-  notices.push([seller, buildMessage({ action: 'hold-invoice-payment-settled', id: o.id, requestId })]);
-  notices.push([seller, buildMessage({ action: 'rate', id: o.id, requestId: null })]);
-  await markPayoutStarted(ctx, o.id, notices);
-  if (child !== null && child.creator_pubkey !== null) await publishOrder(ctx, child);
+  const childNotice = child === null ? null : await rangeChildNotice(ctx, o, child, requestId);
+  await markPayoutStarted(ctx, o.id, releaseNotices(o, requestId, childNotice));
+  if (childNotice !== null && child !== null) await publishOrder(ctx, child);
 
   // 6. Payout, off the request path.
   startPayout(ctx, o.id, requestId);
 };
-
-/**
- * INSERT the child (inside the release transaction) and advance the maker's last_trade_index to the
- * child's index when it is higher (0.17.1 never did, HQ-4).
- */
-async function insertChild(trx: Executor, child: OrderRow): Promise<void> {
-  await insertOrder(trx, child);
-  const master = child.kind === 'sell' ? child.master_seller_pubkey : child.master_buyer_pubkey;
-  const index = child.kind === 'sell' ? child.trade_index_seller : child.trade_index_buyer;
-  if (master !== null && master !== child.creator_pubkey && index !== null) {
-    const user = await getUser(trx, master);
-    if (user !== undefined && user.last_trade_index < index) {
-      await setLastTradeIndex(trx, master, index, user.last_trade_index);
-    }
-  }
-}

@@ -1,8 +1,15 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { nip19 } from 'nostr-tools';
-import { createRangeChild, planRangeChild } from '../../../../src/app/flows/range-child.js';
-import { findOrders, getOrder } from '../../../../src/db/orders.js';
+import {
+  commitWithRangeChild,
+  findRangeChild,
+  planRangeChild,
+  sellerNextTradePatch,
+  storedNextTrade,
+} from '../../../../src/app/flows/range-child.js';
+import type { Executor } from '../../../../src/db/database.js';
+import { casUpdateOrder, findOrders, getOrder, insertOrder } from '../../../../src/db/orders.js';
 import type { OrderRow } from '../../../../src/db/types.js';
 import { makeOrder } from '../../../support/db.js';
 import { makeTestContext } from '../../../support/test-context.js';
@@ -144,22 +151,51 @@ void describe('planRangeChild (HANDLERS §3.3 / §4.6 step 9, PROTOCOL §6.4)', 
   });
 });
 
-void describe('createRangeChild', () => {
-  void test('inserts the child with the caller’s transaction; a rollback removes it', async () => {
+void describe('commitWithRangeChild', () => {
+  void test('inserts the child with the parent’s compare-and-set; a lost compare-and-set inserts nothing', async () => {
     const ctx = await makeTestContext({ now: NOW });
-    const p = parent();
-    const child = await ctx.db.transaction().execute((trx) => createRangeChild(ctx, trx, p, { pubkey: NEXT, index: 2 }));
+    const p = parent({ status: 'fiat-sent' });
+    await insertOrder(ctx.db, p);
+    const child = planRangeChild(p, { pubkey: NEXT, index: 2 }, opts).child;
     assert.ok(child !== null);
+    const write = (trx: Executor) => casUpdateOrder(trx, p.id, { status: 'fiat-sent' }, { status: 'settled-hold-invoice' });
+    const first = await commitWithRangeChild(ctx, p.id, child, write);
+    assert.equal(first.won, true);
     assert.deepEqual(await getOrder(ctx.db, child.id), child);
+    const again = await commitWithRangeChild(ctx, p.id, { ...child, id: '11111111-2222-4333-8444-555555555555' }, write);
+    assert.deepEqual(again, { won: false, child: null });
+    assert.equal((await findOrders(ctx.db, { range_parent_id: p.id })).length, 1, 'the losing write inserted no child');
+  });
 
-    await assert.rejects(
-      ctx.db.transaction().execute(async (trx) => {
-        await createRangeChild(ctx, trx, p, { pubkey: NEXT, index: 3 });
-        throw new Error('parent update failed');
-      }),
-      /parent update failed/,
+  void test('a child that cannot be inserted is dropped and the parent’s change still commits (#873)', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const p = parent({ status: 'fiat-sent' });
+    await insertOrder(ctx.db, p);
+    const child = planRangeChild(p, { pubkey: NEXT, index: 2 }, opts).child;
+    assert.ok(child !== null);
+    await insertOrder(ctx.db, { ...child, range_parent_id: null }); // same id: the INSERT fails
+    const r = await commitWithRangeChild(ctx, p.id, child, (trx) =>
+      casUpdateOrder(trx, p.id, { status: 'fiat-sent' }, { status: 'settled-hold-invoice' }),
     );
-    assert.equal((await findOrders(ctx.db, { range_parent_id: p.id })).length, 1, 'the rolled-back child is gone');
-    assert.equal(await ctx.db.transaction().execute((trx) => createRangeChild(ctx, trx, p, null)), null);
+    assert.deepEqual(r, { won: true, child: null });
+    assert.equal((await getOrder(ctx.db, p.id))?.status, 'settled-hold-invoice');
+    assert.equal((await findRangeChild(ctx, p)), null);
+  });
+});
+
+void describe('the maker’s next_trade recorded on a range parent', () => {
+  void test('a sell maker’s comes from the release claim (sellerNextTradePatch), a buy maker’s from fiat-sent', () => {
+    const sell = parent({ next_trade_pubkey: null, next_trade_index: null });
+    assert.deepEqual(sellerNextTradePatch(sell, { pubkey: NEXT, index: 4 }), { next_trade_pubkey: NEXT, next_trade_index: 4 });
+    assert.deepEqual(sellerNextTradePatch(sell, null), { next_trade_pubkey: null, next_trade_index: null }, 'a release without one clears it');
+    assert.deepEqual(sellerNextTradePatch({ ...sell, min_amount: null, max_amount: null }, { pubkey: NEXT, index: 4 }), {}, 'not a range order');
+    assert.deepEqual(sellerNextTradePatch({ ...sell, creator_pubkey: BUYER }, { pubkey: NEXT, index: 4 }), {}, 'the seller is not the maker');
+    const buy = parent({ kind: 'buy', creator_pubkey: BUYER });
+    assert.deepEqual(sellerNextTradePatch(buy, { pubkey: NEXT, index: 4 }), {}, 'a buy maker’s is stored by fiat-sent');
+    assert.deepEqual(storedNextTrade(sell), null);
+    assert.deepEqual(storedNextTrade({ next_trade_pubkey: NEXT, next_trade_index: 4 }), { pubkey: NEXT, index: 4 });
+    // A sell parent planned from its recorded fields gets the recorded key (what finishSettledEscrow does).
+    const recorded = { ...sell, ...sellerNextTradePatch(sell, { pubkey: NEXT, index: 4 }) };
+    assert.equal(planRangeChild(recorded, storedNextTrade(recorded), opts).child?.seller_pubkey, NEXT);
   });
 });

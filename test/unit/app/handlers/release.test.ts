@@ -4,7 +4,10 @@ import { sql } from 'kysely';
 import { cancel } from '../../../../src/app/handlers/cancel.js';
 import { release } from '../../../../src/app/handlers/release.js';
 import { getDispute, insertDispute } from '../../../../src/db/disputes.js';
-import { findOrders } from '../../../../src/db/orders.js';
+import { findOrders, insertOrder } from '../../../../src/db/orders.js';
+import { watchEscrow } from '../../../../src/app/flows/hold-invoice.js';
+import { reconcilePayouts } from '../../../../src/app/flows/payout.js';
+import { planRangeChild } from '../../../../src/app/flows/range-child.js';
 import { getUser } from '../../../../src/db/users.js';
 import { CantDoError } from '../../../../src/errors.js';
 import { makeTestContext, type TestContext } from '../../../support/test-context.js';
@@ -225,6 +228,78 @@ void describe('release of a range order (PROTOCOL §6.4, §9.3 rows 16–20; HQ-
     await assertCantDo(release(ctx, rel(t, 5n, { next_trade: [TS2, 2] }), t.seller.inbound), 'not_allowed_by_status');
     assert.equal((await findOrders(ctx.db, { range_parent_id: t.order.id })).length, 0);
     assert.equal((await reload(ctx, t.order.id)).status, 'fiat-sent');
+  });
+
+  void test('a crash after the settle, before the notices: the reconciliation tells the child’s maker and publishes it, once', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const t = await fiatSentTrade(ctx, { order: range });
+    // The process "dies" at the payout-started mark: the claim, the child row and the settle are done.
+    await sql`CREATE TRIGGER cut BEFORE INSERT ON mostrod_ts_notices BEGIN SELECT RAISE(ABORT, 'power cut'); END`.execute(ctx.db);
+    await assert.rejects(release(ctx, rel(t, 5n, { next_trade: [TS2, 2] }), t.seller.inbound), /power cut/);
+    await sql`DROP TRIGGER cut`.execute(ctx.db);
+    const [child] = await findOrders(ctx.db, { range_parent_id: t.order.id });
+    assert.ok(child !== undefined, 'the child was inserted with the claim');
+    assert.equal(ctx.outbox.messagesTo(TS2).length, 0);
+    assert.equal(lastOrderEvent(ctx, child.id), undefined);
+
+    assert.equal((await reconcilePayouts(ctx)).resumed, 1);
+    const toNext = ctx.outbox.messagesTo(TS2);
+    assert.deepEqual(toNext.map((m) => [m.kind.action, m.kind.id, m.kind.request_id, m.kind.trade_index]), [['new-order', child.id, null, 2n]]);
+    assert.equal(orderPayload(toNext[0]!).max_amount, 35n);
+    assert.deepEqual(tag(lastOrderEvent(ctx, child.id)!, 's'), ['pending']);
+    assert.deepEqual(ctx.outbox.actions(t.seller.trade.pubkey), ['hold-invoice-payment-settled', 'rate']);
+    await ctx.tasks.idle();
+    assert.equal((await reload(ctx, t.order.id)).status, 'success');
+    await reconcilePayouts(ctx);
+    assert.equal(ctx.outbox.messagesTo(TS2).length, 1, 'told once');
+  });
+
+  void test('LND settles after the claim was reverted: the SETTLED update creates the child from the next_trade the claim recorded', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const t = await fiatSentTrade(ctx, { order: range });
+    watchEscrow(ctx, t.order, null);
+    ctx.lightning.failNext('settleHoldInvoice');
+    await assertCantDo(release(ctx, rel(t, 5n, { next_trade: [TS2, 2] }), t.seller.inbound), 'not_allowed_by_status');
+    const reverted = await reload(ctx, t.order.id);
+    assert.deepEqual([reverted.status, reverted.next_trade_pubkey, reverted.next_trade_index], ['fiat-sent', TS2, 2]);
+    assert.equal((await findOrders(ctx.db, { range_parent_id: t.order.id })).length, 0);
+
+    await ctx.lightning.settleHoldInvoice(t.preimage); // the settle went through after all
+    await ctx.tasks.idle();
+    const children = await findOrders(ctx.db, { range_parent_id: t.order.id });
+    assert.equal(children.length, 1);
+    const child = children[0]!;
+    assert.deepEqual([child.status, child.seller_pubkey, child.master_seller_pubkey, child.trade_index_seller], ['pending', TS2, t.seller.identity.pubkey, 2]);
+    assert.deepEqual([child.min_amount, child.max_amount, child.next_trade_pubkey], [10, 35, null]);
+    const toNext = ctx.outbox.messagesTo(TS2);
+    assert.deepEqual(toNext.map((m) => [m.kind.action, m.kind.id, m.kind.request_id, m.kind.trade_index]), [['new-order', child.id, null, 2n]]);
+    assert.deepEqual(tag(lastOrderEvent(ctx, child.id)!, 's'), ['pending']);
+    assert.equal((await reload(ctx, t.order.id)).status, 'success');
+    assert.equal(ctx.lightning.payments.length, 1);
+  });
+
+  void test('the SETTLED update of a buy range order creates the child for the buyer’s next key from fiat-sent; none when one exists', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const t = await fiatSentTrade(ctx, { kind: 'buy', order: { ...range, next_trade_pubkey: TS2, next_trade_index: 7 } });
+    watchEscrow(ctx, t.order, null);
+    await ctx.lightning.settleHoldInvoice(t.preimage);
+    await ctx.tasks.idle();
+    const [child] = await findOrders(ctx.db, { range_parent_id: t.order.id });
+    assert.deepEqual([child?.kind, child?.buyer_pubkey, child?.trade_index_buyer], ['buy', TS2, 7]);
+    assert.deepEqual(ctx.outbox.actions(TS2), ['new-order']);
+
+    // A parent that already has a child (one a reverted claim could not delete because it was
+    // taken) gets no second one.
+    const ctx2 = await makeTestContext({ now: NOW });
+    const t2 = await fiatSentTrade(ctx2, { kind: 'buy', order: { ...range, next_trade_pubkey: TS2, next_trade_index: 7 } });
+    const planned = planRangeChild(t2.order, null, { now: NOW, expirationHours: 24 }).child!;
+    await insertOrder(ctx2.db, { ...planned, status: 'active' });
+    watchEscrow(ctx2, t2.order, null);
+    await ctx2.lightning.settleHoldInvoice(t2.preimage);
+    await ctx2.tasks.idle();
+    assert.equal((await findOrders(ctx2.db, { range_parent_id: t2.order.id })).length, 1);
+    assert.deepEqual(ctx2.outbox.actions(TS2), []);
+    assert.equal((await reload(ctx2, t2.order.id)).status, 'success');
   });
 
   void test('buy range: the child goes to the buyer’s next key stored at fiat-sent, with the seller’s release request id', async () => {
