@@ -346,10 +346,13 @@ export async function finishSettledEscrow(ctx: AppContext, o: OrderRow): Promise
     // one recorded on the order (a buy maker's from fiat-sent, a sell maker's by the release's claim
     // that a failed settle reverted). Not when the order already has one (a child a revert could
     // not delete because it was taken, or one a 0.17.1 release inserted before it stopped).
-    const plan = (await findRangeChild(ctx, o)) !== null
-      ? { child: null, reason: 'the order already has a range child' }
-      : planRangeChild(o, storedNextTrade(o), { now: ctx.clock.now(), expirationHours: ctx.settings.mostro.expiration_hours });
-    if (plan.child === null && o.min_amount !== null && o.max_amount !== null) log.info({ reason: plan.reason }, 'no range child order');
+    const isRange = o.min_amount !== null && o.max_amount !== null;
+    const plan = !isRange
+      ? { child: null, reason: 'not a range order' }
+      : (await findRangeChild(ctx, o)) !== null
+        ? { child: null, reason: 'the order already has a range child' }
+        : planRangeChild(o, storedNextTrade(o), { now: ctx.clock.now(), expirationHours: ctx.settings.mostro.expiration_hours });
+    if (plan.child === null && isRange) log.info({ reason: plan.reason }, 'no range child order');
     const { won, child } = await commitWithRangeChild(ctx, o.id, plan.child, (trx) =>
       casUpdateOrder(trx, o.id, { status: o.status, hash: o.hash }, { status: 'settled-hold-invoice' }),
     );

@@ -111,7 +111,12 @@ export function storedNextTrade(parent: Pick<OrderRow, 'next_trade_pubkey' | 'ne
 export function sellerNextTradePatch(parent: OrderRow, nextTrade: NextTrade | null): OrderPatch {
   const sellMaker = parent.kind === 'sell' && parent.creator_pubkey !== null && parent.creator_pubkey === parent.seller_pubkey;
   if (!sellMaker || parent.min_amount === null || parent.max_amount === null) return {};
-  return { next_trade_pubkey: nextTrade?.pubkey ?? null, next_trade_index: nextTrade?.index ?? null };
+  // Stored as 0.17.1 stores a buy maker's: a hex key (an npub is decoded), none when unusable.
+  const pubkey = nextTrade === null ? null : parsePubkeyText(nextTrade.pubkey);
+  if (nextTrade === null || pubkey === null || !Number.isSafeInteger(nextTrade.index) || nextTrade.index < 0) {
+    return { next_trade_pubkey: null, next_trade_index: null };
+  }
+  return { next_trade_pubkey: pubkey, next_trade_index: nextTrade.index };
 }
 
 /**

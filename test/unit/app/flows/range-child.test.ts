@@ -188,6 +188,8 @@ void describe('the maker’s next_trade recorded on a range parent', () => {
     const sell = parent({ next_trade_pubkey: null, next_trade_index: null });
     assert.deepEqual(sellerNextTradePatch(sell, { pubkey: NEXT, index: 4 }), { next_trade_pubkey: NEXT, next_trade_index: 4 });
     assert.deepEqual(sellerNextTradePatch(sell, null), { next_trade_pubkey: null, next_trade_index: null }, 'a release without one clears it');
+    assert.deepEqual(sellerNextTradePatch(sell, { pubkey: nip19.npubEncode(NEXT), index: 4 }), { next_trade_pubkey: NEXT, next_trade_index: 4 }, 'an npub is stored as hex');
+    assert.deepEqual(sellerNextTradePatch(sell, { pubkey: 'xyz', index: 4 }), { next_trade_pubkey: null, next_trade_index: null }, 'an unusable key is not stored');
     assert.deepEqual(sellerNextTradePatch({ ...sell, min_amount: null, max_amount: null }, { pubkey: NEXT, index: 4 }), {}, 'not a range order');
     assert.deepEqual(sellerNextTradePatch({ ...sell, creator_pubkey: BUYER }, { pubkey: NEXT, index: 4 }), {}, 'the seller is not the maker');
     const buy = parent({ kind: 'buy', creator_pubkey: BUYER });
