@@ -245,7 +245,7 @@ const FINDINGS: { id: string; open: boolean; what: string; schedule: string; pow
   {
     id: 'F12',
     open: false,
-    what: 'a range order’s release cut short by a power cut after the settle, before its notices: the payout reconciliation resumed the release but never told the maker of the child order inserted with the claim (fixed: it sends the child’s new-order with the release notices and publishes the child)',
+    what: 'a range order’s release cut short by a power cut after the settle, before its notices: the payout reconciliation resumed the release but never told the maker of the child order inserted with the claim (fixed: the child is created, announced and published with the payout-started mark, by whichever path writes it)',
     schedule:
       'new-sell-range,take(o0+inv),run(2),pay-escrow(o0),link(up),run(1),fiat-sent(o0),add-solver,power-cut(0),fiat-sent(o0),release(o0),add-invoice(o0),power-cut(0),op(#0,ok)',
     powerCuts: true,
@@ -253,9 +253,16 @@ const FINDINGS: { id: string; open: boolean; what: string; schedule: string; pow
   {
     id: 'F13',
     open: false,
-    what: 'a range order’s settle whose answer was lost: the claim and its child were reverted, LND had settled, and the SETTLED update finished the release without a child — the maker’s remainder was gone (fixed: the claim records a sell maker’s next_trade on the order and the SETTLED update creates the child from it)',
+    what: 'a range order’s settle whose answer was lost: the claim and its child were reverted, LND had settled, and the SETTLED update finished the release without a child — the maker’s remainder was gone (fixed: the claim writes a release record with a sell maker’s next_trade, and the SETTLED update creates the child from it with the mark)',
     schedule:
       'new-sell-range,take(o0+inv),run(1),pay-escrow(o0),run(2),fiat-sent(o0),release(o0),op(#0,lost),op(#1,fail),run(1),run(1),fiat-sent(o0),add-invoice(o0),run(1),op(#0,ok),add-invoice(o0),run(1),job(dev-fee),job(dev-fee)',
+  },
+  {
+    id: 'F14',
+    open: false,
+    what: 'a range order’s child inserted with the release’s claim outlived a settle that never happened: the process died with the settle at LND, the HTLC expired (the seller refunded), and the child stayed in the book for a trade that never completed (fixed: the child is created with the payout-started mark, after the settle)',
+    schedule:
+      'new-sell-range,take(o0+inv),run(1),pay-escrow(o0),blocks(+110),run(2),dispute(o0,taker),release(o0),crash(0),blocks(+110),add-invoice(o0),op(#0,ok),run(1),add-invoice(o0),add-invoice(o0),add-invoice(o0),op(#0,ok),run(1),run(1),run(1)',
   },
   {
     id: 'F10',

@@ -11,9 +11,8 @@ import { closeDispute } from './dispute-close.js';
 import { commitWithNotices, type Notice } from './notices.js';
 import { CANCELED_STATUSES, finishCancelDecision, refundEscrowOfCanceledOrder } from './escrow-cancel.js';
 import { buyerAmount, sellerAmount, toSmallOrder, wireIndex } from './order-view.js';
-import { markPayoutStarted, releaseNotices, startPayout } from './payout.js';
+import { markReleased, startPayout } from './payout.js';
 import { publishOrder } from './publish.js';
-import { commitWithRangeChild, findRangeChild, planRangeChild, rangeChildNotice, storedNextTrade } from './range-child.js';
 import { notifyTakerReputation } from './reputation.js';
 
 export interface CreateEscrowOptions {
@@ -342,20 +341,7 @@ export async function onEscrowSettled(ctx: AppContext, hash: string): Promise<Se
 export async function finishSettledEscrow(ctx: AppContext, o: OrderRow): Promise<SettledEscrowOutcome> {
   const log = ctx.logger.child({ orderId: o.id, hash: o.hash, status: o.status, flow: 'settled-escrow' });
   if (RELEASE_PENDING.includes(o.status)) {
-    // A range order's remainder is created as release creates it: the maker's next_trade is the
-    // one recorded on the order (a buy maker's from fiat-sent, a sell maker's by the release's claim
-    // that a failed settle reverted). Not when the order already has one (a child a revert could
-    // not delete because it was taken, or one a 0.17.1 release inserted before it stopped).
-    const isRange = o.min_amount !== null && o.max_amount !== null;
-    const plan = !isRange
-      ? { child: null, reason: 'not a range order' }
-      : (await findRangeChild(ctx, o)) !== null
-        ? { child: null, reason: 'the order already has a range child' }
-        : planRangeChild(o, storedNextTrade(o), { now: ctx.clock.now(), expirationHours: ctx.settings.mostro.expiration_hours });
-    if (plan.child === null && isRange) log.info({ reason: plan.reason }, 'no range child order');
-    const { won, child } = await commitWithRangeChild(ctx, o.id, plan.child, (trx) =>
-      casUpdateOrder(trx, o.id, { status: o.status, hash: o.hash }, { status: 'settled-hold-invoice' }),
-    );
+    const won = await casUpdateOrder(ctx.db, o.id, { status: o.status, hash: o.hash }, { status: 'settled-hold-invoice' });
     if (!won) return 'nothing';
     log.error(
       `SETTLED ESCROW BEHIND A LIVE ORDER: order ${o.id} was ${o.status} while LND reports its escrow settled; release finished, paying the buyer`,
@@ -366,9 +352,8 @@ export async function finishSettledEscrow(ctx: AppContext, o: OrderRow): Promise
     // A power cut before its sync loses both (the payout reconciliation, seeing a payout that never
     // started, sends them once: simulation finding F8); a crash after the commit leaves them to the
     // durable outbox (F9).
-    const childNotice = child === null ? null : await rangeChildNotice(ctx, o, child, null);
-    await markPayoutStarted(ctx, o.id, releaseNotices(o, null, childNotice));
-    if (child !== null && childNotice !== null) await publishOrder(ctx, child);
+    // A range order the seller released gets its child here (markReleased), as in release.
+    await markReleased(ctx, settled, null);
     startPayout(ctx, o.id, null);
     return 'released';
   }

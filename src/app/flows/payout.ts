@@ -33,7 +33,9 @@
  * settled escrow is never left without a payout attempt and a message.
  */
 import type { AppContext } from '../../context.js';
+import type { Executor } from '../../db/database.js';
 import { casUpdateOrder, claimPayout, findOrders, getOrder } from '../../db/orders.js';
+import { deleteRangeRelease } from '../../db/range-releases.js';
 import type { OrderRow } from '../../db/types.js';
 import type { PaymentResult } from '../../lightning/backend.js';
 import { decodeBolt11 } from '../../lightning/bolt11.js';
@@ -46,7 +48,7 @@ import { commitWithNotices, type Notice } from './notices.js';
 import { settleEscrow } from './escrow.js';
 import { buyerAmount, toSmallOrder } from './order-view.js';
 import { publishOrder } from './publish.js';
-import { findRangeChild, rangeChildNotice } from './range-child.js';
+import { dueRangeChild, insertChild, rangeChildNotice } from './range-child.js';
 
 /** What one payout attempt ended with. */
 export type PayoutOutcome =
@@ -644,18 +646,61 @@ function payoutNeverStarted(o: OrderRow): boolean {
  * Every attempt after this keeps payout_claimed_at set (claim time, or the time of the last failure).
  * Idempotent: false (and no notice stored) when the mark (or a claim) is already there.
  */
-export async function markPayoutStarted(ctx: AppContext, orderId: string, notices: readonly Notice[] = []): Promise<boolean> {
+export async function markPayoutStarted(
+  ctx: AppContext,
+  orderId: string,
+  notices: readonly Notice[] = [],
+  alsoWhenWon?: (trx: Executor) => Promise<void>,
+): Promise<boolean> {
   return commitWithNotices(
     ctx,
-    (trx) =>
-      casUpdateOrder(
+    async (trx) => {
+      const won = await casUpdateOrder(
         trx,
         orderId,
         { status: 'settled-hold-invoice', payout_payment_hash: null, payout_claimed_at: null },
         { payout_claimed_at: ctx.clock.now() },
-      ),
+      );
+      if (won && alsoWhenWon !== undefined) await alsoWhenWon(trx);
+      return won;
+    },
     notices,
   );
+}
+
+/**
+ * The payout-started mark of a release (the seller's, or one finished by the payout reconciliation
+ * or by LND's SETTLED update): the release notices (releaseNotices) and, for a range order the
+ * seller released, its child order (dueRangeChild) — INSERTed in the mark's transaction, announced
+ * to the maker by a `new-order` stored with the notices, published after the commit. The
+ * transaction also deletes the release record. So the child exists only once the escrow is
+ * settled (never for a release whose settle did not happen), is created by whichever path writes
+ * the mark, and is announced once. A child that cannot be inserted is dropped (logged) and the
+ * mark is written without it: it never blocks the payout (#873).
+ */
+export async function markReleased(ctx: AppContext, o: OrderRow, sellerRequestId: bigint | null): Promise<boolean> {
+  const { create, announce } = await dueRangeChild(ctx, o);
+  const childNotice = announce === null ? null : await rangeChildNotice(ctx, o, announce, sellerRequestId);
+  const mark = (child: OrderRow | null, notice: Notice | null) =>
+    markPayoutStarted(ctx, o.id, releaseNotices(o, sellerRequestId, notice), async (trx) => {
+      if (child !== null) await insertChild(trx, child);
+      await deleteRangeRelease(trx, o.id);
+    });
+  let won: boolean;
+  let created = create;
+  try {
+    won = await mark(create, childNotice);
+  } catch (err) {
+    if (create === null) throw err;
+    ctx.logger.error({ err, orderId: o.id, childId: create.id }, 'range child order could not be created; release finished without it');
+    created = null;
+    won = await mark(null, null);
+  }
+  if (won && created !== null) {
+    ctx.logger.info({ orderId: o.id, childId: created.id }, 'range child order created');
+    await publishOrder(ctx, created);
+  }
+  return won;
 }
 
 /**
@@ -721,13 +766,9 @@ async function finishSettledClaim(ctx: AppContext, orderId: string): Promise<'se
     // The crash also lost the release's notifications: close an open dispute and tell both parties
     // (as release does) before the payout starts. The notices are stored with the payout-started
     // mark (flows/notices.ts), so they are sent once whatever crash follows.
-    // A range child was inserted with the claim; its maker was never told (the new-order notice
-    // goes with the mark), nor was it published by the release (the book-sync job may have).
+    // A range order's child is created (or announced) with the mark, as release does.
     await closeDispute(ctx, o, 'settled');
-    const child = await findRangeChild(ctx, o);
-    const childNotice = child === null ? null : await rangeChildNotice(ctx, o, child, null);
-    if (!(await markPayoutStarted(ctx, o.id, releaseNotices(o, null, childNotice)))) return null;
-    if (child !== null && childNotice !== null && child.status === 'pending') await publishOrder(ctx, child);
+    if (!(await markReleased(ctx, o, null))) return null;
     startPayout(ctx, o.id, null);
     return outcome;
   });

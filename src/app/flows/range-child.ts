@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../../context.js';
 import type { Executor } from '../../db/database.js';
-import { findOrders, insertOrder, newOrderRow, type OrderPatch } from '../../db/orders.js';
+import { findOrders, insertOrder, newOrderRow } from '../../db/orders.js';
+import { getRangeRelease } from '../../db/range-releases.js';
 import type { OrderRow } from '../../db/types.js';
 import { getUser, setLastTradeIndex } from '../../db/users.js';
 import { buildMessage } from '../../protocol/build.js';
@@ -90,68 +91,53 @@ export function planRangeChild(
   return { child };
 }
 
-/**
- * The maker's `next_trade` as recorded on a range parent: a buy maker's from its fiat-sent, a sell
- * maker's from the release's claim (`sellerNextTradePatch`). What a path that finishes a release
- * without the release message (finishSettledEscrow) plans the child with.
- */
+/** A buy maker's `next_trade` as fiat-sent recorded it on the order. */
 export function storedNextTrade(parent: Pick<OrderRow, 'next_trade_pubkey' | 'next_trade_index'>): NextTrade | null {
   return parent.next_trade_pubkey !== null && parent.next_trade_index !== null
     ? { pubkey: parent.next_trade_pubkey, index: parent.next_trade_index }
     : null;
 }
 
-/**
- * What the release's claim writes beside its status: on a range SELL order whose maker is the
- * seller, the `next_trade` of this release message (or none). The claim is reverted when the
- * settle fails; if LND settled after all, the SETTLED update finishes the release without the
- * message, and plans the child from these fields. Other orders: nothing (a buy maker's fields come
- * from fiat-sent; fiat-sent never stores a buyer's key on a sell order, upstream #891).
- */
-export function sellerNextTradePatch(parent: OrderRow, nextTrade: NextTrade | null): OrderPatch {
-  const sellMaker = parent.kind === 'sell' && parent.creator_pubkey !== null && parent.creator_pubkey === parent.seller_pubkey;
-  if (!sellMaker || parent.min_amount === null || parent.max_amount === null) return {};
-  // Stored as 0.17.1 stores a buy maker's: a hex key (an npub is decoded), none when unusable.
-  const pubkey = nextTrade === null ? null : parsePubkeyText(nextTrade.pubkey);
-  if (nextTrade === null || pubkey === null || !Number.isSafeInteger(nextTrade.index) || nextTrade.index < 0) {
-    return { next_trade_pubkey: null, next_trade_index: null };
-  }
-  return { next_trade_pubkey: pubkey, next_trade_index: nextTrade.index };
+/** A `next_trade` as it is recorded: a hex key (an npub decoded) and a valid index, else null. */
+export function normalizeNextTrade(nextTrade: NextTrade | null): NextTrade | null {
+  if (nextTrade === null) return null;
+  const pubkey = parsePubkeyText(nextTrade.pubkey);
+  if (pubkey === null || !Number.isSafeInteger(nextTrade.index) || nextTrade.index < 0) return null;
+  return { pubkey, index: nextTrade.index };
 }
 
 /**
- * Run `write` (the parent's compare-and-set) and, when it wins, INSERT `child` in the same
- * transaction (advancing the maker's last_trade_index, see insertChild). If the child cannot be
- * inserted, the transaction is run again without it: the child is dropped (logged), the parent's
- * change stands (#873). Returns whether `write` won and the child that was created.
+ * What a release's payout-started mark does about the range child:
+ *  - `create`: the child to INSERT with the mark — the order is a range order the seller released
+ *    (a `mostrod_ts_range_releases` row, written by the release's claim) and its remainder is due
+ *    (planRangeChild, the sell maker's key from the row, a buy maker's from fiat-sent);
+ *  - `announce`: the child to tell the maker about (`new-order`, rangeChildNotice) — the one created,
+ *    or a child that already exists (inserted with the claim by an earlier version of the daemon,
+ *    never announced since the mark, which carries the announcement, was never written).
+ * Nothing for an order without a release row (admin-settle creates no child, as upstream).
  */
-export async function commitWithRangeChild(
-  ctx: AppContext,
-  parentId: string,
-  child: OrderRow | null,
-  write: (trx: Executor) => Promise<boolean>,
-): Promise<{ won: boolean; child: OrderRow | null }> {
-  const run = (withChild: OrderRow | null): Promise<boolean> =>
-    ctx.db.transaction().execute(async (trx) => {
-      if (!(await write(trx))) return false;
-      if (withChild !== null) await insertChild(trx, withChild);
-      return true;
-    });
-  if (child === null) return { won: await run(null), child: null };
-  try {
-    const won = await run(child);
-    return { won, child: won ? child : null };
-  } catch (err) {
-    ctx.logger.error({ err, orderId: parentId, childId: child.id }, 'range child order could not be created');
-    return { won: await run(null), child: null };
+export async function dueRangeChild(ctx: AppContext, parent: OrderRow): Promise<{ create: OrderRow | null; announce: OrderRow | null }> {
+  if (parent.min_amount === null || parent.max_amount === null) return { create: null, announce: null };
+  const existing = await findRangeChild(ctx, parent);
+  if (existing !== null) return { create: null, announce: existing };
+  const release = await getRangeRelease(ctx.db, parent.id);
+  if (release === undefined) return { create: null, announce: null };
+  const plan = planRangeChild(parent, release.nextTrade, {
+    now: ctx.clock.now(),
+    expirationHours: ctx.settings.mostro.expiration_hours,
+  });
+  if (plan.child === null) {
+    ctx.logger.info({ orderId: parent.id, reason: plan.reason }, 'no range child order');
+    return { create: null, announce: null };
   }
+  return { create: plan.child, announce: plan.child };
 }
 
 /**
  * INSERT the child and advance the maker's last_trade_index to the child's index when it is
  * higher (0.17.1 never did, HQ-4).
  */
-async function insertChild(trx: Executor, child: OrderRow): Promise<void> {
+export async function insertChild(trx: Executor, child: OrderRow): Promise<void> {
   await insertOrder(trx, child);
   const master = child.kind === 'sell' ? child.master_seller_pubkey : child.master_buyer_pubkey;
   const index = child.kind === 'sell' ? child.trade_index_seller : child.trade_index_buyer;
@@ -163,7 +149,7 @@ async function insertChild(trx: Executor, child: OrderRow): Promise<void> {
   }
 }
 
-/** The range child created with `parent`'s release (at most one; null when none was). */
+/** The range child of `parent` (at most one is ever created; null when there is none). */
 export async function findRangeChild(ctx: AppContext, parent: Pick<OrderRow, 'id'>): Promise<OrderRow | null> {
   const children = await findOrders(ctx.db, { range_parent_id: parent.id });
   return children.find((c) => c.creator_pubkey !== null) ?? null;

@@ -1,4 +1,5 @@
 import { casUpdateOrder } from '../../db/orders.js';
+import { deleteRangeRelease } from '../../db/range-releases.js';
 import { CantDoError } from '../../errors.js';
 import { buildMessage } from '../../protocol/build.js';
 import type { Handler } from '../handler.js';
@@ -32,12 +33,18 @@ export const adminSettle: Handler = async (ctx, msg, inbound) => {
   }
   requireLightning(ctx);
 
-  const claimed = await casUpdateOrder(
-    ctx.db,
-    order.id,
-    { status: 'dispute', hash: order.hash, preimage: order.preimage },
-    { status: 'settled-hold-invoice' },
-  );
+  // The claim; a seller's earlier release of a range order (whose settle failed) is forgotten with
+  // it: the admin decided, and admin-settle creates no range child (as upstream).
+  const claimed = await ctx.db.transaction().execute(async (trx) => {
+    const won = await casUpdateOrder(
+      trx,
+      order.id,
+      { status: 'dispute', hash: order.hash, preimage: order.preimage },
+      { status: 'settled-hold-invoice' },
+    );
+    if (won) await deleteRangeRelease(trx, order.id);
+    return won;
+  });
   if (!claimed) throw new CantDoError('not_allowed_by_status', `order ${order.id} changed before admin-settle`);
 
   try {

@@ -1,63 +1,31 @@
 /**
- * Migration 20261209000000 (range children): the child lookup by parent searches a partial index,
- * and a live range SELL order carried over from 0.17.1 loses the counterparty's `next_trade` that 0.17.1's
- * fiat-sent stored on it (upstream #891) — a release finished from LND's SETTLED update plans the
- * child from those fields, so they must be the seller's own or none. Buy orders and finished sell
- * orders keep theirs.
+ * Migration 20261209000000 (range children): the release record table, and the child lookup by
+ * parent searching a partial index.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Database } from '../../../src/db/sqlite-driver.js';
 import { closeDatabase, openDatabase, type Db } from '../../../src/db/database.js';
-import { getOrder, insertOrder } from '../../../src/db/orders.js';
-import type { OrderRow } from '../../../src/db/types.js';
-import { makeOrder } from '../../support/db.js';
-
-const MIGRATIONS = fileURLToPath(new URL('../../../migrations/', import.meta.url));
-const THIS = '20261209000000_mostrod_ts_range_children.sql';
-const PLANTED = 'dd'.repeat(32);
+import { deleteRangeRelease, getRangeRelease, recordRangeRelease } from '../../../src/db/range-releases.js';
 
 const sqliteOf = (db: Db): Database => (db as unknown as { sqlite: Database }).sqlite;
+const ID = '00000000-0000-4000-8000-000000000001';
+const KEY = 'c3'.repeat(32);
 
 void describe('migration 20261209000000: range children', () => {
-  void test('a 0.17.1 buyer’s next_trade on a live sell order is cleared; buy orders and finished trades keep theirs', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mostrod-range-'));
-    const file = join(dir, 'mostro.db');
-    const before = join(dir, 'migrations-before');
-    mkdirSync(before);
-    for (const f of readdirSync(MIGRATIONS)) if (f.endsWith('.sql') && f < THIS) copyFileSync(join(MIGRATIONS, f), join(before, f));
-    const planted = { next_trade_pubkey: PLANTED, next_trade_index: 9, min_amount: 10, max_amount: 50 };
-    const rows: Record<string, OrderRow> = {
-      sellFiatSent: makeOrder({ kind: 'sell', status: 'fiat-sent', ...planted }),
-      sellDispute: makeOrder({ kind: 'sell', status: 'dispute', ...planted }),
-      sellActive: makeOrder({ kind: 'sell', status: 'active', ...planted }),
-      sellSuccess: makeOrder({ kind: 'sell', status: 'success', ...planted }),
-      buyFiatSent: makeOrder({ kind: 'buy', status: 'fiat-sent', ...planted }),
-      sellFixed: makeOrder({ kind: 'sell', status: 'fiat-sent', ...planted, min_amount: null, max_amount: null }),
-    };
-    const old = await openDatabase(file, { migrationsDir: before });
-    for (const r of Object.values(rows)) await insertOrder(old, r);
-    await closeDatabase(old);
-
-    const db = await openDatabase(file);
+  void test('a release record is written, replaced by a later release, read back and deleted', async () => {
+    const db = await openDatabase(':memory:');
     try {
-      const next = async (r: OrderRow) => {
-        const o = await getOrder(db, r.id);
-        return [o?.next_trade_pubkey, o?.next_trade_index];
-      };
-      assert.deepEqual(await next(rows['sellFiatSent']!), [null, null]);
-      assert.deepEqual(await next(rows['sellDispute']!), [null, null]);
-      assert.deepEqual(await next(rows['sellActive']!), [null, null]);
-      assert.deepEqual(await next(rows['sellSuccess']!), [PLANTED, 9], 'history is not rewritten');
-      assert.deepEqual(await next(rows['buyFiatSent']!), [PLANTED, 9], 'a buy maker’s own next_trade is kept');
-      assert.deepEqual(await next(rows['sellFixed']!), [PLANTED, 9], 'not a range order: never read, left as it is');
+      assert.equal(await getRangeRelease(db, ID), undefined);
+      await recordRangeRelease(db, ID, { pubkey: KEY, index: 3 }, 100);
+      assert.deepEqual(await getRangeRelease(db, ID), { nextTrade: { pubkey: KEY, index: 3 }, releasedAt: 100 });
+      await recordRangeRelease(db, ID, null, 200);
+      assert.deepEqual(await getRangeRelease(db, ID), { nextTrade: null, releasedAt: 200 });
+      await deleteRangeRelease(db, ID);
+      assert.equal(await getRangeRelease(db, ID), undefined);
+      assert.equal(await getRangeRelease(db, 'not-a-uuid'), undefined);
     } finally {
       await closeDatabase(db);
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 

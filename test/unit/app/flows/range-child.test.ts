@@ -2,14 +2,14 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { nip19 } from 'nostr-tools';
 import {
-  commitWithRangeChild,
+  dueRangeChild,
   findRangeChild,
+  insertChild,
+  normalizeNextTrade,
   planRangeChild,
-  sellerNextTradePatch,
-  storedNextTrade,
 } from '../../../../src/app/flows/range-child.js';
-import type { Executor } from '../../../../src/db/database.js';
-import { casUpdateOrder, findOrders, getOrder, insertOrder } from '../../../../src/db/orders.js';
+import { insertOrder } from '../../../../src/db/orders.js';
+import { getRangeRelease, recordRangeRelease } from '../../../../src/db/range-releases.js';
 import type { OrderRow } from '../../../../src/db/types.js';
 import { makeOrder } from '../../../support/db.js';
 import { makeTestContext } from '../../../support/test-context.js';
@@ -151,53 +151,37 @@ void describe('planRangeChild (HANDLERS §3.3 / §4.6 step 9, PROTOCOL §6.4)', 
   });
 });
 
-void describe('commitWithRangeChild', () => {
-  void test('inserts the child with the parent’s compare-and-set; a lost compare-and-set inserts nothing', async () => {
+void describe('dueRangeChild: what a release’s payout-started mark creates and announces', () => {
+  void test('a child only for a range order with a release record; an existing child is announced, not duplicated', async () => {
     const ctx = await makeTestContext({ now: NOW });
-    const p = parent({ status: 'fiat-sent' });
+    const p = parent({ status: 'settled-hold-invoice' });
     await insertOrder(ctx.db, p);
-    const child = planRangeChild(p, { pubkey: NEXT, index: 2 }, opts).child;
-    assert.ok(child !== null);
-    const write = (trx: Executor) => casUpdateOrder(trx, p.id, { status: 'fiat-sent' }, { status: 'settled-hold-invoice' });
-    const first = await commitWithRangeChild(ctx, p.id, child, write);
-    assert.equal(first.won, true);
-    assert.deepEqual(await getOrder(ctx.db, child.id), child);
-    const again = await commitWithRangeChild(ctx, p.id, { ...child, id: '11111111-2222-4333-8444-555555555555' }, write);
-    assert.deepEqual(again, { won: false, child: null });
-    assert.equal((await findOrders(ctx.db, { range_parent_id: p.id })).length, 1, 'the losing write inserted no child');
+    assert.deepEqual(await dueRangeChild(ctx, p), { create: null, announce: null }, 'no release record (admin-settle): no child');
+    await recordRangeRelease(ctx.db, p.id, { pubkey: NEXT, index: 2 }, NOW);
+    const due = await dueRangeChild(ctx, p);
+    assert.ok(due.create !== null);
+    assert.equal(due.announce, due.create);
+    assert.deepEqual([due.create.seller_pubkey, due.create.trade_index_seller, due.create.max_amount], [NEXT, 2, 35]);
+    assert.deepEqual(await dueRangeChild(ctx, { ...p, min_amount: null, max_amount: null }), { create: null, announce: null }, 'not a range order');
+
+    await insertChild(ctx.db, due.create);
+    const again = await dueRangeChild(ctx, p);
+    assert.equal(again.create, null);
+    assert.equal(again.announce?.id, due.create.id);
+    assert.equal((await findRangeChild(ctx, p))?.id, due.create.id);
+
+    await recordRangeRelease(ctx.db, p.id, null, NOW);
+    const q = parent({ status: 'settled-hold-invoice' });
+    await insertOrder(ctx.db, q);
+    await recordRangeRelease(ctx.db, q.id, null, NOW);
+    assert.deepEqual(await dueRangeChild(ctx, q), { create: null, announce: null }, 'a sell maker that named no key gets no child');
+    assert.deepEqual(await getRangeRelease(ctx.db, q.id), { nextTrade: null, releasedAt: NOW });
   });
 
-  void test('a child that cannot be inserted is dropped and the parent’s change still commits (#873)', async () => {
-    const ctx = await makeTestContext({ now: NOW });
-    const p = parent({ status: 'fiat-sent' });
-    await insertOrder(ctx.db, p);
-    const child = planRangeChild(p, { pubkey: NEXT, index: 2 }, opts).child;
-    assert.ok(child !== null);
-    await insertOrder(ctx.db, { ...child, range_parent_id: null }); // same id: the INSERT fails
-    const r = await commitWithRangeChild(ctx, p.id, child, (trx) =>
-      casUpdateOrder(trx, p.id, { status: 'fiat-sent' }, { status: 'settled-hold-invoice' }),
-    );
-    assert.deepEqual(r, { won: true, child: null });
-    assert.equal((await getOrder(ctx.db, p.id))?.status, 'settled-hold-invoice');
-    assert.equal((await findRangeChild(ctx, p)), null);
-  });
-});
-
-void describe('the maker’s next_trade recorded on a range parent', () => {
-  void test('a sell maker’s comes from the release claim (sellerNextTradePatch), a buy maker’s from fiat-sent', () => {
-    const sell = parent({ next_trade_pubkey: null, next_trade_index: null });
-    assert.deepEqual(sellerNextTradePatch(sell, { pubkey: NEXT, index: 4 }), { next_trade_pubkey: NEXT, next_trade_index: 4 });
-    assert.deepEqual(sellerNextTradePatch(sell, null), { next_trade_pubkey: null, next_trade_index: null }, 'a release without one clears it');
-    assert.deepEqual(sellerNextTradePatch(sell, { pubkey: nip19.npubEncode(NEXT), index: 4 }), { next_trade_pubkey: NEXT, next_trade_index: 4 }, 'an npub is stored as hex');
-    assert.deepEqual(sellerNextTradePatch(sell, { pubkey: 'xyz', index: 4 }), { next_trade_pubkey: null, next_trade_index: null }, 'an unusable key is not stored');
-    assert.deepEqual(sellerNextTradePatch({ ...sell, min_amount: null, max_amount: null }, { pubkey: NEXT, index: 4 }), {}, 'not a range order');
-    assert.deepEqual(sellerNextTradePatch({ ...sell, creator_pubkey: BUYER }, { pubkey: NEXT, index: 4 }), {}, 'the seller is not the maker');
-    const buy = parent({ kind: 'buy', creator_pubkey: BUYER });
-    assert.deepEqual(sellerNextTradePatch(buy, { pubkey: NEXT, index: 4 }), {}, 'a buy maker’s is stored by fiat-sent');
-    assert.deepEqual(storedNextTrade(sell), null);
-    assert.deepEqual(storedNextTrade({ next_trade_pubkey: NEXT, next_trade_index: 4 }), { pubkey: NEXT, index: 4 });
-    // A sell parent planned from its recorded fields gets the recorded key (what finishSettledEscrow does).
-    const recorded = { ...sell, ...sellerNextTradePatch(sell, { pubkey: NEXT, index: 4 }) };
-    assert.equal(planRangeChild(recorded, storedNextTrade(recorded), opts).child?.seller_pubkey, NEXT);
+  void test('normalizeNextTrade: recorded as hex; an unusable key or index is not recorded', () => {
+    assert.deepEqual(normalizeNextTrade({ pubkey: nip19.npubEncode(NEXT), index: 4 }), { pubkey: NEXT, index: 4 });
+    assert.equal(normalizeNextTrade({ pubkey: 'xyz', index: 4 }), null);
+    assert.equal(normalizeNextTrade({ pubkey: NEXT, index: -1 }), null);
+    assert.equal(normalizeNextTrade(null), null);
   });
 });

@@ -14,6 +14,9 @@ import { makeTestContext, type TestContext } from '../../../support/test-context
 import { assertCantDo, lastOrderEvent, orderPayload, reload, req, tag } from '../../../support/trade-fixtures.js';
 import type { Payload } from '../../../../src/protocol/types.js';
 import { escrowedTrade, type Trade } from '../trade-b-fixture.js';
+import { openDispute, solver, take } from './dispute-fixture.js';
+import { adminSettle } from '../../../../src/app/handlers/admin-settle.js';
+import { getRangeRelease } from '../../../../src/db/range-releases.js';
 import { nip19 } from 'nostr-tools';
 import { getKeyTransport } from '../../../../src/db/transports.js';
 import { TransportRegistry } from '../../../../src/nostr/transport-registry.js';
@@ -221,13 +224,39 @@ void describe('release of a range order (PROTOCOL §6.4, §9.3 rows 16–20; HQ-
     assert.equal((await reload(ctx, t.order.id)).status, 'success');
   });
 
-  void test('settle failure after the claim removes the child created with it', async () => {
+  void test('no child before the escrow is settled: a failed settle leaves none, nor does a settle that never returns', async () => {
     const ctx = await makeTestContext({ now: NOW });
     const t = await fiatSentTrade(ctx, { order: range });
     ctx.lightning.failNext('settleHoldInvoice');
     await assertCantDo(release(ctx, rel(t, 5n, { next_trade: [TS2, 2] }), t.seller.inbound), 'not_allowed_by_status');
     assert.equal((await findOrders(ctx.db, { range_parent_id: t.order.id })).length, 0);
     assert.equal((await reload(ctx, t.order.id)).status, 'fiat-sent');
+
+    // The process dies while LND holds the settle (simulation: the HTLC then expired): the claim is
+    // there, the child is not — no orphan order for a trade whose escrow may go back to the seller.
+    ctx.lightning.hangNext('settleHoldInvoice');
+    void release(ctx, rel(t, 6n, { next_trade: [TS2, 2] }), t.seller.inbound);
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    assert.equal((await reload(ctx, t.order.id)).status, 'settled-hold-invoice');
+    assert.equal((await findOrders(ctx.db, { range_parent_id: t.order.id })).length, 0);
+    assert.equal(ctx.outbox.messagesTo(TS2).length, 0);
+  });
+
+  void test('admin-settle after a seller’s release whose settle failed: no child (admin-settle creates none, as upstream)', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const t = await fiatSentTrade(ctx, { order: range });
+    ctx.lightning.failNext('settleHoldInvoice');
+    await assertCantDo(release(ctx, rel(t, 5n, { next_trade: [TS2, 2] }), t.seller.inbound), 'not_allowed_by_status');
+    assert.notEqual(await getRangeRelease(ctx.db, t.order.id), undefined, 'the release is recorded');
+    const d = await openDispute(ctx, t, 'seller');
+    const s = await solver(ctx);
+    await take(ctx, s, d);
+    await adminSettle(ctx, req('admin-settle', { id: t.order.id, requestId: 7n }), s.inbound);
+    await ctx.tasks.idle();
+    assert.equal((await reload(ctx, t.order.id)).status, 'success');
+    assert.equal(await getRangeRelease(ctx.db, t.order.id), undefined);
+    assert.equal((await findOrders(ctx.db, { range_parent_id: t.order.id })).length, 0);
+    assert.equal(ctx.outbox.messagesTo(TS2).length, 0);
   });
 
   void test('a crash after the settle, before the notices: the reconciliation tells the child’s maker and publishes it, once', async () => {
@@ -237,12 +266,13 @@ void describe('release of a range order (PROTOCOL §6.4, §9.3 rows 16–20; HQ-
     await sql`CREATE TRIGGER cut BEFORE INSERT ON mostrod_ts_notices BEGIN SELECT RAISE(ABORT, 'power cut'); END`.execute(ctx.db);
     await assert.rejects(release(ctx, rel(t, 5n, { next_trade: [TS2, 2] }), t.seller.inbound), /power cut/);
     await sql`DROP TRIGGER cut`.execute(ctx.db);
-    const [child] = await findOrders(ctx.db, { range_parent_id: t.order.id });
-    assert.ok(child !== undefined, 'the child was inserted with the claim');
+    assert.equal((await findOrders(ctx.db, { range_parent_id: t.order.id })).length, 0, 'the child goes with the mark');
     assert.equal(ctx.outbox.messagesTo(TS2).length, 0);
-    assert.equal(lastOrderEvent(ctx, child.id), undefined);
 
     assert.equal((await reconcilePayouts(ctx)).resumed, 1);
+    const [child] = await findOrders(ctx.db, { range_parent_id: t.order.id });
+    assert.ok(child !== undefined, 'created by the resumed release');
+    assert.deepEqual([child.seller_pubkey, child.trade_index_seller], [TS2, 2]);
     const toNext = ctx.outbox.messagesTo(TS2);
     assert.deepEqual(toNext.map((m) => [m.kind.action, m.kind.id, m.kind.request_id, m.kind.trade_index]), [['new-order', child.id, null, 2n]]);
     assert.equal(orderPayload(toNext[0]!).max_amount, 35n);
@@ -260,8 +290,8 @@ void describe('release of a range order (PROTOCOL §6.4, §9.3 rows 16–20; HQ-
     watchEscrow(ctx, t.order, null);
     ctx.lightning.failNext('settleHoldInvoice');
     await assertCantDo(release(ctx, rel(t, 5n, { next_trade: [TS2, 2] }), t.seller.inbound), 'not_allowed_by_status');
-    const reverted = await reload(ctx, t.order.id);
-    assert.deepEqual([reverted.status, reverted.next_trade_pubkey, reverted.next_trade_index], ['fiat-sent', TS2, 2]);
+    assert.equal((await reload(ctx, t.order.id)).status, 'fiat-sent');
+    assert.deepEqual(await getRangeRelease(ctx.db, t.order.id), { nextTrade: { pubkey: TS2, index: 2 }, releasedAt: NOW });
     assert.equal((await findOrders(ctx.db, { range_parent_id: t.order.id })).length, 0);
 
     await ctx.lightning.settleHoldInvoice(t.preimage); // the settle went through after all
@@ -276,20 +306,33 @@ void describe('release of a range order (PROTOCOL §6.4, §9.3 rows 16–20; HQ-
     assert.deepEqual(tag(lastOrderEvent(ctx, child.id)!, 's'), ['pending']);
     assert.equal((await reload(ctx, t.order.id)).status, 'success');
     assert.equal(ctx.lightning.payments.length, 1);
+    assert.equal(await getRangeRelease(ctx.db, t.order.id), undefined, 'the record goes with the mark');
   });
 
-  void test('the SETTLED update of a buy range order creates the child for the buyer’s next key from fiat-sent; none when one exists', async () => {
+  void test('a buy range order: a late SETTLED update after the release’s failed settle creates the child for the buyer’s next key from fiat-sent', async () => {
     const ctx = await makeTestContext({ now: NOW });
     const t = await fiatSentTrade(ctx, { kind: 'buy', order: { ...range, next_trade_pubkey: TS2, next_trade_index: 7 } });
     watchEscrow(ctx, t.order, null);
+    ctx.lightning.failNext('settleHoldInvoice');
+    await assertCantDo(release(ctx, rel(t, 9n), t.seller.inbound), 'not_allowed_by_status');
     await ctx.lightning.settleHoldInvoice(t.preimage);
     await ctx.tasks.idle();
     const [child] = await findOrders(ctx.db, { range_parent_id: t.order.id });
     assert.deepEqual([child?.kind, child?.buyer_pubkey, child?.trade_index_buyer], ['buy', TS2, 7]);
     assert.deepEqual(ctx.outbox.actions(TS2), ['new-order']);
+    assert.equal((await reload(ctx, t.order.id)).status, 'success');
+  });
 
-    // A parent that already has a child (one a reverted claim could not delete because it was
-    // taken) gets no second one.
+  void test('a SETTLED escrow behind an order no seller released (a 0.17.1 row) gets no child; a child that already exists is announced, not duplicated', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const t = await fiatSentTrade(ctx, { kind: 'buy', order: { ...range, next_trade_pubkey: TS2, next_trade_index: 7 } });
+    watchEscrow(ctx, t.order, null);
+    await ctx.lightning.settleHoldInvoice(t.preimage);
+    await ctx.tasks.idle();
+    assert.equal((await findOrders(ctx.db, { range_parent_id: t.order.id })).length, 0);
+    assert.equal((await reload(ctx, t.order.id)).status, 'success');
+
+    // A child inserted with the claim by an earlier version of the daemon, never announced.
     const ctx2 = await makeTestContext({ now: NOW });
     const t2 = await fiatSentTrade(ctx2, { kind: 'buy', order: { ...range, next_trade_pubkey: TS2, next_trade_index: 7 } });
     const planned = planRangeChild(t2.order, null, { now: NOW, expirationHours: 24 }).child!;
@@ -298,7 +341,7 @@ void describe('release of a range order (PROTOCOL §6.4, §9.3 rows 16–20; HQ-
     await ctx2.lightning.settleHoldInvoice(t2.preimage);
     await ctx2.tasks.idle();
     assert.equal((await findOrders(ctx2.db, { range_parent_id: t2.order.id })).length, 1);
-    assert.deepEqual(ctx2.outbox.actions(TS2), []);
+    assert.deepEqual(ctx2.outbox.messagesTo(TS2).map((m) => [m.kind.action, m.kind.id]), [['new-order', planned.id]]);
     assert.equal((await reload(ctx2, t2.order.id)).status, 'success');
   });
 
