@@ -684,7 +684,7 @@ export async function markReleased(ctx: AppContext, o: OrderRow, sellerRequestId
   const mark = (child: OrderRow | null, notice: Notice | null) =>
     markPayoutStarted(ctx, o.id, releaseNotices(o, sellerRequestId, notice), async (trx) => {
       if (child !== null) await insertChild(trx, child);
-      await deleteRangeRelease(trx, o.id);
+      if (o.min_amount !== null && o.max_amount !== null) await deleteRangeRelease(trx, o.id);
     });
   let won: boolean;
   let created = create;
