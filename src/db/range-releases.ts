@@ -73,3 +73,17 @@ export async function deleteRangeRelease(ex: Executor, orderId: string): Promise
   if (blob === undefined) return;
   await q(ex).deleteFrom('mostrod_ts_range_releases').where('order_id', '=', blob).execute();
 }
+
+/**
+ * Delete the records of orders that can no longer finish a release (neither `fiat-sent`,
+ * `dispute` nor `settled-hold-invoice`: canceled or completed after a release whose settle failed),
+ * or that no longer exist. One statement; returns how many went.
+ */
+export async function pruneRangeReleases(ex: Executor): Promise<number> {
+  const db = q(ex);
+  const r = await db
+    .deleteFrom('mostrod_ts_range_releases')
+    .where('order_id', 'not in', db.selectFrom('orders').select('id').where('status', 'in', ['fiat-sent', 'dispute', 'settled-hold-invoice']))
+    .executeTakeFirst();
+  return Number(r.numDeletedRows);
+}

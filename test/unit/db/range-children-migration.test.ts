@@ -6,7 +6,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Database } from '../../../src/db/sqlite-driver.js';
 import { closeDatabase, openDatabase, type Db } from '../../../src/db/database.js';
-import { deleteRangeRelease, getRangeRelease, recordRangeRelease } from '../../../src/db/range-releases.js';
+import { insertOrder } from '../../../src/db/orders.js';
+import { deleteRangeRelease, getRangeRelease, pruneRangeReleases, recordRangeRelease } from '../../../src/db/range-releases.js';
+import { makeOrder } from '../../support/db.js';
 
 const sqliteOf = (db: Db): Database => (db as unknown as { sqlite: Database }).sqlite;
 const ID = '00000000-0000-4000-8000-000000000001';
@@ -24,6 +26,26 @@ void describe('migration 20261209000000: range children', () => {
       await deleteRangeRelease(db, ID);
       assert.equal(await getRangeRelease(db, ID), undefined);
       assert.equal(await getRangeRelease(db, 'not-a-uuid'), undefined);
+    } finally {
+      await closeDatabase(db);
+    }
+  });
+
+  void test('records of orders that can no longer finish a release are pruned; the others stay', async () => {
+    const db = await openDatabase(':memory:');
+    try {
+      const statuses = ['fiat-sent', 'dispute', 'settled-hold-invoice', 'canceled', 'success', 'active'] as const;
+      const orders = statuses.map((status) => makeOrder({ status }));
+      for (const o of orders) {
+        await insertOrder(db, o);
+        await recordRangeRelease(db, o.id, null, 100);
+      }
+      await recordRangeRelease(db, ID, null, 100); // an order that does not exist
+      assert.equal(await pruneRangeReleases(db), 4);
+      const kept = [];
+      for (const o of orders) if ((await getRangeRelease(db, o.id)) !== undefined) kept.push(o.status);
+      assert.deepEqual(kept, ['fiat-sent', 'dispute', 'settled-hold-invoice']);
+      assert.equal(await pruneRangeReleases(db), 0);
     } finally {
       await closeDatabase(db);
     }
