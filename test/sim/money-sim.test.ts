@@ -89,8 +89,28 @@ void test('range orders in the simulated world: the released trade leaves one ch
       assert.deepEqual(children.map((c) => [c.kind, c.status, c.creator_pubkey, c.min_amount, c.max_amount]), [[kind, 'pending', o.next.pubkey, 5, 20]], kind);
       assert.deepEqual(w.sent.filter((m) => m.to === o.next.pubkey).map((m) => [m.action, m.orderId]), [['new-order', children[0]!.id]], kind);
 
+      // The child joined the schedule's orders (its maker: the next key): traded and released in
+      // turn, it leaves a grandchild (5–10); that one, taken for 10, leaves none.
+      const child = w.orders[1]!;
+      assert.deepEqual([child.id, child.maker.pubkey, child.range], [children[0]!.id, o.next.pubkey, true], kind);
+      for (const gen of [1, 2]) {
+        await orderly(w, [
+          { t: 'take', o: gen, withInvoice: true },
+          { t: 'pay-escrow', o: gen },
+          ...(kind === 'buy' ? [{ t: 'add-invoice' as const, o: gen }] : []),
+          { t: 'fiat-sent', o: gen },
+          { t: 'release', o: gen },
+        ]);
+        await w.quiesce();
+        await w.checkQuiescent();
+        assert.equal((await getOrder(w.ctx.db, w.orders[gen]!.id!))?.status, 'success', `${kind} generation ${gen}`);
+      }
+      assert.equal(w.orders.length, 3, 'parent, child, grandchild');
+      assert.deepEqual([w.orders[2]!.range, (await getOrder(w.ctx.db, w.orders[2]!.id!))?.max_amount], [true, 10]);
+      assert.equal((await findOrders(w.ctx.db, { range_parent_id: w.orders[2]!.id! })).length, 0, 'nothing left after the grandchild');
+
       // The checker is not blind: a child its maker never heard of, or a second child, is reported.
-      const announce = w.sent.findIndex((m) => m.to === o.next.pubkey);
+      const announce = w.sent.findIndex((m) => m.to === o.next.pubkey && m.action === 'new-order');
       const [told] = w.sent.splice(announce, 1);
       await assert.rejects(w.checkQuiescent(), (e: unknown) => e instanceof InvariantViolation && /range child announced to its maker/.test(e.message));
       w.sent.push(told!);

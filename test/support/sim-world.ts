@@ -551,6 +551,8 @@ export class SimWorld {
   readonly explicit: string[] = [];
   /** Violations of skipped invariants (see WorldOptions.skip). */
   readonly skipped: string[] = [];
+  /** Messages before this index were looked at by adoptChildren. */
+  private adoptScan = 0;
 
   private constructor(
     private readonly dir: string,
@@ -1077,7 +1079,40 @@ export class SimWorld {
   }
 
   /** Escrow hashes from the pay-invoice messages sent to sellers. */
+  /**
+   * A range order's child, announced to the maker's next key (`new-order`), joins the schedule's
+   * orders as a new order of that maker (so children are traded too, and their children).
+   */
+  private adoptChildren(): void {
+    for (let i = this.adoptScan; i < this.sent.length; i += 1) {
+      const m = this.sent[i]!;
+      if (m.action !== 'new-order' || m.orderId === null || m.payload === null || !('order' in m.payload)) continue;
+      if (this.orders.some((x) => x.id === m.orderId)) continue;
+      const parent = this.orders.find((x) => x.range && x.next.pubkey === m.to);
+      if (parent === undefined) continue;
+      const n = this.orders.length + 1;
+      const kind = m.payload.order.kind ?? parent.kind;
+      const taker = keysFrom(n, 2);
+      this.orders.push({
+        n,
+        kind,
+        maker: parent.next,
+        taker,
+        seller: kind === 'sell' ? parent.next : taker,
+        buyer: kind === 'sell' ? taker : parent.next,
+        id: m.orderId,
+        invoices: new Map(),
+        escrows: [],
+        decisions: [],
+        range: m.payload.order.min_amount !== null && m.payload.order.min_amount !== undefined,
+        next: keysFrom(n, 3),
+      });
+    }
+    this.adoptScan = this.sent.length;
+  }
+
   private collectEscrows(): void {
+    this.adoptChildren();
     for (const s of this.sent) {
       if (s.action !== 'pay-invoice' || s.orderId === null || s.payload === null || !('payment_request' in s.payload)) continue;
       const pr = s.payload.payment_request[1];
@@ -1331,12 +1366,14 @@ export class SimWorld {
           this.fail('range child announced to its maker once', `order o${o.n}: new-order of its child sent ${told.length} times (steps ${told.map((m) => m.step).join(', ')})`);
         }
       }
-      // Released only by the seller (no admin or solver settle, which create no child), and the maker
-      // named its next key (a buy maker at fiat-sent: a trade released from a dispute may skip it).
+      // Released only by the seller (no admin or solver settle, which create no child), the maker
+      // named its next key (a buy maker at fiat-sent: a trade released from a dispute may skip it),
+      // and a remainder of at least the minimum is left.
       const released = escrowSettled && (row.status === 'settled-hold-invoice' || row.status === 'success');
       const onlyReleases = o.decisions.length > 0 && o.decisions.every((d) => d.startsWith('release@'));
       const named = o.kind === 'sell' || row.next_trade_pubkey !== null;
-      if (released && onlyReleases && named && children.length === 0) {
+      const remainderDue = row.min_amount !== null && row.max_amount !== null && row.max_amount - row.fiat_amount >= row.min_amount;
+      if (released && onlyReleases && named && remainderDue && children.length === 0) {
         this.fail('released range order has its child', `order o${o.n} (${row.status}) was released but no child order exists`);
       }
     }
