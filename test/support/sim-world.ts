@@ -1360,11 +1360,16 @@ export class SimWorld {
       for (const child of children) {
         if (!escrowSettled) this.fail('range child only for a settled trade', `order o${o.n} (${row.status}) has a child but no escrow of it was settled`);
         if (child.creator_pubkey !== o.next.pubkey) this.fail('range child for the maker’s next key', `order o${o.n}'s child belongs to ${child.creator_pubkey?.slice(0, 8) ?? 'nobody'}`);
-        // The announcement (request id: the seller's release, or none when another path finished the
-        // release) — not the `new-order` a taker's cancel of the child sends its maker.
+        // The announcement: a `new-order` of the child sent before anything else about it (request id:
+        // the seller's release, or none when another path finished the release) — not the one the
+        // maker gets when a take of the child is undone (a taker's cancel, a waiting-state timeout).
         const fromRelease = (m: SentRecord) => m.requestId === null || this.requests.get(m.requestId) === o.seller.pubkey;
-        const told = this.sent.filter((m) => m.to === o.next.pubkey && m.orderId === child.id && m.action === 'new-order' && m.fate !== 'lost' && fromRelease(m));
-        if (told.length === 0) this.fail('range child announced to its maker', `order o${o.n} (${row.status}): its child was never announced to the maker`);
+        const firstOther = this.sent.findIndex((m) => m.orderId === child.id && m.action !== 'new-order' && m.fate !== 'lost');
+        const announced = this.sent
+          .map((m, i) => [m, i] as const)
+          .filter(([m]) => m.to === o.next.pubkey && m.orderId === child.id && m.action === 'new-order' && m.fate !== 'lost' && fromRelease(m));
+        const told = announced.filter(([, i]) => firstOther === -1 || i < firstOther).map(([m]) => m);
+        if (announced.length === 0) this.fail('range child announced to its maker', `order o${o.n} (${row.status}): its child was never announced to the maker`);
         if (told.length > 1) {
           this.fail('range child announced to its maker once', `order o${o.n}: new-order of its child sent ${told.length} times (steps ${told.map((m) => m.step).join(', ')})`);
         }
