@@ -312,9 +312,16 @@ void describe('e2e operator cockpit: /metrics, /readyz, alert DMs (built daemon)
 
     await sb.relay.restart();
     await waitForReadyz(200, 90_000);
-    // No alert could be delivered while every relay was down: one RESOLVED message says so.
+    // No alert could be delivered while every relay was down: one RESOLVED message says so — unless
+    // a check ran just as the relay came back, saw the incident still open and delivered its ALERT
+    // over the reconnected relay (then the RESOLVED follows it; both are correct, the race is the
+    // monitor's timing against the reconnect).
     const dm = await waitForDm(/RESOLVED: Every relay disconnected/);
-    assert.match(dm.content, /not announced while open/);
+    const relayDms = (await adminDms()).filter((d) => /Every relay disconnected/.test(d.content)).map((d) => d.content);
+    const alerts = relayDms.filter((t) => t.includes('ALERT: Every relay disconnected'));
+    if (alerts.length === 0) assert.match(dm.content, /not announced while open/);
+    else assert.doesNotMatch(dm.content, /not announced while open/, 'announced after the reconnect: the RESOLVED says nothing of it');
+    assert.ok(alerts.length <= 1, JSON.stringify(relayDms));
     assert.ok(((await scrape()).get('mostrod_relay_publish_failures_total', { relay: sb.relay.url }) ?? 0) >= 1);
   });
 
