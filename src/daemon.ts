@@ -34,7 +34,7 @@ import { RelayRatesReader } from './nostr/rates-query.js';
 import { startRpcServer } from './rpc/server.js';
 import { loadTokenFile, type AuthToken } from './rpc/auth.js';
 import { BackupJob } from './ops/backup-job.js';
-import { PublicationLedgerOutbox } from './ops/publication-ledger.js';
+import { PublicationLedgerOutbox, restoreOrderEventTimes } from './ops/publication-ledger.js';
 import { Observability } from './observability/observability.js';
 import { priceCurrencySources, priceSourceAges } from './observability/price-ages.js';
 import { Scheduler } from './scheduler/scheduler.js';
@@ -211,6 +211,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     orderChangeAcks: new OrderChangeAcks(db, logger.child({ module: 'order-changes' })),
     transports,
   };
+
+  // Before anything is published: this process's next event of an order changed in the last minute
+  // must come after the one the previous process published (nostr/created-at.ts).
+  {
+    const restored = await restoreOrderEventTimes(db, ctx.outbox, clock.now());
+    if (restored > 0) logger.info({ orders: restored }, 'order event times restored from the publication ledger');
+  }
 
   // Before anything may pay or settle: re-watch every live escrow and resolve every payout claim
   // against LND — at boot once LND is reachable, and again after every reconnect.

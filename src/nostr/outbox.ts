@@ -51,6 +51,12 @@ export interface PublishOptions {
    * publishes only then (db/order-changes.ts OrderChangeAcks). Must not throw.
    */
   onOutcome?: (accepted: boolean) => void;
+  /**
+   * Called by `publish`, before it returns, with the created_at the outbox gave the event (the
+   * template's may have been moved past the coordinate's last one). The publication ledger records
+   * it, so a restarted process can go on after it (`rememberCreatedAt`). Must not throw.
+   */
+  onCreatedAt?: (createdAt: number) => void;
 }
 
 /** An event with its created_at and id fixed, not signed yet (Outbox.prepare). */
@@ -99,6 +105,12 @@ export interface Outbox {
    * `opts.onOutcome` as for `publish`.
    */
   publishPrepared?(event: PreparedEvent, opts?: Pick<PublishOptions, 'onOutcome'>): void;
+  /**
+   * An earlier process published the event of this coordinate (`kind`, `d`) with `createdAt`: the
+   * next one must get a later created_at (created-at.ts). Optional: an outbox that keeps no
+   * created_at order ignores it.
+   */
+  rememberCreatedAt?(kind: number, d: string, createdAt: number): void;
   /** Wait until everything queued so far was handed to relays (or dropped after retries). */
   flush(): Promise<void>;
 }

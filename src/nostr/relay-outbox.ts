@@ -25,9 +25,9 @@ import type { Clock } from '../clock.js';
 import type { DurableFn } from '../db/durability.js';
 import type { MostroKeys } from '../context.js';
 import { getEventHash, type NostrEvent } from '../crypto/event.js';
-import { LruCache } from '../crypto/lru-cache.js';
 import type { Message } from '../protocol/types.js';
 import { toProtocolV1 } from '../protocol/v1-compat.js';
+import { CreatedAtClock } from './created-at.js';
 import { InThreadCrypto, type CryptoExecutor } from './crypto-pool.js';
 import type { DurableNotice, EventTemplate, MessageQueue, Outbox, PreparedEvent, PublishOptions, SendOptions } from './outbox.js';
 import type { PublishResult } from './relay-pool.js';
@@ -115,17 +115,13 @@ export interface OutboxStats {
   eventsIncomplete: number;
 }
 
-function isReplaceable(kind: number): boolean {
-  return kind === 0 || kind === 3 || (kind >= 10000 && kind < 20000) || (kind >= 30000 && kind < 40000);
-}
-
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class RelayOutbox implements Outbox {
   private readonly queues = new Map<MessageQueue, QueueState>();
   private readonly pending = new Set<Promise<void>>();
   private readonly crypto: CryptoExecutor;
-  private readonly lastCreatedAt = new LruCache<string, number>(100_000);
+  private readonly createdAts = new CreatedAtClock();
   private readonly messageRetry: RetryPolicy;
   private readonly publishRetry: RetryPolicy;
   private readonly window: number;
@@ -211,6 +207,7 @@ export class RelayOutbox implements Outbox {
 
   publish(template: EventTemplate, opts?: PublishOptions): Promise<string> {
     const createdAt = this.reserveCreatedAt(template);
+    opts?.onCreatedAt?.(createdAt);
     const signed = this.crypto.run({ op: 'sign-event', kind: template.kind, tags: template.tags, content: template.content, created_at: createdAt });
     const onOutcome = opts?.onOutcome;
     this.track(signed.then((event) => this.publishWithRetry(event, onOutcome), () => onOutcome?.(false)));
@@ -241,25 +238,14 @@ export class RelayOutbox implements Outbox {
     );
   }
 
-  /**
-   * The created_at an event gets: the template's (default now), and for addressable and
-   * replaceable kinds strictly after the last one of the same (kind, d), so a later state always
-   * replaces an earlier one.
-   */
+  /** created_at.ts: strictly after the coordinate's last one (this process's or a remembered one). */
   private reserveCreatedAt(template: EventTemplate): number {
-    let createdAt = template.created_at ?? this.o.clock.now();
-    if (isReplaceable(template.kind)) {
-      const d = template.kind >= 30000 ? (template.tags.find((t) => t[0] === 'd')?.[1] ?? '') : '';
-      const key = `${template.kind}:${d}`;
-      const last = this.lastCreatedAt.get(key);
-      if (last !== undefined && createdAt <= last) createdAt = last + 1;
-      this.lastCreatedAt.set(key, createdAt);
-      // Only an entry at or after the current second can bump a created_at: older ones (every order
-      // published more than a minute ago) are dropped, so the map holds the last minute's events
-      // rather than up to 100,000 orders.
-      this.lastCreatedAt.evictWhile((t) => t < createdAt - 60);
-    }
-    return createdAt;
+    return this.createdAts.reserve(template.kind, template.tags, template.created_at ?? this.o.clock.now());
+  }
+
+  /** An earlier process published this coordinate's event with `createdAt` (created-at.ts). */
+  rememberCreatedAt(kind: number, d: string, createdAt: number): void {
+    this.createdAts.remember(kind, d, createdAt);
   }
 
   async flush(): Promise<void> {

@@ -54,6 +54,29 @@ export async function recordOrderPublication(
   await UPSERT_ORDER_PUBLICATION.run(db, entry.orderId, entry.status, entry.eventId, entry.createdAt, entry.recordedAt);
 }
 
+/**
+ * At start, before anything is published: tell the outbox the created_at of every order event the
+ * ledger holds from the last minute on (or later: the previous process's same-second updates
+ * run ahead of the clock), so this process's next event of such an order gets a later one
+ * (nostr/created-at.ts). Without it, an order changed again right after a restart could get an
+ * event that ties with, or is older than, its previous one on the relays, which keep that one: the
+ * public book would show the order's previous status. Returns how many were remembered.
+ */
+export async function restoreOrderEventTimes(db: Executor, outbox: Outbox, now: number): Promise<number> {
+  if (outbox.rememberCreatedAt === undefined) return 0;
+  const rows = await opsDb(db)
+    .selectFrom('mostrod_ts_order_publications')
+    .select(['order_id', 'created_at'])
+    .where('created_at', '>=', now - RESTORE_SECONDS)
+    .orderBy('created_at')
+    .execute();
+  for (const r of rows) outbox.rememberCreatedAt(ORDER_EVENT_KIND, r.order_id, r.created_at);
+  return rows.length;
+}
+
+/** How far back restoreOrderEventTimes looks (created-at.ts keeps a minute). */
+const RESTORE_SECONDS = 60;
+
 export class PublicationLedgerOutbox implements Outbox {
   /** Present when the inner outbox prepares events: the ledger row joins the caller's transaction. */
   readonly prepare?: (event: EventTemplate, opts?: PublishOptions) => PreparedEvent;
@@ -92,9 +115,22 @@ export class PublicationLedgerOutbox implements Outbox {
    * transaction; otherwise it is written here on its own.
    */
   async publish(event: EventTemplate, opts?: PublishOptions): Promise<string> {
-    const id = await this.inner.publish(event, opts);
-    await this.record(event, id, event.created_at, opts);
+    // The created_at the outbox gave the event (moved past the order's last one if need be), not
+    // the template's: a restarted process goes on after it (restoreOrderEventTimes).
+    let createdAt = event.created_at;
+    const id = await this.inner.publish(event, {
+      ...opts,
+      onCreatedAt: (c) => {
+        createdAt = c;
+        opts?.onCreatedAt?.(c);
+      },
+    });
+    await this.record(event, id, createdAt, opts);
     return id;
+  }
+
+  rememberCreatedAt(kind: number, d: string, createdAt: number): void {
+    this.inner.rememberCreatedAt?.(kind, d, createdAt);
   }
 
   /**

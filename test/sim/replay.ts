@@ -6,7 +6,9 @@
  * barrier modelled). The LNURL provider's metadata is as in the property the schedule came from
  * (`shared` in the crash-only one, `per-address` with power cuts); `SIM_LNURL_METADATA=shared` or
  * `per-address` overrides it (the FINDINGS entries marked sharedLnurlMetadata replay with `shared`).
- * `SIM_LNURL_FRESHNESS=0` replays without the daemon's LNURL freshness rule.
+ * `SIM_LNURL_FRESHNESS=0` replays without the daemon's LNURL freshness rule;
+ * `SIM_RESTORE_EVENT_TIMES=0` without a restarted process learning its predecessor's order event
+ * times (finding F16). The power-cut property takes the same two variables.
  */
 import { SimWorld } from '../support/sim-world.js';
 import { parseSchedule } from './commands.js';
@@ -21,7 +23,8 @@ const powerCuts = process.env.SIM_POWER_CUTS === '1';
 const lnurlMetadata = process.env.SIM_LNURL_METADATA === 'shared' || process.env.SIM_LNURL_METADATA === 'per-address' ? process.env.SIM_LNURL_METADATA : powerCuts ? 'per-address' : 'shared';
 // SIM_LNURL_FRESHNESS=0: the daemon without the LNURL freshness rule (finding F10s).
 const lnurlFreshness = process.env.SIM_LNURL_FRESHNESS !== '0';
-const w = await SimWorld.create({ trace: true, skip, lnurlMetadata, lnurlFreshness, ...(powerCuts ? { powerCuts: true } : {}) });
+const restoreEventTimes = process.env.SIM_RESTORE_EVENT_TIMES !== '0';
+const w = await SimWorld.create({ trace: true, skip, lnurlMetadata, lnurlFreshness, restoreEventTimes, ...(powerCuts ? { powerCuts: true } : {}) });
 let failure: unknown = null;
 try {
   await w.run(parseSchedule(text));

@@ -30,7 +30,13 @@ import { getDisputeByOrder } from '../../src/db/disputes.js';
 import { findOrders, getOrder } from '../../src/db/orders.js';
 import type { OrderRow } from '../../src/db/types.js';
 import { assertIssuedNotBefore, verifyLnurlInvoice, type LnurlResolver, type ResolveInvoiceOptions } from '../../src/lightning/lnurl.js';
-import type { DurableNotice, EventTemplate, Outbox, SendOptions } from '../../src/nostr/outbox.js';
+import { CreatedAtClock } from '../../src/nostr/created-at.js';
+import { getEventHash } from '../../src/crypto/event.js';
+import { ORDER_EVENT_KIND } from '../../src/nostr/events.js';
+import type { DurableNotice, EventTemplate, Outbox, PreparedEvent, PublishOptions, SendOptions } from '../../src/nostr/outbox.js';
+import { orderPublicStatus } from '../../src/app/flows/publish.js';
+import { PublicationLedgerOutbox, restoreOrderEventTimes } from '../../src/ops/publication-ledger.js';
+import { newBookSyncState, republishChangedOrders, type BookSyncState } from '../../src/scheduler/jobs/republish-changed-orders.js';
 import { buildMessage } from '../../src/protocol/build.js';
 import type { Action, Message, Payload, Status } from '../../src/protocol/types.js';
 import { bootReconcile } from '../../src/scheduler/register.js';
@@ -55,7 +61,8 @@ export type JobName =
   | 'payout-retries'
   | 'dev-fee'
   | 'payout-reconcile'
-  | 'escrow-deadline';
+  | 'escrow-deadline'
+  | 'book-sync';
 
 export const JOB_LIST: readonly JobName[] = [
   'expire-pending-orders',
@@ -65,6 +72,7 @@ export const JOB_LIST: readonly JobName[] = [
   'dev-fee',
   'payout-reconcile',
   'escrow-deadline',
+  'book-sync',
 ];
 
 export type Side = 'maker' | 'taker';
@@ -268,6 +276,8 @@ export interface SentRecord {
 }
 
 class SimOutbox implements Outbox {
+  private readonly createdAts = new CreatedAtClock();
+
   constructor(
     private readonly world: SimWorld,
     private readonly proc: number,
@@ -342,12 +352,34 @@ class SimOutbox implements Outbox {
     return rec;
   }
 
-  // No relay answers (`onOutcome` is never called): the order book is not what this world checks,
-  // and an accepted publication would start OrderChangeAcks's batch timer, a write at a moment the
-  // world does not choose.
-  publish(_event: EventTemplate): Promise<string> {
+  /**
+   * Events as the relay outbox publishes them: created_at strictly increasing per coordinate
+   * (created-at.ts, this process's memory plus what `rememberCreatedAt` restored), the real id,
+   * handed to the relay once the durability barrier allows it (queued while the relay is down, lost
+   * with the process). A relay that takes an order event answers OK (`onOutcome(true)`); the
+   * change-log deletes that starts are written when the `book-sync` job runs (this world's
+   * OrderChangeAcks never fires its timer).
+   */
+  publish(template: EventTemplate, opts?: PublishOptions): Promise<string> {
+    const event = this.prepare(template);
+    opts?.onCreatedAt?.(event.created_at);
+    this.publishPrepared(event, opts);
+    return Promise.resolve(event.id);
+  }
+
+  prepare(template: EventTemplate): PreparedEvent {
+    const createdAt = this.createdAts.reserve(template.kind, template.tags, template.created_at ?? this.world.clock.now());
+    const id = getEventHash({ pubkey: this.world.nodePubkey, created_at: createdAt, kind: template.kind, tags: template.tags, content: template.content });
+    return { id, kind: template.kind, tags: template.tags, content: template.content, created_at: createdAt };
+  }
+
+  publishPrepared(event: PreparedEvent, opts?: Pick<PublishOptions, 'onOutcome'>): void {
     this.world.publishedCount += 1;
-    return Promise.resolve(`${this.proc}:${this.world.publishedCount}`);
+    this.gated(() => this.world.relayEvent({ event, proc: this.proc, onOutcome: opts?.onOutcome }));
+  }
+
+  rememberCreatedAt(kind: number, d: string, createdAt: number): void {
+    this.createdAts.remember(kind, d, createdAt);
   }
 
   flush(): Promise<void> {
@@ -422,6 +454,25 @@ export interface SimOrder {
   next: Keys;
 }
 
+/** The event the relay keeps for an order. */
+interface BookEntry {
+  id: string;
+  createdAt: number;
+  /** The `s` tag. */
+  status: string;
+  proc: number;
+  step: number;
+}
+
+interface QueuedEvent {
+  event: PreparedEvent;
+  proc: number;
+  onOutcome: ((accepted: boolean) => void) | undefined;
+}
+
+/** OrderChangeAcks's batch delay here: never (the `book-sync` job writes the batch). */
+const ACKS_NEVER_TIMED = 2_000_000_000;
+
 interface LogRecord {
   proc: number;
   level: number;
@@ -437,6 +488,7 @@ interface Proc {
   devFeeState: DevFeeState;
   running: Set<Promise<unknown>>;
   jobs: Map<JobName, Promise<unknown>>;
+  bookSync: BookSyncState;
   dead: boolean;
   /**
    * Power-cut worlds: the fdatasyncs in flight, oldest first (up to two: durability.ts); the oldest
@@ -499,7 +551,26 @@ export interface WorldOptions {
    * the daemon's records of earlier resolutions can refuse it (findings F5, F6).
    */
   lnurlMetadata?: 'per-address' | 'shared';
+  /**
+   * false: a restarted process does not learn its predecessor's order event times from the
+   * publication ledger (the daemon before session 34; shows finding F15). Default true.
+   */
+  restoreEventTimes?: boolean;
+  /**
+   * 'before': the change log's status trigger as before session 34 (a change to a status with no
+   * public event replaces the order's lagging public change; shows finding F15).
+   */
+  bookLagTrigger?: 'before';
 }
+
+/** The change log's status trigger of migration 20261204000000 (replaced by 20261210000000). */
+const STATUS_TRIGGER_BEFORE_S34 = `
+DROP TRIGGER IF EXISTS mostrod_ts_order_changes_on_status;
+CREATE TRIGGER mostrod_ts_order_changes_on_status AFTER UPDATE OF status ON orders
+WHEN NEW.status IS NOT OLD.status
+BEGIN
+    INSERT OR REPLACE INTO mostrod_ts_order_changes (order_id, status) VALUES (NEW.id, NEW.status);
+END;`;
 
 export class SimWorld {
   readonly clock = new FakeClock(SIM_START);
@@ -511,6 +582,10 @@ export class SimWorld {
   readonly devFeeHashes = new Set<string>();
   publishedCount = 0;
   relayUp = true;
+  /** The relay's order book: per order (`d`), the kind-38383 event it keeps (NIP-01: newest, then lowest id). */
+  readonly book = new Map<string, BookEntry>();
+  /** Events handed to the relay while it was down (sent when it comes back, lost with their process). */
+  private queuedEvents: QueuedEvent[] = [];
   get volatileNotices(): boolean {
     return this.opts.volatileNotices === true;
   }
@@ -572,6 +647,32 @@ export class SimWorld {
     return w;
   }
 
+  get nodePubkey(): string {
+    return this.keys.pubkey;
+  }
+
+  /** An event reaches the relay (or waits for it: relay down). */
+  relayEvent(q: QueuedEvent): void {
+    if (!this.relayUp) {
+      this.queuedEvents.push(q);
+      return;
+    }
+    const { event } = q;
+    if (event.kind === ORDER_EVENT_KIND) {
+      const d = event.tags.find((t) => t[0] === 'd')?.[1];
+      const status = event.tags.find((t) => t[0] === 's')?.[1];
+      if (d !== undefined && status !== undefined) {
+        const cur = this.book.get(d);
+        // NIP-01 addressable events: the newest created_at; on a tie, the lowest id.
+        if (cur === undefined || event.created_at > cur.createdAt || (event.created_at === cur.createdAt && event.id < cur.id)) {
+          this.book.set(d, { id: event.id, createdAt: event.created_at, status, proc: q.proc, step: this.stepNo });
+        }
+      }
+    }
+    // The relay answers OK whether it keeps the event or an newer one it has.
+    q.onOutcome?.(true);
+  }
+
   get ctx(): AppContext {
     return this.proc.ctx;
   }
@@ -612,6 +713,7 @@ export class SimWorld {
     noSync(db);
     // Before the durable outbox there were no stored notices to find after a restart.
     if (this.opts.volatileNotices === true) (db as unknown as { sqlite: Database }).sqlite.exec('DELETE FROM mostrod_ts_notices');
+    if (this.opts.bookLagTrigger === 'before') (db as unknown as { sqlite: Database }).sqlite.exec(STATUS_TRIGGER_BEFORE_S34);
     const client = new SimLndClient(this.node, `p${n}`);
     // Power-cut worlds: the disk holds what the last completed sync covered. At boot that is the
     // whole file (the daemon fdatasyncs the WAL when it opens the database).
@@ -639,20 +741,23 @@ export class SimWorld {
       db,
       lightning: this.opts.ungated === 'lightning' ? client : new DurableLightning(client, durable),
       lnurl: new SimLnurl(this, this.clock.now()),
-      outbox: new SimOutbox(this, n, this.opts.ungated === 'messages' ? () => null : durable),
+      // As the daemon: the publication ledger records every order event (restoreOrderEventTimes).
+      outbox: new PublicationLedgerOutbox(new SimOutbox(this, n, this.opts.ungated === 'messages' ? () => null : durable), db, this.clock, this.makeLogger(n)),
       prices: this.prices,
       keys: this.keys,
       clock: this.clock,
       logger: this.makeLogger(n),
       locks: new KeyedLock(),
       tasks: new TaskTracker(),
-      orderChangeAcks: new OrderChangeAcks(db, this.makeLogger(n)),
+      orderChangeAcks: new OrderChangeAcks(db, this.makeLogger(n), ACKS_NEVER_TIMED),
     };
-    const proc: Proc = { n, ctx, client, db, devFeeState: newDevFeeState(), running: new Set(), jobs: new Map(), dead: false, syncs: [] };
+    const proc: Proc = { n, ctx, client, db, devFeeState: newDevFeeState(), running: new Set(), jobs: new Map(), bookSync: newBookSyncState(), dead: false, syncs: [] };
     syncSlot.set = (done) => {
       proc.syncs.push(done);
     };
     this.proc = proc;
+    // As the daemon, before anything is published.
+    if (this.opts.restoreEventTimes !== false) await restoreOrderEventTimes(db, ctx.outbox, this.clock.now());
     // As the daemon: reconcile with the node as soon as it is up (escrows re-watched the first time
     // only: the backend re-subscribes its own watches after a reconnect), one reconciliation at a time,
     // while requests already flow.
@@ -996,6 +1101,9 @@ export class SimWorld {
       case 'relay':
         this.relayUp = c.up;
         if (c.up) {
+          const events = this.queuedEvents;
+          this.queuedEvents = [];
+          for (const q of events) if (this.isLive(q.proc)) this.relayEvent(q);
           for (const s of this.sent) {
             if (s.fate !== 'queued') continue;
             s.fate = 'delivered';
@@ -1041,6 +1149,11 @@ export class SimWorld {
       case 'escrow-deadline':
         p = guardEscrowDeadlines(ctx);
         break;
+      case 'book-sync':
+        // The accepted publications' change-log deletes (written within 100 ms by the daemon), then
+        // the every-minute pass.
+        p = ctx.orderChangeAcks.flush().then(() => republishChangedOrders(ctx, proc.bookSync));
+        break;
     }
     const tracked = this.spawn(p).finally(() => proc.jobs.delete(name));
     proc.jobs.set(name, tracked);
@@ -1059,6 +1172,7 @@ export class SimWorld {
     this.node.killClient(old.client, (i) => ((bits >> (i % 24)) & 1) === 1);
     old.client.dead = true;
     for (const s of this.sent) if (s.proc === old.n && s.fate === 'queued') s.fate = 'lost';
+    this.queuedEvents = this.queuedEvents.filter((q) => q.proc !== old.n);
     await old.db.destroy();
     if (powerCut && this.diskImage !== null) {
       for (const f of [`${this.file}-wal`, `${this.file}-shm`]) rmSync(f, { force: true });
@@ -1157,7 +1271,15 @@ export class SimWorld {
       .map((r) => [r.id, r.status, r.hash, r.payout_payment_hash, r.payment_attempts, r.failed_payment, r.dev_fee_paid, r.dev_fee_payment_hash].join('|'))
       .sort()
       .join(';');
-    return `${o}#${this.node.ledger.length}#${this.sent.length}`;
+    const book = [...this.book].map(([d, e]) => `${d}:${e.status}:${e.createdAt}`).sort().join(';');
+    const changes = await this.changeLog();
+    return `${o}#${this.node.ledger.length}#${this.sent.length}#${book}#${changes.join(',')}`;
+  }
+
+  /** The order change log's rows (orders whose public event may lag: book-sync's work). */
+  private async changeLog(): Promise<number[]> {
+    const sqlite = (this.proc.db as unknown as { sqlite: Database }).sqlite;
+    return (sqlite.prepare('SELECT seq FROM mostrod_ts_order_changes ORDER BY seq').all() as Array<{ seq: number }>).map((r) => r.seq);
   }
 
   async quiesce(): Promise<void> {
@@ -1177,7 +1299,9 @@ export class SimWorld {
       }
       this.collectEscrows();
       const fp = await this.fingerprint();
-      if (fp === last) return;
+      // Settled: nothing changed in a whole round, and no order's public event is left to book-sync
+      // (its first pass in a process only sets its watermark).
+      if (fp === last && (await this.changeLog()).length === 0) return;
       last = fp;
       this.clock.advance(61);
       this.node.tick();
@@ -1385,6 +1509,33 @@ export class SimWorld {
         this.fail('released range order has its child', `order o${o.n} (${row.status}) was released but no child order exists`);
       }
     }
+    this.checkBook(rows);
+  }
+
+  /**
+   * Invariant 12: the relay's order book shows every order as the database has it — the public
+   * status of its row, or `in-progress` for a trade under way (active, fiat-sent, dispute, a release
+   * being paid: no public status of their own, the last one published was the take's) — and no
+   * order the database does not have.
+   */
+  private checkBook(rows: readonly OrderRow[]): void {
+    const nameOf = (id: string) => {
+      const o = this.orders.find((x) => x.id === id);
+      return o === undefined ? id.slice(0, 8) : `o${o.n}`;
+    };
+    for (const row of rows) {
+      const expected = orderPublicStatus(row) ?? 'in-progress';
+      const shown = this.book.get(row.id);
+      if (shown === undefined) this.fail('the book shows every order as it is', `order ${nameOf(row.id)} (${row.status}) has no event on the relay`);
+      else if (shown.status !== expected) {
+        this.fail(
+          'the book shows every order as it is',
+          `order ${nameOf(row.id)} is ${row.status} (public: ${expected}) but the relay keeps its ${shown.status} event (created_at ${shown.createdAt}, published by process ${shown.proc} at step ${shown.step})`,
+        );
+      }
+    }
+    const ids = new Set(rows.map((r) => r.id));
+    for (const [d, e] of this.book) if (!ids.has(d)) this.fail('the book shows every order as it is', `the relay shows order ${d.slice(0, 8)} (${e.status}), which the database does not have`);
   }
 
   /** What the run reached (for coverage statistics): final statuses and real effects. */

@@ -1,6 +1,6 @@
 import type { AppContext } from '../../context.js';
 import type { Executor } from '../../db/schema.js';
-import { clearOrderChange, pendingChangeSeq } from '../../db/order-changes.js';
+import { clearOrderChange, pendingChangeSeq, type OrderChange } from '../../db/order-changes.js';
 import { setOrderEventId } from '../../db/orders.js';
 import type { DisputeRow, OrderRow } from '../../db/types.js';
 import { buildDisputeEvent, buildOrderEvent, networkTagValue, publicStatusFor } from '../../nostr/events.js';
@@ -20,6 +20,19 @@ export function orderPublicStatus(o: Pick<OrderRow, 'kind' | 'status'>): string 
   return publicStatusFor(o.kind, o.status);
 }
 
+/**
+ * What the book must show for an order whose change-log row is `change` (the republish job): the
+ * order's public status; for a trade under way (a status with no event of its own: active,
+ * fiat-sent, settled-hold-invoice, dispute) `in-progress` when the lagging change is a public one
+ * (the take's event never reached a relay: the book would show the order `pending` for the whole
+ * trade — simulation finding F15), nothing when it is not (that event was out).
+ */
+export function publicViewFor(o: Pick<OrderRow, 'kind' | 'status'>, change: Pick<OrderChange, 'status'>): string | null {
+  const status = orderPublicStatus(o);
+  if (status !== null) return status;
+  return orderPublicStatus({ kind: o.kind, status: change.status as OrderRow['status'] }) === null ? null : 'in-progress';
+}
+
 /** What publishOrder did: queued the event, had nothing to publish, or could not queue it (logged). */
 export type OrderPublication = 'queued' | 'not-public' | 'failed';
 
@@ -37,12 +50,12 @@ export type OrderPublication = 'queued' | 'not-public' | 'failed';
 export async function publishOrder(
   ctx: AppContext,
   o: OrderRow,
-  opts: { rating?: { total_rating: number; total_reviews: number; days: number } } = {},
+  opts: { rating?: { total_rating: number; total_reviews: number; days: number }; change?: OrderChange } = {},
 ): Promise<OrderPublication> {
-  const status = orderPublicStatus(o);
+  const status = opts.change === undefined ? orderPublicStatus(o) : publicViewFor(o, opts.change);
   if (status === null) {
     // Not a public status: nothing lags on relays for it (the order change log entry is done).
-    await clearOrderChange(ctx.db, o.id, o.status);
+    await clearOrderChange(ctx.db, o.id, opts.change?.status ?? o.status);
     return 'not-public';
   }
   const rating = o.status === 'pending' ? (opts.rating ?? (await makerRating(ctx, o))) : null;
@@ -58,7 +71,7 @@ export async function publishOrder(
   });
   // The change this event publishes (none when it was published already, e.g. an edit that kept
   // the status): its row goes once a relay accepted the event.
-  const seq = await pendingChangeSeq(ctx.db, o.id, o.status);
+  const seq = opts.change?.seq ?? (await pendingChangeSeq(ctx.db, o.id, o.status));
   const onOutcome = seq === null ? undefined : ctx.orderChangeAcks.publishing(o.id, seq);
   let eventId: string;
   const writes: Array<(ex: Executor) => Promise<void>> = [];

@@ -65,10 +65,11 @@ export async function republishChangedOrders(ctx: AppContext, state: BookSyncSta
           summary.cleared += 1;
           return;
         }
-        const published = await publishOrder(ctx, o);
+        // The order's public view now, for this change (its row goes when a relay accepts the event):
+        // a trade under way whose take's event never reached a relay publishes `in-progress`
+        // (publicViewFor); a status edited with triggers off publishes the current one.
+        const published = await publishOrder(ctx, o, { change: current });
         if (published === 'failed') return; // not queued: next pass
-        // Status edited with triggers off (row not replaced): the event just queued is current.
-        if (o.status !== current.status) await clearOrderChange(ctx.db, o.id, current.status);
         if (published === 'not-public') summary.cleared += 1;
         else summary.republished += 1;
       });

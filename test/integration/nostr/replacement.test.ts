@@ -2,6 +2,8 @@
  * Addressable replacement on a real relay (issue 3): the outbox stamps created_at strictly
  * increasing per (kind, d), so when an order changes state twice in the same second the relay keeps
  * the newest state (NIP-01 would otherwise keep the lowest id, possibly the older one — STACK §8).
+ * Across a restart too: the new process learns its predecessor's times from the publication ledger
+ * (session 34).
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +13,8 @@ import { buildOrderEvent } from '../../../src/nostr/events.js';
 import { RelayOutbox } from '../../../src/nostr/relay-outbox.js';
 import { RelayPool } from '../../../src/nostr/relay-pool.js';
 import type { Status } from '../../../src/protocol/types.js';
-import { makeOrder } from '../../support/db.js';
+import { PublicationLedgerOutbox, restoreOrderEventTimes } from '../../../src/ops/publication-ledger.js';
+import { makeOrder, testDb } from '../../support/db.js';
 import { FakeClock } from '../../support/fake-clock.js';
 import { startRelay } from '../../support/relay.js';
 import { testSettings } from '../../support/test-context.js';
@@ -53,5 +56,54 @@ void describe('38383 replacement on a real relay', () => {
     const sTag = stored[0]!.tags.find((t) => t[0] === 's');
     assert.deepEqual(sTag, ['s', 'success']);
     assert.equal(stored[0]!.created_at, t0 + 2, 'created_at bumped past the two earlier states');
+  });
+
+  void test('a restarted daemon publishes an order’s next state after its predecessor’s, even within the same second', async () => {
+    const relay = await startRelay();
+    closers.push(() => relay.close());
+    const sk = generateSecretKey();
+    const keys = { secretKey: sk, pubkey: getPublicKey(sk) };
+    const t0 = Math.floor(Date.now() / 1000);
+    const clock = new FakeClock(t0);
+    const pool = new RelayPool({ urls: [relay.url], clock, logger, filter: null });
+    pool.start();
+    await pool.waitForConnection();
+    closers.push(() => pool.close());
+    const db = await testDb();
+    closers.push(() => db.destroy());
+    const settings = testSettings();
+    const order = makeOrder({ kind: 'sell', status: 'pending' });
+    const event = (status: Status, s: string) =>
+      buildOrderEvent({ order: { ...order, status }, status: s, rating: null, settings, nodePubkey: keys.pubkey, network: 'regtest', now: clock.now() });
+    const stored = async () => {
+      const evs = await relay.query({ kinds: [38383], authors: [keys.pubkey], '#d': [order.id] } as never);
+      assert.equal(evs.length, 1);
+      return { s: evs[0]!.tags.find((t) => t[0] === 's')?.[1], createdAt: evs[0]!.created_at };
+    };
+    // The first process: three states in one second (t0 … t0 + 2), recorded in the ledger.
+    const first = new RelayOutbox({ pool, keys, clock, logger });
+    const ledger1 = new PublicationLedgerOutbox(first, db, clock, logger);
+    for (const [status, s] of [['pending', 'pending'], ['waiting-buyer-invoice', 'in-progress'], ['active', 'in-progress']] as Array<[Status, string]>) {
+      await ledger1.publish(event(status, s));
+    }
+    await first.flush();
+    assert.deepEqual(await stored(), { s: 'in-progress', createdAt: t0 + 2 });
+
+    // Without the ledger's times, a process started in that second stamps t0 and the relay keeps
+    // the older state (the control this test would fail without the restore).
+    const forgetful = new RelayOutbox({ pool, keys, clock, logger });
+    await forgetful.publish(event('canceled', 'canceled'));
+    await forgetful.flush();
+    assert.deepEqual(await stored(), { s: 'in-progress', createdAt: t0 + 2 }, 'the relay ignores an older event');
+
+    // The restarted process restores the times first: its event comes after t0 + 2.
+    const second = new RelayOutbox({ pool, keys, clock, logger });
+    const ledger2 = new PublicationLedgerOutbox(second, db, clock, logger);
+    assert.equal(await restoreOrderEventTimes(db, ledger2, clock.now()), 1);
+    await ledger2.publish(event('canceled', 'canceled'));
+    await second.flush();
+    assert.deepEqual(await stored(), { s: 'canceled', createdAt: t0 + 3 });
+    // A minute later nothing is restored (a clock-stamped created_at is later anyway).
+    assert.equal(await restoreOrderEventTimes(db, ledger2, t0 + 3 + 61), 0);
   });
 });

@@ -133,6 +133,66 @@ void describe('order book republish job: only orders whose public event lags', (
     assert.equal(await countOrderChanges(ctx.db), 0);
   });
 
+  void test('a trade whose take event reached no relay shows in-progress once the job runs, even after it moved to statuses with no event (F15)', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const state = newBookSyncState();
+    const [id] = await publishedBook(ctx, 1);
+    ctx.outbox.clear();
+    // The take's in-progress event: every relay refuses it (or the process stops before an OK).
+    ctx.outbox.refuse = true;
+    assert.ok(await casUpdateOrder(ctx.db, id!, { status: 'pending' }, { status: 'waiting-payment' }));
+    assert.equal(await publishOrder(ctx, await reload(ctx, id!)), 'queued');
+    const lagging = await getOrderChange(ctx.db, id!);
+    assert.equal(lagging?.status, 'waiting-payment');
+    ctx.outbox.refuse = false;
+    // The seller pays: active publishes nothing, and must not hide the lagging change.
+    assert.ok(await casUpdateOrder(ctx.db, id!, { status: 'waiting-payment' }, { status: 'active' }));
+    assert.equal(await publishOrder(ctx, await reload(ctx, id!)), 'not-public');
+    assert.deepEqual(await getOrderChange(ctx.db, id!), lagging, 'the lagging public change stays in the log');
+    assert.ok(await casUpdateOrder(ctx.db, id!, { status: 'active' }, { status: 'fiat-sent' }));
+    assert.deepEqual(await getOrderChange(ctx.db, id!), lagging);
+    ctx.outbox.clear();
+    assert.deepEqual(await twoPasses(ctx, state), { republished: 1, cleared: 0, skipped: 0 });
+    const events = ctx.outbox.eventsOfKind(38383);
+    assert.deepEqual(events.map((e) => tag(e, 's')), [['in-progress']], 'the book shows the trade under way');
+    assert.equal(await getOrderChange(ctx.db, id!), undefined, 'accepted: the row is gone');
+    // With nothing lagging, a status with no event of its own logs a row that its path clears.
+    assert.ok(await casUpdateOrder(ctx.db, id!, { status: 'fiat-sent' }, { status: 'settled-hold-invoice' }));
+    assert.equal((await getOrderChange(ctx.db, id!))?.status, 'settled-hold-invoice');
+    assert.equal(await publishOrder(ctx, await reload(ctx, id!)), 'not-public');
+    assert.equal(await getOrderChange(ctx.db, id!), undefined);
+    assert.deepEqual(await twoPasses(ctx, state), { republished: 0, cleared: 0, skipped: 0 });
+  });
+
+  void test('a public change replaces a lagging one; a lagging change with no event of its own is only cleared', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const state = newBookSyncState();
+    const [id] = await publishedBook(ctx, 1);
+    ctx.outbox.clear();
+    // Crash-like: status changes written, nothing published.
+    assert.ok(await casUpdateOrder(ctx.db, id!, { status: 'pending' }, { status: 'waiting-buyer-invoice' }));
+    const take = await getOrderChange(ctx.db, id!);
+    assert.ok(await casUpdateOrder(ctx.db, id!, { status: 'waiting-buyer-invoice' }, { status: 'active' }));
+    assert.deepEqual(await getOrderChange(ctx.db, id!), take);
+    assert.ok(await casUpdateOrder(ctx.db, id!, { status: 'active' }, { status: 'success' }));
+    const done = await getOrderChange(ctx.db, id!);
+    assert.ok(done !== undefined && done.status === 'success' && done.seq > take!.seq, 'a public change replaces the row');
+    assert.deepEqual(await twoPasses(ctx, state), { republished: 1, cleared: 0, skipped: 0 });
+    assert.deepEqual(ctx.outbox.eventsOfKind(38383).map((e) => tag(e, 's')), [['success']]);
+
+    // A row for a status with no event (its path stopped before clearing it) while the order is in
+    // another such status: nothing to publish, the row goes.
+    const other = makeOrder({ status: 'active', expires_at: NOW + 86_400, created_at: NOW });
+    await insertOrder(ctx.db, other);
+    assert.equal((await getOrderChange(ctx.db, other.id))?.status, 'active');
+    assert.ok(await casUpdateOrder(ctx.db, other.id, { status: 'active' }, { status: 'dispute' }));
+    assert.equal((await getOrderChange(ctx.db, other.id))?.status, 'active', 'kept: the order had a row');
+    ctx.outbox.clear();
+    assert.deepEqual(await twoPasses(ctx, state), { republished: 0, cleared: 1, skipped: 0 });
+    assert.equal(ctx.outbox.published.length, 0);
+    assert.equal(await getOrderChange(ctx.db, other.id), undefined);
+  });
+
   void test('an order its own path publishes while the job waits for the lock is not published twice', async () => {
     const ctx = await makeTestContext({ now: NOW });
     const state = newBookSyncState();
