@@ -23,7 +23,7 @@ import type { Db } from '../db/schema.js';
 import type { DisputeRow, OrderRow } from '../db/types.js';
 import type { LightningBackend } from '../lightning/backend.js';
 import type { Settings } from '../config/types.js';
-import { orderPublicStatus } from '../app/flows/publish.js';
+import { expectedPublicStatus } from '../app/flows/publish.js';
 import type { Status } from '../protocol/types.js';
 import { opsDb } from './tables.js';
 
@@ -98,13 +98,8 @@ export async function findEscrowsNearDeadline(
   return out;
 }
 
-/** Statuses that publish no 38383 of their own: the public event still says `in-progress`. */
-const MID_TRADE: readonly Status[] = ['active', 'fiat-sent', 'dispute', 'settled-hold-invoice', 'in-progress', 'settled-by-admin'];
-
-/** The `s` the order's current public 38383 should carry, given its database row (null: none expected). */
-export function expectedPublicStatus(o: Pick<OrderRow, 'kind' | 'status'>): string | null {
-  return orderPublicStatus(o) ?? (MID_TRADE.includes(o.status) ? 'in-progress' : null);
-}
+/** The `s` the order's current public 38383 should carry (app/flows/publish.ts). */
+export { expectedPublicStatus };
 
 export interface PublicationLag {
   order: OrderRow;

@@ -34,7 +34,7 @@ import { CreatedAtClock } from '../../src/nostr/created-at.js';
 import { getEventHash } from '../../src/crypto/event.js';
 import { ORDER_EVENT_KIND } from '../../src/nostr/events.js';
 import type { DurableNotice, EventTemplate, Outbox, PreparedEvent, PublishOptions, SendOptions } from '../../src/nostr/outbox.js';
-import { orderPublicStatus } from '../../src/app/flows/publish.js';
+import { expectedPublicStatus } from '../../src/app/flows/publish.js';
 import { PublicationLedgerOutbox, restoreOrderEventTimes } from '../../src/ops/publication-ledger.js';
 import { newBookSyncState, republishChangedOrders, type BookSyncState } from '../../src/scheduler/jobs/republish-changed-orders.js';
 import { buildMessage } from '../../src/protocol/build.js';
@@ -1524,7 +1524,7 @@ export class SimWorld {
       return o === undefined ? id.slice(0, 8) : `o${o.n}`;
     };
     for (const row of rows) {
-      const expected = orderPublicStatus(row) ?? 'in-progress';
+      const expected = expectedPublicStatus(row) ?? '(none)';
       const shown = this.book.get(row.id);
       if (shown === undefined) this.fail('the book shows every order as it is', `order ${nameOf(row.id)} (${row.status}) has no event on the relay`);
       else if (shown.status !== expected) {

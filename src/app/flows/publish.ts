@@ -20,6 +20,14 @@ export function orderPublicStatus(o: Pick<OrderRow, 'kind' | 'status'>): string 
   return publicStatusFor(o.kind, o.status);
 }
 
+/** Statuses that publish no 38383 of their own: the public event still says `in-progress`. */
+const MID_TRADE: readonly OrderRow['status'][] = ['active', 'fiat-sent', 'dispute', 'settled-hold-invoice', 'in-progress', 'settled-by-admin'];
+
+/** The `s` the order's current public 38383 should carry, given its database row (null: none expected). */
+export function expectedPublicStatus(o: Pick<OrderRow, 'kind' | 'status'>): string | null {
+  return orderPublicStatus(o) ?? (MID_TRADE.includes(o.status) ? 'in-progress' : null);
+}
+
 /**
  * What the book must show for an order whose change-log row is `change` (the republish job): the
  * order's public status; for a trade under way (a status with no event of its own: active,
@@ -30,7 +38,7 @@ export function orderPublicStatus(o: Pick<OrderRow, 'kind' | 'status'>): string 
 export function publicViewFor(o: Pick<OrderRow, 'kind' | 'status'>, change: Pick<OrderChange, 'status'>): string | null {
   const status = orderPublicStatus(o);
   if (status !== null) return status;
-  return orderPublicStatus({ kind: o.kind, status: change.status as OrderRow['status'] }) === null ? null : 'in-progress';
+  return orderPublicStatus({ kind: o.kind, status: change.status as OrderRow['status'] }) === null ? null : expectedPublicStatus(o);
 }
 
 /** What publishOrder did: queued the event, had nothing to publish, or could not queue it (logged). */
