@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { compiledOnce } from '../db/compiled-once.js';
 import type { Db, Executor } from '../db/schema.js';
-import { ORDER_EVENT_KIND } from '../nostr/events.js';
+import { DISPUTE_EVENT_KIND, ORDER_EVENT_KIND } from '../nostr/events.js';
 import type { EventTemplate, Outbox, PreparedEvent, PublishOptions, SendOptions } from '../nostr/outbox.js';
 import type { Message } from '../protocol/types.js';
 import { opsDb } from './tables.js';
@@ -56,26 +56,33 @@ export async function recordOrderPublication(
 
 /**
  * At start, before anything is published: tell the outbox the created_at of every order event the
- * ledger holds from the last minute on (or later: the previous process's same-second updates
- * run ahead of the clock), so this process's next event of such an order gets a later one
- * (nostr/created-at.ts). Without it, an order changed again right after a restart could get an
- * event that ties with, or is older than, its previous one on the relays, which keep that one: the
- * public book would show the order's previous status. Returns how many were remembered.
+ * ledger holds from the last minute on (or later: the previous process's same-second updates run
+ * ahead of the clock), and of every dispute event (mostrod_ts_event_times), so this process's next
+ * event of such an order or dispute gets a later one (nostr/created-at.ts). Without it, an order
+ * changed again right after a restart could get an event that ties with, or is older than, its
+ * previous one on the relays, which keep that one: the public book would show the order's previous
+ * status (simulation finding F16). Returns how many were remembered.
  */
 export async function restoreOrderEventTimes(db: Executor, outbox: Outbox, now: number): Promise<number> {
   if (outbox.rememberCreatedAt === undefined) return 0;
-  const rows = await opsDb(db)
+  const since = now - RESTORE_SECONDS;
+  const orders = await opsDb(db)
     .selectFrom('mostrod_ts_order_publications')
     .select(['order_id', 'created_at'])
-    .where('created_at', '>=', now - RESTORE_SECONDS)
+    .where('created_at', '>=', since)
     .orderBy('created_at')
     .execute();
-  for (const r of rows) outbox.rememberCreatedAt(ORDER_EVENT_KIND, r.order_id, r.created_at);
-  return rows.length;
+  const others = await opsDb(db).selectFrom('mostrod_ts_event_times').select(['kind', 'd', 'created_at']).where('created_at', '>=', since).orderBy('created_at').execute();
+  for (const r of orders) outbox.rememberCreatedAt(ORDER_EVENT_KIND, r.order_id, r.created_at);
+  for (const r of others) outbox.rememberCreatedAt(r.kind, r.d, r.created_at);
+  return orders.length + others.length;
 }
 
 /** How far back restoreOrderEventTimes looks (created-at.ts keeps a minute). */
 const RESTORE_SECONDS = 60;
+
+/** Addressable kinds other than orders whose created_at is kept across restarts (mostrod_ts_event_times). */
+const TIMED_KINDS: ReadonlySet<number> = new Set([DISPUTE_EVENT_KIND]);
 
 export class PublicationLedgerOutbox implements Outbox {
   /** Present when the inner outbox prepares events: the ledger row joins the caller's transaction. */
@@ -138,6 +145,10 @@ export class PublicationLedgerOutbox implements Outbox {
    * written here otherwise.
    */
   private async record(event: EventTemplate, id: string, createdAt: number | undefined, opts?: PublishOptions): Promise<void> {
+    if (TIMED_KINDS.has(event.kind)) {
+      await this.recordTime(event, createdAt ?? this.clock.now());
+      return;
+    }
     if (event.kind !== ORDER_EVENT_KIND) return;
     const orderId = tagValue(event.tags, 'd');
     const status = tagValue(event.tags, 's');
@@ -153,6 +164,23 @@ export class PublicationLedgerOutbox implements Outbox {
     };
     if (opts?.writes !== undefined) opts.writes.push(write);
     else await write(this.db);
+  }
+
+  /** A dispute event's created_at (mostrod_ts_event_times; never moves back). Logged, never thrown. */
+  private async recordTime(event: EventTemplate, createdAt: number): Promise<void> {
+    const d = tagValue(event.tags, 'd');
+    if (d === undefined) return;
+    try {
+      await opsDb(this.db)
+        .insertInto('mostrod_ts_event_times')
+        .values({ kind: event.kind, d, created_at: createdAt })
+        .onConflict((oc) =>
+          oc.columns(['kind', 'd']).doUpdateSet((eb) => ({ created_at: eb.ref('excluded.created_at') })).where('mostrod_ts_event_times.created_at', '<', (eb) => eb.ref('excluded.created_at')),
+        )
+        .execute();
+    } catch (err) {
+      this.logger.error({ err, kind: event.kind, d }, 'event time not recorded');
+    }
   }
 
   flush(): Promise<void> {

@@ -22,10 +22,18 @@ export type OrderPublicationsTable = {
   recorded_at: number;
 };
 
+/** mostrod_ts_event_times (migration 20261211000000): last created_at per other addressable coordinate. */
+export type EventTimesTable = {
+  kind: number;
+  d: string;
+  created_at: number;
+};
+
 // A type alias (not an interface) so it satisfies Kysely's Record constraint.
 export type OpsTables = {
   mostrod_ts_operator_audit: OperatorAuditTable;
   mostrod_ts_order_publications: OrderPublicationsTable;
+  mostrod_ts_event_times: EventTimesTable;
 };
 
 export type OpsDb = Kysely<DbSchema & OpsTables>;

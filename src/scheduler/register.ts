@@ -11,7 +11,7 @@ import { redeliverNotices } from '../app/flows/notices.js';
 import { guardEscrowDeadlines } from './jobs/escrow-deadline.js';
 import { expirePendingOrders } from './jobs/expire-pending-orders.js';
 import { reconcilePayoutsJob } from './jobs/payout-reconcile.js';
-import { newBookSyncState, republishChangedOrders, type BookSyncState } from './jobs/republish-changed-orders.js';
+import { newBookSyncState, republishChangedDisputes, republishChangedOrders, type BookSyncState } from './jobs/republish-changed-orders.js';
 import { retryPayouts } from './jobs/payout-retries.js';
 import { publishInfo } from './jobs/publish-info.js';
 import { publishQueuedEvents } from './jobs/publish-queued-events.js';
@@ -90,6 +90,7 @@ export function registerJobs(scheduler: Scheduler, ctx: AppContext, deps: JobDep
   const bookSyncState = deps.bookSyncState ?? newBookSyncState();
   scheduler.every('book-sync', JOB_INTERVALS.bookSync, async () => {
     await republishChangedOrders(ctx, bookSyncState);
+    await republishChangedDisputes(ctx, bookSyncState);
   });
   // Bounded per-key transport registry ([mostro] transport_retention_days).
   scheduler.every('transport-prune', JOB_INTERVALS.transportPrune, async () => {

@@ -26,17 +26,17 @@ import { sqliteChangeCounter, WalBarrier, type DurableFn } from '../../src/db/du
 import type { Database } from '../../src/db/sqlite-driver.js';
 import { OrderChangeAcks } from '../../src/db/order-changes.js';
 import { DurableLightning } from '../../src/lightning/durable.js';
-import { getDisputeByOrder } from '../../src/db/disputes.js';
+import { findDisputes, getDisputeByOrder } from '../../src/db/disputes.js';
 import { findOrders, getOrder } from '../../src/db/orders.js';
-import type { OrderRow } from '../../src/db/types.js';
+import type { DisputeRow, OrderRow } from '../../src/db/types.js';
 import { assertIssuedNotBefore, verifyLnurlInvoice, type LnurlResolver, type ResolveInvoiceOptions } from '../../src/lightning/lnurl.js';
 import { CreatedAtClock } from '../../src/nostr/created-at.js';
 import { getEventHash } from '../../src/crypto/event.js';
-import { ORDER_EVENT_KIND } from '../../src/nostr/events.js';
+import { DISPUTE_EVENT_KIND, ORDER_EVENT_KIND } from '../../src/nostr/events.js';
 import type { DurableNotice, EventTemplate, Outbox, PreparedEvent, PublishOptions, SendOptions } from '../../src/nostr/outbox.js';
 import { expectedPublicStatus } from '../../src/app/flows/publish.js';
 import { PublicationLedgerOutbox, restoreOrderEventTimes } from '../../src/ops/publication-ledger.js';
-import { newBookSyncState, republishChangedOrders, type BookSyncState } from '../../src/scheduler/jobs/republish-changed-orders.js';
+import { newBookSyncState, republishChangedDisputes, republishChangedOrders, type BookSyncState } from '../../src/scheduler/jobs/republish-changed-orders.js';
 import { buildMessage } from '../../src/protocol/build.js';
 import type { Action, Message, Payload, Status } from '../../src/protocol/types.js';
 import { bootReconcile } from '../../src/scheduler/register.js';
@@ -561,6 +561,8 @@ export interface WorldOptions {
    * public event replaces the order's lagging public change; shows finding F15).
    */
   bookLagTrigger?: 'before';
+  /** false: no dispute change log (its triggers dropped): a dispute event is published once (shows F17). */
+  disputeChangeLog?: boolean;
 }
 
 /** The change log's status trigger of migration 20261204000000 (replaced by 20261210000000). */
@@ -584,6 +586,8 @@ export class SimWorld {
   relayUp = true;
   /** The relay's order book: per order (`d`), the kind-38383 event it keeps (NIP-01: newest, then lowest id). */
   readonly book = new Map<string, BookEntry>();
+  /** The same for disputes: per dispute (`d`), the kind-38386 event the relay keeps. */
+  readonly disputeBook = new Map<string, BookEntry>();
   /** Events handed to the relay while it was down (sent when it comes back, lost with their process). */
   private queuedEvents: QueuedEvent[] = [];
   get volatileNotices(): boolean {
@@ -658,14 +662,15 @@ export class SimWorld {
       return;
     }
     const { event } = q;
-    if (event.kind === ORDER_EVENT_KIND) {
+    const book = event.kind === ORDER_EVENT_KIND ? this.book : event.kind === DISPUTE_EVENT_KIND ? this.disputeBook : null;
+    if (book !== null) {
       const d = event.tags.find((t) => t[0] === 'd')?.[1];
       const status = event.tags.find((t) => t[0] === 's')?.[1];
       if (d !== undefined && status !== undefined) {
-        const cur = this.book.get(d);
+        const cur = book.get(d);
         // NIP-01 addressable events: the newest created_at; on a tie, the lowest id.
         if (cur === undefined || event.created_at > cur.createdAt || (event.created_at === cur.createdAt && event.id < cur.id)) {
-          this.book.set(d, { id: event.id, createdAt: event.created_at, status, proc: q.proc, step: this.stepNo });
+          book.set(d, { id: event.id, createdAt: event.created_at, status, proc: q.proc, step: this.stepNo });
         }
       }
     }
@@ -714,6 +719,11 @@ export class SimWorld {
     // Before the durable outbox there were no stored notices to find after a restart.
     if (this.opts.volatileNotices === true) (db as unknown as { sqlite: Database }).sqlite.exec('DELETE FROM mostrod_ts_notices');
     if (this.opts.bookLagTrigger === 'before') (db as unknown as { sqlite: Database }).sqlite.exec(STATUS_TRIGGER_BEFORE_S34);
+    if (this.opts.disputeChangeLog === false) {
+      (db as unknown as { sqlite: Database }).sqlite.exec(
+        'DROP TRIGGER IF EXISTS mostrod_ts_dispute_changes_on_insert; DROP TRIGGER IF EXISTS mostrod_ts_dispute_changes_on_status; DELETE FROM mostrod_ts_dispute_changes',
+      );
+    }
     const client = new SimLndClient(this.node, `p${n}`);
     // Power-cut worlds: the disk holds what the last completed sync covered. At boot that is the
     // whole file (the daemon fdatasyncs the WAL when it opens the database).
@@ -1152,7 +1162,10 @@ export class SimWorld {
       case 'book-sync':
         // The accepted publications' change-log deletes (written within 100 ms by the daemon), then
         // the every-minute pass.
-        p = ctx.orderChangeAcks.flush().then(() => republishChangedOrders(ctx, proc.bookSync));
+        p = ctx.orderChangeAcks.flush().then(async () => {
+          await republishChangedOrders(ctx, proc.bookSync);
+          await republishChangedDisputes(ctx, proc.bookSync);
+        });
         break;
     }
     const tracked = this.spawn(p).finally(() => proc.jobs.delete(name));
@@ -1271,7 +1284,7 @@ export class SimWorld {
       .map((r) => [r.id, r.status, r.hash, r.payout_payment_hash, r.payment_attempts, r.failed_payment, r.dev_fee_paid, r.dev_fee_payment_hash].join('|'))
       .sort()
       .join(';');
-    const book = [...this.book].map(([d, e]) => `${d}:${e.status}:${e.createdAt}`).sort().join(';');
+    const book = [...this.book, ...this.disputeBook].map(([d, e]) => `${d}:${e.status}:${e.createdAt}`).sort().join(';');
     const changes = await this.changeLog();
     return `${o}#${this.node.ledger.length}#${this.sent.length}#${book}#${changes.join(',')}`;
   }
@@ -1279,7 +1292,9 @@ export class SimWorld {
   /** The order change log's rows (orders whose public event may lag: book-sync's work). */
   private async changeLog(): Promise<number[]> {
     const sqlite = (this.proc.db as unknown as { sqlite: Database }).sqlite;
-    return (sqlite.prepare('SELECT seq FROM mostrod_ts_order_changes ORDER BY seq').all() as Array<{ seq: number }>).map((r) => r.seq);
+    const orders = (sqlite.prepare('SELECT seq FROM mostrod_ts_order_changes ORDER BY seq').all() as Array<{ seq: number }>).map((r) => r.seq);
+    const disputes = (sqlite.prepare('SELECT seq FROM mostrod_ts_dispute_changes ORDER BY seq').all() as Array<{ seq: number }>).map((r) => -r.seq);
+    return [...orders, ...disputes];
   }
 
   async quiesce(): Promise<void> {
@@ -1466,6 +1481,7 @@ export class SimWorld {
         this.fail('dev fee at most once', `dev fee payment ${short(e.hash)} succeeded but ${owners.length} order(s) record it (paid=${owners[0]?.dev_fee_paid ?? '-'})`);
       }
     }
+    this.checkBook(rows, await findDisputes(this.proc.ctx.db, {}));
   }
 
   /**
@@ -1509,7 +1525,6 @@ export class SimWorld {
         this.fail('released range order has its child', `order o${o.n} (${row.status}) was released but no child order exists`);
       }
     }
-    this.checkBook(rows);
   }
 
   /**
@@ -1518,7 +1533,7 @@ export class SimWorld {
    * being paid: no public status of their own, the last one published was the take's) — and no
    * order the database does not have.
    */
-  private checkBook(rows: readonly OrderRow[]): void {
+  private checkBook(rows: readonly OrderRow[], disputes: readonly DisputeRow[]): void {
     const nameOf = (id: string) => {
       const o = this.orders.find((x) => x.id === id);
       return o === undefined ? id.slice(0, 8) : `o${o.n}`;
@@ -1536,6 +1551,17 @@ export class SimWorld {
     }
     const ids = new Set(rows.map((r) => r.id));
     for (const [d, e] of this.book) if (!ids.has(d)) this.fail('the book shows every order as it is', `the relay shows order ${d.slice(0, 8)} (${e.status}), which the database does not have`);
+    // Disputes: every dispute's event, with its status (solvers find disputes from these).
+    for (const d of disputes) {
+      const shown = this.disputeBook.get(d.id);
+      const what = `dispute of order ${nameOf(d.order_id)} (${d.status})`;
+      if (shown === undefined) this.fail('the book shows every dispute as it is', `${what} has no event on the relay`);
+      else if (shown.status !== d.status) {
+        this.fail('the book shows every dispute as it is', `${what}: the relay keeps its ${shown.status} event (published by process ${shown.proc} at step ${shown.step})`);
+      }
+    }
+    const disputeIds = new Set(disputes.map((d) => d.id));
+    for (const [d, e] of this.disputeBook) if (!disputeIds.has(d)) this.fail('the book shows every dispute as it is', `the relay shows dispute ${d.slice(0, 8)} (${e.status}), which the database does not have`);
   }
 
   /** What the run reached (for coverage statistics): final statuses and real effects. */

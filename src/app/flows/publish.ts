@@ -1,5 +1,6 @@
 import type { AppContext } from '../../context.js';
 import type { Executor } from '../../db/schema.js';
+import { clearDisputeChange, getDisputeChange } from '../../db/dispute-changes.js';
 import { clearOrderChange, pendingChangeSeq, type OrderChange } from '../../db/order-changes.js';
 import { setOrderEventId } from '../../db/orders.js';
 import type { DisputeRow, OrderRow } from '../../db/types.js';
@@ -154,21 +155,42 @@ export function publishPreparedOrderEvent(ctx: AppContext, prepared: PreparedOrd
   ctx.outbox.publishPrepared?.(prepared.event, onOutcome === undefined ? undefined : { onOutcome });
 }
 
-/** Publish the dispute's kind-38386 event (d = dispute id, s = dispute status, initiator tag). */
+/**
+ * Publish the dispute's kind-38386 event (solvers learn of a dispute from it). The dispute's row in
+ * the change log (db/dispute-changes.ts), when it records this status, is deleted once a relay
+ * accepted the event; otherwise it stays and the `book-sync` job publishes the event again — a
+ * process that stops before a relay has it, or relays that refuse it through every retry, no longer
+ * leave a dispute no solver can see. Relay problems never throw here.
+ */
 export async function publishDispute(
   ctx: AppContext,
   d: DisputeRow,
   initiator: 'buyer' | 'seller' | 'unknown',
-): Promise<void> {
+): Promise<'queued' | 'failed'> {
   const template = buildDisputeEvent({
     dispute: d,
     initiator,
     settings: ctx.settings,
     now: ctx.clock.now(),
   });
+  const change = await getDisputeChange(ctx.db, d.id);
+  const seq = change !== undefined && change.status === d.status ? change.seq : null;
+  const onOutcome =
+    seq === null
+      ? undefined
+      : (accepted: boolean) => {
+          if (!accepted) return; // the row stays for the job
+          void ctx.tasks.track(
+            clearDisputeChange(ctx.db, seq).catch((err: unknown) => {
+              ctx.logger.error({ err, disputeId: d.id }, 'dispute change log: accepted publication not cleared');
+            }),
+          );
+        };
   try {
-    await ctx.outbox.publish(template);
+    await ctx.outbox.publish(template, onOutcome === undefined ? undefined : { onOutcome });
+    return 'queued';
   } catch (err) {
     ctx.logger.error({ err, disputeId: d.id, status: d.status }, 'dispute event could not be queued for publication');
+    return 'failed';
   }
 }

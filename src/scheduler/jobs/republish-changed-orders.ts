@@ -1,4 +1,7 @@
-import { publishOrder } from '../../app/flows/publish.js';
+import { publishDispute, publishOrder } from '../../app/flows/publish.js';
+import { initiatorOf } from '../../app/flows/reputation.js';
+import { clearDisputeChange, getDisputeChange, lastDisputeChangeSeq, listDisputeChanges } from '../../db/dispute-changes.js';
+import { getDispute } from '../../db/disputes.js';
 import type { AppContext } from '../../context.js';
 import { clearOrderChange, getOrderChange, lastOrderChangeSeq, listOrderChanges } from '../../db/order-changes.js';
 import { getOrder } from '../../db/orders.js';
@@ -7,10 +10,12 @@ import { getOrder } from '../../db/orders.js';
 export interface BookSyncState {
   /** Highest change number seen by the previous pass; only changes up to it are handled. */
   watermark: number;
+  /** The same for the dispute change log. */
+  disputeWatermark: number;
 }
 
 export function newBookSyncState(): BookSyncState {
-  return { watermark: 0 };
+  return { watermark: 0, disputeWatermark: 0 };
 }
 
 export interface BookSyncSummary {
@@ -81,4 +86,44 @@ export async function republishChangedOrders(ctx: AppContext, state: BookSyncSta
     ctx.logger.info(summary, 'order book: lagging order events republished');
   }
   return summary;
+}
+
+/**
+ * The same job's second half: publish again the kind-38386 event of every dispute whose event is not
+ * on any relay (db/dispute-changes.ts), with the current status and the initiator from its order's
+ * flags. Same watermark rule as the orders (a change is handled once a whole pass has gone by), under
+ * the order's lock. Unlike orders, a publication still waiting for the relays is not tracked: at
+ * worst, a dispute whose event the outbox is still retrying after a whole pass is published twice (an
+ * addressable event: the later one replaces the earlier). Returns how many were published again.
+ */
+export async function republishChangedDisputes(ctx: AppContext, state: BookSyncState): Promise<number> {
+  const upTo = state.disputeWatermark;
+  state.disputeWatermark = await lastDisputeChangeSeq(ctx.db);
+  if (upTo === 0) return 0;
+  let republished = 0;
+  for (const listed of await listDisputeChanges(ctx.db, upTo, BOOK_SYNC_BATCH)) {
+    try {
+      const d = await getDispute(ctx.db, listed.dispute_id);
+      if (d === undefined) {
+        await clearDisputeChange(ctx.db, listed.seq);
+        continue;
+      }
+      await ctx.locks.run(`order:${d.order_id}`, async () => {
+        const current = await getDisputeChange(ctx.db, d.id);
+        if (current?.seq !== listed.seq) return; // published meanwhile, or replaced by a newer change
+        const now = await getDispute(ctx.db, d.id);
+        const o = await getOrder(ctx.db, d.order_id);
+        if (now === undefined) return;
+        if (now.status !== current.status) {
+          // Edited without the triggers: publish the current status; this row is done with it.
+          await clearDisputeChange(ctx.db, current.seq);
+        }
+        if ((await publishDispute(ctx, now, o === undefined ? 'unknown' : initiatorOf(o))) === 'queued') republished += 1;
+      });
+    } catch (err) {
+      ctx.logger.error({ err, disputeId: listed.dispute_id }, 'republishing a changed dispute failed');
+    }
+  }
+  if (republished > 0) ctx.logger.info({ republished }, 'disputes: lagging dispute events republished');
+  return republished;
 }

@@ -5,11 +5,12 @@
  * Across a restart too: the new process learns its predecessor's times from the publication ledger
  * (session 34).
  */
+import { randomUUID } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { generateSecretKey, getPublicKey } from '../../../src/crypto/secp.js';
-import { buildOrderEvent } from '../../../src/nostr/events.js';
+import { buildDisputeEvent, buildOrderEvent } from '../../../src/nostr/events.js';
 import { RelayOutbox } from '../../../src/nostr/relay-outbox.js';
 import { RelayPool } from '../../../src/nostr/relay-pool.js';
 import type { Status } from '../../../src/protocol/types.js';
@@ -105,5 +106,24 @@ void describe('38383 replacement on a real relay', () => {
     assert.deepEqual(await stored(), { s: 'canceled', createdAt: t0 + 3 });
     // A minute later nothing is restored (a clock-stamped created_at is later anyway).
     assert.equal(await restoreOrderEventTimes(db, ledger2, t0 + 3 + 61), 0);
+
+    // Dispute events too (mostrod_ts_event_times): initiated at t0, in-progress bumped to t0 + 1; the
+    // next process's settled event comes after it.
+    const dispute = { id: randomUUID(), order_id: order.id, order_previous_status: 'active', solver_pubkey: null, created_at: t0, taken_at: 0 };
+    const disputeEvent = (status: 'initiated' | 'in-progress' | 'settled') =>
+      buildDisputeEvent({ dispute: { ...dispute, status }, initiator: 'buyer', settings, now: clock.now() });
+    await ledger2.publish(disputeEvent('initiated'));
+    await ledger2.publish(disputeEvent('in-progress'));
+    await second.flush();
+    const third = new RelayOutbox({ pool, keys, clock, logger });
+    const ledger3 = new PublicationLedgerOutbox(third, db, clock, logger);
+    assert.equal(await restoreOrderEventTimes(db, ledger3, clock.now()), 2, 'the order and the dispute');
+    await ledger3.publish(disputeEvent('settled'));
+    await third.flush();
+    const kept = await relay.query({ kinds: [38386], authors: [keys.pubkey], '#d': [dispute.id] } as never);
+    assert.deepEqual(
+      kept.map((e) => [e.tags.find((t) => t[0] === 's')?.[1], e.created_at]),
+      [['settled', t0 + 2]],
+    );
   });
 });
