@@ -6,6 +6,7 @@
 import { statSync } from 'node:fs';
 import { sql } from 'kysely';
 import { countNotices } from '../db/notices.js';
+import { countDisputeChanges } from '../db/dispute-changes.js';
 import { countOrderChanges } from '../db/order-changes.js';
 import type { Db } from '../db/schema.js';
 import { ORDER_STATUSES, type Status } from '../protocol/types.js';
@@ -32,6 +33,8 @@ export interface DbStats {
    * or lost with a stop (the order change log; the book-sync job republishes them).
    */
   orderEventsUnaccepted: number;
+  /** Disputes whose current kind-38386 event no relay has accepted yet (mostrod_ts_dispute_changes). */
+  disputeEventsUnaccepted: number;
   /** Stored trade notices no relay has accepted yet (the durable outbox, app/flows/notices.ts). */
   noticesUnaccepted: number;
 }
@@ -91,6 +94,7 @@ export async function readDbStats(db: Db, now: number, payoutGraceSeconds: numbe
     devFeeOwedSats: num(d?.owed),
     devFeePaidSats: num(d?.paid),
     orderEventsUnaccepted: unaccepted,
+    disputeEventsUnaccepted: await countDisputeChanges(db),
     noticesUnaccepted: await countNotices(db),
   };
 }

@@ -123,6 +123,11 @@ export class DaemonMetrics {
       help: 'Orders whose current kind-38383 event no relay has accepted yet (in flight, refused by every relay, or lost with a stop); the book-sync job republishes them',
       registers,
     });
+    const disputeEvents = new Gauge({
+      name: 'mostrod_dispute_events_unaccepted',
+      help: 'Disputes whose current kind-38386 event (how solvers learn of them) no relay has accepted yet; the book-sync job republishes them',
+      registers,
+    });
     const notices = new Gauge({
       name: 'mostrod_notices_unaccepted',
       help: 'Stored trade notices (the messages of every trade step) no relay has accepted yet; the notice-redelivery job sends them again every minute',
@@ -141,6 +146,7 @@ export class DaemonMetrics {
       devFee.set({ state: 'paid' }, s.devFeePaidSats);
       dbSize.set(databaseSizeBytes(src.dbFile));
       unaccepted.set(s.orderEventsUnaccepted);
+      disputeEvents.set(s.disputeEventsUnaccepted);
       notices.set(s.noticesUnaccepted);
     };
 

@@ -4,9 +4,10 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { statementCacheOf } from '../../../src/db/database.js';
+import { insertDispute } from '../../../src/db/disputes.js';
 import { insertNotices } from '../../../src/db/notices.js';
 import { insertOrder } from '../../../src/db/orders.js';
 import type { NostrEvent } from '../../../src/crypto/event.js';
@@ -98,6 +99,9 @@ void describe('observability: /metrics, /healthz, /readyz', () => {
       await insertOrder(ctx.db, makeOrder({ status: 'cooperatively-canceled', taken_at: now - 600 }));
       await insertOrder(ctx.db, makeOrder({ status: 'canceled', taken_at: 0 }));
       await insertNotices(ctx.db, [{ orderId: null, recipient: 'a'.repeat(64), message: '{}' }, { orderId: null, recipient: 'b'.repeat(64), message: '{}' }], now);
+      const disputed = makeOrder({ status: 'canceled-by-admin', taken_at: 0 }); // any status: it leaves the other figures as they are
+      await insertOrder(ctx.db, disputed);
+      await insertDispute(ctx.db, { id: randomUUID(), order_id: disputed.id, status: 'initiated', order_previous_status: 'active', solver_pubkey: null, created_at: now, taken_at: 0 });
 
       const m = await scrape(base);
       assert.equal(m.get('mostrod_orders', { status: 'pending' }), 1);
@@ -112,7 +116,8 @@ void describe('observability: /metrics, /healthz, /readyz', () => {
       assert.equal(m.get('mostrod_payouts', { state: 'failed' }), 1);
       assert.equal(m.get('mostrod_dev_fee_sats', { state: 'owed' }), 20);
       assert.equal(m.get('mostrod_dev_fee_sats', { state: 'paid' }), 30);
-      assert.equal(m.get('mostrod_order_events_unaccepted'), 10, 'inserted, never published: every order lags');
+      assert.equal(m.get('mostrod_order_events_unaccepted'), 11, 'inserted, never published: every order lags');
+      assert.equal(m.get('mostrod_dispute_events_unaccepted'), 1, 'a dispute whose event no relay accepted');
       assert.equal(m.get('mostrod_notices_unaccepted'), 2, 'stored notices no relay accepted yet');
       assert.equal(m.get('mostrod_lightning_up'), 1);
       assert.equal(m.get('mostrod_lightning_state', { state: 'up' }), 1);
