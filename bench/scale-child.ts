@@ -45,6 +45,7 @@ import {
   restoreSessionDisputes,
   restoreSessionOrders,
 } from '../src/db/orders.js';
+import { listDisputeChanges } from '../src/db/dispute-changes.js';
 import { uuidToBlob } from '../src/db/uuid-blob.js';
 import { getUser } from '../src/db/users.js';
 import type { OrderRow } from '../src/db/types.js';
@@ -189,6 +190,7 @@ const built = await build(db);
 // The book as a running node has it: every order's event already published (the build's inserts
 // logged each order as changed; a DB from the Rust daemon has no log rows at all).
 await sql`DELETE FROM mostrod_ts_order_changes`.execute(db);
+await sql`DELETE FROM mostrod_ts_dispute_changes`.execute(db);
 await closeDatabase(db);
 const reopenT0 = performance.now();
 db = await openDatabase(values.file);
@@ -221,6 +223,7 @@ const perJob: Record<string, () => Promise<unknown>> = {
   partialDevFees: () => findPartialDevFees(db),
   claimableQueuedEvents: () => listClaimableEvents(db, now - 300),
   changedOrders: () => listOrderChanges(db, Number.MAX_SAFE_INTEGER, 500),
+  changedDisputes: () => listDisputeChanges(db, Number.MAX_SAFE_INTEGER, 500),
 };
 
 const sqliteHandle = (db as unknown as { sqlite: Database }).sqlite;

@@ -25,7 +25,7 @@ import type { LightningBackend } from '../lightning/backend.js';
 import type { Settings } from '../config/types.js';
 import { expectedPublicStatus } from '../app/flows/publish.js';
 import type { Status } from '../protocol/types.js';
-import { opsDb } from './tables.js';
+import { sql } from 'kysely';
 
 /** Seconds after which an unresolved payout claim counts as stranded (payout reconciliation's grace). */
 export function payoutGraceSeconds(settings: Pick<Settings, 'lightning'>): number {
@@ -116,13 +116,20 @@ export interface PublicationLag {
  * implies. Orders without a ledger row (published before the ledger existed) are not judged.
  */
 export async function findLaggingPublications(db: Db): Promise<PublicationLag[]> {
-  const published = await opsDb(db).selectFrom('mostrod_ts_order_publications').selectAll().execute();
+  // One pass: the ledger joined with each order's kind and status (the ledger keys orders by their
+  // text id, the orders table by the 16-byte blob — or, in a database from an early mostrod, the
+  // text). The full rows are read only for the orders that lag (a handful); one lookup per ledger
+  // row took seconds at 100,000 orders.
+  const rows = await sql<{ order_id: string; status: string; event_id: string; created_at: number; kind: OrderRow['kind']; order_status: Status }>`
+    SELECT p.order_id, p.status, p.event_id, p.created_at, o.kind, o.status AS order_status
+    FROM mostrod_ts_order_publications p
+    JOIN orders o ON o.id IN (unhex(replace(p.order_id, '-', '')), p.order_id)`.execute(db);
   const out: PublicationLag[] = [];
-  for (const p of published) {
+  for (const p of rows.rows) {
+    const expected = expectedPublicStatus({ kind: p.kind, status: p.order_status });
+    if (expected === null || expected === p.status) continue;
     const order = await getOrder(db, p.order_id);
     if (order === undefined) continue;
-    const expected = expectedPublicStatus(order);
-    if (expected === null || expected === p.status) continue;
     out.push({ order, expected, published: p.status, publishedEventId: p.event_id, publishedAt: p.created_at });
   }
   return out;
