@@ -72,6 +72,7 @@ export const ALERT_TITLES: Record<AlertKind, string> = {
   'backup-failed': 'Scheduled backup failing',
   'intake-overloaded': 'Inbound flood: events shed unchecked',
   'order-events-unaccepted': 'Order book events refused by the relays',
+  'dispute-events-unaccepted': 'Dispute events refused by the relays',
 };
 
 const RETENTION_SECONDS = 30 * 24 * 3600;

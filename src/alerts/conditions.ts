@@ -3,7 +3,7 @@
  * consumes. Pure: thresholds come from `[alerts]`, time from the snapshot.
  */
 import type { AlertsSettings } from '../config/types.js';
-import type { HealthSnapshot } from '../observability/health-snapshot.js';
+import type { BookLag, HealthSnapshot } from '../observability/health-snapshot.js';
 import type { Observation } from './alerter.js';
 
 /** How long a first connection attempt to LND may take before it counts as down. */
@@ -138,24 +138,36 @@ export function observeConditions(s: HealthSnapshot, t: AlertsSettings): Observa
   // while a relay was connected (the outbox retries for about 2 minutes, the book-sync job
   // republishes every minute): connected relays refuse the node's events. With none connected
   // relays-down speaks, and nothing is opened or resolved here.
-  const book = s.book;
-  if (book === null || t.order_events_unaccepted_minutes === 0 || s.relays.connected === 0) {
-    out.push({ kind: 'order-events-unaccepted', known: false, active: [] });
-  } else {
-    const waited = book.oldestSince === null ? 0 : s.at - Math.max(book.oldestSince, s.relays.connectedSince);
-    out.push({
-      kind: 'order-events-unaccepted',
-      known: true,
-      active:
-        book.oldestSince !== null && waited >= t.order_events_unaccepted_minutes * 60
-          ? [
-              {
-                key: 'order-events-unaccepted',
-                text: `${groupDigits(book.unaccepted)} order(s) have a public event (kind 38383) that no relay accepted; the oldest has waited ${Math.floor(waited / 60)} min with ${s.relays.connected} of ${s.relays.total} relays connected. Traders see those orders as they were before. The relays may refuse the node's events (a paid or whitelisting relay, a rate limit, a blocked key: the log's "event not accepted by every relay after retries" lines give each relay's answer), or the book-sync job fails (its errors are in the log).`,
-              },
-            ]
-          : [],
-    });
-  }
+  out.push(
+    unacceptedEvents('order-events-unaccepted', s, s.book, t.order_events_unaccepted_minutes, (n, waited) =>
+      `${n} order(s) have a public event (kind 38383) that no relay accepted; the oldest has waited ${waited}. Traders see those orders as they were before.`,
+    ),
+  );
+  // Disputes: the same for the dispute events (kind 38386, how solvers learn of a dispute): a
+  // dispute nobody can see keeps a seller's escrow waiting for a decision.
+  out.push(
+    unacceptedEvents('dispute-events-unaccepted', s, s.disputes, t.dispute_events_unaccepted_minutes, (n, waited) =>
+      `${n} dispute(s) have a public event (kind 38386) that no relay accepted; the oldest has waited ${waited}. Solvers watching the relays do not see those disputes as they are while their escrow waits (mostrod-admin disputes lists them).`,
+    ),
+  );
   return out;
+}
+
+/**
+ * A change log's oldest row (`lag`) has waited `minutes` while a relay was connected — counted from
+ * the later of the first check that saw it and the first check of the current connected stretch.
+ * Not judged with no relay connected, the log unread, or `minutes` 0.
+ */
+function unacceptedEvents(
+  kind: 'order-events-unaccepted' | 'dispute-events-unaccepted',
+  s: HealthSnapshot,
+  lag: BookLag | null,
+  minutes: number,
+  what: (count: string, waited: string) => string,
+): Observation {
+  if (lag === null || minutes === 0 || s.relays.connected === 0) return { kind, known: false, active: [] };
+  const waited = lag.oldestSince === null ? 0 : s.at - Math.max(lag.oldestSince, s.relays.connectedSince);
+  if (lag.oldestSince === null || waited < minutes * 60) return { kind, known: true, active: [] };
+  const text = `${what(groupDigits(lag.unaccepted), `${Math.floor(waited / 60)} min with ${s.relays.connected} of ${s.relays.total} relays connected`)} The relays may refuse the node's events (a paid or whitelisting relay, a rate limit, a blocked key: the log's "event not accepted by every relay after retries" lines give each relay's answer), or the book-sync job fails (its errors are in the log).`;
+  return { kind, known: true, active: [{ key: kind, text }] };
 }

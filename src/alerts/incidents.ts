@@ -14,7 +14,8 @@ export type AlertKind =
   | 'price-stale'
   | 'backup-failed'
   | 'intake-overloaded'
-  | 'order-events-unaccepted';
+  | 'order-events-unaccepted'
+  | 'dispute-events-unaccepted';
 
 export const ALERT_KINDS: readonly AlertKind[] = [
   'payout-stranded',
@@ -25,6 +26,7 @@ export const ALERT_KINDS: readonly AlertKind[] = [
   'backup-failed',
   'intake-overloaded',
   'order-events-unaccepted',
+  'dispute-events-unaccepted',
 ];
 
 export type AlertIncidentsTable = {

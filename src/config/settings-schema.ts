@@ -201,6 +201,7 @@ export const alertsSchema = z.object({
   overload_shed_events: uint(32).default(100),
   overload_quiet_minutes: interval().default(10),
   order_events_unaccepted_minutes: uint(32).default(15),
+  dispute_events_unaccepted_minutes: uint(32).default(15),
 });
 
 /** `[backup]`: scheduled online backups (port); no schedule = none. */

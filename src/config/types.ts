@@ -133,6 +133,11 @@ export interface AlertsSettings {
    * a relay was connected (default 15; 0 = never)
    */
   order_events_unaccepted_minutes: number;
+  /**
+   * alert when a dispute's kind-38386 event (how solvers learn of it) has not been accepted by any
+   * relay for this long while a relay was connected (default 15; 0 = never)
+   */
+  dispute_events_unaccepted_minutes: number;
 }
 
 /** port: `[backup]` — scheduled online backups of mostro.db; none without a schedule. */

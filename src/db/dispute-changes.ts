@@ -62,6 +62,15 @@ export async function clearDisputeChange(ex: Executor, seq: number): Promise<boo
   return Number(r.numDeletedRows) === 1;
 }
 
+/** How many rows the log holds and its lowest and highest change numbers (the monitor's alert). */
+export async function disputeChangeSpan(ex: Executor): Promise<{ count: number; oldest: number | null; newest: number | null }> {
+  const r = await q(ex)
+    .selectFrom('mostrod_ts_dispute_changes')
+    .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.min('seq').as('lo'), eb.fn.max('seq').as('hi')])
+    .executeTakeFirstOrThrow();
+  return { count: Number(r.n), oldest: r.lo === null ? null : Number(r.lo), newest: r.hi === null ? null : Number(r.hi) };
+}
+
 /** Number of disputes whose public event may lag (metrics, tests). */
 export async function countDisputeChanges(ex: Executor): Promise<number> {
   const r = await q(ex)

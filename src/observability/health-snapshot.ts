@@ -88,4 +88,9 @@ export interface HealthSnapshot {
   inbound: InboundShedding | null;
   /** The order book's unaccepted events; null when the log could not be read this time. */
   book: BookLag | null;
+  /**
+   * The disputes whose kind-38386 event no relay accepted (the dispute change log, dated the same
+   * way); null when the log could not be read this time.
+   */
+  disputes: BookLag | null;
 }

@@ -171,6 +171,16 @@ export class DaemonMetrics {
       },
     });
     new Gauge({
+      name: 'mostrod_dispute_events_unaccepted_oldest_seconds',
+      help: 'How long the oldest dispute event (kind 38386) no relay accepted has been waiting, as of the last monitor check (counted from the first check that saw it: never more than its true age); 0 when none; NaN while unknown',
+      registers,
+      collect() {
+        const s = src.health();
+        const lag = s?.disputes;
+        this.set(s === null || s === undefined || lag === null || lag === undefined ? Number.NaN : lag.oldestSince === null ? 0 : s.at - lag.oldestSince);
+      },
+    });
+    new Gauge({
       name: 'mostrod_monitor_last_check_timestamp_seconds',
       help: 'Unix time of the last monitor check (health snapshot)',
       registers,

@@ -19,6 +19,7 @@ import type { RelayStatus } from '../nostr/relay-pool.js';
 import { findEscrowsNearDeadline, findStrandedPayouts, payoutGraceSeconds } from '../ops/stuck.js';
 import type { BackupStatus } from '../ops/backup-job.js';
 import { orderChangeSpan } from '../db/order-changes.js';
+import { disputeChangeSpan } from '../db/dispute-changes.js';
 import type { BookLag, EscrowDeadline, HealthSnapshot, InboundShedding, StrandedPayout } from './health-snapshot.js';
 
 function backupSummary(b: BackupStatus | null): HealthSnapshot['backup'] {
@@ -133,6 +134,7 @@ export class Monitor {
   private readonly offLink: () => void;
   private readonly shedding: SheddingTracker;
   private readonly bookLag = new BookLagTracker();
+  private readonly disputeLag = new BookLagTracker();
 
   constructor(private readonly deps: MonitorDeps) {
     this.shedding = new SheddingTracker(deps.settings.alerts.overload_quiet_minutes * 60);
@@ -182,6 +184,12 @@ export class Monitor {
       book = this.bookLag.observe(await orderChangeSpan(db), at);
     } catch (err) {
       logger.error({ err }, 'monitor: order change log query failed');
+    }
+    let disputes: BookLag | null = null;
+    try {
+      disputes = this.disputeLag.observe(await disputeChangeSpan(db), at);
+    } catch (err) {
+      logger.error({ err }, 'monitor: dispute change log query failed');
     }
 
     let strandedPayouts: StrandedPayout[] | null = null;
@@ -236,6 +244,7 @@ export class Monitor {
       escrowsNearDeadline,
       inbound: this.deps.intakeCounters === undefined ? null : this.shedding.observe(this.deps.intakeCounters(), at),
       book,
+      disputes,
     };
   }
 }

@@ -112,6 +112,7 @@ export function testSettings(overrides: SettingsOverrides = {}): Settings {
       overload_shed_events: 100,
       overload_quiet_minutes: 10,
       order_events_unaccepted_minutes: 15,
+      dispute_events_unaccepted_minutes: 15,
       ...overrides.alerts,
     },
     backup: { keep: 7, ...overrides.backup },

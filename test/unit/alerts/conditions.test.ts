@@ -13,6 +13,7 @@ const T: AlertsSettings = {
   overload_shed_events: 100,
   overload_quiet_minutes: 10,
   order_events_unaccepted_minutes: 15,
+  dispute_events_unaccepted_minutes: 15,
 };
 const AT = 1_800_000_000;
 
@@ -28,6 +29,7 @@ function snap(p: Partial<HealthSnapshot> = {}): HealthSnapshot {
     backup: null,
     inbound: { shed: 0, since: null, lastShedAt: null, dropped: [] },
     book: { unaccepted: 0, oldestSince: null },
+    disputes: { unaccepted: 0, oldestSince: null },
     ...p,
   };
 }
@@ -52,6 +54,7 @@ void describe('alert conditions from a health snapshot', () => {
         ['backup-failed', false, 0],
         ['intake-overloaded', true, 0],
         ['order-events-unaccepted', true, 0],
+        ['dispute-events-unaccepted', true, 0],
       ],
     );
   });
@@ -150,6 +153,29 @@ void describe('alert conditions from a health snapshot', () => {
     assert.equal(of(snap({ book: { unaccepted: 50, oldestSince: AT - 3_600 }, relays: relays(0, AT) }), kind).known, false);
     assert.equal(of(snap({ book: null }), kind).known, false);
     const off = observeConditions(snap({ book: { unaccepted: 50, oldestSince: AT - 3_600 } }), { ...T, order_events_unaccepted_minutes: 0 });
+    assert.equal(off.find((o) => o.kind === kind)?.known, false);
+  });
+
+  void test('dispute events no relay accepted: judged like the order book’s, on the dispute log, with their own limit', () => {
+    const kind = 'dispute-events-unaccepted';
+    const relays = (connected: number, connectedSince: number) => ({ connected, total: 3, allDownSince: AT - 90_000, connectedSince, detail: '' });
+    assert.deepEqual(of(snap({ disputes: { unaccepted: 1, oldestSince: AT - 60 } }), kind), { kind, known: true, active: [] });
+    // the order book lagging says nothing about the disputes, and the other way round
+    assert.deepEqual(of(snap({ book: { unaccepted: 9, oldestSince: AT - 3_600 } }), kind).active, []);
+    assert.deepEqual(of(snap({ disputes: { unaccepted: 2, oldestSince: AT - 3_600 } }), 'order-events-unaccepted').active, []);
+    const lag = of(snap({ disputes: { unaccepted: 2, oldestSince: AT - 1_000 }, relays: relays(1, AT - 5_000) }), kind);
+    assert.equal(lag.active.length, 1);
+    assert.equal(lag.active[0]!.key, kind);
+    assert.match(lag.active[0]!.text, /^2 dispute\(s\) have a public event \(kind 38386\) that no relay accepted; the oldest has waited 16 min with 1 of 3 relays connected\./);
+    assert.match(lag.active[0]!.text, /mostrod-admin disputes/);
+    assert.match(lag.active[0]!.text, /event not accepted by every relay after retries/);
+    // counted from the relays' return; its own limit
+    assert.deepEqual(of(snap({ disputes: { unaccepted: 2, oldestSince: AT - 3_600 }, relays: relays(1, AT - 600) }), kind).active, []);
+    const five = observeConditions(snap({ disputes: { unaccepted: 2, oldestSince: AT - 3_600 }, relays: relays(1, AT - 600) }), { ...T, dispute_events_unaccepted_minutes: 5 });
+    assert.equal(five.find((o) => o.kind === kind)?.active.length, 1);
+    assert.equal(of(snap({ disputes: { unaccepted: 2, oldestSince: AT - 3_600 }, relays: relays(0, AT) }), kind).known, false);
+    assert.equal(of(snap({ disputes: null }), kind).known, false);
+    const off = observeConditions(snap({ disputes: { unaccepted: 2, oldestSince: AT - 3_600 } }), { ...T, dispute_events_unaccepted_minutes: 0 });
     assert.equal(off.find((o) => o.kind === kind)?.known, false);
   });
 

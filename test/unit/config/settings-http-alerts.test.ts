@@ -29,6 +29,7 @@ void describe('[http] and [alerts] settings', () => {
       overload_shed_events: 100,
       overload_quiet_minutes: 10,
       order_events_unaccepted_minutes: 15,
+      dispute_events_unaccepted_minutes: 15,
     });
   });
 

@@ -7,9 +7,11 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { statementCacheOf } from '../../../src/db/database.js';
-import { insertDispute } from '../../../src/db/disputes.js';
+import { clearDisputeChange } from '../../../src/db/dispute-changes.js';
+import { casUpdateDispute, insertDispute } from '../../../src/db/disputes.js';
 import { insertNotices } from '../../../src/db/notices.js';
 import { insertOrder } from '../../../src/db/orders.js';
+import type { AlertsSettings } from '../../../src/config/types.js';
 import type { NostrEvent } from '../../../src/crypto/event.js';
 import { unwrapGiftWrap } from '../../../src/nostr/gift-wrap.js';
 import { IDLE_INTAKE } from '../../../src/nostr/intake.js';
@@ -34,12 +36,12 @@ interface Setup {
   base: string;
 }
 
-async function setup(opts: { admin?: string; intake?: Record<string, number> } = {}): Promise<Setup> {
+async function setup(opts: { admin?: string; intake?: Record<string, number>; alerts?: Partial<AlertsSettings> } = {}): Promise<Setup> {
   const ctx = await makeTestContext({
     now: 1_800_000_000,
     settings: {
       http: { enabled: true, port: 0 },
-      alerts: { ...(opts.admin !== undefined ? { admin_npub: opts.admin } : {}), lnd_down_minutes: 0 },
+      alerts: { ...(opts.admin !== undefined ? { admin_npub: opts.admin } : {}), lnd_down_minutes: 0, ...opts.alerts },
       lightning: { payment_timeout_seconds: 30 },
     },
   });
@@ -424,6 +426,66 @@ void describe('monitor job: health snapshot and operator alerts', () => {
       ctx.clock.advance(60);
       await obs.monitor.check();
       assert.equal(texts().filter((t) => t.includes('ALERT: Order book events')).length, 2);
+    } finally {
+      await obs.close();
+    }
+  });
+  void test('a dispute event no relay accepts for dispute_events_unaccepted_minutes alerts the operator once; its acceptance resolves it', async () => {
+    const admin = newKeys();
+    const { ctx, obs, published, base } = await setup({ admin: admin.pubkey, alerts: { dispute_events_unaccepted_minutes: 10 } });
+    const texts = (): string[] =>
+      published.map((e) => {
+        const u = unwrapGiftWrap(e, admin.secretKey);
+        assert.ok(u.ok);
+        return u.gift.rumor.content;
+      });
+    const oldest = async (): Promise<number | undefined> => (await scrape(base)).get('mostrod_dispute_events_unaccepted_oldest_seconds');
+    try {
+      await obs.monitor.check();
+      assert.deepEqual(obs.monitor.latest()?.disputes, { unaccepted: 0, oldestSince: null });
+      assert.equal(await oldest(), 0);
+      // a dispute whose 38386 no relay accepts (the dispute log's trigger writes its row); its
+      // order's own change is accepted, so only the dispute lags
+      const order = makeOrder({ status: 'dispute' });
+      await insertOrder(ctx.db, order);
+      await sql`DELETE FROM mostrod_ts_order_changes`.execute(ctx.db);
+      const disputeId = randomUUID();
+      await insertDispute(ctx.db, { id: disputeId, order_id: order.id, status: 'initiated', order_previous_status: 'active', solver_pubkey: null, created_at: ctx.clock.now(), taken_at: 0 });
+      const t0 = ctx.clock.now();
+      for (let i = 0; i < 10; i++) {
+        ctx.clock.advance(60);
+        await obs.monitor.check();
+      }
+      assert.equal(obs.monitor.latest()?.disputes?.oldestSince, t0 + 60);
+      assert.equal(obs.monitor.latest()?.book?.unaccepted, 0);
+      assert.equal(texts().length, 0, '9 minutes since the first check that saw it');
+      assert.equal(await oldest(), 9 * 60);
+      ctx.clock.advance(60);
+      await obs.monitor.check();
+      assert.equal(texts().length, 1);
+      assert.match(texts()[0]!, /ALERT: Dispute events refused by the relays\n1 dispute\(s\) have a public event \(kind 38386\) that no relay accepted; the oldest has waited 10 min with 1 of 1 relays connected/);
+      // a solver takes it: the newer change replaces the row (the log keeps no time of its own),
+      // so the count starts again from the check that sees it, as for an order's newer change
+      assert.equal(await casUpdateDispute(ctx.db, disputeId, { status: 'initiated' }, { status: 'in-progress', solver_pubkey: admin.pubkey, taken_at: ctx.clock.now() }), true);
+      const t1 = ctx.clock.now();
+      for (let i = 0; i < 10; i++) {
+        ctx.clock.advance(60);
+        await obs.monitor.check();
+      }
+      assert.equal(obs.monitor.latest()?.disputes?.oldestSince, t1 + 60);
+      assert.equal(texts().filter((t) => t.includes('ALERT: Dispute events')).length, 1);
+      ctx.clock.advance(60);
+      await obs.monitor.check();
+      assert.equal(texts().filter((t) => t.includes('ALERT: Dispute events')).length, 2);
+      // a relay accepts the event for its status: the row goes, resolved at the next check
+      const rows = (await sql<{ seq: number; status: string }>`SELECT seq, status FROM mostrod_ts_dispute_changes`.execute(ctx.db)).rows;
+      assert.deepEqual(rows.map((r) => r.status), ['in-progress']);
+      assert.equal(await clearDisputeChange(ctx.db, rows[0]!.seq), true);
+      ctx.clock.advance(60);
+      await obs.monitor.check();
+      assert.match(texts().at(-1)!, /RESOLVED: Dispute events refused by the relays/);
+      assert.equal(texts().filter((t) => t.includes('RESOLVED: Dispute events')).length, 2);
+      assert.equal(await oldest(), 0);
     } finally {
       await obs.close();
     }
