@@ -216,7 +216,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   // must come after the one the previous process published (nostr/created-at.ts).
   {
     const restored = await restoreOrderEventTimes(db, ctx.outbox, clock.now());
-    if (restored > 0) logger.info({ orders: restored }, 'order event times restored from the publication ledger');
+    if (restored > 0) logger.info({ events: restored }, 'event times restored from the publication ledger');
   }
 
   // Before anything may pay or settle: re-watch every live escrow and resolve every payout claim

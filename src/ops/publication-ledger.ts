@@ -10,7 +10,8 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { compiledOnce } from '../db/compiled-once.js';
 import type { Db, Executor } from '../db/schema.js';
-import { DISPUTE_EVENT_KIND, ORDER_EVENT_KIND } from '../nostr/events.js';
+import { isReplaceable } from '../nostr/created-at.js';
+import { ORDER_EVENT_KIND } from '../nostr/events.js';
 import type { EventTemplate, Outbox, PreparedEvent, PublishOptions, SendOptions } from '../nostr/outbox.js';
 import type { Message } from '../protocol/types.js';
 import { opsDb } from './tables.js';
@@ -57,8 +58,9 @@ export async function recordOrderPublication(
 /**
  * At start, before anything is published: tell the outbox the created_at of every order event the
  * ledger holds from the last minute on (or later: the previous process's same-second updates run
- * ahead of the clock), and of every dispute event (mostrod_ts_event_times), so this process's next
- * event of such an order or dispute gets a later one (nostr/created-at.ts). Without it, an order
+ * ahead of the clock), and of every other replaceable or addressable event (mostrod_ts_event_times:
+ * disputes, the node info, ratings, …), so this process's next event of such a coordinate gets a
+ * later one (nostr/created-at.ts). Without it, an order
  * changed again right after a restart could get an event that ties with, or is older than, its
  * previous one on the relays, which keep that one: the public book would show the order's previous
  * status (simulation finding F16). Returns how many were remembered.
@@ -81,8 +83,16 @@ export async function restoreOrderEventTimes(db: Executor, outbox: Outbox, now: 
 /** How far back restoreOrderEventTimes looks (created-at.ts keeps a minute). */
 const RESTORE_SECONDS = 60;
 
-/** Addressable kinds other than orders whose created_at is kept across restarts (mostrod_ts_event_times). */
-const TIMED_KINDS: ReadonlySet<number> = new Set([DISPUTE_EVENT_KIND]);
+/**
+ * Replaceable and addressable kinds other than orders (those are in the order ledger) whose
+ * created_at is kept across restarts (mostrod_ts_event_times): the disputes' 38386, the node's info
+ * (38385: a restart in the second of its predecessor's would otherwise tie, and the relays could keep
+ * the old settings' event until the next republication), ratings (38384), exchange rates, metadata
+ * and the relay list. All rare next to the orders' events.
+ */
+function isTimedKind(kind: number): boolean {
+  return kind !== ORDER_EVENT_KIND && isReplaceable(kind);
+}
 
 export class PublicationLedgerOutbox implements Outbox {
   /** Present when the inner outbox prepares events: the ledger row joins the caller's transaction. */
@@ -145,7 +155,7 @@ export class PublicationLedgerOutbox implements Outbox {
    * written here otherwise.
    */
   private async record(event: EventTemplate, id: string, createdAt: number | undefined, opts?: PublishOptions): Promise<void> {
-    if (TIMED_KINDS.has(event.kind)) {
+    if (isTimedKind(event.kind)) {
       await this.recordTime(event, createdAt ?? this.clock.now());
       return;
     }
@@ -166,10 +176,12 @@ export class PublicationLedgerOutbox implements Outbox {
     else await write(this.db);
   }
 
-  /** A dispute event's created_at (mostrod_ts_event_times; never moves back). Logged, never thrown. */
+  /**
+   * A replaceable or addressable event's created_at (mostrod_ts_event_times, by its coordinate: the
+   * `d` tag, '' for a replaceable kind; never moves back). Logged, never thrown.
+   */
   private async recordTime(event: EventTemplate, createdAt: number): Promise<void> {
-    const d = tagValue(event.tags, 'd');
-    if (d === undefined) return;
+    const d = event.kind >= 30000 ? (tagValue(event.tags, 'd') ?? '') : '';
     try {
       await opsDb(this.db)
         .insertInto('mostrod_ts_event_times')

@@ -10,7 +10,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { generateSecretKey, getPublicKey } from '../../../src/crypto/secp.js';
-import { buildDisputeEvent, buildOrderEvent } from '../../../src/nostr/events.js';
+import { buildDisputeEvent, buildInfoEvent, buildOrderEvent, buildRelayListEvent } from '../../../src/nostr/events.js';
 import { RelayOutbox } from '../../../src/nostr/relay-outbox.js';
 import { RelayPool } from '../../../src/nostr/relay-pool.js';
 import type { Status } from '../../../src/protocol/types.js';
@@ -124,6 +124,32 @@ void describe('38383 replacement on a real relay', () => {
     assert.deepEqual(
       kept.map((e) => [e.tags.find((t) => t[0] === 's')?.[1], e.created_at]),
       [['settled', t0 + 2]],
+    );
+
+    // The node's info (38385) and its relay list (10002, replaceable: no d tag) too: a process
+    // restarted within the second of its predecessor's publications (new settings) is kept.
+    const lnd = { version: 'v0.18.0', identityPubkey: '02'.padEnd(66, '0'), commitHash: 'c', alias: 'a', chains: ['bitcoin'], networks: ['regtest'], uris: [], blockHeight: 1 };
+    const info = (fee: number) =>
+      buildInfoEvent({ settings: testSettings({ mostro: { fee } }), nodePubkey: keys.pubkey, lnd, mostroVersion: '0.17.1', commitHash: 'x', now: clock.now() });
+    await ledger3.publish(info(0.006));
+    await ledger3.publish(info(0.007));
+    await ledger3.publish(buildRelayListEvent([relay.url], clock.now()));
+    await third.flush();
+    const fourth = new RelayOutbox({ pool, keys, clock, logger });
+    const ledger4 = new PublicationLedgerOutbox(fourth, db, clock, logger);
+    assert.equal(await restoreOrderEventTimes(db, ledger4, clock.now()), 4, 'the order, the dispute, the info and the relay list');
+    await ledger4.publish(info(0.008));
+    await ledger4.publish(buildRelayListEvent([relay.url, 'wss://other.example'], clock.now()));
+    await fourth.flush();
+    const infos = await relay.query({ kinds: [38385], authors: [keys.pubkey] } as never);
+    assert.deepEqual(
+      infos.map((e) => [e.tags.find((t) => t[0] === 'fee')?.[1], e.created_at]),
+      [['0.008', t0 + 2]],
+    );
+    const lists = await relay.query({ kinds: [10002], authors: [keys.pubkey] } as never);
+    assert.deepEqual(
+      lists.map((e) => [e.tags.length, e.created_at]),
+      [[2, t0 + 1]],
     );
   });
 });
