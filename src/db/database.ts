@@ -2,7 +2,7 @@ import { closeSync, existsSync, openSync, chmodSync, unlinkSync } from 'node:fs'
 import BetterSqlite3 from './sqlite-driver.js';
 import type { Database, Statement } from './sqlite-driver.js';
 import { Kysely, SqliteDialect, sql } from 'kysely';
-import type { KyselyConfig, SqliteDatabase } from 'kysely';
+import type { Dialect, Driver, KyselyConfig, SqliteDatabase } from 'kysely';
 import { LruCache } from '../crypto/lru-cache.js';
 import { CommitDurability, openWalBarrier, type DurabilityBarrier, type DurabilityMode } from './durability.js';
 import { BACKSTOP_PAGES, WalCheckpointer, type CheckpointRunner, type WalCheckpointerLogger } from './wal-checkpointer.js';
@@ -31,6 +31,11 @@ export interface OpenDatabaseOptions {
   walCheckpoint?: 'inline' | 'background';
   /** Where the checkpoint thread reports trouble. */
   checkpointLogger?: WalCheckpointerLogger;
+  /**
+   * Tests only: wraps Kysely's SQLite driver (the money simulation stops a process at a commit:
+   * test/support/sim-commit-cuts.ts). Migrations run before, outside Kysely.
+   */
+  wrapDriver?: (driver: Driver) => Driver;
 }
 
 /**
@@ -155,7 +160,18 @@ export async function openDatabase(file: string, opts: OpenDatabaseOptions = {})
     checkpointer = new WalCheckpointer({ file, ...(opts.checkpointLogger !== undefined ? { logger: opts.checkpointLogger } : {}) });
   }
   const statements = new StatementCache(sqlite);
-  return new SqliteKysely({ dialect: new SqliteDialect({ database: statements }) }, sqlite, statements, durability, checkpointer, memory ? null : file);
+  const sqliteDialect = new SqliteDialect({ database: statements });
+  const wrap = opts.wrapDriver;
+  const dialect: Dialect =
+    wrap === undefined
+      ? sqliteDialect
+      : {
+          createAdapter: () => sqliteDialect.createAdapter(),
+          createDriver: () => wrap(sqliteDialect.createDriver()),
+          createIntrospector: (db) => sqliteDialect.createIntrospector(db),
+          createQueryCompiler: () => sqliteDialect.createQueryCompiler(),
+        };
+  return new SqliteKysely({ dialect }, sqlite, statements, durability, checkpointer, memory ? null : file);
 }
 
 const COMMIT_DURABLE = new CommitDurability();

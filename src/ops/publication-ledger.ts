@@ -98,6 +98,8 @@ export class PublicationLedgerOutbox implements Outbox {
   /** Present when the inner outbox prepares events: the ledger row joins the caller's transaction. */
   readonly prepare?: (event: EventTemplate, opts?: PublishOptions) => PreparedEvent;
   readonly publishPrepared?: (event: PreparedEvent, opts?: Pick<PublishOptions, 'onOutcome'>) => void;
+  private readonly innerPrepare?: (event: EventTemplate, opts?: PublishOptions) => PreparedEvent;
+  private readonly innerPublishPrepared?: (event: PreparedEvent, opts?: Pick<PublishOptions, 'onOutcome'>) => void;
 
   constructor(
     private readonly inner: Outbox,
@@ -108,6 +110,8 @@ export class PublicationLedgerOutbox implements Outbox {
     const prepare = inner.prepare?.bind(inner);
     const publishPrepared = inner.publishPrepared?.bind(inner);
     if (prepare !== undefined && publishPrepared !== undefined) {
+      this.innerPrepare = prepare;
+      this.innerPublishPrepared = publishPrepared;
       this.prepare = (event, opts) => {
         const prepared = prepare(event, opts);
         void this.record(event, prepared.id, prepared.created_at, opts);
@@ -128,10 +132,23 @@ export class PublicationLedgerOutbox implements Outbox {
   }
 
   /**
-   * With `opts.writes` (publishOrder) the ledger row is appended there and committed in the caller's
-   * transaction; otherwise it is written here on its own.
+   * With `opts.writes` the ledger row is appended there and committed in the caller's transaction;
+   * otherwise it is written here on its own — before the event can reach a relay when the inner
+   * outbox prepares events (write-ahead): a process that dies between the two then never leaves
+   * the relays an event whose created_at its successor does not learn (its next event of that
+   * order or coordinate could tie with it or be older, and the relays would keep the old state;
+   * found by the simulation's crash points at commits, session 35).
    */
   async publish(event: EventTemplate, opts?: PublishOptions): Promise<string> {
+    const prepare = this.innerPrepare;
+    const publishPrepared = this.innerPublishPrepared;
+    if (prepare !== undefined && publishPrepared !== undefined && opts?.writes === undefined && (event.kind === ORDER_EVENT_KIND || isTimedKind(event.kind))) {
+      const prepared = prepare(event, opts);
+      opts?.onCreatedAt?.(prepared.created_at);
+      await this.record(event, prepared.id, prepared.created_at, opts);
+      publishPrepared(prepared, opts?.onOutcome === undefined ? undefined : { onOutcome: opts.onOutcome });
+      return prepared.id;
+    }
     // The created_at the outbox gave the event (moved past the order's last one if need be), not
     // the template's: a restarted process goes on after it (restoreOrderEventTimes).
     let createdAt = event.created_at;

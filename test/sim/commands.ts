@@ -86,6 +86,20 @@ export const commandWithPowerCuts: fc.Arbitrary<SimCommand> = fc
     { arbitrary: fc.record({ t: fc.constant('power-cut' as const), bits: fc.nat({ max: 0xffffff }) }).map(readable), weight: 1 },
   );
 
+/**
+ * The same mix plus crash points at commits: the process dies at its k-th commit from now, with that
+ * commit written or not (test/support/sim-commit-cuts.ts).
+ */
+export const commandWithCommitCuts: fc.Arbitrary<SimCommand> = fc.oneof(
+  { arbitrary: command, weight: 10 },
+  {
+    arbitrary: fc
+      .record({ t: fc.constant('cut' as const), k: fc.integer({ min: 1, max: 6 }), applied: fc.boolean(), bits: fc.nat({ max: 0xffffff }) })
+      .map(readable),
+    weight: 1,
+  },
+);
+
 /** A new order: fixed-amount two times in three, else a range order (its release creates a child). */
 const newOrder: fc.Arbitrary<SimCommand> = fc
   .record({ kind: fc.constantFrom('sell' as const, 'buy' as const), range: fc.nat({ max: 2 }) })
@@ -166,6 +180,8 @@ export function parseSchedule(text: string): SimCommand[] {
         return { t: 'crash', bits: parseInt(args[0] ?? '0', 2) };
       case 'power-cut':
         return { t: 'power-cut', bits: parseInt(args[0] ?? '0', 2) };
+      case 'cut':
+        return { t: 'cut', k: num(args[0]), applied: args[1] === 'apply', bits: parseInt(args[2] ?? '0', 2) };
       case 'cancel':
       case 'dispute':
         return { t: name, o: num(args[0]), side: args[1] as 'maker' | 'taker' };

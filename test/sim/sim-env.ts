@@ -6,6 +6,8 @@ export const RUNS = Number(process.env.SIM_RUNS ?? 2000);
 /** SIM_UNGATED=lightning|messages: those effects skip the barrier (to see what the checker then finds). */
 export const UNGATED = process.env.SIM_UNGATED === 'lightning' || process.env.SIM_UNGATED === 'messages' ? process.env.SIM_UNGATED : undefined;
 /** Schedules with power cuts (durability barrier, src/db/durability.ts); SIM_POWER_RUNS overrides. */
+/** Schedules with crashes at commits (money-sim-cuts.test.ts); SIM_CUT_RUNS overrides. */
+export const CUT_RUNS = Number(process.env.SIM_CUT_RUNS ?? (process.env.SIM_RUNS !== undefined ? Math.ceil(Number(process.env.SIM_RUNS) / 4) : 500));
 export const POWER_RUNS = Number(process.env.SIM_POWER_RUNS ?? (process.env.SIM_RUNS !== undefined ? Math.ceil(Number(process.env.SIM_RUNS) / 4) : 500));
 /**
  * The random property runs in the default suite only once the src defects it finds are fixed

@@ -23,6 +23,7 @@ import { TaskTracker, type AppContext, type MostroKeys } from '../../src/context
 import { bytesToHex, getPublicKey, sha256Hex } from '../../src/crypto/secp.js';
 import { openDatabase, type Db } from '../../src/db/database.js';
 import { sqliteChangeCounter, WalBarrier, type DurableFn } from '../../src/db/durability.js';
+import { CommitCuts } from './sim-commit-cuts.js';
 import type { Database } from '../../src/db/sqlite-driver.js';
 import { OrderChangeAcks } from '../../src/db/order-changes.js';
 import { DurableLightning } from '../../src/lightning/durable.js';
@@ -107,7 +108,8 @@ export type SimCommand =
   | { t: 'routes'; pay: PayOutcome }
   | { t: 'lnurl-stale' }
   | { t: 'crash'; bits: number }
-  | { t: 'power-cut'; bits: number };
+  | { t: 'power-cut'; bits: number }
+  | { t: 'cut'; k: number; applied: boolean; bits: number };
 
 export function describeCommand(c: SimCommand): string {
   switch (c.t) {
@@ -147,6 +149,8 @@ export function describeCommand(c: SimCommand): string {
       return `crash(${c.bits.toString(2)})`;
     case 'power-cut':
       return `power-cut(${c.bits.toString(2)})`;
+    case 'cut':
+      return `cut(${c.k},${c.applied ? 'apply' : 'drop'},${c.bits.toString(2)})`;
     case 'cancel':
     case 'dispute':
       return `${c.t}(o${c.o},${c.side})`;
@@ -297,6 +301,8 @@ class SimOutbox implements Outbox {
 
   /** Run `fn` once the durability barrier allows a hand-off, unless the process died first. */
   private gated(fn: () => void): void {
+    // A process that died at a commit (`cut`) may still have tasks running: they reach nobody.
+    if (!this.world.isLive(this.proc)) return;
     const wait = this.durable();
     if (wait === null) {
       fn();
@@ -385,6 +391,16 @@ class SimOutbox implements Outbox {
   flush(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/** The outbox without prepare/publishPrepared (WorldOptions.writeAhead false). */
+function publishOnly(inner: SimOutbox): Outbox {
+  return {
+    sendMessage: (recipient, message, opts) => inner.sendMessage(recipient, message, opts),
+    publish: (template, opts) => inner.publish(template, opts),
+    rememberCreatedAt: (kind, d, createdAt) => inner.rememberCreatedAt(kind, d, createdAt),
+    flush: () => inner.flush(),
+  };
 }
 
 // ---- LNURL (dev fund) ----------------------------------------------------------------------------
@@ -490,6 +506,8 @@ interface Proc {
   jobs: Map<JobName, Promise<unknown>>;
   bookSync: BookSyncState;
   dead: boolean;
+  /** Crash points at its commits (`cut`): armed by the schedule, fired by its k-th commit. */
+  cuts: CommitCuts;
   /**
    * Power-cut worlds: the fdatasyncs in flight, oldest first (up to two: durability.ts); the oldest
    * completes at the start of the next step, or in drain.
@@ -563,6 +581,11 @@ export interface WorldOptions {
   bookLagTrigger?: 'before';
   /** false: no dispute change log (its triggers dropped): a dispute event is published once (shows F17). */
   disputeChangeLog?: boolean;
+  /**
+   * false: the outbox cannot prepare events, so the publication ledger records an event after
+   * handing it to the relay, as before session 35 (shows F18 with `cut`). Default true.
+   */
+  writeAhead?: boolean;
 }
 
 /** The change log's status trigger of migration 20261204000000 (replaced by 20261210000000). */
@@ -609,6 +632,10 @@ export class SimWorld {
   stepNo = 0;
   private proc!: Proc;
   private procCount = 0;
+  /** The armed cut's bits (what its process's pending Lightning calls do when it dies). */
+  private cutBits = 0;
+  /** Processes that died at a commit (`cut`). */
+  cutsFired = 0;
   /** Power-cut worlds: the database file as the last completed sync left it on disk. */
   private diskImage: Buffer | null = null;
   private buyerInvoiceCount = 0;
@@ -697,7 +724,8 @@ export class SimWorld {
   private makeLogger(procNo: number): Logger {
     const sink = new Writable({
       write: (chunk: Buffer, _enc, cb) => {
-        if (this.proc === undefined || this.proc.n === procNo) {
+        // A process fenced by a cut logs nothing more (it is dead; its tasks only see their writes fail).
+        if (this.proc === undefined || (this.proc.n === procNo && !this.proc.dead)) {
           try {
             const j = JSON.parse(chunk.toString()) as { level: number; msg: string; orderId?: string };
             this.logs.push({ proc: procNo, level: j.level, msg: j.msg, ...(j.orderId !== undefined ? { orderId: j.orderId } : {}) });
@@ -714,7 +742,13 @@ export class SimWorld {
   private async boot(): Promise<void> {
     this.procCount += 1;
     const n = this.procCount;
-    const db = await openDatabase(this.file);
+    // The process dies at an armed cut: fenced at once (its writes fail, Lightning and the relays
+    // hear nothing more from it), restarted when the step ends (apply).
+    const cuts = new CommitCuts(() => {
+      this.proc.dead = true;
+      this.proc.client.dead = true;
+    });
+    const db = await openDatabase(this.file, { wrapDriver: cuts.wrap });
     noSync(db);
     // Before the durable outbox there were no stored notices to find after a restart.
     if (this.opts.volatileNotices === true) (db as unknown as { sqlite: Database }).sqlite.exec('DELETE FROM mostrod_ts_notices');
@@ -752,7 +786,14 @@ export class SimWorld {
       lightning: this.opts.ungated === 'lightning' ? client : new DurableLightning(client, durable),
       lnurl: new SimLnurl(this, this.clock.now()),
       // As the daemon: the publication ledger records every order event (restoreOrderEventTimes).
-      outbox: new PublicationLedgerOutbox(new SimOutbox(this, n, this.opts.ungated === 'messages' ? () => null : durable), db, this.clock, this.makeLogger(n)),
+      outbox: new PublicationLedgerOutbox(
+        this.opts.writeAhead === false
+          ? publishOnly(new SimOutbox(this, n, this.opts.ungated === 'messages' ? () => null : durable))
+          : new SimOutbox(this, n, this.opts.ungated === 'messages' ? () => null : durable),
+        db,
+        this.clock,
+        this.makeLogger(n),
+      ),
       prices: this.prices,
       keys: this.keys,
       clock: this.clock,
@@ -761,7 +802,7 @@ export class SimWorld {
       tasks: new TaskTracker(),
       orderChangeAcks: new OrderChangeAcks(db, this.makeLogger(n), ACKS_NEVER_TIMED),
     };
-    const proc: Proc = { n, ctx, client, db, devFeeState: newDevFeeState(), running: new Set(), jobs: new Map(), bookSync: newBookSyncState(), dead: false, syncs: [] };
+    const proc: Proc = { n, ctx, client, db, devFeeState: newDevFeeState(), running: new Set(), jobs: new Map(), bookSync: newBookSyncState(), dead: false, cuts, syncs: [] };
     syncSlot.set = (done) => {
       proc.syncs.push(done);
     };
@@ -911,7 +952,15 @@ export class SimWorld {
     if (this.opts.trace === true) this.trace.push(`${this.stepNo}: ${describeCommand(c)} | pending: ${this.livePending().map((p) => p.label).join(', ')}`);
     await this.exec(c);
     await this.flush();
+    await this.restartIfCut();
     this.collectEscrows();
+  }
+
+  /** The process died at a commit (`cut`): it restarts as after `crash`. */
+  private async restartIfCut(): Promise<void> {
+    if (!this.proc.cuts.fired) return;
+    this.cutsFired += 1;
+    await this.crash(this.cutBits);
   }
 
   /** The protocol's next moves for an order in `status` (progress commands pick one). */
@@ -1128,6 +1177,12 @@ export class SimWorld {
       case 'power-cut':
         await this.crash(c.bits, true);
         break;
+      case 'cut':
+        // Armed until the process's k-th commit from now (in this step or a later one), a crash
+        // or quiescence; `bits`: its pending Lightning calls applied or not, as in `crash`.
+        this.proc.cuts.arm({ k: c.k, applied: c.applied });
+        this.cutBits = c.bits;
+        break;
     }
   }
 
@@ -1257,6 +1312,7 @@ export class SimWorld {
     let idle = 0;
     for (let guard = 0; guard < 10_000; guard += 1) {
       await this.flush();
+      await this.restartIfCut();
       if (await this.completeSync()) {
         idle = 0;
         continue;
@@ -1298,6 +1354,7 @@ export class SimWorld {
   }
 
   async quiesce(): Promise<void> {
+    this.proc.cuts.disarm();
     this.stepNo += 1;
     this.node.step = this.stepNo;
     if (!this.relayUp) await this.apply({ t: 'relay', up: true });
@@ -1573,6 +1630,7 @@ export class SimWorld {
     for (const r of await findOrders(this.proc.ctx.db, {})) add(`status:${r.status}`);
     for (const e of this.node.ledger) add(`ledger:${e.kind}`);
     add(`processes:${this.procCount}`);
+    if (this.cutsFired > 0) out['cuts-fired'] = this.cutsFired;
     return out;
   }
 

@@ -82,20 +82,44 @@ export async function publishOrder(
   // the status): its row goes once a relay accepted the event.
   const seq = opts.change?.seq ?? (await pendingChangeSeq(ctx.db, o.id, o.status));
   const onOutcome = seq === null ? undefined : ctx.orderChangeAcks.publishing(o.id, seq);
-  let eventId: string;
   const writes: Array<(ex: Executor) => Promise<void>> = [];
+  // The event id and the outbox's own record (publication ledger) in one transaction.
+  const record = (eventId: string): Promise<void> =>
+    ctx.db.transaction().execute(async (trx) => {
+      await setOrderEventId(trx, o.id, o.status, eventId);
+      for (const write of writes) await write(trx);
+    });
+  const { outbox } = ctx;
+  if (outbox.prepare !== undefined && outbox.publishPrepared !== undefined) {
+    // Write-ahead: created_at and id fixed, recorded, and only then signed and published, so no
+    // relay has an event the ledger lacks (a restarted process goes on after what the ledger holds;
+    // simulation, session 35: a process that died between the publication and its record).
+    let prepared: PreparedEvent;
+    try {
+      prepared = outbox.prepare(template, { writes });
+    } catch (err) {
+      onOutcome?.(false);
+      ctx.logger.error({ err, orderId: o.id, status: o.status }, 'order event could not be queued for publication');
+      return 'failed';
+    }
+    try {
+      await record(prepared.id);
+    } catch (err) {
+      onOutcome?.(false); // the change stays in the log: the book-sync job publishes it
+      throw err;
+    }
+    outbox.publishPrepared(prepared, onOutcome === undefined ? undefined : { onOutcome });
+    return 'queued';
+  }
+  let eventId: string;
   try {
-    eventId = await ctx.outbox.publish(template, { writes, ...(onOutcome === undefined ? {} : { onOutcome }) });
+    eventId = await outbox.publish(template, { writes, ...(onOutcome === undefined ? {} : { onOutcome }) });
   } catch (err) {
     onOutcome?.(false);
     ctx.logger.error({ err, orderId: o.id, status: o.status }, 'order event could not be queued for publication');
     return 'failed';
   }
-  // Record the event id and the outbox's own record (publication ledger) in one transaction.
-  await ctx.db.transaction().execute(async (trx) => {
-    await setOrderEventId(trx, o.id, o.status, eventId);
-    for (const write of writes) await write(trx);
-  });
+  await record(eventId);
   return 'queued';
 }
 

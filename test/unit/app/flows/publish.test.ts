@@ -5,6 +5,10 @@ import { initiatorOf, userInfo } from '../../../../src/app/flows/reputation.js';
 import { insertOrder } from '../../../../src/db/orders.js';
 import { insertUser } from '../../../../src/db/users.js';
 import type { OrderRow } from '../../../../src/db/types.js';
+import type { Database } from '../../../../src/db/sqlite-driver.js';
+import { uuidToBlob } from '../../../../src/db/uuid-blob.js';
+import type { AppContext } from '../../../../src/context.js';
+import { PublicationLedgerOutbox } from '../../../../src/ops/publication-ledger.js';
 import { ORDER_STATUSES } from '../../../../src/protocol/types.js';
 import { makeOrder } from '../../../support/db.js';
 import { makeTestContext, newKeys, type TestContext } from '../../../support/test-context.js';
@@ -87,9 +91,53 @@ void describe('publishOrder', () => {
   void test('a publication failure is logged, never thrown', async () => {
     const ctx = await makeTestContext({ now: NOW });
     const o = await stored(ctx, {});
-    ctx.outbox.publish = () => Promise.reject(new Error('relay pool closed'));
-    await publishOrder(ctx, o);
+    ctx.outbox.prepare = () => {
+      throw new Error('relay pool closed');
+    };
+    assert.equal(await publishOrder(ctx, o), 'failed');
     assert.equal((await reload(ctx, o.id)).event_id, o.event_id);
+    // an outbox that cannot prepare events: its publish fails the same way
+    const plain = await makeTestContext({ now: NOW });
+    const p = await stored(plain, {});
+    const outbox = plain.outbox as { prepare?: unknown; publishPrepared?: unknown };
+    outbox.prepare = undefined;
+    outbox.publishPrepared = undefined;
+    plain.outbox.publish = () => Promise.reject(new Error('relay pool closed'));
+    assert.equal(await publishOrder(plain, p), 'failed');
+    assert.equal((await reload(plain, p.id)).event_id, p.event_id);
+  });
+
+  void test('write-ahead: the event id and the publication ledger are committed before the event is handed to the relays', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const o = await stored(ctx, { status: 'pending' });
+    const sqlite = (ctx.db as unknown as { sqlite: Database }).sqlite;
+    const seen: Array<{ prepared: string; order: unknown; ledger: unknown; inTransaction: boolean }> = [];
+    const memory = ctx.outbox;
+    const publishPrepared = memory.publishPrepared.bind(memory);
+    const times: unknown[] = [];
+    memory.publishPrepared = (event, opts) => {
+      if (event.kind === 38386) times.push(sqlite.prepare('SELECT created_at FROM mostrod_ts_event_times WHERE kind = ? AND d = ?').get(event.kind, event.tags.find((t) => t[0] === 'd')?.[1]));
+      else seen.push({
+        prepared: event.id,
+        order: (sqlite.prepare('SELECT event_id FROM orders WHERE id = ? OR id = ?').get(o.id, uuidToBlob(o.id)) as { event_id: string | null }).event_id,
+        ledger: (sqlite.prepare('SELECT event_id FROM mostrod_ts_order_publications WHERE order_id = ?').get(o.id) as { event_id: string } | undefined)?.event_id,
+        inTransaction: sqlite.inTransaction,
+      });
+      publishPrepared(event, opts);
+    };
+    // The daemon's outbox: the publication ledger in front of the relays.
+    const daemonCtx: AppContext = { ...ctx, outbox: new PublicationLedgerOutbox(memory, ctx.db, ctx.clock, ctx.logger) };
+    assert.equal(await publishOrder(daemonCtx, o), 'queued');
+    assert.equal(seen.length, 1);
+    const [s] = seen;
+    assert.deepEqual(s, { prepared: s!.prepared, order: s!.prepared, ledger: s!.prepared, inTransaction: false });
+    assert.equal(lastOrderEvent(ctx, o.id)?.id, s!.prepared);
+
+    // A dispute event (published on its own): its created_at is on record before it goes out.
+    const disputeId = '11111111-2222-4333-8444-555555555555';
+    await publishDispute(daemonCtx, { id: disputeId, order_id: o.id, status: 'initiated', order_previous_status: 'active', solver_pubkey: null, created_at: NOW, taken_at: 0 }, 'buyer');
+    assert.deepEqual(times, [{ created_at: NOW }]);
+    assert.equal(ctx.outbox.eventsOfKind(38386).length, 1);
   });
 });
 

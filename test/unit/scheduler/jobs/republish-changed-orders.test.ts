@@ -4,7 +4,7 @@ import { publishOrder } from '../../../../src/app/flows/publish.js';
 import { countOrderChanges, getOrderChange } from '../../../../src/db/order-changes.js';
 import { casUpdateOrder, insertOrder } from '../../../../src/db/orders.js';
 import { OrderChangeAcks } from '../../../../src/db/order-changes.js';
-import type { EventTemplate, PublishOptions } from '../../../../src/nostr/outbox.js';
+import type { EventTemplate, PreparedEvent, PublishOptions } from '../../../../src/nostr/outbox.js';
 import {
   newBookSyncState,
   republishChangedOrders,
@@ -27,6 +27,14 @@ class FlakyOutbox extends MemoryOutbox {
     }
     return super.publish(event, opts);
   }
+  /** The same refusal for a prepared event (publishOrder prepares, records, then publishes). */
+  override prepare(event: EventTemplate): PreparedEvent {
+    if (this.failures > 0) {
+      this.failures -= 1;
+      throw new Error('outbox refused the event');
+    }
+    return super.prepare(event);
+  }
 }
 
 /** A memory outbox whose publications get no relay answer until the test settles them (`held`). */
@@ -35,6 +43,10 @@ class SilentRelaysOutbox extends MemoryOutbox {
   override publish(event: EventTemplate, opts?: PublishOptions): Promise<string> {
     if (opts?.onOutcome !== undefined) this.held.push(opts.onOutcome);
     return super.publish(event, {});
+  }
+  override publishPrepared(event: PreparedEvent, opts?: Pick<PublishOptions, 'onOutcome'>): void {
+    if (opts?.onOutcome !== undefined) this.held.push(opts.onOutcome);
+    super.publishPrepared(event, {});
   }
 }
 
