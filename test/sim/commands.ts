@@ -90,15 +90,13 @@ export const commandWithPowerCuts: fc.Arbitrary<SimCommand> = fc
  * The same mix plus crash points at commits: the process dies at its k-th commit from now, with that
  * commit written or not (test/support/sim-commit-cuts.ts).
  */
-export const commandWithCommitCuts: fc.Arbitrary<SimCommand> = fc.oneof(
-  { arbitrary: command, weight: 10 },
-  {
-    arbitrary: fc
-      .record({ t: fc.constant('cut' as const), k: fc.integer({ min: 1, max: 6 }), applied: fc.boolean(), bits: fc.nat({ max: 0xffffff }) })
-      .map(readable),
-    weight: 1,
-  },
-);
+const commitCut: fc.Arbitrary<SimCommand> = fc
+  .record({ t: fc.constant('cut' as const), k: fc.integer({ min: 1, max: 6 }), applied: fc.boolean(), bits: fc.nat({ max: 0xffffff }) })
+  .map(readable);
+export const commandWithCommitCuts: fc.Arbitrary<SimCommand> = fc.oneof({ arbitrary: command, weight: 10 }, { arbitrary: commitCut, weight: 1 });
+
+/** Power cuts and crash points at commits together (SIM_CUT_POWER=1 in money-sim-cuts.test.ts). */
+export const commandWithPowerAndCommitCuts: fc.Arbitrary<SimCommand> = fc.oneof({ arbitrary: commandWithPowerCuts, weight: 10 }, { arbitrary: commitCut, weight: 1 });
 
 /** A new order: fixed-amount two times in three, else a range order (its release creates a child). */
 const newOrder: fc.Arbitrary<SimCommand> = fc

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { getOrder } from '../../src/db/orders.js';
 import { SimWorld, type SimCommand } from '../support/sim-world.js';
-import { commandWithCommitCuts, parseSchedule, schedule } from './commands.js';
+import { commandWithCommitCuts, commandWithPowerAndCommitCuts, parseSchedule, schedule } from './commands.js';
 import { CUT_RUNS, MAX_STEPS, SEED, SKIP, STATS, TIME_LIMIT_MS } from './sim-env.js';
 
 async function orderly(w: SimWorld, cmds: SimCommand[]): Promise<void> {
@@ -56,12 +56,15 @@ void test('an armed cut that no commit reaches does nothing; quiescence disarms 
   }
 });
 
-void test(`money invariants over ${CUT_RUNS} random schedules with crashes at commits (seed ${SEED})`, {
+/** SIM_CUT_POWER=1 (searches): power-cut worlds, power cuts among the steps too (LUD-16 metadata, as the power-cut property). */
+const POWER = process.env.SIM_CUT_POWER === '1';
+
+void test(`money invariants over ${CUT_RUNS} random schedules with crashes at commits${POWER ? ' and power cuts' : ''} (seed ${SEED})`, {
   timeout: process.env.SIM_RUNS !== undefined || process.env.SIM_CUT_RUNS !== undefined ? Infinity : 600_000,
 }, async () => {
   const out = await fc.check(
-    fc.asyncProperty(schedule(MAX_STEPS, commandWithCommitCuts), async (cmds) => {
-      const w = await SimWorld.create({ skip: SKIP, lnurlMetadata: 'shared' });
+    fc.asyncProperty(schedule(MAX_STEPS, POWER ? commandWithPowerAndCommitCuts : commandWithCommitCuts), async (cmds) => {
+      const w = await SimWorld.create(POWER ? { skip: SKIP, powerCuts: true } : { skip: SKIP, lnurlMetadata: 'shared' });
       try {
         await w.run(cmds);
         if (STATS !== null) for (const [k, v] of Object.entries(await w.summary())) STATS.set(k, (STATS.get(k) ?? 0) + v);
