@@ -20,6 +20,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
 import { pino } from 'pino';
+import { BanList } from '../src/app/bans.js';
 import { KeyedLock } from '../src/app/locks.js';
 import { dispatch } from '../src/app/router.js';
 import { TaskTracker, type AppContext } from '../src/context.js';
@@ -106,6 +107,7 @@ const ctx: AppContext = {
   locks: new KeyedLock(),
   tasks: new TaskTracker(),
   orderChangeAcks: new OrderChangeAcks(db, logger),
+  bans: new BanList(),
 };
 const store = dbTradeIndexStore(db);
 

@@ -14,6 +14,7 @@ import type { Database } from '../src/db/sqlite-driver.js';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { makerRating } from '../src/app/flows/reputation.js';
+import { BanList } from '../src/app/bans.js';
 import { KeyedLock } from '../src/app/locks.js';
 import type { AppContext } from '../src/context.js';
 import { TaskTracker } from '../src/context.js';
@@ -276,6 +277,7 @@ const ctx: AppContext = {
   locks: new KeyedLock(),
   tasks: new TaskTracker(),
   orderChangeAcks: new OrderChangeAcks(db, pino({ level: 'silent' })),
+  bans: new BanList(),
 };
 
 // Full republish of the pending book (what mostrod 0.18.3's hourly sweep did; this daemon never

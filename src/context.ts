@@ -10,6 +10,7 @@ import type { PriceService } from './price/types.js';
 import type { KeyedLock } from './app/locks.js';
 import type { KeyTransports } from './nostr/transport-registry.js';
 import type { BackupStatus } from './ops/backup-job.js';
+import type { BanList } from './app/bans.js';
 
 /** The node's own Nostr key pair. */
 export interface MostroKeys {
@@ -37,6 +38,8 @@ export interface AppContext {
   tasks: TaskTracker;
   /** Order change-log rows deleted once a relay accepted their 38383 event (db/order-changes.ts). */
   orderChangeAcks: OrderChangeAcks;
+  /** Identity keys the operator banned from starting trades (app/bans.ts), loaded at start. */
+  bans: BanList;
   /** Which transport each trade key speaks (protocol v2); absent = gift wrap for every key. */
   transports?: KeyTransports;
   /** Scheduled backups ([backup]): status for the operator, metrics and alerts. Absent in tests. */

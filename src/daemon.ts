@@ -34,6 +34,7 @@ import { RelayRatesReader } from './nostr/rates-query.js';
 import { startRpcServer } from './rpc/server.js';
 import { loadTokenFile, type AuthToken } from './rpc/auth.js';
 import { BackupJob } from './ops/backup-job.js';
+import { BanList } from './app/bans.js';
 import { PublicationLedgerOutbox, restoreOrderEventTimes } from './ops/publication-ledger.js';
 import { Observability } from './observability/observability.js';
 import { priceCurrencySources, priceSourceAges } from './observability/price-ages.js';
@@ -210,7 +211,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     tasks: new TaskTracker(),
     orderChangeAcks: new OrderChangeAcks(db, logger.child({ module: 'order-changes' })),
     transports,
+    bans: new BanList(),
   };
+  // Before the first request is read: the identities the operator banned (app/bans.ts).
+  {
+    const banned = await ctx.bans.load(db);
+    if (banned > 0) logger.info({ banned }, 'banned identities loaded');
+  }
 
   // Before anything is published: this process's next event of an order changed in the last minute
   // must come after the one the previous process published (nostr/created-at.ts).

@@ -3,6 +3,7 @@ import type { AppContext } from '../context.js';
 import { CantDoError, SilentError } from '../errors.js';
 import { cantDoMessage } from '../protocol/build.js';
 import type { Action, Message } from '../protocol/types.js';
+import { BANNED_ACTIONS } from './bans.js';
 import type { Handler } from './handler.js';
 import type { Inbound } from './inbound.js';
 import { addInvoice } from './handlers/add-invoice.js';
@@ -93,6 +94,10 @@ export async function executeAction(ctx: AppContext, msg: Message, inbound: Inbo
   const route: Route = ROUTES[msg.kind.action];
   if (route === 'ignore') return false;
   if (route === 'invalid-action') throw new CantDoError('invalid_action');
+  // An identity the operator banned starts no trade (app/bans.ts); its trades in progress go on.
+  if (BANNED_ACTIONS.has(msg.kind.action) && ctx.bans.has(inbound.identity)) {
+    throw new CantDoError('not_authorized', `identity ${inbound.identity} is banned`);
+  }
   const key = lockKeyFor(msg);
   if (key === null) await route(ctx, msg, inbound);
   else await ctx.locks.run(key, () => route(ctx, msg, inbound));

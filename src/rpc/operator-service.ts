@@ -1,9 +1,9 @@
 /**
  * mostro.operator.v1.OperatorService (proto/operator.proto): status, inspection and repair for the
- * operator. Reads answer from the database (and LND for escrow deadlines); the three actions
- * (ReconcileNow, RetryPayout, RepublishOrder) run the same flows as the daemon, under the order
- * lock, are idempotent, and are written to the audit table (who, what, when, outcome) — refused
- * and failed ones included. Every call passes the gate (auth.ts) first.
+ * operator. Reads answer from the database (and LND for escrow deadlines); the actions
+ * (ReconcileNow, RetryPayout, RepublishOrder, BanUser, UnbanUser) run the same flows as the daemon,
+ * under the order lock, are idempotent, and are written to the audit table (who, what, when,
+ * outcome) — refused and failed ones included. Every call passes the gate (auth.ts) first.
  */
 import * as grpc from '@grpc/grpc-js';
 import type * as protoLoader from '@grpc/proto-loader';
@@ -15,11 +15,13 @@ import { getOrder } from '../db/orders.js';
 import type { DisputeRow } from '../db/types.js';
 import { blobToUuid, uuidToBlob } from '../db/uuid-blob.js';
 import { recordAudit, type AuditOutcome } from '../ops/audit.js';
+import { banAuditDetail, banUser, listBanned, unbanUser } from '../ops/ban-user.js';
 import type { BackupStatus } from '../ops/backup-job.js';
 import { reconcileNow } from '../ops/reconcile.js';
 import { retryPayout, republishOrder, type ActionResult } from '../ops/repair.js';
 import { expectedPublicStatus, listStuck } from '../ops/stuck.js';
 import { opsDb } from '../ops/tables.js';
+import { parsePubkeyText } from '../protocol/pubkey.js';
 import { DISPUTE_STATUSES } from '../protocol/types.js';
 import type { Caller, RpcGate } from './auth.js';
 import { parseUuidField, RpcInputError } from './input.js';
@@ -293,6 +295,52 @@ export function createOperatorService(
     return { disputes };
   });
 
+  /** The `pubkey` of a ban request (hex or npub), or RpcInputError — refused calls are audited. */
+  const pubkeyOf = async (name: string, req: { pubkey?: string }, caller: Caller): Promise<string> => {
+    const text = typeof req.pubkey === 'string' ? req.pubkey.trim() : '';
+    const pubkey = parsePubkeyText(text);
+    if (pubkey !== null) return pubkey;
+    const err = new RpcInputError(`invalid pubkey ${JSON.stringify(req.pubkey ?? '')}: expected 64 hex characters or an npub`);
+    await recordAudit(ctx.db, { at: ctx.clock.now(), who: caller.who, action: name, target: null, request: req, outcome: 'refused', detail: err.message });
+    throw err;
+  };
+
+  const banUserRpc = rpc<{ pubkey?: string; keep_orders?: boolean; reason?: string }, Fields>('BanUser', async (req, caller) => {
+    const pubkey = await pubkeyOf('BanUser', req, caller);
+    if (pubkey === ctx.keys.pubkey) {
+      const detail = "the node's own key cannot be banned";
+      await recordAudit(ctx.db, { at: ctx.clock.now(), who: caller.who, action: 'BanUser', target: pubkey, request: req, outcome: 'refused', detail });
+      throw new RpcInputError(detail);
+    }
+    const keepOrders = req.keep_orders === true;
+    const reason = (req.reason ?? '').trim();
+    const r = await audited(caller, 'BanUser', pubkey, { pubkey, keep_orders: keepOrders, reason }, () => banUser(ctx, pubkey, { keepOrders }), (res) => ({
+      outcome: 'ok',
+      detail: banAuditDetail(res),
+    }));
+    return { outcome: r.outcome, pubkey, canceled_orders: r.canceled, kept_orders: r.kept, failed_orders: r.failed };
+  });
+
+  const unbanUserRpc = rpc<{ pubkey?: string }, Fields>('UnbanUser', async (req, caller) => {
+    const pubkey = await pubkeyOf('UnbanUser', req, caller);
+    const lifted = await audited(caller, 'UnbanUser', pubkey, { pubkey }, () => unbanUser(ctx, pubkey), (res) => ({
+      outcome: 'ok',
+      detail: res ? 'unbanned' : 'not-banned',
+    }));
+    return { outcome: lifted ? 'unbanned' : 'not-banned', pubkey, canceled_orders: [], kept_orders: [], failed_orders: [] };
+  });
+
+  const listBannedRpc = rpc<Fields, Fields>('ListBanned', async () => ({
+    users: (await listBanned(ctx)).map((u) => ({
+      pubkey: u.pubkey,
+      npub: nip19.npubEncode(u.pubkey),
+      banned_at: u.bannedAt,
+      banned_by: u.bannedBy,
+      reason: u.reason,
+      open_orders: u.openOrders,
+    })),
+  }));
+
   return {
     NodeStatus: nodeStatus,
     GetOrder: getOrderRpc,
@@ -301,6 +349,9 @@ export function createOperatorService(
     RetryPayout: orderAction('RetryPayout', retryPayout),
     RepublishOrder: orderAction('RepublishOrder', republishOrder),
     ListDisputes: listDisputesRpc,
+    BanUser: banUserRpc,
+    UnbanUser: unbanUserRpc,
+    ListBanned: listBannedRpc,
   };
 }
 

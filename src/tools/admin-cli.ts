@@ -180,6 +180,46 @@ const COMMANDS: Record<string, Command> = {
     request: (a) => ({ order_id: need(a, 'ORDER_ID') }),
     print: actionResult,
   },
+  ban: {
+    usage: 'ban PUBKEY [--keep-orders] [--reason TEXT]',
+    help: 'keep an identity key from new orders and takes; withdraw its pending orders',
+    service: 'operator',
+    method: 'BanUser',
+    request: (a, o) => ({ pubkey: need(a, 'PUBKEY'), keep_orders: o.has('keep-orders'), reason: o.get('reason') ?? '' }),
+    print: (r, out) => {
+      out(`${str(r.outcome)}: ${str(r.pubkey)}`);
+      for (const id of list(r.canceled_orders)) out(`  withdrawn  ${str(id)}`);
+      for (const id of list(r.kept_orders)) out(`  kept       ${str(id)}`);
+      for (const id of list(r.failed_orders)) out(`  failed     ${str(id)} (see the daemon's log)`);
+      return list(r.failed_orders).length === 0 ? 0 : 1;
+    },
+  },
+  unban: {
+    usage: 'unban PUBKEY',
+    help: 'lift a ban',
+    service: 'operator',
+    method: 'UnbanUser',
+    request: (a) => ({ pubkey: need(a, 'PUBKEY') }),
+    print: (r, out) => {
+      out(`${str(r.outcome)}: ${str(r.pubkey)}`);
+      return 0;
+    },
+  },
+  banned: {
+    usage: 'banned',
+    help: 'banned identity keys: when, by whom, why, open orders',
+    service: 'operator',
+    method: 'ListBanned',
+    request: none,
+    print: (r, out) => {
+      const users = list(r.users);
+      if (users.length === 0) out('nobody is banned');
+      for (const u of users) {
+        out(`${str(u.npub)}  ${str(u.pubkey)}  since ${when(u.banned_at)}${str(u.banned_by) ? ` by ${str(u.banned_by)}` : ''}  open orders ${str(u.open_orders)}${str(u.reason) ? `  "${str(u.reason)}"` : ''}`);
+      }
+      return 0;
+    },
+  },
   cancel: {
     usage: 'cancel ORDER_ID',
     help: 'admin-cancel an order (refunds the seller)',
@@ -270,6 +310,12 @@ const VALUE_OPTS: Record<string, string> = {
   '--timeout': 'timeout',
   '--blocks': 'blocks',
   '--status': 'status',
+  '--reason': 'reason',
+};
+
+/** Options without a value (present or not). */
+const FLAG_OPTS: Record<string, string> = {
+  '--keep-orders': 'keep-orders',
 };
 
 export function parseAdminArgs(argv: string[]): Parsed | { exit: number; output: string } {
@@ -285,7 +331,10 @@ export function parseAdminArgs(argv: string[]): Parsed | { exit: number; output:
     }
     const [flag, inline] = raw.startsWith('--') && raw.includes('=') ? [raw.slice(0, raw.indexOf('=')), raw.slice(raw.indexOf('=') + 1)] : [raw, undefined];
     const key = VALUE_OPTS[flag];
-    if (key !== undefined) {
+    const bare = FLAG_OPTS[raw];
+    if (bare !== undefined) {
+      values.set(bare, '');
+    } else if (key !== undefined) {
       const v = inline ?? argv[++i];
       if (v === undefined || v === '') return { exit: 2, output: `error: a value is required for '${flag}'\n\n${adminUsage()}` };
       values.set(key, v);

@@ -12,7 +12,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from '../../src/db/sqlite-driver.js';
-import { expectMsg, msg, order, orderEventStates, startE2E, uuidBlob, waitFor, type E2E } from './e2e-harness.js';
+import { cantDoReason, expectMsg, msg, order, orderEventStates, startE2E, uuidBlob, waitFor, type E2E } from './e2e-harness.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TOKEN = '7'.repeat(64);
@@ -91,6 +91,47 @@ void describe('e2e operator: mostrod-admin, token auth, repair, scheduled backup
     await waitFor('38383 canceled on the relay', () => orderEventStates(e.sb, orderId).at(-1) === 'canceled');
     const after = await admin(e.sb.dir, ['--json', 'stuck']);
     assert.equal(JSON.parse(after.stdout).items.some((i: { order_id: string }) => i.order_id === orderId), false);
+  });
+
+  void test('ban: the pending order leaves the book, a new order is refused (invalid_pubkey to a 0.8 client), unban lets it in', async () => {
+    const spammer = await e.client();
+    const ts = spammer.tradeKey();
+    await spammer.send(msg('new-order', undefined, { requestId: 1n, tradeIndex: ts.index, payload: { order: order({ amount: 20_000n, fiat_amount: 100n }) } }), {
+      tradeKey: ts,
+    });
+    const orderId = (await expectMsg(spammer, ts, 'new-order', { requestId: 1n })).message.kind.id;
+    assert.ok(orderId !== undefined);
+    await waitFor('38383 pending', () => orderEventStates(e.sb, orderId).includes('pending'));
+
+    const banned = await admin(e.sb.dir, ['ban', spammer.identity.pubkey, '--reason', 'order-book spam']);
+    assert.equal(banned.code, 0, banned.stderr);
+    assert.match(banned.stdout, new RegExp(`^banned: ${spammer.identity.pubkey}$`, 'm'));
+    assert.match(banned.stdout, new RegExp(`^  withdrawn  ${orderId}$`, 'm'));
+    await expectMsg(spammer, ts, 'admin-canceled', { id: orderId });
+    await waitFor('38383 canceled on the relay', () => orderEventStates(e.sb, orderId).at(-1) === 'canceled');
+
+    // The daemon's own ban list, updated by the RPC: the next new order gets cant-do on the wire,
+    // in the 0.8 vocabulary this (gift-wrap) client speaks.
+    const ts2 = spammer.tradeKey();
+    await spammer.send(msg('new-order', undefined, { requestId: 2n, tradeIndex: ts2.index, payload: { order: order({ amount: 20_000n, fiat_amount: 100n }) } }), {
+      tradeKey: ts2,
+    });
+    const refused = await expectMsg(spammer, ts2, 'cant-do', { requestId: 2n });
+    assert.equal(cantDoReason(refused), 'invalid_pubkey');
+
+    const listed = await admin(e.sb.dir, ['--json', 'banned']);
+    assert.equal(listed.code, 0, listed.stderr);
+    const users = JSON.parse(listed.stdout).users as Array<{ pubkey: string; reason: string; banned_by: string }>;
+    assert.deepEqual(users.map((u) => [u.pubkey, u.reason, u.banned_by.startsWith('ops')]), [[spammer.identity.pubkey, 'order-book spam', true]]);
+
+    const lifted = await admin(e.sb.dir, ['unban', spammer.identity.pubkey]);
+    assert.equal(lifted.code, 0, lifted.stderr);
+    assert.match(lifted.stdout, /^unbanned: /m);
+    const ts3 = spammer.tradeKey();
+    await spammer.send(msg('new-order', undefined, { requestId: 3n, tradeIndex: ts3.index, payload: { order: order({ amount: 20_000n, fiat_amount: 100n }) } }), {
+      tradeKey: ts3,
+    });
+    await expectMsg(spammer, ts3, 'new-order', { requestId: 3n });
   });
 
   void test('scheduled backups: written by the daemon, integrity-checked, restorable, pruned to keep', async () => {

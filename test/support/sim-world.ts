@@ -49,6 +49,7 @@ import { retryPayouts } from '../../src/scheduler/jobs/payout-retries.js';
 import { publishQueuedEvents } from '../../src/scheduler/jobs/publish-queued-events.js';
 import { cancelTimedOutWaitingOrders } from '../../src/scheduler/jobs/waiting-timeouts.js';
 import type { Inbound } from '../../src/app/inbound.js';
+import { BanList } from '../../src/app/bans.js';
 import { FakeClock } from './fake-clock.js';
 import { SimLndClient, SimLndNode, decodeCached, short, type OpOutcome, type PayOutcome } from './sim-lnd.js';
 import { FixedPriceService, testSettings } from './test-context.js';
@@ -801,6 +802,7 @@ export class SimWorld {
       locks: new KeyedLock(),
       tasks: new TaskTracker(),
       orderChangeAcks: new OrderChangeAcks(db, this.makeLogger(n), ACKS_NEVER_TIMED),
+      bans: new BanList(),
     };
     const proc: Proc = { n, ctx, client, db, devFeeState: newDevFeeState(), running: new Set(), jobs: new Map(), bookSync: newBookSyncState(), dead: false, cuts, syncs: [] };
     syncSlot.set = (done) => {

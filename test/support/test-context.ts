@@ -27,6 +27,7 @@ import type { CachedPrice, PriceService, PriceStatus } from '../../src/price/typ
 import type { Clock } from '../../src/clock.js';
 import { testDb } from './db.js';
 import { OrderChangeAcks } from '../../src/db/order-changes.js';
+import { BanList } from '../../src/app/bans.js';
 import { FakeClock } from './fake-clock.js';
 import { FakeLightning } from './fake-lightning.js';
 import { MemoryOutbox } from './memory-outbox.js';
@@ -270,6 +271,7 @@ export async function makeTestContext(overrides: TestContextOverrides = {}): Pro
     locks: new KeyedLock(),
     tasks: new TaskTracker(),
     orderChangeAcks: new OrderChangeAcks(db, logger),
+    bans: new BanList(),
   };
 }
 

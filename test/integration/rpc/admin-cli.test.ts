@@ -115,6 +115,12 @@ void describe('mostrod-admin against a running gRPC server', () => {
     const usage = await admin(['-d', dir, 'order']);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /expected exactly one ORDER_ID/);
+    const noKey = await admin(['-d', dir, 'ban', '--keep-orders']);
+    assert.equal(noKey.code, 2);
+    assert.match(noKey.stderr, /expected exactly one PUBKEY/);
+    const badKey = await admin(['-d', dir, 'ban', 'nope']);
+    assert.equal(badKey.code, 1);
+    assert.match(badKey.stderr, /BanUser at 127\.0\.0\.1:\d+ failed: INVALID_ARGUMENT: invalid pubkey "nope"/);
     const unknown = await admin(['frobnicate']);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unknown command 'frobnicate'/);

@@ -10,7 +10,8 @@ import { PublicationLedgerOutbox, recordOrderPublication } from '../../../src/op
 import { parseTokenFile } from '../../../src/rpc/auth.js';
 import { ADMIN_PROTO_PATH, OPERATOR_PROTO_PATH, startRpcServer, type RpcServerHandle } from '../../../src/rpc/server.js';
 import { makeTestContext, type TestContext } from '../../support/test-context.js';
-import { lastOrderEvent, reload, tag } from '../../support/trade-fixtures.js';
+import { createOrder, lastOrderEvent, party, reload, tag } from '../../support/trade-fixtures.js';
+import { nip19 } from '../../../src/crypto/nip19.js';
 import { escrowedTrade, openDispute, type Trade } from '../../unit/app/handlers/dispute-fixture.js';
 
 const NOW = 1_700_000_000;
@@ -89,7 +90,7 @@ void describe('OperatorService over a real gRPC client', () => {
     assert.ok(services.includes('mostro.admin.v1.AdminService'));
     assert.ok(services.includes('mostro.operator.v1.OperatorService'));
     const methods = (await refl.listMethods('mostro.operator.v1.OperatorService')).map((m) => m.name).sort();
-    assert.deepEqual(methods, ['GetOrder', 'ListDisputes', 'ListStuck', 'NodeStatus', 'ReconcileNow', 'RepublishOrder', 'RetryPayout']);
+    assert.deepEqual(methods, ['BanUser', 'GetOrder', 'ListBanned', 'ListDisputes', 'ListStuck', 'NodeStatus', 'ReconcileNow', 'RepublishOrder', 'RetryPayout', 'UnbanUser']);
   });
 
   void test('NodeStatus', async () => {
@@ -263,6 +264,44 @@ void describe('OperatorService over a real gRPC client', () => {
     assert.ok(initiated.disputes.every((x: any) => x.status === 'initiated'));
     assert.ok(initiated.disputes.some((x: any) => x.id === d.id));
     await rejectsWith(call(op, 'ListDisputes', { status: 'bogus' }), grpc.status.INVALID_ARGUMENT, /unknown dispute status/);
+  });
+
+  void test('BanUser / ListBanned / UnbanUser: npub or hex, pending orders withdrawn, bad keys refused; all audited', async () => {
+    const spammer = await party(ctx);
+    const o = await createOrder(ctx, spammer, { amount: 20_000n });
+    const npub = nip19.npubEncode(spammer.identity.pubkey);
+    const r = await call(op, 'BanUser', { pubkey: npub, reason: 'fake orders' });
+    assert.deepEqual(r, { outcome: 'banned', pubkey: spammer.identity.pubkey, canceled_orders: [o.id], kept_orders: [], failed_orders: [] });
+    assert.equal((await reload(ctx, o.id)).status, 'canceled-by-admin');
+    // The ledger outbox recorded the withdrawal's event (what the operator's lag check reads).
+    assert.equal(tag(lastOrderEvent(ctx, o.id)!, 's')?.[0], 'canceled');
+    assert.equal(ctx.bans.has(spammer.identity.pubkey), true);
+    assert.equal((await call(op, 'BanUser', { pubkey: spammer.identity.pubkey.toUpperCase() })).outcome, 'already-banned');
+
+    const listed = await call(op, 'ListBanned', {});
+    const u = listed.users.find((x: any) => x.pubkey === spammer.identity.pubkey);
+    assert.equal(u.npub, npub);
+    assert.equal(u.reason, 'fake orders');
+    assert.equal(u.banned_by, 'alice@127.0.0.1');
+    assert.equal(u.banned_at, String(ctx.clock.now()));
+    assert.equal(u.open_orders, '0');
+
+    await rejectsWith(call(op, 'BanUser', { pubkey: 'npub1nope' }), grpc.status.INVALID_ARGUMENT, /invalid pubkey/);
+    await rejectsWith(call(op, 'BanUser', { pubkey: ctx.keys.pubkey }), grpc.status.INVALID_ARGUMENT, /own key/);
+    assert.equal((await call(op, 'UnbanUser', { pubkey: npub })).outcome, 'unbanned');
+    assert.equal((await call(op, 'UnbanUser', { pubkey: npub })).outcome, 'not-banned');
+    assert.equal(ctx.bans.has(spammer.identity.pubkey), false);
+    assert.equal((await call(op, 'ListBanned', {})).users.some((x: any) => x.pubkey === spammer.identity.pubkey), false);
+
+    const audit = await listAudit(ctx.db, { target: spammer.identity.pubkey });
+    assert.deepEqual(audit.map((a) => [a.action, a.outcome, a.detail]).reverse(), [
+      ['BanUser', 'ok', 'banned; pending orders canceled 1, kept 0, failed 0'],
+      ['BanUser', 'ok', 'already-banned; pending orders canceled 0, kept 0, failed 0'],
+      ['UnbanUser', 'ok', 'unbanned'],
+      ['UnbanUser', 'ok', 'not-banned'],
+    ]);
+    const refused = (await listAudit(ctx.db, { limit: 10 })).filter((a) => a.action === 'BanUser' && a.outcome === 'refused');
+    assert.equal(refused.length, 2);
   });
 });
 

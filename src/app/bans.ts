@@ -1,0 +1,61 @@
+/**
+ * Identity keys the operator banned from starting trades: `users.is_banned = 1` (mostrod's own
+ * column, which mostrod 0.17.1 and 0.18 create and never read, so the same database keeps the bans
+ * across a swap in either direction).
+ *
+ * A banned identity's `new-order`, `take-sell` and `take-buy` are refused (cant-do `not_authorized`,
+ * which a 0.8-era client receives as `invalid_pubkey`: protocol/v1-compat.ts). Everything else it
+ * sends goes on as before — its trades in progress (fiat-sent, release, cancel, dispute, invoices),
+ * ratings, session restore — so a ban never strands an escrow or a counterparty.
+ *
+ * The keys are kept in memory (read once at start, replaced after every ban or unban the operator
+ * commits through the OperatorService), so the check costs one Set lookup on the request path. A
+ * row changed in the database behind the daemon's back (sqlite3, the Rust daemon) is seen at the
+ * next start or the next ban/unban.
+ */
+import type { Executor } from '../db/schema.js';
+import { insertUser } from '../db/users.js';
+
+/** The actions a banned identity may not send: each one would start a trade. */
+export const BANNED_ACTIONS: ReadonlySet<string> = new Set(['new-order', 'take-sell', 'take-buy']);
+
+export class BanList {
+  private keys: ReadonlySet<string> = new Set();
+
+  /** Whether `identity` (lowercase hex) is banned. */
+  has(identity: string): boolean {
+    return this.keys.has(identity);
+  }
+
+  get size(): number {
+    return this.keys.size;
+  }
+
+  /** The banned keys, sorted. */
+  list(): string[] {
+    return [...this.keys].sort();
+  }
+
+  /** Read the banned keys from the database (at start, and after each change). Returns how many. */
+  async load(db: Executor): Promise<number> {
+    const rows = await db.selectFrom('users').select('pubkey').where('is_banned', '!=', 0).execute();
+    this.keys = new Set(rows.map((r) => r.pubkey));
+    return this.keys.size;
+  }
+
+  /**
+   * Mark `pubkey` banned in `trx` (a user row is created for a key the node has not seen). Returns
+   * false when it already was. The in-memory set changes only at the next `load`, after the commit.
+   */
+  static async markBanned(trx: Executor, pubkey: string, now: number): Promise<boolean> {
+    if (await insertUser(trx, { pubkey, created_at: now, is_banned: 1 })) return true;
+    const res = await trx.updateTable('users').set({ is_banned: 1 }).where('pubkey', '=', pubkey).where('is_banned', '=', 0).executeTakeFirst();
+    return (res.numUpdatedRows ?? 0n) > 0n;
+  }
+
+  /** Clear `pubkey`'s ban in `db`. Returns false when it was not banned. */
+  static async markUnbanned(db: Executor, pubkey: string): Promise<boolean> {
+    const res = await db.updateTable('users').set({ is_banned: 0 }).where('pubkey', '=', pubkey).where('is_banned', '!=', 0).executeTakeFirst();
+    return (res.numUpdatedRows ?? 0n) > 0n;
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * The operator's bans (OperatorService BanUser / UnbanUser / ListBanned, `mostrod-admin ban`):
+ * an identity key that floods the book with orders it never trades, or takes orders and walks
+ * away, is kept from starting trades (app/bans.ts says what a ban refuses and what it lets finish).
+ *
+ * A ban also withdraws the key's `pending` orders from the book (unless asked to keep them): each
+ * one under its order lock, by compare-and-set `pending → canceled-by-admin`, with the maker's
+ * `admin-canceled` notice stored in the same transaction (durable outbox) and the order's event
+ * republished. A pending order holds no escrow, so nothing is refunded; an order that was taken
+ * meanwhile is left to its trade. Orders in any other status are never touched.
+ */
+import { sql } from 'kysely';
+import { BanList } from '../app/bans.js';
+import { commitWithNotices } from '../app/flows/notices.js';
+import { publishOrder } from '../app/flows/publish.js';
+import type { AppContext } from '../context.js';
+import { casUpdateOrder, getOrder } from '../db/orders.js';
+import type { Executor } from '../db/schema.js';
+import { blobToUuid } from '../db/uuid-blob.js';
+import { buildMessage } from '../protocol/build.js';
+import { FINISHED_STATUSES_SQL } from '../db/transports.js';
+import { opsDb } from './tables.js';
+
+export interface BanResult {
+  /** 'banned' when this call banned the key, 'already-banned' when it was. */
+  outcome: 'banned' | 'already-banned';
+  /** Pending orders withdrawn from the book (canceled-by-admin). */
+  canceled: string[];
+  /** Pending orders left in the book (keepOrders), or that changed before they could be withdrawn. */
+  kept: string[];
+  /** Orders whose withdrawal failed (logged); the ban itself holds. */
+  failed: string[];
+}
+
+/** The audit detail of a BanUser call (listBanned finds the call that banned a key by its `banned;`). */
+export function banAuditDetail(r: BanResult): string {
+  return `${r.outcome}; pending orders canceled ${r.canceled.length}, kept ${r.kept.length}, failed ${r.failed.length}`;
+}
+
+/** How many times the pending orders are looked up again for ones a racing new-order added. */
+const SWEEPS = 3;
+
+/** The pending orders whose maker's identity is `pubkey`. */
+async function pendingOrdersOf(db: Executor, pubkey: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('orders')
+    .select('id')
+    .where('status', '=', 'pending')
+    .where((eb) => eb.or([eb('master_buyer_pubkey', '=', pubkey), eb('master_seller_pubkey', '=', pubkey)]))
+    .execute();
+  return rows.map((r) => blobToUuid(r.id));
+}
+
+type Withdrawal = 'canceled' | 'changed';
+
+/** Withdraw one pending order of a banned maker (under its lock). */
+async function withdraw(ctx: AppContext, id: string): Promise<Withdrawal> {
+  return ctx.locks.run(`order:${id}`, async () => {
+    const o = await getOrder(ctx.db, id);
+    if (o === undefined || o.status !== 'pending') return 'changed';
+    const notice = buildMessage({ action: 'admin-canceled', id: o.id });
+    const won = await commitWithNotices(
+      ctx,
+      (trx) => casUpdateOrder(trx, o.id, { status: 'pending', creator_pubkey: o.creator_pubkey }, { status: 'canceled-by-admin' }),
+      o.creator_pubkey === null ? [] : [[o.creator_pubkey, notice]],
+    );
+    if (!won) return 'changed';
+    await publishOrder(ctx, { ...o, status: 'canceled-by-admin' });
+    return 'canceled';
+  });
+}
+
+/** Ban `pubkey` (lowercase hex) and, unless `keepOrders`, withdraw its pending orders. */
+export async function banUser(ctx: AppContext, pubkey: string, opts: { keepOrders: boolean }): Promise<BanResult> {
+  const fresh = await ctx.db.transaction().execute((trx) => BanList.markBanned(trx, pubkey, ctx.clock.now()));
+  // From here on the router refuses the key's new orders and takes.
+  await ctx.bans.load(ctx.db);
+  const result: BanResult = { outcome: fresh ? 'banned' : 'already-banned', canceled: [], kept: [], failed: [] };
+  const seen = new Set<string>();
+  // A new-order that passed the router before the load may commit after the first lookup: look
+  // again until a sweep finds nothing new.
+  for (let sweep = 0; sweep < SWEEPS; sweep++) {
+    const ids = (await pendingOrdersOf(ctx.db, pubkey)).filter((id) => !seen.has(id));
+    if (ids.length === 0) break;
+    for (const id of ids) {
+      seen.add(id);
+      if (opts.keepOrders) {
+        result.kept.push(id);
+        continue;
+      }
+      try {
+        const w = await withdraw(ctx, id);
+        (w === 'canceled' ? result.canceled : result.kept).push(id);
+      } catch (err) {
+        ctx.logger.error({ err, orderId: id, pubkey }, 'ban: withdrawing a pending order failed');
+        result.failed.push(id);
+      }
+    }
+  }
+  ctx.logger.info({ pubkey, outcome: result.outcome, canceled: result.canceled.length, kept: result.kept.length, failed: result.failed.length }, 'identity banned');
+  return result;
+}
+
+/** Lift `pubkey`'s ban. Returns false when it was not banned. */
+export async function unbanUser(ctx: AppContext, pubkey: string): Promise<boolean> {
+  const lifted = await BanList.markUnbanned(ctx.db, pubkey);
+  await ctx.bans.load(ctx.db);
+  if (lifted) ctx.logger.info({ pubkey }, 'identity unbanned');
+  return lifted;
+}
+
+export interface BannedUser {
+  pubkey: string;
+  /** The last BanUser that banned the key (audit trail); 0 / '' when it was banned some other way. */
+  bannedAt: number;
+  bannedBy: string;
+  reason: string;
+  /** Orders of the key (as maker or taker, by identity) that are not finished. */
+  openOrders: number;
+}
+
+/** Every banned key (from the database), with who banned it, when and why, and its open orders. */
+export async function listBanned(ctx: AppContext): Promise<BannedUser[]> {
+  const keys = await ctx.db.selectFrom('users').select('pubkey').where('is_banned', '!=', 0).orderBy('pubkey').execute();
+  const out: BannedUser[] = [];
+  for (const { pubkey } of keys) {
+    const audit = await opsDb(ctx.db)
+      .selectFrom('mostrod_ts_operator_audit')
+      .select(['at', 'who', 'request'])
+      .where('target', '=', pubkey)
+      .where('action', '=', 'BanUser')
+      .where('outcome', '=', 'ok')
+      // the call that banned it, not a later one that found it banned
+      .where('detail', 'like', 'banned;%')
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    const open = await ctx.db
+      .selectFrom('orders')
+      .select(sql<number>`count(*)`.as('n'))
+      .where((eb) => eb.or([eb('master_buyer_pubkey', '=', pubkey), eb('master_seller_pubkey', '=', pubkey)]))
+      .where(sql<boolean>`status NOT IN ${sql.raw(FINISHED_STATUSES_SQL)}`)
+      .executeTakeFirst();
+    out.push({
+      pubkey,
+      bannedAt: audit?.at ?? 0,
+      bannedBy: audit?.who ?? '',
+      reason: audit === undefined ? '' : reasonOf(audit.request),
+      openOrders: Number(open?.n ?? 0),
+    });
+  }
+  return out;
+}
+
+function reasonOf(request: string): string {
+  try {
+    const r = JSON.parse(request) as { reason?: unknown };
+    return typeof r.reason === 'string' ? r.reason : '';
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * Operator bans (app/bans.ts, ops/ban-user.ts): a banned identity starts no trade — new-order,
+ * take-sell and take-buy are refused with cant-do not_authorized through the real router — while
+ * its trades in progress go on; a ban withdraws its pending orders (compare-and-set, notice with
+ * the status, event republished) and only those; the list is the database's `is_banned` column.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BanList } from '../../../src/app/bans.js';
+import { dispatch, executeAction } from '../../../src/app/router.js';
+import { getUser } from '../../../src/db/users.js';
+import { banUser, listBanned, unbanUser } from '../../../src/ops/ban-user.js';
+import { v08Reason } from '../../../src/protocol/v1-compat.js';
+import { makeTestContext, newKeys } from '../../support/test-context.js';
+import { assertCantDo, createOrder, lastOrderEvent, party, reload, req, smallOrder, tag } from '../../support/trade-fixtures.js';
+import { escrowedTrade } from './handlers/dispute-fixture.js';
+
+const NOW = 1_700_000_000;
+
+void describe('operator bans', () => {
+  void test('a banned identity cannot create or take orders; cant-do not_authorized (invalid_pubkey for 0.8 clients)', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const maker = await party(ctx);
+    const spammer = await party(ctx);
+    const offer = await createOrder(ctx, maker, { kind: 'sell', amount: 20_000n });
+    const buyOffer = await createOrder(ctx, maker, { kind: 'buy', amount: 20_000n }, { tradeIndex: 2n });
+    const r = await banUser(ctx, spammer.identity.pubkey, { keepOrders: false });
+    assert.equal(r.outcome, 'banned');
+
+    const newOrderReq = req('new-order', { requestId: 7n, tradeIndex: 1n, payload: { order: smallOrder({ amount: 20_000n }) } });
+    await assertCantDo(executeAction(ctx, newOrderReq, spammer.inbound), 'not_authorized');
+    await assertCantDo(executeAction(ctx, req('take-sell', { id: offer.id, tradeIndex: 2n }), spammer.inbound), 'not_authorized');
+    await assertCantDo(executeAction(ctx, req('take-buy', { id: buyOffer.id, tradeIndex: 3n }), spammer.inbound), 'not_authorized');
+    assert.equal((await reload(ctx, offer.id)).status, 'pending');
+    assert.equal((await reload(ctx, buyOffer.id)).status, 'pending');
+
+    // Through dispatch: the refusal is answered to the trade key, with the request's id.
+    ctx.outbox.clear();
+    await dispatch(ctx, newOrderReq, spammer.inbound);
+    const [reply] = ctx.outbox.messagesTo(spammer.trade.pubkey);
+    assert.equal(reply?.kind.action, 'cant-do');
+    assert.deepEqual(reply?.kind.payload, { cant_do: 'not_authorized' });
+    assert.equal(reply?.kind.request_id, 7n);
+    assert.equal(v08Reason('not_authorized'), 'invalid_pubkey');
+
+    // Other identities are not affected, and an unban lets the key back in.
+    await createOrder(ctx, await party(ctx), { amount: 20_000n });
+    assert.equal(await unbanUser(ctx, spammer.identity.pubkey), true);
+    assert.equal(await unbanUser(ctx, spammer.identity.pubkey), false);
+    await createOrder(ctx, spammer, { amount: 20_000n }, { tradeIndex: 4n });
+  });
+
+  void test("a full-privacy key (identity = trade key) is banned as itself", async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const anon = await party(ctx, { fullPrivacy: true });
+    await banUser(ctx, anon.identity.pubkey, { keepOrders: false });
+    await assertCantDo(
+      executeAction(ctx, req('new-order', { payload: { order: smallOrder({ amount: 20_000n }) } }), anon.inbound),
+      'not_authorized',
+    );
+  });
+
+  void test("a ban withdraws the key's pending orders only; its trades in progress go on", async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const spammer = await party(ctx);
+    const other = await party(ctx);
+    const a = await createOrder(ctx, spammer, { kind: 'sell', amount: 20_000n });
+    const b = await createOrder(ctx, spammer, { kind: 'buy', amount: 30_000n }, { tradeIndex: 2n });
+    const theirs = await createOrder(ctx, other, { amount: 20_000n });
+    // An escrowed trade in which the banned key is the buyer.
+    const t = await escrowedTrade(ctx, { status: 'active' });
+    ctx.outbox.clear();
+
+    const r = await banUser(ctx, t.buyer.identity.pubkey, { keepOrders: false });
+    assert.deepEqual(r, { outcome: 'banned', canceled: [], kept: [], failed: [] });
+    const s = await banUser(ctx, spammer.identity.pubkey, { keepOrders: false });
+    assert.equal(s.outcome, 'banned');
+    assert.deepEqual([...s.canceled].sort(), [a.id, b.id].sort());
+    for (const o of [a, b]) {
+      assert.equal((await reload(ctx, o.id)).status, 'canceled-by-admin');
+      assert.equal(tag(lastOrderEvent(ctx, o.id)!, 's')?.[0], 'canceled');
+      assert.ok(
+        ctx.outbox.messagesTo(spammer.trade.pubkey).some((m) => m.kind.action === 'admin-canceled' && m.kind.id === o.id),
+        'the maker is told',
+      );
+    }
+    assert.equal((await reload(ctx, theirs.id)).status, 'pending');
+
+    // The banned buyer finishes the trade it was in: fiat-sent is not refused.
+    await executeAction(ctx, req('fiat-sent', { id: t.order.id }), t.buyer.inbound);
+    assert.equal((await reload(ctx, t.order.id)).status, 'fiat-sent');
+
+    // Banning again changes nothing.
+    const again = await banUser(ctx, spammer.identity.pubkey, { keepOrders: false });
+    assert.deepEqual(again, { outcome: 'already-banned', canceled: [], kept: [], failed: [] });
+  });
+
+  void test('keep_orders leaves the pending orders in the book', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const spammer = await party(ctx);
+    const a = await createOrder(ctx, spammer, { amount: 20_000n });
+    const r = await banUser(ctx, spammer.identity.pubkey, { keepOrders: true });
+    assert.deepEqual(r, { outcome: 'banned', canceled: [], kept: [a.id], failed: [] });
+    assert.equal((await reload(ctx, a.id)).status, 'pending');
+  });
+
+  void test('an order taken before the ban reaches its lock is left to its trade', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const spammer = await party(ctx);
+    const a = await createOrder(ctx, spammer, { amount: 20_000n });
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    // Something holds the order's lock (a take in flight) and moves it on before it lets go.
+    const holder = ctx.locks.run(`order:${a.id}`, async () => {
+      await gate;
+      await ctx.db.updateTable('orders').set({ status: 'waiting-buyer-invoice' }).where('status', '=', 'pending').execute();
+    });
+    const banning = banUser(ctx, spammer.identity.pubkey, { keepOrders: false });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    open();
+    await holder;
+    const r = await banning;
+    assert.deepEqual(r, { outcome: 'banned', canceled: [], kept: [a.id], failed: [] });
+    assert.equal((await reload(ctx, a.id)).status, 'waiting-buyer-invoice');
+  });
+
+  void test('the list is the database column: a key banned behind the daemon is loaded; an unseen key gets a row', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const seen = await party(ctx);
+    await ctx.db.updateTable('users').set({ is_banned: 1 }).where('pubkey', '=', seen.identity.pubkey).execute();
+    const list = new BanList();
+    assert.equal(await list.load(ctx.db), 1);
+    assert.equal(list.has(seen.identity.pubkey), true);
+
+    const unseen = newKeys().pubkey;
+    await banUser(ctx, unseen, { keepOrders: false });
+    const row = await getUser(ctx.db, unseen);
+    assert.equal(row?.is_banned, 1);
+    assert.equal(row?.last_trade_index, 0);
+    assert.equal(ctx.bans.has(unseen), true);
+    assert.deepEqual(ctx.bans.list(), [seen.identity.pubkey, unseen].sort());
+    assert.deepEqual(
+      (await listBanned(ctx)).map((u) => u.pubkey),
+      [seen.identity.pubkey, unseen].sort(),
+    );
+  });
+});
