@@ -27,6 +27,7 @@ import { listClaimableEvents } from '../src/db/event-queue.js';
 import { listOrderChanges } from '../src/db/order-changes.js';
 import {
   casUpdateOrder,
+  countPendingOrdersOf,
   findExpiredPending,
   findExpiredPendingIds,
   findFailedPayouts,
@@ -208,6 +209,8 @@ const perRequest: Record<string, () => Promise<unknown>> = {
   restoreSessionDisputes: () => restoreSessionDisputes(db, built.sampleIdentity),
   getUser: () => getUser(db, built.sampleIdentity),
   getDisputeByOrder: () => getDisputeByOrder(db, built.sampleDisputeOrder),
+  // [mostro] max_pending_orders_per_user (new-order, when set) and a ban's withdrawal.
+  pendingOrdersOfUser: () => countPendingOrdersOf(db, built.sampleIdentity),
 };
 const perJob: Record<string, () => Promise<unknown>> = {
   expiredPendingBatch: () => findExpiredPendingIds(db, now, EXPIRE_BATCH),

@@ -114,6 +114,8 @@ export const mostroSchema = z.object({
   bitcoin_price_api_url: url(['http:', 'https:'], 'http:// or https://').default('https://api.yadio.io'),
   fiat_currencies_accepted: z.array(z.string()),
   max_orders_per_response: uint(8),
+  // port: pending orders one identity key may have in the book at once (0 = no limit, as mostrod).
+  max_pending_orders_per_user: uint(32).default(0),
   dev_fee_percentage: float.superRefine((v, ctx) => {
     if (v < MIN_DEV_FEE_PERCENTAGE) {
       ctx.addIssue({ code: 'custom', message: `${v} is below the minimum ${MIN_DEV_FEE_PERCENTAGE}` });

@@ -60,6 +60,11 @@ export interface MostroSettings {
   bitcoin_price_api_url: string;
   fiat_currencies_accepted: string[];
   max_orders_per_response: number;
+  /**
+   * port: pending orders one identity key may have at once; a further new-order is refused with
+   * cant-do `pending_order_exists` (default 0 = no limit, as mostrod).
+   */
+  max_pending_orders_per_user: number;
   dev_fee_percentage: number;
   name?: string;
   about?: string;

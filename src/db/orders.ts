@@ -254,6 +254,39 @@ export async function findExpiredPendingIds(ex: Executor, now: number, limit: nu
   return rows.map((r) => blobToUuid(r.id));
 }
 
+/**
+ * The pending orders whose maker's identity is `identity`, one side at a time: each a lookup in
+ * the partial index on `master_buyer_pubkey` / `master_seller_pubkey` (migration 20261207000000).
+ * `+status` keeps SQLite off the status index — with an OR of the two keys it walked every pending
+ * order (33 ms at 100,000 orders, the scale phase; each side alone: a few rows).
+ */
+function pendingOrdersOfSide(ex: Executor, side: 'master_buyer_pubkey' | 'master_seller_pubkey', identity: string) {
+  return ex.selectFrom('orders').where(side, '=', identity).where(sql<boolean>`+status = 'pending'`);
+}
+
+const MAKER_SIDES = ['master_buyer_pubkey', 'master_seller_pubkey'] as const;
+
+/** Ids of `identity`'s pending orders (a ban's withdrawal). */
+export async function findPendingOrderIdsOf(ex: Executor, identity: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (const side of MAKER_SIDES) {
+    for (const r of await pendingOrdersOfSide(ex, side, identity).select('id').execute()) ids.push(blobToUuid(r.id));
+  }
+  return ids;
+}
+
+/** How many pending orders `identity` has ([mostro] max_pending_orders_per_user). */
+export async function countPendingOrdersOf(ex: Executor, identity: string): Promise<number> {
+  let n = 0;
+  for (const side of MAKER_SIDES) {
+    const r = await pendingOrdersOfSide(ex, side, identity)
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirst();
+    n += Number(r?.n ?? 0);
+  }
+  return n;
+}
+
 /** Taken orders whose taker ran out of time: `taken_at < cutoff` in the two waiting states. */
 export async function findWaitingTimedOut(ex: Executor, cutoff: number): Promise<OrderRow[]> {
   const rows = await ex

@@ -14,9 +14,7 @@ import { BanList } from '../app/bans.js';
 import { commitWithNotices } from '../app/flows/notices.js';
 import { publishOrder } from '../app/flows/publish.js';
 import type { AppContext } from '../context.js';
-import { casUpdateOrder, getOrder } from '../db/orders.js';
-import type { Executor } from '../db/schema.js';
-import { blobToUuid } from '../db/uuid-blob.js';
+import { casUpdateOrder, findPendingOrderIdsOf, getOrder } from '../db/orders.js';
 import { buildMessage } from '../protocol/build.js';
 import { FINISHED_STATUSES_SQL } from '../db/transports.js';
 import { opsDb } from './tables.js';
@@ -39,17 +37,6 @@ export function banAuditDetail(r: BanResult): string {
 
 /** How many times the pending orders are looked up again for ones a racing new-order added. */
 const SWEEPS = 3;
-
-/** The pending orders whose maker's identity is `pubkey`. */
-async function pendingOrdersOf(db: Executor, pubkey: string): Promise<string[]> {
-  const rows = await db
-    .selectFrom('orders')
-    .select('id')
-    .where('status', '=', 'pending')
-    .where((eb) => eb.or([eb('master_buyer_pubkey', '=', pubkey), eb('master_seller_pubkey', '=', pubkey)]))
-    .execute();
-  return rows.map((r) => blobToUuid(r.id));
-}
 
 type Withdrawal = 'canceled' | 'changed';
 
@@ -80,7 +67,7 @@ export async function banUser(ctx: AppContext, pubkey: string, opts: { keepOrder
   // A new-order that passed the router before the load may commit after the first lookup: look
   // again until a sweep finds nothing new.
   for (let sweep = 0; sweep < SWEEPS; sweep++) {
-    const ids = (await pendingOrdersOf(ctx.db, pubkey)).filter((id) => !seen.has(id));
+    const ids = (await findPendingOrderIdsOf(ctx.db, pubkey)).filter((id) => !seen.has(id));
     if (ids.length === 0) break;
     for (const id of ids) {
       seen.add(id);

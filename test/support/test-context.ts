@@ -86,6 +86,7 @@ export function testSettings(overrides: SettingsOverrides = {}): Settings {
       bitcoin_price_api_url: 'https://api.yadio.io',
       fiat_currencies_accepted: ['USD', 'EUR', 'ARS', 'CUP'],
       max_orders_per_response: 10,
+      max_pending_orders_per_user: 0,
       dev_fee_percentage: 0.3,
       publish_exchange_rates_to_nostr: true,
       exchange_rates_update_interval_seconds: 300,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../../context.js';
-import { insertOrder } from '../../db/orders.js';
+import { countPendingOrdersOf, insertOrder } from '../../db/orders.js';
 import type { OrderRow } from '../../db/types.js';
 import { CantDoError } from '../../errors.js';
 import { validateBuyerInvoice } from '../../lightning/invoice.js';
@@ -155,7 +155,14 @@ export const newOrder: Handler = async (ctx, msg, inbound) => {
   // ledger row in the same transaction (publish.ts prepareOrderEvent); the event is signed and
   // published after the commit (its change-log entry goes once a relay accepted it). The index update returns the maker's reputation columns, so
   // the rating needs no re-read unless the raise did not apply.
+  const cap = ctx.settings.mostro.max_pending_orders_per_user;
   const { prepared, rating } = await ctx.db.transaction().execute(async (trx) => {
+    // The operator's limit on one identity's pending orders, counted in the insert's transaction
+    // (nothing else writes between the count and the insert; a refusal rolls the index back).
+    if (cap > 0) {
+      const pending = await countPendingOrdersOf(trx, inbound.identity);
+      if (pending >= cap) throw new CantDoError('pending_order_exists', `${pending} pending orders (max_pending_orders_per_user = ${cap})`);
+    }
     const user = await raiseTradeIndex(trx, inbound, tradeIndex);
     const now = ctx.clock.now();
     const rating = user !== undefined && inbound.identity !== inbound.tradeKey ? makerRatingOf(user, now) : await makerRatingIn(trx, row, now);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { newOrder } from '../../../../src/app/handlers/new-order.js';
 import { sql } from 'kysely';
 import { countOrderChanges, getOrderChange } from '../../../../src/db/order-changes.js';
-import { findOrders, getOrder } from '../../../../src/db/orders.js';
+import { casUpdateOrder, findOrders, getOrder } from '../../../../src/db/orders.js';
 import { getUser } from '../../../../src/db/users.js';
 import { SilentError } from '../../../../src/errors.js';
 import { makeTestContext, signedInvoice, type TestContext } from '../../../support/test-context.js';
@@ -300,5 +300,36 @@ void describe('new-order: refusals in the spec order, nothing written', () => {
     assert.equal((await getUser(ctx.db, maker.identity.pubkey))?.last_trade_index, 5);
     await attempt(ctx, maker.inbound, { amount: 100_000n, fiat_amount: 50n }, 6n);
     assert.equal((await getUser(ctx.db, maker.identity.pubkey))?.last_trade_index, 6);
+  });
+});
+
+void describe('new-order: [mostro] max_pending_orders_per_user', () => {
+  void test('the limit counts the identity pending orders (both kinds); the refusal writes nothing; a taken or canceled order frees a place', async () => {
+    const ctx = await makeTestContext({ now: NOW, settings: { mostro: { max_pending_orders_per_user: 2 } } });
+    const maker = await party(ctx);
+    const first = await createOrder(ctx, maker, { kind: 'sell', amount: 100_000n, fiat_amount: 50n }, { tradeIndex: 1n });
+    await createOrder(ctx, maker, { kind: 'buy', amount: 100_000n, fiat_amount: 50n }, { tradeIndex: 2n });
+    ctx.outbox.clear();
+    await assertCantDo(attempt(ctx, maker.inbound, { amount: 100_000n, fiat_amount: 50n }, 3n), 'pending_order_exists');
+    assert.equal((await findOrders(ctx.db, {})).length, 2, 'no third order');
+    assert.equal(ctx.outbox.published.length, 0, 'no event');
+    assert.equal((await getUser(ctx.db, maker.identity.pubkey))?.last_trade_index, 2, 'the refused index is not consumed');
+
+    // Someone else is not limited by this maker's orders.
+    await createOrder(ctx, await party(ctx), { amount: 100_000n, fiat_amount: 50n });
+
+    // An order that leaves `pending` frees its place.
+    assert.equal(await casUpdateOrder(ctx.db, first.id, { status: 'pending' }, { status: 'waiting-buyer-invoice' }), true);
+    assert.equal((await getOrder(ctx.db, first.id))?.status, 'waiting-buyer-invoice');
+    await createOrder(ctx, maker, { amount: 100_000n, fiat_amount: 50n }, { tradeIndex: 3n });
+    await assertCantDo(attempt(ctx, maker.inbound, { amount: 100_000n, fiat_amount: 50n }, 4n), 'pending_order_exists');
+  });
+
+  void test('0 (the default) is no limit', async () => {
+    const ctx = await ctxWithFee();
+    assert.equal(ctx.settings.mostro.max_pending_orders_per_user, 0);
+    const maker = await party(ctx);
+    for (let i = 1n; i <= 5n; i++) await createOrder(ctx, maker, { amount: 100_000n, fiat_amount: 50n }, { tradeIndex: i });
+    assert.equal((await findOrders(ctx.db, {})).length, 5);
   });
 });
