@@ -88,6 +88,29 @@ export async function banUser(ctx: AppContext, pubkey: string, opts: { keepOrder
   return result;
 }
 
+/**
+ * Withdraw every pending order of a banned key (the expire-pending-orders job, every minute): an
+ * order of a banned maker that came back to `pending` after the ban — its taker canceled or timed
+ * out, a range order's next part after a release — leaves the book within a minute. Two index
+ * lookups per banned key. Returns how many were withdrawn.
+ */
+export async function withdrawBannedPending(ctx: AppContext): Promise<number> {
+  let withdrawn = 0;
+  for (const pubkey of ctx.bans.list()) {
+    for (const id of await findPendingOrderIdsOf(ctx.db, pubkey)) {
+      try {
+        if ((await withdraw(ctx, id)) === 'canceled') {
+          withdrawn++;
+          ctx.logger.info({ orderId: id, pubkey }, 'pending order of a banned key withdrawn');
+        }
+      } catch (err) {
+        ctx.logger.error({ err, orderId: id, pubkey }, 'withdrawing a pending order of a banned key failed');
+      }
+    }
+  }
+  return withdrawn;
+}
+
 /** Lift `pubkey`'s ban. Returns false when it was not banned. */
 export async function unbanUser(ctx: AppContext, pubkey: string): Promise<boolean> {
   const lifted = await BanList.markUnbanned(ctx.db, pubkey);

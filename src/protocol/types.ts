@@ -111,7 +111,8 @@ export const CANT_DO_REASONS = [
   // mostro-core ≥ 0.13.1 (upstream 0.18): only ever reaches protocol-v2 clients; the outbox turns it
   // into `invalid_amount` for 0.8-era clients (protocol/v1-compat.ts).
   'price_too_stale',
-  // mostro-core ≥ 0.13: an operator's ban (app/bans.ts); `invalid_pubkey` for 0.8-era clients.
+  // mostro-core ≥ 0.8.4 (not 0.8.0): an operator's ban (app/bans.ts); `invalid_pubkey` for clients on
+  // the gift-wrap transport, which may be on 0.8.0.
   'not_authorized',
 ] as const;
 export type CantDoReason = (typeof CANT_DO_REASONS)[number];

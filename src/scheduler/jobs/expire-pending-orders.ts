@@ -1,6 +1,7 @@
 import { publishOrder } from '../../app/flows/publish.js';
 import type { AppContext } from '../../context.js';
 import { casUpdateOrder, findExpiredPendingIds, getOrder } from '../../db/orders.js';
+import { withdrawBannedPending } from '../../ops/ban-user.js';
 
 /** Orders read per batch (one index range each; a backlog is worked through batch by batch). */
 export const EXPIRE_BATCH = 200;
@@ -14,8 +15,17 @@ export const EXPIRE_BATCH = 200;
  * that wins the race keeps the order); 0.17.1 published first and then rewrote the whole row,
  * which could overwrite a concurrent take. One order's failure is logged and the others go on.
  * Orders are read in batches of EXPIRE_BATCH ids, earliest expiry first.
+ *
+ * Then (this port) the pending orders of banned keys are withdrawn (ops/ban-user.ts
+ * withdrawBannedPending): an order that came back to pending after its maker was banned.
  */
 export async function expirePendingOrders(ctx: AppContext): Promise<void> {
+  await expireOrders(ctx);
+  // This port: pending orders of banned keys leave the book too (ops/ban-user.ts).
+  if (ctx.bans.size > 0) await withdrawBannedPending(ctx);
+}
+
+async function expireOrders(ctx: AppContext): Promise<void> {
   const now = ctx.clock.now();
   for (;;) {
     const batch = await findExpiredPendingIds(ctx.db, now, EXPIRE_BATCH);

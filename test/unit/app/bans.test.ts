@@ -8,7 +8,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BanList } from '../../../src/app/bans.js';
 import { dispatch, executeAction } from '../../../src/app/router.js';
+import { casUpdateOrder } from '../../../src/db/orders.js';
 import { getUser } from '../../../src/db/users.js';
+import { expirePendingOrders } from '../../../src/scheduler/jobs/expire-pending-orders.js';
 import { banUser, listBanned, unbanUser } from '../../../src/ops/ban-user.js';
 import { v08Reason } from '../../../src/protocol/v1-compat.js';
 import { makeTestContext, newKeys } from '../../support/test-context.js';
@@ -122,6 +124,29 @@ void describe('operator bans', () => {
     const r = await banning;
     assert.deepEqual(r, { outcome: 'banned', canceled: [], kept: [a.id], failed: [] });
     assert.equal((await reload(ctx, a.id)).status, 'waiting-buyer-invoice');
+  });
+
+  void test('an order of a banned maker that comes back to pending is withdrawn by the expire job', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const maker = await party(ctx);
+    const other = await party(ctx);
+    const a = await createOrder(ctx, maker, { amount: 20_000n });
+    const theirs = await createOrder(ctx, other, { amount: 20_000n });
+    // Taken when the ban comes: the ban leaves it to its trade.
+    assert.equal(await casUpdateOrder(ctx.db, a.id, { status: 'pending' }, { status: 'waiting-buyer-invoice' }), true);
+    assert.deepEqual((await banUser(ctx, maker.identity.pubkey, { keepOrders: false })).canceled, []);
+    // The taker walks away: the order is pending again (what cancel / waiting-timeouts do).
+    assert.equal(await casUpdateOrder(ctx.db, a.id, { status: 'waiting-buyer-invoice' }, { status: 'pending' }), true);
+    ctx.outbox.clear();
+    await expirePendingOrders(ctx);
+    assert.equal((await reload(ctx, a.id)).status, 'canceled-by-admin');
+    assert.equal(tag(lastOrderEvent(ctx, a.id)!, 's')?.[0], 'canceled');
+    assert.deepEqual(ctx.outbox.actions(maker.trade.pubkey), ['admin-canceled']);
+    assert.equal((await reload(ctx, theirs.id)).status, 'pending');
+    // Nothing left to do on the next run.
+    ctx.outbox.clear();
+    await expirePendingOrders(ctx);
+    assert.equal(ctx.outbox.sent.length + ctx.outbox.published.length, 0);
   });
 
   void test('the list is the database column: a key banned behind the daemon is loaded; an unseen key gets a row', async () => {
