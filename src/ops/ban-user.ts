@@ -3,7 +3,8 @@
  * an identity key that floods the book with orders it never trades, or takes orders and walks
  * away, is kept from starting trades (app/bans.ts says what a ban refuses and what it lets finish).
  *
- * A ban also withdraws the key's `pending` orders from the book (unless asked to keep them): each
+ * A ban also withdraws the key's `pending` orders from the book — at once, and any that comes back
+ * to `pending` later within a minute (withdrawBannedPending) —: each
  * one under its order lock, by compare-and-set `pending → canceled-by-admin`, with the maker's
  * `admin-canceled` notice stored in the same transaction (durable outbox) and the order's event
  * republished. A pending order holds no escrow, so nothing is refunded; an order that was taken
@@ -24,7 +25,7 @@ export interface BanResult {
   outcome: 'banned' | 'already-banned';
   /** Pending orders withdrawn from the book (canceled-by-admin). */
   canceled: string[];
-  /** Pending orders left in the book (keepOrders), or that changed before they could be withdrawn. */
+  /** Pending orders taken (or otherwise changed) before the ban reached them: left to their trade. */
   kept: string[];
   /** Orders whose withdrawal failed (logged); the ban itself holds. */
   failed: string[];
@@ -57,8 +58,8 @@ async function withdraw(ctx: AppContext, id: string): Promise<Withdrawal> {
   });
 }
 
-/** Ban `pubkey` (lowercase hex) and, unless `keepOrders`, withdraw its pending orders. */
-export async function banUser(ctx: AppContext, pubkey: string, opts: { keepOrders: boolean }): Promise<BanResult> {
+/** Ban `pubkey` (lowercase hex) and withdraw its pending orders. */
+export async function banUser(ctx: AppContext, pubkey: string): Promise<BanResult> {
   const fresh = await ctx.db.transaction().execute((trx) => BanList.markBanned(trx, pubkey, ctx.clock.now()));
   // From here on the router refuses the key's new orders and takes.
   await ctx.bans.load(ctx.db);
@@ -71,10 +72,6 @@ export async function banUser(ctx: AppContext, pubkey: string, opts: { keepOrder
     if (ids.length === 0) break;
     for (const id of ids) {
       seen.add(id);
-      if (opts.keepOrders) {
-        result.kept.push(id);
-        continue;
-      }
       try {
         const w = await withdraw(ctx, id);
         (w === 'canceled' ? result.canceled : result.kept).push(id);

@@ -305,16 +305,15 @@ export function createOperatorService(
     throw err;
   };
 
-  const banUserRpc = rpc<{ pubkey?: string; keep_orders?: boolean; reason?: string }, Fields>('BanUser', async (req, caller) => {
+  const banUserRpc = rpc<{ pubkey?: string; reason?: string }, Fields>('BanUser', async (req, caller) => {
     const pubkey = await pubkeyOf('BanUser', req, caller);
     if (pubkey === ctx.keys.pubkey) {
       const detail = "the node's own key cannot be banned";
       await recordAudit(ctx.db, { at: ctx.clock.now(), who: caller.who, action: 'BanUser', target: pubkey, request: req, outcome: 'refused', detail });
       throw new RpcInputError(detail);
     }
-    const keepOrders = req.keep_orders === true;
     const reason = (req.reason ?? '').trim();
-    const r = await audited(caller, 'BanUser', pubkey, { pubkey, keep_orders: keepOrders, reason }, () => banUser(ctx, pubkey, { keepOrders }), (res) => ({
+    const r = await audited(caller, 'BanUser', pubkey, { pubkey, reason }, () => banUser(ctx, pubkey), (res) => ({
       outcome: 'ok',
       detail: banAuditDetail(res),
     }));

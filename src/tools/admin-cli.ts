@@ -181,15 +181,15 @@ const COMMANDS: Record<string, Command> = {
     print: actionResult,
   },
   ban: {
-    usage: 'ban PUBKEY [--keep-orders] [--reason TEXT]',
+    usage: 'ban PUBKEY [--reason TEXT]',
     help: 'keep an identity key from new orders and takes; withdraw its pending orders',
     service: 'operator',
     method: 'BanUser',
-    request: (a, o) => ({ pubkey: need(a, 'PUBKEY'), keep_orders: o.has('keep-orders'), reason: o.get('reason') ?? '' }),
+    request: (a, o) => ({ pubkey: need(a, 'PUBKEY'), reason: o.get('reason') ?? '' }),
     print: (r, out) => {
       out(`${str(r.outcome)}: ${str(r.pubkey)}`);
       for (const id of list(r.canceled_orders)) out(`  withdrawn  ${str(id)}`);
-      for (const id of list(r.kept_orders)) out(`  kept       ${str(id)}`);
+      for (const id of list(r.kept_orders)) out(`  in trade   ${str(id)} (taken before the ban reached it)`);
       for (const id of list(r.failed_orders)) out(`  failed     ${str(id)} (see the daemon's log)`);
       return list(r.failed_orders).length === 0 ? 0 : 1;
     },
@@ -313,11 +313,6 @@ const VALUE_OPTS: Record<string, string> = {
   '--reason': 'reason',
 };
 
-/** Options without a value (present or not). */
-const FLAG_OPTS: Record<string, string> = {
-  '--keep-orders': 'keep-orders',
-};
-
 export function parseAdminArgs(argv: string[]): Parsed | { exit: number; output: string } {
   const values = new Map<string, string>();
   const positional: string[] = [];
@@ -331,10 +326,7 @@ export function parseAdminArgs(argv: string[]): Parsed | { exit: number; output:
     }
     const [flag, inline] = raw.startsWith('--') && raw.includes('=') ? [raw.slice(0, raw.indexOf('=')), raw.slice(raw.indexOf('=') + 1)] : [raw, undefined];
     const key = VALUE_OPTS[flag];
-    const bare = FLAG_OPTS[raw];
-    if (bare !== undefined) {
-      values.set(bare, '');
-    } else if (key !== undefined) {
+    if (key !== undefined) {
       const v = inline ?? argv[++i];
       if (v === undefined || v === '') return { exit: 2, output: `error: a value is required for '${flag}'\n\n${adminUsage()}` };
       values.set(key, v);

@@ -115,7 +115,7 @@ void describe('mostrod-admin against a running gRPC server', () => {
     const usage = await admin(['-d', dir, 'order']);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /expected exactly one ORDER_ID/);
-    const noKey = await admin(['-d', dir, 'ban', '--keep-orders']);
+    const noKey = await admin(['-d', dir, 'ban', '--reason', 'spam']);
     assert.equal(noKey.code, 2);
     assert.match(noKey.stderr, /expected exactly one PUBKEY/);
     const badKey = await admin(['-d', dir, 'ban', 'nope']);

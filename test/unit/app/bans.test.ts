@@ -26,7 +26,7 @@ void describe('operator bans', () => {
     const spammer = await party(ctx);
     const offer = await createOrder(ctx, maker, { kind: 'sell', amount: 20_000n });
     const buyOffer = await createOrder(ctx, maker, { kind: 'buy', amount: 20_000n }, { tradeIndex: 2n });
-    const r = await banUser(ctx, spammer.identity.pubkey, { keepOrders: false });
+    const r = await banUser(ctx, spammer.identity.pubkey);
     assert.equal(r.outcome, 'banned');
 
     const newOrderReq = req('new-order', { requestId: 7n, tradeIndex: 1n, payload: { order: smallOrder({ amount: 20_000n }) } });
@@ -55,7 +55,7 @@ void describe('operator bans', () => {
   void test("a full-privacy key (identity = trade key) is banned as itself", async () => {
     const ctx = await makeTestContext({ now: NOW });
     const anon = await party(ctx, { fullPrivacy: true });
-    await banUser(ctx, anon.identity.pubkey, { keepOrders: false });
+    await banUser(ctx, anon.identity.pubkey);
     await assertCantDo(
       executeAction(ctx, req('new-order', { payload: { order: smallOrder({ amount: 20_000n }) } }), anon.inbound),
       'not_authorized',
@@ -73,9 +73,9 @@ void describe('operator bans', () => {
     const t = await escrowedTrade(ctx, { status: 'active' });
     ctx.outbox.clear();
 
-    const r = await banUser(ctx, t.buyer.identity.pubkey, { keepOrders: false });
+    const r = await banUser(ctx, t.buyer.identity.pubkey);
     assert.deepEqual(r, { outcome: 'banned', canceled: [], kept: [], failed: [] });
-    const s = await banUser(ctx, spammer.identity.pubkey, { keepOrders: false });
+    const s = await banUser(ctx, spammer.identity.pubkey);
     assert.equal(s.outcome, 'banned');
     assert.deepEqual([...s.canceled].sort(), [a.id, b.id].sort());
     for (const o of [a, b]) {
@@ -93,17 +93,8 @@ void describe('operator bans', () => {
     assert.equal((await reload(ctx, t.order.id)).status, 'fiat-sent');
 
     // Banning again changes nothing.
-    const again = await banUser(ctx, spammer.identity.pubkey, { keepOrders: false });
+    const again = await banUser(ctx, spammer.identity.pubkey);
     assert.deepEqual(again, { outcome: 'already-banned', canceled: [], kept: [], failed: [] });
-  });
-
-  void test('keep_orders leaves the pending orders in the book', async () => {
-    const ctx = await makeTestContext({ now: NOW });
-    const spammer = await party(ctx);
-    const a = await createOrder(ctx, spammer, { amount: 20_000n });
-    const r = await banUser(ctx, spammer.identity.pubkey, { keepOrders: true });
-    assert.deepEqual(r, { outcome: 'banned', canceled: [], kept: [a.id], failed: [] });
-    assert.equal((await reload(ctx, a.id)).status, 'pending');
   });
 
   void test('an order taken before the ban reaches its lock is left to its trade', async () => {
@@ -117,7 +108,7 @@ void describe('operator bans', () => {
       await gate;
       await ctx.db.updateTable('orders').set({ status: 'waiting-buyer-invoice' }).where('status', '=', 'pending').execute();
     });
-    const banning = banUser(ctx, spammer.identity.pubkey, { keepOrders: false });
+    const banning = banUser(ctx, spammer.identity.pubkey);
     await new Promise((resolve) => setTimeout(resolve, 20));
     open();
     await holder;
@@ -134,7 +125,7 @@ void describe('operator bans', () => {
     const theirs = await createOrder(ctx, other, { amount: 20_000n });
     // Taken when the ban comes: the ban leaves it to its trade.
     assert.equal(await casUpdateOrder(ctx.db, a.id, { status: 'pending' }, { status: 'waiting-buyer-invoice' }), true);
-    assert.deepEqual((await banUser(ctx, maker.identity.pubkey, { keepOrders: false })).canceled, []);
+    assert.deepEqual((await banUser(ctx, maker.identity.pubkey)).canceled, []);
     // The taker walks away: the order is pending again (what cancel / waiting-timeouts do).
     assert.equal(await casUpdateOrder(ctx.db, a.id, { status: 'waiting-buyer-invoice' }, { status: 'pending' }), true);
     ctx.outbox.clear();
@@ -158,7 +149,7 @@ void describe('operator bans', () => {
     assert.equal(list.has(seen.identity.pubkey), true);
 
     const unseen = newKeys().pubkey;
-    await banUser(ctx, unseen, { keepOrders: false });
+    await banUser(ctx, unseen);
     const row = await getUser(ctx.db, unseen);
     assert.equal(row?.is_banned, 1);
     assert.equal(row?.last_trade_index, 0);
