@@ -21,6 +21,7 @@ export const BANNED_ACTIONS: ReadonlySet<string> = new Set(['new-order', 'take-s
 
 export class BanList {
   private keys: ReadonlySet<string> = new Set();
+  private refusals = 0;
 
   /** Whether `identity` (lowercase hex) is banned. */
   has(identity: string): boolean {
@@ -29,6 +30,16 @@ export class BanList {
 
   get size(): number {
     return this.keys.size;
+  }
+
+  /** Requests refused because their identity is banned, since start (`mostrod_banned_requests_total`). */
+  get refused(): number {
+    return this.refusals;
+  }
+
+  /** Count one refused request (the router). */
+  noteRefused(): void {
+    this.refusals++;
   }
 
   /** The banned keys, sorted. */

@@ -96,6 +96,7 @@ export async function executeAction(ctx: AppContext, msg: Message, inbound: Inbo
   if (route === 'invalid-action') throw new CantDoError('invalid_action');
   // An identity the operator banned starts no trade (app/bans.ts); its trades in progress go on.
   if (BANNED_ACTIONS.has(msg.kind.action) && ctx.bans.has(inbound.identity)) {
+    ctx.bans.noteRefused();
     throw new CantDoError('not_authorized', `identity ${inbound.identity} is banned`);
   }
   const key = lockKeyFor(msg);

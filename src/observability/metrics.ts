@@ -74,6 +74,8 @@ export interface MetricsSources {
   openIncidents: () => Promise<Map<AlertKind, number>>;
   /** Scheduled backups' status (null: not scheduled). */
   backups?: () => BackupStatus | null;
+  /** The operator's bans (app/bans.ts): keys banned, requests refused since start. */
+  bans?: () => { banned: number; refused: number };
   version: string;
   /** Node.js process metrics and event-loop lag (prom-client's default collectors). Default true. */
   processMetrics?: boolean;
@@ -482,6 +484,28 @@ export class DaemonMetrics {
         this.set(at === null ? Number.NaN : at);
       },
     });
+
+    // ---- operator bans ----
+    const bans = src.bans;
+    if (bans !== undefined) {
+      new Gauge({
+        name: 'mostrod_banned_keys',
+        help: 'Identity keys banned from new orders and takes (users.is_banned, as the daemon loaded them)',
+        registers,
+        collect() {
+          this.set(bans().banned);
+        },
+      });
+      new Counter({
+        name: 'mostrod_banned_requests_total',
+        help: 'new-order / take-sell / take-buy requests refused because their identity is banned',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(bans().refused);
+        },
+      });
+    }
 
     // ---- intake ----
     new Counter({

@@ -98,6 +98,7 @@ export class Observability {
       openIncidents: () => (this.alerter === null ? Promise.resolve(new Map<AlertKind, number>()) : countOpenIncidents(ctx.db)),
       version: deps.version,
       backups: () => ctx.backups?.status() ?? null,
+      bans: () => ({ banned: ctx.bans.size, refused: ctx.bans.refused }),
       // prom-client's process collectors (event-loop monitor, GC observer) only when someone scrapes
       processMetrics: ctx.settings.http.enabled,
     });

@@ -17,11 +17,14 @@ import { unwrapGiftWrap } from '../../../src/nostr/gift-wrap.js';
 import { IDLE_INTAKE } from '../../../src/nostr/intake.js';
 import type { PublishResult, RelayStatus } from '../../../src/nostr/relay-pool.js';
 import { DaemonMetrics } from '../../../src/observability/metrics.js';
+import { executeAction } from '../../../src/app/router.js';
+import { banUser } from '../../../src/ops/ban-user.js';
+import { buildMessage } from '../../../src/protocol/build.js';
 import type { BackupStatus } from '../../../src/ops/backup-job.js';
 import { Observability } from '../../../src/observability/observability.js';
 import { makeOrder } from '../../support/db.js';
 import { parseExposition } from '../../support/prom-text.js';
-import { makeTestContext, newKeys, type TestContext } from '../../support/test-context.js';
+import { inboundFor, makeTestContext, newKeys, type TestContext } from '../../support/test-context.js';
 
 function relay(url: string, state: RelayStatus['state'], extra: Partial<RelayStatus> = {}): RelayStatus {
   return { url, state, connectedAt: null, lastError: null, connects: 1, events: 0, dropped: 0, publishFailures: 0, rejected: 0, ...extra };
@@ -104,8 +107,17 @@ void describe('observability: /metrics, /healthz, /readyz', () => {
       const disputed = makeOrder({ status: 'canceled-by-admin', taken_at: 0 }); // any status: it leaves the other figures as they are
       await insertOrder(ctx.db, disputed);
       await insertDispute(ctx.db, { id: randomUUID(), order_id: disputed.id, status: 'initiated', order_previous_status: 'active', solver_pubkey: null, created_at: now, taken_at: 0 });
+      // One banned key, and one of its new orders refused through the router.
+      const spammer = newKeys();
+      await banUser(ctx, spammer.pubkey);
+      await assert.rejects(
+        executeAction(ctx, buildMessage({ action: 'new-order', tradeIndex: 1n, payload: null }), inboundFor(spammer, newKeys(), now)),
+        /banned/,
+      );
 
       const m = await scrape(base);
+      assert.equal(m.get('mostrod_banned_keys'), 1);
+      assert.equal(m.get('mostrod_banned_requests_total'), 1);
       assert.equal(m.get('mostrod_orders', { status: 'pending' }), 1);
       assert.equal(m.get('mostrod_orders', { status: 'settled-hold-invoice' }), 3);
       assert.equal(m.get('mostrod_orders', { status: 'expired' }), 0, 'every status has a series');
