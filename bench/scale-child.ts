@@ -22,6 +22,7 @@ import { finalizeEvent } from '../src/crypto/event.js';
 import { bytesToHex, generateSecretKey, getPublicKey } from '../src/crypto/secp.js';
 import { closeDatabase, openDatabase, type Db } from '../src/db/database.js';
 import { getDisputeByOrder } from '../src/db/disputes.js';
+import { countAbandonedTakes } from '../src/db/abandoned-takes.js';
 import { OrderChangeAcks } from '../src/db/order-changes.js';
 import { listClaimableEvents } from '../src/db/event-queue.js';
 import { listOrderChanges } from '../src/db/order-changes.js';
@@ -211,6 +212,8 @@ const perRequest: Record<string, () => Promise<unknown>> = {
   getDisputeByOrder: () => getDisputeByOrder(db, built.sampleDisputeOrder),
   // [mostro] max_pending_orders_per_user (new-order, when set) and a ban's withdrawal.
   pendingOrdersOfUser: () => countPendingOrdersOf(db, built.sampleIdentity),
+  // [mostro] max_abandoned_takes (take-sell / take-buy, when set): an index range, empty here.
+  abandonedTakesOfUser: () => countAbandonedTakes(db, built.sampleIdentity, now - 86_400),
 };
 const perJob: Record<string, () => Promise<unknown>> = {
   expiredPendingBatch: () => findExpiredPendingIds(db, now, EXPIRE_BATCH),

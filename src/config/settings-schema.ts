@@ -116,6 +116,12 @@ export const mostroSchema = z.object({
   max_orders_per_response: uint(8),
   // port: pending orders one identity key may have in the book at once (0 = no limit, as mostrod).
   max_pending_orders_per_user: uint(32).default(0),
+  // port: takes one identity may abandon (taker cancel or timeout) within the window before its
+  // takes are refused (0 = no limit, as mostrod); the window in hours (at least 1).
+  max_abandoned_takes: uint(32).default(0),
+  abandoned_takes_window_hours: uint(32)
+    .refine((v) => v >= 1, { message: 'must be at least 1 (hours an abandoned take counts against its taker)' })
+    .default(24),
   dev_fee_percentage: float.superRefine((v, ctx) => {
     if (v < MIN_DEV_FEE_PERCENTAGE) {
       ctx.addIssue({ code: 'custom', message: `${v} is below the minimum ${MIN_DEV_FEE_PERCENTAGE}` });

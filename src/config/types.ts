@@ -65,6 +65,14 @@ export interface MostroSettings {
    * cant-do `pending_order_exists` (default 0 = no limit, as mostrod).
    */
   max_pending_orders_per_user: number;
+  /**
+   * port: takes an identity may abandon (it canceled as taker, or ran out of time, and the order went
+   * back to pending) within `abandoned_takes_window_hours` before its takes get cant-do
+   * `too_many_requests` (default 0 = no limit, as mostrod).
+   */
+  max_abandoned_takes: number;
+  /** port: hours an abandoned take counts against its taker (default 24, at least 1). */
+  abandoned_takes_window_hours: number;
   dev_fee_percentage: number;
   name?: string;
   about?: string;

@@ -87,6 +87,8 @@ export function testSettings(overrides: SettingsOverrides = {}): Settings {
       fiat_currencies_accepted: ['USD', 'EUR', 'ARS', 'CUP'],
       max_orders_per_response: 10,
       max_pending_orders_per_user: 0,
+      max_abandoned_takes: 0,
+      abandoned_takes_window_hours: 24,
       dev_fee_percentage: 0.3,
       publish_exchange_rates_to_nostr: true,
       exchange_rates_update_interval_seconds: 300,

@@ -14,6 +14,7 @@ import { requireLightning } from '../flows/lightning-guard.js';
 import { toSmallOrder } from '../flows/order-view.js';
 import { takerResetPatch, undoPatch } from '../flows/order-reset.js';
 import { publishOrder } from '../flows/publish.js';
+import { recordAbandonedTake } from '../flows/abandoned-takes.js';
 
 const ALREADY_CANCELED: readonly Status[] = ['canceled', 'cooperatively-canceled', 'canceled-by-admin'];
 
@@ -142,6 +143,7 @@ async function cancelWaiting(ctx: AppContext, { o, inbound, requestId }: CancelR
   });
   await publishOrder(ctx, pending);
   await finishCancelNotices(ctx, o, notices);
+  await recordAbandonedTake(ctx, o, takerSide);
 }
 
 async function cooperativeCancel(ctx: AppContext, { o, inbound, requestId }: CancelRequest): Promise<void> {

@@ -1,4 +1,5 @@
 import { getOrder, hasPendingTake } from '../../db/orders.js';
+import { checkAbandonedTakes } from '../flows/abandoned-takes.js';
 import type { OrderRow } from '../../db/types.js';
 import { CantDoError, SilentError } from '../../errors.js';
 import type { Handler } from '../handler.js';
@@ -28,6 +29,7 @@ export const takeBuy: Handler = async (ctx, msg, inbound) => {
 
   checkIdentity(inbound.identity);
   if (await hasPendingTake(ctx.db, inbound.identity, 'seller')) throw new CantDoError('pending_order_exists');
+  await checkAbandonedTakes(ctx, inbound.identity);
   if (order.kind !== 'buy') throw new CantDoError('invalid_order_kind');
   if (order.status !== 'pending') throw new CantDoError('invalid_order_status');
   if (inbound.tradeKey === order.creator_pubkey) throw new CantDoError('invalid_pubkey');

@@ -1,4 +1,5 @@
 import { casUpdateOrder, getOrder, hasPendingTake } from '../../db/orders.js';
+import { checkAbandonedTakes } from '../flows/abandoned-takes.js';
 import type { OrderRow } from '../../db/types.js';
 import { CantDoError, SilentError } from '../../errors.js';
 import { validateBuyerInvoice } from '../../lightning/invoice.js';
@@ -38,6 +39,7 @@ export const takeSell: Handler = async (ctx, msg, inbound) => {
 
   checkIdentity(inbound.identity);
   if (await hasPendingTake(ctx.db, inbound.identity, 'buyer')) throw new CantDoError('pending_order_exists');
+  await checkAbandonedTakes(ctx, inbound.identity);
   if (order.kind !== 'sell') throw new CantDoError('invalid_order_kind');
   if (order.status !== 'pending') throw new CantDoError('invalid_order_status');
   if (inbound.tradeKey === order.creator_pubkey) throw new CantDoError('invalid_pubkey');

@@ -2,6 +2,7 @@ import { decideEscrowCancel, finishCancelNotices, refundDecidedEscrow, type Noti
 import { toSmallOrder } from '../../app/flows/order-view.js';
 import { takerResetPatch, undoPatch } from '../../app/flows/order-reset.js';
 import { publishOrder } from '../../app/flows/publish.js';
+import { forgetOldAbandonedTakes, recordAbandonedTake } from '../../app/flows/abandoned-takes.js';
 import type { AppContext } from '../../context.js';
 import { findWaitingTimedOut, getOrder, type OrderExpect, type OrderPatch } from '../../db/orders.js';
 import type { OrderRow } from '../../db/types.js';
@@ -54,6 +55,7 @@ export function isTimedOut(o: OrderRow, now: number, expirationSeconds: number):
  * the Lightning node is down.
  */
 export async function cancelTimedOutWaitingOrders(ctx: AppContext): Promise<void> {
+  await forgetOldAbandonedTakes(ctx);
   const now = ctx.clock.now();
   const expiration = ctx.settings.mostro.expiration_seconds;
   const candidates = await findWaitingTimedOut(ctx.db, now - expiration);
@@ -112,5 +114,6 @@ async function resolveTimedOut(ctx: AppContext, o: OrderRow): Promise<void> {
   await publishOrder(ctx, updated);
   log.info(late === 'taker' ? 'taker did not act in time; order back to pending' : 'maker did not act in time; order canceled');
   await finishCancelNotices(ctx, o, notices);
+  if (late === 'taker') await recordAbandonedTake(ctx, o, takerSide);
   if (maker === null || taker === null) log.warn({ maker, taker }, 'a party of the timed-out order has no trade key; not notified');
 }
