@@ -248,4 +248,31 @@ void describe('e2e protocol v2 beside v1 (rust-nostr clients, transport = "both"
     await assertTransport(buyer, tb, 14, 2);
     assert.equal((await seller.rejected()) + (await buyer.rejected()), 0);
   });
+
+  void test('a banned identity on kind 14: a ban written behind the daemon is loaded at start; its new-order gets cant-do not_authorized, read by rust-nostr', async () => {
+    const { sb } = e;
+    const spammer = await RustTrader.connect(sb.relay.url, sb.nodePubkey, { v2: true });
+    traders.push(spammer);
+    // As sqlite3 (or the Rust daemon's tooling) would leave it: the upstream column, set directly.
+    const db = new Database(`${sb.dir}/mostro.db`);
+    try {
+      db.pragma('busy_timeout = 5000');
+      db.prepare(
+        `INSERT INTO users (pubkey, is_admin, is_solver, is_banned, category, last_trade_index, total_reviews, total_rating, last_rating, max_rating, min_rating, created_at)
+         VALUES (?, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, ?)`,
+      ).run(spammer.identity, Math.floor(Date.now() / 1000));
+    } finally {
+      db.close();
+    }
+    await restartDaemon(sb, 'SIGTERM');
+    assert.ok(sb.logs().some((l) => l['msg'] === 'banned identities loaded' && l['banned'] === 1), 'the ban list was read at start');
+
+    const ts = await spammer.tradeKey();
+    await spammer.send(mostroJson('order', { version: 2, requestId: 401, tradeIndex: 1, action: 'new-order', payload: sellOrder }), ts);
+    const refused = await spammer.waitFor(ts, 'cant-do');
+    assert.equal(refused.eventKind, 14);
+    assert.equal(refused.kind.request_id, 401);
+    assert.deepEqual(refused.kind.payload, { cant_do: 'not_authorized' }, 'protocol-v2 clients (mostro-core >= 0.8.4) get the reason itself');
+    assert.equal(await spammer.rejected(), 0);
+  });
 });
