@@ -45,3 +45,33 @@ void describe('[rpc] auth_token_file and [backup] settings', () => {
     assert.match(configError(withTemplate('', 'auth_token_file = ""\n')), /\[rpc\] auth_token_file/);
   });
 });
+
+void describe('[mostro] per-user limits against book abuse', () => {
+  const withMostro = (lines: string): string => templateText().replace(/^\[mostro\]\n/m, `[mostro]\n${lines}\n`);
+
+  void test('absent: off (0), the window 24 h; the template documents them (commented out)', () => {
+    const s = parseSettings(templateText(), ENV);
+    assert.deepEqual(
+      [s.mostro.max_pending_orders_per_user, s.mostro.max_abandoned_takes, s.mostro.abandoned_takes_window_hours],
+      [0, 0, 24],
+    );
+    const t = templateText();
+    assert.match(t, /^# max_pending_orders_per_user = 0$/m);
+    assert.match(t, /^# max_abandoned_takes = 0$/m);
+    assert.match(t, /^# abandoned_takes_window_hours = 24$/m);
+  });
+
+  void test('set', () => {
+    const s = parseSettings(withMostro('max_pending_orders_per_user = 5\nmax_abandoned_takes = 3\nabandoned_takes_window_hours = 6'), ENV);
+    assert.deepEqual(
+      [s.mostro.max_pending_orders_per_user, s.mostro.max_abandoned_takes, s.mostro.abandoned_takes_window_hours],
+      [5, 3, 6],
+    );
+  });
+
+  void test('refused at startup, naming the key', () => {
+    assert.match(configError(withMostro('abandoned_takes_window_hours = 0')), /\[mostro\] abandoned_takes_window_hours: must be at least 1/);
+    assert.match(configError(withMostro('max_abandoned_takes = -1')), /\[mostro\] max_abandoned_takes/);
+    assert.match(configError(withMostro('max_pending_orders_per_user = 1.5')), /\[mostro\] max_pending_orders_per_user/);
+  });
+});
