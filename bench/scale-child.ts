@@ -115,7 +115,7 @@ async function build(db: Db): Promise<{ seconds: number; sampleIdentity: string;
     for (let u = 0; u < Math.max(1, N / 10); u++) {
       const pubkey = hex32();
       identities.push(pubkey);
-      insertUser.run({ pubkey, is_admin: 0, is_solver: 0, is_banned: 0, category: 0, last_trade_index: 10, total_reviews: u % 50, total_rating: (u % 5) + 0.5, last_rating: 4, max_rating: 5, min_rating: 1, created_at: now - 86_400 * (u % 400) });
+      insertUser.run({ pubkey, is_admin: 0, is_solver: 0, is_banned: u % 1000 === 999 ? 1 : 0, category: 0, last_trade_index: 10, total_reviews: u % 50, total_rating: (u % 5) + 0.5, last_rating: 4, max_rating: 5, min_rating: 1, created_at: now - 86_400 * (u % 400) });
     }
     for (let i = 0; i < N; i++) {
       const identity = identities[i % identities.length]!;
@@ -231,6 +231,8 @@ const perJob: Record<string, () => Promise<unknown>> = {
   claimableQueuedEvents: () => listClaimableEvents(db, now - 300),
   changedOrders: () => listOrderChanges(db, Number.MAX_SAFE_INTEGER, 500),
   changedDisputes: () => listDisputeChanges(db, Number.MAX_SAFE_INTEGER, 500),
+  // The banned keys (expire-pending-orders, every minute): one user in 1,000 banned here.
+  bannedKeys: () => new BanList().load(db),
 };
 
 const sqliteHandle = (db as unknown as { sqlite: Database }).sqlite;

@@ -8,11 +8,13 @@
  * sends goes on as before — its trades in progress (fiat-sent, release, cancel, dispute, invoices),
  * ratings, session restore — so a ban never strands an escrow or a counterparty.
  *
- * The keys are kept in memory (read once at start, replaced after every ban or unban the operator
- * commits through the OperatorService), so the check costs one Set lookup on the request path. A
- * row changed in the database behind the daemon's back (sqlite3, the Rust daemon) is seen at the
- * next start or the next ban/unban.
+ * The keys are kept in memory (read at start, after every ban or unban the operator commits through
+ * the OperatorService, and every minute by the expire-pending-orders job), so the check costs one
+ * Set lookup on the request path. A row changed in the database behind the daemon's back (sqlite3,
+ * the Rust daemon) is seen within a minute. The read is one partial index (migration
+ * 20261213000000), however many users the node has.
  */
+import { sql } from 'kysely';
 import type { Executor } from '../db/schema.js';
 import { insertUser } from '../db/users.js';
 
@@ -49,9 +51,19 @@ export class BanList {
 
   /** Read the banned keys from the database (at start, and after each change). Returns how many. */
   async load(db: Executor): Promise<number> {
-    const rows = await db.selectFrom('users').select('pubkey').where('is_banned', '!=', 0).execute();
-    this.keys = new Set(rows.map((r) => r.pubkey));
+    await this.refresh(db);
     return this.keys.size;
+  }
+
+  /** Read the banned keys again; returns the keys banned and unbanned since the last read. */
+  async refresh(db: Executor): Promise<{ added: string[]; removed: string[] }> {
+    // The literal `!= 0` (not a bound parameter) lets SQLite use the partial index idx_users_banned.
+    const rows = await db.selectFrom('users').select('pubkey').where(sql<boolean>`is_banned != 0`).execute();
+    const next = new Set(rows.map((r) => r.pubkey));
+    const added = [...next].filter((k) => !this.keys.has(k));
+    const removed = [...this.keys].filter((k) => !next.has(k));
+    this.keys = next;
+    return { added, removed };
   }
 
   /**

@@ -97,7 +97,7 @@ export async function executeAction(ctx: AppContext, msg: Message, inbound: Inbo
   // An identity the operator banned starts no trade (app/bans.ts); its trades in progress go on.
   if (BANNED_ACTIONS.has(msg.kind.action) && ctx.bans.has(inbound.identity)) {
     ctx.bans.noteRefused();
-    throw new CantDoError('not_authorized', `identity ${inbound.identity} is banned`);
+    throw new CantDoError('not_authorized', 'the identity is banned');
   }
   const key = lockKeyFor(msg);
   if (key === null) await route(ctx, msg, inbound);
@@ -112,12 +112,15 @@ export async function executeAction(ctx: AppContext, msg: Message, inbound: Inbo
 export async function dispatch(ctx: AppContext, msg: Message, inbound: Inbound): Promise<void> {
   const requestId = msg.kind.request_id;
   // The child logger is made only when something is logged: a request answered normally logs
-  // nothing, and a pino child per request was measurable on the hot path.
+  // nothing, and a pino child per request was measurable on the hot path. The sender's identity
+  // and trade key are in it only at debug level (an operator looking for a key that abuses the
+  // book, docs/OPERATIONS.md): at info the logs carry no user's key (as upstream #835).
   const log = (): Logger =>
     ctx.logger.child({
       action: msg.kind.action,
       orderId: msg.kind.id,
       requestId: requestId === null ? null : requestId.toString(),
+      ...(ctx.logger.isLevelEnabled('debug') ? { identity: inbound.identity, tradeKey: inbound.tradeKey } : {}),
     });
   try {
     const handled = await executeAction(ctx, msg, inbound);

@@ -3,20 +3,20 @@
  * an identity key that floods the book with orders it never trades, or takes orders and walks
  * away, is kept from starting trades (app/bans.ts says what a ban refuses and what it lets finish).
  *
- * A ban also withdraws the key's `pending` orders from the book — at once, and any that comes back
- * to `pending` later within a minute (withdrawBannedPending) —: each
- * one under its order lock, by compare-and-set `pending → canceled-by-admin`, with the maker's
- * `admin-canceled` notice stored in the same transaction (durable outbox) and the order's event
- * republished. A pending order holds no escrow, so nothing is refunded; an order that was taken
- * meanwhile is left to its trade. Orders in any other status are never touched.
+ * A ban also withdraws the key's `pending` orders from the book (app/flows/withdraw.ts: under the
+ * order lock, compare-and-set `pending → canceled-by-admin`, the maker's `admin-canceled` stored in
+ * the same transaction, the event republished) — at once, and again by the handler or job that
+ * puts one of its taken orders back to `pending` (withdrawIfMakerBanned); the
+ * `expire-pending-orders` job sweeps every minute for any left (withdrawBannedPending), after
+ * reading the banned keys from the database again. A pending order holds no escrow, so nothing is
+ * refunded; an order that was taken meanwhile is left to its trade. Orders in any other status are
+ * never touched.
  */
 import { sql } from 'kysely';
 import { BanList } from '../app/bans.js';
-import { commitWithNotices } from '../app/flows/notices.js';
-import { publishOrder } from '../app/flows/publish.js';
+import { withdraw } from '../app/flows/withdraw.js';
 import type { AppContext } from '../context.js';
-import { casUpdateOrder, findPendingOrderIdsOf, getOrder } from '../db/orders.js';
-import { buildMessage } from '../protocol/build.js';
+import { findPendingOrderIdsOf } from '../db/orders.js';
 import { FINISHED_STATUSES_SQL } from '../db/transports.js';
 import { opsDb } from './tables.js';
 
@@ -38,25 +38,6 @@ export function banAuditDetail(r: BanResult): string {
 
 /** How many times the pending orders are looked up again for ones a racing new-order added. */
 const SWEEPS = 3;
-
-type Withdrawal = 'canceled' | 'changed';
-
-/** Withdraw one pending order of a banned maker (under its lock). */
-async function withdraw(ctx: AppContext, id: string): Promise<Withdrawal> {
-  return ctx.locks.run(`order:${id}`, async () => {
-    const o = await getOrder(ctx.db, id);
-    if (o === undefined || o.status !== 'pending') return 'changed';
-    const notice = buildMessage({ action: 'admin-canceled', id: o.id });
-    const won = await commitWithNotices(
-      ctx,
-      (trx) => casUpdateOrder(trx, o.id, { status: 'pending', creator_pubkey: o.creator_pubkey }, { status: 'canceled-by-admin' }),
-      o.creator_pubkey === null ? [] : [[o.creator_pubkey, notice]],
-    );
-    if (!won) return 'changed';
-    await publishOrder(ctx, { ...o, status: 'canceled-by-admin' });
-    return 'canceled';
-  });
-}
 
 /** Ban `pubkey` (lowercase hex) and withdraw its pending orders. */
 export async function banUser(ctx: AppContext, pubkey: string): Promise<BanResult> {
@@ -86,10 +67,10 @@ export async function banUser(ctx: AppContext, pubkey: string): Promise<BanResul
 }
 
 /**
- * Withdraw every pending order of a banned key (the expire-pending-orders job, every minute): an
- * order of a banned maker that came back to `pending` after the ban — its taker canceled or timed
- * out, a range order's next part after a release — leaves the book within a minute. Two index
- * lookups per banned key. Returns how many were withdrawn.
+ * Withdraw every pending order of a banned key (the expire-pending-orders job, every minute): the
+ * orders of a key banned in the database behind the daemon's back, and any that came back to
+ * `pending` and was not withdrawn at once (withdrawIfMakerBanned failed, or the ban came in while
+ * its take was being undone). Two index lookups per banned key. Returns how many were withdrawn.
  */
 export async function withdrawBannedPending(ctx: AppContext): Promise<number> {
   let withdrawn = 0;

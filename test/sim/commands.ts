@@ -34,6 +34,8 @@ const admin: fc.Arbitrary<SimCommand> = fc.oneof(
   fc.record({ t: fc.constant('solver-take' as const), o }),
   fc.record({ t: fc.constant('solver-settle' as const), o }),
   fc.record({ t: fc.constant('solver-cancel' as const), o }),
+  fc.record({ t: fc.constant('ban' as const), o, side }),
+  fc.record({ t: fc.constant('unban' as const), o, side }),
 );
 
 const lightning: fc.Arbitrary<SimCommand> = fc.oneof(
@@ -182,6 +184,8 @@ export function parseSchedule(text: string): SimCommand[] {
         return { t: 'cut', k: num(args[0]), applied: args[1] === 'apply', bits: parseInt(args[2] ?? '0', 2) };
       case 'cancel':
       case 'dispute':
+      case 'ban':
+      case 'unban':
         return { t: name, o: num(args[0]), side: args[1] as 'maker' | 'taker' };
       case 'pay-escrow':
       case 'fiat-sent':

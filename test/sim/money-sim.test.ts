@@ -140,6 +140,33 @@ void test('the checker is not blind: an escrow settled behind the daemon’s bac
   }
 });
 
+void test('bans in the simulated world: a banned maker\'s taken order leaves the book when its escrowed take is undone; the checker sees one left pending', async () => {
+  const w = await SimWorld.create();
+  try {
+    // A buy order taken by a seller who paid the escrow; the maker (buyer) is banned; the seller backs out.
+    await orderly(w, [
+      { t: 'new', kind: 'buy' },
+      { t: 'take', o: 0, withInvoice: false },
+      { t: 'pay-escrow', o: 0 },
+      { t: 'ban', o: 0, side: 'maker' },
+      { t: 'cancel', o: 0, side: 'taker' },
+    ]);
+    await w.quiesce();
+    await w.checkQuiescent();
+    const o = w.orders[0]!;
+    const row = await getOrder(w.ctx.db, o.id!);
+    assert.equal(row?.status, 'canceled-by-admin');
+    assert.ok(w.node.ledger.some((e) => e.kind === 'cancel'), 'the escrow was returned');
+    const toMaker = w.sent.filter((m) => m.to === o.maker.pubkey && m.orderId === o.id).map((m) => m.action);
+    assert.deepEqual(toMaker.slice(-2), ['new-order', 'admin-canceled']);
+    // Put it back in the book behind the daemon's back: the quiescent check reports it.
+    await w.ctx.db.updateTable('orders').set({ status: 'pending' }).where('status', '=', 'canceled-by-admin').execute();
+    await assert.rejects(w.checkQuiescent(), (e: unknown) => e instanceof InvariantViolation && /no pending order of a banned maker/.test(e.message));
+  } finally {
+    await w.dispose();
+  }
+});
+
 void test('the checker is not blind: a terminal notice sent again after a restart is reported', async () => {
   const w = await SimWorld.create();
   try {

@@ -50,6 +50,7 @@ import { publishQueuedEvents } from '../../src/scheduler/jobs/publish-queued-eve
 import { cancelTimedOutWaitingOrders } from '../../src/scheduler/jobs/waiting-timeouts.js';
 import type { Inbound } from '../../src/app/inbound.js';
 import { BanList } from '../../src/app/bans.js';
+import { banUser, unbanUser } from '../../src/ops/ban-user.js';
 import { FakeClock } from './fake-clock.js';
 import { SimLndClient, SimLndNode, decodeCached, short, type OpOutcome, type PayOutcome } from './sim-lnd.js';
 import { FixedPriceService, testSettings } from './test-context.js';
@@ -96,6 +97,8 @@ export type SimCommand =
   | { t: 'solver-take'; o: number }
   | { t: 'solver-settle'; o: number }
   | { t: 'solver-cancel'; o: number }
+  | { t: 'ban'; o: number; side: Side }
+  | { t: 'unban'; o: number; side: Side }
   | { t: 'job'; name: JobName }
   | { t: 'progress'; o: number; choice: number }
   | { t: 'op'; pick: number; outcome: OpOutcome; pay: PayOutcome }
@@ -154,6 +157,8 @@ export function describeCommand(c: SimCommand): string {
       return `cut(${c.k},${c.applied ? 'apply' : 'drop'},${c.bits.toString(2)})`;
     case 'cancel':
     case 'dispute':
+    case 'ban':
+    case 'unban':
       return `${c.t}(o${c.o},${c.side})`;
     default:
       return `${c.t}(o${c.o})`;
@@ -606,6 +611,8 @@ export class SimWorld {
   readonly orders: SimOrder[] = [];
   readonly devFeeInvoices: string[] = [];
   readonly devFeeHashes = new Set<string>();
+  /** Identity keys the operator banned at some step (ops/ban-user.ts; unbanned later or not). */
+  readonly everBanned = new Set<string>();
   publishedCount = 0;
   relayUp = true;
   /** The relay's order book: per order (`d`), the kind-38383 event it keeps (NIP-01: newest, then lowest id). */
@@ -809,6 +816,8 @@ export class SimWorld {
       proc.syncs.push(done);
     };
     this.proc = proc;
+    // As the daemon, before the first request: the banned identities (app/bans.ts).
+    await ctx.bans.load(db);
     // As the daemon, before anything is published.
     if (this.opts.restoreEventTimes !== false) await restoreOrderEventTimes(db, ctx.outbox, this.clock.now());
     // As the daemon: reconcile with the node as soon as it is up (escrows re-watched the first time
@@ -1112,6 +1121,20 @@ export class SimWorld {
       case 'add-solver':
         this.send(this.keys, 'admin-add-solver', undefined, { text_message: this.solver.pubkey });
         break;
+      case 'ban':
+      case 'unban': {
+        // The operator's BanUser / UnbanUser (OperatorService), racing the traders' requests.
+        const o = this.pickOrder(c.o);
+        if (o === null) break;
+        const who = (c.side === 'maker' ? o.maker : o.taker).pubkey;
+        if (c.t === 'ban') {
+          this.everBanned.add(who);
+          void this.spawn(banUser(this.proc.ctx, who));
+        } else {
+          void this.spawn(unbanUser(this.proc.ctx, who));
+        }
+        break;
+      }
       case 'solver-take': {
         const o = this.pickOrder(c.o);
         if (o === null) break;
@@ -1532,6 +1555,16 @@ export class SimWorld {
       }
     }
     this.checkRangeChildren(rows, settled);
+    // A banned maker's order is not left in the book (the ban's withdrawal, the handler or job that
+    // puts a taken order back to pending, the expire job's sweep).
+    const banned = new Set((await this.proc.ctx.db.selectFrom('users').select('pubkey').where('is_banned', '!=', 0).execute()).map((r) => r.pubkey));
+    for (const row of rows) {
+      const maker = row.kind === 'sell' ? row.master_seller_pubkey : row.master_buyer_pubkey;
+      if (row.status === 'pending' && maker !== null && banned.has(maker)) {
+        const o = this.orders.find((x) => x.id === row.id);
+        this.fail('no pending order of a banned maker', `order ${o === undefined ? row.id.slice(0, 8) : `o${o.n}`} is pending, its maker is banned`);
+      }
+    }
     // Every successful dev-fee payment belongs to exactly one order that records it as paid.
     for (const e of this.node.ledger) {
       if (e.kind !== 'payment-succeeded' || !this.devFeeHashes.has(e.hash)) continue;
@@ -1579,6 +1612,8 @@ export class SimWorld {
       const released = escrowSettled && (row.status === 'settled-hold-invoice' || row.status === 'success');
       const onlyReleases = o.decisions.length > 0 && o.decisions.every((d) => d.startsWith('release@'));
       const named = o.kind === 'sell' || row.next_trade_pubkey !== null;
+      // A banned maker's range order is not continued (app/flows/range-child.ts).
+      if (this.everBanned.has(o.maker.pubkey)) continue;
       const remainderDue = row.min_amount !== null && row.max_amount !== null && row.max_amount - row.fiat_amount >= row.min_amount;
       if (released && onlyReleases && named && remainderDue && children.length === 0) {
         this.fail('released range order has its child', `order o${o.n} (${row.status}) was released but no child order exists`);

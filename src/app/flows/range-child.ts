@@ -9,6 +9,7 @@ import { buildMessage } from '../../protocol/build.js';
 import { parsePubkeyText } from '../../protocol/pubkey.js';
 import type { Notice } from './notices.js';
 import { toSmallOrder } from './order-view.js';
+import { makerIdentity } from './withdraw.js';
 
 /** The maker's next trade key and index (`next_trade` payload). */
 export interface NextTrade {
@@ -114,7 +115,8 @@ export function normalizeNextTrade(nextTrade: NextTrade | null): NextTrade | nul
  *  - `announce`: the child to tell the maker about (`new-order`, rangeChildNotice) — the one created,
  *    or a child that already exists (inserted with the claim by an earlier version of the daemon,
  *    never announced since the mark, which carries the announcement, was never written).
- * Nothing for an order without a release row (admin-settle creates no child, as upstream).
+ * Nothing for an order without a release row (admin-settle creates no child, as upstream), nor
+ * for a banned maker's (this port: a ban withdraws the maker's pending orders, app/bans.ts).
  */
 export async function dueRangeChild(ctx: AppContext, parent: OrderRow): Promise<{ create: OrderRow | null; announce: OrderRow | null }> {
   if (parent.min_amount === null || parent.max_amount === null) return { create: null, announce: null };
@@ -122,6 +124,12 @@ export async function dueRangeChild(ctx: AppContext, parent: OrderRow): Promise<
   if (existing !== null) return { create: null, announce: existing };
   const release = await getRangeRelease(ctx.db, parent.id);
   if (release === undefined) return { create: null, announce: null };
+  const maker = makerIdentity(parent);
+  if (maker !== null && ctx.bans.has(maker)) {
+    // This port: a banned maker's range order is not continued (app/bans.ts).
+    ctx.logger.info({ orderId: parent.id, pubkey: maker }, 'no range child order: the maker is banned');
+    return { create: null, announce: null };
+  }
   const plan = planRangeChild(parent, release.nextTrade, {
     now: ctx.clock.now(),
     expirationHours: ctx.settings.mostro.expiration_hours,

@@ -13,6 +13,7 @@ import { commitWithNotices } from '../flows/notices.js';
 import { requireLightning } from '../flows/lightning-guard.js';
 import { toSmallOrder } from '../flows/order-view.js';
 import { takerResetPatch, undoPatch } from '../flows/order-reset.js';
+import { withdrawIfMakerBanned } from '../flows/withdraw.js';
 import { publishOrder } from '../flows/publish.js';
 import { recordAbandonedTake } from '../flows/abandoned-takes.js';
 
@@ -144,6 +145,8 @@ async function cancelWaiting(ctx: AppContext, { o, inbound, requestId }: CancelR
   await publishOrder(ctx, pending);
   await finishCancelNotices(ctx, o, notices);
   await recordAbandonedTake(ctx, o, takerSide);
+  // A banned maker's order does not go back into the book (app/flows/withdraw.ts).
+  await withdrawIfMakerBanned(ctx, pending);
 }
 
 async function cooperativeCancel(ctx: AppContext, { o, inbound, requestId }: CancelRequest): Promise<void> {

@@ -16,12 +16,18 @@ export const EXPIRE_BATCH = 200;
  * which could overwrite a concurrent take. One order's failure is logged and the others go on.
  * Orders are read in batches of EXPIRE_BATCH ids, earliest expiry first.
  *
- * Then (this port) the pending orders of banned keys are withdrawn (ops/ban-user.ts
- * withdrawBannedPending): an order that came back to pending after its maker was banned.
+ * Then (this port) the banned keys are read from the database again (a ban or unban written behind
+ * the daemon's back takes effect within a minute; app/bans.ts) and the pending orders of banned
+ * keys are withdrawn (ops/ban-user.ts withdrawBannedPending): one that came back to pending after
+ * its maker was banned and was not withdrawn at once, or one of a key banned in the database.
  */
 export async function expirePendingOrders(ctx: AppContext): Promise<void> {
   await expireOrders(ctx);
   // This port: pending orders of banned keys leave the book too (ops/ban-user.ts).
+  const { added, removed } = await ctx.bans.refresh(ctx.db);
+  if (added.length > 0 || removed.length > 0) {
+    ctx.logger.info({ banned: added, unbanned: removed, total: ctx.bans.size }, 'banned identities changed in the database');
+  }
   if (ctx.bans.size > 0) await withdrawBannedPending(ctx);
 }
 

@@ -1,6 +1,7 @@
 import { decideEscrowCancel, finishCancelNotices, refundDecidedEscrow, type Notice } from '../../app/flows/escrow-cancel.js';
 import { toSmallOrder } from '../../app/flows/order-view.js';
 import { takerResetPatch, undoPatch } from '../../app/flows/order-reset.js';
+import { withdrawIfMakerBanned } from '../../app/flows/withdraw.js';
 import { publishOrder } from '../../app/flows/publish.js';
 import { forgetOldAbandonedTakes, recordAbandonedTake } from '../../app/flows/abandoned-takes.js';
 import type { AppContext } from '../../context.js';
@@ -114,6 +115,10 @@ async function resolveTimedOut(ctx: AppContext, o: OrderRow): Promise<void> {
   await publishOrder(ctx, updated);
   log.info(late === 'taker' ? 'taker did not act in time; order back to pending' : 'maker did not act in time; order canceled');
   await finishCancelNotices(ctx, o, notices);
-  if (late === 'taker') await recordAbandonedTake(ctx, o, takerSide);
+  if (late === 'taker') {
+    await recordAbandonedTake(ctx, o, takerSide);
+    // A banned maker's order does not go back into the book (app/flows/withdraw.ts).
+    await withdrawIfMakerBanned(ctx, updated);
+  }
   if (maker === null || taker === null) log.warn({ maker, taker }, 'a party of the timed-out order has no trade key; not notified');
 }

@@ -6,11 +6,16 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { sql } from 'kysely';
+import { pino } from 'pino';
 import { BanList } from '../../../src/app/bans.js';
+import { cancel } from '../../../src/app/handlers/cancel.js';
+import { takeSell } from '../../../src/app/handlers/take-sell.js';
 import { dispatch, executeAction } from '../../../src/app/router.js';
 import { casUpdateOrder } from '../../../src/db/orders.js';
 import { getUser } from '../../../src/db/users.js';
 import { expirePendingOrders } from '../../../src/scheduler/jobs/expire-pending-orders.js';
+import { cancelTimedOutWaitingOrders } from '../../../src/scheduler/jobs/waiting-timeouts.js';
 import { banUser, listBanned, unbanUser } from '../../../src/ops/ban-user.js';
 import { v08Reason } from '../../../src/protocol/v1-compat.js';
 import { makeTestContext, newKeys } from '../../support/test-context.js';
@@ -50,6 +55,26 @@ void describe('operator bans', () => {
     assert.equal(await unbanUser(ctx, spammer.identity.pubkey), true);
     assert.equal(await unbanUser(ctx, spammer.identity.pubkey), false);
     await createOrder(ctx, spammer, { amount: 20_000n }, { tradeIndex: 4n });
+  });
+
+  void test("a refused request's log line names the sender's keys at debug level only", async () => {
+    for (const level of ['info', 'debug'] as const) {
+      const lines: string[] = [];
+      const logger = pino({ level }, { write: (l: string) => void lines.push(l) });
+      const ctx = await makeTestContext({ now: NOW, logger });
+      const spammer = await party(ctx);
+      await banUser(ctx, spammer.identity.pubkey);
+      lines.length = 0;
+      await dispatch(ctx, req('new-order', { requestId: 3n, tradeIndex: 1n, payload: { order: smallOrder({ amount: 20_000n }) } }), spammer.inbound);
+      const refused = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['msg'] === 'cant-do');
+      assert.ok(refused !== undefined);
+      assert.equal(refused['reason'], 'not_authorized');
+      assert.equal(refused['identity'], level === 'debug' ? spammer.identity.pubkey : undefined);
+      assert.equal(refused['tradeKey'], level === 'debug' ? spammer.trade.pubkey : undefined);
+      if (level === 'info') {
+        assert.ok(!lines.some((l) => l.includes(spammer.identity.pubkey) || l.includes(spammer.trade.pubkey)), 'no key at info');
+      }
+    }
   });
 
   void test("a full-privacy key (identity = trade key) is banned as itself", async () => {
@@ -138,6 +163,66 @@ void describe('operator bans', () => {
     ctx.outbox.clear();
     await expirePendingOrders(ctx);
     assert.equal(ctx.outbox.sent.length + ctx.outbox.published.length, 0);
+  });
+
+  void test("a banned maker's taken order is withdrawn at once when its taker backs out or runs out of time", async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const maker = await party(ctx);
+    const taker = await party(ctx);
+    const late = await party(ctx);
+    const a = await createOrder(ctx, maker, { amount: 20_000n, fiat_amount: 10n });
+    const b = await createOrder(ctx, maker, { amount: 20_000n, fiat_amount: 10n }, { tradeIndex: 2n });
+    await takeSell(ctx, req('take-sell', { id: a.id, tradeIndex: 5n }), taker.inbound);
+    await takeSell(ctx, req('take-sell', { id: b.id, tradeIndex: 6n }), late.inbound);
+    // Both taken at the ban: left to their trades.
+    assert.deepEqual(await banUser(ctx, maker.identity.pubkey), { outcome: 'banned', canceled: [], kept: [], failed: [] });
+
+    // The taker of `a` cancels: the order would go back to pending; it leaves the book instead.
+    ctx.outbox.clear();
+    await cancel(ctx, req('cancel', { id: a.id }), taker.inbound);
+    assert.equal((await reload(ctx, a.id)).status, 'canceled-by-admin');
+    assert.deepEqual(ctx.outbox.actions(maker.trade.pubkey), ['new-order', 'admin-canceled']);
+    assert.equal(tag(lastOrderEvent(ctx, a.id)!, 's')?.[0], 'canceled');
+
+    // The taker of `b` never sends its invoice: the same from the waiting-timeouts job.
+    ctx.outbox.clear();
+    ctx.clock.advance(ctx.settings.mostro.expiration_seconds + 1);
+    await cancelTimedOutWaitingOrders(ctx);
+    assert.equal((await reload(ctx, b.id)).status, 'canceled-by-admin');
+    assert.deepEqual(ctx.outbox.actions(maker.trade.pubkey), ['new-order', 'admin-canceled']);
+    assert.equal(tag(lastOrderEvent(ctx, b.id)!, 's')?.[0], 'canceled');
+
+    // An unbanned maker's order goes back to pending as before.
+    const c = await createOrder(ctx, taker, { amount: 20_000n, fiat_amount: 10n }, { tradeIndex: 7n });
+    const other = await party(ctx);
+    await takeSell(ctx, req('take-sell', { id: c.id, tradeIndex: 1n }), other.inbound);
+    await cancel(ctx, req('cancel', { id: c.id }), other.inbound);
+    assert.equal((await reload(ctx, c.id)).status, 'pending');
+  });
+
+  void test('a ban or unban written into the database is read by the expire job within its next run', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const maker = await party(ctx);
+    const a = await createOrder(ctx, maker, { amount: 20_000n });
+    await ctx.db.updateTable('users').set({ is_banned: 1 }).where('pubkey', '=', maker.identity.pubkey).execute();
+    assert.equal(ctx.bans.has(maker.identity.pubkey), false, 'not yet read');
+    await expirePendingOrders(ctx);
+    assert.equal(ctx.bans.has(maker.identity.pubkey), true);
+    assert.equal((await reload(ctx, a.id)).status, 'canceled-by-admin', 'its pending order withdrawn in the same run');
+    await assertCantDo(
+      executeAction(ctx, req('new-order', { tradeIndex: 3n, payload: { order: smallOrder({ amount: 20_000n }) } }), maker.inbound),
+      'not_authorized',
+    );
+    await ctx.db.updateTable('users').set({ is_banned: 0 }).where('pubkey', '=', maker.identity.pubkey).execute();
+    await expirePendingOrders(ctx);
+    assert.equal(ctx.bans.size, 0);
+    await createOrder(ctx, maker, { amount: 20_000n }, { tradeIndex: 4n });
+  });
+
+  void test('the banned keys are read through the partial index (not a scan of every user)', async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const plan = await sql<{ detail: string }>`EXPLAIN QUERY PLAN SELECT pubkey FROM users WHERE is_banned != 0`.execute(ctx.db);
+    assert.match(plan.rows.map((r) => r.detail).join('; '), /idx_users_banned/);
   });
 
   void test('the list is the database column: a key banned behind the daemon is loaded; an unseen key gets a row', async () => {

@@ -11,6 +11,7 @@ import {
 import { insertOrder } from '../../../../src/db/orders.js';
 import { getRangeRelease, recordRangeRelease } from '../../../../src/db/range-releases.js';
 import type { OrderRow } from '../../../../src/db/types.js';
+import { insertUser } from '../../../../src/db/users.js';
 import { makeOrder } from '../../../support/db.js';
 import { makeTestContext } from '../../../support/test-context.js';
 
@@ -176,6 +177,21 @@ void describe('dueRangeChild: what a release’s payout-started mark creates and
     await recordRangeRelease(ctx.db, q.id, null, NOW);
     assert.deepEqual(await dueRangeChild(ctx, q), { create: null, announce: null }, 'a sell maker that named no key gets no child');
     assert.deepEqual(await getRangeRelease(ctx.db, q.id), { nextTrade: null, releasedAt: NOW });
+  });
+
+  void test("a banned maker's range order is not continued (no child), another maker's is", async () => {
+    const ctx = await makeTestContext({ now: NOW });
+    const p = parent({ status: 'settled-hold-invoice' });
+    await insertOrder(ctx.db, p);
+    await recordRangeRelease(ctx.db, p.id, { pubkey: NEXT, index: 2 }, NOW);
+    await insertUser(ctx.db, { pubkey: SELLER_ID, is_banned: 1, created_at: NOW });
+    await ctx.bans.load(ctx.db);
+    assert.deepEqual(await dueRangeChild(ctx, p), { create: null, announce: null });
+    // The same order of a maker who is not banned gets its child (the check is on the maker's identity).
+    const q = parent({ status: 'settled-hold-invoice', master_seller_pubkey: 'a3'.repeat(32) });
+    await insertOrder(ctx.db, q);
+    await recordRangeRelease(ctx.db, q.id, { pubkey: NEXT, index: 2 }, NOW);
+    assert.ok((await dueRangeChild(ctx, q)).create !== null);
   });
 
   void test('normalizeNextTrade: recorded as hex; an unusable key or index is not recorded', () => {
