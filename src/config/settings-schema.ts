@@ -122,6 +122,8 @@ export const mostroSchema = z.object({
   abandoned_takes_window_hours: uint(32)
     .refine((v) => v >= 1, { message: 'must be at least 1 (hours an abandoned take counts against its taker)' })
     .default(24),
+  // port: node-wide new orders per minute from makers nobody has rated (0 = no limit, as mostrod).
+  unrated_orders_per_minute: uint(32).default(0),
   dev_fee_percentage: float.superRefine((v, ctx) => {
     if (v < MIN_DEV_FEE_PERCENTAGE) {
       ctx.addIssue({ code: 'custom', message: `${v} is below the minimum ${MIN_DEV_FEE_PERCENTAGE}` });

@@ -73,6 +73,12 @@ export interface MostroSettings {
   max_abandoned_takes: number;
   /** port: hours an abandoned take counts against its taker (default 24, at least 1). */
   abandoned_takes_window_hours: number;
+  /**
+   * port: node-wide budget of new orders per minute (a burst of as many) from makers nobody has
+   * rated — every full-privacy maker, and identities with `total_reviews = 0`; beyond it a new
+   * order gets cant-do `too_many_requests` (default 0 = no limit, as mostrod; app/unrated-orders.ts).
+   */
+  unrated_orders_per_minute: number;
   dev_fee_percentage: number;
   name?: string;
   about?: string;

@@ -76,6 +76,8 @@ export interface MetricsSources {
   backups?: () => BackupStatus | null;
   /** The operator's bans (app/bans.ts): keys banned, requests refused since start. */
   bans?: () => { banned: number; refused: number };
+  /** New orders refused by `[mostro] unrated_orders_per_minute` since start (app/unrated-orders.ts). */
+  unratedOrdersRefused?: () => number;
   version: string;
   /** Node.js process metrics and event-loop lag (prom-client's default collectors). Default true. */
   processMetrics?: boolean;
@@ -503,6 +505,18 @@ export class DaemonMetrics {
         collect() {
           this.reset();
           this.inc(bans().refused);
+        },
+      });
+    }
+    const unrated = src.unratedOrdersRefused;
+    if (unrated !== undefined) {
+      new Counter({
+        name: 'mostrod_unrated_orders_refused_total',
+        help: 'new orders from unrated makers refused over [mostro] unrated_orders_per_minute',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(unrated());
         },
       });
     }

@@ -114,10 +114,14 @@ void describe('observability: /metrics, /healthz, /readyz', () => {
         executeAction(ctx, buildMessage({ action: 'new-order', tradeIndex: 1n, payload: null }), inboundFor(spammer, newKeys(), now)),
         /banned/,
       );
+      // One new order over the unrated makers' budget (a budget of 1 a minute, taken twice).
+      assert.equal(ctx.unratedOrders.take(now, 1), true);
+      assert.equal(ctx.unratedOrders.take(now, 1), false);
 
       const m = await scrape(base);
       assert.equal(m.get('mostrod_banned_keys'), 1);
       assert.equal(m.get('mostrod_banned_requests_total'), 1);
+      assert.equal(m.get('mostrod_unrated_orders_refused_total'), 1);
       assert.equal(m.get('mostrod_orders', { status: 'pending' }), 1);
       assert.equal(m.get('mostrod_orders', { status: 'settled-hold-invoice' }), 3);
       assert.equal(m.get('mostrod_orders', { status: 'expired' }), 0, 'every status has a series');

@@ -333,3 +333,43 @@ void describe('new-order: [mostro] max_pending_orders_per_user', () => {
     assert.equal((await findOrders(ctx.db, {})).length, 5);
   });
 });
+
+void describe('new-order: [mostro] unrated_orders_per_minute', () => {
+  void test('unrated makers share a budget of N a minute (a burst of N); a rated maker is never limited; the refusal writes nothing', async () => {
+    const ctx = await makeTestContext({ now: NOW, settings: { mostro: { unrated_orders_per_minute: 2 } } });
+    // Two full-privacy makers and one reputation-mode maker with no rating: all unrated.
+    await createOrder(ctx, await party(ctx, { fullPrivacy: true }), { amount: 100_000n, fiat_amount: 50n });
+    const fresh = await party(ctx);
+    await createOrder(ctx, fresh, { amount: 100_000n, fiat_amount: 50n }, { tradeIndex: 1n });
+    ctx.outbox.clear();
+    const anon = await party(ctx, { fullPrivacy: true });
+    await assertCantDo(attempt(ctx, anon.inbound, { amount: 100_000n, fiat_amount: 50n }, null), 'too_many_requests');
+    await assertCantDo(attempt(ctx, fresh.inbound, { amount: 100_000n, fiat_amount: 50n }, 2n), 'too_many_requests');
+    assert.equal((await findOrders(ctx.db, {})).length, 2, 'no third order');
+    assert.equal(ctx.outbox.published.length, 0, 'no event');
+    assert.equal((await getUser(ctx.db, fresh.identity.pubkey))?.last_trade_index, 1, 'the refused index is not consumed');
+
+    // A maker with a rating goes on, and does not spend the budget.
+    const rated = await party(ctx);
+    await ctx.db.updateTable('users').set({ total_reviews: 3, total_rating: 4.5 }).where('pubkey', '=', rated.identity.pubkey).execute();
+    await createOrder(ctx, rated, { amount: 100_000n, fiat_amount: 50n }, { tradeIndex: 1n });
+
+    // Half a minute later one more unrated order fits (N a minute), then none again.
+    ctx.clock.advance(30);
+    await createOrder(ctx, anon, { amount: 100_000n, fiat_amount: 50n });
+    await assertCantDo(attempt(ctx, (await party(ctx, { fullPrivacy: true })).inbound, { amount: 100_000n, fiat_amount: 50n }, null), 'too_many_requests');
+    assert.equal(ctx.unratedOrders.refused, 3);
+    // After a quiet minute the whole burst is back, never more.
+    ctx.clock.advance(600);
+    for (let i = 0; i < 2; i++) await createOrder(ctx, await party(ctx, { fullPrivacy: true }), { amount: 100_000n, fiat_amount: 50n });
+    await assertCantDo(attempt(ctx, (await party(ctx, { fullPrivacy: true })).inbound, { amount: 100_000n, fiat_amount: 50n }, null), 'too_many_requests');
+  });
+
+  void test('0 (the default) is no limit', async () => {
+    const ctx = await ctxWithFee();
+    assert.equal(ctx.settings.mostro.unrated_orders_per_minute, 0);
+    for (let i = 0; i < 5; i++) await createOrder(ctx, await party(ctx, { fullPrivacy: true }), { amount: 100_000n, fiat_amount: 50n });
+    assert.equal((await findOrders(ctx.db, {})).length, 5);
+    assert.equal(ctx.unratedOrders.refused, 0);
+  });
+});
