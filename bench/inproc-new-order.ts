@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { BanList } from '../src/app/bans.js';
-import { UnratedOrderBudget } from '../src/app/unrated-orders.js';
+import { UnratedBudgets } from '../src/app/unrated-budget.js';
 import { KeyedLock } from '../src/app/locks.js';
 import { dispatch } from '../src/app/router.js';
 import { TaskTracker, type AppContext } from '../src/context.js';
@@ -109,7 +109,7 @@ const ctx: AppContext = {
   tasks: new TaskTracker(),
   orderChangeAcks: new OrderChangeAcks(db, logger),
   bans: new BanList(),
-  unratedOrders: new UnratedOrderBudget(),
+  unrated: new UnratedBudgets(),
 };
 const store = dbTradeIndexStore(db);
 

@@ -15,7 +15,7 @@ import { sql } from 'kysely';
 import { pino } from 'pino';
 import { makerRating } from '../src/app/flows/reputation.js';
 import { BanList } from '../src/app/bans.js';
-import { UnratedOrderBudget } from '../src/app/unrated-orders.js';
+import { UnratedBudgets } from '../src/app/unrated-budget.js';
 import { KeyedLock } from '../src/app/locks.js';
 import type { AppContext } from '../src/context.js';
 import { TaskTracker } from '../src/context.js';
@@ -287,7 +287,7 @@ const ctx: AppContext = {
   tasks: new TaskTracker(),
   orderChangeAcks: new OrderChangeAcks(db, pino({ level: 'silent' })),
   bans: new BanList(),
-  unratedOrders: new UnratedOrderBudget(),
+  unrated: new UnratedBudgets(),
 };
 
 // Full republish of the pending book (what mostrod 0.18.3's hourly sweep did; this daemon never

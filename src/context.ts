@@ -11,7 +11,7 @@ import type { KeyedLock } from './app/locks.js';
 import type { KeyTransports } from './nostr/transport-registry.js';
 import type { BackupStatus } from './ops/backup-job.js';
 import type { BanList } from './app/bans.js';
-import type { UnratedOrderBudget } from './app/unrated-orders.js';
+import type { UnratedBudgets } from './app/unrated-budget.js';
 
 /** The node's own Nostr key pair. */
 export interface MostroKeys {
@@ -41,8 +41,8 @@ export interface AppContext {
   orderChangeAcks: OrderChangeAcks;
   /** Identity keys the operator banned from starting trades (app/bans.ts), loaded at start. */
   bans: BanList;
-  /** `[mostro] unrated_orders_per_minute`: the budget of new orders from unrated makers (app/unrated-orders.ts). */
-  unratedOrders: UnratedOrderBudget;
+  /** `[mostro] unrated_orders_per_minute` / `unrated_takes_per_minute`: the budgets of unrated users (app/unrated-budget.ts). */
+  unrated: UnratedBudgets;
   /** Which transport each trade key speaks (protocol v2); absent = gift wrap for every key. */
   transports?: KeyTransports;
   /** Scheduled backups ([backup]): status for the operator, metrics and alerts. Absent in tests. */

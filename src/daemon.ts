@@ -35,7 +35,7 @@ import { startRpcServer } from './rpc/server.js';
 import { loadTokenFile, type AuthToken } from './rpc/auth.js';
 import { BackupJob } from './ops/backup-job.js';
 import { BanList } from './app/bans.js';
-import { UnratedOrderBudget } from './app/unrated-orders.js';
+import { UnratedBudgets } from './app/unrated-budget.js';
 import { PublicationLedgerOutbox, restoreOrderEventTimes } from './ops/publication-ledger.js';
 import { Observability } from './observability/observability.js';
 import { priceCurrencySources, priceSourceAges } from './observability/price-ages.js';
@@ -213,7 +213,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     orderChangeAcks: new OrderChangeAcks(db, logger.child({ module: 'order-changes' })),
     transports,
     bans: new BanList(),
-    unratedOrders: new UnratedOrderBudget(),
+    unrated: new UnratedBudgets(),
   };
   // Before the first request is read: the identities the operator banned (app/bans.ts).
   {

@@ -124,6 +124,8 @@ export const mostroSchema = z.object({
     .default(24),
   // port: node-wide new orders per minute from makers nobody has rated (0 = no limit, as mostrod).
   unrated_orders_per_minute: uint(32).default(0),
+  // port: node-wide takes per minute by takers nobody has rated (0 = no limit, as mostrod).
+  unrated_takes_per_minute: uint(32).default(0),
   dev_fee_percentage: float.superRefine((v, ctx) => {
     if (v < MIN_DEV_FEE_PERCENTAGE) {
       ctx.addIssue({ code: 'custom', message: `${v} is below the minimum ${MIN_DEV_FEE_PERCENTAGE}` });

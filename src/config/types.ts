@@ -76,9 +76,11 @@ export interface MostroSettings {
   /**
    * port: node-wide budget of new orders per minute (a burst of as many) from makers nobody has
    * rated — every full-privacy maker, and identities with `total_reviews = 0`; beyond it a new
-   * order gets cant-do `too_many_requests` (default 0 = no limit, as mostrod; app/unrated-orders.ts).
+   * order gets cant-do `too_many_requests` (default 0 = no limit, as mostrod; app/unrated-budget.ts).
    */
   unrated_orders_per_minute: number;
+  /** port: the same budget for take-sell / take-buy by takers nobody has rated (default 0 = no limit). */
+  unrated_takes_per_minute: number;
   dev_fee_percentage: number;
   name?: string;
   about?: string;

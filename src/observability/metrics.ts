@@ -76,8 +76,8 @@ export interface MetricsSources {
   backups?: () => BackupStatus | null;
   /** The operator's bans (app/bans.ts): keys banned, requests refused since start. */
   bans?: () => { banned: number; refused: number };
-  /** New orders refused by `[mostro] unrated_orders_per_minute` since start (app/unrated-orders.ts). */
-  unratedOrdersRefused?: () => number;
+  /** Requests refused by `[mostro] unrated_orders_per_minute` / `unrated_takes_per_minute` since start (app/unrated-budget.ts). */
+  unratedRefused?: () => { orders: number; takes: number };
   version: string;
   /** Node.js process metrics and event-loop lag (prom-client's default collectors). Default true. */
   processMetrics?: boolean;
@@ -508,15 +508,18 @@ export class DaemonMetrics {
         },
       });
     }
-    const unrated = src.unratedOrdersRefused;
+    const unrated = src.unratedRefused;
     if (unrated !== undefined) {
       new Counter({
-        name: 'mostrod_unrated_orders_refused_total',
-        help: 'new orders from unrated makers refused over [mostro] unrated_orders_per_minute',
+        name: 'mostrod_unrated_refused_total',
+        help: 'new orders / takes from users nobody has rated refused over [mostro] unrated_orders_per_minute / unrated_takes_per_minute',
+        labelNames: ['request'],
         registers,
         collect() {
+          const r = unrated();
           this.reset();
-          this.inc(unrated());
+          this.inc({ request: 'new-order' }, r.orders);
+          this.inc({ request: 'take' }, r.takes);
         },
       });
     }

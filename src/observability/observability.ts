@@ -99,7 +99,7 @@ export class Observability {
       version: deps.version,
       backups: () => ctx.backups?.status() ?? null,
       bans: () => ({ banned: ctx.bans.size, refused: ctx.bans.refused }),
-      unratedOrdersRefused: () => ctx.unratedOrders.refused,
+      unratedRefused: () => ({ orders: ctx.unrated.orders.refused, takes: ctx.unrated.takes.refused }),
       // prom-client's process collectors (event-loop monitor, GC observer) only when someone scrapes
       processMetrics: ctx.settings.http.enabled,
     });

@@ -50,7 +50,7 @@ import { publishQueuedEvents } from '../../src/scheduler/jobs/publish-queued-eve
 import { cancelTimedOutWaitingOrders } from '../../src/scheduler/jobs/waiting-timeouts.js';
 import type { Inbound } from '../../src/app/inbound.js';
 import { BanList } from '../../src/app/bans.js';
-import { UnratedOrderBudget } from '../../src/app/unrated-orders.js';
+import { UnratedBudgets } from '../../src/app/unrated-budget.js';
 import { banUser, unbanUser } from '../../src/ops/ban-user.js';
 import { FakeClock } from './fake-clock.js';
 import { SimLndClient, SimLndNode, decodeCached, short, type OpOutcome, type PayOutcome } from './sim-lnd.js';
@@ -811,7 +811,7 @@ export class SimWorld {
       tasks: new TaskTracker(),
       orderChangeAcks: new OrderChangeAcks(db, this.makeLogger(n), ACKS_NEVER_TIMED),
       bans: new BanList(),
-      unratedOrders: new UnratedOrderBudget(),
+      unrated: new UnratedBudgets(),
     };
     const proc: Proc = { n, ctx, client, db, devFeeState: newDevFeeState(), running: new Set(), jobs: new Map(), bookSync: newBookSyncState(), dead: false, cuts, syncs: [] };
     syncSlot.set = (done) => {

@@ -28,7 +28,7 @@ import type { Clock } from '../../src/clock.js';
 import { testDb } from './db.js';
 import { OrderChangeAcks } from '../../src/db/order-changes.js';
 import { BanList } from '../../src/app/bans.js';
-import { UnratedOrderBudget } from '../../src/app/unrated-orders.js';
+import { UnratedBudgets } from '../../src/app/unrated-budget.js';
 import { FakeClock } from './fake-clock.js';
 import { FakeLightning } from './fake-lightning.js';
 import { MemoryOutbox } from './memory-outbox.js';
@@ -91,6 +91,7 @@ export function testSettings(overrides: SettingsOverrides = {}): Settings {
       max_abandoned_takes: 0,
       abandoned_takes_window_hours: 24,
       unrated_orders_per_minute: 0,
+      unrated_takes_per_minute: 0,
       dev_fee_percentage: 0.3,
       publish_exchange_rates_to_nostr: true,
       exchange_rates_update_interval_seconds: 300,
@@ -277,7 +278,7 @@ export async function makeTestContext(overrides: TestContextOverrides = {}): Pro
     tasks: new TaskTracker(),
     orderChangeAcks: new OrderChangeAcks(db, logger),
     bans: new BanList(),
-    unratedOrders: new UnratedOrderBudget(),
+    unrated: new UnratedBudgets(),
   };
 }
 

@@ -166,10 +166,10 @@ export const newOrder: Handler = async (ctx, msg, inbound) => {
     const user = await raiseTradeIndex(trx, inbound, tradeIndex);
     const now = ctx.clock.now();
     const rating = user !== undefined && inbound.identity !== inbound.tradeKey ? makerRatingOf(user, now) : await makerRatingIn(trx, row, now);
-    // The node-wide budget of orders from makers nobody has rated (app/unrated-orders.ts); a
+    // The node-wide budget of orders from makers nobody has rated (app/unrated-budget.ts); a
     // refusal rolls the index back.
     const budget = ctx.settings.mostro.unrated_orders_per_minute;
-    if (rating.total_reviews === 0 && !ctx.unratedOrders.take(now, budget)) {
+    if (rating.total_reviews === 0 && !ctx.unrated.orders.take(now, budget)) {
       throw new CantDoError('too_many_requests', `unrated makers' orders over ${budget} a minute (unrated_orders_per_minute)`);
     }
     const prepared = prepareOrderEvent(ctx, row, rating);

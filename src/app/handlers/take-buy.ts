@@ -1,5 +1,6 @@
 import { getOrder, hasPendingTake } from '../../db/orders.js';
 import { checkAbandonedTakes } from '../flows/abandoned-takes.js';
+import { checkUnratedTake } from '../unrated-budget.js';
 import type { OrderRow } from '../../db/types.js';
 import { CantDoError, SilentError } from '../../errors.js';
 import type { Handler } from '../handler.js';
@@ -33,6 +34,7 @@ export const takeBuy: Handler = async (ctx, msg, inbound) => {
   if (order.kind !== 'buy') throw new CantDoError('invalid_order_kind');
   if (order.status !== 'pending') throw new CantDoError('invalid_order_status');
   if (inbound.tradeKey === order.creator_pubkey) throw new CantDoError('invalid_pubkey');
+  await checkUnratedTake(ctx, inbound);
 
   const fiatAmount = selectFiatAmount(order, msg);
   const amounts = takeAmounts(ctx, order, fiatAmount);

@@ -1,5 +1,6 @@
 import { casUpdateOrder, getOrder, hasPendingTake } from '../../db/orders.js';
 import { checkAbandonedTakes } from '../flows/abandoned-takes.js';
+import { checkUnratedTake } from '../unrated-budget.js';
 import type { OrderRow } from '../../db/types.js';
 import { CantDoError, SilentError } from '../../errors.js';
 import { validateBuyerInvoice } from '../../lightning/invoice.js';
@@ -43,6 +44,7 @@ export const takeSell: Handler = async (ctx, msg, inbound) => {
   if (order.kind !== 'sell') throw new CantDoError('invalid_order_kind');
   if (order.status !== 'pending') throw new CantDoError('invalid_order_status');
   if (inbound.tradeKey === order.creator_pubkey) throw new CantDoError('invalid_pubkey');
+  await checkUnratedTake(ctx, inbound);
   if (order.seller_pubkey === null) throw new SilentError(`sell order ${order.id} has no seller trade key`);
 
   const fiatAmount = selectFiatAmount(order, msg);

@@ -52,21 +52,22 @@ void describe('[mostro] per-user limits against book abuse', () => {
   void test('absent: off (0), the window 24 h; the template documents them (commented out)', () => {
     const s = parseSettings(templateText(), ENV);
     assert.deepEqual(
-      [s.mostro.max_pending_orders_per_user, s.mostro.max_abandoned_takes, s.mostro.abandoned_takes_window_hours, s.mostro.unrated_orders_per_minute],
-      [0, 0, 24, 0],
+      [s.mostro.max_pending_orders_per_user, s.mostro.max_abandoned_takes, s.mostro.abandoned_takes_window_hours, s.mostro.unrated_orders_per_minute, s.mostro.unrated_takes_per_minute],
+      [0, 0, 24, 0, 0],
     );
     const t = templateText();
     assert.match(t, /^# unrated_orders_per_minute = 0$/m);
+    assert.match(t, /^# unrated_takes_per_minute = 0$/m);
     assert.match(t, /^# max_pending_orders_per_user = 0$/m);
     assert.match(t, /^# max_abandoned_takes = 0$/m);
     assert.match(t, /^# abandoned_takes_window_hours = 24$/m);
   });
 
   void test('set', () => {
-    const s = parseSettings(withMostro('max_pending_orders_per_user = 5\nmax_abandoned_takes = 3\nabandoned_takes_window_hours = 6\nunrated_orders_per_minute = 20'), ENV);
+    const s = parseSettings(withMostro('max_pending_orders_per_user = 5\nmax_abandoned_takes = 3\nabandoned_takes_window_hours = 6\nunrated_orders_per_minute = 20\nunrated_takes_per_minute = 30'), ENV);
     assert.deepEqual(
-      [s.mostro.max_pending_orders_per_user, s.mostro.max_abandoned_takes, s.mostro.abandoned_takes_window_hours, s.mostro.unrated_orders_per_minute],
-      [5, 3, 6, 20],
+      [s.mostro.max_pending_orders_per_user, s.mostro.max_abandoned_takes, s.mostro.abandoned_takes_window_hours, s.mostro.unrated_orders_per_minute, s.mostro.unrated_takes_per_minute],
+      [5, 3, 6, 20, 30],
     );
   });
 
@@ -75,5 +76,6 @@ void describe('[mostro] per-user limits against book abuse', () => {
     assert.match(configError(withMostro('max_abandoned_takes = -1')), /\[mostro\] max_abandoned_takes/);
     assert.match(configError(withMostro('max_pending_orders_per_user = 1.5')), /\[mostro\] max_pending_orders_per_user/);
     assert.match(configError(withMostro('unrated_orders_per_minute = -5')), /\[mostro\] unrated_orders_per_minute/);
+    assert.match(configError(withMostro('unrated_takes_per_minute = "ten"')), /\[mostro\] unrated_takes_per_minute/);
   });
 });

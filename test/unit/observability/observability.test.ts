@@ -114,14 +114,18 @@ void describe('observability: /metrics, /healthz, /readyz', () => {
         executeAction(ctx, buildMessage({ action: 'new-order', tradeIndex: 1n, payload: null }), inboundFor(spammer, newKeys(), now)),
         /banned/,
       );
-      // One new order over the unrated makers' budget (a budget of 1 a minute, taken twice).
-      assert.equal(ctx.unratedOrders.take(now, 1), true);
-      assert.equal(ctx.unratedOrders.take(now, 1), false);
+      // One new order over the unrated makers' budget (a budget of 1 a minute, taken twice), two takes.
+      assert.equal(ctx.unrated.orders.take(now, 1), true);
+      assert.equal(ctx.unrated.orders.take(now, 1), false);
+      assert.equal(ctx.unrated.takes.take(now, 1), true);
+      assert.equal(ctx.unrated.takes.take(now, 1), false);
+      assert.equal(ctx.unrated.takes.take(now, 1), false);
 
       const m = await scrape(base);
       assert.equal(m.get('mostrod_banned_keys'), 1);
       assert.equal(m.get('mostrod_banned_requests_total'), 1);
-      assert.equal(m.get('mostrod_unrated_orders_refused_total'), 1);
+      assert.equal(m.get('mostrod_unrated_refused_total', { request: 'new-order' }), 1);
+      assert.equal(m.get('mostrod_unrated_refused_total', { request: 'take' }), 2);
       assert.equal(m.get('mostrod_orders', { status: 'pending' }), 1);
       assert.equal(m.get('mostrod_orders', { status: 'settled-hold-invoice' }), 3);
       assert.equal(m.get('mostrod_orders', { status: 'expired' }), 0, 'every status has a series');

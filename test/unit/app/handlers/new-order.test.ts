@@ -358,7 +358,7 @@ void describe('new-order: [mostro] unrated_orders_per_minute', () => {
     ctx.clock.advance(30);
     await createOrder(ctx, anon, { amount: 100_000n, fiat_amount: 50n });
     await assertCantDo(attempt(ctx, (await party(ctx, { fullPrivacy: true })).inbound, { amount: 100_000n, fiat_amount: 50n }, null), 'too_many_requests');
-    assert.equal(ctx.unratedOrders.refused, 3);
+    assert.equal(ctx.unrated.orders.refused, 3);
     // After a quiet minute the whole burst is back, never more.
     ctx.clock.advance(600);
     for (let i = 0; i < 2; i++) await createOrder(ctx, await party(ctx, { fullPrivacy: true }), { amount: 100_000n, fiat_amount: 50n });
@@ -370,6 +370,6 @@ void describe('new-order: [mostro] unrated_orders_per_minute', () => {
     assert.equal(ctx.settings.mostro.unrated_orders_per_minute, 0);
     for (let i = 0; i < 5; i++) await createOrder(ctx, await party(ctx, { fullPrivacy: true }), { amount: 100_000n, fiat_amount: 50n });
     assert.equal((await findOrders(ctx.db, {})).length, 5);
-    assert.equal(ctx.unratedOrders.refused, 0);
+    assert.equal(ctx.unrated.orders.refused, 0);
   });
 });
