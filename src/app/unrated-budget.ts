@@ -62,8 +62,9 @@ export class UnratedBudgets {
 
 /**
  * take-sell / take-buy: refuse the take with cant-do `too_many_requests` when its taker is unrated
- * and the takes budget is spent. Called once the order is known to be takeable by this taker, so a
- * take refused for another reason spends nothing. One user lookup, only when the budget is set.
+ * and the takes budget is spent. Called last, right before the take is written, so a take refused
+ * for another reason spends nothing (one lost to a racing taker does). One user lookup, only when
+ * the budget is set.
  */
 export async function checkUnratedTake(ctx: AppContext, inbound: Inbound): Promise<void> {
   const budget = ctx.settings.mostro.unrated_takes_per_minute;

@@ -34,12 +34,13 @@ export const takeBuy: Handler = async (ctx, msg, inbound) => {
   if (order.kind !== 'buy') throw new CantDoError('invalid_order_kind');
   if (order.status !== 'pending') throw new CantDoError('invalid_order_status');
   if (inbound.tradeKey === order.creator_pubkey) throw new CantDoError('invalid_pubkey');
-  await checkUnratedTake(ctx, inbound);
 
   const fiatAmount = selectFiatAmount(order, msg);
   const amounts = takeAmounts(ctx, order, fiatAmount);
   if (order.buyer_pubkey === null) throw new SilentError(`buy order ${order.id} has no buyer trade key`);
   const tradeIndex = resolveTradeIndex(msg, inbound);
+  // Last check before the write: a take refused for any other reason spends nothing.
+  await checkUnratedTake(ctx, inbound);
 
   const taken: OrderRow = {
     ...order,

@@ -44,7 +44,6 @@ export const takeSell: Handler = async (ctx, msg, inbound) => {
   if (order.kind !== 'sell') throw new CantDoError('invalid_order_kind');
   if (order.status !== 'pending') throw new CantDoError('invalid_order_status');
   if (inbound.tradeKey === order.creator_pubkey) throw new CantDoError('invalid_pubkey');
-  await checkUnratedTake(ctx, inbound);
   if (order.seller_pubkey === null) throw new SilentError(`sell order ${order.id} has no seller trade key`);
 
   const fiatAmount = selectFiatAmount(order, msg);
@@ -60,6 +59,8 @@ export const takeSell: Handler = async (ctx, msg, inbound) => {
     });
   }
   const tradeIndex = resolveTradeIndex(msg, inbound);
+  // Last check before the write: a take refused for any other reason spends nothing.
+  await checkUnratedTake(ctx, inbound);
 
   const taken: OrderRow = {
     ...order,
