@@ -1,6 +1,6 @@
 /**
  * Event-loop CPU of a new-order request without crypto or sockets (not part of `npm run bench`):
- *   node --import tsx bench/inproc-new-order.ts [--rounds 3] [--count 5000] [--users 100] [--sync barrier|commit] [--no-prepare]
+ *   node --import tsx bench/inproc-new-order.ts [--rounds 3] [--count 5000] [--users 100] [--sync barrier|commit] [--no-prepare] [--group N]
  *
  * What the daemon does on its event loop for one gift-wrapped new-order once the request is
  * decrypted and parsed: intake's trade-index gate read (`dbTradeIndexStore`), then the router's
@@ -9,7 +9,11 @@
  * ledger row → the event handed to the outbox (stubbed: no signature, no socket; the publication
  * ledger on, as in the daemon) → the reply handed to the outbox. `--no-prepare`: the path before
  * session 27 (insert and raise, then the publication, then the id, change log and ledger in a
- * second transaction).
+ * second transaction). `--group N` (N > 1) prices group commit, which the daemon does not do: N
+ * requests share one SQLite transaction (an outer BEGIN … COMMIT; each handler's own transaction
+ * becomes a savepoint inside it), so their pages are written to the WAL and its locks taken once
+ * per N requests instead of once per request — the most that committing several handlers'
+ * transactions together could save on the event loop (docs/PERFORMANCE.md, session 38).
  * SQLite is a WAL file in a temporary directory, opened as the daemon opens it. `count` requests per
  * round, one at a time; CPU from process.cpuUsage() (user + system) per round. Prints each round and
  * the median CPU-ms per request.
@@ -27,7 +31,7 @@ import { dispatch } from '../src/app/router.js';
 import { TaskTracker, type AppContext } from '../src/context.js';
 import { getEventHash } from '../src/crypto/event.js';
 import { bytesToHex, generateSecretKey, getPublicKey } from '../src/crypto/secp.js';
-import { closeDatabase, openDatabase } from '../src/db/database.js';
+import { closeDatabase, openDatabase, type StatementCache } from '../src/db/database.js';
 import { dbTradeIndexStore } from '../src/db/trade-index-store.js';
 import { OrderChangeAcks } from '../src/db/order-changes.js';
 import { insertUser } from '../src/db/users.js';
@@ -46,11 +50,14 @@ const { values } = parseArgs({
     users: { type: 'string', default: '100' },
     sync: { type: 'string', default: 'barrier' },
     'no-prepare': { type: 'boolean', default: false },
+    group: { type: 'string', default: '1' },
   },
 });
 const ROUNDS = Number(values.rounds);
 const COUNT = Number(values.count);
 const USERS = Number(values.users);
+const GROUP = Number(values.group);
+if (!Number.isInteger(GROUP) || GROUP < 1) throw new Error(`--group must be a positive integer, got ${values.group}`);
 
 /**
  * Outbox with no signatures and no sockets: an event id per publication, messages counted. Like the
@@ -113,6 +120,29 @@ const ctx: AppContext = {
 };
 const store = dbTradeIndexStore(db);
 
+/**
+ * `--group`: Kysely opens and ends each transaction with the statements `begin` / `commit` /
+ * `rollback`, prepared through the database's statement cache; while a group is open they are
+ * swapped for a savepoint, its release and a rollback to it.
+ */
+const handle = db as unknown as { sqlite: import('better-sqlite3').Database; statements: StatementCache };
+let inGroup = false;
+const prepare = handle.statements.prepare.bind(handle.statements);
+const INSIDE_GROUP: Record<string, string> = { begin: 'savepoint request', commit: 'release request', rollback: 'rollback to request' };
+handle.statements.prepare = (source: string) => prepare(inGroup ? (INSIDE_GROUP[source] ?? source) : source);
+function groupStart(i: number): void {
+  if (GROUP > 1 && i % GROUP === 0) {
+    handle.sqlite.exec('begin');
+    inGroup = true;
+  }
+}
+function groupEnd(i: number, last: boolean): void {
+  if (inGroup && (i % GROUP === GROUP - 1 || last)) {
+    inGroup = false;
+    handle.sqlite.exec('commit');
+  }
+}
+
 const users = Array.from({ length: USERS }, () => ({
   identity: getPublicKey(generateSecretKey()),
   trade: getPublicKey(generateSecretKey()),
@@ -165,13 +195,17 @@ let n = 500;
 for (let r = 0; r < ROUNDS; r++) {
   const start = process.cpuUsage();
   const t0 = performance.now();
-  for (let i = 0; i < COUNT; i++) await one(n++);
+  for (let i = 0; i < COUNT; i++) {
+    groupStart(i);
+    await one(n++);
+    groupEnd(i, i === COUNT - 1);
+  }
   await ctx.orderChangeAcks.flush(); // the batched change-log deletes of the round's accepted events
   const cpu = process.cpuUsage(start);
   const ms = (cpu.user + cpu.system) / 1000 / COUNT;
   perRequest.push(ms);
   console.log(
-    `round ${r + 1}: ${COUNT} requests, ${ms.toFixed(3)} CPU-ms/request (user ${(cpu.user / 1000 / COUNT).toFixed(3)}, ` +
+    `round ${r + 1}: ${COUNT} requests${GROUP > 1 ? ` in groups of ${GROUP}` : ''}, ${ms.toFixed(3)} CPU-ms/request (user ${(cpu.user / 1000 / COUNT).toFixed(3)}, ` +
       `system ${(cpu.system / 1000 / COUNT).toFixed(3)}), ${((performance.now() - t0) / COUNT).toFixed(3)} wall-ms/request`,
   );
 }
