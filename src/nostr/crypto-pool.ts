@@ -426,16 +426,26 @@ export class WorkerCrypto implements CryptoExecutor {
  * other services), each wake-up may wait for a core. While the event loop has time to spare, the
  * task is cheaper and sooner done where it is. The pool earns its keep when the loop is busy.
  *
- * Decided per window of `windowMs`: the loop's utilization (libuv's idle time,
- * `performance.eventLoopUtilization`), smoothed over windows (exponentially, weight `smoothing`
- * for the last one: a 100 ms window holds only a few requests on a quiet node), moves the mode to
- * "pool" above `busyAbove` and back to "inline" below `idleBelow` (hysteresis: with the crypto
- * moved off, the loop's utilization falls by about a third, which must not flip it straight back).
- * Measured here at 100 requests/s: the loop 0.41–0.60 utilized with the crypto inline, 0.30–0.39
- * with it on the pool, per 100 ms window. In "inline" mode a task runs inline only while the
- * inline crypto of the current window stays under `inlineShare` of it (a burst overflows to the
- * pool instead of stalling the loop) and nothing is in the pool (so an inline task never
- * finishes ahead of one handed over before it).
+ * Decided per window of `windowMs` on the loop's utilization with all the crypto inline: the
+ * utilization measured (libuv's idle time, `performance.eventLoopUtilization`) plus, for the tasks
+ * that went to the pool in the window, what they would have cost inline (their count times the
+ * mean time of an inline task, measured). Smoothed over windows (exponentially, weight `smoothing`
+ * for the last one: a 100 ms window holds only a few requests on a quiet node), it moves the mode
+ * to "pool" above `busyAbove` and back to "inline" below `idleBelow` (hysteresis).
+ *
+ * Why the pool's share is added back (session 38): a loop busy with something other than crypto —
+ * a flood of junk frames to read and refuse — stays busy when the crypto moves off it, so its
+ * measured utilization alone kept the mode in "pool" for the whole flood once the flood's onset had
+ * tipped it there (it returned only below 0.45). Each request then paid two thread hops on a box
+ * whose cores the flood keeps busy: on the 2-vCPU bench VM, 5,000 junk frames/s beside 100 valid
+ * requests/s, valid p99 108–283 ms in the runs that tipped (the daemon 0.60–0.88 cores) against
+ * 24–36 ms in those that stayed inline (0.47–0.48 cores). Moving 100 requests/s of crypto (≈ 0.15
+ * of the loop) off buys nothing there; the prediction returns such a loop to "inline" within a few
+ * windows, while a loop whose crypto is the load (the closed loops: the pool's share alone is
+ * above 1) stays on the pool. In "inline" mode a task runs inline only while the inline crypto of
+ * the current window stays under `inlineShare` of it (a burst overflows to the pool instead of
+ * stalling the loop) and nothing is in the pool (so an inline task never finishes ahead of one
+ * handed over before it).
  */
 export interface InlinePolicyOptions {
   windowMs?: number;
@@ -450,13 +460,15 @@ export interface InlinePolicyOptions {
   helpBelow?: number;
   /** Weight of the last window in the smoothed utilization, 0 < smoothing ≤ 1 (1 = the last window alone). */
   smoothing?: number;
+  /** ms an inline task is taken to cost until one has been measured. */
+  taskMsGuess?: number;
   /** ms, monotonic (tests) */
   now?: () => number;
   /** The loop's utilization since the previous call, 0..1 (tests). Default: performance.eventLoopUtilization. */
   utilization?: () => number;
 }
 
-export const DEFAULT_INLINE_POLICY = { windowMs: 100, busyAbove: 0.8, idleBelow: 0.45, inlineShare: 0.3, smoothing: 0.3, helpBelow: 0.85 } as const;
+export const DEFAULT_INLINE_POLICY = { windowMs: 100, busyAbove: 0.8, idleBelow: 0.7, inlineShare: 0.3, smoothing: 0.3, helpBelow: 0.85, taskMsGuess: 0.5 } as const;
 
 export class InlinePolicy {
   private readonly windowMs: number;
@@ -465,7 +477,14 @@ export class InlinePolicy {
   private readonly inlineShare: number;
   private readonly helpBelow: number;
   private readonly smoothing: number;
+  /** The loop's utilization as measured, smoothed (mayHelp). */
   private smoothed = 0;
+  /** The same with the pool's tasks of each window counted as if run inline, smoothed (the mode). */
+  private smoothedInline = 0;
+  /** Mean ms of an inline task (exponential, weight 0.05 for the last one, each sample at most twice the mean); the guess until one ran. */
+  private taskMs: number;
+  /** Tasks sent to the pool in the current window. */
+  private poolTasks = 0;
   private readonly now: () => number;
   private readonly utilization: () => number;
   private mode: 'inline' | 'pool' = 'inline';
@@ -479,6 +498,7 @@ export class InlinePolicy {
     this.inlineShare = o.inlineShare ?? DEFAULT_INLINE_POLICY.inlineShare;
     this.helpBelow = o.helpBelow ?? DEFAULT_INLINE_POLICY.helpBelow;
     this.smoothing = Math.min(1, Math.max(0.01, o.smoothing ?? DEFAULT_INLINE_POLICY.smoothing));
+    this.taskMs = o.taskMsGuess ?? DEFAULT_INLINE_POLICY.taskMsGuess;
     this.now = o.now ?? (() => performance.now());
     this.utilization = o.utilization ?? loopUtilization();
     this.windowStart = this.now();
@@ -487,7 +507,9 @@ export class InlinePolicy {
   /** Whether the next task may run inline, with `poolInFlight` tasks in the pool. */
   inline(poolInFlight: number): boolean {
     this.refresh();
-    return this.mode === 'inline' && poolInFlight === 0 && this.inlineMs < this.windowMs * this.inlineShare;
+    const inline = this.mode === 'inline' && poolInFlight === 0 && this.inlineMs < this.windowMs * this.inlineShare;
+    if (!inline) this.poolTasks++;
+    return inline;
   }
 
   /** Whether the loop may help a backlogged pool now (see `helpBelow`). */
@@ -499,17 +521,27 @@ export class InlinePolicy {
   /** Closes the window when it is over: the smoothed utilization and the mode follow it. */
   private refresh(): void {
     const now = this.now();
-    if (now - this.windowStart < this.windowMs) return;
-    const u = (this.smoothed = this.smoothing * this.utilization() + (1 - this.smoothing) * this.smoothed);
+    const elapsed = now - this.windowStart;
+    if (elapsed < this.windowMs) return;
+    const measured = this.utilization();
+    this.smoothed = this.smoothing * measured + (1 - this.smoothing) * this.smoothed;
+    const allInline = measured + (this.poolTasks * this.taskMs) / elapsed;
+    const u = (this.smoothedInline = this.smoothing * allInline + (1 - this.smoothing) * this.smoothedInline);
     if (this.mode === 'inline' && u > this.busyAbove) this.mode = 'pool';
     else if (this.mode === 'pool' && u < this.idleBelow) this.mode = 'inline';
     this.windowStart = now;
     this.inlineMs = 0;
+    this.poolTasks = 0;
   }
 
   /** An inline task took `ms` of the loop. */
   spent(ms: number): void {
     this.inlineMs += ms;
+    // A task's wall time includes any preemption of the loop's thread: a busy box stretches a few
+    // of them many times over. Each sample counts at most twice the mean, so such a spike — often
+    // what tips the mode to "pool", after which the mean is frozen — does not leave the mean
+    // inflated (an inflated mean keeps a loop on the pool that would be fine inline).
+    this.taskMs += 0.05 * (Math.min(ms, 2 * this.taskMs) - this.taskMs);
   }
 
   get current(): 'inline' | 'pool' {

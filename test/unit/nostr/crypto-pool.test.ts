@@ -332,20 +332,55 @@ void describe('adaptive executor: inline while the event loop is idle, the pool 
     policy.spent(1);
     assert.equal(policy.inline(0), false, 'the window\'s inline budget (30 % of 100 ms) is spent: overflow to the pool');
     assert.equal(reads(), 0, 'no utilization read inside a window');
-    at.t = 100;
-    assert.equal(policy.inline(0), true, 'new window at 0.2: inline again, budget reset');
-    at.t = 200;
+    // The two tasks sent to the pool count as inline work in the mode's utilization: the mean inline
+    // task is now 0.5 + 0.1 × (29 − 0.5) = 3.35, then 3.35 + 0.1 × (1 − 3.35) = 3.115 ms.
+    at.t = 1_000;
+    assert.equal(policy.inline(0), true, 'a long window at 0.2 (+ 2 × 3.1 ms of 1,000): inline again, budget reset');
+    at.t = 1_100;
     assert.equal(policy.inline(0), false, '0.7 > busyAbove: pool');
     assert.equal(policy.current, 'pool');
-    at.t = 300;
-    assert.equal(policy.inline(0), false, '0.5 is between the thresholds: stays in the pool');
-    at.t = 400;
-    assert.equal(policy.inline(0), false, '0.4: still above idleBelow');
-    at.t = 500;
-    assert.equal(policy.inline(0), true, '0.3 < idleBelow: back inline');
-    at.t = 650;
+    at.t = 1_200;
+    assert.equal(policy.inline(0), false, '0.5 (+ 1 pool task × 3.1 ms of 100 ms) is between the thresholds: stays in the pool');
+    at.t = 1_300;
+    assert.equal(policy.inline(0), false, '0.4 + 0.03: still above idleBelow');
+    at.t = 1_400;
+    assert.equal(policy.inline(0), true, '0.3 + 0.03 < idleBelow: back inline');
+    at.t = 1_550;
     assert.equal(policy.inline(0), false, '0.9: pool');
     assert.equal(reads(), 6);
+  });
+
+  void test('policy: the pool\'s tasks count as the inline work they would be — a loop busy with other things comes back inline, one busy with crypto stays on the pool', () => {
+    const at = { t: 0 };
+    const loads = [0.9, 0.5];
+    let reads = 0;
+    const policy = new InlinePolicy({ windowMs: 100, busyAbove: 0.8, idleBelow: 0.65, smoothing: 1, now: () => at.t, utilization: () => loads[reads++] ?? 0 });
+    for (let i = 0; i < 10; i++) policy.spent(2); // the mean inline task: 2 − 1.5 × 0.9^10 ≈ 1.48 ms (from the 0.5 guess)
+    const modes: string[] = [];
+    at.t = 100;
+    assert.equal(policy.inline(0), false, '0.9 > busyAbove: pool');
+    modes.push(policy.current);
+    at.t = 200;
+    policy.inline(0);
+    modes.push(policy.current);
+    // Window 2: the loop still 0.5 busy (before: above the old 0.45, so it stayed in the pool), but
+    // its one pool task would have cost ≈ 1.5 ms of 100 inline: 0.51 < 0.65 → inline.
+    assert.deepEqual(modes, ['pool', 'inline']);
+
+    const busy = new InlinePolicy({ windowMs: 100, busyAbove: 0.8, idleBelow: 0.65, smoothing: 1, taskMsGuess: 1.5, now: () => at.t, utilization: () => 0.5 });
+    const busyModes: string[] = [];
+    const base = at.t;
+    // Each window read at 0.5, with 40 or 5 tasks that went to the pool (one in flight there: never inline past it).
+    for (const [w, tasks] of [[1, 40], [2, 40], [3, 40], [4, 5], [5, 5]] as const) {
+      for (let i = 0; i < tasks; i++) busy.inline(1);
+      at.t = base + w * 100;
+      busy.inline(1);
+      busyModes.push(busy.current);
+    }
+    // windows: 0.5 + 40 × 1.5 / 100 = 1.1 → pool; then 41 tasks a window (1.115) twice: stays; then
+    // 0.5 + 6 × 1.5 / 100 = 0.59 < 0.65 → inline; the next window counts 6 pool tasks again (one is
+    // in flight, so none runs inline): 0.59 < busyAbove, stays inline.
+    assert.deepEqual(busyModes, ['pool', 'pool', 'pool', 'inline', 'inline']);
   });
 
   void test('policy: the utilization is smoothed over windows (one busy window alone does not switch)', () => {
@@ -391,8 +426,9 @@ void describe('adaptive executor: inline while the event loop is idle, the pool 
     const pending = adaptive.run(tasks[16]!);
     assert.equal(pool.inFlight(), 1);
 
-    // window 3 (idle again), a task still in the pool: the next one follows it there
-    at.t = 250;
+    // window 3 (idle again: long enough that the 9 tasks sent to the pool add nothing worth
+    // counting to its utilization), a task still in the pool: the next one follows it there
+    at.t = 10_100;
     const behind = adaptive.run(tasks[17]!);
     assert.equal(adaptive.stats().inline, 8, 'not run inline past a task in the pool');
     assert.deepEqual(await Promise.all([pending, behind]), expected.slice(16, 18));
