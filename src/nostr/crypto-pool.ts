@@ -446,6 +446,18 @@ export class WorkerCrypto implements CryptoExecutor {
  * the current window stays under `inlineShare` of it (a burst overflows to the pool instead of
  * stalling the loop) and nothing is in the pool (so an inline task never finishes ahead of one
  * handed over before it).
+ *
+ * Why the crypto's own share gates the pool (session 39): a flood's first second — the relay's
+ * first burst of junk — saturates the loop for a few windows, and the smoothed utilization above
+ * crossed `busyAbove` on it alone; three of six flood runs of session 38's final code then spent
+ * 0.5–2.3 s on the pool, and its worst run (valid p99 231 ms) lost its time there. Moving the crypto
+ * off a loop saturated by something else frees only the crypto's share of it, at two thread hops a
+ * request. So the mode goes to "pool" only while the crypto itself — the window's inline task time
+ * plus its pool tasks at the mean inline cost, smoothed more slowly (`cryptoSmoothing`: it follows
+ * the request rate, and a loop that stalled works a backlog off in a window or two) — is at least
+ * `cryptoAbove` of the loop, and returns inline when it falls below `cryptoBelow`. 100 valid
+ * requests/s are ≈ 320 tasks/s, ≈ 0.1–0.15 of the loop (a task's measured cost is wall time, which
+ * a busy box stretches); the closed loops' crypto is ≈ 0.5 of it and more.
  */
 export interface InlinePolicyOptions {
   windowMs?: number;
@@ -458,6 +470,16 @@ export interface InlinePolicyOptions {
    * and SQLite). 0 = never helps.
    */
   helpBelow?: number;
+  /** The pool only while the crypto (inline or not) is at least this share of the loop's time (smoothed). */
+  cryptoAbove?: number;
+  /** Back inline when the crypto's smoothed share of the loop's time falls below this. */
+  cryptoBelow?: number;
+  /**
+   * Weight of the last window in the crypto's smoothed share (slower than the utilization's: the
+   * share follows the request rate, and the backlog a stalled loop works off in one window should
+   * not tip it).
+   */
+  cryptoSmoothing?: number;
   /** Weight of the last window in the smoothed utilization, 0 < smoothing ≤ 1 (1 = the last window alone). */
   smoothing?: number;
   /** ms an inline task is taken to cost until one has been measured. */
@@ -468,7 +490,7 @@ export interface InlinePolicyOptions {
   utilization?: () => number;
 }
 
-export const DEFAULT_INLINE_POLICY = { windowMs: 100, busyAbove: 0.8, idleBelow: 0.7, inlineShare: 0.3, smoothing: 0.3, helpBelow: 0.85, taskMsGuess: 0.5 } as const;
+export const DEFAULT_INLINE_POLICY = { windowMs: 100, busyAbove: 0.8, idleBelow: 0.7, inlineShare: 0.3, smoothing: 0.3, helpBelow: 0.85, cryptoAbove: 0.25, cryptoBelow: 0.15, cryptoSmoothing: 0.1, taskMsGuess: 0.5 } as const;
 
 export class InlinePolicy {
   private readonly windowMs: number;
@@ -476,15 +498,21 @@ export class InlinePolicy {
   private readonly idleBelow: number;
   private readonly inlineShare: number;
   private readonly helpBelow: number;
+  private readonly cryptoAbove: number;
+  private readonly cryptoBelow: number;
+  private readonly cryptoSmoothing: number;
   private readonly smoothing: number;
   /** The loop's utilization as measured, smoothed (mayHelp). */
   private smoothed = 0;
   /** The same with the pool's tasks of each window counted as if run inline, smoothed (the mode). */
   private smoothedInline = 0;
-  /** Mean ms of an inline task (exponential, weight 0.05 for the last one, each sample at most twice the mean); the guess until one ran. */
-  private taskMs: number;
-  /** Tasks sent to the pool in the current window. */
-  private poolTasks = 0;
+  /** The crypto's share of the loop's time (inline tasks as measured, pool tasks at the mean inline cost), smoothed. */
+  private smoothedCrypto = 0;
+  /** Per operation, what an inline task costs when the loop's thread is not preempted (see `spent`); the guess until one ran. */
+  private readonly taskMs = new Map<string, number>();
+  private readonly taskMsGuess: number;
+  /** The tasks sent to the pool in the current window, at what each would have cost inline. */
+  private poolMs = 0;
   private readonly now: () => number;
   private readonly utilization: () => number;
   private mode: 'inline' | 'pool' = 'inline';
@@ -497,18 +525,21 @@ export class InlinePolicy {
     this.idleBelow = o.idleBelow ?? DEFAULT_INLINE_POLICY.idleBelow;
     this.inlineShare = o.inlineShare ?? DEFAULT_INLINE_POLICY.inlineShare;
     this.helpBelow = o.helpBelow ?? DEFAULT_INLINE_POLICY.helpBelow;
+    this.cryptoAbove = o.cryptoAbove ?? DEFAULT_INLINE_POLICY.cryptoAbove;
+    this.cryptoBelow = o.cryptoBelow ?? DEFAULT_INLINE_POLICY.cryptoBelow;
+    this.cryptoSmoothing = Math.min(1, Math.max(0.01, o.cryptoSmoothing ?? DEFAULT_INLINE_POLICY.cryptoSmoothing));
     this.smoothing = Math.min(1, Math.max(0.01, o.smoothing ?? DEFAULT_INLINE_POLICY.smoothing));
-    this.taskMs = o.taskMsGuess ?? DEFAULT_INLINE_POLICY.taskMsGuess;
+    this.taskMsGuess = o.taskMsGuess ?? DEFAULT_INLINE_POLICY.taskMsGuess;
     this.now = o.now ?? (() => performance.now());
     this.utilization = o.utilization ?? loopUtilization();
     this.windowStart = this.now();
   }
 
-  /** Whether the next task may run inline, with `poolInFlight` tasks in the pool. */
-  inline(poolInFlight: number): boolean {
+  /** Whether the next task (operation `op`) may run inline, with `poolInFlight` tasks in the pool. */
+  inline(poolInFlight: number, op = ''): boolean {
     this.refresh();
     const inline = this.mode === 'inline' && poolInFlight === 0 && this.inlineMs < this.windowMs * this.inlineShare;
-    if (!inline) this.poolTasks++;
+    if (!inline) this.poolMs += this.taskMs.get(op) ?? this.taskMsGuess;
     return inline;
   }
 
@@ -525,23 +556,33 @@ export class InlinePolicy {
     if (elapsed < this.windowMs) return;
     const measured = this.utilization();
     this.smoothed = this.smoothing * measured + (1 - this.smoothing) * this.smoothed;
-    const allInline = measured + (this.poolTasks * this.taskMs) / elapsed;
-    const u = (this.smoothedInline = this.smoothing * allInline + (1 - this.smoothing) * this.smoothedInline);
-    if (this.mode === 'inline' && u > this.busyAbove) this.mode = 'pool';
-    else if (this.mode === 'pool' && u < this.idleBelow) this.mode = 'inline';
+    const poolShare = this.poolMs / elapsed;
+    const u = (this.smoothedInline = this.smoothing * (measured + poolShare) + (1 - this.smoothing) * this.smoothedInline);
+    const crypto = (this.smoothedCrypto = this.cryptoSmoothing * (this.inlineMs / elapsed + poolShare) + (1 - this.cryptoSmoothing) * this.smoothedCrypto);
+    if (this.mode === 'inline' && u > this.busyAbove && crypto >= this.cryptoAbove) this.mode = 'pool';
+    else if (this.mode === 'pool' && (u < this.idleBelow || crypto < this.cryptoBelow)) this.mode = 'inline';
     this.windowStart = now;
     this.inlineMs = 0;
-    this.poolTasks = 0;
+    this.poolMs = 0;
   }
 
-  /** An inline task took `ms` of the loop. */
-  spent(ms: number): void {
+  /**
+   * An inline task (operation `op`) took `ms` of the loop.
+   *
+   * The cost kept per operation is the task's cost on a thread that runs it undisturbed: a task's
+   * wall time also holds any preemption of the loop's thread (a busy box, a flood's other threads)
+   * and, in the first seconds, V8's unoptimized code — both only ever lengthen it. So a sample
+   * below the estimate pulls it down at weight 0.1, one above pushes it up at 0.01 (and counts at
+   * most twice the estimate). Session 39 found why it matters: the mode is decided on these
+   * estimates, and in "pool" mode no task runs inline to correct them; a mean inflated by a cold
+   * start or a flood's onset (0.6–1 ms against ≈ 0.25) kept an open loop of 100 requests/s on the
+   * pool for 5 s and whole floods on it.
+   */
+  spent(ms: number, op = ''): void {
     this.inlineMs += ms;
-    // A task's wall time includes any preemption of the loop's thread: a busy box stretches a few
-    // of them many times over. Each sample counts at most twice the mean, so such a spike — often
-    // what tips the mode to "pool", after which the mean is frozen — does not leave the mean
-    // inflated (an inflated mean keeps a loop on the pool that would be fine inline).
-    this.taskMs += 0.05 * (Math.min(ms, 2 * this.taskMs) - this.taskMs);
+    const cost = this.taskMs.get(op) ?? this.taskMsGuess;
+    const sample = Math.min(ms, 2 * cost);
+    this.taskMs.set(op, cost + (sample < cost ? 0.1 : 0.01) * (sample - cost));
   }
 
   get current(): 'inline' | 'pool' {
@@ -581,13 +622,13 @@ export class AdaptiveCrypto implements CryptoExecutor {
   }
 
   run<K extends CryptoOp>(task: TaskOf<K>): Promise<CryptoResults[K]> {
-    if (!this.policy.inline(this.pool.inFlight())) return this.pool.run(task);
+    if (!this.policy.inline(this.pool.inFlight(), task.op)) return this.pool.run(task);
     this.inlineRuns++;
     const t0 = performance.now();
     try {
       return this.inThread.run(task);
     } finally {
-      this.policy.spent(performance.now() - t0);
+      this.policy.spent(performance.now() - t0, task.op);
     }
   }
 

@@ -319,7 +319,7 @@ void describe('adaptive executor: inline while the event loop is idle, the pool 
   function driven(loads: number[], inlineShare = 0.3): { policy: InlinePolicy; at: { t: number }; reads: () => number } {
     const at = { t: 0 };
     let reads = 0;
-    const policy = new InlinePolicy({ windowMs: 100, busyAbove: 0.6, idleBelow: 0.35, inlineShare, smoothing: 1, now: () => at.t, utilization: () => loads[reads++] ?? 0 });
+    const policy = new InlinePolicy({ windowMs: 100, busyAbove: 0.6, idleBelow: 0.35, inlineShare, smoothing: 1, cryptoAbove: 0, cryptoBelow: 0, now: () => at.t, utilization: () => loads[reads++] ?? 0 });
     return { policy, at, reads: () => reads };
   }
 
@@ -332,19 +332,20 @@ void describe('adaptive executor: inline while the event loop is idle, the pool 
     policy.spent(1);
     assert.equal(policy.inline(0), false, 'the window\'s inline budget (30 % of 100 ms) is spent: overflow to the pool');
     assert.equal(reads(), 0, 'no utilization read inside a window');
-    // The two tasks sent to the pool count as inline work in the mode's utilization: the mean inline
-    // task is now 0.5 + 0.1 × (29 − 0.5) = 3.35, then 3.35 + 0.1 × (1 − 3.35) = 3.115 ms.
+    // The two tasks sent to the pool count as inline work in the mode's utilization, at the estimate
+    // when each was sent: 0.5 ms (the guess), then 0.51 (the 29 ms sample counts as twice the
+    // estimate and pushes it up at weight 0.01: 0.5 + 0.01 × 0.5 = 0.505; the 1 ms one likewise).
     at.t = 1_000;
-    assert.equal(policy.inline(0), true, 'a long window at 0.2 (+ 2 × 3.1 ms of 1,000): inline again, budget reset');
+    assert.equal(policy.inline(0), true, 'a long window at 0.2 (+ 1.0 ms of 1,000): inline again, budget reset');
     at.t = 1_100;
     assert.equal(policy.inline(0), false, '0.7 > busyAbove: pool');
     assert.equal(policy.current, 'pool');
     at.t = 1_200;
-    assert.equal(policy.inline(0), false, '0.5 (+ 1 pool task × 3.1 ms of 100 ms) is between the thresholds: stays in the pool');
+    assert.equal(policy.inline(0), false, '0.5 (+ 1 pool task × 0.51 ms of 100 ms) is between the thresholds: stays in the pool');
     at.t = 1_300;
-    assert.equal(policy.inline(0), false, '0.4 + 0.03: still above idleBelow');
+    assert.equal(policy.inline(0), false, '0.4 + 0.005: still above idleBelow');
     at.t = 1_400;
-    assert.equal(policy.inline(0), true, '0.3 + 0.03 < idleBelow: back inline');
+    assert.equal(policy.inline(0), true, '0.3 + 0.005 < idleBelow: back inline');
     at.t = 1_550;
     assert.equal(policy.inline(0), false, '0.9: pool');
     assert.equal(reads(), 6);
@@ -354,8 +355,8 @@ void describe('adaptive executor: inline while the event loop is idle, the pool 
     const at = { t: 0 };
     const loads = [0.9, 0.5];
     let reads = 0;
-    const policy = new InlinePolicy({ windowMs: 100, busyAbove: 0.8, idleBelow: 0.65, smoothing: 1, now: () => at.t, utilization: () => loads[reads++] ?? 0 });
-    for (let i = 0; i < 10; i++) policy.spent(2); // the mean inline task: 2 − 1.5 × 0.9^10 ≈ 1.48 ms (from the 0.5 guess)
+    const policy = new InlinePolicy({ windowMs: 100, busyAbove: 0.8, idleBelow: 0.65, smoothing: 1, cryptoAbove: 0, cryptoBelow: 0, now: () => at.t, utilization: () => loads[reads++] ?? 0 });
+    for (let i = 0; i < 10; i++) policy.spent(2); // the estimate: each 2 ms sample counts as twice it, pushing it up at 0.01: 0.5 × 1.01^10 ≈ 0.55 ms
     const modes: string[] = [];
     at.t = 100;
     assert.equal(policy.inline(0), false, '0.9 > busyAbove: pool');
@@ -364,10 +365,10 @@ void describe('adaptive executor: inline while the event loop is idle, the pool 
     policy.inline(0);
     modes.push(policy.current);
     // Window 2: the loop still 0.5 busy (before: above the old 0.45, so it stayed in the pool), but
-    // its one pool task would have cost ≈ 1.5 ms of 100 inline: 0.51 < 0.65 → inline.
+    // its one pool task would have cost ≈ 0.55 ms of 100 inline: 0.51 < 0.65 → inline.
     assert.deepEqual(modes, ['pool', 'inline']);
 
-    const busy = new InlinePolicy({ windowMs: 100, busyAbove: 0.8, idleBelow: 0.65, smoothing: 1, taskMsGuess: 1.5, now: () => at.t, utilization: () => 0.5 });
+    const busy = new InlinePolicy({ windowMs: 100, busyAbove: 0.8, idleBelow: 0.65, smoothing: 1, cryptoAbove: 0, cryptoBelow: 0, taskMsGuess: 1.5, now: () => at.t, utilization: () => 0.5 });
     const busyModes: string[] = [];
     const base = at.t;
     // Each window read at 0.5, with 40 or 5 tasks that went to the pool (one in flight there: never inline past it).
@@ -383,11 +384,93 @@ void describe('adaptive executor: inline while the event loop is idle, the pool 
     assert.deepEqual(busyModes, ['pool', 'pool', 'pool', 'inline', 'inline']);
   });
 
+  void test('policy: the pool only while the crypto is a share of the loop — a loop saturated by other work (a flood\'s onset) stays inline', () => {
+    const at = { t: 0 };
+    const loads = [0.95, 0.95, 0.95, 0.95, 0.9, 0.9, 0.9];
+    let reads = 0;
+    const policy = new InlinePolicy({ windowMs: 100, busyAbove: 0.8, idleBelow: 0.7, cryptoAbove: 0.2, cryptoBelow: 0.1, smoothing: 1, cryptoSmoothing: 1, taskMsGuess: 0.3, now: () => at.t, utilization: () => loads[reads++] ?? 0 });
+    const modes: string[] = [];
+    const window = (w: number, inlineMs: number[], poolTasks: number): void => {
+      for (const ms of inlineMs) {
+        assert.equal(policy.inline(0), true, `window ${w}: inline`);
+        policy.spent(ms);
+      }
+      for (let i = 0; i < poolTasks; i++) policy.inline(1);
+      at.t = w * 100;
+      policy.inline(1);
+      modes.push(policy.current);
+    };
+    // Windows 1–2: the loop 0.95 busy reading junk, 3 crypto tasks of 0.3 ms (≈ 0.01 of it): the old
+    // rule (utilization alone) went to the pool here; the crypto's share keeps it inline.
+    window(1, [0.3, 0.3, 0.3], 0);
+    window(2, [0.3, 0.3, 0.3], 0);
+    // Windows 3–4: the crypto is the load — 29.1 ms inline (under the 30 ms budget), then tasks go
+    // to the pool (each window also counts the task that closed the one before): share (29.1 + 31 ×
+    // 0.3) / 100 = 0.38 ≥ 0.2 → pool; then 81 × 0.3 / 100 = 0.24: stays.
+    window(3, Array<number>(97).fill(0.3), 30);
+    window(4, [], 80);
+    // Windows 5–6: the loop still 0.9 busy (above idleBelow), the crypto falling: 41 pool tasks (0.12,
+    // above cryptoBelow: stays), then 6 (0.02 < 0.1 → inline).
+    window(5, [], 40);
+    window(6, [], 5);
+    modes.push(String(reads));
+    assert.deepEqual(modes, ['inline', 'inline', 'pool', 'pool', 'pool', 'inline', '6']);
+
+    // The share is smoothed slowly (default weight 0.1): the backlog a stalled loop works off in one
+    // window (0.6 of it in crypto) does not tip a loop whose crypto is otherwise 0.1; a load whose
+    // crypto stays at 0.6 does, within a few windows.
+    const slow = { t: 0 };
+    const steady = new InlinePolicy({ windowMs: 100, taskMsGuess: 1, now: () => slow.t, utilization: () => 0.95 });
+    const slowModes: string[] = [];
+    const slowWindow = (w: number, poolTasks: number): void => {
+      for (let i = 0; i < poolTasks - 1; i++) steady.inline(1); // the closing call counts one more
+      slow.t = w * 100;
+      steady.inline(1);
+      slowModes.push(steady.current);
+    };
+    slowWindow(1, 10);
+    slowWindow(2, 60);
+    for (let w = 3; w <= 6; w++) slowWindow(w, 10);
+    for (let w = 7; w <= 12; w++) slowWindow(w, 60);
+    // smoothed share: .01 .069 .072 .075 .078 .080 (inline; the old rule: pool from the first
+    // window), then .13 .18 .22 .26 (→ pool) .29 .33
+    assert.deepEqual(slowModes, [...Array<string>(9).fill('inline'), 'pool', 'pool', 'pool']);
+  });
+
+  void test('policy: a task\'s cost is estimated per operation, as on an undisturbed thread (preempted and cold samples barely move it)', () => {
+    const at = { t: 0 };
+    let reads = 0;
+    const loads = [0.9, 0.55];
+    const policy = new InlinePolicy({ windowMs: 100, busyAbove: 0.8, idleBelow: 0.7, smoothing: 1, cryptoAbove: 0, cryptoBelow: 0, taskMsGuess: 0.5, now: () => at.t, utilization: () => loads[reads++] ?? 0 });
+    // A cold start (20 unwraps of 3 ms: unoptimized code), then a flood's box: every other unwrap
+    // preempted, 5 ms instead of 0.25; signatures at 0.05 ms. (Spent outside any window's budget
+    // question: only the estimates matter here.)
+    for (let i = 0; i < 50; i++) policy.spent(0.05, 'sign-event');
+    for (let i = 0; i < 20; i++) policy.spent(3, 'open-gift-wrap');
+    for (let i = 0; i < 200; i++) policy.spent(i % 2 === 0 ? 5 : 0.25, 'open-gift-wrap');
+    at.t = 100;
+    policy.inline(0); // closes the window: 0.9 → pool
+    assert.equal(policy.current, 'pool');
+    // The pool window: 30 unwraps and 30 signatures (plus the closing call's task at the 0.5 guess)
+    // counted at the estimates — unwrap ≈ 0.28 ms (the equilibrium of 0.01 × q = 0.1 × (q − 0.25)),
+    // signature ≈ 0.05: 0.55 + (8.4 + 1.5 + 0.5) / 100 ≈ 0.65 → inline. One mean over every sample
+    // (before: weight 0.05, each sample at most twice the mean) climbs to ≈ 2.6 ms on such a box
+    // (0.5 × 0.25 + 0.5 × 5), and the same window read 0.55 + 61 × 2.6 / 100 > 2: the pool for good.
+    for (let i = 0; i < 30; i++) {
+      policy.inline(1, 'open-gift-wrap');
+      policy.inline(1, 'sign-event');
+    }
+    at.t = 200;
+    policy.inline(1);
+    assert.equal(policy.current, 'inline', 'the estimates stayed near the undisturbed costs');
+    assert.equal(reads, 2);
+  });
+
   void test('policy: the utilization is smoothed over windows (one busy window alone does not switch)', () => {
     const at = { t: 0 };
     const loads = [0.5, 1, 0.5, 1, 1, 1, 0, 0, 0, 0];
     let reads = 0;
-    const policy = new InlinePolicy({ windowMs: 100, busyAbove: 0.8, idleBelow: 0.45, smoothing: 0.5, now: () => at.t, utilization: () => loads[reads++] ?? 0 });
+    const policy = new InlinePolicy({ windowMs: 100, busyAbove: 0.8, idleBelow: 0.45, smoothing: 0.5, cryptoAbove: 0, cryptoBelow: 0, now: () => at.t, utilization: () => loads[reads++] ?? 0 });
     const modes: string[] = [];
     for (let i = 1; i <= loads.length; i++) {
       at.t = i * 100;
