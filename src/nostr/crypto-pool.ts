@@ -428,8 +428,8 @@ export class WorkerCrypto implements CryptoExecutor {
  *
  * Decided per window of `windowMs` on the loop's utilization with all the crypto inline: the
  * utilization measured (libuv's idle time, `performance.eventLoopUtilization`) plus, for the tasks
- * that went to the pool in the window, what they would have cost inline (their count times the
- * mean time of an inline task, measured). Smoothed over windows (exponentially, weight `smoothing`
+ * that went to the pool in the window, what they would have cost inline (each at its operation's
+ * estimated inline cost, see `spent`). Smoothed over windows (exponentially, weight `smoothing`
  * for the last one: a 100 ms window holds only a few requests on a quiet node), it moves the mode
  * to "pool" above `busyAbove` and back to "inline" below `idleBelow` (hysteresis).
  *
@@ -453,7 +453,7 @@ export class WorkerCrypto implements CryptoExecutor {
  * 0.5–2.3 s on the pool, and its worst run (valid p99 231 ms) lost its time there. Moving the crypto
  * off a loop saturated by something else frees only the crypto's share of it, at two thread hops a
  * request. So the mode goes to "pool" only while the crypto itself — the window's inline task time
- * plus its pool tasks at the mean inline cost, smoothed more slowly (`cryptoSmoothing`: it follows
+ * plus its pool tasks at their estimated inline cost, smoothed more slowly (`cryptoSmoothing`: it follows
  * the request rate, and a loop that stalled works a backlog off in a window or two) — is at least
  * `cryptoAbove` of the loop, and returns inline when it falls below `cryptoBelow`. 100 valid
  * requests/s are ≈ 320 tasks/s, ≈ 0.1–0.15 of the loop (a task's measured cost is wall time, which
@@ -506,7 +506,7 @@ export class InlinePolicy {
   private smoothed = 0;
   /** The same with the pool's tasks of each window counted as if run inline, smoothed (the mode). */
   private smoothedInline = 0;
-  /** The crypto's share of the loop's time (inline tasks as measured, pool tasks at the mean inline cost), smoothed. */
+  /** The crypto's share of the loop's time (inline tasks as measured, pool tasks at their estimated inline cost), smoothed. */
   private smoothedCrypto = 0;
   /** Per operation, what an inline task costs when the loop's thread is not preempted (see `spent`); the guess until one ran. */
   private readonly taskMs = new Map<string, number>();
