@@ -65,6 +65,12 @@ export interface CryptoPoolStats {
    * helping a backlogged pool, AdaptiveCrypto); absent without a helper.
    */
   helped?: number;
+  /** Where new tasks go now (AdaptiveCrypto): the event-loop thread while it is idle enough, or the threads; absent otherwise. */
+  mode?: 'inline' | 'pool';
+  /** Times the mode changed since start (AdaptiveCrypto). */
+  modeSwitches?: number;
+  /** The crypto's smoothed share of the event loop's time, 0..1 and more (AdaptiveCrypto; what gates the pool). */
+  loopShare?: number;
 }
 
 export interface CryptoExecutor {
@@ -516,6 +522,7 @@ export class InlinePolicy {
   private readonly now: () => number;
   private readonly utilization: () => number;
   private mode: 'inline' | 'pool' = 'inline';
+  private modeSwitches = 0;
   private windowStart: number;
   private inlineMs = 0;
 
@@ -559,8 +566,10 @@ export class InlinePolicy {
     const poolShare = this.poolMs / elapsed;
     const u = (this.smoothedInline = this.smoothing * (measured + poolShare) + (1 - this.smoothing) * this.smoothedInline);
     const crypto = (this.smoothedCrypto = this.cryptoSmoothing * (this.inlineMs / elapsed + poolShare) + (1 - this.cryptoSmoothing) * this.smoothedCrypto);
+    const before = this.mode;
     if (this.mode === 'inline' && u > this.busyAbove && crypto >= this.cryptoAbove) this.mode = 'pool';
     else if (this.mode === 'pool' && (u < this.idleBelow || crypto < this.cryptoBelow)) this.mode = 'inline';
+    if (this.mode !== before) this.modeSwitches++;
     this.windowStart = now;
     this.inlineMs = 0;
     this.poolMs = 0;
@@ -587,6 +596,11 @@ export class InlinePolicy {
 
   get current(): 'inline' | 'pool' {
     return this.mode;
+  }
+
+  /** What /metrics reports: the mode, how often it changed, the crypto's smoothed share of the loop. */
+  stats(): { mode: 'inline' | 'pool'; modeSwitches: number; loopShare: number } {
+    return { mode: this.mode, modeSwitches: this.modeSwitches, loopShare: this.smoothedCrypto };
   }
 }
 
@@ -634,7 +648,7 @@ export class AdaptiveCrypto implements CryptoExecutor {
 
   stats(): CryptoPoolStats {
     const p = this.pool.stats();
-    return { ...p, completed: p.completed + this.inThread.stats().completed, inline: this.inlineRuns };
+    return { ...p, completed: p.completed + this.inThread.stats().completed, inline: this.inlineRuns, ...this.policy.stats() };
   }
 
   close(): Promise<void> {

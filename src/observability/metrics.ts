@@ -324,6 +324,31 @@ export class DaemonMetrics {
           this.set(crypto().queued);
         },
       });
+      new Gauge({
+        name: 'mostrod_crypto_on_threads',
+        help: 'Where new crypto tasks go now: 1 = the worker threads (the event loop is busy with crypto), 0 = the event-loop thread (idle enough, or no threads)',
+        registers,
+        collect() {
+          this.set(crypto().mode === 'pool' ? 1 : 0);
+        },
+      });
+      new Counter({
+        name: 'mostrod_crypto_mode_switches_total',
+        help: 'Times new crypto tasks moved between the event-loop thread and the worker threads',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(crypto().modeSwitches ?? 0);
+        },
+      });
+      new Gauge({
+        name: 'mostrod_crypto_loop_share',
+        help: 'The crypto tasks\' smoothed share of the event loop\'s time (pool tasks at their estimated inline cost); the threads are taken only while it is at least 0.25',
+        registers,
+        collect() {
+          this.set(crypto().loopShare ?? 0);
+        },
+      });
     }
 
     // ---- database durability (db/durability.ts) ----

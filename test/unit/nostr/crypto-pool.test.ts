@@ -349,6 +349,7 @@ void describe('adaptive executor: inline while the event loop is idle, the pool 
     at.t = 1_550;
     assert.equal(policy.inline(0), false, '0.9: pool');
     assert.equal(reads(), 6);
+    assert.deepEqual({ mode: policy.stats().mode, modeSwitches: policy.stats().modeSwitches }, { mode: 'pool', modeSwitches: 3 }, 'reported on /metrics');
   });
 
   void test('policy: the pool\'s tasks count as the inline work they would be — a loop busy with other things comes back inline, one busy with crypto stays on the pool', () => {

@@ -63,7 +63,7 @@ async function setup(opts: { admin?: string; intake?: Record<string, number>; al
     },
     intakeCounters: () => ({ ...(opts.intake ?? { dispatched: 5, pow: 2, stale: 1 }) }),
     outboxStats: () => ({ messagesSent: 7, messagesDropped: 1, eventsPublished: 4, eventsIncomplete: 0 }),
-    cryptoStats: () => ({ threads: 1, queued: 3, completed: 50, inline: 30, helped: 8, workerFailures: 1, retried: 2 }),
+    cryptoStats: () => ({ threads: 1, queued: 3, completed: 50, inline: 30, helped: 8, workerFailures: 1, retried: 2, mode: 'pool' as const, modeSwitches: 5, loopShare: 0.4 }),
     intakeLoad: () => ({ ...IDLE_INTAKE, priorityQueued: 2, firstContactQueued: 40, queued: 1, inCrypto: 16, shedPriority: 0, shedFirstContact: 9 }),
     prices: () => [
       { source: 'yadio', ageSeconds: 42, breaker: 'closed', lastSuccessAt: 1_700_000_000 },
@@ -157,6 +157,9 @@ void describe('observability: /metrics, /healthz, /readyz', () => {
       assert.equal(m.get('mostrod_crypto_tasks_total', { where: 'threads' }), 12);
       assert.equal(m.get('mostrod_crypto_thread_failures_total'), 1);
       assert.equal(m.get('mostrod_crypto_queued'), 3);
+      assert.equal(m.get('mostrod_crypto_on_threads'), 1);
+      assert.equal(m.get('mostrod_crypto_mode_switches_total'), 5);
+      assert.equal(m.get('mostrod_crypto_loop_share'), 0.4);
       assert.equal(m.get('mostrod_intake_queued', { stage: 'priority' }), 2);
       assert.equal(m.get('mostrod_intake_queued', { stage: 'first-contact' }), 40);
       assert.equal(m.get('mostrod_intake_queued', { stage: 'handler' }), 1);
