@@ -455,15 +455,15 @@ export class WorkerCrypto implements CryptoExecutor {
  *
  * Why the crypto's own share gates the pool (session 39): a flood's first second — the relay's
  * first burst of junk — saturates the loop for a few windows, and the smoothed utilization above
- * crossed `busyAbove` on it alone; three of six flood runs of session 38's final code then spent
- * 0.5–2.3 s on the pool, and its worst run (valid p99 231 ms) lost its time there. Moving the crypto
+ * crossed `busyAbove` on it alone; 8 of 22 flood runs of session 38's final code then spent
+ * seconds on the pool, up to the whole flood (an inflated cost estimate, see `spent`, kept them
+ * there), and those were the 8 with the worst tails (valid p99 85–437 ms, the others 27–69 ms). Moving the crypto
  * off a loop saturated by something else frees only the crypto's share of it, at two thread hops a
  * request. So the mode goes to "pool" only while the crypto itself — the window's inline task time
  * plus its pool tasks at their estimated inline cost, smoothed more slowly (`cryptoSmoothing`: it follows
  * the request rate, and a loop that stalled works a backlog off in a window or two) — is at least
  * `cryptoAbove` of the loop, and returns inline when it falls below `cryptoBelow`. 100 valid
- * requests/s are ≈ 320 tasks/s, ≈ 0.1–0.15 of the loop (a task's measured cost is wall time, which
- * a busy box stretches); the closed loops' crypto is ≈ 0.5 of it and more.
+ * requests/s are ≈ 320 tasks/s, ≈ 0.1 of the loop; the closed loops' crypto is ≈ 0.5 of it and more.
  */
 export interface InlinePolicyOptions {
   windowMs?: number;
