@@ -231,16 +231,38 @@ export const backupSchema = z.object({
     .default(7),
 });
 
-export const settingsSchema = z.object({
-  lightning: lightningSchema,
-  nostr: nostrSchema,
-  mostro: mostroSchema,
-  database: databaseSchema,
-  rpc: rpcSchema,
-  expiration: expirationSchema.optional(),
-  /** Multi-source prices (issue 16); absent = Yadio alone from [mostro] keys, as 0.17.1. */
-  price: priceSchema.optional(),
-  http: httpSchema.prefault({}),
-  alerts: alertsSchema.prefault({}),
-  backup: backupSchema.prefault({}),
-});
+/** The wildcard addresses: a listener on one of them takes the port on every address. */
+const WILDCARDS = new Set(['0.0.0.0', '::', '::0', '0:0:0:0:0:0:0:0']);
+
+/** Whether two enabled listeners on `a` and `b` (bracketed IPv6 allowed) would claim one socket. */
+export function listenersClash(a: string, b: string): boolean {
+  const ha = a.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  const hb = b.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return ha === hb || WILDCARDS.has(ha) || WILDCARDS.has(hb);
+}
+
+export const settingsSchema = z
+  .object({
+    lightning: lightningSchema,
+    nostr: nostrSchema,
+    mostro: mostroSchema,
+    database: databaseSchema,
+    rpc: rpcSchema,
+    expiration: expirationSchema.optional(),
+    /** Multi-source prices (issue 16); absent = Yadio alone from [mostro] keys, as 0.17.1. */
+    price: priceSchema.optional(),
+    http: httpSchema.prefault({}),
+    alerts: alertsSchema.prefault({}),
+    backup: backupSchema.prefault({}),
+  })
+  .superRefine((v, ctx) => {
+    // Both listeners on one port: the second bind fails with EADDRINUSE after the daemon has
+    // started everything else; name the two settings up front instead.
+    if (v.http.enabled && v.rpc.enabled && v.http.port === v.rpc.port && listenersClash(v.http.listen_address, v.rpc.listen_address)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['http', 'port'],
+        message: `${v.http.port} is also [rpc] port (on ${JSON.stringify(v.rpc.listen_address)}): the two listeners need different ports`,
+      });
+    }
+  });

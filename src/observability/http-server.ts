@@ -59,9 +59,11 @@ export async function startHttpServer(deps: HttpServerDeps, listen: { host: stri
   server.keepAliveTimeout = 5_000;
   const host = listen.host.replace(/^\[(.*)\]$/, '$1');
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const fail = (err: Error): void =>
+      reject(new Error(`[http] listener failed to bind ${listen.host}:${listen.port} ([http] listen_address, port): ${err.message}`, { cause: err }));
+    server.once('error', fail);
     server.listen(listen.port, host, () => {
-      server.off('error', reject);
+      server.off('error', fail);
       resolve();
     });
   });

@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DAEMON_ENTRY } from '../support/sandbox.js';
+import { createServer } from 'node:net';
+import { DAEMON_ENTRY, startSandbox } from '../support/sandbox.js';
 import { startE2E } from './e2e-harness.js';
 
 function run(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
@@ -108,5 +109,30 @@ void describe('e2e: mostrod command line (built daemon)', () => {
     const builtins = JSON.parse(readFileSync(loadedOut, 'utf8')) as string[];
     assert.ok(builtins.includes('http') && builtins.includes('https'), `premise: the daemon loaded http and https (${builtins.join(' ')})`);
     assert.ok(!builtins.includes('internal/deps/undici/undici'), 'the daemon loaded undici');
+  });
+
+  void test('a port another process holds: the daemon exits 1 at once naming the address; the sandbox closes what it opened', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as { port: number }).port;
+    const listeners = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap').length;
+    const before = listeners();
+    try {
+      const started = performance.now();
+      await assert.rejects(startSandbox({ settings: { http: { enabled: true, listen_address: '127.0.0.1', port } } }), (err: unknown) => {
+        assert.match(String(err), /daemon exited before it was ready/);
+        assert.match(String(err), new RegExp(`\\[http\\] listener failed to bind 127\\.0\\.0\\.1:${port} \\(\\[http\\] listen_address, port\\): listen EADDRINUSE: address already in use`));
+        return true;
+      });
+      assert.ok(performance.now() - started < 15_000, 'the daemon did not wait for anything once the bind failed');
+      // The relay, LND simulator, price and LNURL servers the sandbox had started are closed again:
+      // none is left to keep this test file's process alive after its tests.
+      // (a closed server leaves the list when its handle's close completes: a few ticks later)
+      const deadline = performance.now() + 5_000;
+      while (listeners() > before && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(listeners(), before, 'listeners left open by the failed sandbox');
+    } finally {
+      blocker.close();
+    }
   });
 });

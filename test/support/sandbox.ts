@@ -57,16 +57,34 @@ export interface Sandbox {
   close(): Promise<void>;
 }
 
+/** How long stopDaemon waits for the process to exit before it kills it and fails. */
+const STOP_BOUND_MS = 150_000;
+
+/** Ports this process has handed out: the kernel may offer a port again once it is released. */
+const handedOut = new Set<number>();
+
+/**
+ * A port free on 127.0.0.1 now, never one this process handed out before (two calls in a row
+ * can get the same port from the kernel: a test's [http] port once came back as the sandbox's
+ * [rpc] port, the daemon failed to bind the second, and the test file hung).
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = createServer();
+      srv.once('error', reject);
+      srv.listen(0, '127.0.0.1', () => {
+        const addr = srv.address();
+        const p = typeof addr === 'object' && addr !== null ? addr.port : 0;
+        srv.close(() => resolve(p));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('freePort: the kernel kept offering ports this process already handed out');
 }
 
 function tomlValue(v: unknown): string {
@@ -85,13 +103,32 @@ export function settingsToml(sections: Record<string, Record<string, unknown>>):
 export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
   if (!existsSync(DAEMON_ENTRY)) throw new Error(`${DAEMON_ENTRY} is missing: run \`npm run build\` first`);
   const dir = mkdtempSync(path.join(tmpdir(), 'mostrod-sandbox-'));
-  const relay = await startRelay();
-  const sim = await startLndSim();
-  const prices = await PriceServer.start({ USD: 100_000, EUR: 90_000, VES: 5_000_000_000, ARS: 100_000_000 });
-  const lnurl = await startLnurlServer({
-    network: sim.network,
-    issueInvoice: (amountMsat, _user, descriptionHash) => sim.createPayeeInvoice({ amountMsat, descriptionHash }).paymentRequest,
-  });
+  // What is started here is closed again if a later step fails: a listener left open keeps the
+  // test file's process alive after its tests, and the test runner waits for it forever.
+  const opened: Array<{ close(): Promise<void> }> = [];
+  const closeOpened = async (): Promise<void> => {
+    await Promise.allSettled(opened.map((o) => o.close()));
+    if (opts.keepDir !== true) rmSync(dir, { recursive: true, force: true });
+  };
+  const open = async <T extends { close(): Promise<void> }>(start: () => Promise<T>): Promise<T> => {
+    try {
+      const o = await start();
+      opened.push(o);
+      return o;
+    } catch (err) {
+      await closeOpened();
+      throw err;
+    }
+  };
+  const relay = await open(() => startRelay());
+  const sim = await open(() => startLndSim());
+  const prices = await open(() => PriceServer.start({ USD: 100_000, EUR: 90_000, VES: 5_000_000_000, ARS: 100_000_000 }));
+  const lnurl = await open(() =>
+    startLnurlServer({
+      network: sim.network,
+      issueInvoice: (amountMsat, _user, descriptionHash) => sim.createPayeeInvoice({ amountMsat, descriptionHash }).paymentRequest,
+    }),
+  );
   const nodeSecretKey = generateSecretKey();
   const nodePubkey = getPublicKey(nodeSecretKey);
   const rpcPort = await freePort();
@@ -189,7 +226,19 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       const d = sandbox.daemon;
       if (d === null) return null;
       d.child.kill(signal);
-      const code = await d.exited;
+      // The daemon bounds every shutdown step (about two minutes in all); one still running past
+      // that is a failure to report, not a wait that keeps the test file alive forever.
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), STOP_BOUND_MS);
+      });
+      const code = await Promise.race([d.exited, bound]).finally(() => clearTimeout(timer));
+      if (code === 'timeout') {
+        d.child.kill('SIGKILL');
+        await d.exited;
+        sandbox.daemon = null;
+        throw new Error(`daemon still running ${STOP_BOUND_MS} ms after ${signal}; killed. log:\n${readFileSync(logFile, 'utf8').slice(-4000)}`);
+      }
       sandbox.daemon = null;
       return code;
     },
@@ -212,7 +261,15 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       if (opts.keepDir !== true) rmSync(dir, { recursive: true, force: true });
     },
   };
-  if (opts.startDaemon !== false) await sandbox.startDaemon();
+  if (opts.startDaemon !== false) {
+    try {
+      await sandbox.startDaemon();
+    } catch (err) {
+      // (the error carries the daemon log's tail)
+      await sandbox.close();
+      throw err;
+    }
+  }
   return sandbox;
 }
 

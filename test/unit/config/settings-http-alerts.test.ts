@@ -72,4 +72,30 @@ void describe('[http] and [alerts] settings', () => {
       },
     );
   });
+
+  void test('[http] and [rpc] on one port stop startup naming both, where their addresses overlap', () => {
+    const doc = parse(templateText()) as Record<string, Record<string, unknown>>;
+    const clash = (rpcAddress: string, httpAddress: string, o: { httpPort?: number; httpEnabled?: boolean } = {}) =>
+      stringify({
+        ...doc,
+        rpc: { ...doc['rpc'], enabled: true, listen_address: rpcAddress, port: 5000 },
+        http: { enabled: o.httpEnabled ?? true, listen_address: httpAddress, port: o.httpPort ?? 5000 },
+      });
+    for (const [rpcAddress, httpAddress] of [
+      ['127.0.0.1', '127.0.0.1'],
+      ['0.0.0.0', '127.0.0.1'],
+      ['127.0.0.1', '[::]'],
+      ['[::1]', '::1'],
+    ] as const) {
+      assert.throws(
+        () => parseSettings(clash(rpcAddress, httpAddress), env),
+        (e: unknown) => e instanceof ConfigError && /\[http\] port: 5000 is also \[rpc\] port \(on "[^"]+"\): the two listeners need different ports/.test(e.message),
+        `${rpcAddress} / ${httpAddress}`,
+      );
+    }
+    // different addresses, or different ports, or one listener off: no clash
+    assert.equal(parseSettings(clash('127.0.0.1', '127.0.0.2'), env).http.port, 5000);
+    assert.equal(parseSettings(clash('127.0.0.1', '127.0.0.1', { httpPort: 5001 }), env).rpc.port, 5000);
+    assert.equal(parseSettings(clash('127.0.0.1', '127.0.0.1', { httpEnabled: false }), env).http.enabled, false);
+  });
 });
