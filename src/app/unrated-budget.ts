@@ -13,6 +13,7 @@
  * counted in whole seconds of the daemon's clock. In memory: a restart starts with full buckets.
  */
 import type { AppContext } from '../context.js';
+import { getOrder } from '../db/orders.js';
 import { getUser } from '../db/users.js';
 import { CantDoError } from '../errors.js';
 import type { Inbound } from './inbound.js';
@@ -50,6 +51,12 @@ export class UnratedBudget {
     return false;
   }
 
+  /** Give back one token taken for a request that then wrote nothing (never above `perMinute`). */
+  refund(perMinute: number): void {
+    if (perMinute <= 0 || this.at === null) return;
+    this.tokens = Math.min(perMinute, this.tokens + 1);
+  }
+
 }
 
 /** The two budgets of a daemon (AppContext.unrated). */
@@ -63,18 +70,33 @@ export class UnratedBudgets {
 /**
  * take-sell / take-buy: refuse the take with cant-do `too_many_requests` when its taker is unrated
  * and the takes budget is spent. Called last, right before the take is written, so a take refused
- * for another reason spends nothing (one lost to a racing taker does). One user lookup, only when
- * the budget is set.
+ * for another reason spends nothing. One user lookup, only when the budget is set.
+ *
+ * Returns the take's write wrapper: it runs the write, and if the write fails and the order does
+ * not carry this taker's trade key (a racing taker won, LND refused the escrow, the transaction
+ * rolled back), the token goes back — only a take that was written spends the budget.
  */
-export async function checkUnratedTake(ctx: AppContext, inbound: Inbound): Promise<void> {
+export async function checkUnratedTake(ctx: AppContext, inbound: Inbound): Promise<<T>(orderId: string, write: () => Promise<T>) => Promise<T>> {
+  const passThrough = <T>(_orderId: string, write: () => Promise<T>): Promise<T> => write();
   const budget = ctx.settings.mostro.unrated_takes_per_minute;
-  if (budget === 0) return;
+  if (budget === 0) return passThrough;
   // Full privacy (identity = trade key): never rated.
   if (inbound.identity !== inbound.tradeKey) {
     const user = await getUser(ctx.db, inbound.identity);
-    if (user !== undefined && user.total_reviews > 0) return;
+    if (user !== undefined && user.total_reviews > 0) return passThrough;
   }
   if (!ctx.unrated.takes.take(ctx.clock.now(), budget)) {
     throw new CantDoError('too_many_requests', `unrated takers' takes over ${budget} a minute (unrated_takes_per_minute)`);
   }
+  return async <T>(orderId: string, write: () => Promise<T>): Promise<T> => {
+    try {
+      return await write();
+    } catch (err) {
+      const now = await getOrder(ctx.db, orderId).catch(() => undefined);
+      if (now !== undefined && now.buyer_pubkey !== inbound.tradeKey && now.seller_pubkey !== inbound.tradeKey) {
+        ctx.unrated.takes.refund(budget);
+      }
+      throw err;
+    }
+  };
 }

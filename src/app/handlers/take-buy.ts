@@ -40,7 +40,7 @@ export const takeBuy: Handler = async (ctx, msg, inbound) => {
   if (order.buyer_pubkey === null) throw new SilentError(`buy order ${order.id} has no buyer trade key`);
   const tradeIndex = resolveTradeIndex(msg, inbound);
   // Last check before the write: a take refused for any other reason spends nothing.
-  await checkUnratedTake(ctx, inbound);
+  const spendOnWrite = await checkUnratedTake(ctx, inbound);
 
   const taken: OrderRow = {
     ...order,
@@ -51,11 +51,13 @@ export const takeBuy: Handler = async (ctx, msg, inbound) => {
     trade_index_seller: tradeIndex,
     taken_at: ctx.clock.now(),
   };
-  await createEscrow(ctx, taken, {
-    buyerInvoice: order.buyer_invoice,
-    requestId,
-    fromStatus: 'pending',
-    lostRace: 'invalid_order_status',
-  });
+  await spendOnWrite(order.id, () =>
+    createEscrow(ctx, taken, {
+      buyerInvoice: order.buyer_invoice,
+      requestId,
+      fromStatus: 'pending',
+      lostRace: 'invalid_order_status',
+    }),
+  );
   await raiseTradeIndex(ctx.db, inbound, tradeIndex);
 };

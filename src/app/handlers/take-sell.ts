@@ -60,7 +60,7 @@ export const takeSell: Handler = async (ctx, msg, inbound) => {
   }
   const tradeIndex = resolveTradeIndex(msg, inbound);
   // Last check before the write: a take refused for any other reason spends nothing.
-  await checkUnratedTake(ctx, inbound);
+  const spendOnWrite = await checkUnratedTake(ctx, inbound);
 
   const taken: OrderRow = {
     ...order,
@@ -73,36 +73,40 @@ export const takeSell: Handler = async (ctx, msg, inbound) => {
   };
 
   if (invoice !== null) {
-    await createEscrow(ctx, taken, {
-      buyerInvoice: invoice,
-      requestId,
-      fromStatus: 'pending',
-      lostRace: 'invalid_order_status',
-    });
+    await spendOnWrite(order.id, () =>
+      createEscrow(ctx, taken, {
+        buyerInvoice: invoice,
+        requestId,
+        fromStatus: 'pending',
+        lostRace: 'invalid_order_status',
+      }),
+    );
     await raiseTradeIndex(ctx.db, inbound, tradeIndex);
     return;
   }
 
   // No invoice: ask the buyer for one (set_waiting_invoice_status, §3.7).
-  const won = await casUpdateOrder(
-    ctx.db,
-    order.id,
-    { status: 'pending' },
-    {
-      status: 'waiting-buyer-invoice',
-      amount: taken.amount,
-      fee: taken.fee,
-      dev_fee: taken.dev_fee,
-      fiat_amount: taken.fiat_amount,
-      buyer_pubkey: taken.buyer_pubkey,
-      master_buyer_pubkey: taken.master_buyer_pubkey,
-      trade_index_buyer: taken.trade_index_buyer,
-      taken_at: taken.taken_at,
-      // A previous taker's invoice (or one a sell maker sent) never carries over (upstream fix).
-      buyer_invoice: null,
-    },
-  );
-  if (!won) throw new CantDoError('invalid_order_status', `order ${order.id} is no longer pending`);
+  await spendOnWrite(order.id, async () => {
+    const won = await casUpdateOrder(
+      ctx.db,
+      order.id,
+      { status: 'pending' },
+      {
+        status: 'waiting-buyer-invoice',
+        amount: taken.amount,
+        fee: taken.fee,
+        dev_fee: taken.dev_fee,
+        fiat_amount: taken.fiat_amount,
+        buyer_pubkey: taken.buyer_pubkey,
+        master_buyer_pubkey: taken.master_buyer_pubkey,
+        trade_index_buyer: taken.trade_index_buyer,
+        taken_at: taken.taken_at,
+        // A previous taker's invoice (or one a sell maker sent) never carries over (upstream fix).
+        buyer_invoice: null,
+      },
+    );
+    if (!won) throw new CantDoError('invalid_order_status', `order ${order.id} is no longer pending`);
+  });
   await raiseTradeIndex(ctx.db, inbound, tradeIndex);
   const updated: OrderRow = { ...taken, status: 'waiting-buyer-invoice', buyer_invoice: null };
 

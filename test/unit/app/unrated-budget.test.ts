@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { takeBuy } from '../../../src/app/handlers/take-buy.js';
 import { takeSell } from '../../../src/app/handlers/take-sell.js';
 import { UnratedBudget } from '../../../src/app/unrated-budget.js';
+import { CantDoError } from '../../../src/errors.js';
 import { makeTestContext } from '../../support/test-context.js';
 import { assertCantDo, createOrder, party, reload, req } from '../../support/trade-fixtures.js';
 
@@ -61,5 +62,31 @@ void describe('[mostro] unrated_takes_per_minute (take-sell, take-buy)', () => {
     await takeSell(ctx, req('take-sell', { id: other.id, tradeIndex: 1n }), fresh.inbound);
     assert.equal((await reload(ctx, other.id)).status, 'waiting-buyer-invoice');
     assert.deepEqual([ctx.unrated.takes.refused, ctx.unrated.orders.refused], [2, 0]);
+  });
+
+  void test('only a take that was written spends: the loser of a race and a take whose escrow LND refused get their token back', async () => {
+    const ctx = await makeTestContext({ now: T, settings: { mostro: { unrated_takes_per_minute: 2 } } });
+    const sell = await createOrder(ctx, await party(ctx), { kind: 'sell', amount: 20_000n, fiat_amount: 10n });
+    const buy = await createOrder(ctx, await party(ctx), { kind: 'buy', amount: 20_000n, fiat_amount: 10n });
+    const later = await createOrder(ctx, await party(ctx), { kind: 'sell', amount: 20_000n, fiat_amount: 10n });
+
+    // Two unrated takers race for one sell order: both pass every check (two tokens spent), one wins.
+    const [a, b] = [await party(ctx), await party(ctx)];
+    const raced = await Promise.allSettled([
+      takeSell(ctx, req('take-sell', { id: sell.id, tradeIndex: 1n }), a.inbound),
+      takeSell(ctx, req('take-sell', { id: sell.id, tradeIndex: 1n }), b.inbound),
+    ]);
+    assert.deepEqual(raced.map((r) => r.status).sort(), ['fulfilled', 'rejected'], 'one winner, one loser');
+    const lost = raced.find((r) => r.status === 'rejected');
+    assert.ok(lost?.reason instanceof CantDoError && lost.reason.reason === 'invalid_order_status', String(lost?.reason));
+    // LND refuses the escrow of an unrated take-buy: nothing written, the token comes back too.
+    ctx.lightning.failNext('addHoldInvoice');
+    await assert.rejects(takeBuy(ctx, req('take-buy', { id: buy.id, tradeIndex: 1n }), (await party(ctx)).inbound));
+    assert.equal((await reload(ctx, buy.id)).status, 'pending');
+    // One take was written this minute: one token is left for the next unrated taker, then none.
+    await takeSell(ctx, req('take-sell', { id: later.id, tradeIndex: 1n }), (await party(ctx)).inbound);
+    assert.equal((await reload(ctx, later.id)).status, 'waiting-buyer-invoice');
+    await assertCantDo(takeBuy(ctx, req('take-buy', { id: buy.id, tradeIndex: 1n }), (await party(ctx)).inbound), 'too_many_requests');
+    assert.equal(ctx.unrated.takes.refused, 1);
   });
 });
