@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const GUARD = fileURLToPath(new URL('../support/hang-guard.ts', import.meta.url));
+const GUARD = fileURLToPath(new URL('../support/hang-guard.mjs', import.meta.url));
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/hang-guard/${name}`, import.meta.url));
 
 /** The runner as test:all starts it, on one fixture file, with a short guard delay. */

@@ -9,14 +9,22 @@
  * Not `--test-force-exit`: on Node 22 and 24 that dropped whole files' results (README). The
  * delay leaves room for the timers rust-nostr's WASM client leaves behind (60 s).
  * MOSTROD_TEST_HANG_GUARD_MS overrides the delay (the guard's own test).
+ *
+ * Plain JavaScript: worker threads inherit the preload with the process's flags, and in a worker
+ * tsx's loader is not in place yet when a second --import loads (a .ts guard failed to load there,
+ * and every worker with it).
  */
-import { after } from 'node:test';
+import { setTimeout } from 'node:timers';
+import { isMainThread } from 'node:worker_threads';
 
-const HANG_GUARD_MS = Number(process.env['MOSTROD_TEST_HANG_GUARD_MS'] ?? 150_000);
+const HANG_GUARD_MS = Number(process.env.MOSTROD_TEST_HANG_GUARD_MS ?? 150_000);
 
-// Only in a test file's own process (the runner sets NODE_TEST_CONTEXT there), never in the
-// runner itself or in a program that merely imports test support code.
-if (process.env['NODE_TEST_CONTEXT'] !== undefined) {
+// Only on the main thread of a test file's own process (the runner sets NODE_TEST_CONTEXT there),
+// never in the runner itself, and never in a worker thread: workers inherit the preload with the
+// process's flags, and node:test loaded in a worker starts a test root of its own there (the
+// crypto-pool and checkpoint tests then ended with "Promise resolution is still pending").
+if (isMainThread && process.env.NODE_TEST_CONTEXT !== undefined) {
+  const { after } = await import('node:test');
   after(() => {
     const timer = setTimeout(() => {
       process.stderr.write(
