@@ -9,7 +9,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
-import { freePort, startSandbox, type Sandbox } from '../test/support/sandbox.js';
+import { startSandbox, type Sandbox } from '../test/support/sandbox.js';
 import { registerCollector } from './equipment-gc.js';
 
 const RELAY_ENTRY = fileURLToPath(new URL('./relay.ts', import.meta.url));
@@ -327,14 +327,13 @@ export async function startHarness(opts: {
   http?: boolean;
 }): Promise<Harness> {
   const relay = opts.relay ?? (await startBenchRelay(false));
-  const httpPort = opts.http === true ? await freePort() : undefined;
   const sb = await startSandbox({
     startDaemon: false,
     logLevel: 'info',
+    ...(opts.http === true ? { http: true } : {}),
     settings: {
       mostro: { pow: opts.pow, ...(opts.transport !== undefined ? { transport: opts.transport } : {}) },
       nostr: { relays: daemonRelayUrls(relay.url), ...(opts.cryptoThreads !== undefined ? { crypto_threads: opts.cryptoThreads } : {}) },
-      ...(httpPort !== undefined ? { http: { enabled: true, listen_address: '127.0.0.1', port: httpPort } } : {}),
     },
   });
   if (opts.dbFile !== undefined) copyFileSync(opts.dbFile, path.join(sb.dir, 'mostro.db'));
@@ -349,7 +348,7 @@ export async function startHarness(opts: {
     nodePubkey: sb.nodePubkey,
     readyMs,
     pid,
-    ...(httpPort !== undefined ? { httpUrl: `http://127.0.0.1:${httpPort}` } : {}),
+    ...(sb.httpPort !== null ? { httpUrl: `http://127.0.0.1:${sb.httpPort}` } : {}),
     async close() {
       const keep = process.env['BENCH_KEEP_LOGS'];
       if (keep !== undefined && keep !== '') {

@@ -135,4 +135,24 @@ void describe('e2e: mostrod command line (built daemon)', () => {
       blocker.close();
     }
   });
+
+  void test('a port the sandbox picked, taken by another process before the first start: the sandbox picks again', async () => {
+    const sb = await startSandbox({ startDaemon: false, http: true });
+    const blockers = [createServer(), createServer()];
+    try {
+      const taken = [sb.rpcPort, sb.httpPort ?? 0];
+      await Promise.all(blockers.map((b, i) => new Promise<void>((r) => b.listen(taken[i], '127.0.0.1', () => r()))));
+      await sb.startDaemon();
+      assert.ok(!taken.includes(sb.rpcPort) && !taken.includes(sb.httpPort ?? 0), `new ports ${sb.rpcPort} / ${sb.httpPort}`);
+      const settings = readFileSync(path.join(sb.dir, 'settings.toml'), 'utf8');
+      assert.match(settings, new RegExp(`\\[rpc\\][^[]*port = ${sb.rpcPort}\\n`));
+      assert.match(settings, new RegExp(`\\[http\\][^[]*port = ${sb.httpPort}\\n`));
+      const health = await fetch(`http://127.0.0.1:${sb.httpPort}/healthz`);
+      assert.equal(health.status, 200);
+      assert.ok(sb.logs().some((l) => l['msg'] === 'RPC server listening' && l['port'] === sb.rpcPort));
+    } finally {
+      for (const b of blockers) b.close();
+      await sb.close();
+    }
+  });
 });

@@ -15,7 +15,7 @@ import { nip19 } from 'nostr-tools';
 import { generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import { bytesToHex } from '../../src/crypto/secp.js';
 import { parseExposition, type Exposition } from '../support/prom-text.js';
-import { DAEMON_ENTRY, freePort } from '../support/sandbox.js';
+import { DAEMON_ENTRY } from '../support/sandbox.js';
 import { escrowOf, expectMsg, msg, order, payloadOrder, startE2E, tagValue, waitForStatus, type E2E } from './e2e-harness.js';
 
 const PROBE = path.join(path.dirname(DAEMON_ENTRY), 'tools', 'readyz-probe.js');
@@ -92,16 +92,15 @@ void describe('e2e operator cockpit: /metrics, /readyz, alert DMs (built daemon)
 
   before(async () => {
     loadWasmSync();
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
     e = await startE2E({
+      http: true,
       settings: {
-        http: { enabled: true, listen_address: '127.0.0.1', port },
         alerts: { admin_npub: nip19.npubEncode(adminPk), check_interval_seconds: 1, lnd_down_minutes: 0, relays_down_minutes: 0 },
         // grace for a payout claim = 2 × 2 s
         lightning: { payment_timeout_seconds: 2 },
       },
     });
+    base = `http://127.0.0.1:${e.sb.httpPort}`;
   });
   after(async () => {
     await e.close();

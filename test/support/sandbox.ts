@@ -5,7 +5,7 @@
  * Used by the e2e tests and by `npm run demo`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -31,6 +31,8 @@ export interface SandboxOptions {
   logLevel?: string;
   /** echo daemon logs to this process's stderr */
   echoLogs?: boolean;
+  /** the [http] listener on 127.0.0.1, on a port the sandbox picks (Sandbox.httpPort) */
+  http?: boolean;
 }
 
 export interface DaemonProcess {
@@ -46,7 +48,10 @@ export interface Sandbox {
   lnurl: LnurlServer;
   nodeSecretKey: Uint8Array;
   nodePubkey: string;
+  /** the [rpc] port (picked by the sandbox unless the settings give one) */
   rpcPort: number;
+  /** the [http] port picked by the sandbox (SandboxOptions.http), else null */
+  httpPort: number | null;
   logFile: string;
   daemon: DaemonProcess | null;
   startDaemon(): Promise<DaemonProcess>;
@@ -171,7 +176,61 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     expiration: { order_days: 30, rating_days: 90, dispute_days: 90, fee_audit_days: 365 },
   };
   for (const [section, keys] of Object.entries(opts.settings ?? {})) base[section] = { ...(base[section] ?? {}), ...keys };
-  writeFileSync(path.join(dir, 'settings.toml'), settingsToml(base));
+  // The ports the sandbox picked itself (not given in opts.settings): picked free, then released
+  // until the daemon binds them, so another process can take one meanwhile. The first start then
+  // picks again (below); a later restart keeps them (a client may hold them).
+  const ownRpcPort = opts.settings?.['rpc']?.['port'] === undefined;
+  const writeSettings = (): void => {
+    if (ownRpcPort) base['rpc'] = { ...base['rpc'], port: sandbox.rpcPort };
+    if (sandbox.httpPort !== null) base['http'] = { ...base['http'], enabled: true, listen_address: '127.0.0.1', port: sandbox.httpPort };
+    writeFileSync(path.join(dir, 'settings.toml'), settingsToml(base));
+  };
+  let everReady = false;
+
+  const startOnce = async (): Promise<DaemonProcess> => {
+    if (sandbox.daemon !== null) throw new Error('daemon already running');
+    // MOSTROD_DAEMON_NODE_OPTIONS: node flags for the daemon only (e.g. --heapsnapshot-signal for a diagnosis run)
+    const daemonNodeOptions = process.env['MOSTROD_DAEMON_NODE_OPTIONS'];
+    // MOSTROD_DAEMON_ENV: extra `NAME=value` pairs (space-separated) for the daemon's environment
+    // only, not the relay's or the bench's (e.g. glibc malloc variables in an A/B run)
+    const daemonEnv = Object.fromEntries(
+      (process.env['MOSTROD_DAEMON_ENV'] ?? '')
+        .split(/\s+/)
+        .filter((kv) => kv.includes('='))
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    );
+    // MOSTROD_DAEMON_NODE_ARGS: node/V8 flags on the daemon's command line (V8 flags such as
+    // --no-short-builtin-calls are refused in NODE_OPTIONS); space-separated
+    const daemonNodeArgs = (process.env['MOSTROD_DAEMON_NODE_ARGS'] ?? '').split(/\s+/).filter((a) => a !== '');
+    const child = spawn(process.execPath, [...daemonNodeArgs, DAEMON_ENTRY, '-d', dir], {
+      env: {
+        ...process.env,
+        MOSTROD_LOG_LEVEL: opts.logLevel ?? 'info',
+        MOSTRO_NSEC_PRIVKEY: '',
+        ...(daemonNodeOptions !== undefined ? { NODE_OPTIONS: daemonNodeOptions } : {}),
+        ...daemonEnv,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out = createWriteStream(logFile, { flags: 'a' });
+    child.stdout.pipe(out, { end: false });
+    child.stderr.pipe(out, { end: false });
+    if (opts.echoLogs === true) {
+      child.stdout.pipe(process.stderr, { end: false });
+      child.stderr.pipe(process.stderr, { end: false });
+    }
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const proc: DaemonProcess = { child, exited };
+    sandbox.daemon = proc;
+    try {
+      await waitForReady(sandbox, proc);
+    } catch (err) {
+      // exited: nothing to stop (one still running is stopped by close())
+      if (child.exitCode !== null || child.signalCode !== null) sandbox.daemon = null;
+      throw err;
+    }
+    return proc;
+  };
 
   const sandbox: Sandbox = {
     dir,
@@ -182,45 +241,26 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     nodeSecretKey,
     nodePubkey,
     rpcPort,
+    httpPort: opts.http === true ? await freePort() : null,
     logFile,
     daemon: null,
     async startDaemon() {
-      if (sandbox.daemon !== null) throw new Error('daemon already running');
-      // MOSTROD_DAEMON_NODE_OPTIONS: node flags for the daemon only (e.g. --heapsnapshot-signal for a diagnosis run)
-      const daemonNodeOptions = process.env['MOSTROD_DAEMON_NODE_OPTIONS'];
-      // MOSTROD_DAEMON_ENV: extra `NAME=value` pairs (space-separated) for the daemon's environment
-      // only, not the relay's or the bench's (e.g. glibc malloc variables in an A/B run)
-      const daemonEnv = Object.fromEntries(
-        (process.env['MOSTROD_DAEMON_ENV'] ?? '')
-          .split(/\s+/)
-          .filter((kv) => kv.includes('='))
-          .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
-      );
-      // MOSTROD_DAEMON_NODE_ARGS: node/V8 flags on the daemon's command line (V8 flags such as
-      // --no-short-builtin-calls are refused in NODE_OPTIONS); space-separated
-      const daemonNodeArgs = (process.env['MOSTROD_DAEMON_NODE_ARGS'] ?? '').split(/\s+/).filter((a) => a !== '');
-      const child = spawn(process.execPath, [...daemonNodeArgs, DAEMON_ENTRY, '-d', dir], {
-        env: {
-          ...process.env,
-          MOSTROD_LOG_LEVEL: opts.logLevel ?? 'info',
-          MOSTRO_NSEC_PRIVKEY: '',
-          ...(daemonNodeOptions !== undefined ? { NODE_OPTIONS: daemonNodeOptions } : {}),
-          ...daemonEnv,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const out = createWriteStream(logFile, { flags: 'a' });
-      child.stdout.pipe(out, { end: false });
-      child.stderr.pipe(out, { end: false });
-      if (opts.echoLogs === true) {
-        child.stdout.pipe(process.stderr, { end: false });
-        child.stderr.pipe(process.stderr, { end: false });
+      for (let attempt = 1; ; attempt++) {
+        const logFrom = existsSync(logFile) ? statSync(logFile).size : 0;
+        try {
+          const proc = await startOnce();
+          everReady = true;
+          return proc;
+        } catch (err) {
+          // A port the sandbox picked was taken before the daemon bound it: pick again.
+          const tail = `${existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(logFrom) : ''}\n${String(err)}`;
+          const taken = (port: number | null) => port !== null && tail.includes(`failed to bind 127.0.0.1:${port}`);
+          if (everReady || attempt >= 3 || sandbox.daemon !== null || !((ownRpcPort && taken(sandbox.rpcPort)) || taken(sandbox.httpPort))) throw err;
+          if (ownRpcPort && taken(sandbox.rpcPort)) sandbox.rpcPort = await freePort();
+          if (taken(sandbox.httpPort)) sandbox.httpPort = await freePort();
+          writeSettings();
+        }
       }
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      const proc: DaemonProcess = { child, exited };
-      sandbox.daemon = proc;
-      await waitForReady(sandbox, proc);
-      return proc;
     },
     async stopDaemon(signal: NodeJS.Signals = 'SIGTERM') {
       const d = sandbox.daemon;
@@ -261,6 +301,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       if (opts.keepDir !== true) rmSync(dir, { recursive: true, force: true });
     },
   };
+  writeSettings();
   if (opts.startDaemon !== false) {
     try {
       await sandbox.startDaemon();
